@@ -1,0 +1,54 @@
+"""Meta's webhook endpoint: the handshake (GET) and deliveries (POST).
+
+POST order matters: size limit (413, enforced by Litestar before reading) -> signature over the
+raw bytes (403, nothing stored) -> JSON well-formed (400) -> commit the raw delivery -> enqueue
+-> 200. The 200 goes out only after the commit, so an answered delivery is never lost.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.params import Parameter
+
+from bot import ingest, runtime, tasks
+from bot.db import connection
+from bot.meta.signature import answer_challenge, verify_signature
+
+MAX_BODY = 16 * 1024 * 1024  # Meta batches up to 1000 updates per POST (meta-platform.md §1)
+_json = msgspec.json.Decoder()
+
+
+class MetaWebhook(Controller):
+    path = "/webhooks/meta"
+
+    @get(sync_to_thread=False, media_type="text/plain")
+    def handshake(
+        self,
+        mode: Annotated[str | None, Parameter(query="hub.mode", required=False)] = None,
+        token: Annotated[str | None, Parameter(query="hub.verify_token", required=False)] = None,
+        challenge: Annotated[str | None, Parameter(query="hub.challenge", required=False)] = None,
+    ) -> str:
+        answer = answer_challenge(mode, token, challenge, runtime.settings().meta_verify_token)
+        if answer is None:
+            raise PermissionDeniedException("verification token mismatch")
+        return answer
+
+    @post(sync_to_thread=True, request_max_body_size=MAX_BODY, status_code=200)
+    def receive(self, request: Request, data: bytes) -> Response[str]:
+        settings = runtime.settings()
+        if not verify_signature(data, request.headers.get("x-hub-signature-256"), settings.meta_app_secret):
+            raise PermissionDeniedException("invalid or missing X-Hub-Signature-256")
+        try:
+            decoded = _json.decode(data)
+        except msgspec.DecodeError:
+            raise HTTPException(status_code=400, detail="body is not valid JSON") from None
+        if not isinstance(decoded, dict):
+            raise HTTPException(status_code=400, detail="body must be a JSON object")
+        with connection():
+            delivery_id = ingest.store_delivery(data)
+        tasks.process_delivery.send(delivery_id)
+        return Response("EVENT_RECEIVED", media_type="text/plain")

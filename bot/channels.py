@@ -1,0 +1,85 @@
+"""Connected channels: a Facebook Page and the Instagram account linked to it.
+
+The page token is the key to everything we send, so it is stored encrypted and decrypted only
+at the moment of a Graph call. Settings toggles live on the channel row and are read on every
+event, so a change takes effect at once.
+"""
+
+from __future__ import annotations
+
+from bot import runtime
+from bot.db import now_ms, transaction
+from bot.errors import Invalid, NotFound
+from bot.models import Channel
+
+TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "human_agent")
+
+# Webhook fields socialdesk needs (meta-platform.md §2, §10).
+PAGE_FIELDS = ("messages", "messaging_postbacks", "message_deliveries", "message_reads", "message_echoes",
+               "message_edits", "message_reactions", "messaging_referrals", "feed")
+
+
+def channel_for(platform: str, account_id: str) -> Channel | None:
+    """The active channel receiving webhooks for (platform, account id), or None."""
+    return (Channel.select()
+            .where((Channel.platform == platform) & (Channel.account_id == account_id) & Channel.is_active)
+            .first())
+
+
+def connect_page(page_id: str, name: str, token: str, *, instagram_id: str | None = None,
+                 instagram_username: str | None = None, instagram_followers: int | None = None,
+                 subscribe: bool = True) -> list[Channel]:
+    """Connect (or reconnect with a new token) a page and optionally its Instagram account, and
+    subscribe our app to the page's webhooks. Returns the channels, page first."""
+    if not page_id or not token:
+        raise Invalid("page_id" if not page_id else "token", "is required")
+    sealed = runtime.vault().encrypt(token)
+    with transaction():
+        channels = [_upsert("facebook", page_id, page_id, name, sealed)]
+        if instagram_id:
+            ig = _upsert("instagram", instagram_id, page_id, instagram_username or name, sealed)
+            Channel.update(username=instagram_username, followers_count=instagram_followers).where(
+                Channel.id == ig.id).execute()
+            channels.append(Channel.get_by_id(ig.id))
+    if subscribe:
+        runtime.graph().subscribe_app(page_id, token, list(PAGE_FIELDS))
+    return channels
+
+
+def _upsert(platform: str, account_id: str, page_id: str, name: str, sealed: str) -> Channel:
+    existing = Channel.get_or_none((Channel.platform == platform) & (Channel.account_id == account_id))
+    if existing is None:
+        return Channel.create(platform=platform, account_id=account_id, page_id=page_id, name=name,
+                              token_encrypted=sealed, created_at=now_ms(), health_status="healthy")
+    Channel.update(page_id=page_id, name=name, token_encrypted=sealed, is_active=True,
+                   health_status="healthy", health_reason=None).where(Channel.id == existing.id).execute()
+    return Channel.get_by_id(existing.id)
+
+
+def page_token(channel: Channel) -> str:
+    """The decrypted page token (never log it)."""
+    if not channel.token_encrypted:
+        raise NotFound("page token of channel", channel.id)
+    return runtime.vault().decrypt(channel.token_encrypted)
+
+
+def update_settings(channel_id: int, **toggles: bool | str | None) -> Channel:
+    """Change per-channel settings (the toggles and the bot fallback message)."""
+    unknown = set(toggles) - set(TOGGLES) - {"fallback_message"}
+    if unknown:
+        raise Invalid(sorted(unknown)[0], "is not a channel setting")
+    for name in TOGGLES:
+        if name in toggles and not isinstance(toggles[name], bool):
+            raise Invalid(name, "must be true or false")
+    if Channel.update(**toggles).where(Channel.id == channel_id).execute() == 0:
+        raise NotFound("channel", channel_id)
+    return Channel.get_by_id(channel_id)
+
+
+def mark_health(channel_id: int, status: str, reason: str | None) -> None:
+    """Record what the send path or a health check learned about a channel."""
+    Channel.update(health_status=status, health_reason=reason).where(Channel.id == channel_id).execute()
+
+
+def list_channels() -> list[Channel]:
+    return list(Channel.select().order_by(Channel.id))

@@ -1,0 +1,115 @@
+"""What staff (dashboard) and integrations (REST API) may change. Each command validates its
+input (errors name the field), writes through the same services the automations use, and
+enqueues the resulting sends: one send policy for staff, bot and campaigns."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from bot import outbox, tasks
+from bot.compose import Button, MediaAttachment, MessageContent, validate_content
+from bot.contacts import tag_contact, untag_contact
+from bot.db import transaction
+from bot.errors import Invalid, NotFound
+from bot.models import Comment, Conversation, Message, User
+from bot.router import FollowUps
+from bot.sendpolicy import SendKind
+
+
+class ReplyType(StrEnum):
+    MESSAGE = "message"  # a DM in a Messenger / Instagram Direct thread
+    PRIVATE = "private"  # the private reply to a comment (Messenger / Instagram Direct)
+    COMMENT = "comment"  # a public reply under the comment
+
+
+def reply(user_id: int, conversation_id: int, *, text: str | None = None,
+          attachments: list[MediaAttachment] | None = None, buttons: list[Button] | None = None,
+          reply_type: ReplyType | str = ReplyType.MESSAGE, comment_id: str | None = None,
+          client_key: str | None = None) -> list[Message]:
+    """A staff reply. For a comment conversation `reply_type` chooses a private message or a
+    public reply to `comment_id` (default: the person's latest comment there). Returns the rows
+    created (their status says whether they will go, or why they were refused)."""
+    conversation = _conversation(conversation_id)
+    try:
+        reply_type = ReplyType(reply_type)
+    except ValueError:
+        raise Invalid("reply_type", "must be message, private or comment") from None
+    content = MessageContent(text=text or None, attachments=tuple(attachments or ()), buttons=tuple(buttons or ()))
+    validate_content(content, conversation.channel.platform, "message")
+    key = f"staff:{client_key or uuid.uuid4().hex}"
+    draft = _draft(conversation, reply_type, content, key, user_id, comment_id)
+    with transaction():
+        ready = outbox.add(draft)
+        Conversation.update(unread_count=0).where(Conversation.id == conversation.id).execute()
+        rows = list(Message.select().where(Message.idempotency_key.startswith(key + ":")).order_by(Message.id))
+    tasks.dispatch(FollowUps(send=ready))
+    return rows
+
+
+def _draft(conversation: Conversation, reply_type: ReplyType, content: MessageContent, key: str, user_id: int,
+           comment_id: str | None) -> outbox.Draft:
+    is_comments = conversation.kind.endswith("_comments")
+    if reply_type == ReplyType.MESSAGE:
+        if is_comments:
+            raise Invalid("reply_type", "a comment conversation is answered privately or with a public reply")
+        return outbox.Draft(key=key, kind=SendKind.DIRECT, content=content, author="staff",
+                            conversation_id=conversation.id, author_user_id=user_id, origin="staff")
+    if not is_comments:
+        raise Invalid("reply_type", "only comment conversations have comments to reply to")
+    comment = _target_comment(conversation, comment_id)
+    if reply_type == ReplyType.COMMENT and (content.attachments or content.buttons):
+        raise Invalid("message", "a public reply to a comment is text only")
+    kind = SendKind.PRIVATE_REPLY if reply_type == ReplyType.PRIVATE else SendKind.COMMENT_REPLY
+    return outbox.Draft(key=key, kind=kind, content=content, author="staff", conversation_id=None
+                        if kind == SendKind.PRIVATE_REPLY else conversation.id, comment_id=comment.comment_id,
+                        author_user_id=user_id, origin="staff")
+
+
+def _target_comment(conversation: Conversation, comment_id: str | None) -> Comment:
+    query = Message.select().where((Message.conversation == conversation) & (Message.direction == "in")
+                                   & Message.comment_id.is_null(False))
+    if comment_id:
+        query = query.where(Message.comment_id == comment_id)
+    latest = query.order_by(Message.occurred_at.desc()).first()
+    if latest is None:
+        raise Invalid("comment_id", "no such comment from this person in this conversation")
+    return Comment.get(Comment.comment_id == latest.comment_id)
+
+
+def assign(conversation_id: int, user_id: int | None) -> Conversation:
+    conversation = _conversation(conversation_id)
+    if user_id is not None and not User.select().where((User.id == user_id) & User.is_active).exists():
+        raise Invalid("assignee", "no such active staff user")
+    Conversation.update(assignee=user_id).where(Conversation.id == conversation.id).execute()
+    return Conversation.get_by_id(conversation.id)
+
+
+def set_status(conversation_id: int, status: str) -> Conversation:
+    """Close or reopen a conversation (a new customer message reopens it too)."""
+    if status not in ("open", "closed"):
+        raise Invalid("status", "must be open or closed")
+    conversation = _conversation(conversation_id)
+    Conversation.update(status=status).where(Conversation.id == conversation.id).execute()
+    return Conversation.get_by_id(conversation.id)
+
+
+def mark_conversation_read(conversation_id: int) -> None:
+    Conversation.update(unread_count=0).where(Conversation.id == conversation_id).execute()
+
+
+def add_tag(contact_id: int, tag: str) -> None:
+    if not tag.strip():
+        raise Invalid("tag", "must not be empty")
+    tag_contact(contact_id, tag.strip())
+
+
+def remove_tag(contact_id: int, tag: str) -> None:
+    untag_contact(contact_id, tag.strip())
+
+
+def _conversation(conversation_id: int) -> Conversation:
+    conversation = Conversation.get_or_none(Conversation.id == conversation_id)
+    if conversation is None:
+        raise NotFound("conversation", conversation_id)
+    return conversation

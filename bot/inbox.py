@@ -1,0 +1,335 @@
+"""Applying one event to the inbox: contacts, conversations, messages, statuses.
+
+Every function here is idempotent: an event applied twice changes nothing the second time
+(unique `mid` / `comment_id`, watermarks only move forward). It runs inside the caller's
+transaction, under the conversation's lock, so the events of one conversation are applied one at
+a time in Meta's order. No network calls: profile fetches and sends are returned as follow-ups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from bot import events as ev
+from bot.channels import channel_for
+from bot.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
+from bot.db import now_ms
+from bot.models import Channel, Comment, Conversation, Identity, Message
+
+OUT_SENT_STATES = ("sent", "delivered")
+
+
+@dataclass
+class Applied:
+    """What applying an event did, for the router (notifications, bot, campaigns)."""
+
+    event: ev.Event
+    channel: Channel
+    duplicate: bool = False
+    conversation: Conversation | None = None
+    message: Message | None = None
+    identity: Identity | None = None
+    customer_message: bool = False  # a new message from the customer (opens the 24 h window)
+    fetch_profile: bool = False
+    released: list[int] = field(default_factory=list)  # held outgoing messages now sendable
+    note: str | None = None
+    source: str = "webhook"  # webhook | backfill
+
+
+def apply(event: ev.Event, source: str = "webhook") -> Applied:
+    """Apply an event; the caller holds the conversation lock and a transaction."""
+    channel = channel_for(event.platform, event.account_id)
+    if channel is None:
+        raise LookupError(f"no channel for {event.platform}:{event.account_id}")
+    applied = _HANDLERS[type(event)](event, channel)
+    applied.source = source
+    return applied
+
+
+# --- direct messages ------------------------------------------------------------------------------
+
+
+def _dm_conversation(event: ev._DirectEvent, channel: Channel) -> tuple[Conversation, Identity, bool]:
+    identity, created = identity_for(channel, event.user_id)
+    if created:
+        tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "dm")])
+    conversation = dm_conversation(channel, identity)
+    return conversation, identity, created
+
+
+def dm_conversation(channel: Channel, identity: Identity) -> Conversation:
+    """The DM thread with a person on a channel, created on first use (also by private replies)."""
+    key = f"dm:{channel.platform}:{channel.account_id}:{identity.scoped_id}"
+    kind = "messenger" if channel.platform == "facebook" else "instagram"
+    Conversation.insert(thread_key=key, kind=kind, channel=channel, contact=identity.contact_id,
+                        identity=identity, created_at=now_ms()).on_conflict_ignore().execute()
+    return Conversation.get(Conversation.thread_key == key)
+
+
+def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
+    conversation, identity, created = _dm_conversation(event, channel)
+    text = event.text
+    inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=text,
+                               attachments=[_attachment(a) for a in event.attachments] or None,
+                               payload=event.quick_reply_payload, reply_to_mid=event.reply_to_mid)
+    if inserted is None:
+        return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
+    _bump(conversation, event.timestamp, _preview(text, event.attachments), customer=True)
+    released = _release_held(channel, identity)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   customer_message=True, fetch_profile=created or profile_due(identity), released=released)
+
+
+def _postback(event: ev.Postback, channel: Channel) -> Applied:
+    conversation, identity, created = _dm_conversation(event, channel)
+    inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=event.title,
+                               payload=event.payload, kind="postback")
+    if inserted is None:
+        return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
+    _bump(conversation, event.timestamp, f"[button] {event.title or event.payload}", customer=True)
+    released = _release_held(channel, identity)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   customer_message=True, fetch_profile=created or profile_due(identity), released=released)
+
+
+def _referred(event: ev.Referred, channel: Channel) -> Applied:
+    conversation, identity, created = _dm_conversation(event, channel)
+    ref = event.referral
+    inserted = _insert_inbound(conversation, event.timestamp, text=f"Opened from {ref.source or 'a link'}",
+                               payload=ref.ref, kind="referral")
+    _bump(conversation, event.timestamp, None, customer=True)
+    released = _release_held(channel, identity)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   fetch_profile=created, released=released)
+
+
+def _echo(event: ev.MessageEcho, channel: Channel) -> Applied:
+    """Our own messages come back as echoes: match them (by mid, or by the idempotency key we
+    put in `metadata`) so they are not stored twice; anything else was written by a person in
+    another tool (Meta Business Suite) and is stored as outgoing, never as a customer message."""
+    ours = Message.get_or_none(Message.mid == event.mid)
+    if ours is None and event.metadata:
+        ours = Message.get_or_none(Message.idempotency_key == event.metadata)
+    if ours is not None:
+        if ours.status in ("sending", "pending") or ours.mid is None:
+            # The crash window: Meta accepted the send but we had not recorded it yet.
+            Message.update(mid=event.mid, status="sent", sent_at=ours.sent_at or event.timestamp).where(
+                Message.id == ours.id).execute()
+        return Applied(event, channel, duplicate=True, note="echo of a message sent by socialdesk")
+    identity, _ = identity_for(channel, event.user_id)
+    conversation = dm_conversation(channel, identity)
+    inserted = _insert(conversation, event.timestamp, direction="out", author="page", mid=event.mid,
+                       text=event.text, attachments=[_attachment(a) for a in event.attachments] or None,
+                       status="sent", sent_at=event.timestamp)
+    if inserted is None:
+        return Applied(event, channel, duplicate=True)
+    _bump(conversation, event.timestamp, _preview(event.text, event.attachments), customer=False)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   note="written outside socialdesk")
+
+
+def _deleted(event: ev.MessageDeleted, channel: Channel) -> Applied:
+    updated = Message.update(deleted_at=event.timestamp).where(
+        (Message.mid == event.mid) & Message.deleted_at.is_null()).execute()
+    return Applied(event, channel, duplicate=not updated, note=None if updated else "unknown or already deleted")
+
+
+def _edited(event: ev.MessageEdited, channel: Channel) -> Applied:
+    updated = Message.update(text=event.text, edited_at=event.timestamp).where(
+        (Message.mid == event.mid) & ((Message.edited_at.is_null()) | (Message.edited_at <= event.timestamp))
+    ).execute()
+    return Applied(event, channel, duplicate=not updated)
+
+
+def _reaction(event: ev.ReactionChanged, channel: Channel) -> Applied:
+    message = Message.get_or_none(Message.mid == event.mid)
+    if message is None:
+        return Applied(event, channel, duplicate=True, note="reaction to an unknown message")
+    reactions = dict(message.reactions or {})
+    if event.action == "unreact":
+        reactions.pop(event.user_id, None)
+    else:
+        reactions[event.user_id] = event.emoji or event.reaction or "other"
+    Message.update(reactions=reactions or None).where(Message.id == message.id).execute()
+    return Applied(event, channel, message=message)
+
+
+def _read(event: ev.MessagesRead, channel: Channel) -> Applied:
+    """Everything we sent to this person up to the watermark (or up to the message `mid`,
+    Instagram's `seen`) is read. Watermarks only move statuses forward."""
+    watermark = event.watermark
+    if watermark is None and event.mid:
+        seen = Message.get_or_none(Message.mid == event.mid)
+        watermark = seen.sent_at if seen is not None else None
+    if watermark is None:
+        return Applied(event, channel, note="read receipt for an unknown message")
+    (Message.update(status="read", read_at=event.timestamp,
+                    delivered_at=Message.delivered_at.coalesce(event.timestamp))
+     .where(_ours_to(channel, event.user_id) & Message.status.in_(OUT_SENT_STATES)
+            & (Message.sent_at <= watermark)).execute())
+    return Applied(event, channel)
+
+
+def _delivered(event: ev.MessagesDelivered, channel: Channel) -> Applied:
+    sent_before = Message.sent_at <= event.watermark
+    if event.mids:
+        sent_before = sent_before | Message.mid.in_(list(event.mids))
+    (Message.update(status="delivered", delivered_at=event.timestamp)
+     .where(_ours_to(channel, event.user_id) & (Message.status == "sent") & sent_before).execute())
+    return Applied(event, channel)
+
+
+def _ours_to(channel: Channel, user_id: str):  # noqa: ANN202 - a peewee expression
+    return (Message.channel == channel) & (Message.recipient_id == user_id) & (Message.direction == "out")
+
+
+# --- comments -------------------------------------------------------------------------------------
+
+
+def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
+    created_at = event.created_time or event.timestamp
+    inserted = Comment.insert(
+        comment_id=event.comment_id, channel=channel, post_id=event.post_id, parent_id=event.parent_id,
+        from_id=event.from_id, from_name=event.from_name, from_username=event.from_username, text=event.text,
+        by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
+    ).on_conflict_ignore().execute()
+    if not inserted:
+        return Applied(event, channel, duplicate=True, note="comment already stored")
+    if event.by_account:
+        return _page_comment(event, channel)
+    if not channel.receive_comments or not event.from_id:
+        note = "comments are not shown for this channel" if event.from_id else "commenter hidden by Meta"
+        return Applied(event, channel, note=note)
+    identity, created = identity_for(channel, event.from_id, name=event.from_name, username=event.from_username)
+    tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "comment")])
+    conversation = _comment_conversation(event, channel, identity)
+    message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
+                              attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
+                              parent_comment_id=event.parent_id)
+    _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
+    return Applied(event, channel, conversation=conversation, message=message, identity=identity,
+                   customer_message=True, fetch_profile=created and channel.platform == "facebook")
+
+
+def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity) -> Conversation:
+    kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
+    Conversation.insert(thread_key=event.conversation_key, kind=kind, channel=channel,
+                        contact=identity.contact_id, identity=identity, post_id=event.post_id,
+                        post_permalink=event.post_permalink, created_at=now_ms()).on_conflict_ignore().execute()
+    conversation = Conversation.get(Conversation.thread_key == event.conversation_key)
+    if event.post_permalink and not conversation.post_permalink:
+        Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
+    return conversation
+
+
+def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:
+    """The page's own comment (from socialdesk or another tool): shown under the customer's
+    comment it answers, never a trigger."""
+    existing = Message.get_or_none(Message.comment_id == event.comment_id)
+    if existing is not None:  # our own public reply, already recorded when sent
+        return Applied(event, channel, duplicate=True, note="page's own comment")
+    parent = Message.get_or_none(Message.comment_id == event.parent_id) if event.parent_id else None
+    if parent is None:
+        return Applied(event, channel, note="page's own comment")
+    conversation = parent.conversation
+    message = _insert(conversation, event.created_time or event.timestamp, direction="out", author="page",
+                      comment_id=event.comment_id, text=event.text, kind="comment",
+                      parent_comment_id=event.parent_id, status="sent", by_account=True,
+                      sent_at=event.created_time or event.timestamp)
+    return Applied(event, channel, conversation=conversation, message=message, note="page's own comment")
+
+
+def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:
+    now = event.timestamp
+    updated = Comment.update(text=event.text, edited_at=now).where(Comment.comment_id == event.comment_id).execute()
+    Message.update(text=event.text, edited_at=now).where(Message.comment_id == event.comment_id).execute()
+    return Applied(event, channel, duplicate=not updated, note="edited comments never trigger automations")
+
+
+def _comment_removed(event: ev.CommentRemoved, channel: Channel) -> Applied:
+    Comment.update(deleted_at=event.timestamp).where(
+        (Comment.comment_id == event.comment_id) & Comment.deleted_at.is_null()).execute()
+    Message.update(deleted_at=event.timestamp).where(
+        (Message.comment_id == event.comment_id) & Message.deleted_at.is_null()).execute()
+    return Applied(event, channel)
+
+
+def _comment_visibility(event: ev.CommentVisibility, channel: Channel) -> Applied:
+    Comment.update(hidden=event.hidden).where(Comment.comment_id == event.comment_id).execute()
+    Message.update(hidden=event.hidden).where(Message.comment_id == event.comment_id).execute()
+    return Applied(event, channel)
+
+
+# --- shared pieces ----------------------------------------------------------------------------------
+
+
+def _insert_inbound(conversation: Conversation, at: int, **fields: object) -> Message | None:
+    return _insert(conversation, at, direction="in", author="customer", status="received", **fields)
+
+
+def _insert(conversation: Conversation, at: int, **fields: object) -> Message | None:
+    """Insert a message unless its Meta id is already stored; None means duplicate."""
+    row_id = (Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
+                             created_at=now_ms(), **fields)
+              .on_conflict_ignore().execute())
+    if not row_id:
+        return None
+    return Message.get_by_id(row_id)
+
+
+def _bump(conversation: Conversation, at: int, preview: str | None, *, customer: bool, window: bool = True) -> None:
+    """Move the conversation's clocks forward (never back: events may arrive out of order)."""
+    updates: dict = {}
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        updates["last_message_at"] = at
+        if preview is not None:
+            updates["preview"] = preview[:200]
+    if customer:
+        updates["unread_count"] = Conversation.unread_count + 1
+        updates["status"] = "open"
+        last = conversation.last_customer_message_at
+        if window and (last is None or at > last):
+            updates["last_customer_message_at"] = at
+    if updates:
+        Conversation.update(**updates).where(Conversation.id == conversation.id).execute()
+
+
+def _release_held(channel: Channel, identity: Identity) -> list[int]:
+    """The person wrote: parts held back from a private reply (media) may go now."""
+    held = [m.id for m in Message.select(Message.id).where(
+        (Message.channel == channel) & (Message.recipient_id == identity.scoped_id) & (Message.status == "held"))]
+    if held:
+        Message.update(status="pending", next_attempt_at=now_ms(), status_reason=None).where(
+            Message.id.in_(held)).execute()
+    return held
+
+
+def _attachment(attachment: ev.Attachment) -> dict:
+    return msgspec.to_builtins(attachment)
+
+
+def _preview(text: str | None, attachments: tuple[ev.Attachment, ...]) -> str:
+    if text:
+        return text
+    if attachments:
+        return f"[{attachments[0].type}]"
+    return ""
+
+
+_HANDLERS = {
+    ev.MessageReceived: _message_received,
+    ev.MessageEcho: _echo,
+    ev.MessageDeleted: _deleted,
+    ev.MessageEdited: _edited,
+    ev.Postback: _postback,
+    ev.Referred: _referred,
+    ev.MessagesRead: _read,
+    ev.MessagesDelivered: _delivered,
+    ev.ReactionChanged: _reaction,
+    ev.CommentAdded: _comment_added,
+    ev.CommentEdited: _comment_edited,
+    ev.CommentRemoved: _comment_removed,
+    ev.CommentVisibility: _comment_visibility,
+}

@@ -1,0 +1,468 @@
+"""The tables. Constraints carry the invariants (one message per Meta id, one private reply per
+comment, one outgoing row per idempotency key); behaviour lives in the services.
+
+Times are integers in milliseconds since the epoch, like Meta's timestamps. Schema changes go
+through numbered migrations in `bot/migrations/`, never through `create_tables` on a live
+database.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    JSONField,
+    Model,
+    TextField,
+)
+
+from bot.db import db
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+class User(BaseModel):
+    """A staff member: admin (everything) or agent (inbox only)."""
+
+    email = CharField(unique=True)
+    name = CharField(default="")
+    password_hash = CharField()
+    role = CharField(default="agent")
+    is_active = BooleanField(default=True)
+    created_at = BigIntegerField()
+
+
+class StaffSession(BaseModel):
+    """A dashboard login; only the token's hash is stored."""
+
+    token_hash = CharField(unique=True)
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    created_at = BigIntegerField()
+    expires_at = BigIntegerField()
+
+
+class ApiToken(BaseModel):
+    """A REST API bearer token tied to a staff user; only the hash is stored."""
+
+    token_hash = CharField(unique=True)
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    name = CharField(default="")
+    created_at = BigIntegerField()
+    last_used_at = BigIntegerField(null=True)
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+class Channel(BaseModel):
+    """A connected Facebook Page or Instagram professional account.
+
+    `account_id` is the page id or the Instagram account id (the `entry.id` of its webhooks);
+    `page_id` is the Facebook Page whose token and Send API endpoint serve it (itself for a page,
+    the linked page for an Instagram account). The token is encrypted (`bot.vault`).
+    """
+
+    platform = CharField()
+    account_id = CharField()
+    page_id = CharField()
+    name = CharField(default="")
+    username = CharField(null=True)
+    followers_count = IntegerField(null=True)
+    picture_url = TextField(null=True)
+    token_encrypted = TextField(null=True)
+    receive_messages = BooleanField(default=True)
+    receive_comments = BooleanField(default=True)
+    notifications = BooleanField(default=True)
+    emails = BooleanField(default=False)
+    human_agent = BooleanField(default=False)
+    fallback_message = TextField(null=True)
+    health_status = CharField(default="unknown")
+    health_reason = TextField(null=True)
+    last_webhook_at = BigIntegerField(null=True)
+    last_send_at = BigIntegerField(null=True)
+    is_active = BooleanField(default=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("platform", "account_id"), True),)
+
+
+# --- inbound pipeline --------------------------------------------------------------------------
+
+
+class Delivery(BaseModel):
+    """One webhook POST exactly as received (raw bytes), stored before answering 200."""
+
+    received_at = BigIntegerField(index=True)
+    body = BlobField()
+    status = CharField(default="received")  # received | processed | failed
+    object = CharField(null=True)
+    events = IntegerField(default=0)
+    ignored = IntegerField(default=0)
+    reason = TextField(null=True)
+    processed_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("status", "received_at"), False),)
+
+
+class IgnoredItem(BaseModel):
+    """A well-formed part of a delivery we do not handle, with the reason (kept for the record)."""
+
+    delivery = ForeignKeyField(Delivery, on_delete="CASCADE")
+    reason = TextField()
+    object = CharField(null=True)
+    field = CharField(null=True)
+    account_id = CharField(null=True)
+
+
+class InboundEvent(BaseModel):
+    """A normalized event (`bot.events`), unique by its idempotency key, applied in order per
+    conversation key."""
+
+    event_key = CharField(unique=True, max_length=512)
+    conversation_key = CharField(max_length=512)
+    delivery = ForeignKeyField(Delivery, null=True, on_delete="SET NULL")
+    seq = IntegerField(default=0)
+    kind = CharField()
+    occurred_at = BigIntegerField()
+    payload = BlobField()
+    status = CharField(default="pending")  # pending | applied | failed
+    reason = TextField(null=True)
+    attempts = IntegerField(default=0)
+    source = CharField(default="webhook")  # webhook | backfill
+    created_at = BigIntegerField()
+    applied_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("conversation_key", "status", "occurred_at"), False),
+            (("status", "created_at"), False),
+        )
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+class Contact(BaseModel):
+    """A customer: one person, possibly with several identities (Messenger + comments on one page
+    share a PSID; Instagram is a separate identity)."""
+
+    name = CharField(default="")
+    first_name = CharField(null=True)
+    last_name = CharField(null=True)
+    picture_url = TextField(null=True)
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class Identity(BaseModel):
+    """A contact's id on one channel: (channel, page- or Instagram-scoped user id)."""
+
+    contact = ForeignKeyField(Contact, backref="identities", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    platform = CharField()
+    scoped_id = CharField()
+    name = CharField(null=True)
+    username = CharField(null=True)
+    picture_url = TextField(null=True)
+    follower_count = IntegerField(null=True)
+    profile_fetched_at = BigIntegerField(null=True)
+    profile_due_at = BigIntegerField(null=True)
+    profile_error = TextField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("channel", "scoped_id"), True),)
+
+
+class Tag(BaseModel):
+    name = CharField(unique=True)
+
+
+class ContactTag(BaseModel):
+    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    tag = ForeignKeyField(Tag, on_delete="CASCADE")
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("contact", "tag"), True),)
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+class Comment(BaseModel):
+    """The facts about one comment that rules depend on (private reply allowed? page's own? still
+    there?), kept even when the channel does not show comments in the inbox."""
+
+    comment_id = CharField(unique=True)
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    post_id = CharField()
+    parent_id = CharField(null=True)
+    from_id = CharField(null=True)
+    from_name = CharField(null=True)
+    from_username = CharField(null=True)
+    text = TextField(null=True)
+    by_account = BooleanField(default=False)
+    created_at = BigIntegerField()
+    deleted_at = BigIntegerField(null=True)
+    edited_at = BigIntegerField(null=True)
+    hidden = BooleanField(default=False)
+    post_permalink = TextField(null=True)
+    source = CharField(default="webhook")  # webhook | backfill | socialdesk (our public replies)
+
+    class Meta:
+        indexes = ((("channel", "post_id", "created_at"), False),)
+
+
+# --- conversations ------------------------------------------------------------------------------
+
+
+class Conversation(BaseModel):
+    """A thread staff work on: a DM thread (Messenger / Instagram Direct) or one person's comments
+    and replies under one post. `thread_key` equals the events' conversation key."""
+
+    thread_key = CharField(unique=True, max_length=512)
+    kind = CharField()  # messenger | instagram | facebook_comments | instagram_comments
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
+    identity = ForeignKeyField(Identity, null=True, on_delete="SET NULL")
+    post_id = CharField(null=True)
+    post_permalink = TextField(null=True)
+    status = CharField(default="open")
+    assignee = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    unread_count = IntegerField(default=0)
+    last_message_at = BigIntegerField(null=True)
+    last_customer_message_at = BigIntegerField(null=True)
+    preview = TextField(default="")
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("status", "last_message_at"), False),)
+
+
+class Message(BaseModel):
+    """Every message and comment of a conversation, inbound and outbound.
+
+    Inbound rows come from events (`mid` or `comment_id` unique). Outbound rows are created by
+    the outbox with an `idempotency_key` and carry what to send (`send_kind`, `content`) and how
+    it went (`status`, Meta's id, error code and reason). One outbound row is one Send API call.
+    `private_reply_to` is unique: at most one private reply per comment, enforced by the database.
+    `conversation` is empty only for automation replies to comments on a channel that does not
+    show comments in the inbox.
+    """
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, null=True, backref="messages", on_delete="CASCADE")
+    direction = CharField()  # in | out
+    author = CharField()  # customer | staff | bot | campaign | page (page = outside socialdesk)
+    author_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    kind = CharField(default="message")  # message | comment | postback | referral
+    mid = CharField(null=True, unique=True)
+    comment_id = CharField(null=True, unique=True)
+    parent_comment_id = CharField(null=True)
+    text = TextField(null=True)
+    attachments = JSONField(null=True)
+    buttons = JSONField(null=True)
+    quick_replies = JSONField(null=True)
+    payload = TextField(null=True)  # quick-reply or postback payload
+    reply_to_mid = CharField(null=True)
+    reactions = JSONField(null=True)
+    occurred_at = BigIntegerField()
+    status = CharField(default="received")
+    status_reason = TextField(null=True)
+    error_code = IntegerField(null=True)
+    error_subcode = IntegerField(null=True)
+    error_kind = CharField(null=True)
+    delivered_at = BigIntegerField(null=True)
+    read_at = BigIntegerField(null=True)
+    deleted_at = BigIntegerField(null=True)
+    edited_at = BigIntegerField(null=True)
+    hidden = BooleanField(default=False)
+    by_account = BooleanField(default=False)
+    # outbound only
+    idempotency_key = CharField(null=True, unique=True, max_length=512)
+    send_kind = CharField(null=True)  # direct | private_reply | comment_reply
+    recipient_id = CharField(null=True)
+    target_comment_id = CharField(null=True)
+    private_reply_to = CharField(null=True, unique=True)
+    messaging_type = CharField(null=True)
+    tag = CharField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = BigIntegerField(null=True)
+    send_started_at = BigIntegerField(null=True)
+    sent_at = BigIntegerField(null=True)
+    origin = CharField(null=True)  # e.g. "campaign:3:action:1", "staff", "flow:welcome"
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = (
+            (("conversation", "occurred_at"), False),
+            (("status", "next_attempt_at"), False),
+            (("channel", "recipient_id", "direction", "status"), False),
+        )
+
+
+# --- staff notifications -------------------------------------------------------------------------
+
+
+class Notification(BaseModel):
+    """An internal notification for one staff user (the bell, unread counts)."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    kind = CharField()
+    text = TextField()
+    conversation = ForeignKeyField(Conversation, null=True, on_delete="CASCADE")
+    message = ForeignKeyField(Message, null=True, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, null=True, on_delete="CASCADE")
+    created_at = BigIntegerField()
+    read_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("user", "read_at"), False),)
+
+
+class EmailDigest(BaseModel):
+    """Coalesced staff e-mail for one conversation: messages arriving while it is pending join it,
+    so a burst gives one e-mail listing them."""
+
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    status = CharField(default="pending")  # pending | sent | failed
+    first_message_id = IntegerField()
+    due_at = BigIntegerField()
+    attempts = IntegerField(default=0)
+    error = TextField(null=True)
+    sent_at = BigIntegerField(null=True)
+    message_count = IntegerField(default=0)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("conversation", "status"), False), (("status", "due_at"), False))
+
+
+# --- durable scheduling ---------------------------------------------------------------------------
+
+
+class ScheduledJob(BaseModel):
+    """Work due later that must survive restarts (campaign "Wait", retries in the embedded queue,
+    periodic checks). The clock enqueues due rows; `dedupe_key` prevents scheduling twice."""
+
+    actor = CharField()
+    args = JSONField()
+    due_at = BigIntegerField()
+    status = CharField(default="scheduled")  # scheduled | enqueued
+    dedupe_key = CharField(null=True, unique=True, max_length=512)
+    created_at = BigIntegerField()
+    enqueued_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("status", "due_at"), False),)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    User, StaffSession, ApiToken, Channel, Delivery, IgnoredItem, InboundEvent, Contact, Identity, Tag,
+    ContactTag, Comment, Conversation, Message, Notification, EmailDigest, ScheduledJob,
+]
+
+
+# --- campaigns (migration 0002) -------------------------------------------------------------------
+
+
+class Campaign(BaseModel):
+    """A "comment on a post" automation: one trigger, an ordered list of actions."""
+
+    name = CharField()
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    is_active = BooleanField(default=False)
+    all_posts = BooleanField(default=True)
+    post_ids = JSONField(default=list)
+    include_replies = BooleanField(default=False)
+    keywords_any = JSONField(default=list)
+    keywords_none = JSONField(default=list)
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class CampaignAction(BaseModel):
+    """One step of a campaign: send_message | reply_comment | add_tag | wait | start_flow."""
+
+    campaign = ForeignKeyField(Campaign, backref="actions", on_delete="CASCADE")
+    position = IntegerField()
+    kind = CharField()
+    config = JSONField()
+
+    class Meta:
+        indexes = ((("campaign", "position"), True),)
+
+
+class CampaignRun(BaseModel):
+    """The ledger: what one campaign decided about one comment, and why. Unique per (campaign,
+    comment): a comment fires each campaign at most once, whatever Meta redelivers."""
+
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    comment_id = CharField()
+    post_id = CharField()
+    matched = BooleanField()
+    reason = CharField()  # matched | post_not_watched | reply_excluded | keyword_missing | ...
+    detail = TextField(null=True)
+    source = CharField(default="webhook")  # webhook | backfill | dry_run
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("campaign", "comment_id"), True), (("comment_id",), False),
+                   (("campaign", "created_at"), False))
+
+
+class CampaignStep(BaseModel):
+    """What one action did for one run: sent (see the messages keyed `campaign:<run>:<action>`),
+    refused, failed, tagged, waiting until `due_at`, ..."""
+
+    run = ForeignKeyField(CampaignRun, backref="steps", on_delete="CASCADE")
+    action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
+    position = IntegerField()
+    status = CharField()  # queued | done | waiting | skipped | failed
+    detail = TextField(null=True)
+    due_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("run", "position"), True),)
+
+
+class TrackedLink(BaseModel):
+    """A link button's click-counting redirect at PUBLIC_URL/r/<token>."""
+
+    token = CharField(unique=True)
+    run = ForeignKeyField(CampaignRun, on_delete="CASCADE")
+    action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
+    url = TextField()
+    clicks = IntegerField(default=0)
+    first_clicked_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+
+class ButtonClick(BaseModel):
+    """A click on a campaign button (payload through a postback, link through the redirect)."""
+
+    run = ForeignKeyField(CampaignRun, on_delete="CASCADE")
+    action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
+    kind = CharField()  # postback | link
+    key = CharField(unique=True, max_length=512)  # postback event key or link token + time
+    created_at = BigIntegerField()
+
+
+CAMPAIGN_MODELS: list[type[BaseModel]] = [Campaign, CampaignAction, CampaignRun, CampaignStep, TrackedLink,
+                                          ButtonClick]
+ALL_MODELS += CAMPAIGN_MODELS

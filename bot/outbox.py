@@ -1,0 +1,138 @@
+"""Drafts become outgoing rows: the only writer of outbound `Message` rows.
+
+A draft (from staff, the bot or a campaign) is split into the parts Meta takes one per call
+(`compose.split_parts`), each a row with an idempotency key derived from the draft's key, so
+the same draft added twice adds nothing. The database enforces "one private reply per comment"
+(`Message.private_reply_to` is unique): two concurrent triggers cannot both win.
+
+A private reply is one message (meta-platform.md §6): its first part goes as the private reply,
+and the rest (media) is held in the person's DM thread until they answer and the 24-hour window
+opens (`inbox._release_held`).
+"""
+
+from __future__ import annotations
+
+import msgspec
+import peewee
+
+from bot.compose import MessageContent, split_parts
+from bot.contacts import identity_for
+from bot.db import now_ms
+from bot.inbox import dm_conversation
+from bot.models import Channel, Comment, Conversation, Message
+from bot.sendpolicy import SendKind
+
+PRIVATE_REPLY_USED = "This comment has already had its one private reply."
+
+
+class Draft(msgspec.Struct, frozen=True, kw_only=True):
+    """Something to send, already rendered. `key` makes adding it idempotent."""
+
+    key: str
+    kind: SendKind
+    content: MessageContent
+    author: str  # staff | bot | campaign
+    conversation_id: int | None = None  # the DM thread (direct) or the comment thread (comment reply)
+    comment_id: str | None = None  # the comment answered (private or public reply)
+    author_user_id: int | None = None
+    origin: str | None = None
+
+
+def add(draft: Draft) -> list[int]:
+    """Store the draft's parts; returns ids of rows ready to send now (held/refused rows excluded)."""
+    if draft.kind == SendKind.PRIVATE_REPLY:
+        return _add_private_reply(draft)
+    if draft.kind == SendKind.COMMENT_REPLY:
+        return _add_comment_reply(draft)
+    conversation = Conversation.get_by_id(draft.conversation_id)
+    recipient = conversation.identity.scoped_id if conversation.identity_id else None
+    ready = []
+    for index, part in enumerate(split_parts(draft.content)):
+        row = _insert(draft, part, index, conversation.channel_id, conversation.id, SendKind.DIRECT,
+                      recipient=recipient)
+        if row:
+            ready.append(row)
+    return ready
+
+
+def _add_private_reply(draft: Draft) -> list[int]:
+    comment = Comment.get(Comment.comment_id == draft.comment_id)
+    channel: Channel = comment.channel
+    identity, _ = identity_for(channel, comment.from_id, name=comment.from_name, username=comment.from_username)
+    thread = dm_conversation(channel, identity)
+    parts = split_parts(draft.content)
+    first, rest = _private_reply_split(parts, channel.platform)
+    ready = []
+    if first is not None:
+        row = _insert(draft, first, 0, channel.id, thread.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id,
+                      target=comment.comment_id, private=True)
+        if row:
+            ready.append(row)
+    for index, part in enumerate(rest, start=1):
+        _insert(draft, part, index, channel.id, thread.id, SendKind.DIRECT, recipient=comment.from_id, status="held",
+                reason="Waiting for the person to answer: a private reply carries one message only.")
+    return ready
+
+
+def _private_reply_split(parts: list[MessageContent], platform: str) -> tuple[MessageContent | None,
+                                                                              list[MessageContent]]:
+    """Which part goes as the private reply: the text (with buttons) when there is one; on
+    Facebook a lone media part may go too, on Instagram media is never accepted (§6)."""
+    if not parts:
+        return None, []
+    first = parts[0]
+    if first.attachments and platform == "instagram":
+        return None, parts
+    return first, parts[1:]
+
+
+def _add_comment_reply(draft: Draft) -> list[int]:
+    comment = Comment.get(Comment.comment_id == draft.comment_id)
+    conversation_id = draft.conversation_id
+    if conversation_id is None:  # stays None when the channel does not show comments in the inbox
+        existing = Message.get_or_none(Message.comment_id == comment.comment_id)
+        conversation_id = existing.conversation_id if existing else None
+    content = MessageContent(text=draft.content.text)
+    row = _insert(draft, content, 0, comment.channel_id, conversation_id, SendKind.COMMENT_REPLY, recipient=comment.from_id,
+                  target=comment.comment_id)
+    return [row] if row else []
+
+
+def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, conversation_id: int | None,
+            kind: SendKind, *,
+            recipient: str | None, target: str | None = None, private: bool = False, status: str = "pending",
+            reason: str | None = None) -> int | None:
+    """Insert one part; None when it already exists (same key) or could not be sent at all."""
+    key = f"{draft.key}:{index}"
+    now = now_ms()
+    fields = dict(
+        channel=channel_id, conversation=conversation_id, direction="out", author=draft.author, author_user=draft.author_user_id,
+        kind="comment" if kind == SendKind.COMMENT_REPLY else "message", text=part.text,
+        attachments=[msgspec.to_builtins(a) for a in part.attachments] or None,
+        buttons=[msgspec.to_builtins(b) for b in part.buttons] or None,
+        quick_replies=[msgspec.to_builtins(q) for q in part.quick_replies] or None,
+        occurred_at=now, status=status, status_reason=reason, idempotency_key=key, send_kind=kind.value,
+        recipient_id=recipient, target_comment_id=target, private_reply_to=target if private else None,
+        next_attempt_at=now, origin=draft.origin, created_at=now,
+    )
+    if Message.select().where(Message.idempotency_key == key).exists():
+        return None
+    try:
+        with Message._meta.database.atomic():
+            row_id = Message.insert(**fields).execute()
+    except peewee.IntegrityError:
+        if Message.select().where(Message.idempotency_key == key).exists():
+            return None  # a concurrent add of the same draft won
+        # Another draft already holds this comment's private reply: record the refusal, send nothing.
+        fields.update(private_reply_to=None, status="refused", status_reason=PRIVATE_REPLY_USED,
+                      error_kind="private_reply_used")
+        Message.insert(**fields).execute()
+        return None
+    return row_id if status == "pending" else None
+
+
+def part_content(message: Message) -> MessageContent:
+    """The stored part, back as content for composing Meta's body."""
+    return msgspec.convert({"text": message.text, "attachments": message.attachments or [],
+                            "buttons": message.buttons or [], "quick_replies": message.quick_replies or []},
+                           MessageContent)

@@ -1,0 +1,285 @@
+"""Read models for the dashboard and the REST API: the inbox page, a conversation with what can
+be sent now, a comment's campaign ledger, contacts. No writes here."""
+
+from __future__ import annotations
+
+import msgspec
+from peewee import JOIN, fn
+
+from bot.db import now_ms
+from bot.models import (
+    CampaignRun,
+    CampaignStep,
+    Channel,
+    Comment,
+    Contact,
+    ContactTag,
+    Conversation,
+    Identity,
+    Message,
+    Tag,
+    User,
+)
+from bot.sendpolicy import Allowed, Author, Facts, SendKind, windows
+
+PAGE_SIZE = 25
+
+
+class InboxItem(msgspec.Struct):
+    id: int
+    kind: str
+    channel: str
+    contact_id: int | None
+    contact_name: str
+    picture_url: str | None
+    preview: str
+    status: str
+    unread: int
+    assignee: str | None
+    last_message_at: int | None
+
+
+class InboxPage(msgspec.Struct):
+    items: list[InboxItem]
+    total: int
+    page: int
+    pages: int
+
+
+class MessageView(msgspec.Struct):
+    id: int
+    direction: str
+    author: str
+    kind: str
+    text: str | None
+    attachments: list[dict]
+    buttons: list[dict]
+    status: str
+    reason: str | None
+    error_code: int | None
+    occurred_at: int
+    sent_at: int | None
+    send_kind: str | None
+    deleted: bool
+    edited: bool
+    hidden: bool
+    comment_id: str | None
+    mid: str | None
+
+
+class SendOption(msgspec.Struct):
+    reply_type: str  # message | private | comment
+    allowed: bool
+    reason: str | None
+    until_ms: int | None
+    messaging_type: str | None
+
+
+class ConversationView(msgspec.Struct):
+    id: int
+    kind: str
+    status: str
+    channel: str
+    channel_platform: str
+    contact_id: int | None
+    contact_name: str
+    picture_url: str | None
+    username: str | None
+    profile_url: str | None
+    post_url: str | None
+    tags: list[str]
+    assignee_id: int | None
+    messages: list[MessageView]
+    options: list[SendOption]
+
+
+def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
+          tag: str | None = None, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+          unassigned: bool = False) -> InboxPage:
+    """Conversations newest first, filtered; paginated with indexes so large inboxes stay fast."""
+    query = (Conversation.select(Conversation, Contact, Channel, User)
+             .join(Channel, on=Conversation.channel == Channel.id)
+             .switch(Conversation).join(Contact, JOIN.LEFT_OUTER, on=Conversation.contact == Contact.id)
+             .switch(Conversation).join(User, JOIN.LEFT_OUTER, on=Conversation.assignee == User.id))
+    if kind:
+        query = query.where(Conversation.kind == kind)
+    if status:
+        query = query.where(Conversation.status == status)
+    if unassigned:
+        query = query.where(Conversation.assignee.is_null())
+    elif assignee_id is not None:
+        query = query.where(Conversation.assignee == assignee_id)
+    if tag:
+        tagged = ContactTag.select(ContactTag.contact).join(Tag).where(Tag.name == tag)
+        query = query.where(Conversation.contact.in_(tagged))
+    if search:
+        like = f"%{search.strip()}%"
+        by_text = Message.select(Message.conversation).where(Message.text ** like)
+        by_name = Contact.select(Contact.id).where(Contact.name ** like)
+        query = query.where(Conversation.id.in_(by_text) | Conversation.contact.in_(by_name))
+    total = query.count()
+    page = max(1, page)
+    rows = query.order_by(Conversation.last_message_at.desc(nulls="LAST"), Conversation.id.desc()).paginate(
+        page, page_size)
+    items = [InboxItem(id=c.id, kind=c.kind, channel=c.channel.name, contact_id=c.contact_id,
+                       contact_name=(c.contact.name if c.contact_id else "") or "Unknown",
+                       picture_url=c.contact.picture_url if c.contact_id else None, preview=c.preview,
+                       status=c.status, unread=c.unread_count,
+                       assignee=c.assignee.email if c.assignee_id else None, last_message_at=c.last_message_at)
+             for c in rows]
+    return InboxPage(items=items, total=total, page=page, pages=max(1, -(-total // page_size)))
+
+
+def unread_conversations() -> int:
+    return Conversation.select().where(Conversation.unread_count > 0).count()
+
+
+def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: int = 200) -> ConversationView:
+    c = Conversation.get_by_id(conversation_id)
+    contact = c.contact if c.contact_id else None
+    identity = c.identity if c.identity_id else None
+    messages = list(Message.select().where(Message.conversation == c)
+                    .order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit))[::-1]
+    username = identity.username if identity else None
+    return ConversationView(
+        id=c.id, kind=c.kind, status=c.status, channel=c.channel.name, channel_platform=c.channel.platform,
+        contact_id=c.contact_id, contact_name=(contact.name if contact else "") or (username or "Unknown"),
+        picture_url=(identity.picture_url if identity else None) or (contact.picture_url if contact else None),
+        username=username,
+        profile_url=f"https://www.instagram.com/{username}" if username and c.channel.platform == "instagram" else None,
+        post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
+        messages=[_message_view(m) for m in messages], options=send_options(c, author),
+    )
+
+
+def _message_view(m: Message) -> MessageView:
+    return MessageView(id=m.id, direction=m.direction, author=m.author, kind=m.kind, text=m.text,
+                       attachments=list(m.attachments or []), buttons=list(m.buttons or []), status=m.status,
+                       reason=m.status_reason, error_code=m.error_code, occurred_at=m.occurred_at,
+                       sent_at=m.sent_at, send_kind=m.send_kind, deleted=m.deleted_at is not None,
+                       edited=m.edited_at is not None, hidden=m.hidden, comment_id=m.comment_id, mid=m.mid)
+
+
+def send_options(c: Conversation, author: Author = Author.STAFF) -> list[SendOption]:
+    """What staff can send in this conversation now, and until when (the reply box indicator)."""
+    from bot.sender import last_customer_message
+
+    channel: Channel = c.channel
+    user_id = c.identity.scoped_id if c.identity_id else None
+    comment = _latest_comment(c) if c.kind.endswith("_comments") else None
+    facts = Facts(kind=SendKind.DIRECT, author=author, platform=channel.platform, now_ms=now_ms(),
+                  last_customer_message_ms=last_customer_message(channel, user_id),
+                  comment_created_ms=comment.created_at if comment else None,
+                  comment_by_account=bool(comment and comment.by_account),
+                  comment_deleted=bool(comment and comment.deleted_at), comment_hidden=bool(comment and comment.hidden),
+                  private_reply_used=bool(comment and _private_reply_used(comment.comment_id)),
+                  human_agent_enabled=channel.human_agent)
+    summary = windows(facts)
+    if comment is None:
+        return [_option("message", summary.direct)]
+    public = Allowed(None) if not (comment.deleted_at or comment.hidden) else None
+    return [_option("private", summary.private_reply),
+            SendOption("comment", public is not None, None if public else "The comment is deleted or hidden.",
+                       None, None)]
+
+
+def _option(reply_type: str, decision: object) -> SendOption:
+    if isinstance(decision, Allowed):
+        return SendOption(reply_type, True, None, decision.until_ms, decision.messaging_type)
+    return SendOption(reply_type, False, getattr(decision, "reason", None), None, None)
+
+
+def _latest_comment(c: Conversation) -> Comment | None:
+    latest = (Message.select(Message.comment_id).where((Message.conversation == c) & (Message.direction == "in")
+                                                      & Message.comment_id.is_null(False))
+              .order_by(Message.occurred_at.desc()).first())
+    return Comment.get_or_none(Comment.comment_id == latest.comment_id) if latest else None
+
+
+def _private_reply_used(comment_id: str) -> bool:
+    return Message.select().where((Message.private_reply_to == comment_id)
+                                  & (Message.status != "refused")).exists()
+
+
+def _tags(contact_id: int | None) -> list[str]:
+    if contact_id is None:
+        return []
+    return [t.name for t in Tag.select().join(ContactTag).where(ContactTag.contact == contact_id).order_by(Tag.name)]
+
+
+class LedgerStep(msgspec.Struct):
+    position: int
+    status: str
+    detail: str | None
+    messages: list[MessageView]
+
+
+class LedgerEntry(msgspec.Struct):
+    campaign_id: int
+    campaign: str
+    matched: bool
+    reason: str
+    explanation: str
+    source: str
+    steps: list[LedgerStep]
+
+
+def comment_ledger(comment_id: str) -> list[LedgerEntry]:
+    """For one comment: each campaign that looked at it, matched or why not, and what each action
+    did (sent with Meta's id, refused with the reason, failed with Meta's reason)."""
+    from bot.campaigns import REASONS
+
+    entries = []
+    for run in CampaignRun.select().where(CampaignRun.comment_id == comment_id).order_by(CampaignRun.id):
+        steps = []
+        for step in CampaignStep.select().where(CampaignStep.run == run).order_by(CampaignStep.position):
+            key = f"campaign:{run.id}:{step.action_id}:"
+            sent = Message.select().where(Message.idempotency_key.startswith(key)).order_by(Message.id)
+            steps.append(LedgerStep(step.position, step.status, step.detail, [_message_view(m) for m in sent]))
+        entries.append(LedgerEntry(run.campaign_id, run.campaign.name, run.matched, run.reason,
+                                   REASONS.get(run.reason, run.reason), run.source, steps))
+    return entries
+
+
+class ContactView(msgspec.Struct):
+    id: int
+    name: str
+    picture_url: str | None
+    tags: list[str]
+    identities: list[dict]
+    conversations: list[dict]
+
+
+def contacts(search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[ContactView]:
+    query = Contact.select()
+    if search:
+        like = f"%{search.strip()}%"
+        by_username = Identity.select(Identity.contact).where(Identity.username ** like)
+        query = query.where((Contact.name ** like) | Contact.id.in_(by_username))
+    rows = query.order_by(Contact.updated_at.desc(), Contact.id.desc()).paginate(max(1, page), page_size)
+    return [contact(c.id) for c in rows]
+
+
+def contact(contact_id: int) -> ContactView:
+    c = Contact.get_by_id(contact_id)
+    identities = [{"platform": i.platform, "channel": i.channel.name, "scoped_id": i.scoped_id,
+                   "username": i.username, "name": i.name, "follower_count": i.follower_count}
+                  for i in Identity.select().where(Identity.contact == c)]
+    conversations = [{"id": v.id, "kind": v.kind, "status": v.status, "preview": v.preview,
+                      "last_message_at": v.last_message_at}
+                     for v in Conversation.select().where(Conversation.contact == c)
+                     .order_by(Conversation.last_message_at.desc(nulls="LAST"))]
+    return ContactView(id=c.id, name=c.name or "Unknown", picture_url=c.picture_url, tags=_tags(c.id),
+                       identities=identities, conversations=conversations)
+
+
+def tag_names() -> list[str]:
+    return [t.name for t in Tag.select().order_by(Tag.name)]
+
+
+def staff_users() -> list[User]:
+    return list(User.select().order_by(User.email))
+
+
+def message_count() -> int:
+    return Message.select(fn.COUNT(Message.id)).scalar()

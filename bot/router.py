@@ -1,0 +1,42 @@
+"""After an event is applied: who else must react, in a fixed order. Notifications first (staff
+learn of every customer message), then automations (campaigns on comments; the bot on messages).
+Returns follow-ups to run after the transaction commits; no network calls here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot import events as ev
+from bot import campaign_stats, campaigns, notifications
+from bot.inbox import Applied
+
+
+@dataclass
+class FollowUps:
+    """Work to enqueue once the event's transaction has committed."""
+
+    send: list[int] = field(default_factory=list)  # outgoing message ids
+    profiles: list[int] = field(default_factory=list)  # identity ids to refresh
+    digests: list[tuple[int, int]] = field(default_factory=list)  # (digest id, due at ms)
+
+    def extend(self, other: FollowUps) -> None:
+        self.send += other.send
+        self.profiles += other.profiles
+        self.digests += other.digests
+
+
+def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> FollowUps:
+    follow = FollowUps(send=list(applied.released))
+    if applied.duplicate:
+        return follow
+    if applied.fetch_profile and applied.identity is not None:
+        follow.profiles.append(applied.identity.id)
+    if applied.customer_message:
+        digest = notifications.on_customer_message(applied, emails_enabled=emails_enabled, coalesce_ms=coalesce_ms)
+        if digest is not None:
+            follow.digests.append((digest, coalesce_ms))
+    if isinstance(applied.event, ev.CommentAdded):
+        follow.send += campaigns.on_comment(applied, source=applied.source)
+    if isinstance(applied.event, ev.Postback):
+        campaign_stats.record_postback(applied.event)
+    return follow

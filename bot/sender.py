@@ -1,0 +1,165 @@
+"""Sending one outgoing row to Meta, at most once.
+
+1. Claim the row (pending -> sending, one winner) and skip it if Meta's id is already recorded.
+2. Ask the one send policy (`sendpolicy.decide`) with facts from the database; a refusal is
+   stored with its reason and Meta is never called.
+3. Compose Meta's body, call the Graph API, record Meta's id (or the error) at once.
+
+The only window for a duplicate is a crash between Meta's answer and step 3's commit; the echo
+webhook carries our idempotency key in `metadata`, which closes that window for DMs when the
+echo arrives (`inbox._echo`). Retryable errors come back to the caller as a delay; permanent
+ones mark the row failed with Meta's code and reason and are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from bot import runtime
+from bot.channels import mark_health, page_token
+from bot.db import now_ms, transaction
+from bot.errors import GraphError
+from bot.meta import graph_shapes as shapes
+from bot.models import Channel, Comment, Conversation, Message
+from bot.outbox import part_content
+from bot.queue import send_slot
+from bot.sendpolicy import Allowed, Author, Facts, SendKind, decide
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+STUCK_MS = 120_000
+HEALTH_BY_KIND = {"token": "needs_reconnecting", "restricted": "restricted", "messages_disabled": "messages_disabled"}
+
+
+def send_one(message_id: int) -> int | None:
+    """Send the row if it is due; returns a delay in ms when it must be tried again."""
+    message = _claim(message_id)
+    if message is None:
+        return None
+    channel: Channel = message.channel
+    decision = decide(facts_for(message, channel))
+    if not isinstance(decision, Allowed):
+        _record(message, status="refused", reason=decision.reason, kind=decision.code)
+        return None
+    wait = send_slot(channel.page_id, media=bool(message.attachments))
+    if wait:
+        _release(message, wait)
+        return wait
+    try:
+        meta_id, recipient = _call_meta(message, channel, decision)
+    except GraphError as exc:
+        return _failed(message, channel, exc)
+    _record(message, status="sent", mid=meta_id, recipient=recipient)
+    Channel.update(last_send_at=now_ms()).where(Channel.id == channel.id).execute()
+    return None
+
+
+def _claim(message_id: int) -> Message | None:
+    """Take the row for sending: only a pending row (or one stuck in `sending` after a crash)."""
+    now = now_ms()
+    with transaction():
+        message = Message.get_or_none(Message.id == message_id)
+        if message is None or message.mid or message.sent_at:
+            return None
+        claimable = (Message.status == "pending") | (
+            (Message.status == "sending") & (Message.send_started_at < now - STUCK_MS))
+        claimed = Message.update(status="sending", send_started_at=now, attempts=Message.attempts + 1).where(
+            (Message.id == message_id) & claimable).execute()
+    return Message.get_by_id(message_id) if claimed else None
+
+
+def facts_for(message: Message, channel: Channel, *, author: Author | None = None) -> Facts:
+    """Gather what the send policy looks at, from stored facts only."""
+    kind = SendKind(message.send_kind)
+    comment = None
+    if message.target_comment_id:
+        comment = Comment.get_or_none(Comment.comment_id == message.target_comment_id)
+    return Facts(
+        kind=kind,
+        author=author or (Author.STAFF if message.author == "staff" else Author.AUTOMATION),
+        platform=channel.platform,
+        now_ms=now_ms(),
+        last_customer_message_ms=last_customer_message(channel, message.recipient_id),
+        comment_created_ms=comment.created_at if comment else None,
+        comment_by_account=bool(comment and comment.by_account),
+        comment_deleted=bool(comment and comment.deleted_at),
+        comment_hidden=bool(comment and comment.hidden),
+        private_reply_used=False,  # the unique private_reply_to column already decided this row is the one
+        human_agent_enabled=channel.human_agent,
+        has_media=bool(message.attachments),
+    )
+
+
+def last_customer_message(channel: Channel, user_id: str | None) -> int | None:
+    """When the person last wrote in their DM thread on this channel (opens the 24 h window)."""
+    if not user_id:
+        return None
+    key = f"dm:{channel.platform}:{channel.account_id}:{user_id}"
+    thread = Conversation.get_or_none(Conversation.thread_key == key)
+    return thread.last_customer_message_at if thread else None
+
+
+def _call_meta(message: Message, channel: Channel, decision: Allowed) -> tuple[str, str | None]:
+    graph = runtime.graph()
+    token = page_token(channel)
+    if message.send_kind == SendKind.COMMENT_REPLY:
+        new_id = graph.reply_to_comment(channel.platform, message.target_comment_id, token, message.text or "")
+        return new_id, None
+    if message.send_kind == SendKind.PRIVATE_REPLY:
+        recipient = shapes.comment_recipient(message.target_comment_id)
+    else:
+        recipient = shapes.user_recipient(message.recipient_id)
+    body = shapes.send_body(recipient, shapes.message_body(part_content(message), channel.platform),
+                            decision.messaging_type, decision.tag, message.idempotency_key)
+    result = graph.send_message(channel.account_id, token, body)
+    return result.message_id, result.recipient_id
+
+
+def _record(message: Message, *, status: str, mid: str | None = None, recipient: str | None = None,
+            reason: str | None = None, kind: str | None = None, error: GraphError | None = None) -> None:
+    fields: dict = {"status": status, "status_reason": reason, "error_kind": kind}
+    if status == "sent":
+        fields.update(sent_at=now_ms(), status_reason=None, error_kind=None, error_code=None, error_subcode=None)
+        if message.send_kind == SendKind.COMMENT_REPLY:
+            fields["comment_id"] = mid
+        else:
+            fields["mid"] = mid
+        if recipient:
+            fields["recipient_id"] = recipient
+    if error is not None:
+        fields.update(error_code=error.code, error_subcode=error.subcode)
+    Message.update(**fields).where(Message.id == message.id).execute()
+
+
+def _release(message: Message, delay_ms: int) -> None:
+    """Give the row back without counting an attempt (our own rate limit, not Meta's answer)."""
+    Message.update(status="pending", attempts=Message.attempts - 1, next_attempt_at=now_ms() + delay_ms).where(
+        Message.id == message.id).execute()
+
+
+def _failed(message: Message, channel: Channel, exc: GraphError) -> int | None:
+    health = HEALTH_BY_KIND.get(exc.kind)
+    if health:
+        mark_health(channel.id, health, exc.describe())
+    if exc.retryable and message.attempts < MAX_ATTEMPTS:
+        delay = backoff_ms(message.attempts, exc.retry_after)
+        Message.update(status="pending", next_attempt_at=now_ms() + delay, status_reason=exc.describe(),
+                       error_kind=exc.kind, error_code=exc.code, error_subcode=exc.subcode).where(
+            Message.id == message.id).execute()
+        return delay
+    status = "failed"
+    _record(message, status=status, reason=exc.describe(), kind=exc.kind, error=exc)
+    log.info("message %s failed: %s", message.id, exc.describe())
+    return None
+
+
+def backoff_ms(attempt: int, retry_after_s: float | None = None) -> int:
+    """Exponential backoff with full jitter (0.5 s, 1 s, 2 s ... capped at 5 min), never less than
+    Meta's own estimate of when access comes back."""
+    ceiling = min(300_000, 500 * 2 ** max(0, attempt - 1))
+    delay = random.randint(ceiling // 2, ceiling)
+    if retry_after_s:
+        delay = max(delay, int(retry_after_s * 1000))
+    return delay

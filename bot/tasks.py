@@ -1,0 +1,143 @@
+"""The jobs workers run. Each is a few lines: call one service, enqueue what it returns.
+
+Every job is idempotent (delivery is at least once: a killed worker's messages run again), and
+the rows they work on are the record: if a queue message is lost, `bot.clock` finds the row
+still unprocessed and enqueues it again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import events as ev
+from bot import inbox, ingest, notifications, runtime
+from bot.db import now_ms, transaction
+from bot.mailer import MailError, send_mail
+from bot.models import InboundEvent
+from bot.queue import job, key_lock
+from bot.router import FollowUps, route
+
+log = logging.getLogger(__name__)
+
+LOCK_BUSY_RETRY_MS = 150
+DRAIN_BATCH = 50
+
+
+@job(max_retries=20)
+def process_delivery(delivery_id: int) -> None:
+    """Expand a stored webhook delivery into events, then drain each conversation it touched."""
+    for key in ingest.expand_delivery(delivery_id):
+        drain_conversation.send(key)
+
+
+@job(max_retries=20)
+def drain_conversation(key: str) -> None:
+    """Apply a conversation's pending events one at a time, in Meta's order, under its lock."""
+    with key_lock(key) as acquired:
+        if not acquired:  # another worker is draining it; look again shortly (it may miss ours)
+            drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
+            return
+        while True:
+            batch = list(InboundEvent.select().where(
+                (InboundEvent.conversation_key == key) & (InboundEvent.status == "pending"))
+                .order_by(InboundEvent.occurred_at, InboundEvent.id).limit(DRAIN_BATCH))
+            if not batch:
+                return
+            for row in batch:
+                dispatch(_apply_or_record_failure(row))
+
+
+MAX_EVENT_ATTEMPTS = 5
+
+
+def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
+    """A failing event is retried a few times (the database may be busy); then it is marked failed
+    with the error, so one poison event cannot block its conversation forever."""
+    try:
+        return apply_event(row)
+    except Exception as exc:
+        attempts = row.attempts + 1
+        status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
+        log.exception("applying event %s failed (attempt %d)", row.event_key, attempts)
+        InboundEvent.update(attempts=attempts, status=status, reason=f"{type(exc).__name__}: {exc}"[:500]).where(
+            InboundEvent.id == row.id).execute()
+        if status == "pending":
+            raise
+        return FollowUps()
+
+
+def apply_event(row: InboundEvent) -> FollowUps:
+    """Apply one stored event and route it, in one transaction with marking it applied."""
+    settings = runtime.settings()
+    with transaction():
+        fresh = InboundEvent.get_by_id(row.id)
+        if fresh.status != "pending":
+            return FollowUps()
+        applied = inbox.apply(ev.decode(bytes(fresh.payload)), source=fresh.source)
+        follow = route(applied, emails_enabled=bool(settings.smtp_url),
+                       coalesce_ms=int(settings.email_coalesce_seconds * 1000))
+        InboundEvent.update(status="applied", applied_at=now_ms(), reason=applied.note).where(
+            InboundEvent.id == row.id).execute()
+    return follow
+
+
+def dispatch(follow: FollowUps) -> None:
+    """Enqueue the follow-ups of a committed event."""
+    for message_id in follow.send:
+        send_message.send(message_id)
+    for identity_id in follow.profiles:
+        refresh_profile.send(identity_id)
+    for digest_id, delay_ms in follow.digests:
+        send_email_digest.send(digest_id, delay_ms=delay_ms)
+
+
+@job(max_retries=0)
+def send_message(message_id: int) -> None:
+    """Send one outgoing message; a retryable failure schedules the next attempt itself."""
+    from bot import sender
+
+    retry_in = sender.send_one(message_id)
+    if retry_in is not None:
+        send_message.send(message_id, delay_ms=retry_in)
+
+
+@job(max_retries=5, min_backoff=5_000)
+def refresh_profile(identity_id: int) -> None:
+    from bot.contacts import refresh_profile as refresh
+
+    refresh(identity_id)
+
+
+@job(max_retries=20)
+def continue_campaign(run_id: int, position: int) -> None:
+    """Resume a campaign run after its Wait step (scheduled durably by the clock)."""
+    from bot import campaigns
+
+    dispatch(FollowUps(send=campaigns.continue_run(run_id, position)))
+
+
+EMAIL_RETRY_MS = (30_000, 120_000, 600_000, 1_800_000, 3_600_000)
+
+
+@job(max_retries=0)
+def send_email_digest(digest_id: int) -> None:
+    """Send one coalesced staff e-mail; SMTP failures retry later with backoff, then give up."""
+    settings = runtime.settings()
+    claimed = notifications.claim_digest(digest_id)
+    if claimed is None or not settings.smtp_url:
+        return
+    digest, messages, staff = claimed
+    if not staff or not messages:
+        notifications.finish_digest(digest_id, error=None)
+        return
+    subject, body = notifications.digest_text(digest, messages, settings.public_url)
+    try:
+        send_mail(settings.smtp_url, staff, subject, body)
+    except MailError as exc:
+        attempt = digest.attempts
+        retry_at = now_ms() + EMAIL_RETRY_MS[attempt] if attempt < len(EMAIL_RETRY_MS) else None
+        notifications.finish_digest(digest_id, error=str(exc), retry_at=retry_at)
+        if retry_at is not None:
+            send_email_digest.send(digest_id, delay_ms=EMAIL_RETRY_MS[attempt])
+        return
+    notifications.finish_digest(digest_id, error=None)

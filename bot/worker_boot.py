@@ -1,0 +1,11 @@
+"""What `dramatiq` imports in each worker process (`socialdesk worker`): boot this process from
+the environment (database, Redis broker, jobs) and start the clock (only one clock acts at a
+time across processes, by lease)."""
+
+from __future__ import annotations
+
+from bot import runtime
+from bot.clock import Clock
+
+runtime.boot()
+clock = Clock().start()

@@ -1,0 +1,194 @@
+"""Real servers for tests: uvicorn in a thread on a free loopback port, the booted socialdesk
+stack, and waiting on conditions (never sleeping for a fixed time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def require(service: str, available: bool, why: str) -> None:
+    """Fail under CI, skip elsewhere, when a real service the test needs is missing."""
+    if available:
+        return
+    if CI:
+        pytest.fail(f"{service} is required under CI=true but is unreachable: {why}")
+    pytest.skip(f"{service} unreachable ({why}); these tests run under CI")
+
+
+def pg_available() -> bool:
+    import psycopg2
+
+    try:
+        psycopg2.connect(PG_URL, connect_timeout=3).close()
+        return True
+    except psycopg2.Error:
+        return False
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping())
+    except redis.RedisError:
+        return False
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every socialdesk table (schema kept), so each test starts clean."""
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migration'")
+        tables = [row[0] for row in cur.fetchall()]
+        if tables:
+            cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+def reset_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class LiveServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        wait_until(lambda: self._server.started, 15, what=f"server on {self.url}")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@dataclass
+class Stack:
+    """socialdesk booted in this process against real services, with one connected page."""
+
+    settings: Any
+    api: LiveServer
+    sandbox: LiveServer
+    page: dict = field(default_factory=dict)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    @classmethod
+    @contextmanager
+    def start(cls, env: dict[str, str], sandbox: LiveServer, *, connect: bool = True,
+              instagram: bool = True) -> Iterator[Stack]:
+        from api.app import create_app
+        from bot import queue, runtime
+        from bot.clock import Clock
+        from bot.db import connection
+        from bot.settings import load_settings
+
+        api_port = free_port()
+        env = {"GRAPH_API_URL": f"{sandbox.url}/graph", "SOCIALDESK_API_PORT": str(api_port), **env}
+        settings = load_settings(env)
+        runtime.boot(settings, migrate=True)
+        api = LiveServer(create_app(settings, mount_sandbox=False), port=api_port).start()
+        stack = cls(settings=settings, api=api, sandbox=sandbox)
+        stack.control("reset")
+        stack.control("config", app_secret=settings.meta_app_secret, webhook_url=f"{api.url}/webhooks/meta")
+        worker = queue.start_inprocess_worker(4)
+        clock = Clock(interval=0.2).start()
+        try:
+            if connect:
+                with connection():
+                    stack.connect_page(instagram=instagram)
+            yield stack
+        finally:
+            clock.stop()
+            worker.stop()
+            api.stop()
+            stack.http.close()
+
+    def connect_page(self, name: str = "Acme Shoes", instagram: bool = True) -> dict:
+        from bot import channels
+
+        body: dict[str, Any] = {"name": name}
+        if instagram:
+            body["instagram"] = {"username": "acme.shoes", "followers_count": 1200}
+        page = self.control("pages", **body)
+        channels.connect_page(page["page_id"], name, page["page_token"], instagram_id=page.get("instagram_id"),
+                              instagram_username="acme.shoes" if instagram else None)
+        self.page = page
+        return page
+
+    def control(self, path: str, **body: Any) -> dict:
+        """POST to the sandbox's control API (playing a customer, configuring faults)."""
+        response = self.http.post(f"{self.sandbox.url}/control/{path}", json=body)
+        assert response.status_code < 300, f"sandbox /control/{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def sandbox_get(self, path: str, **params: Any) -> Any:
+        response = self.http.get(f"{self.sandbox.url}/control/{path}", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def post_webhook(self, body: dict | bytes, *, secret: str | None = None,
+                     signature: str | None = None) -> httpx.Response:
+        """POST a webhook to the API as Meta would, signed with the app secret unless told otherwise."""
+        from bot.meta.signature import sign
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is None:
+            signature = sign(raw, secret or self.settings.meta_app_secret)
+        if signature:
+            headers["X-Hub-Signature-256"] = signature
+        return self.http.post(f"{self.api.url}/webhooks/meta", content=raw, headers=headers)
+
+    @staticmethod
+    def wait(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+        """Wait for a database condition (each poll in its own connection)."""
+        from bot.db import connection
+
+        def check() -> Any:
+            with connection():
+                return predicate()
+
+        return wait_until(check, timeout, what=what)
