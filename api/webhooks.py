@@ -38,17 +38,17 @@ class MetaWebhook(Controller):
         return answer
 
     @post(sync_to_thread=True, request_max_body_size=MAX_BODY, status_code=200)
-    def receive(self, request: Request, data: bytes) -> Response[str]:
+    def receive(self, request: Request, body: bytes) -> Response[str]:
         settings = runtime.settings()
-        if not verify_signature(data, request.headers.get("x-hub-signature-256"), settings.meta_app_secret):
+        if not verify_signature(body, request.headers.get("x-hub-signature-256"), settings.meta_app_secret):
             raise PermissionDeniedException("invalid or missing X-Hub-Signature-256")
         try:
-            decoded = _json.decode(data)
+            decoded = _json.decode(body)
         except msgspec.DecodeError:
             raise HTTPException(status_code=400, detail="body is not valid JSON") from None
         if not isinstance(decoded, dict):
             raise HTTPException(status_code=400, detail="body must be a JSON object")
         with connection():
-            delivery_id = ingest.store_delivery(data)
+            delivery_id = ingest.store_delivery(body)
         tasks.process_delivery.send(delivery_id)
         return Response("EVENT_RECEIVED", media_type="text/plain")

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import msgspec
+from peewee import fn
 
 from bot import events as ev
 from bot.campaigns import parse_payload
@@ -64,7 +65,7 @@ def record_link_click(token: str) -> str | None:
     if link is None:
         return None
     now = now_ms()
-    TrackedLink.update(clicks=TrackedLink.clicks + 1, first_clicked_at=TrackedLink.first_clicked_at.coalesce(now)).where(
+    TrackedLink.update(clicks=TrackedLink.clicks + 1, first_clicked_at=fn.COALESCE(TrackedLink.first_clicked_at, now)).where(
         TrackedLink.id == link.id).execute()
     ButtonClick.insert(run=link.run_id, action=link.action_id, kind="link", key=f"link:{token}:{now}",
                        created_at=now).on_conflict_ignore().execute()

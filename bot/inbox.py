@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import msgspec
+from peewee import fn
 
 from bot import events as ev
 from bot.channels import channel_for
@@ -166,7 +167,7 @@ def _read(event: ev.MessagesRead, channel: Channel) -> Applied:
     if watermark is None:
         return Applied(event, channel, note="read receipt for an unknown message")
     (Message.update(status="read", read_at=event.timestamp,
-                    delivered_at=Message.delivered_at.coalesce(event.timestamp))
+                    delivered_at=fn.COALESCE(Message.delivered_at, event.timestamp))
      .where(_ours_to(channel, event.user_id) & Message.status.in_(OUT_SENT_STATES)
             & (Message.sent_at <= watermark)).execute())
     return Applied(event, channel)
@@ -209,6 +210,7 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
                               attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
                               parent_comment_id=event.parent_id)
     _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
+    _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
                    customer_message=True, fetch_profile=created and channel.platform == "facebook")
 
@@ -231,14 +233,25 @@ def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:
     if existing is not None:  # our own public reply, already recorded when sent
         return Applied(event, channel, duplicate=True, note="page's own comment")
     parent = Message.get_or_none(Message.comment_id == event.parent_id) if event.parent_id else None
-    if parent is None:
+    if parent is None or parent.conversation_id is None:
+        # The customer's comment may still be on its way (another conversation key): it picks this
+        # reply up when it arrives (`_attach_page_replies`).
         return Applied(event, channel, note="page's own comment")
-    conversation = parent.conversation
-    message = _insert(conversation, event.created_time or event.timestamp, direction="out", author="page",
-                      comment_id=event.comment_id, text=event.text, kind="comment",
-                      parent_comment_id=event.parent_id, status="sent", by_account=True,
-                      sent_at=event.created_time or event.timestamp)
-    return Applied(event, channel, conversation=conversation, message=message, note="page's own comment")
+    comment = Comment.get(Comment.comment_id == event.comment_id)
+    message = _page_reply_message(parent.conversation, comment)
+    return Applied(event, channel, conversation=parent.conversation, message=message, note="page's own comment")
+
+
+def _page_reply_message(conversation: Conversation, comment: Comment) -> Message | None:
+    return _insert(conversation, comment.created_at, direction="out", author="page", comment_id=comment.comment_id,
+                   text=comment.text, kind="comment", parent_comment_id=comment.parent_id, status="sent",
+                   by_account=True, sent_at=comment.created_at)
+
+
+def _attach_page_replies(conversation: Conversation, comment_id: str) -> None:
+    """Page replies to this comment that arrived before it join its conversation now."""
+    for reply in Comment.select().where((Comment.parent_id == comment_id) & Comment.by_account):
+        _page_reply_message(conversation, reply)
 
 
 def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:

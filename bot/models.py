@@ -466,3 +466,53 @@ class ButtonClick(BaseModel):
 CAMPAIGN_MODELS: list[type[BaseModel]] = [Campaign, CampaignAction, CampaignRun, CampaignStep, TrackedLink,
                                           ButtonClick]
 ALL_MODELS += CAMPAIGN_MODELS
+
+
+# --- outgoing webhooks (migration 0003; added for the REST API, owned by bot/outhooks.py) -----------
+
+
+class HookEndpoint(BaseModel):
+    """An integration's URL that receives our events as signed JSON POSTs.
+
+    The signing secret is encrypted at rest (`bot.vault`) like page tokens, and shown to admins so
+    the receiver can verify each delivery.
+    """
+
+    url = TextField()
+    events = JSONField()  # the event names it subscribes to (bot.outhooks.EVENTS)
+    secret_encrypted = TextField()
+    description = CharField(default="")
+    is_active = BooleanField(default=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class HookDelivery(BaseModel):
+    """One event for one endpoint and how delivering it went: the delivery log.
+
+    `body` is the exact JSON that is signed and sent, the same bytes on every attempt.
+    `dedupe_key` (event, subject, endpoint) makes emitting the same fact twice add nothing.
+    """
+
+    endpoint = ForeignKeyField(HookEndpoint, backref="deliveries", on_delete="CASCADE")
+    event = CharField()
+    event_id = CharField()  # shared by the deliveries of one event to several endpoints
+    dedupe_key = CharField(null=True, unique=True, max_length=512)
+    body = TextField()
+    status = CharField(default="pending")  # pending | sending | delivered | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = BigIntegerField()
+    send_started_at = BigIntegerField(null=True)
+    last_attempt_at = BigIntegerField(null=True)
+    last_status_code = IntegerField(null=True)
+    last_error = TextField(null=True)
+    delivered_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("endpoint", "created_at"), False), (("status", "next_attempt_at"), False))
+
+
+HOOK_MODELS: list[type[BaseModel]] = [HookEndpoint, HookDelivery]
+ALL_MODELS += HOOK_MODELS

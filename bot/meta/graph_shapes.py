@@ -185,10 +185,12 @@ def conversations_platform(platform: str) -> str:
 
 class SendResult(msgspec.Struct, frozen=True):
     """What a send returns. `recipient_id` is the commenter's PSID/IGSID after a private
-    reply (it links the comment to the thread); absent when sending by `user_ref` (§5)."""
+    reply (it links the comment to the thread); absent when sending by `user_ref` (§5).
+    `attachment_id` is answered for media sent by URL with `is_reusable`: later sends may use it."""
 
     message_id: str
     recipient_id: str | None = None
+    attachment_id: str | None = None
 
 
 class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -289,6 +291,7 @@ class _Paging(msgspec.Struct):
 class _SendAnswer(msgspec.Struct):
     message_id: str | None = None
     recipient_id: str | None = None
+    attachment_id: str | None = None
 
 
 class _IdAnswer(msgspec.Struct):
@@ -489,7 +492,7 @@ def read_send_result(body: bytes) -> SendResult:
     answer = _decode(body, _SendAnswer, "send", maybe_delivered=True)
     if not answer.message_id:
         raise malformed_answer("send", maybe_delivered=True)
-    return SendResult(answer.message_id, answer.recipient_id)
+    return SendResult(answer.message_id, answer.recipient_id, answer.attachment_id)
 
 
 def read_new_id(body: bytes, what: str) -> str:

@@ -1,0 +1,107 @@
+"""socialdesk's staff dashboard: `streamlit run dashboard/app.py` (or `socialdesk dashboard`).
+
+This entry script wraps every page: it boots the process once, lets nobody past the sign-in
+form without a live session, and builds the navigation from the user's role, so an agent's
+browser never even learns the admin pages' addresses. Each page is a script in `app_pages/`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from bot import notifications  # noqa: E402
+from bot.models import User  # noqa: E402
+from dashboard import state  # noqa: E402
+
+
+def sign_in() -> None:
+    """The only page anyone sees without a session."""
+    st.title("socialdesk")
+    state.show_notice()
+    with st.form("sign_in"):
+        email = st.text_input("E-mail", key="login_email")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        if state.log_in(email, password) is None:
+            st.error("Wrong e-mail or password.")
+        else:
+            st.rerun()
+
+
+def pages_for(user: User) -> dict[str, list[st.Page]]:
+    """Pages by role: agents work the inbox and automations; admins also manage channels,
+    staff and the sandbox."""
+    sections = {
+        "Inbox": [
+            st.Page("app_pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True),
+            st.Page("app_pages/conversation.py", title="Conversation", icon=":material/forum:",
+                    visibility="hidden"),
+            st.Page("app_pages/contacts.py", title="Contacts", icon=":material/contacts:"),
+        ],
+        "Automations": [
+            st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+            st.Page("app_pages/stats.py", title="Stats", icon=":material/bar_chart:"),
+        ],
+    }
+    if state.is_admin(user):
+        admin = [st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:")]
+        if state.sandbox_url():
+            admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
+        sections["Admin"] = admin
+    return sections
+
+
+@st.fragment(run_every=state.LIVE_SECONDS * 2)
+@state.with_db
+def bell(user_id: int) -> None:
+    """Unread internal notifications, refreshed on their own."""
+    unread = notifications.unread_count(user_id)
+    with st.popover(f":material/notifications: {unread}" if unread else ":material/notifications:",
+                    use_container_width=True):
+        items = notifications.list_notifications(user_id, limit=15)
+        if not items:
+            st.caption("No notifications yet.")
+        for item in items:
+            mark = "**" if item.read_at is None else ""
+            st.markdown(f"{mark}{state.when(item.created_at)}{mark} · {item.text}")
+            if item.conversation_id and st.button("Open", key=f"notif{item.id}"):
+                notifications.mark_read(user_id, [item.id])
+                state.remember_conversation(item.conversation_id)
+                st.switch_page("app_pages/conversation.py",
+                               query_params={"conversation": str(item.conversation_id)})
+        if unread and st.button("Mark all as read", key="notif_all"):
+            notifications.mark_read(user_id)
+            st.rerun(scope="fragment")
+
+
+def sidebar(user: User) -> None:
+    with st.sidebar:
+        st.markdown(f"**{user.name or user.email}**  \n:gray[{user.email} · {user.role}]")
+        bell(user.id)
+        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+            state.log_out()
+            st.rerun()
+
+
+def main() -> None:
+    st.set_page_config(page_title="socialdesk", page_icon=":material/forum:", layout="wide")
+    state.boot()
+    with state.db_scope():
+        user = state.current_user()
+        if user is None:
+            st.navigation([st.Page(sign_in, title="Sign in", icon=":material/login:")], position="hidden").run()
+            return
+        navigation = st.navigation(pages_for(user))
+        sidebar(user)
+        navigation.run()
+
+
+main()

@@ -1,0 +1,108 @@
+"""The inbox: every conversation, newest first, filtered and paginated by `queries.inbox`.
+
+The filters are ordinary widgets; the list is a fragment that refreshes itself every few
+seconds, so new messages appear without a reload and without disturbing the filters.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import streamlit as st
+
+from bot import queries
+from bot.queries import InboxItem
+from dashboard import state, widgets
+
+PAGE_KEY = "inbox_page"
+ANY = "Any"
+
+
+class InboxFilters(msgspec.Struct, frozen=True):
+    kind: str | None = None
+    status: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    tag: str | None = None
+    search: str | None = None
+
+
+def filters(user_id: int) -> InboxFilters:
+    """The filter row; any change goes back to page 1."""
+    def reset_page() -> None:
+        st.session_state[PAGE_KEY] = 1
+
+    staff = {u.id: u.name or u.email for u in queries.staff_users() if u.is_active}
+    kind_col, status_col, who_col, tag_col, search_col = st.columns([1.3, 1, 1.3, 1.2, 2])
+    kind = kind_col.selectbox("Channel", [ANY, *widgets.KIND_LABELS], key="inbox_kind", on_change=reset_page,
+                              format_func=lambda k: widgets.KIND_LABELS.get(k, k))
+    status = status_col.selectbox("Status", ["open", "closed", ANY], key="inbox_status", on_change=reset_page,
+                                  format_func=str.capitalize)
+    who = who_col.selectbox("Assignee", [ANY, "mine", "unassigned", *staff], key="inbox_assignee",
+                            on_change=reset_page,
+                            format_func=lambda w: {"mine": "Assigned to me", "unassigned": "Unassigned"}.get(
+                                w, staff.get(w, w)) if w != ANY else ANY)
+    tag = tag_col.selectbox("Tag", [ANY, *queries.tag_names()], key="inbox_tag", on_change=reset_page)
+    search = search_col.text_input("Search names and messages", key="inbox_search", on_change=reset_page)
+    return InboxFilters(
+        kind=None if kind == ANY else kind, status=None if status == ANY else status,
+        assignee_id=user_id if who == "mine" else (who if isinstance(who, int) else None),
+        unassigned=who == "unassigned", tag=None if tag == ANY else tag, search=search.strip() or None)
+
+
+@st.fragment(run_every=state.LIVE_SECONDS)
+@state.with_db
+def conversation_list(chosen: InboxFilters) -> None:
+    state.user_or_stop()
+    page = st.session_state.get(PAGE_KEY, 1)
+    result = queries.inbox(kind=chosen.kind, status=chosen.status, assignee_id=chosen.assignee_id,
+                           unassigned=chosen.unassigned, tag=chosen.tag, search=chosen.search, page=page)
+    unread = queries.unread_conversations()
+    st.caption(f"{result.total} conversation{'s' if result.total != 1 else ''}"
+               + (f" · {unread} with unread messages" if unread else ""))
+    if not result.items:
+        st.info("No conversations match these filters.")
+    for item in result.items:
+        row(item)
+    pager(result.page, result.pages)
+
+
+def row(item: InboxItem) -> None:
+    with st.container(border=True):
+        picture, body, meta, action = st.columns([0.5, 6, 2, 1], vertical_alignment="center")
+        with picture:
+            if item.picture_url:
+                st.image(item.picture_url, width=40)
+            else:
+                st.markdown(f"## {widgets.KIND_ICONS.get(item.kind, ':material/person:')}")
+        with body:
+            badge = f" :red-badge[{item.unread} new]" if item.unread else ""
+            closed = " :gray-badge[closed]" if item.status == "closed" else ""
+            st.markdown(f"**{widgets.plain(item.contact_name)}**{badge}{closed}  \n"
+                        f"{widgets.KIND_ICONS.get(item.kind, '')} {widgets.KIND_LABELS.get(item.kind, item.kind)}"
+                        f" · {widgets.plain(item.channel)}  \n:gray[{widgets.plain(item.preview[:140])}]")
+        with meta:
+            st.caption(f"{state.when(item.last_message_at)}  \n"
+                       + (f":material/person: {item.assignee}" if item.assignee else "Unassigned"))
+        with action:
+            if st.button("Open", key=f"open_{item.id}", type="primary" if item.unread else "secondary"):
+                state.remember_conversation(item.id)
+                st.switch_page("app_pages/conversation.py", query_params={"conversation": str(item.id)})
+
+
+def pager(page: int, pages: int) -> None:
+    if pages <= 1:
+        return
+    back, label, forward = st.columns([1, 2, 1])
+    if back.button("Newer", key="inbox_prev", disabled=page <= 1, icon=":material/chevron_left:"):
+        st.session_state[PAGE_KEY] = page - 1
+        st.rerun(scope="fragment")
+    label.caption(f"Page {page} of {pages}")
+    if forward.button("Older", key="inbox_next", disabled=page >= pages, icon=":material/chevron_right:"):
+        st.session_state[PAGE_KEY] = page + 1
+        st.rerun(scope="fragment")
+
+
+user = state.user_or_stop()
+st.title("Inbox")
+state.show_notice()
+conversation_list(filters(user.id))

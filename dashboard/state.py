@@ -1,0 +1,209 @@
+"""What the dashboard keeps between reruns, and what it holds once per process.
+
+Streamlit reruns a page script on every click and every few seconds for live parts, in a fresh
+thread each time. So this module owns three things the pages must not improvise:
+
+- the process boot (settings, database, broker) done once per settings with `st.cache_resource`,
+  with the queue detached so jobs the dashboard enqueues run here when there is no Redis;
+- the session keys: the login token (only its hash is in the database), the open
+  conversation, unsent reply drafts and one-shot notices;
+- a database scope per run, so pooled PostgreSQL connections go back to the pool when a
+  script thread ends.
+
+Reads and writes go through `bot` services; the few read models `bot.queries` lacks are at the
+bottom, marked for moving there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, tzinfo
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
+
+from bot import auth, queue, runtime
+from bot.db import db
+from bot.models import User
+from bot.settings import META_GRAPH_URL, Settings, load_settings
+
+TOKEN = "sd_session_token"
+OPEN_CONVERSATION = "sd_open_conversation"
+DRAFTS = "sd_drafts"
+NOTICE = "sd_notice"
+LIVE_SECONDS = 3  # how often live parts (inbox, thread, bell) look for news
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# --- process ------------------------------------------------------------------------------------
+
+
+def boot() -> Settings:
+    """Configure this process from the environment, once per distinct settings."""
+    return _boot_once(load_settings())
+
+
+@st.cache_resource(show_spinner=False, hash_funcs={Settings: hash})
+def _boot_once(settings: Settings) -> Settings:
+    # The dashboard has no worker of its own: without Redis, jobs it enqueues (a staff reply's
+    # send) run in a thread here instead of waiting in a queue nobody reads.
+    runtime.boot(settings)
+    queue.detach()
+    return settings
+
+
+def settings() -> Settings:
+    return runtime.settings()
+
+
+def sandbox_url() -> str | None:
+    """The sandbox's base URL when the Graph API in use is the built-in emulator, else None."""
+    current = settings()
+    if not current.sandbox and current.graph_api_url.startswith(META_GRAPH_URL):
+        return None
+    return current.graph_api_url.removesuffix("/graph")
+
+
+@contextmanager
+def db_scope() -> Iterator[None]:
+    """Close this thread's connection when the run ends (each rerun is a new thread)."""
+    try:
+        yield
+    finally:
+        if not db.is_closed():
+            db.close()
+
+
+def with_db(fn: Callable[P, R]) -> Callable[P, R]:
+    """For callbacks and fragments, which run outside the page script's own scope."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with db_scope():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# --- login --------------------------------------------------------------------------------------
+
+
+def current_user() -> User | None:
+    """The staff user of this browser session, re-checked on every run so an expired or
+    deactivated session stops at once."""
+    token = st.session_state.get(TOKEN)
+    user = auth.session_user(token)
+    if user is None and token:
+        st.session_state.pop(TOKEN, None)
+        notice("Your session has expired. Please sign in again.", "warning")
+    return user
+
+
+def user_or_stop() -> User:
+    """For page bodies and live fragments: the signed-in user, or a full rerun, which shows
+    the sign-in form (a fragment refreshing on its own must not outlive its session)."""
+    user = current_user()
+    if user is None:
+        st.rerun(scope="app")
+    return user
+
+
+def log_in(email: str, password: str) -> User | None:
+    user = auth.authenticate(email, password)
+    if user is not None:
+        st.session_state[TOKEN] = auth.start_session(user)
+    return user
+
+
+def log_out() -> None:
+    token = st.session_state.get(TOKEN)
+    if token:
+        auth.end_session(token)
+    st.session_state.clear()
+
+
+def is_admin(user: User) -> bool:
+    return user.role == auth.Role.ADMIN
+
+
+def require_admin(user: User | None) -> User:
+    """Stop a page for anyone but an admin (navigation hides it too; this is the second lock)."""
+    if user is None or not is_admin(user):
+        st.error("Only administrators can open this page.")
+        st.stop()
+    return user
+
+
+# --- conversation and drafts --------------------------------------------------------------------
+
+
+def open_conversation_id() -> int | None:
+    """The conversation to show: `?conversation=` in the URL (deep links) wins over the session."""
+    raw = st.query_params.get("conversation") or st.session_state.get(OPEN_CONVERSATION)
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def remember_conversation(conversation_id: int) -> None:
+    st.session_state[OPEN_CONVERSATION] = conversation_id
+
+
+def drafts() -> dict[str, Any]:
+    """Unsent reply parts by widget key. Widget values vanish when a widget is not drawn
+    (another page, another conversation); this plain dict keeps them until sent."""
+    return st.session_state.setdefault(DRAFTS, {})
+
+
+def keep_draft(key: str) -> None:
+    """on_change callback: copy a composer widget's value into the drafts."""
+    drafts()[key] = st.session_state.get(key)
+
+
+def restore_draft(key: str, default: Any = None) -> None:
+    """Before drawing a composer widget: put back what was typed earlier."""
+    if key not in st.session_state:
+        st.session_state[key] = drafts().get(key, default)
+
+
+def clear_drafts(prefix: str, defaults: dict[str, Any]) -> None:
+    """After sending: empty the composer (only from a callback, before widgets are drawn)."""
+    for key in [k for k in drafts() if k.startswith(prefix)]:
+        del drafts()[key]
+    for key, value in defaults.items():
+        st.session_state[key] = value
+
+
+# --- notices and time ---------------------------------------------------------------------------
+
+
+def notice(text: str, kind: str = "success") -> None:
+    """A message shown once on the next run (callbacks cannot draw)."""
+    st.session_state[NOTICE] = (kind, text)
+
+
+def show_notice() -> None:
+    kind, text = st.session_state.pop(NOTICE, (None, None))
+    if text:
+        {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)(text)
+
+
+def browser_zone() -> tzinfo:
+    try:
+        return ZoneInfo(st.context.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def when(ms: int | None, *, with_date: bool = True) -> str:
+    """A Meta/ms timestamp in the viewer's time zone."""
+    if ms is None:
+        return ""
+    moment = datetime.fromtimestamp(ms / 1000, browser_zone())
+    return moment.strftime("%d %b %Y %H:%M" if with_date else "%H:%M")

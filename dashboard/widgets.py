@@ -1,0 +1,328 @@
+"""Pieces several pages draw: a message bubble, the composer, the send-window badge, a
+Messenger-shaped preview and the funnel chart.
+
+They render values from `bot.queries` / `bot.campaign_stats` and collect input into
+`bot.compose` types; they never decide what may be sent (that is `bot.sendpolicy`, through
+`queries.send_options`) and never write.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from bot.campaign_stats import Funnel
+from bot.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
+from bot.queries import MessageView, SendOption
+from dashboard import state
+
+KIND_LABELS = {
+    "messenger": "Messenger",
+    "instagram": "Instagram Direct",
+    "facebook_comments": "Facebook comments",
+    "instagram_comments": "Instagram comments",
+}
+KIND_ICONS = {
+    "messenger": ":material/chat:",
+    "instagram": ":material/photo_camera:",
+    "facebook_comments": ":material/comment:",
+    "instagram_comments": ":material/add_comment:",
+}
+AUTHOR_AVATARS = {
+    "staff": ":material/support_agent:",
+    "bot": ":material/smart_toy:",
+    "campaign": ":material/campaign:",
+    "page": ":material/storefront:",
+}
+AUTHOR_LABELS = {"staff": "Staff", "bot": "Bot", "campaign": "Campaign", "page": "Page (outside socialdesk)"}
+REPLY_LABELS = {"message": "Message", "private": "Private message", "comment": "Reply to comment"}
+MEDIA_TYPES = ("image", "video", "audio", "file")
+FUNNEL_STAGES = ("received", "matched", "sent", "delivered", "read", "clicked", "replied")
+FUNNEL_LABELS = {"received": "Comments received", "matched": "Matched", "sent": "Private reply sent",
+                 "delivered": "Delivered", "read": "Read", "clicked": "Clicked", "replied": "Replied"}
+
+# Meta's error codes in words staff can act on (meta-platform.md §7).
+META_CODE_WORDS = {
+    1: "Meta had an unknown problem with this message.",
+    2: "Meta had a temporary problem.",
+    4: "Too many calls: Meta asked us to slow down.",
+    10: "Meta does not allow this message now (the messaging window is closed or sending is restricted).",
+    17: "Too many calls: Meta asked us to slow down.",
+    32: "Too many calls to this page: Meta asked us to slow down.",
+    100: "Meta refused the message as invalid (unknown recipient, file too large or a bad value).",
+    190: "The page's access token no longer works: an admin must reconnect the channel in Settings.",
+    200: "The app lacks a permission for this page: an admin must reconnect the channel.",
+    230: "This person's settings do not allow messages from the page.",
+    368: "Meta has blocked the page from sending for a policy reason.",
+    551: "This person isn't available right now (they blocked the page or left).",
+    613: "Too many calls: Meta asked us to slow down.",
+    10900: "This comment already had its one private reply.",
+    10903: "This person can't be answered privately on this comment (too old or not allowed).",
+    10904: "The page has messaging turned off.",
+    80001: "Too many calls to this page: Meta asked us to slow down.",
+}
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+
+
+def plain(text: str | None) -> str:
+    """Customer text shown as written: markdown characters escaped, so nobody formats our screen."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text or "")
+
+
+# --- message bubble -------------------------------------------------------------------------------
+
+
+def message_bubble(message: MessageView, *, customer_name: str, customer_picture: str | None) -> None:
+    """One message of a thread: customer on one side, staff/bot/campaign on the other."""
+    if message.direction == "in":
+        name, avatar = "user", customer_picture or ":material/person:"
+    else:
+        name, avatar = "assistant", AUTHOR_AVATARS.get(message.author, ":material/support_agent:")
+    with st.chat_message(name, avatar=avatar):
+        st.caption(_byline(message, customer_name))
+        if message.deleted:
+            st.markdown(":gray[*This message was removed.*]")
+        elif message.text:
+            st.markdown(plain(message.text))
+        for index, attachment in enumerate(message.attachments):
+            attachment_view(attachment, key=f"m{message.id}a{index}")
+        for index, button in enumerate(message.buttons):
+            button_view(button, key=f"m{message.id}b{index}")
+        if message.direction == "out":
+            st.caption(status_line(message))
+
+
+def _byline(message: MessageView, customer_name: str) -> str:
+    who = customer_name if message.direction == "in" else AUTHOR_LABELS.get(message.author, message.author)
+    what = {"comment": "comment", "postback": "tapped a button", "referral": "opened via a link"}.get(message.kind, "")
+    if message.send_kind == "private_reply":
+        what = "private reply"
+    elif message.send_kind == "comment_reply":
+        what = "public reply"
+    flags = [f for f, on in (("edited", message.edited), ("hidden", message.hidden)) if on]
+    parts = [who, what, state.when(message.occurred_at), ", ".join(flags)]
+    return " · ".join(p for p in parts if p)
+
+
+def attachment_view(attachment: dict, *, key: str) -> None:
+    """Images and stickers inline, video and audio playable, anything else as a link."""
+    kind, url = attachment.get("type", "file"), attachment.get("url")
+    if not url:
+        st.caption(f"[{kind}]" + (f" {attachment.get('title')}" if attachment.get("title") else ""))
+    elif kind in ("image", "sticker", "story_mention"):
+        st.image(url, width=240)
+    elif kind == "video":
+        st.video(url)
+    elif kind == "audio":
+        st.audio(url)
+    else:
+        title = attachment.get("title") or f"{kind} attachment"
+        st.markdown(f":material/attach_file: [{plain(title)}]({url})")
+
+
+def button_view(button: dict, *, key: str) -> None:
+    """A button the customer saw: a link opens, a reply button only shows its payload."""
+    if button.get("url"):
+        st.link_button(button.get("title") or "Link", button["url"])
+    else:
+        st.button(button.get("title") or "Button", key=key, disabled=True,
+                  help=f"Sends back: {button.get('payload', '')}")
+
+
+def status_line(message: MessageView) -> str:
+    """Where an outgoing message stands, with Meta's reason in plain words when it did not go."""
+    if message.status in ("failed", "refused"):
+        icon = ":material/error:" if message.status == "failed" else ":material/block:"
+        head = "Failed" if message.status == "failed" else "Not sent"
+        return f"{icon} {head}: {plain(failure_words(message.reason, message.error_code))}"
+    labels = {"pending": ":material/schedule: Sending…", "sending": ":material/schedule: Sending…",
+              "sent": ":material/check: Sent", "delivered": ":material/done_all: Delivered",
+              "read": ":material/visibility: Read",
+              "held": ":material/pause_circle: Waiting: goes out when the person answers"}
+    return labels.get(message.status, message.status)
+
+
+def failure_words(reason: str | None, error_code: int | None) -> str:
+    words = META_CODE_WORDS.get(error_code or 0)
+    if words and reason:
+        return f"{words} (Meta: {reason})"
+    return words or reason or "no reason given"
+
+
+# --- what can be sent now -------------------------------------------------------------------------
+
+
+def option_text(option: SendOption) -> str:
+    """'Message: allowed for 23 h (until 14:05)' or the reason it is not."""
+    label = REPLY_LABELS.get(option.reply_type, option.reply_type)
+    if not option.allowed:
+        return f"{label}: not possible now. {option.reason or ''}".strip()
+    if option.until_ms is None:
+        return f"{label}: possible."
+    left = _duration(option.until_ms - int(time.time() * 1000))
+    tag = " with the human agent tag" if option.messaging_type == "MESSAGE_TAG" else ""
+    return f"{label}: possible{tag} for {left} more (until {state.when(option.until_ms)})."
+
+
+def send_window_badge(options: Sequence[SendOption], selected: str | None = None) -> None:
+    """The indicator above the reply box: green when the chosen way of sending is open."""
+    for option in options:
+        if selected is not None and option.reply_type != selected:
+            continue
+        text = option_text(option)
+        if option.allowed:
+            st.success(text, icon=":material/lock_open:")
+        else:
+            st.error(text, icon=":material/lock:")
+
+
+def _duration(ms: int) -> str:
+    minutes = max(0, ms) // 60_000
+    if minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)} days"
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes} min"
+
+
+# --- composer -------------------------------------------------------------------------------------
+
+
+def composer(prefix: str, *, media: bool, text_label: str = "Reply", height: int = 110,
+             defaults: dict | None = None) -> MessageContent:
+    """Text, up to 3 attachments by URL and up to 2 buttons. Every field keeps its draft (see
+    `state.drafts`) so a rerun or a trip to another page loses nothing typed."""
+    defaults = defaults or {}
+    text_key = f"{prefix}text"
+    state.restore_draft(text_key, defaults.get(text_key, ""))
+    st.text_area(text_label, key=text_key, height=height, on_change=state.keep_draft, args=(text_key,))
+    if media:
+        with st.expander("Attachments and buttons", expanded=_has_extras(prefix, defaults)):
+            _attachment_fields(prefix, defaults)
+            _button_fields(prefix, defaults)
+    return composed(prefix, media=media)
+
+
+def composed(prefix: str, *, media: bool) -> MessageContent:
+    """What the composer holds now. Callbacks read it here: their arguments were bound on the
+    previous run, before the last keystrokes reached the server."""
+    def value(key: str, default: str = "") -> str:
+        found = st.session_state.get(prefix + key, state.drafts().get(prefix + key, default))
+        return (found or "").strip()
+
+    text = value("text") or None
+    if not media:
+        return MessageContent(text=text)
+    attachments = tuple(MediaAttachment(type=value(f"att{i}_type", "image"), url=value(f"att{i}_url"))
+                        for i in range(MAX_ATTACHMENTS) if value(f"att{i}_url"))
+    buttons = tuple(_button(value(f"btn{i}_title"), value(f"btn{i}_kind", "Link"), value(f"btn{i}_value"))
+                    for i in range(MAX_BUTTONS) if value(f"btn{i}_title"))
+    return MessageContent(text=text, attachments=attachments, buttons=buttons)
+
+
+def _button(title: str, kind: str, value: str) -> Button:
+    return Button(title=title, url=value or None) if kind == "Link" else Button(title=title, payload=value or None)
+
+
+def composer_defaults(prefix: str, content: MessageContent | None) -> dict:
+    """Widget values that show an existing content in `composer`."""
+    if content is None:
+        return {}
+    values: dict = {f"{prefix}text": content.text or ""}
+    for i, attachment in enumerate(content.attachments):
+        values[f"{prefix}att{i}_type"] = attachment.type
+        values[f"{prefix}att{i}_url"] = attachment.url or ""
+    for i, button in enumerate(content.buttons):
+        values[f"{prefix}btn{i}_title"] = button.title
+        values[f"{prefix}btn{i}_kind"] = "Link" if button.url else "Reply"
+        values[f"{prefix}btn{i}_value"] = button.url or button.payload or ""
+    return values
+
+
+def composer_keys(prefix: str) -> dict:
+    """The empty value of every composer field (to clear it after sending)."""
+    values: dict = {f"{prefix}text": ""}
+    for i in range(MAX_ATTACHMENTS):
+        values.update({f"{prefix}att{i}_type": "image", f"{prefix}att{i}_url": ""})
+    for i in range(MAX_BUTTONS):
+        values.update({f"{prefix}btn{i}_title": "", f"{prefix}btn{i}_kind": "Link", f"{prefix}btn{i}_value": ""})
+    return values
+
+
+def _has_extras(prefix: str, defaults: dict) -> bool:
+    keys = [f"{prefix}att{i}_url" for i in range(MAX_ATTACHMENTS)] + [
+        f"{prefix}btn{i}_title" for i in range(MAX_BUTTONS)]
+    return any(state.drafts().get(k) or defaults.get(k) for k in keys)
+
+
+def _field(widget, label: str, key: str, defaults: dict, default: object, **kwargs: object) -> object:  # noqa: ANN001
+    state.restore_draft(key, defaults.get(key, default))
+    return widget(label, key=key, on_change=state.keep_draft, args=(key,), **kwargs)
+
+
+def _attachment_fields(prefix: str, defaults: dict) -> None:
+    st.caption(f"Attachments (up to {MAX_ATTACHMENTS}; each is sent as its own message)")
+    for i in range(MAX_ATTACHMENTS):
+        left, right = st.columns([1, 3])
+        with left:
+            _field(st.selectbox, f"Attachment {i + 1} type", f"{prefix}att{i}_type", defaults, "image",
+                   options=MEDIA_TYPES, label_visibility="collapsed")
+        with right:
+            _field(st.text_input, f"Attachment {i + 1} URL", f"{prefix}att{i}_url", defaults, "",
+                   placeholder="https://…", label_visibility="collapsed")
+
+
+def _button_fields(prefix: str, defaults: dict) -> None:
+    st.caption(f"Buttons (up to {MAX_BUTTONS}; titles up to 20 characters)")
+    for i in range(MAX_BUTTONS):
+        title_col, kind_col, value_col = st.columns([2, 1.2, 3])
+        with title_col:
+            _field(st.text_input, f"Button {i + 1} title", f"{prefix}btn{i}_title", defaults, "",
+                   placeholder=f"Button {i + 1} title", label_visibility="collapsed")
+        with kind_col:
+            _field(st.selectbox, f"Button {i + 1} kind", f"{prefix}btn{i}_kind", defaults, "Link",
+                   options=("Link", "Reply"), label_visibility="collapsed")
+        with value_col:
+            _field(st.text_input, f"Button {i + 1} value", f"{prefix}btn{i}_value", defaults, "",
+                   placeholder="https://… or a reply payload", label_visibility="collapsed")
+
+
+def messenger_preview(content: MessageContent, *, page_name: str) -> None:
+    """A bubble shaped like Messenger's, so authors see what the person will see."""
+    parts = []
+    if content.text:
+        buttons = "".join(f'<div style="border-top:1px solid #dcdfe4;padding:8px;text-align:center;'
+                          f'color:#0a7cff;font-weight:600">{html.escape(b.title)}</div>' for b in content.buttons)
+        parts.append(f'<div style="background:#f0f2f5;border-radius:18px;max-width:320px;overflow:hidden">'
+                     f'<div style="padding:8px 12px;white-space:pre-wrap;color:#050505">'
+                     f'{html.escape(content.text)}</div>{buttons}</div>')
+    for attachment in content.attachments:
+        if attachment.type == "image" and attachment.url:
+            parts.append(f'<img src="{html.escape(attachment.url)}" style="max-width:240px;border-radius:18px">')
+        else:
+            parts.append(f'<div style="background:#f0f2f5;border-radius:18px;padding:8px 12px;max-width:320px">'
+                         f'📎 {html.escape(attachment.type)}: {html.escape(attachment.url or "")}</div>')
+    body = "".join(f'<div style="margin:4px 0">{p}</div>' for p in parts) or '<i style="color:#65676b">Empty</i>'
+    st.html(f'<div style="font-family:Helvetica,Arial,sans-serif;font-size:15px">'
+            f'<div style="color:#65676b;font-size:12px;margin-bottom:4px">{html.escape(page_name)}</div>'
+            f'{body}</div>')
+
+
+# --- charts ---------------------------------------------------------------------------------------
+
+
+def funnel_chart(funnel: Funnel) -> None:
+    """Received → matched → sent → delivered → read → clicked → replied, as horizontal bars."""
+    frame = pd.DataFrame({"stage": [FUNNEL_LABELS[s] for s in FUNNEL_STAGES],
+                          "people": [getattr(funnel, s) for s in FUNNEL_STAGES]})
+    order = [FUNNEL_LABELS[s] for s in FUNNEL_STAGES]
+    bars = alt.Chart(frame).mark_bar(color="#0a7cff").encode(
+        x=alt.X("people:Q", title=None), y=alt.Y("stage:N", sort=order, title=None), tooltip=["stage", "people"])
+    labels = bars.mark_text(align="left", dx=4, color="#333").encode(text="people:Q")
+    st.altair_chart(bars + labels, use_container_width=True)
