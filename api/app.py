@@ -9,6 +9,7 @@ from litestar.types import Receive, Scope, Send
 
 from api.health import health
 from api.redirects import follow_link
+from api.rest import rest_router
 from api.webhooks import MetaWebhook
 from bot import runtime
 from bot.settings import SANDBOX_PREFIX, Settings
@@ -17,7 +18,7 @@ from bot.settings import SANDBOX_PREFIX, Settings
 def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None = None) -> Litestar:
     """Build the API for `settings` (booting this process if needed)."""
     settings = runtime.boot(settings)
-    handlers: list = [MetaWebhook, health, follow_link]
+    handlers: list = [MetaWebhook, health, follow_link, rest_router()]
     if settings.sandbox if mount_sandbox is None else mount_sandbox:
         handlers.append(_sandbox_mount(settings))
     return Litestar(

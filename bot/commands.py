@@ -9,10 +9,10 @@ from enum import StrEnum
 
 from bot import outbox, tasks
 from bot.compose import Button, MediaAttachment, MessageContent, validate_content
-from bot.contacts import tag_contact, untag_contact
+from bot.contacts import tag_contact, tags_of, untag_contact
 from bot.db import transaction
-from bot.errors import Invalid, NotFound
-from bot.models import Comment, Conversation, Message, User
+from bot.errors import Invalid, NotFound, Refused
+from bot.models import Comment, Contact, Conversation, Message, StaffSession, User
 from bot.router import FollowUps
 from bot.sendpolicy import SendKind
 
@@ -113,3 +113,65 @@ def _conversation(conversation_id: int) -> Conversation:
     if conversation is None:
         raise NotFound("conversation", conversation_id)
     return conversation
+
+
+# --- added for the REST API ---------------------------------------------------------------------------
+
+MAX_TAG_CHARS = 100
+
+
+def tag_contact_checked(contact_id: int, tag: str) -> list[str]:
+    """Tag a contact that must exist; returns its tags."""
+    _contact(contact_id)
+    add_tag(contact_id, _tag_name(tag))
+    return tags_of(contact_id)
+
+
+def untag_contact_checked(contact_id: int, tag: str) -> list[str]:
+    _contact(contact_id)
+    remove_tag(contact_id, tag)
+    return tags_of(contact_id)
+
+
+def tag_conversation(conversation_id: int, tag: str) -> list[str]:
+    """Tags belong to the person: tagging a conversation tags its contact."""
+    return tag_contact_checked(_conversation_contact(conversation_id), tag)
+
+
+def untag_conversation(conversation_id: int, tag: str) -> list[str]:
+    return untag_contact_checked(_conversation_contact(conversation_id), tag)
+
+
+def deactivate_user(acting_user_id: int, user_id: int) -> User:
+    """Block a staff user: their sessions end and their API tokens stop working (kept for the record)."""
+    if acting_user_id == user_id:
+        raise Refused("You cannot deactivate your own account.")
+    if User.get_or_none(User.id == user_id) is None:
+        raise NotFound("user", user_id)
+    with transaction():
+        User.update(is_active=False).where(User.id == user_id).execute()
+        StaffSession.delete().where(StaffSession.user == user_id).execute()
+    return User.get_by_id(user_id)
+
+
+def _tag_name(tag: str) -> str:
+    name = tag.strip()
+    if not name:
+        raise Invalid("tag", "must not be empty")
+    if len(name) > MAX_TAG_CHARS:
+        raise Invalid("tag", f"at most {MAX_TAG_CHARS} characters")
+    return name
+
+
+def _contact(contact_id: int) -> Contact:
+    contact = Contact.get_or_none(Contact.id == contact_id)
+    if contact is None:
+        raise NotFound("contact", contact_id)
+    return contact
+
+
+def _conversation_contact(conversation_id: int) -> int:
+    conversation = _conversation(conversation_id)
+    if conversation.contact_id is None:
+        raise Refused("This conversation has no known person to tag.")
+    return conversation.contact_id

@@ -213,8 +213,14 @@ class _CommentEvent(_Event, frozen=True, tag=True, omit_defaults=True):
 
     @property
     def conversation_key(self) -> str:
-        who = self.from_id or "unknown"
-        return f"comments:{self.platform}:{self.account_id}:{self.post_id}:{who}"
+        """One comment thread (a top-level comment and the replies under it) is applied in order:
+        the page's reply must find the customer's comment it answers."""
+        return f"comments:{self.platform}:{self.account_id}:{self.post_id}:{self.parent_id or self.comment_id}"
+
+    @property
+    def inbox_key(self) -> str:
+        """The staff conversation: one person's comments and replies under one post."""
+        return f"comments:{self.platform}:{self.account_id}:{self.post_id}:{self.from_id or 'unknown'}"
 
 
 class CommentAdded(_CommentEvent, frozen=True, tag=True, omit_defaults=True):

@@ -217,10 +217,10 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
 
 def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity) -> Conversation:
     kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
-    Conversation.insert(thread_key=event.conversation_key, kind=kind, channel=channel,
+    Conversation.insert(thread_key=event.inbox_key, kind=kind, channel=channel,
                         contact=identity.contact_id, identity=identity, post_id=event.post_id,
                         post_permalink=event.post_permalink, created_at=now_ms()).on_conflict_ignore().execute()
-    conversation = Conversation.get(Conversation.thread_key == event.conversation_key)
+    conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
     if event.post_permalink and not conversation.post_permalink:
         Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
     return conversation
@@ -254,7 +254,18 @@ def _attach_page_replies(conversation: Conversation, comment_id: str) -> None:
         _page_reply_message(conversation, reply)
 
 
+class NotYetKnown(LookupError):
+    """The event changes a comment not stored yet (it may still be on its way under another
+    ordering key): apply it again a little later."""
+
+
+def _known_comment(comment_id: str) -> None:
+    if not Comment.select().where(Comment.comment_id == comment_id).exists():
+        raise NotYetKnown(comment_id)
+
+
 def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:
+    _known_comment(event.comment_id)
     now = event.timestamp
     updated = Comment.update(text=event.text, edited_at=now).where(Comment.comment_id == event.comment_id).execute()
     Message.update(text=event.text, edited_at=now).where(Message.comment_id == event.comment_id).execute()
@@ -262,6 +273,7 @@ def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:
 
 
 def _comment_removed(event: ev.CommentRemoved, channel: Channel) -> Applied:
+    _known_comment(event.comment_id)
     Comment.update(deleted_at=event.timestamp).where(
         (Comment.comment_id == event.comment_id) & Comment.deleted_at.is_null()).execute()
     Message.update(deleted_at=event.timestamp).where(
@@ -270,6 +282,7 @@ def _comment_removed(event: ev.CommentRemoved, channel: Channel) -> Applied:
 
 
 def _comment_visibility(event: ev.CommentVisibility, channel: Channel) -> Applied:
+    _known_comment(event.comment_id)
     Comment.update(hidden=event.hidden).where(Comment.comment_id == event.comment_id).execute()
     Message.update(hidden=event.hidden).where(Message.comment_id == event.comment_id).execute()
     return Applied(event, channel)
@@ -311,12 +324,17 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
 
 def _release_held(channel: Channel, identity: Identity) -> list[int]:
     """The person wrote: parts held back from a private reply (media) may go now."""
-    held = [m.id for m in Message.select(Message.id).where(
-        (Message.channel == channel) & (Message.recipient_id == identity.scoped_id) & (Message.status == "held"))]
-    if held:
-        Message.update(status="pending", next_attempt_at=now_ms(), status_reason=None).where(
-            Message.id.in_(held)).execute()
-    return held
+    held = list(Message.select(Message.id, Message.idempotency_key).where(
+        (Message.channel == channel) & (Message.recipient_id == identity.scoped_id) & (Message.status == "held"))
+        .order_by(Message.id))
+    first_of_draft: dict[str, int] = {}
+    for row in held:
+        first_of_draft.setdefault((row.idempotency_key or "").rpartition(":")[0], row.id)
+    ready = list(first_of_draft.values())
+    if held:  # the rest follow in order, each after the one before it (`outbox.promote_next`)
+        Message.update(status="queued", status_reason=None).where(Message.id.in_([r.id for r in held])).execute()
+        Message.update(status="pending", next_attempt_at=now_ms()).where(Message.id.in_(ready)).execute()
+    return ready
 
 
 def _attachment(attachment: ev.Attachment) -> dict:

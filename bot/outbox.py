@@ -48,8 +48,9 @@ def add(draft: Draft) -> list[int]:
     recipient = conversation.identity.scoped_id if conversation.identity_id else None
     ready = []
     for index, part in enumerate(split_parts(draft.content)):
+        # Parts go in order: each waits ("queued") until the one before it is done (`promote_next`).
         row = _insert(draft, part, index, conversation.channel_id, conversation.id, SendKind.DIRECT,
-                      recipient=recipient)
+                      recipient=recipient, status="pending" if index == 0 else "queued")
         if row:
             ready.append(row)
     return ready
@@ -129,6 +130,20 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
         Message.insert(**fields).execute()
         return None
     return row_id if status == "pending" else None
+
+
+def promote_next(message: Message) -> int | None:
+    """The part after `message` in its draft may go now (whatever became of this one); returns
+    its id when it was waiting."""
+    prefix, _, index = (message.idempotency_key or "").rpartition(":")
+    if not prefix or not index.isdigit():
+        return None
+    following = Message.get_or_none(Message.idempotency_key == f"{prefix}:{int(index) + 1}")
+    if following is None or following.status != "queued":
+        return None
+    promoted = Message.update(status="pending", next_attempt_at=now_ms()).where(
+        (Message.id == following.id) & (Message.status == "queued")).execute()
+    return following.id if promoted else None
 
 
 def part_content(message: Message) -> MessageContent:

@@ -89,12 +89,14 @@ class DeliveryView(msgspec.Struct):
 # --- endpoints (admin) -------------------------------------------------------------------------------
 
 
-def register(url: str, events: list[str], *, description: str = "", user_id: int | None = None) -> EndpointView:
+def register(url: str, events: list[str], *, description: str = "",
+             user_id: int | None = None) -> EndpointView:
     """Subscribe `url` to `events` with a new signing secret."""
     _check(url, events, description)
     now = now_ms()
-    row = HookEndpoint.create(url=url.strip(), events=list(dict.fromkeys(events)), description=description.strip(),
-                              secret_encrypted=runtime.vault().encrypt(_new_secret()), created_by=user_id,
+    row = HookEndpoint.create(url=url.strip(), events=list(dict.fromkeys(events)),
+                              description=description.strip(), created_by=user_id,
+                              secret_encrypted=runtime.vault().encrypt(_new_secret()),
                               created_at=now, updated_at=now)
     return _endpoint_view(row)
 
@@ -107,9 +109,9 @@ def update(endpoint_id: int, *, url: str | None = None, events: list[str] | None
     events = row.events if events is None else events
     description = row.description if description is None else description
     _check(url, events, description)
+    active = row.is_active if is_active is None else is_active
     HookEndpoint.update(url=url.strip(), events=list(dict.fromkeys(events)), description=description.strip(),
-                        is_active=row.is_active if is_active is None else is_active, updated_at=now_ms()).where(
-        HookEndpoint.id == endpoint_id).execute()
+                        is_active=active, updated_at=now_ms()).where(HookEndpoint.id == endpoint_id).execute()
     return endpoint(endpoint_id)
 
 
@@ -234,8 +236,8 @@ def message_received(message: Message) -> list[int]:
     ids: list[int] = []
     if message.conversation_id is None:
         return ids
-    earlier = Message.select().where((Message.conversation == message.conversation_id) & (Message.direction == "in")
-                                     & (Message.id < message.id)).exists()
+    earlier = Message.select().where((Message.conversation == message.conversation_id)
+                                     & (Message.direction == "in") & (Message.id < message.id)).exists()
     if not earlier:
         ids += emit(CONVERSATION_CREATED, conversation_data(message.conversation),
                     subject=str(message.conversation_id))
@@ -280,13 +282,14 @@ def message_data(message: Message) -> dict[str, Any]:
 def conversation_data(conversation: Conversation) -> dict[str, Any]:
     return {"id": conversation.id, "kind": conversation.kind, "channel_id": conversation.channel_id,
             "platform": conversation.channel.platform, "contact_id": conversation.contact_id,
-            "post_id": conversation.post_id, "status": conversation.status, "created_at": conversation.created_at}
+            "post_id": conversation.post_id, "status": conversation.status,
+            "created_at": conversation.created_at}
 
 
 def campaign_run_data(run: CampaignRun) -> dict[str, Any]:
-    return {"campaign_id": run.campaign_id, "campaign": run.campaign.name, "channel_id": run.campaign.channel_id,
-            "run_id": run.id, "comment_id": run.comment_id, "post_id": run.post_id, "source": run.source,
-            "fired_at": run.created_at}
+    return {"campaign_id": run.campaign_id, "campaign": run.campaign.name,
+            "channel_id": run.campaign.channel_id, "run_id": run.id, "comment_id": run.comment_id,
+            "post_id": run.post_id, "source": run.source, "fired_at": run.created_at}
 
 
 # --- delivering ----------------------------------------------------------------------------------------
@@ -311,7 +314,8 @@ def attempt(delivery_id: int) -> int | None:
     endpoint_row: HookEndpoint = row.endpoint
     body = row.body.encode()
     headers = {"Content-Type": "application/json", "User-Agent": "socialdesk-webhooks/1",
-               EVENT_HEADER: row.event, DELIVERY_HEADER: str(row.id), SIGNATURE_HEADER: sign(secret_of(endpoint_row), body)}
+               EVENT_HEADER: row.event, DELIVERY_HEADER: str(row.id),
+               SIGNATURE_HEADER: sign(secret_of(endpoint_row), body)}
     try:
         response = httpx.post(endpoint_row.url, content=body, headers=headers, timeout=TIMEOUT_S,
                               follow_redirects=False)
@@ -327,8 +331,9 @@ def attempt(delivery_id: int) -> int | None:
 def _claim(delivery_id: int) -> HookDelivery | None:
     """Take a due pending delivery (or one stuck in `sending` after a crash); one winner."""
     now = now_ms()
-    claimable = (((HookDelivery.status == "pending") & (HookDelivery.next_attempt_at <= now + EARLY_TOLERANCE_MS))
-                 | ((HookDelivery.status == "sending") & (HookDelivery.send_started_at < now - STUCK_MS)))
+    due = (HookDelivery.status == "pending") & (HookDelivery.next_attempt_at <= now + EARLY_TOLERANCE_MS)
+    stuck = (HookDelivery.status == "sending") & (HookDelivery.send_started_at < now - STUCK_MS)
+    claimable = due | stuck
     with transaction():
         claimed = HookDelivery.update(status="sending", send_started_at=now, last_attempt_at=now,
                                       attempts=HookDelivery.attempts + 1).where(

@@ -6,8 +6,12 @@ from __future__ import annotations
 import msgspec
 from peewee import JOIN, fn
 
+from bot.campaign_stats import Funnel, funnel
+from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.db import now_ms
+from bot.errors import NotFound
 from bot.models import (
+    Campaign,
     CampaignRun,
     CampaignStep,
     Channel,
@@ -283,3 +287,155 @@ def staff_users() -> list[User]:
 
 def message_count() -> int:
     return Message.select(fn.COUNT(Message.id)).scalar()
+
+
+# --- added for the REST API ---------------------------------------------------------------------------
+# Read models for channels, campaigns and users, and variants of the views above that answer
+# NotFound (the API's 404) instead of letting peewee's DoesNotExist escape.
+
+
+class ChannelView(msgspec.Struct):
+    """A connected page or Instagram account with its settings and health; never its token."""
+
+    id: int
+    platform: str
+    account_id: str
+    page_id: str
+    name: str
+    username: str | None
+    followers_count: int | None
+    picture_url: str | None
+    receive_messages: bool
+    receive_comments: bool
+    notifications: bool
+    emails: bool
+    human_agent: bool
+    fallback_message: str | None
+    health_status: str
+    health_reason: str | None
+    last_webhook_at: int | None
+    last_send_at: int | None
+    is_active: bool
+    created_at: int
+
+
+class ChannelHealth(msgspec.Struct):
+    """What the send path and the health checks last learned about a channel."""
+
+    channel_id: int
+    status: str
+    reason: str | None
+    is_active: bool
+    last_webhook_at: int | None
+    last_send_at: int | None
+
+
+class CampaignView(msgspec.Struct):
+    id: int
+    name: str
+    channel_id: int
+    is_active: bool
+    trigger: TriggerSpec
+    actions: list[ActionSpec]
+    created_at: int
+    updated_at: int
+
+
+class UserView(msgspec.Struct):
+    id: int
+    email: str
+    name: str
+    role: str
+    is_active: bool
+    created_at: int
+
+
+class ContactPage(msgspec.Struct):
+    items: list[ContactView]
+    page: int
+    page_size: int
+
+
+def channels() -> list[ChannelView]:
+    return [_channel_view(c) for c in Channel.select().order_by(Channel.id)]
+
+
+def channel(channel_id: int) -> ChannelView:
+    return _channel_view(_get(Channel, channel_id, "channel"))
+
+
+def channel_health(channel_id: int) -> ChannelHealth:
+    c = _get(Channel, channel_id, "channel")
+    return ChannelHealth(channel_id=c.id, status=c.health_status, reason=c.health_reason,
+                         is_active=c.is_active, last_webhook_at=c.last_webhook_at,
+                         last_send_at=c.last_send_at)
+
+
+def _channel_view(c: Channel) -> ChannelView:
+    return ChannelView(id=c.id, platform=c.platform, account_id=c.account_id, page_id=c.page_id, name=c.name,
+                       username=c.username, followers_count=c.followers_count, picture_url=c.picture_url,
+                       receive_messages=c.receive_messages, receive_comments=c.receive_comments,
+                       notifications=c.notifications, emails=c.emails, human_agent=c.human_agent,
+                       fallback_message=c.fallback_message, health_status=c.health_status,
+                       health_reason=c.health_reason, last_webhook_at=c.last_webhook_at,
+                       last_send_at=c.last_send_at, is_active=c.is_active, created_at=c.created_at)
+
+
+def campaigns() -> list[CampaignView]:
+    return [_campaign_view(c) for c in Campaign.select().order_by(Campaign.id)]
+
+
+def campaign(campaign_id: int) -> CampaignView:
+    return _campaign_view(_get(Campaign, campaign_id, "campaign"))
+
+
+def _campaign_view(c: Campaign) -> CampaignView:
+    spec = spec_of(c)
+    return CampaignView(id=c.id, name=c.name, channel_id=c.channel_id, is_active=c.is_active,
+                        trigger=spec.trigger, actions=list(spec.actions), created_at=c.created_at,
+                        updated_at=c.updated_at)
+
+
+def campaign_funnel(campaign_id: int) -> Funnel:
+    _get(Campaign, campaign_id, "campaign")
+    return funnel(campaign_id)
+
+
+def users() -> list[UserView]:
+    return [user_view(u) for u in staff_users()]
+
+
+def user_view(u: User) -> UserView:
+    return UserView(id=u.id, email=u.email, name=u.name, role=u.role, is_active=u.is_active,
+                    created_at=u.created_at)
+
+
+def conversation_view(conversation_id: int, *, author: Author = Author.STAFF,
+                      limit: int = 200) -> ConversationView:
+    _get(Conversation, conversation_id, "conversation")
+    return conversation(conversation_id, author=author, limit=limit)
+
+
+def message_views(messages: list[Message]) -> list[MessageView]:
+    return [_message_view(m) for m in messages]
+
+
+def contact_view(contact_id: int) -> ContactView:
+    _get(Contact, contact_id, "contact")
+    return contact(contact_id)
+
+
+def contact_page(search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> ContactPage:
+    return ContactPage(items=contacts(search, page, page_size), page=max(1, page), page_size=page_size)
+
+
+def _get(model: type, ident: int, what: str):  # noqa: ANN202 - the row of `model`
+    row = model.get_or_none(model.id == ident)
+    if row is None:
+        raise NotFound(what, ident)
+    return row
+
+
+def campaign_spec(campaign_id: int) -> CampaignSpec:
+    """A saved campaign's definition (for a dry run of what is saved)."""
+    return spec_of(_get(Campaign, campaign_id, "campaign"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 
 from bot import runtime
 from bot.channels import mark_health, page_token
@@ -22,7 +23,7 @@ from bot.db import now_ms, transaction
 from bot.errors import GraphError
 from bot.meta import graph_shapes as shapes
 from bot.models import Channel, Comment, Conversation, Message
-from bot.outbox import part_content
+from bot.outbox import part_content, promote_next
 from bot.queue import send_slot
 from bot.sendpolicy import Allowed, Author, Facts, SendKind, decide
 
@@ -33,11 +34,27 @@ STUCK_MS = 120_000
 HEALTH_BY_KIND = {"token": "needs_reconnecting", "restricted": "restricted", "messages_disabled": "messages_disabled"}
 
 
-def send_one(message_id: int) -> int | None:
-    """Send the row if it is due; returns a delay in ms when it must be tried again."""
+@dataclass
+class Outcome:
+    """What the job does next: try this row again in `retry_in` ms, and/or send `next_id` (the
+    following part of the same message, which waited for this one)."""
+
+    retry_in: int | None = None
+    next_id: int | None = None
+
+
+def send_one(message_id: int) -> Outcome:
+    """Send the row if it is due."""
     message = _claim(message_id)
     if message is None:
-        return None
+        return Outcome()
+    retry_in = _send(message)
+    if retry_in is not None:
+        return Outcome(retry_in=retry_in)
+    return Outcome(next_id=promote_next(message))
+
+
+def _send(message: Message) -> int | None:
     channel: Channel = message.channel
     decision = decide(facts_for(message, channel))
     if not isinstance(decision, Allowed):

@@ -44,10 +44,29 @@ def drain_conversation(key: str) -> None:
             if not batch:
                 return
             for row in batch:
-                dispatch(_apply_or_record_failure(row))
+                try:
+                    dispatch(_apply_or_record_failure(row))
+                except inbox.NotYetKnown:
+                    _defer(row, key)
+                    return
 
 
 MAX_EVENT_ATTEMPTS = 5
+DEFER_MS = 1000
+
+
+def _defer(row: InboundEvent, key: str) -> None:
+    """An event about a comment we do not know yet waits a little (the comment may be in flight
+    under another ordering key); after a few tries it is applied as a no-op with a note."""
+    attempts = row.attempts + 1
+    if attempts >= MAX_EVENT_ATTEMPTS:
+        InboundEvent.update(status="applied", applied_at=now_ms(), attempts=attempts,
+                            reason="refers to a comment socialdesk never received").where(
+            InboundEvent.id == row.id).execute()
+        drain_conversation.send(key)
+        return
+    InboundEvent.update(attempts=attempts).where(InboundEvent.id == row.id).execute()
+    drain_conversation.send(key, delay_ms=DEFER_MS * attempts)
 
 
 def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
@@ -55,6 +74,8 @@ def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
     with the error, so one poison event cannot block its conversation forever."""
     try:
         return apply_event(row)
+    except inbox.NotYetKnown:
+        raise
     except Exception as exc:
         attempts = row.attempts + 1
         status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
@@ -96,9 +117,11 @@ def send_message(message_id: int) -> None:
     """Send one outgoing message; a retryable failure schedules the next attempt itself."""
     from bot import sender
 
-    retry_in = sender.send_one(message_id)
-    if retry_in is not None:
-        send_message.send(message_id, delay_ms=retry_in)
+    outcome = sender.send_one(message_id)
+    if outcome.retry_in is not None:
+        send_message.send(message_id, delay_ms=outcome.retry_in)
+    if outcome.next_id is not None:
+        send_message.send(outcome.next_id)
 
 
 @job(max_retries=5, min_backoff=5_000)

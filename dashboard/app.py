@@ -18,7 +18,7 @@ import streamlit as st  # noqa: E402
 
 from bot import notifications  # noqa: E402
 from bot.models import User  # noqa: E402
-from dashboard import state  # noqa: E402
+from dashboard import state, widgets  # noqa: E402
 
 
 def sign_in() -> None:
@@ -71,7 +71,7 @@ def bell(user_id: int) -> None:
             st.caption("No notifications yet.")
         for item in items:
             mark = "**" if item.read_at is None else ""
-            st.markdown(f"{mark}{state.when(item.created_at)}{mark} · {item.text}")
+            st.markdown(f"{mark}{state.when(item.created_at)}{mark} · {widgets.plain(item.text)}")
             if item.conversation_id and st.button("Open", key=f"notif{item.id}"):
                 notifications.mark_read(user_id, [item.id])
                 state.remember_conversation(item.conversation_id)

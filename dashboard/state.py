@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from bot import auth, queue, runtime
+from bot import auth, campaigns, queue, runtime
+from bot.campaigns import CampaignSpec
 from bot.db import db
-from bot.models import User
+from bot.models import Campaign, User
 from bot.settings import META_GRAPH_URL, Settings, load_settings
 
 TOKEN = "sd_session_token"
@@ -207,3 +208,24 @@ def when(ms: int | None, *, with_date: bool = True) -> str:
         return ""
     moment = datetime.fromtimestamp(ms / 1000, browser_zone())
     return moment.strftime("%d %b %Y %H:%M" if with_date else "%H:%M")
+
+
+def value(key: str, default: Any = None) -> Any:
+    """A field's current value: the widget's if drawn this session, else its draft."""
+    if key in st.session_state:
+        return st.session_state[key]
+    return drafts().get(key, default)
+
+
+# --- read models bot lacks (see the report: they belong in bot.queries / bot.campaigns) -----------
+
+
+def campaign_list() -> list[Campaign]:
+    """Every campaign, newest first. `bot.campaigns` has no listing yet."""
+    return list(Campaign.select().order_by(Campaign.id.desc()))
+
+
+def campaign_spec(campaign_id: int) -> tuple[Campaign, CampaignSpec] | None:
+    """A saved campaign and its spec (`campaigns.spec_of` needs the row; nothing loads it by id)."""
+    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    return None if campaign is None else (campaign, campaigns.spec_of(campaign))

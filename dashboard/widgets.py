@@ -3,7 +3,7 @@ Messenger-shaped preview and the funnel chart.
 
 They render values from `bot.queries` / `bot.campaign_stats` and collect input into
 `bot.compose` types; they never decide what may be sent (that is `bot.sendpolicy`, through
-`queries.send_options`) and never write.
+`queries.send_options`). The tag editor is the one widget that writes, through `bot.commands`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from bot import commands, queries
 from bot.campaign_stats import Funnel
 from bot.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
 from bot.queries import MessageView, SendOption
@@ -314,6 +315,26 @@ def messenger_preview(content: MessageContent, *, page_name: str) -> None:
             f'{body}</div>')
 
 
+# --- tags ---------------------------------------------------------------------------------------------
+
+
+def tag_editor(contact_id: int, current: list[str]) -> None:
+    """Tags as one multiselect: pick to add, remove a chip to remove, type a new one to create."""
+    key = f"tags{contact_id}"
+    st.session_state[key] = list(current)
+    st.multiselect("Tags", sorted(set(queries.tag_names()) | set(current)), key=key, accept_new_options=True,
+                   on_change=_change_tags, args=(contact_id, key, list(current)), placeholder="Add a tag")
+
+
+@state.with_db
+def _change_tags(contact_id: int, key: str, before: list[str]) -> None:
+    after = [t.strip() for t in st.session_state.get(key) or [] if t.strip()]
+    for tag in set(after) - set(before):
+        commands.add_tag(contact_id, tag)
+    for tag in set(before) - set(after):
+        commands.remove_tag(contact_id, tag)
+
+
 # --- charts ---------------------------------------------------------------------------------------
 
 
@@ -323,6 +344,18 @@ def funnel_chart(funnel: Funnel) -> None:
                           "people": [getattr(funnel, s) for s in FUNNEL_STAGES]})
     order = [FUNNEL_LABELS[s] for s in FUNNEL_STAGES]
     bars = alt.Chart(frame).mark_bar(color="#0a7cff").encode(
-        x=alt.X("people:Q", title=None), y=alt.Y("stage:N", sort=order, title=None), tooltip=["stage", "people"])
+        x=alt.X("people:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("stage:N", sort=order, title=None), tooltip=["stage", "people"])
     labels = bars.mark_text(align="left", dx=4, color="#333").encode(text="people:Q")
     st.altair_chart(bars + labels, use_container_width=True)
+
+
+def daily_chart(per_day: list[dict]) -> None:
+    """Matched, sent and clicked per day; points as well as lines, so a single day shows."""
+    frame = pd.DataFrame(per_day).melt(id_vars="day", value_vars=["matched", "sent", "clicked"],
+                                       var_name="what", value_name="count")
+    chart = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b")),
+        y=alt.Y("count:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
+        color=alt.Color("what:N", title=None, sort=["matched", "sent", "clicked"]), tooltip=["day", "what", "count"])
+    st.altair_chart(chart, use_container_width=True)

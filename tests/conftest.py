@@ -18,6 +18,8 @@ from tests.servers import (
     REDIS_URL,
     LiveServer,
     Stack,
+    create_test_database,
+    drop_test_database,
     pg_available,
     redis_available,
     require,
@@ -31,9 +33,12 @@ VERIFY_TOKEN = "test-verify-token"
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this session's own, created on first use and dropped at the end."""
     require("PostgreSQL", pg_available(), f"cannot connect to {PG_URL}")
-    return PG_URL
+    url = create_test_database(PG_URL)
+    yield url
+    drop_test_database(PG_URL, url)
 
 
 @pytest.fixture(scope="session")

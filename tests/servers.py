@@ -19,7 +19,8 @@ import uvicorn
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# A Redis database number per test session, so concurrent runs do not flush each other's queues.
+REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
 
 
 def require(service: str, available: bool, why: str) -> None:
@@ -48,6 +49,32 @@ def redis_available() -> bool:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping())
     except redis.RedisError:
         return False
+
+
+def create_test_database(base_url: str) -> str:
+    """A database of this test session's own (concurrent runs must not truncate each other's
+    tables); returns its URL. Dropped by `drop_test_database`."""
+    import psycopg2
+
+    name = f"socialdesk_test_{os.getpid()}"
+    conn = psycopg2.connect(base_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_test_database(base_url: str, url: str) -> None:
+    import psycopg2
+
+    name = url.rsplit("/", 1)[1]
+    conn = psycopg2.connect(base_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
 
 
 def reset_postgres(url: str) -> None:

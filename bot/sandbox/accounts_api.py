@@ -39,11 +39,7 @@ def my_accounts(call: GraphCall) -> dict[str, Any]:
     """`GET /me/accounts`: every page the user manages, each with its current page token."""
     store = call.store
     pages = [account for account in store.accounts.values() if account.platform == FACEBOOK]
-    items = []
-    for page in pages:
-        full = page_view(store, page)
-        full["access_token"] = store.page_tokens[page.id]
-        items.append(select(full, call.param("fields"), "Page", ACCOUNT_DEFAULTS))
+    items = [select(page_view(store, page), call.param("fields"), "Page", ACCOUNT_DEFAULTS) for page in pages]
     return call.page_of(items)
 
 

@@ -74,13 +74,17 @@ def comment_item(store: Store, comment: Comment, verb: str) -> QueuedItem | None
     return feed_comment_item(account, post, comment, verb, now_s)
 
 
+def _require_moderation(call: GraphCall) -> None:
+    call.require_scope("instagram_manage_comments" if call.instagram else "pages_manage_engagement")
+
+
 def reply_publicly(call: GraphCall) -> dict[str, Any]:
     """`POST /{comment-id}/comments` (Facebook), `POST /{ig-comment-id}/replies` (Instagram), or
     a top-level comment by the account on its own post/media."""
     store, account = call.store, call.account
     assert account is not None
     instagram = account.platform == INSTAGRAM
-    call.require_scope("instagram_manage_comments" if instagram else "pages_manage_engagement")
+    _require_moderation(call)
     text = call.param("message")
     attachment_url = None if instagram else call.param("attachment_url")
     if not text and not attachment_url:
@@ -142,7 +146,7 @@ def update_comment(call: GraphCall) -> dict[str, Any]:
     the account's own comment (`message`)."""
     comment: Comment = call.record
     instagram = call.instagram
-    call.require_scope("instagram_manage_comments" if instagram else "pages_manage_engagement")
+    _require_moderation(call)
     if comment.removed:
         raise graph_rules.does_not_exist(comment.id, "POST")
     right, wrong = ("hide", "is_hidden") if instagram else ("is_hidden", "hide")
@@ -168,7 +172,7 @@ def update_comment(call: GraphCall) -> dict[str, Any]:
 def delete_comment(call: GraphCall) -> dict[str, Any]:
     """`DELETE /{comment-id}`: the account removes a comment under its post."""
     comment: Comment = call.record
-    call.require_scope("instagram_manage_comments" if call.instagram else "pages_manage_engagement")
+    _require_moderation(call)
     if comment.removed:
         raise graph_rules.does_not_exist(comment.id, "DELETE")
     comment.removed = True

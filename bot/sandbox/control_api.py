@@ -174,8 +174,14 @@ def _account(store: Store, account_id: str) -> Account:
 
 
 def add_page(store: Store, spec: PageSpec) -> dict[str, Any]:
-    """A page (and optionally its Instagram account) that the sandbox user manages."""
+    """A page (and optionally its Instagram account) that the sandbox user manages.
+
+    Asking again for an existing `page_id` answers that page as it is (an idempotent "ensure",
+    for a demo that registers its page on every start)."""
     with store.lock:
+        existing = store.accounts.get(spec.page_id or "")
+        if existing is not None and existing.platform == FACEBOOK:
+            return _page_answer(store, existing)
         page_id = spec.page_id or store.new_id("page")
         ig_id = spec.instagram and (spec.instagram.ig_id or store.new_id("instagram"))
         for taken in (page_id, ig_id):
@@ -206,13 +212,17 @@ def add_page(store: Store, spec: PageSpec) -> dict[str, Any]:
                 subscribed_fields=list(INSTAGRAM_FIELDS) if spec.subscribed else [],
             )
         scopes = spec.scopes if spec.scopes is not None else list(DEFAULT_SCOPES)
-        token = store.issue_page_token(page_id, scopes, spec.page_token)
-        return {
-            "page_id": page_id,
-            "page_token": token,
-            "instagram_id": ig_id,
-            "user_token": store.config.user_token,
-        }
+        store.issue_page_token(page_id, scopes, spec.page_token)
+        return _page_answer(store, page)
+
+
+def _page_answer(store: Store, page: Account) -> dict[str, Any]:
+    return {
+        "page_id": page.id,
+        "page_token": store.page_tokens[page.id],
+        "instagram_id": page.linked_id,
+        "user_token": store.config.user_token,
+    }
 
 
 def add_post(store: Store, spec: PostSpec) -> Post:

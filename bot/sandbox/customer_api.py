@@ -31,7 +31,7 @@ from bot.sandbox.records import INSTAGRAM, Account, Comment, Customer, Message, 
 from bot.sandbox.runtime import Sandbox, bad_request, not_found
 from bot.sandbox.send_api import echo_from_other_app
 from bot.sandbox.store import Store, now_ms
-from bot.sandbox.webhook_shapes import REACTION_EMOJI, inbound_attachments, messaging_item
+from bot.sandbox.webhook_shapes import REACTION_EMOJI, from_person, inbound_attachments
 
 # Meta Business Suite's app id as it appears on echoes (unconfirmed value; any id other than
 # ours marks the echo as written outside socialdesk).
@@ -103,7 +103,7 @@ class CustomerController(Controller):
             message.text = data.text
             message.num_edit += 1
             value = {"mid": message.mid, "text": data.text, "num_edit": message.num_edit}
-            item = _from_customer(account, customer, "message_edit", value, now_ms())
+            item = from_person(account, customer.id, "message_edit", value, now_ms())
         return {"mid": message.mid, "delivery": await sandbox.webhooks.emit(item)}
 
     @post("/message/unsend", status_code=200)
@@ -113,7 +113,7 @@ class CustomerController(Controller):
             message, account, customer = _inbound(sandbox.store, data.mid)
             message.deleted = True
             value = {"mid": message.mid, "is_deleted": True}
-            item = _from_customer(account, customer, "message", value, now_ms())
+            item = from_person(account, customer.id, "message", value, now_ms())
         return {"mid": message.mid, "delivery": await sandbox.webhooks.emit(item)}
 
     @post("/echo", status_code=200)
@@ -155,14 +155,6 @@ def _inbound(store: Store, mid: str) -> tuple[Message, Account, Customer]:
     if message is None or message.from_account:
         raise not_found("customer message", mid)
     return message, store.accounts[message.account_id], store.customers[message.customer_id]
-
-
-def _from_customer(
-    account: Account, customer: Customer, key: str, value: dict[str, Any], at: int
-) -> QueuedItem:
-    return messaging_item(
-        account, key=key, value=value, sender_id=customer.id, recipient_id=account.id, timestamp=at
-    )
 
 
 def _opened_window(customer: Customer, at: int) -> None:
@@ -216,7 +208,7 @@ def play_dm(store: Store, spec: DmSpec) -> tuple[Message, QueuedItem]:
         if spec.is_unsupported:
             value["is_unsupported"] = True
         _opened_window(customer, at)
-        return message, _from_customer(account, customer, "message", value, at)
+        return message, from_person(account, customer.id, "message", value, at)
 
 
 def _reply_to(store: Store, spec: DmSpec, customer: Customer) -> dict[str, Any] | None:
@@ -296,7 +288,7 @@ def play_postback(store: Store, spec: PostbackSpec) -> tuple[Message, QueuedItem
         if spec.ref is not None:
             value["referral"] = {"ref": spec.ref, "source": "SHORTLINK", "type": "OPEN_THREAD"}
         _opened_window(customer, at)
-        return message, _from_customer(account, customer, "postback", value, at)
+        return message, from_person(account, customer.id, "postback", value, at)
 
 
 def _tapped_button(store: Store, customer: Customer, mid: str, index: int | None) -> tuple[str, str]:
@@ -320,11 +312,11 @@ def play_read(store: Store, spec: PersonRef) -> QueuedItem:
         at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
         customer.read_watermark_ms = max(customer.read_watermark_ms, at)
         if account.platform != INSTAGRAM:
-            return _from_customer(account, customer, "read", {"watermark": at}, at)
+            return from_person(account, customer.id, "read", {"watermark": at}, at)
         last = _last_from_account(store, account, customer)
         if last is None:
             raise bad_request("Instagram reads name a message: the account has sent none to this person")
-        return _from_customer(account, customer, "read", {"mid": last.mid}, at)
+        return from_person(account, customer.id, "read", {"mid": last.mid}, at)
 
 
 def play_delivery(store: Store, spec: PersonRef) -> QueuedItem:
@@ -336,14 +328,7 @@ def play_delivery(store: Store, spec: PersonRef) -> QueuedItem:
         at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
         mids = [m.mid for m in store.thread(account.id, customer.id) if m.from_account and m.created_ms <= at]
         value: dict[str, Any] = {"mids": mids[-10:], "watermark": at}
-        return messaging_item(
-            account,
-            key="delivery",
-            value=value,
-            sender_id=customer.id,
-            recipient_id=account.id,
-            timestamp=None,
-        )
+        return from_person(account, customer.id, "delivery", value, None)
 
 
 def _last_from_account(store: Store, account: Account, customer: Customer) -> Message | None:
@@ -364,7 +349,7 @@ def play_reaction(store: Store, spec: ReactSpec) -> QueuedItem:
         if spec.action == "react":
             value["reaction"] = spec.reaction
             value["emoji"] = spec.emoji or REACTION_EMOJI.get(spec.reaction, "\U0001f642")
-        return _from_customer(account, customer, "reaction", value, now_ms())
+        return from_person(account, customer.id, "reaction", value, now_ms())
 
 
 def play_echo(store: Store, spec: EchoSpec) -> tuple[Message, QueuedItem]:
@@ -399,4 +384,4 @@ def play_referral(store: Store, spec: ReferralSpec) -> QueuedItem:
         if spec.ad_id is not None:
             value["ad_id"] = spec.ad_id
         _opened_window(customer, at)
-        return _from_customer(account, customer, "referral", value, at)
+        return from_person(account, customer.id, "referral", value, at)

@@ -10,6 +10,8 @@ attempts; webhooks the call caused go out after the answer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -147,7 +149,9 @@ def _read_params(call: GraphCall, request: Request, body: bytes) -> str | None:
         return str(token)
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
-    return value.strip() or None if scheme.lower() in ("bearer", "oauth") else None
+    if scheme.lower() not in ("bearer", "oauth"):
+        return None
+    return value.strip() or None
 
 
 def authenticate(store: Store, value: str | None) -> Token:
@@ -155,8 +159,8 @@ def authenticate(store: Store, value: str | None) -> Token:
         raise graph_rules.missing_token()
     token = store.tokens.get(value)
     if token is None:
-        config = store.config
-        if value == f"{config.app_id}|{config.app_secret}":
+        # An app token is `{app-id}|{app-secret}`; the secret is what proves it here.
+        if value.partition("|")[2] == store.config.app_secret:
             return Token(value=value, kind="app", scopes=[])
         raise graph_rules.invalid_token()
     if token.revoked_subcode is not None:
@@ -164,11 +168,24 @@ def authenticate(store: Store, value: str | None) -> Token:
     return token
 
 
+def _check_proof(store: Store, token: Token, proof: Any) -> None:
+    """`appsecret_proof` (HMAC-SHA256 of the token keyed with the app secret) is optional, but
+    a wrong one is refused, as Meta does."""
+    if proof is None:
+        return
+    expected = hmac.new(store.config.app_secret.encode(), token.value.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(str(proof), expected):
+        raise GraphFault(
+            100, "Invalid appsecret_proof provided in the API argument", error_type="GraphMethodException"
+        )
+
+
 def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Handler:
     """Check the token, find the node and its account, and pick the handler."""
     store = call.store
     token = authenticate(store, token_value)
     call.token = token
+    _check_proof(store, token, call.params.pop("appsecret_proof", None))
     if not segments:
         raise graph_rules.invalid_param("Unsupported request: no node given")
     if len(segments) > 2:
@@ -184,14 +201,14 @@ def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Ha
         if user_handler is not None:
             return user_handler
         node_id = str(token.page_id)
-    if token.kind != "page":
-        raise graph_rules.permission("This call requires a Page access token")
     found = store.node(node_id)
+    if token.kind != "page" and not _user_may_read(found, edge, call.method):
+        raise graph_rules.permission("This call requires a Page access token")
     if found is None:
         raise graph_rules.does_not_exist(node_id, call.method)
     kind, record = found
     account = store.accounts[str(store.owner_of(kind, record))]
-    if account not in store.accounts_of_page(str(token.page_id)):
+    if token.kind == "page" and account not in store.accounts_of_page(str(token.page_id)):
         raise graph_rules.permission(
             f"The access token does not have permission to act on behalf of {account.id}"
         )
@@ -211,6 +228,13 @@ def _user_route(token: Token, edge: str | None, method: str) -> Handler | None:
     if edge == "accounts":
         raise graph_rules.nonexisting_field("accounts", "Page")
     return None
+
+
+def _user_may_read(found: tuple[str, Any] | None, edge: str | None, method: str) -> bool:
+    """The user who manages the pages may read a page or Instagram account node (e.g.
+    `GET /{page-id}?fields=access_token,instagram_business_account`); everything else needs
+    the page token."""
+    return method == "GET" and edge is None and (found is None or found[0] == "account")
 
 
 def node_kind(store: Store, kind: str, record: Any) -> str:

@@ -387,12 +387,17 @@ def is_http_url(value: Any) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
+def message_attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every attachment of a Send API `message`: `attachment`, or Instagram's `attachments`."""
+    found = [item for item in message.get("attachments") or [] if isinstance(item, dict)]
+    if isinstance(message.get("attachment"), dict):
+        found.append(message["attachment"])
+    return found
+
+
 def has_media(message: dict[str, Any]) -> bool:
     """True when a message carries an image/video/audio/file (refused in Instagram private replies)."""
-    attachments = list(message.get("attachments") or [])
-    if isinstance(message.get("attachment"), dict):
-        attachments.append(message["attachment"])
-    return any(isinstance(item, dict) and item.get("type") in MEDIA_TYPES for item in attachments)
+    return any(item.get("type") in MEDIA_TYPES for item in message_attachments(message))
 
 
 # Messaging windows (§7).

@@ -87,6 +87,7 @@ def page_view(store: Store, page: Account) -> dict[str, Any]:
     return {
         "id": page.id,
         "name": page.name,
+        "access_token": store.page_tokens.get(page.id),
         "username": page.username,
         "category": "Business",
         "category_list": [{"id": "2500", "name": "Local business"}],

@@ -14,7 +14,7 @@ from bot.sandbox.graph_call import GraphCall
 from bot.sandbox.graph_rules import GraphFault, SendShape
 from bot.sandbox.records import INSTAGRAM, Account, Comment, Customer, Message, QueuedItem, Sent, Upload
 from bot.sandbox.store import Store, now_ms
-from bot.sandbox.webhook_shapes import echo_attachments, messaging_item
+from bot.sandbox.webhook_shapes import echo_attachments, from_person, messaging_item
 
 
 def send_message(call: GraphCall) -> dict[str, Any]:
@@ -106,20 +106,13 @@ def _private_reply_target(
 
 
 def _check_uploads(store: Store, account: Account, message: dict[str, Any]) -> None:
-    for attachment in _attachments(message):
+    for attachment in graph_rules.message_attachments(message):
         attachment_id = (attachment.get("payload") or {}).get("attachment_id")
         if attachment_id is None:
             continue
         upload = store.uploads.get(str(attachment_id))
         if upload is None or upload.page_id != account.page_id:
             raise graph_rules.invalid_param(f"attachment_id {attachment_id} does not exist for this page")
-
-
-def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [item for item in message.get("attachments") or [] if isinstance(item, dict)]
-    if isinstance(message.get("attachment"), dict):
-        found.append(message["attachment"])
-    return found
 
 
 def _reusable_upload(store: Store, account: Account, message: dict[str, Any]) -> str | None:
@@ -233,16 +226,14 @@ def receipts(account: Account, customer: Customer, message: Message) -> list[Que
     phone would report them."""
     at = message.created_ms + 1
     customer.read_watermark_ms = max(customer.read_watermark_ms, at)
-    items = []
-    common = {"sender_id": customer.id, "recipient_id": account.id}
-    if account.platform != INSTAGRAM:
-        # Meta's delivery samples carry no timestamp (meta-platform.md §2).
-        delivery = {"mids": [message.mid], "watermark": at}
-        items.append(messaging_item(account, key="delivery", value=delivery, timestamp=None, **common))
-        items.append(messaging_item(account, key="read", value={"watermark": at}, timestamp=at, **common))
-    else:
-        items.append(messaging_item(account, key="read", value={"mid": message.mid}, timestamp=at, **common))
-    return items
+    if account.platform == INSTAGRAM:
+        return [from_person(account, customer.id, "read", {"mid": message.mid}, at)]
+    # Meta's delivery samples carry no timestamp (meta-platform.md §2).
+    delivery = {"mids": [message.mid], "watermark": at}
+    return [
+        from_person(account, customer.id, "delivery", delivery, None),
+        from_person(account, customer.id, "read", {"watermark": at}, at),
+    ]
 
 
 def upload_attachment(call: GraphCall) -> dict[str, Any]:

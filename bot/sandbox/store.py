@@ -58,8 +58,6 @@ class Store:
         self.lock = threading.RLock()
         self._initial_config = dataclasses.replace(config, error_kinds=list(config.error_kinds))
         self.config = config
-        self.rng = random.Random(config.seed)
-        self.hold = False
         self.reset(keep_config=True)
 
     def reset(self, *, keep_config: bool) -> None:
@@ -108,9 +106,13 @@ class Store:
     # ids and sequence numbers
 
     def new_id(self, kind: str) -> str:
+        """A fresh id of `kind`, skipping any id a test chose explicitly (`page_id`, `ig_id`)."""
         with self.lock:
-            self._counter += 1
-            return _ID_SHAPES[kind].format(n=self._counter)
+            while True:
+                self._counter += 1
+                candidate = _ID_SHAPES[kind].format(n=self._counter)
+                if self.node(candidate) is None:
+                    return candidate
 
     def next_seq(self) -> int:
         with self.lock:

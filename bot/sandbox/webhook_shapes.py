@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.sandbox.graph_rules import message_attachments
 from bot.sandbox.records import INSTAGRAM, Account, Comment, Post, QueuedItem
 from bot.sandbox.store import now_ms
 
@@ -82,6 +83,15 @@ def messaging_item(
     )
 
 
+def from_person(
+    account: Account, person_id: str, key: str, value: dict[str, Any], timestamp: int | None
+) -> QueuedItem:
+    """An item the person caused: sent by them (PSID/IGSID) to the account."""
+    return messaging_item(
+        account, key=key, value=value, sender_id=person_id, recipient_id=account.id, timestamp=timestamp
+    )
+
+
 def inbound_attachments(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Control-API attachment descriptions -> what Meta puts in `message.attachments`."""
     shaped: list[dict[str, Any]] = []
@@ -119,11 +129,8 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
 
 def echo_attachments(message: dict[str, Any], upload_urls: dict[str, str]) -> list[dict[str, Any]]:
     """How an attachment we sent comes back in its echo (templates appear only on echoes)."""
-    sent = list(message.get("attachments") or [])
-    if isinstance(message.get("attachment"), dict):
-        sent.append(message["attachment"])
     echoed = []
-    for attachment in sent:
+    for attachment in message_attachments(message):
         payload = dict(attachment.get("payload") or {})
         if attachment.get("type") == "template":
             echoed.append({"type": "template", "title": payload.get("text"), "payload": payload})

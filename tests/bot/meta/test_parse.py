@@ -601,7 +601,7 @@ def test_feed_comment_without_from() -> None:
     event = only_event(p.feed_comment(PAGE_ID, COMMENT_ID, POST_ID, from_id=None))
     assert isinstance(event, CommentAdded)
     assert (event.from_id, event.from_name, event.by_account) == (None, None, False)
-    assert event.conversation_key.endswith(":unknown")
+    assert event.inbox_key.endswith(":unknown")
 
 
 def test_comment_by_the_page_itself() -> None:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,8 @@ from tests.servers import LiveServer, wait_until
 
 SECRET = "sandbox-test-secret"
 VERSION = "v21.0"
+HOUR_MS = 3600 * 1000
+DAY_MS = 24 * HOUR_MS
 
 
 @dataclass
@@ -136,11 +139,13 @@ class World:
 
 
 def build_world(sandbox: Sandbox) -> World:
-    page = sandbox.control("pages", name="Acme Shoes", instagram={"username": "acme.shoes", "followers_count": 1200})
+    page = sandbox.control(
+        "pages", name="Acme Shoes", instagram={"username": "acme.shoes", "followers_count": 1200}
+    )
     psid = sandbox.control("customers", account_id=page["page_id"], name="Jane Doe")["user_id"]
-    igsid = sandbox.control("customers", account_id=page["instagram_id"], name="Ana Lima", username="ana.lima")[
-        "user_id"
-    ]
+    igsid = sandbox.control(
+        "customers", account_id=page["instagram_id"], name="Ana Lima", username="ana.lima"
+    )["user_id"]
     post_id = sandbox.control("posts", account_id=page["page_id"], message="Summer sale")["post_id"]
     media_id = sandbox.control("posts", account_id=page["instagram_id"], message="New shoes")["post_id"]
     return World(
@@ -163,6 +168,23 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     assert "error" in body, body
     return body["error"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def dm(sandbox: Sandbox, account_id: str, user_id: str, *, ago_ms: int = 0, **extra: Any) -> dict[str, Any]:
+    """The person writes (optionally `ago_ms` in the past, to play windows)."""
+    return sandbox.control(
+        "dm", account_id=account_id, user_id=user_id, text="hi", timestamp_ms=now_ms() - ago_ms, **extra
+    )
+
+
+def comment(sandbox: Sandbox, account_id: str, post_id: str, user_id: str, **extra: Any) -> str:
+    return sandbox.control(
+        "comment", account_id=account_id, post_id=post_id, user_id=user_id, text="nice", **extra
+    )["comment_id"]
 
 
 @pytest.fixture

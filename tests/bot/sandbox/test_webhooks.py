@@ -8,24 +8,23 @@ import hmac
 import json
 from typing import Any
 
-from tests.bot.sandbox.harness import (  # noqa: F401 (fixtures)
-    SECRET,
-    Receiver,
-    Sandbox,
-    World,
-    receiver,
-    sandbox,
-    text_body,
-    world,
-)
-from tests.servers import free_port, wait_until
+from tests.bot.sandbox import harness
+from tests.bot.sandbox.harness import SECRET, Receiver, Sandbox, World, text_body
+from tests.servers import free_port
+
+# The harness's fixtures, made available to this module.
+receiver = harness.receiver
+sandbox = harness.sandbox
+world = harness.world
 
 
 def only_item(receiver: Receiver, count: int = 1) -> dict[str, Any]:
     return receiver.wait_for(count)[count - 1].json()
 
 
-def test_messenger_message_is_signed_over_escaped_bytes(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
+def test_messenger_message_is_signed_over_escaped_bytes(
+    sandbox: Sandbox, world: World, receiver: Receiver
+) -> None:
     answer = sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text="Grüße 😀 a/b")
     assert answer["delivery"] == {"status": 200, "held": False, "index": 0}
     received = receiver.wait_for(1)[0]
@@ -48,24 +47,42 @@ def test_instagram_message_shape_with_attachments_and_story_reply(
 ) -> None:
     attachments = [
         {"type": "image", "url": "https://cdn.example.com/i.jpg"},
-        {"type": "ig_post", "url": "https://instagram.com/p/x", "title": "A post", "ig_post_media_id": "1790"},
+        {
+            "type": "ig_post",
+            "url": "https://instagram.com/p/x",
+            "title": "A post",
+            "ig_post_media_id": "1790",
+        },
     ]
-    sandbox.control("dm", account_id=world.ig_id, user_id=world.igsid, text="look", attachments=attachments,
-                    story_reply_url="https://cdn.example.com/story.mp4")
+    sandbox.control(
+        "dm",
+        account_id=world.ig_id,
+        user_id=world.igsid,
+        text="look",
+        attachments=attachments,
+        story_reply_url="https://cdn.example.com/story.mp4",
+    )
     body = only_item(receiver)
     assert body["object"] == "instagram" and body["entry"][0]["id"] == world.ig_id
     message = body["entry"][0]["messaging"][0]["message"]
     assert message["attachments"] == [
         {"type": "image", "payload": {"url": "https://cdn.example.com/i.jpg"}},
-        {"type": "ig_post", "payload": {"ig_post_media_id": "1790", "title": "A post",
-                                        "url": "https://instagram.com/p/x"}},
+        {
+            "type": "ig_post",
+            "payload": {"ig_post_media_id": "1790", "title": "A post", "url": "https://instagram.com/p/x"},
+        },
     ]
     assert message["reply_to"]["story"]["url"] == "https://cdn.example.com/story.mp4"
 
 
 def test_messenger_attachment_kinds(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
     attachments = [
-        {"type": "sticker", "url": "https://cdn.example.com/s.png", "sticker_id": 369239263222822, "legacy": True},
+        {
+            "type": "sticker",
+            "url": "https://cdn.example.com/s.png",
+            "sticker_id": 369239263222822,
+            "legacy": True,
+        },
         {"type": "fallback", "url": "https://example.com/article", "title": "An article"},
         {"type": "audio", "url": "https://cdn.example.com/a.mp4"},
     ]
@@ -73,20 +90,40 @@ def test_messenger_attachment_kinds(sandbox: Sandbox, world: World, receiver: Re
     shaped = only_item(receiver)["entry"][0]["messaging"][0]["message"]["attachments"]
     assert [a["type"] for a in shaped] == ["image", "sticker", "fallback", "audio"]
     assert shaped[1]["payload"]["sticker_id"] == 369239263222822
-    assert shaped[2] == {"type": "fallback", "title": "An article", "url": "https://example.com/article",
-                         "payload": None}
+    assert shaped[2] == {
+        "type": "fallback",
+        "title": "An article",
+        "url": "https://example.com/article",
+        "payload": None,
+    }
 
 
 def test_facebook_comment_is_a_feed_change(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
-    top = sandbox.control("comment", account_id=world.page_id, post_id=world.post_id, user_id=world.psid,
-                          text="How much?", created_time=1_700_000_000)["comment_id"]
-    sandbox.control("comment", account_id=world.page_id, post_id=world.post_id, user_id=world.psid,
-                    text="Anyone?", parent_id=top)
+    top = sandbox.control(
+        "comment",
+        account_id=world.page_id,
+        post_id=world.post_id,
+        user_id=world.psid,
+        text="How much?",
+        created_time=1_700_000_000,
+    )["comment_id"]
+    sandbox.control(
+        "comment",
+        account_id=world.page_id,
+        post_id=world.post_id,
+        user_id=world.psid,
+        text="Anyone?",
+        parent_id=top,
+    )
     first, second = (r.json()["entry"][0]["changes"][0] for r in receiver.wait_for(2))
     assert first["field"] == "feed"
     value = first["value"]
     assert (value["item"], value["verb"], value["post_id"], value["parent_id"]) == (
-        "comment", "add", world.post_id, world.post_id)
+        "comment",
+        "add",
+        world.post_id,
+        world.post_id,
+    )
     assert value["comment_id"] == top and value["created_time"] == 1_700_000_000
     assert value["from"] == {"id": world.psid, "name": "Jane Doe"} and value["message"] == "How much?"
     assert value["post"]["id"] == world.post_id and value["post"]["permalink_url"].startswith("https://")
@@ -94,23 +131,31 @@ def test_facebook_comment_is_a_feed_change(sandbox: Sandbox, world: World, recei
 
 
 def test_instagram_comment_change(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
-    created = sandbox.control("comment", account_id=world.ig_id, post_id=world.media_id, user_id=world.igsid,
-                              text="Love it")
+    created = sandbox.control(
+        "comment", account_id=world.ig_id, post_id=world.media_id, user_id=world.igsid, text="Love it"
+    )
     change = only_item(receiver)["entry"][0]["changes"][0]
     assert change["field"] == "comments"
     assert change["value"]["id"] == created["comment_id"] and change["value"]["text"] == "Love it"
     assert change["value"]["from"]["id"] == world.igsid and change["value"]["from"]["username"] == "ana.lima"
     assert change["value"]["media"] == {"id": world.media_id, "media_product_type": "FEED"}
-    own = sandbox.control("comment", account_id=world.ig_id, post_id=world.media_id, as_account=True,
-                          text="Thanks", parent_id=created["comment_id"])
+    own = sandbox.control(
+        "comment",
+        account_id=world.ig_id,
+        post_id=world.media_id,
+        as_account=True,
+        text="Thanks",
+        parent_id=created["comment_id"],
+    )
     reply = only_item(receiver, 2)["entry"][0]["changes"][0]["value"]
     assert reply["from"]["id"] == world.ig_id and reply["parent_id"] == created["comment_id"]
     assert reply["id"] == own["comment_id"]
 
 
 def test_comment_edit_remove_and_hide_verbs(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
-    comment_id = sandbox.control("comment", account_id=world.page_id, post_id=world.post_id,
-                                 user_id=world.psid, text="v1")["comment_id"]
+    comment_id = sandbox.control(
+        "comment", account_id=world.page_id, post_id=world.post_id, user_id=world.psid, text="v1"
+    )["comment_id"]
     sandbox.control("comment/edit", comment_id=comment_id, text="v2")
     sandbox.control("comment/hide", comment_id=comment_id, hidden=True)
     sandbox.control("comment/remove", comment_id=comment_id)
@@ -118,14 +163,18 @@ def test_comment_edit_remove_and_hide_verbs(sandbox: Sandbox, world: World, rece
     assert [v["verb"] for v in values] == ["add", "edited", "hide", "remove"]
     assert values[1]["message"] == "v2"
     assert "message" not in values[3] and "created_time" not in values[3]
-    ig = sandbox.control("comment", account_id=world.ig_id, post_id=world.media_id, user_id=world.igsid, text="x")
+    ig = sandbox.control(
+        "comment", account_id=world.ig_id, post_id=world.media_id, user_id=world.igsid, text="x"
+    )
     silent = sandbox.control("comment/remove", comment_id=ig["comment_id"])
     assert silent["delivery"]["status"] is None and "skipped" in silent["delivery"]
 
 
 def test_hold_then_flush_one_by_one(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
     assert sandbox.control("deliveries/hold", hold=True) == {"hold": True, "queued": 0}
-    mids = [sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text=f"m{i}") for i in range(3)]
+    mids = [
+        sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text=f"m{i}") for i in range(3)
+    ]
     assert all(answer["delivery"] == {"status": None, "held": True} for answer in mids)
     assert receiver.received == [] and sandbox.read("deliveries")["queued"] == 3
     flushed = sandbox.control("deliveries/flush")["deliveries"]
@@ -168,7 +217,9 @@ def test_shuffled_and_duplicated_flush(sandbox: Sandbox, world: World, receiver:
     assert sorted(texts[0::2]) == [str(i) for i in range(8)] and texts[0::2] != [str(i) for i in range(8)]
 
 
-def test_redeliver_sends_the_same_bytes_and_signature(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
+def test_redeliver_sends_the_same_bytes_and_signature(
+    sandbox: Sandbox, world: World, receiver: Receiver
+) -> None:
     sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text="once")
     original = receiver.wait_for(1)[0]
     sandbox.control("config", app_secret="rotated-secret")
@@ -203,13 +254,15 @@ def test_unsubscribed_account_gets_nothing_but_facts_are_kept(
     sandbox.control("subscriptions/unsubscribe", account_id=world.page_id)
     answer = sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text="while down")
     assert answer["delivery"] == {"status": None, "held": False, "skipped": "unsubscribed"}
-    comment = sandbox.control("comment", account_id=world.page_id, post_id=world.post_id, user_id=world.psid,
-                              text="missed")
+    comment = sandbox.control(
+        "comment", account_id=world.page_id, post_id=world.post_id, user_id=world.psid, text="missed"
+    )
     assert comment["delivery"]["skipped"] == "unsubscribed"
     ig = sandbox.control("dm", account_id=world.ig_id, user_id=world.igsid, text="ig still on")
     assert ig["delivery"]["status"] == 200
-    conversations = sandbox.graph("GET", f"{world.page_id}/conversations", world.token,
-                                  fields="messages{id,message}").json()["data"]
+    conversations = sandbox.graph(
+        "GET", f"{world.page_id}/conversations", world.token, fields="messages{id,message}"
+    ).json()["data"]
     assert conversations[0]["messages"]["data"][0] == {"id": answer["mid"], "message": "while down"}
     comments = sandbox.graph("GET", f"{world.post_id}/comments", world.token, filter="stream").json()["data"]
     assert [c["id"] for c in comments] == [comment["comment_id"]]
@@ -249,5 +302,9 @@ def test_auto_receipts_send_delivery_and_read_after_each_send(
     sandbox.control("dm", account_id=world.ig_id, user_id=world.igsid, text="hi")
     ig_sent = sandbox.send(world.token, world.ig_id, text_body({"id": world.igsid})).json()
     ig_items = [r.json()["entry"][0]["messaging"][0] for r in receiver.wait_for(7)[4:]]
-    assert [next(k for k in i if k in ("message", "read")) for i in ig_items] == ["message", "message", "read"]
+    assert [next(k for k in i if k in ("message", "read")) for i in ig_items] == [
+        "message",
+        "message",
+        "read",
+    ]
     assert ig_items[2]["read"] == {"mid": ig_sent["message_id"]}

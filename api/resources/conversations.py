@@ -1,0 +1,93 @@
+"""`/api/v1/conversations`: the inbox with its filters, one conversation with the person's
+details, its messages, replies, assignment, close/reopen and tags. Agents and admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller
+from litestar.params import Parameter
+
+from api.guards import Caller
+from api.resources import delete, get, post
+from api.schemas import (
+    MAX_NAME,
+    AssignIn,
+    ConversationKind,
+    IdParam,
+    PageParam,
+    PageSizeParam,
+    ReplyIn,
+    TagIn,
+    TagList,
+)
+from bot import commands, queries
+from bot.db import connection
+from bot.queries import ConversationView, InboxPage, MessageView
+
+TagParam = Annotated[str, Parameter(max_length=MAX_NAME)]
+Search = Annotated[str | None, Parameter(max_length=MAX_NAME, description="words in messages or the name")]
+
+
+class ConversationController(Controller):
+    path = "/conversations"
+    tags = ["conversations"]
+
+    @get(summary="List conversations (the inbox), newest first")
+    def list_conversations(
+        self, kind: ConversationKind | None = None, status: Literal["open", "closed"] | None = None,
+        assignee_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None, unassigned: bool = False,
+        tag: Annotated[str | None, Parameter(max_length=MAX_NAME)] = None, search: Search = None,
+        page: PageParam = 1, page_size: PageSizeParam = queries.PAGE_SIZE,
+    ) -> InboxPage:
+        with connection():
+            return queries.inbox(kind=kind, status=status, assignee_id=assignee_id, unassigned=unassigned,
+                                 tag=tag, search=search, page=page, page_size=page_size)
+
+    @get("/{conversation_id:int}", summary="A conversation with the person's details and recent messages")
+    def get_conversation(self, conversation_id: IdParam) -> ConversationView:
+        with connection():
+            return queries.conversation_view(conversation_id)
+
+    @get("/{conversation_id:int}/messages", summary="The latest messages, oldest first")
+    def list_messages(self, conversation_id: IdParam,
+                      limit: Annotated[int, Parameter(ge=1, le=1000)] = 200) -> list[MessageView]:
+        with connection():
+            return queries.conversation_view(conversation_id, limit=limit).messages
+
+    @post("/{conversation_id:int}/messages", summary="Reply (the same send policy as the dashboard)")
+    def reply(self, caller: Caller, conversation_id: IdParam, data: ReplyIn) -> list[MessageView]:
+        with connection():
+            rows = commands.reply(caller.id, conversation_id, text=data.message.text,
+                                  attachments=data.message.attachments, buttons=data.message.buttons,
+                                  reply_type=data.reply_type, comment_id=data.comment_id,
+                                  client_key=data.client_key)
+            return queries.message_views(rows)
+
+    @post("/{conversation_id:int}/assign", status_code=200, summary="Assign to a staff user, or unassign")
+    def assign(self, conversation_id: IdParam, data: AssignIn) -> ConversationView:
+        with connection():
+            commands.assign(conversation_id, data.assignee)
+            return queries.conversation_view(conversation_id)
+
+    @post("/{conversation_id:int}/close", status_code=200, summary="Close")
+    def close(self, conversation_id: IdParam) -> ConversationView:
+        with connection():
+            commands.set_status(conversation_id, "closed")
+            return queries.conversation_view(conversation_id)
+
+    @post("/{conversation_id:int}/reopen", status_code=200, summary="Reopen")
+    def reopen(self, conversation_id: IdParam) -> ConversationView:
+        with connection():
+            commands.set_status(conversation_id, "open")
+            return queries.conversation_view(conversation_id)
+
+    @post("/{conversation_id:int}/tags", status_code=200, summary="Tag the conversation's person")
+    def add_tag(self, conversation_id: IdParam, data: TagIn) -> TagList:
+        with connection():
+            return TagList(commands.tag_conversation(conversation_id, data.tag))
+
+    @delete("/{conversation_id:int}/tags/{tag:str}", status_code=200, summary="Remove a tag from the person")
+    def remove_tag(self, conversation_id: IdParam, tag: TagParam) -> TagList:
+        with connection():
+            return TagList(commands.untag_conversation(conversation_id, tag))

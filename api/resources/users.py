@@ -1,0 +1,34 @@
+"""`/api/v1/users`: staff accounts. Admins only."""
+
+from __future__ import annotations
+
+from litestar import Controller
+
+from api.guards import Caller, admin_only
+from api.resources import get, post
+from api.schemas import IdParam, UserIn
+from bot import auth, commands, queries
+from bot.db import connection
+from bot.queries import UserView
+
+
+class UserController(Controller):
+    path = "/users"
+    tags = ["users"]
+    guards = [admin_only]
+
+    @get(summary="List staff users")
+    def list_users(self) -> list[UserView]:
+        with connection():
+            return queries.users()
+
+    @post(summary="Create a staff user (admin or agent)")
+    def create(self, data: UserIn) -> UserView:
+        with connection():
+            return queries.user_view(auth.add_user(data.email, data.password, data.role, data.name))
+
+    @post("/{user_id:int}/deactivate", status_code=200,
+          summary="Deactivate a user: their sessions end and their API tokens stop working")
+    def deactivate(self, caller: Caller, user_id: IdParam) -> UserView:
+        with connection():
+            return queries.user_view(commands.deactivate_user(caller.id, user_id))

@@ -1,0 +1,151 @@
+"""REST request bodies and the parameters shared by several resources. The OpenAPI schema is
+generated from these and from the read models of `bot.queries` / `bot.outhooks`, which the
+handlers return as they are, so responses match the schema by construction.
+
+Bounds here (ids, lengths, page sizes) keep every value within what both databases store
+(PostgreSQL's `integer` ids and `varchar(255)`), so a wild value is a 422, never a 500. The
+rules themselves (what a valid campaign or reply is) stay in `bot/`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar.params import Parameter
+
+from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+from bot.compose import Button, MediaAttachment
+from bot.outhooks import EVENTS
+
+MAX_ID = 2**31 - 1  # PostgreSQL `integer`
+MAX_PAGE = 100_000
+MAX_NAME = 200  # fits varchar(255)
+
+IdParam = Annotated[int, Parameter(ge=1, le=MAX_ID)]
+PageParam = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="1-based page number")]
+PageSizeParam = Annotated[int, Parameter(ge=1, le=100, description="items per page")]
+DbId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
+
+ConversationKind = Literal["messenger", "instagram", "facebook_comments", "instagram_comments"]
+EventName = Literal[EVENTS]  # type: ignore[valid-type]
+
+
+# --- conversations -----------------------------------------------------------------------------------
+
+
+class ReplyMessage(msgspec.Struct, kw_only=True):
+    """What to send: text, up to 3 attachments, up to 2 buttons (the rules live in bot.compose)."""
+
+    text: str | None = None
+    attachments: list[MediaAttachment] = []
+    buttons: list[Button] = []
+
+
+class ReplyIn(msgspec.Struct, kw_only=True):
+    """A staff reply. `reply_type`: `message` in a DM thread; in a comment conversation `private`
+    (the one private reply to the comment) or `comment` (a public reply, text only).
+    `comment_id` picks the comment (default: the person's latest). `client_key` makes retries
+    of the same request safe: the same key never sends twice."""
+
+    message: ReplyMessage
+    reply_type: Literal["message", "private", "comment"] = "message"
+    comment_id: Name | None = None
+    client_key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+
+
+class AssignIn(msgspec.Struct, kw_only=True):
+    """`assignee`: a staff user's id, or null to unassign."""
+
+    assignee: DbId | None
+
+
+class TagIn(msgspec.Struct, kw_only=True):
+    tag: Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
+
+
+class TagList(msgspec.Struct):
+    tags: list[str]
+
+
+# --- channels ----------------------------------------------------------------------------------------
+
+
+class ConnectChannelIn(msgspec.Struct, kw_only=True):
+    """Connect (or reconnect with a new token) a Facebook Page, and optionally its Instagram
+    professional account; our app is subscribed to the page's webhooks."""
+
+    page_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
+    name: Name
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    instagram_id: Name | None = None
+    instagram_username: Name | None = None
+    instagram_followers: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | None = None
+
+
+class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Only the settings given change. `fallback_message`: the bot's answer when nothing
+    matches (an empty string removes it)."""
+
+    receive_messages: bool | None = None
+    receive_comments: bool | None = None
+    notifications: bool | None = None
+    emails: bool | None = None
+    human_agent: bool | None = None
+    fallback_message: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+    def changes(self) -> dict[str, bool | str | None]:
+        given = {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+        if given.get("fallback_message") == "":
+            given["fallback_message"] = None
+        return given
+
+
+# --- campaigns ---------------------------------------------------------------------------------------
+
+
+class CampaignIn(msgspec.Struct, kw_only=True):
+    """A campaign: trigger "comment on a post" and an ordered list of actions
+    (send_message, reply_comment, add_tag, wait). Validated by `bot.campaigns.validate`."""
+
+    name: Name
+    channel_id: DbId
+    trigger: TriggerSpec = msgspec.field(default_factory=TriggerSpec)
+    actions: list[ActionSpec] = []
+    is_active: bool = False
+
+    def spec(self) -> CampaignSpec:
+        return CampaignSpec(name=self.name, channel_id=self.channel_id, trigger=self.trigger,
+                            actions=list(self.actions), is_active=self.is_active)
+
+
+# --- users -------------------------------------------------------------------------------------------
+
+
+class UserIn(msgspec.Struct, kw_only=True):
+    email: Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
+    password: Annotated[str, msgspec.Meta(max_length=1000)]
+    role: Literal["admin", "agent"] = "agent"
+    name: Name = ""
+
+
+# --- outgoing webhooks -------------------------------------------------------------------------------
+
+
+class WebhookIn(msgspec.Struct, kw_only=True):
+    """Subscribe a URL to events. Deliveries are signed: `X-Socialdesk-Signature-256:
+    sha256=<hex HMAC-SHA256 of the raw body keyed with the endpoint's secret>`."""
+
+    url: Annotated[str, msgspec.Meta(max_length=2000)]
+    events: list[EventName]
+    description: Annotated[str, msgspec.Meta(max_length=MAX_NAME)] = ""
+
+
+class WebhookPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Only the fields given change."""
+
+    url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    events: list[EventName] | None = None
+    description: Annotated[str, msgspec.Meta(max_length=MAX_NAME)] | None = None
+    is_active: bool | None = None

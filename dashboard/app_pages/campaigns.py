@@ -1,0 +1,353 @@
+"""Comment campaigns: the list with key numbers, and the editor (trigger, actions with a live
+Messenger-shaped preview, dry run, activation).
+
+A campaign can only be activated after a dry run of exactly what is being activated: the dry
+run uses the live engine's `campaigns.match` on the stored comments, so staff see what going
+live would do before anyone receives a message. Every field is kept as a draft, so leaving
+the page does not lose an edit in progress.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+import streamlit as st
+
+from bot import campaign_stats, campaigns, channels, runtime
+from bot.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec
+from bot.compose import SHORTCODES, MessageContent, check_content_templates, render_content
+from bot.errors import GraphError, Invalid, NotFound
+from bot.models import Channel
+from dashboard import state, widgets
+
+EDIT = "sd_campaign_edit"
+ACTION_KINDS = {"send_message": "Send a private message", "reply_comment": "Reply to the comment publicly",
+                "add_tag": "Add a tag", "wait": "Wait"}
+LIST_NUMBERS = {"received": "Comments", "matched": "Matched", "sent": "Sent", "delivered": "Delivered",
+                "read": "Read", "clicked": "Clicked"}
+WAIT_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+SAMPLE = {"first_name": "Ana", "last_name": "Silva", "full_name": "Ana Silva", "username": "ana.silva",
+          "contact_id": "42", "comment_text": "How much is it?", "post_url": "https://facebook.com/posts/1"}
+
+
+# --- list ---------------------------------------------------------------------------------------------
+
+
+def campaign_list() -> None:
+    st.title("Campaigns")
+    state.show_notice()
+    if st.button("New campaign", icon=":material/add:", type="primary", key="campaign_new"):
+        st.session_state[EDIT] = "new"
+        st.rerun()
+    names = {c.id: c.name for c in channels.list_channels()}
+    rows = state.campaign_list()
+    if not rows:
+        st.info("No campaigns yet. A campaign answers comments on your posts with a private message.")
+    for campaign in rows:
+        funnel = campaign_stats.funnel(campaign.id)
+        with st.container(border=True):
+            body, numbers, actions = st.columns([3, 5, 1.4], vertical_alignment="center")
+            badge = ":green-badge[active]" if campaign.is_active else ":gray-badge[inactive]"
+            body.markdown(f"**{widgets.plain(campaign.name)}** {badge}  \n"
+                          f":gray[{widgets.plain(names.get(campaign.channel_id, ''))}]")
+            cells = numbers.columns(len(LIST_NUMBERS))
+            for cell, (stage, label) in zip(cells, LIST_NUMBERS.items(), strict=True):
+                cell.metric(label, getattr(funnel, stage))
+            if actions.button("Edit", key=f"campaign_edit_{campaign.id}", icon=":material/edit:"):
+                st.session_state[EDIT] = campaign.id
+                st.rerun()
+            if actions.button("Stats", key=f"campaign_stats_{campaign.id}", icon=":material/bar_chart:"):
+                st.switch_page("app_pages/stats.py", query_params={"campaign": str(campaign.id)})
+
+
+# --- editor --------------------------------------------------------------------------------------------
+
+
+def editor(campaign_id: int | None) -> None:
+    loaded = state.campaign_spec(campaign_id) if campaign_id is not None else None
+    if campaign_id is not None and loaded is None:
+        st.session_state.pop(EDIT, None)
+        st.error("This campaign no longer exists.")
+        return
+    connected = channels.list_channels()
+    if not connected:
+        st.warning("Connect a Facebook Page in Settings first.")
+        return
+    saved = loaded[1] if loaded else CampaignSpec(name="", channel_id=connected[0].id)
+    prefix = f"ce{campaign_id or 'new'}_"
+    st.button("All campaigns", icon=":material/arrow_back:", key="campaign_back", on_click=_close_editor)
+    st.title(saved.name or "New campaign")
+    state.show_notice()
+    st.text_input("Name", key=_seed(prefix + "name", saved.name), on_change=state.keep_draft,
+                  args=(prefix + "name",))
+    by_id = {c.id: c for c in connected}
+    channel_id = st.selectbox("Channel", list(by_id), key=_seed(prefix + "channel", saved.channel_id),
+                              format_func=lambda i: _channel_label(by_id[i]), on_change=state.keep_draft,
+                              args=(prefix + "channel",))
+    channel = by_id[channel_id]
+    trigger_editor(prefix, saved.trigger, channel)
+    actions_editor(prefix, saved.actions, channel)
+    spec = spec_from_state(prefix, saved, channel.id)
+    footer(campaign_id, spec, saved.is_active, prefix)
+
+
+def _seed(key: str, default: object) -> str:
+    state.restore_draft(key, default)
+    return key
+
+
+def _channel_label(channel: Channel) -> str:
+    kind = "Instagram" if channel.platform == "instagram" else "Facebook Page"
+    return f"{channel.name} ({kind})"
+
+
+def _close_editor() -> None:
+    st.session_state.pop(EDIT, None)
+
+
+def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
+    st.subheader("Trigger: someone comments on a post")
+    watch = st.radio("Posts", ["all", "chosen"], key=_seed(prefix + "watch", "all" if trigger.all_posts else "chosen"),
+                     format_func={"all": "Any post", "chosen": "Chosen posts"}.get, horizontal=True,
+                     on_change=state.keep_draft, args=(prefix + "watch",))
+    if watch == "chosen":
+        post_picker(prefix, trigger.post_ids, channel)
+    st.toggle("Also answer replies to other comments", key=_seed(prefix + "replies", trigger.include_replies),
+              on_change=state.keep_draft, args=(prefix + "replies",))
+    left, right = st.columns(2)
+    left.text_input("Only when the comment contains any of these words (comma-separated; empty: any comment)",
+                    key=_seed(prefix + "kw_any", ", ".join(trigger.keywords_any)), on_change=state.keep_draft,
+                    args=(prefix + "kw_any",))
+    right.text_input("Never when it contains one of these words", key=_seed(prefix + "kw_none",
+                     ", ".join(trigger.keywords_none)), on_change=state.keep_draft, args=(prefix + "kw_none",))
+
+
+def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
+    """The page's recent posts from the Graph API, with picture, text and date, to tick."""
+    chosen: list[str] = state.drafts().setdefault(prefix + "post_ids", list(saved_ids))
+    cache_key = f"sd_posts_{channel.id}"
+    if cache_key not in st.session_state or st.button("Reload posts", key=prefix + "reload_posts",
+                                                      icon=":material/refresh:"):
+        st.session_state[cache_key] = load_posts(channel)
+    posts, error = st.session_state[cache_key]
+    if error:
+        st.error(error)
+    listed = {p.id for p in posts}
+    for post_id in [p for p in chosen if p not in listed]:
+        st.checkbox(f"Post {post_id} (not among the recent posts)", value=True, key=f"{prefix}post_{post_id}",
+                    on_change=_toggle_post, args=(prefix, post_id))
+    columns = st.columns(3)
+    for index, post in enumerate(posts):
+        with columns[index % 3].container(border=True):
+            if post.picture_url:
+                st.image(post.picture_url, use_container_width=True)
+            st.markdown(widgets.plain((post.message or "(no text)")[:160]))
+            st.caption(state.when(post.created_time) + (f" · [open]({post.permalink_url})"
+                                                        if post.permalink_url else ""))
+            key = f"{prefix}post_{post.id}"
+            st.session_state[key] = post.id in chosen
+            st.checkbox("Watch this post", key=key, on_change=_toggle_post, args=(prefix, post.id))
+    if not chosen:
+        st.warning("Tick at least one post.")
+
+
+def load_posts(channel: Channel) -> tuple[list, str | None]:
+    try:
+        page = runtime.graph().list_posts(channel.account_id, channel.platform, channels.page_token(channel))
+    except (GraphError, NotFound) as exc:
+        return [], f"Could not load the posts: {exc}"
+    return page.posts, None
+
+
+def _toggle_post(prefix: str, post_id: str) -> None:
+    chosen: list[str] = state.drafts().setdefault(prefix + "post_ids", [])
+    if post_id in chosen:
+        chosen.remove(post_id)
+    else:
+        chosen.append(post_id)
+
+
+def action_order(prefix: str, saved: list[ActionSpec]) -> list[dict]:
+    """The editor's actions as [{uid, kind}]; field keys use the uid, so moving keeps values."""
+    return state.drafts().setdefault(prefix + "actions", [{"uid": f"a{i}", "kind": a.kind}
+                                                          for i, a in enumerate(saved)])
+
+
+def actions_editor(prefix: str, saved: list[ActionSpec], channel: Channel) -> None:
+    st.subheader("Actions, in order")
+    order = action_order(prefix, saved)
+    defaults = {f"a{i}": action for i, action in enumerate(saved)}
+    for index, item in enumerate(order):
+        with st.container(border=True):
+            title, up, down, remove = st.columns([12, 1, 1, 1])
+            title.markdown(f"**{index + 1}. {ACTION_KINDS[item['kind']]}**")
+            up.button("", icon=":material/arrow_upward:", key=f"{prefix}{item['uid']}_up", disabled=index == 0,
+                      on_click=_move, args=(prefix, index, -1), help="Move up")
+            down.button("", icon=":material/arrow_downward:", key=f"{prefix}{item['uid']}_down",
+                        disabled=index == len(order) - 1, on_click=_move, args=(prefix, index, 1), help="Move down")
+            remove.button("", icon=":material/delete:", key=f"{prefix}{item['uid']}_remove",
+                          on_click=_remove, args=(prefix, index), help="Remove")
+            action_fields(f"{prefix}{item['uid']}_", item["kind"], defaults.get(item["uid"]), channel)
+    kind_col, add_col = st.columns([3, 1], vertical_alignment="bottom")
+    kind = kind_col.selectbox("Add an action", list(ACTION_KINDS), format_func=ACTION_KINDS.get,
+                              key=prefix + "new_kind")
+    add_col.button("Add", icon=":material/add:", key=prefix + "add", on_click=_add, args=(prefix, kind))
+
+
+def _move(prefix: str, index: int, step: int) -> None:
+    order = state.drafts()[prefix + "actions"]
+    order[index], order[index + step] = order[index + step], order[index]
+
+
+def _remove(prefix: str, index: int) -> None:
+    state.drafts()[prefix + "actions"].pop(index)
+
+
+def _add(prefix: str, kind: str) -> None:
+    state.drafts()[prefix + "actions"].append({"uid": uuid.uuid4().hex[:8], "kind": kind})
+
+
+def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channel) -> None:
+    if kind == "send_message":
+        message_fields(key, saved.message if saved else None, channel)
+    elif kind == "reply_comment":
+        st.text_input("Public reply", key=_seed(key + "text", saved.text if saved else ""),
+                      on_change=state.keep_draft, args=(key + "text",))
+        st.text_area("Variations, one per line (one of the texts is picked at random, so replies differ)",
+                     key=_seed(key + "variations", "\n".join(saved.variations) if saved else ""), height=90,
+                     on_change=state.keep_draft, args=(key + "variations",))
+    elif kind == "add_tag":
+        st.text_input("Tag", key=_seed(key + "tag", saved.tag if saved else ""), on_change=state.keep_draft,
+                      args=(key + "tag",))
+    else:
+        seconds = (saved.seconds if saved else None) or 3600
+        unit = next(u for u in ("days", "hours", "minutes") if seconds % WAIT_UNITS[u] == 0 or u == "minutes")
+        amount, unit_col = st.columns([1, 1])
+        amount.number_input("Wait for", min_value=1, step=1, key=_seed(key + "amount", seconds // WAIT_UNITS[unit]),
+                            on_change=state.keep_draft, args=(key + "amount",))
+        unit_col.selectbox("Unit", list(WAIT_UNITS), key=_seed(key + "unit", unit), on_change=state.keep_draft,
+                           args=(key + "unit",))
+
+
+def message_fields(key: str, saved: MessageContent | None, channel: Channel) -> None:
+    """The private message: composer, shortcode help and a live preview."""
+    write, look = st.columns([3, 2], gap="medium")
+    with write:
+        content = widgets.composer(key, media=True, text_label="Message",
+                                   defaults=widgets.composer_defaults(key, saved))
+        with st.expander("Shortcodes"):
+            st.markdown("Write `{{ first_name }}` to insert a value; `{{ first_name or \"there\" }}` gives a "
+                        "fallback.\n\n" + "\n".join(f"- `{{{{ {name} }}}}`: {text}" for name, text in
+                                                      SHORTCODES.items()))
+    with look:
+        st.caption("Preview")
+        context = {**SAMPLE, "page_name": channel.name,
+                   "channel": "Instagram" if channel.platform == "instagram" else "Messenger"}
+        try:
+            check_content_templates(content)
+            widgets.messenger_preview(render_content(content, context), page_name=channel.name)
+        except Invalid as exc:
+            st.error(str(exc))
+
+
+def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> CampaignSpec:
+    """The campaign as currently edited (drafts and widget values)."""
+    def words(key: str) -> list[str]:
+        return [w.strip() for w in (state.value(prefix + key) or "").split(",") if w.strip()]
+
+    trigger = TriggerSpec(all_posts=state.value(prefix + "watch", "all") == "all",
+                          post_ids=list(state.drafts().get(prefix + "post_ids", saved.trigger.post_ids)),
+                          include_replies=bool(state.value(prefix + "replies", False)),
+                          keywords_any=words("kw_any"), keywords_none=words("kw_none"))
+    actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"]) for item in action_order(prefix, [])]
+    return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id, trigger=trigger,
+                        actions=actions, is_active=saved.is_active)
+
+
+def action_from_state(key: str, kind: str) -> ActionSpec:
+    if kind == "send_message":
+        return ActionSpec(kind=kind, message=widgets.composed(key, media=True))
+    if kind == "reply_comment":
+        variations = [v.strip() for v in (state.value(key + "variations") or "").splitlines() if v.strip()]
+        return ActionSpec(kind=kind, text=(state.value(key + "text") or "").strip(), variations=variations)
+    if kind == "add_tag":
+        return ActionSpec(kind=kind, tag=(state.value(key + "tag") or "").strip())
+    seconds = int(state.value(key + "amount", 1) or 1) * WAIT_UNITS[state.value(key + "unit", "hours")]
+    return ActionSpec(kind=kind, seconds=seconds)
+
+
+# --- dry run, save, activate ---------------------------------------------------------------------------
+
+
+def fingerprint(spec: CampaignSpec) -> bytes:
+    """What a dry run vouches for: the spec apart from its active flag."""
+    return msgspec.json.encode(msgspec.structs.replace(spec, is_active=False))
+
+
+def footer(campaign_id: int | None, spec: CampaignSpec, active: bool, prefix: str) -> None:
+    st.divider()
+    dry_key = prefix + "dry_run"
+    save_col, dry_col, live_col = st.columns(3)
+    if save_col.button("Save", icon=":material/save:", key=prefix + "save"):
+        _save(campaign_id, msgspec.structs.replace(spec, is_active=active), prefix, "Saved.")
+    if dry_col.button("Dry run", icon=":material/science:", key=prefix + "dry"):
+        try:
+            st.session_state[dry_key] = (fingerprint(spec), campaigns.dry_run(spec, campaign_id=campaign_id))
+        except Invalid as exc:
+            st.error(f"Fix this first: {exc}")
+    tested = st.session_state.get(dry_key, (None, None))
+    current = tested[0] == fingerprint(spec)
+    if active:
+        if live_col.button("Deactivate", icon=":material/pause:", key=prefix + "deactivate"):
+            campaigns.set_active(campaign_id, False)
+            state.notice("The campaign is inactive: new comments no longer trigger it.")
+            st.rerun()
+        st.caption("This campaign is live: saved changes apply to the next comments.")
+    elif live_col.button("Activate", icon=":material/play_arrow:", type="primary", key=prefix + "activate",
+                         disabled=not current, help=None if current else "Run a dry run of these settings first."):
+        _save(campaign_id, msgspec.structs.replace(spec, is_active=True), prefix,
+              "Saved and activated: new comments now trigger this campaign.")
+    if tested[1] is not None:
+        dry_run_report(tested[1], current)
+
+
+def _save(campaign_id: int | None, spec: CampaignSpec, prefix: str, done: str) -> None:
+    try:
+        saved = campaigns.save(spec, campaign_id)
+    except (Invalid, NotFound) as exc:
+        st.error(f"Not saved: {exc}")
+        return
+    if campaign_id is None:  # the drafts of "new" now belong to the saved campaign
+        for key in [k for k in state.drafts() if k.startswith(prefix)]:
+            del state.drafts()[key]
+        st.session_state[EDIT] = saved.id
+    state.notice(done)
+    st.rerun()
+
+
+def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
+    st.subheader("Dry run: the last 7 days of comments")
+    if not current:
+        st.warning("The settings changed since this dry run: run it again before activating.")
+    checked, matched, eligible = st.columns(3)
+    checked.metric("Comments checked", report.comments)
+    matched.metric("Would match", report.matched)
+    eligible.metric("Still within Meta's 7 days for a private reply", report.eligible_for_private_reply)
+    for reason, count in sorted(report.skipped.items(), key=lambda item: -item[1]):
+        st.caption(f"{count} skipped: {REASONS.get(reason, reason)}")
+    for sample in report.samples:
+        with st.container(border=True):
+            st.markdown(f"**{widgets.plain(sample.author or 'Someone')}** wrote "
+                        f"“{widgets.plain(sample.comment_text or '')}”")
+            for text in sample.messages:
+                st.markdown(f":material/reply: {widgets.plain(text)}")
+    st.caption("Nothing was sent.")
+
+
+state.user_or_stop()
+editing = st.session_state.get(EDIT)
+if editing is None:
+    campaign_list()
+else:
+    editor(None if editing == "new" else int(editing))

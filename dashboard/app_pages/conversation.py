@@ -1,0 +1,184 @@
+"""One conversation: the thread as chat bubbles (live), the reply box with what can be sent
+now and until when, the person's details, assignment, status and tags, and for comments what
+each campaign decided and did.
+
+The thread is a fragment refreshing itself; the reply box is outside it, so what is being
+typed is never redrawn, and every field of it is kept as a draft until sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+from peewee import DoesNotExist
+
+from bot import commands, queries
+from bot.errors import Invalid, NotFound
+from bot.queries import ConversationView, MessageView
+from dashboard import state, widgets
+
+SEEN = "sd_seen_message"
+NOBODY = 0  # the "unassigned" choice (a selectbox shows None as no choice at all)
+
+
+@st.fragment(run_every=state.LIVE_SECONDS)
+@state.with_db
+def thread(conversation_id: int) -> None:
+    state.user_or_stop()
+    view = queries.conversation(conversation_id)
+    with st.container(height=520, autoscroll=True, key="thread"):
+        if not view.messages:
+            st.caption("No messages yet.")
+        for message in view.messages:
+            widgets.message_bubble(message, customer_name=view.contact_name, customer_picture=view.picture_url)
+    newest = max((m.id for m in view.messages), default=0)
+    seen = st.session_state.setdefault(SEEN, {})
+    if seen.get(conversation_id) != newest:  # the person's new messages are read by being shown
+        commands.mark_conversation_read(conversation_id)
+        seen[conversation_id] = newest
+
+
+def customer_comments(view: ConversationView) -> list[MessageView]:
+    return [m for m in reversed(view.messages) if m.direction == "in" and m.comment_id]
+
+
+def reply_box(user_id: int, view: ConversationView) -> None:
+    prefix = f"reply{view.id}_"
+    comments = customer_comments(view)
+    reply_type, comment_id = "message", None
+    if view.kind.endswith("_comments"):
+        type_key = prefix + "type"
+        state.restore_draft(type_key, "private")
+        reply_type = st.radio("Answer with", ["private", "comment"], key=type_key, horizontal=True,
+                              format_func=widgets.REPLY_LABELS.get, on_change=state.keep_draft, args=(type_key,))
+        if len(comments) > 1:
+            labels = {c.comment_id: f"“{(c.text or '')[:60]}” · {state.when(c.occurred_at)}" for c in comments}
+            comment_id = st.selectbox("Comment", list(labels), format_func=labels.get, key=prefix + "comment")
+        elif comments:
+            comment_id = comments[0].comment_id
+    widgets.send_window_badge(view.options, selected=reply_type)
+    media = reply_type != "comment"
+    widgets.composer(prefix, media=media, text_label="Your reply")
+    allowed = any(o.allowed for o in view.options if o.reply_type == reply_type)
+    st.button("Send", type="primary", icon=":material/send:", key=prefix + "send", disabled=not allowed,
+              on_click=send, args=(user_id, view.id, prefix, reply_type, comment_id, media))
+
+
+@state.with_db
+def send(user_id: int, conversation_id: int, prefix: str, reply_type: str, comment_id: str | None,
+         media: bool) -> None:
+    """The Send button: one staff reply through `commands.reply` (the same outbox, policy and
+    sender as automations). A repeated click reuses the draft's key, so nothing goes twice."""
+    content = widgets.composed(prefix, media=media)
+    client_key = state.drafts().setdefault(prefix + "client_key", uuid.uuid4().hex)
+    try:
+        rows = commands.reply(user_id, conversation_id, text=content.text, attachments=list(content.attachments),
+                              buttons=list(content.buttons), reply_type=reply_type, comment_id=comment_id,
+                              client_key=client_key)
+    except (Invalid, NotFound) as exc:
+        state.notice(f"Not sent: {exc}", "error")
+        return
+    state.clear_drafts(prefix, widgets.composer_keys(prefix))
+    refused = [r for r in rows if r.status == "refused"]
+    if refused:
+        state.notice(f"Not sent: {refused[0].status_reason}", "error")
+    elif reply_type == "private":
+        state.notice("Private reply queued: it goes to the person's inbox and shows in that conversation.")
+    else:
+        state.notice("Reply queued.")
+
+
+def details(view: ConversationView) -> None:
+    """Who this is, where it happens, and the conversation's assignment, status and tags."""
+    with st.container(border=True):
+        if view.picture_url:
+            st.image(view.picture_url, width=72)
+        lines = [f"{widgets.KIND_ICONS.get(view.kind, '')} {widgets.KIND_LABELS.get(view.kind, view.kind)}"
+                 f" · {widgets.plain(view.channel)}"]
+        if view.username:
+            lines.append(f"@{widgets.plain(view.username)}")
+        if view.profile_url:
+            lines.append(f"[Instagram profile]({view.profile_url})")
+        if view.post_url:
+            lines.append(f"[The commented post]({view.post_url})")
+        st.markdown("  \n".join(lines))
+    status_control(view)
+    assignee_control(view)
+    if view.contact_id is not None:
+        widgets.tag_editor(view.contact_id, view.tags)
+
+
+def status_control(view: ConversationView) -> None:
+    closing = view.status == "open"
+    st.button("Close conversation" if closing else "Reopen conversation", key=f"status{view.id}",
+              icon=":material/check_circle:" if closing else ":material/undo:", use_container_width=True,
+              on_click=state.with_db(commands.set_status), args=(view.id, "closed" if closing else "open"))
+
+
+def assignee_control(view: ConversationView) -> None:
+    staff = {u.id: u.name or u.email for u in queries.staff_users()
+             if u.is_active or u.id == view.assignee_id}
+    key = f"assignee{view.id}"
+    st.session_state[key] = view.assignee_id or NOBODY
+    st.selectbox("Assigned to", [NOBODY, *staff], key=key, format_func=lambda i: staff.get(i, "Nobody"),
+                 on_change=_assign, args=(view.id, key))
+
+
+@state.with_db
+def _assign(conversation_id: int, key: str) -> None:
+    commands.assign(conversation_id, st.session_state[key] or None)
+
+
+def ledger(view: ConversationView) -> None:
+    """For each of the person's comments: which campaigns matched or not and why, and what
+    each action did."""
+    st.markdown("#### Campaigns")
+    comments = customer_comments(view)
+    if not comments:
+        st.caption("No comments in this conversation.")
+    for comment in comments[:10]:
+        entries = queries.comment_ledger(comment.comment_id or "")
+        matched = sum(e.matched for e in entries)
+        with st.expander(f"“{(comment.text or '')[:40]}” · {matched} of {len(entries)} matched"):
+            if not entries:
+                st.caption("No campaign looked at this comment.")
+            for entry in entries:
+                icon = ":material/check_circle:" if entry.matched else ":material/remove_circle_outline:"
+                st.markdown(f"{icon} **{widgets.plain(entry.campaign)}**: {entry.explanation}"
+                            + (" (dry run)" if entry.source == "dry_run" else ""))
+                for step in entry.steps:
+                    st.caption(f"Step {step.position + 1}: {step.status}"
+                               + (f" · {widgets.plain(step.detail)}" if step.detail else ""))
+                    for message in step.messages:
+                        st.caption(f"↳ {widgets.plain((message.text or '')[:60])} · {widgets.status_line(message)}")
+
+
+def page() -> None:
+    user = state.user_or_stop()
+    conversation_id = state.open_conversation_id()
+    if conversation_id is None:
+        st.info("Choose a conversation in the inbox.")
+        st.page_link("app_pages/inbox.py", label="Go to the inbox", icon=":material/inbox:")
+        return
+    try:
+        view = queries.conversation(conversation_id)
+    except DoesNotExist:  # queries.conversation raises the model's DoesNotExist (see report)
+        st.error(f"Conversation {conversation_id} does not exist.")
+        return
+    state.remember_conversation(conversation_id)
+    st.query_params["conversation"] = str(conversation_id)
+    st.page_link("app_pages/inbox.py", label="Inbox", icon=":material/arrow_back:")
+    st.title(view.contact_name)
+    state.show_notice()
+    main, side = st.columns([3, 1.4], gap="large")
+    with main:
+        thread(conversation_id)
+        reply_box(user.id, view)
+    with side:
+        details(view)
+        if view.kind.endswith("_comments"):
+            ledger(view)
+
+
+page()

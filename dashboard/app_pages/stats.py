@@ -1,0 +1,66 @@
+"""Campaign numbers, counted by `campaign_stats.funnel` from stored facts: the funnel, a
+per-day series, failures by Meta's reason, why comments were skipped, and each action."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from bot import campaign_stats
+from bot.campaigns import REASONS
+from dashboard import state, widgets
+
+state.user_or_stop()
+st.title("Stats")
+rows = state.campaign_list()
+if not rows:
+    st.info("No campaigns yet.")
+    st.stop()
+names = {c.id: c.name for c in rows}
+wanted = st.query_params.get("campaign")
+default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in names else rows[0].id
+if "stats_campaign" not in st.session_state:
+    st.session_state["stats_campaign"] = default
+chosen = st.selectbox("Campaign", list(names), format_func=names.get, key="stats_campaign")
+st.query_params["campaign"] = str(chosen)
+funnel = campaign_stats.funnel(chosen)
+
+cells = st.columns(len(widgets.FUNNEL_STAGES))
+for cell, stage in zip(cells, widgets.FUNNEL_STAGES, strict=True):
+    cell.metric(widgets.FUNNEL_LABELS[stage], getattr(funnel, stage))
+
+chart, daily = st.columns(2, gap="large")
+with chart:
+    st.subheader("Funnel")
+    widgets.funnel_chart(funnel)
+with daily:
+    st.subheader("Per day")
+    if funnel.per_day:
+        widgets.daily_chart(funnel.per_day)
+    else:
+        st.caption("Nothing yet.")
+
+failures, skipped = st.columns(2, gap="large")
+with failures:
+    st.subheader("Failures by reason")
+    if funnel.failures:
+        frame = pd.DataFrame([{"Reason": widgets.failure_words(reason, None), "Messages": count}
+                              for reason, count in sorted(funnel.failures.items(), key=lambda i: -i[1])])
+        st.bar_chart(frame.set_index("Reason"), horizontal=True)
+        st.dataframe(frame, hide_index=True, use_container_width=True)
+    else:
+        st.caption("No failures.")
+with skipped:
+    st.subheader("Comments not matched")
+    if funnel.skipped:
+        st.dataframe(pd.DataFrame([{"Why": REASONS.get(reason, reason), "Comments": count}
+                                   for reason, count in sorted(funnel.skipped.items(), key=lambda i: -i[1])]),
+                     hide_index=True, use_container_width=True)
+    else:
+        st.caption("Every comment seen so far matched.")
+
+st.subheader("By action")
+st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_", " "), "Queued": a.queued,
+                            "Sent": a.sent, "Delivered": a.delivered, "Read": a.read, "Clicked": a.clicked,
+                            "Refused": a.refused, "Failed": a.failed} for a in funnel.actions]),
+             hide_index=True, use_container_width=True)

@@ -1,0 +1,158 @@
+"""End to end in a real browser: Debian's headless Chromium against `streamlit run
+dashboard/app.py`, joined to the full stack (API, sandbox Graph API, worker, database).
+
+A customer writes through the sandbox (a signed webhook), staff sign in, open the conversation,
+reply, and the reply reaches the sandbox; then staff edit, dry-run and activate a campaign, and
+a comment gets the edited private reply. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.dashboard.conftest import ADMIN, APP, dashboard_env
+from tests.servers import CI, Stack, free_port, wait_until
+
+ROOT = APP.parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+STEP_MS = 20_000  # Playwright waits at most this long for anything to appear
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+
+@pytest.fixture
+def dashboard_url(desk: Stack, tmp_path: Path) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` as its own process, with the stack's environment."""
+    port = free_port()
+    env = {**os.environ, **dashboard_env(desk), "PYTHONPATH": str(ROOT), "SOCIALDESK_LOG_LEVEL": "WARNING"}
+    log = (tmp_path / "streamlit.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true", "--server.address=127.0.0.1",
+         f"--server.port={port}", "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal",
+         "--server.fileWatcherType=none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthy(url) or process.poll() is not None, 60, what="streamlit health")
+        assert process.poll() is None, (tmp_path / "streamlit.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        print((tmp_path / "streamlit.log").read_text()[-4000:])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def page(dashboard_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        if CI:
+            pytest.fail("CI=true needs /usr/bin/chromium (apt-get install chromium fonts-noto-color-emoji)")
+        pytest.skip("/usr/bin/chromium is not installed; the browser test runs under CI")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1440, "height": 1000})
+        tab.set_default_timeout(STEP_MS)
+        tab.goto(dashboard_url)
+        try:
+            yield tab
+        finally:
+            tab.screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"), full_page=True)
+            browser.close()
+
+
+def sign_in(page: object) -> None:
+    page.get_by_label("E-mail").fill(ADMIN[0])
+    page.get_by_label("Password", exact=True).fill(ADMIN[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Inbox").wait_for()
+
+
+def shot(page: object, name: str) -> None:
+    page.wait_for_timeout(600)  # let images and charts finish painting (the assertion already passed)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_staff_reply_from_the_dashboard_reaches_the_customer(desk: Stack, page: object) -> None:
+    from bot.models import Conversation
+
+    account = desk.page["page_id"]
+    customer = desk.control("customers", account_id=account, name="Dana Buyer")["user_id"]
+    desk.control("dm", account_id=account, user_id=customer, text="Hi! Do you have the red sneakers in size 42?")
+    desk.wait(lambda: Conversation.select().count() == 1, what="the conversation")
+
+    sign_in(page)
+    page.get_by_text("Dana Buyer").wait_for()
+    shot(page, "01-inbox")
+    page.get_by_test_id("stButton").filter(has_text="Open").first.click()
+    page.get_by_test_id("stChatMessage").filter(has_text="size 42").wait_for()
+    page.get_by_text("Message: possible for").wait_for()
+
+    desk.control("dm", account_id=account, user_id=customer, text="Also, is shipping free?")
+    page.get_by_test_id("stChatMessage").filter(has_text="shipping free").wait_for()  # live, no reload
+
+    page.get_by_label("Your reply").fill("Yes, size 42 is in stock, and shipping is free!")
+    page.get_by_role("button", name="Send").click()
+    sent = wait_until(lambda: [s for s in desk.sandbox_get("sent", recipient_id=customer)["sent"]
+                               if "size 42 is in stock" in str(s["body"])], 30, what="the reply in the sandbox")
+    assert sent[0]["kind"] == "message"
+    page.get_by_test_id("stChatMessage").filter(has_text="size 42 is in stock").filter(
+        has_text="Sent").wait_for()
+    shot(page, "02-conversation")
+
+
+def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object) -> None:
+    from bot import campaigns, channels
+    from bot.campaigns import ActionSpec, CampaignSpec
+    from bot.compose import MessageContent
+    from bot.models import Campaign
+
+    account = desk.page["page_id"]
+    channel = channels.channel_for("facebook", account)
+    campaigns.save(CampaignSpec(name="Sneaker coupon", channel_id=channel.id, actions=[
+        ActionSpec(kind="send_message", message=MessageContent(text="Hello!"))]))
+    customer = desk.control("customers", account_id=account, name="Sam Shopper")["user_id"]
+    post = desk.control("posts", account_id=account, message="New red sneakers!")["post_id"]
+
+    sign_in(page)
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_text("Sneaker coupon").wait_for()
+    shot(page, "03-campaigns")
+    page.get_by_role("button", name="Edit").click()
+    page.get_by_label("Message", exact=True).fill("Hi {{ first_name }}, here is your 10% coupon: RED10")
+    page.get_by_role("button", name="Dry run").click()
+    page.get_by_text("Dry run: the last 7 days of comments").wait_for()
+    page.get_by_text("here is your 10% coupon").first.wait_for()  # the live preview
+    shot(page, "04-campaign-editor")
+    page.get_by_role("button", name="Activate").click()
+    page.get_by_text("Saved and activated").wait_for()
+
+    saved = desk.wait(lambda: Campaign.get(Campaign.name == "Sneaker coupon").is_active, what="activation")
+    assert saved
+    desk.control("comment", account_id=account, post_id=post, user_id=customer, text="Want!")
+    sent = wait_until(lambda: [s for s in desk.sandbox_get("sent", account_id=account)["sent"]
+                               if "RED10" in str(s["body"])], 30, what="the private reply")
+    assert "Hi Sam, here is your 10% coupon: RED10" in str(sent[0]["body"])
+    assert sent[0]["private_reply"]
