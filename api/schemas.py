@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from litestar.params import Parameter
+from litestar.openapi.spec import Example
+from litestar.params import Body, Parameter
 
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import Button, MediaAttachment
@@ -27,6 +28,7 @@ PageParam = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="1-based pag
 PageSizeParam = Annotated[int, Parameter(ge=1, le=100, description="items per page")]
 DbId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
+MetaId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,40}$", description="a Meta id (digits)")]
 
 ConversationKind = Literal["messenger", "instagram", "facebook_comments", "instagram_comments"]
 EventName = Literal[EVENTS]  # type: ignore[valid-type]
@@ -76,10 +78,10 @@ class ConnectChannelIn(msgspec.Struct, kw_only=True):
     """Connect (or reconnect with a new token) a Facebook Page, and optionally its Instagram
     professional account; our app is subscribed to the page's webhooks."""
 
-    page_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
+    page_id: MetaId
     name: Name
-    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
-    instagram_id: Name | None = None
+    token: Annotated[str, msgspec.Meta(pattern=r"^[\x21-\x7e]{1,4096}$", description="the page access token")]
+    instagram_id: MetaId | None = None
     instagram_username: Name | None = None
     instagram_followers: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | None = None
 
@@ -149,3 +151,35 @@ class WebhookPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     events: list[EventName] | None = None
     description: Annotated[str, msgspec.Meta(max_length=MAX_NAME)] | None = None
     is_active: bool | None = None
+
+
+# --- documented examples (also what schemathesis tries first) -------------------------------------------
+
+
+def _body(summary: str, value: dict) -> Body:
+    """A request body's documented example."""
+    return Body(examples=[Example(summary=summary, value=value)])
+
+
+ReplyBody = Annotated[ReplyIn, _body("A reply with a button", {
+    "message": {"text": "Yes, we ship to Berlin in 2 days.",
+                "buttons": [{"title": "Track my order", "url": "https://shop.example/track"}]},
+    "reply_type": "message", "client_key": "order-1234-reply"})]
+AssignBody = Annotated[AssignIn, _body("Assign to user 2", {"assignee": 2})]
+TagBody = Annotated[TagIn, _body("A tag", {"tag": "VIP"})]
+ConnectChannelBody = Annotated[ConnectChannelIn, _body("A page and its Instagram account", {
+    "page_id": "104870358931474", "name": "Acme Shoes", "token": "EAAG...page-token",
+    "instagram_id": "17841405822304914", "instagram_username": "acme.shoes"})]
+ChannelSettingsBody = Annotated[ChannelSettingsIn, _body("Stop showing comments", {
+    "receive_comments": False, "fallback_message": "Thanks! We answer within a day."})]
+CampaignBody = Annotated[CampaignIn, _body("Answer 'price' comments privately", {
+    "name": "Price answers", "channel_id": 1, "is_active": False,
+    "trigger": {"all_posts": True, "keywords_any": ["price", "how much"]},
+    "actions": [{"kind": "send_message", "message": {"text": "Hi {{ first_name }}, it is 49 EUR."}},
+                {"kind": "reply_comment", "text": "Sent you a message!"}]})]
+UserBody = Annotated[UserIn, _body("An agent", {
+    "email": "sam@example.com", "password": "a long passphrase", "role": "agent", "name": "Sam"})]
+WebhookBody = Annotated[WebhookIn, _body("A CRM receiving new messages", {
+    "url": "https://crm.example/hooks/socialdesk", "events": ["conversation.created", "message.received"],
+    "description": "CRM"})]
+WebhookPatchBody = Annotated[WebhookPatch, _body("Pause the endpoint", {"is_active": False})]

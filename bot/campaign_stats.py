@@ -16,7 +16,7 @@ from peewee import fn
 from bot import events as ev
 from bot.campaigns import parse_payload
 from bot.db import now_ms
-from bot.models import ButtonClick, Campaign, CampaignAction, CampaignRun, Comment, Message, TrackedLink
+from bot.models import ButtonClick, Campaign, CampaignAction, CampaignRun, Message, TrackedLink
 
 
 class ActionStats(msgspec.Struct):
@@ -83,7 +83,7 @@ def funnel(campaign_id: int) -> Funnel:
     clicked_runs = {c.run_id for c in clicks}
     return Funnel(
         campaign_id=campaign_id,
-        received=_received(campaign),
+        received=_received(runs),
         matched=len(matched_runs),
         sent=len(sent_private),
         delivered=sum(1 for m in sent_private if m.status in ("delivered", "read")),
@@ -106,13 +106,10 @@ def _campaign_messages(campaign_id: int) -> list[Message]:
     return [m for m in rows if int(m.origin.split(":")[1]) in run_ids]
 
 
-def _received(campaign: Campaign) -> int:
-    """Comments from people (not the page) on the posts this campaign watches."""
-    query = Comment.select().where((Comment.channel == campaign.channel_id) & ~Comment.by_account
-                                   & (Comment.created_at >= campaign.created_at))
-    if not campaign.all_posts:
-        query = query.where(Comment.post_id.in_(list(campaign.post_ids or [])))
-    return query.count()
+def _received(runs: list[CampaignRun]) -> int:
+    """Comments by people on the posts this campaign watches: every one it looked at (the ledger
+    has a row per comment), whether it matched or not."""
+    return sum(1 for r in runs if r.reason not in ("post_not_watched", "own_comment"))
 
 
 def _replied_after(message: Message) -> bool:

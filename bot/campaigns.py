@@ -23,7 +23,7 @@ from bot.clock import schedule
 from bot.compose import MessageContent, check_content_templates, check_template, render, render_content
 from bot.compose import validate_content
 from bot.contacts import tag_contact
-from bot.db import now_ms, transaction
+from bot.db import insert_new, now_ms, transaction
 from bot.errors import Invalid, NotFound
 from bot.inbox import Applied
 from bot.models import (
@@ -252,9 +252,9 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
 
 
 def _record_run(campaign: Campaign, comment_id: str, post_id: str, reason: str, source: str) -> CampaignRun | None:
-    row_id = CampaignRun.insert(campaign=campaign, comment_id=comment_id, post_id=post_id,
-                                matched=reason == "matched", reason=reason, source=source,
-                                created_at=now_ms()).on_conflict_ignore().execute()
+    row_id = insert_new(CampaignRun.insert(campaign=campaign, comment_id=comment_id, post_id=post_id,
+                                           matched=reason == "matched", reason=reason, source=source,
+                                           created_at=now_ms()))
     return CampaignRun.get_by_id(row_id) if row_id else None
 
 

@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 
-from bot.db import connection, now_ms, transaction
+from bot.db import connection, insert_new, now_ms, transaction
 from bot.models import InboundEvent, Message, ScheduledJob
 from bot.queue import current_broker, hold_lease
 
@@ -63,8 +63,8 @@ class Clock:
 def schedule(actor: str, args: list, due_at: int, dedupe_key: str | None = None) -> bool:
     """Durably schedule `actor(*args)` at `due_at` (ms); survives restarts. Returns False when a
     job with the same dedupe key already exists."""
-    inserted = ScheduledJob.insert(actor=actor, args=args, due_at=due_at, dedupe_key=dedupe_key,
-                                   created_at=now_ms()).on_conflict_ignore().execute()
+    inserted = insert_new(ScheduledJob.insert(actor=actor, args=args, due_at=due_at, dedupe_key=dedupe_key,
+                                              created_at=now_ms()))
     return bool(inserted)
 
 

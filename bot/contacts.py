@@ -8,7 +8,7 @@ ids are a different namespace: a separate identity (and contact).
 
 from __future__ import annotations
 
-from bot.db import now_ms
+from bot.db import insert_new, now_ms
 from bot.errors import GraphError
 from bot.models import Channel, Contact, ContactTag, Identity, Tag
 
@@ -34,9 +34,9 @@ def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
         return identity, False
     now = now_ms()
     contact = Contact.create(name=name or username or "", created_at=now, updated_at=now)
-    inserted = (Identity.insert(contact=contact, channel=channel, platform=channel.platform, scoped_id=scoped_id,
-                                name=name, username=username, created_at=now, profile_due_at=now)
-                .on_conflict_ignore().execute())
+    inserted = insert_new(Identity.insert(contact=contact, channel=channel, platform=channel.platform,
+                                          scoped_id=scoped_id, name=name, username=username, created_at=now,
+                                          profile_due_at=now))
     identity = Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
     if not inserted or identity.contact_id != contact.id:  # lost a race: keep the winner's contact
         contact.delete_instance()

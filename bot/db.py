@@ -70,6 +70,17 @@ def transaction() -> peewee._atomic:
     return db.atomic()
 
 
+def insert_new(query: peewee.Insert) -> int | None:
+    """Run an INSERT that must not overwrite: the new row's id, or None when a row with the same
+    unique key already exists. (SQLite's lastrowid is stale after an ignored insert, so the row
+    count decides there; PostgreSQL's RETURNING gives nothing for an ignored row.)"""
+    query = query.on_conflict_ignore()
+    if is_sqlite():
+        cursor = db.execute(query)
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+    return query.execute() or None
+
+
 def now_ms() -> int:
     """Milliseconds since the epoch: the one time unit of the schema (Meta's timestamps are ms)."""
     return int(time.time() * 1000)

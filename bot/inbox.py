@@ -16,7 +16,7 @@ from peewee import fn
 from bot import events as ev
 from bot.channels import channel_for
 from bot.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
-from bot.db import now_ms
+from bot.db import insert_new, now_ms
 from bot.models import Channel, Comment, Conversation, Identity, Message
 
 OUT_SENT_STATES = ("sent", "delivered")
@@ -183,7 +183,10 @@ def _delivered(event: ev.MessagesDelivered, channel: Channel) -> Applied:
 
 
 def _ours_to(channel: Channel, user_id: str):  # noqa: ANN202 - a peewee expression
-    return (Message.channel == channel) & (Message.recipient_id == user_id) & (Message.direction == "out")
+    """Messages we sent into this person's Messenger/Instagram thread (private replies included;
+    public comment replies are not in the thread, so receipts never apply to them)."""
+    return ((Message.channel == channel) & (Message.recipient_id == user_id) & (Message.direction == "out")
+            & (Message.send_kind != "comment_reply"))
 
 
 # --- comments -------------------------------------------------------------------------------------
@@ -191,11 +194,11 @@ def _ours_to(channel: Channel, user_id: str):  # noqa: ANN202 - a peewee express
 
 def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     created_at = event.created_time or event.timestamp
-    inserted = Comment.insert(
+    inserted = insert_new(Comment.insert(
         comment_id=event.comment_id, channel=channel, post_id=event.post_id, parent_id=event.parent_id,
         from_id=event.from_id, from_name=event.from_name, from_username=event.from_username, text=event.text,
         by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
-    ).on_conflict_ignore().execute()
+    ))
     if not inserted:
         return Applied(event, channel, duplicate=True, note="comment already stored")
     if event.by_account:
@@ -297,9 +300,8 @@ def _insert_inbound(conversation: Conversation, at: int, **fields: object) -> Me
 
 def _insert(conversation: Conversation, at: int, **fields: object) -> Message | None:
     """Insert a message unless its Meta id is already stored; None means duplicate."""
-    row_id = (Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
-                             created_at=now_ms(), **fields)
-              .on_conflict_ignore().execute())
+    row_id = insert_new(Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
+                                       created_at=now_ms(), **fields))
     if not row_id:
         return None
     return Message.get_by_id(row_id)

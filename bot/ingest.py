@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from bot import events as ev
 from bot.channels import channel_for
-from bot.db import now_ms, transaction
+from bot.db import insert_new, now_ms, transaction
 from bot.meta.parse import MalformedBody, parse_delivery
 from bot.models import Channel, Delivery, IgnoredItem, InboundEvent
 
@@ -62,11 +62,11 @@ def store_events(events: Iterable[ev.Event], *, delivery_id: int | None, source:
     now = now_ms()
     keys: list[str] = []
     for seq, event in enumerate(events):
-        inserted = (InboundEvent.insert(
+        inserted = insert_new(InboundEvent.insert(
             event_key=event.event_key, conversation_key=event.conversation_key, delivery=delivery_id, seq=seq,
             kind=type(event).__name__, occurred_at=event.timestamp, payload=ev.encode(event), status="pending",
             source=source, created_at=now,
-        ).on_conflict_ignore().execute())
+        ))
         if inserted and event.conversation_key not in keys:
             keys.append(event.conversation_key)
     return keys

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import random
+
+import peewee
 from dataclasses import dataclass
 
 from bot import runtime
@@ -147,7 +149,15 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
             fields["recipient_id"] = recipient
     if error is not None:
         fields.update(error_code=error.code, error_subcode=error.subcode)
-    Message.update(**fields).where(Message.id == message.id).execute()
+    try:
+        with transaction():
+            Message.update(**fields).where(Message.id == message.id).execute()
+    except peewee.IntegrityError:
+        # Meta's echo of this very send (or, for a public reply, the feed webhook of our new
+        # comment) arrived first and was stored on its own: fold it into our row.
+        same = (Message.mid == mid) | (Message.comment_id == mid)
+        Message.delete().where(same & (Message.author == "page") & (Message.id != message.id)).execute()
+        Message.update(**fields).where(Message.id == message.id).execute()
 
 
 def _release(message: Message, delay_ms: int) -> None:

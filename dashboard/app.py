@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
@@ -17,8 +18,10 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from bot import notifications  # noqa: E402
-from bot.models import User  # noqa: E402
 from dashboard import state, widgets  # noqa: E402
+
+if TYPE_CHECKING:
+    from bot.models import User
 
 
 def sign_in() -> None:
@@ -65,7 +68,7 @@ def bell(user_id: int) -> None:
     """Unread internal notifications, refreshed on their own."""
     unread = notifications.unread_count(user_id)
     with st.popover(f":material/notifications: {unread}" if unread else ":material/notifications:",
-                    use_container_width=True):
+                    width="stretch"):
         items = notifications.list_notifications(user_id, limit=15)
         if not items:
             st.caption("No notifications yet.")
@@ -77,9 +80,9 @@ def bell(user_id: int) -> None:
                 state.remember_conversation(item.conversation_id)
                 st.switch_page("app_pages/conversation.py",
                                query_params={"conversation": str(item.conversation_id)})
-        if unread and st.button("Mark all as read", key="notif_all"):
-            notifications.mark_read(user_id)
-            st.rerun(scope="fragment")
+        if unread:
+            st.button("Mark all as read", key="notif_all", on_click=state.with_db(notifications.mark_read),
+                      args=(user_id,))
 
 
 def sidebar(user: User) -> None:
@@ -97,7 +100,8 @@ def main() -> None:
     with state.db_scope():
         user = state.current_user()
         if user is None:
-            st.navigation([st.Page(sign_in, title="Sign in", icon=":material/login:")], position="hidden").run()
+            login = st.Page(sign_in, title="Sign in", icon=":material/login:")
+            st.navigation([login], position="hidden").run()
             return
         navigation = st.navigation(pages_for(user))
         sidebar(user)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -28,8 +28,11 @@ import streamlit as st
 from bot import auth, campaigns, queue, runtime
 from bot.campaigns import CampaignSpec
 from bot.db import db
-from bot.models import Campaign, User
+from bot.models import Campaign
 from bot.settings import META_GRAPH_URL, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.models import User
 
 TOKEN = "sd_session_token"
 OPEN_CONVERSATION = "sd_open_conversation"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -42,6 +43,7 @@ AUTHOR_AVATARS = {
     "page": ":material/storefront:",
 }
 AUTHOR_LABELS = {"staff": "Staff", "bot": "Bot", "campaign": "Campaign", "page": "Page (outside socialdesk)"}
+KIND_WORDS = {"comment": "comment", "postback": "tapped a button", "referral": "opened via a link"}
 REPLY_LABELS = {"message": "Message", "private": "Private message", "comment": "Reply to comment"}
 MEDIA_TYPES = ("image", "video", "audio", "file")
 FUNNEL_STAGES = ("received", "matched", "sent", "delivered", "read", "clicked", "replied")
@@ -91,8 +93,8 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
             st.markdown(":gray[*This message was removed.*]")
         elif message.text:
             st.markdown(plain(message.text))
-        for index, attachment in enumerate(message.attachments):
-            attachment_view(attachment, key=f"m{message.id}a{index}")
+        for attachment in message.attachments:
+            attachment_view(attachment)
         for index, button in enumerate(message.buttons):
             button_view(button, key=f"m{message.id}b{index}")
         if message.direction == "out":
@@ -101,7 +103,7 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
 
 def _byline(message: MessageView, customer_name: str) -> str:
     who = customer_name if message.direction == "in" else AUTHOR_LABELS.get(message.author, message.author)
-    what = {"comment": "comment", "postback": "tapped a button", "referral": "opened via a link"}.get(message.kind, "")
+    what = KIND_WORDS.get(message.kind, "")
     if message.send_kind == "private_reply":
         what = "private reply"
     elif message.send_kind == "comment_reply":
@@ -111,10 +113,10 @@ def _byline(message: MessageView, customer_name: str) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def attachment_view(attachment: dict, *, key: str) -> None:
+def attachment_view(attachment: dict) -> None:
     """Images and stickers inline, video and audio playable, anything else as a link."""
     kind, url = attachment.get("type", "file"), attachment.get("url")
-    if not url:
+    if not url or not str(url).startswith(("https://", "http://")):  # never a javascript: link
         st.caption(f"[{kind}]" + (f" {attachment.get('title')}" if attachment.get("title") else ""))
     elif kind in ("image", "sticker", "story_mention"):
         st.image(url, width=240)
@@ -201,8 +203,7 @@ def composer(prefix: str, *, media: bool, text_label: str = "Reply", height: int
     `state.drafts`) so a rerun or a trip to another page loses nothing typed."""
     defaults = defaults or {}
     text_key = f"{prefix}text"
-    state.restore_draft(text_key, defaults.get(text_key, ""))
-    st.text_area(text_label, key=text_key, height=height, on_change=state.keep_draft, args=(text_key,))
+    drafted(st.text_area, text_label, text_key, defaults.get(text_key, ""), height=height)
     if media:
         with st.expander("Attachments and buttons", expanded=_has_extras(prefix, defaults)):
             _attachment_fields(prefix, defaults)
@@ -228,7 +229,9 @@ def composed(prefix: str, *, media: bool) -> MessageContent:
 
 
 def _button(title: str, kind: str, value: str) -> Button:
-    return Button(title=title, url=value or None) if kind == "Link" else Button(title=title, payload=value or None)
+    if kind == "Link":
+        return Button(title=title, url=value or None)
+    return Button(title=title, payload=value or None)
 
 
 def composer_defaults(prefix: str, content: MessageContent | None) -> dict:
@@ -252,7 +255,8 @@ def composer_keys(prefix: str) -> dict:
     for i in range(MAX_ATTACHMENTS):
         values.update({f"{prefix}att{i}_type": "image", f"{prefix}att{i}_url": ""})
     for i in range(MAX_BUTTONS):
-        values.update({f"{prefix}btn{i}_title": "", f"{prefix}btn{i}_kind": "Link", f"{prefix}btn{i}_value": ""})
+        values.update({f"{prefix}btn{i}_title": "", f"{prefix}btn{i}_kind": "Link",
+                       f"{prefix}btn{i}_value": ""})
     return values
 
 
@@ -262,57 +266,64 @@ def _has_extras(prefix: str, defaults: dict) -> bool:
     return any(state.drafts().get(k) or defaults.get(k) for k in keys)
 
 
-def _field(widget, label: str, key: str, defaults: dict, default: object, **kwargs: object) -> object:  # noqa: ANN001
-    state.restore_draft(key, defaults.get(key, default))
+def drafted(widget: Callable[..., Any], label: str, key: str, default: object, **kwargs: object) -> Any:
+    """Draw `widget` so its value is kept as a draft (see `state.drafts`), starting at `default`."""
+    state.restore_draft(key, default)
     return widget(label, key=key, on_change=state.keep_draft, args=(key,), **kwargs)
 
 
 def _attachment_fields(prefix: str, defaults: dict) -> None:
     st.caption(f"Attachments (up to {MAX_ATTACHMENTS}; each is sent as its own message)")
     for i in range(MAX_ATTACHMENTS):
+        kind, url = f"{prefix}att{i}_type", f"{prefix}att{i}_url"
         left, right = st.columns([1, 3])
         with left:
-            _field(st.selectbox, f"Attachment {i + 1} type", f"{prefix}att{i}_type", defaults, "image",
-                   options=MEDIA_TYPES, label_visibility="collapsed")
+            drafted(st.selectbox, f"Attachment {i + 1} type", kind, defaults.get(kind, "image"),
+                    options=MEDIA_TYPES, label_visibility="collapsed")
         with right:
-            _field(st.text_input, f"Attachment {i + 1} URL", f"{prefix}att{i}_url", defaults, "",
-                   placeholder="https://…", label_visibility="collapsed")
+            drafted(st.text_input, f"Attachment {i + 1} URL", url, defaults.get(url, ""),
+                    placeholder="https://…", label_visibility="collapsed")
 
 
 def _button_fields(prefix: str, defaults: dict) -> None:
     st.caption(f"Buttons (up to {MAX_BUTTONS}; titles up to 20 characters)")
     for i in range(MAX_BUTTONS):
+        title, kind, value = f"{prefix}btn{i}_title", f"{prefix}btn{i}_kind", f"{prefix}btn{i}_value"
         title_col, kind_col, value_col = st.columns([2, 1.2, 3])
         with title_col:
-            _field(st.text_input, f"Button {i + 1} title", f"{prefix}btn{i}_title", defaults, "",
-                   placeholder=f"Button {i + 1} title", label_visibility="collapsed")
+            drafted(st.text_input, f"Button {i + 1} title", title, defaults.get(title, ""),
+                    placeholder=f"Button {i + 1} title", label_visibility="collapsed")
         with kind_col:
-            _field(st.selectbox, f"Button {i + 1} kind", f"{prefix}btn{i}_kind", defaults, "Link",
-                   options=("Link", "Reply"), label_visibility="collapsed")
+            drafted(st.selectbox, f"Button {i + 1} kind", kind, defaults.get(kind, "Link"),
+                    options=("Link", "Reply"), label_visibility="collapsed")
         with value_col:
-            _field(st.text_input, f"Button {i + 1} value", f"{prefix}btn{i}_value", defaults, "",
-                   placeholder="https://… or a reply payload", label_visibility="collapsed")
+            drafted(st.text_input, f"Button {i + 1} value", value, defaults.get(value, ""),
+                    placeholder="https://… or a reply payload", label_visibility="collapsed")
+
+
+BUBBLE = "background:#f0f2f5;border-radius:18px;max-width:320px;overflow:hidden;color:#050505"
+BUBBLE_BUTTON = "border-top:1px solid #dcdfe4;padding:8px;text-align:center;color:#0a7cff;font-weight:600"
 
 
 def messenger_preview(content: MessageContent, *, page_name: str) -> None:
     """A bubble shaped like Messenger's, so authors see what the person will see."""
     parts = []
     if content.text:
-        buttons = "".join(f'<div style="border-top:1px solid #dcdfe4;padding:8px;text-align:center;'
-                          f'color:#0a7cff;font-weight:600">{html.escape(b.title)}</div>' for b in content.buttons)
-        parts.append(f'<div style="background:#f0f2f5;border-radius:18px;max-width:320px;overflow:hidden">'
-                     f'<div style="padding:8px 12px;white-space:pre-wrap;color:#050505">'
+        buttons = "".join(f'<div style="{BUBBLE_BUTTON}">{html.escape(b.title)}</div>'
+                          for b in content.buttons)
+        parts.append(f'<div style="{BUBBLE}"><div style="padding:8px 12px;white-space:pre-wrap">'
                      f'{html.escape(content.text)}</div>{buttons}</div>')
     for attachment in content.attachments:
-        if attachment.type == "image" and attachment.url:
-            parts.append(f'<img src="{html.escape(attachment.url)}" style="max-width:240px;border-radius:18px">')
+        url = html.escape(attachment.url or "")
+        if attachment.type == "image" and url:
+            parts.append(f'<img src="{url}" style="max-width:240px;border-radius:18px">')
         else:
-            parts.append(f'<div style="background:#f0f2f5;border-radius:18px;padding:8px 12px;max-width:320px">'
-                         f'📎 {html.escape(attachment.type)}: {html.escape(attachment.url or "")}</div>')
-    body = "".join(f'<div style="margin:4px 0">{p}</div>' for p in parts) or '<i style="color:#65676b">Empty</i>'
+            kind = html.escape(attachment.type)
+            parts.append(f'<div style="{BUBBLE};padding:8px 12px">📎 {kind}: {url}</div>')
+    body = "".join(f'<div style="margin:4px 0">{p}</div>' for p in parts)
     st.html(f'<div style="font-family:Helvetica,Arial,sans-serif;font-size:15px">'
             f'<div style="color:#65676b;font-size:12px;margin-bottom:4px">{html.escape(page_name)}</div>'
-            f'{body}</div>')
+            f'{body or "<i>Empty</i>"}</div>')
 
 
 # --- tags ---------------------------------------------------------------------------------------------
@@ -347,7 +358,7 @@ def funnel_chart(funnel: Funnel) -> None:
         x=alt.X("people:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("stage:N", sort=order, title=None), tooltip=["stage", "people"])
     labels = bars.mark_text(align="left", dx=4, color="#333").encode(text="people:Q")
-    st.altair_chart(bars + labels, use_container_width=True)
+    st.altair_chart(bars + labels, width="stretch")
 
 
 def daily_chart(per_day: list[dict]) -> None:
@@ -357,5 +368,6 @@ def daily_chart(per_day: list[dict]) -> None:
     chart = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b")),
         y=alt.Y("count:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
-        color=alt.Color("what:N", title=None, sort=["matched", "sent", "clicked"]), tooltip=["day", "what", "count"])
-    st.altair_chart(chart, use_container_width=True)
+        color=alt.Color("what:N", title=None, sort=["matched", "sent", "clicked"]),
+        tooltip=["day", "what", "count"])
+    st.altair_chart(chart, width="stretch")

@@ -147,8 +147,7 @@ class Stack:
     def start(cls, env: dict[str, str], sandbox: LiveServer, *, connect: bool = True,
               instagram: bool = True) -> Iterator[Stack]:
         from api.app import create_app
-        from bot import queue, runtime
-        from bot.clock import Clock
+        from bot import runtime
         from bot.db import connection
         from bot.settings import load_settings
 
@@ -160,18 +159,36 @@ class Stack:
         stack = cls(settings=settings, api=api, sandbox=sandbox)
         stack.control("reset")
         stack.control("config", app_secret=settings.meta_app_secret, webhook_url=f"{api.url}/webhooks/meta")
-        worker = queue.start_inprocess_worker(4)
-        clock = Clock(interval=0.2).start()
+        stack.start_workers()
         try:
             if connect:
                 with connection():
                     stack.connect_page(instagram=instagram)
             yield stack
         finally:
-            clock.stop()
-            worker.stop()
+            stack.stop_workers()
             api.stop()
             stack.http.close()
+
+    def start_workers(self) -> None:
+        """Worker threads and the clock, as `socialdesk run` starts them."""
+        from bot import queue
+        from bot.clock import Clock
+
+        self._worker = queue.start_inprocess_worker(4)
+        self._clock = Clock(interval=0.2).start()
+
+    def stop_workers(self) -> None:
+        self._clock.stop()
+        self._worker.stop()
+
+    def restart_workers(self) -> None:
+        """Stop every worker, drop the in-process queue (what a process restart loses), start again."""
+        from bot import queue
+
+        self.stop_workers()
+        queue.setup_broker(self.settings.redis_url)
+        self.start_workers()
 
     def connect_page(self, name: str = "Acme Shoes", instagram: bool = True) -> dict:
         from bot import channels

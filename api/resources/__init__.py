@@ -4,6 +4,10 @@ decoded input, call one `bot` service inside a database connection, return its r
 The decorators below are Litestar's with the two settings every handler shares: it runs in a
 worker thread (peewee is synchronous and its connections are per thread) and documents the
 JSON error answers of `api.errors`.
+
+Ids in paths are declared `{x_id:str}` and typed `IdParam` (an integer) in the handler: the
+route always matches and a bad id is a 422 naming the parameter from our error table, rather
+than a routing miss answered outside this router with Litestar's default body.
 """
 
 from __future__ import annotations

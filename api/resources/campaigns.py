@@ -10,7 +10,7 @@ from litestar.params import Parameter
 
 from api.guards import admin_only
 from api.resources import get, post, put
-from api.schemas import CampaignIn, IdParam
+from api.schemas import CampaignBody, IdParam
 from bot import campaigns, queries
 from bot.campaign_stats import Funnel
 from bot.campaigns import DRY_RUN_DAYS, DryRunReport
@@ -31,43 +31,43 @@ class CampaignController(Controller):
             return queries.campaigns()
 
     @post(summary="Create a campaign")
-    def create(self, data: CampaignIn) -> CampaignView:
+    def create(self, data: CampaignBody) -> CampaignView:
         with connection():
             return queries.campaign(campaigns.save(data.spec()).id)
 
     @post("/dry-run", status_code=200, summary="What an unsaved campaign would have done on recent comments")
-    def dry_run_unsaved(self, data: CampaignIn, days: Days = DRY_RUN_DAYS) -> DryRunReport:
+    def dry_run_unsaved(self, data: CampaignBody, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
             return campaigns.dry_run(data.spec(), days=days)
 
-    @get("/{campaign_id:int}", summary="A campaign")
+    @get("/{campaign_id:str}", summary="A campaign")
     def get_campaign(self, campaign_id: IdParam) -> CampaignView:
         with connection():
             return queries.campaign(campaign_id)
 
-    @put("/{campaign_id:int}", summary="Replace a campaign's definition")
-    def update(self, campaign_id: IdParam, data: CampaignIn) -> CampaignView:
+    @put("/{campaign_id:str}", summary="Replace a campaign's definition")
+    def update(self, campaign_id: IdParam, data: CampaignBody) -> CampaignView:
         with connection():
             queries.campaign(campaign_id)  # 404 first: no point validating a body for a missing campaign
             return queries.campaign(campaigns.save(data.spec(), campaign_id).id)
 
-    @post("/{campaign_id:int}/activate", status_code=200, summary="Start answering comments")
+    @post("/{campaign_id:str}/activate", status_code=200, summary="Start answering comments")
     def activate(self, campaign_id: IdParam) -> CampaignView:
         with connection():
             return queries.campaign(campaigns.set_active(campaign_id, True).id)
 
-    @post("/{campaign_id:int}/deactivate", status_code=200, summary="Stop answering comments")
+    @post("/{campaign_id:str}/deactivate", status_code=200, summary="Stop answering comments")
     def deactivate(self, campaign_id: IdParam) -> CampaignView:
         with connection():
             return queries.campaign(campaigns.set_active(campaign_id, False).id)
 
-    @post("/{campaign_id:int}/dry-run", status_code=200,
+    @post("/{campaign_id:str}/dry-run", status_code=200,
           summary="What the saved campaign would do on recent comments")
     def dry_run(self, campaign_id: IdParam, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
             return campaigns.dry_run(queries.campaign_spec(campaign_id), campaign_id=campaign_id, days=days)
 
-    @get("/{campaign_id:int}/stats", summary="The campaign's funnel: matched, sent, delivered, read, clicked")
+    @get("/{campaign_id:str}/stats", summary="The campaign's funnel: matched, sent, delivered, read, clicked")
     def stats(self, campaign_id: IdParam) -> Funnel:
         with connection():
             return queries.campaign_funnel(campaign_id)

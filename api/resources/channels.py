@@ -7,7 +7,7 @@ from litestar import Controller
 
 from api.guards import admin_only
 from api.resources import get, patch, post
-from api.schemas import ChannelSettingsIn, ConnectChannelIn, IdParam
+from api.schemas import ChannelSettingsBody, ConnectChannelBody, IdParam
 from bot import channels, queries
 from bot.db import connection
 from bot.queries import ChannelHealth, ChannelView
@@ -23,7 +23,7 @@ class ChannelController(Controller):
             return queries.channels()
 
     @post(guards=[admin_only], summary="Connect a Facebook Page (and its Instagram account)")
-    def connect(self, data: ConnectChannelIn) -> list[ChannelView]:
+    def connect(self, data: ConnectChannelBody) -> list[ChannelView]:
         with connection():
             connected = channels.connect_page(data.page_id, data.name, data.token,
                                               instagram_id=data.instagram_id,
@@ -31,20 +31,20 @@ class ChannelController(Controller):
                                               instagram_followers=data.instagram_followers)
             return [queries.channel(c.id) for c in connected]
 
-    @get("/{channel_id:int}", summary="A channel")
+    @get("/{channel_id:str}", summary="A channel")
     def get_channel(self, channel_id: IdParam) -> ChannelView:
         with connection():
             return queries.channel(channel_id)
 
-    @patch("/{channel_id:int}/settings", guards=[admin_only], summary="Change settings toggles")
-    def change_settings(self, channel_id: IdParam, data: ChannelSettingsIn) -> ChannelView:
+    @patch("/{channel_id:str}/settings", guards=[admin_only], summary="Change settings toggles")
+    def change_settings(self, channel_id: IdParam, data: ChannelSettingsBody) -> ChannelView:
         changes = data.changes()
         with connection():
             if changes:
                 channels.update_settings(channel_id, **changes)
             return queries.channel(channel_id)
 
-    @get("/{channel_id:int}/health", summary="The channel's health as last checked")
+    @get("/{channel_id:str}/health", summary="The channel's health as last checked")
     def health(self, channel_id: IdParam) -> ChannelHealth:
         with connection():
             return queries.channel_health(channel_id)

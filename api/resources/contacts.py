@@ -9,7 +9,7 @@ from litestar import Controller
 from litestar.params import Parameter
 
 from api.resources import delete, get, post
-from api.schemas import MAX_NAME, IdParam, PageParam, PageSizeParam, TagIn, TagList
+from api.schemas import MAX_NAME, IdParam, PageParam, PageSizeParam, TagBody, TagList
 from bot import commands, queries
 from bot.db import connection
 from bot.queries import ContactPage, ContactView
@@ -25,17 +25,17 @@ class ContactController(Controller):
         with connection():
             return queries.contact_page(search, page, page_size)
 
-    @get("/{contact_id:int}", summary="A contact with identities, conversations and tags")
+    @get("/{contact_id:str}", summary="A contact with identities, conversations and tags")
     def get_contact(self, contact_id: IdParam) -> ContactView:
         with connection():
             return queries.contact_view(contact_id)
 
-    @post("/{contact_id:int}/tags", status_code=200, summary="Add a tag")
-    def add_tag(self, contact_id: IdParam, data: TagIn) -> TagList:
+    @post("/{contact_id:str}/tags", status_code=200, summary="Add a tag")
+    def add_tag(self, contact_id: IdParam, data: TagBody) -> TagList:
         with connection():
             return TagList(commands.tag_contact_checked(contact_id, data.tag))
 
-    @delete("/{contact_id:int}/tags/{tag:str}", status_code=200, summary="Remove a tag")
+    @delete("/{contact_id:str}/tags/{tag:str}", status_code=200, summary="Remove a tag")
     def remove_tag(self, contact_id: IdParam, tag: Annotated[str, Parameter(max_length=MAX_NAME)]) -> TagList:
         with connection():
             return TagList(commands.untag_contact_checked(contact_id, tag))

@@ -12,13 +12,13 @@ from api.guards import Caller
 from api.resources import delete, get, post
 from api.schemas import (
     MAX_NAME,
-    AssignIn,
+    AssignBody,
     ConversationKind,
     IdParam,
     PageParam,
     PageSizeParam,
-    ReplyIn,
-    TagIn,
+    ReplyBody,
+    TagBody,
     TagList,
 )
 from bot import commands, queries
@@ -44,19 +44,19 @@ class ConversationController(Controller):
             return queries.inbox(kind=kind, status=status, assignee_id=assignee_id, unassigned=unassigned,
                                  tag=tag, search=search, page=page, page_size=page_size)
 
-    @get("/{conversation_id:int}", summary="A conversation with the person's details and recent messages")
+    @get("/{conversation_id:str}", summary="A conversation with the person's details and recent messages")
     def get_conversation(self, conversation_id: IdParam) -> ConversationView:
         with connection():
             return queries.conversation_view(conversation_id)
 
-    @get("/{conversation_id:int}/messages", summary="The latest messages, oldest first")
+    @get("/{conversation_id:str}/messages", summary="The latest messages, oldest first")
     def list_messages(self, conversation_id: IdParam,
                       limit: Annotated[int, Parameter(ge=1, le=1000)] = 200) -> list[MessageView]:
         with connection():
             return queries.conversation_view(conversation_id, limit=limit).messages
 
-    @post("/{conversation_id:int}/messages", summary="Reply (the same send policy as the dashboard)")
-    def reply(self, caller: Caller, conversation_id: IdParam, data: ReplyIn) -> list[MessageView]:
+    @post("/{conversation_id:str}/messages", summary="Reply (the same send policy as the dashboard)")
+    def reply(self, caller: Caller, conversation_id: IdParam, data: ReplyBody) -> list[MessageView]:
         with connection():
             rows = commands.reply(caller.id, conversation_id, text=data.message.text,
                                   attachments=data.message.attachments, buttons=data.message.buttons,
@@ -64,30 +64,30 @@ class ConversationController(Controller):
                                   client_key=data.client_key)
             return queries.message_views(rows)
 
-    @post("/{conversation_id:int}/assign", status_code=200, summary="Assign to a staff user, or unassign")
-    def assign(self, conversation_id: IdParam, data: AssignIn) -> ConversationView:
+    @post("/{conversation_id:str}/assign", status_code=200, summary="Assign to a staff user, or unassign")
+    def assign(self, conversation_id: IdParam, data: AssignBody) -> ConversationView:
         with connection():
             commands.assign(conversation_id, data.assignee)
             return queries.conversation_view(conversation_id)
 
-    @post("/{conversation_id:int}/close", status_code=200, summary="Close")
+    @post("/{conversation_id:str}/close", status_code=200, summary="Close")
     def close(self, conversation_id: IdParam) -> ConversationView:
         with connection():
             commands.set_status(conversation_id, "closed")
             return queries.conversation_view(conversation_id)
 
-    @post("/{conversation_id:int}/reopen", status_code=200, summary="Reopen")
+    @post("/{conversation_id:str}/reopen", status_code=200, summary="Reopen")
     def reopen(self, conversation_id: IdParam) -> ConversationView:
         with connection():
             commands.set_status(conversation_id, "open")
             return queries.conversation_view(conversation_id)
 
-    @post("/{conversation_id:int}/tags", status_code=200, summary="Tag the conversation's person")
-    def add_tag(self, conversation_id: IdParam, data: TagIn) -> TagList:
+    @post("/{conversation_id:str}/tags", status_code=200, summary="Tag the conversation's person")
+    def add_tag(self, conversation_id: IdParam, data: TagBody) -> TagList:
         with connection():
             return TagList(commands.tag_conversation(conversation_id, data.tag))
 
-    @delete("/{conversation_id:int}/tags/{tag:str}", status_code=200, summary="Remove a tag from the person")
+    @delete("/{conversation_id:str}/tags/{tag:str}", status_code=200, summary="Remove a tag from the person")
     def remove_tag(self, conversation_id: IdParam, tag: TagParam) -> TagList:
         with connection():
             return TagList(commands.untag_conversation(conversation_id, tag))

@@ -6,7 +6,7 @@ from litestar import Controller
 
 from api.guards import Caller, admin_only
 from api.resources import get, post
-from api.schemas import IdParam, UserIn
+from api.schemas import IdParam, UserBody
 from bot import auth, commands, queries
 from bot.db import connection
 from bot.queries import UserView
@@ -23,11 +23,11 @@ class UserController(Controller):
             return queries.users()
 
     @post(summary="Create a staff user (admin or agent)")
-    def create(self, data: UserIn) -> UserView:
+    def create(self, data: UserBody) -> UserView:
         with connection():
             return queries.user_view(auth.add_user(data.email, data.password, data.role, data.name))
 
-    @post("/{user_id:int}/deactivate", status_code=200,
+    @post("/{user_id:str}/deactivate", status_code=200,
           summary="Deactivate a user: their sessions end and their API tokens stop working")
     def deactivate(self, caller: Caller, user_id: IdParam) -> UserView:
         with connection():

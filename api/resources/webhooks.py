@@ -14,7 +14,7 @@ from litestar.params import Parameter
 
 from api.guards import Caller, admin_only
 from api.resources import delete, get, patch, post
-from api.schemas import IdParam, WebhookIn, WebhookPatch
+from api.schemas import IdParam, WebhookBody, WebhookPatchBody
 from bot import outhooks
 from bot.db import connection
 from bot.outhooks import DeliveryView, EndpointView
@@ -35,34 +35,34 @@ class WebhookController(Controller):
         return list(outhooks.EVENTS)
 
     @post(summary="Register an endpoint; the answer carries its signing secret")
-    def register(self, caller: Caller, data: WebhookIn) -> EndpointView:
+    def register(self, caller: Caller, data: WebhookBody) -> EndpointView:
         with connection():
             return outhooks.register(data.url, list(data.events), description=data.description,
                                      user_id=caller.id)
 
-    @get("/{endpoint_id:int}", summary="An endpoint")
+    @get("/{endpoint_id:str}", summary="An endpoint")
     def get_endpoint(self, endpoint_id: IdParam) -> EndpointView:
         with connection():
             return outhooks.endpoint(endpoint_id)
 
-    @patch("/{endpoint_id:int}", summary="Change the URL, events, description, or pause it (is_active)")
-    def change(self, endpoint_id: IdParam, data: WebhookPatch) -> EndpointView:
+    @patch("/{endpoint_id:str}", summary="Change the URL, events, description, or pause it (is_active)")
+    def change(self, endpoint_id: IdParam, data: WebhookPatchBody) -> EndpointView:
         with connection():
             events = None if data.events is None else list(data.events)
             return outhooks.update(endpoint_id, url=data.url, events=events, description=data.description,
                                    is_active=data.is_active)
 
-    @delete("/{endpoint_id:int}", summary="Delete an endpoint and its delivery log")
+    @delete("/{endpoint_id:str}", summary="Delete an endpoint and its delivery log")
     def remove(self, endpoint_id: IdParam) -> None:
         with connection():
             outhooks.remove(endpoint_id)
 
-    @post("/{endpoint_id:int}/rotate-secret", status_code=200, summary="Replace the signing secret")
+    @post("/{endpoint_id:str}/rotate-secret", status_code=200, summary="Replace the signing secret")
     def rotate_secret(self, endpoint_id: IdParam) -> EndpointView:
         with connection():
             return outhooks.rotate_secret(endpoint_id)
 
-    @get("/{endpoint_id:int}/deliveries", summary="The delivery log, newest first")
+    @get("/{endpoint_id:str}/deliveries", summary="The delivery log, newest first")
     def deliveries(self, endpoint_id: IdParam,
                    status: Literal["pending", "sending", "delivered", "failed"] | None = None,
                    limit: Annotated[int, Parameter(ge=1, le=500)] = 50) -> list[DeliveryView]:

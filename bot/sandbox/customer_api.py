@@ -157,6 +157,11 @@ def _inbound(store: Store, mid: str) -> tuple[Message, Account, Customer]:
     return message, store.accounts[message.account_id], store.customers[message.customer_id]
 
 
+def _when(timestamp_ms: int | None) -> int:
+    """The time of a played fact: now, or the past moment a test asked for (to play windows)."""
+    return timestamp_ms if timestamp_ms is not None else now_ms()
+
+
 def _opened_window(customer: Customer, at: int) -> None:
     """A message, postback, quick reply or referral opens the 24 h window and gives profile
     consent (reactions and reads do neither)."""
@@ -191,7 +196,7 @@ def play_dm(store: Store, spec: DmSpec) -> tuple[Message, QueuedItem]:
             text = _quick_reply_title(store, account, customer, spec.quick_reply_payload)
         if not (text or spec.attachments or spec.is_unsupported):
             raise bad_request("a message needs text, attachments or is_unsupported")
-        at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
+        at = _when(spec.timestamp_ms)
         attachments = inbound_attachments(spec.attachments)
         message = _keep(store, account, customer, at, text=text, attachments=attachments)
         message.quick_reply_payload = spec.quick_reply_payload
@@ -282,7 +287,7 @@ def play_postback(store: Store, spec: PostbackSpec) -> tuple[Message, QueuedItem
             payload, title = spec.payload, spec.title or "Get Started"
         else:
             raise bad_request("give mid + button_index, or payload")
-        at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
+        at = _when(spec.timestamp_ms)
         message = _keep(store, account, customer, at, text=title)
         value: dict[str, Any] = {"mid": message.mid, "title": title, "payload": payload}
         if spec.ref is not None:
@@ -309,7 +314,7 @@ def play_read(store: Store, spec: PersonRef) -> QueuedItem:
     """The person read the thread: a watermark on Messenger, the last message on Instagram."""
     with store.lock:
         account, customer = _person(store, spec.account_id, spec.user_id)
-        at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
+        at = _when(spec.timestamp_ms)
         customer.read_watermark_ms = max(customer.read_watermark_ms, at)
         if account.platform != INSTAGRAM:
             return from_person(account, customer.id, "read", {"watermark": at}, at)
@@ -325,7 +330,7 @@ def play_delivery(store: Store, spec: PersonRef) -> QueuedItem:
         account, customer = _person(store, spec.account_id, spec.user_id)
         if account.platform == INSTAGRAM:
             raise bad_request("Instagram sends no delivery receipts")
-        at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
+        at = _when(spec.timestamp_ms)
         mids = [m.mid for m in store.thread(account.id, customer.id) if m.from_account and m.created_ms <= at]
         value: dict[str, Any] = {"mids": mids[-10:], "watermark": at}
         return from_person(account, customer.id, "delivery", value, None)
@@ -377,7 +382,7 @@ def play_referral(store: Store, spec: ReferralSpec) -> QueuedItem:
     """The person opened the thread from an m.me link or an ad (opens the window)."""
     with store.lock:
         account, customer = _person(store, spec.account_id, spec.user_id)
-        at = spec.timestamp_ms if spec.timestamp_ms is not None else now_ms()
+        at = _when(spec.timestamp_ms)
         value: dict[str, Any] = {"source": spec.source, "type": spec.type}
         if spec.ref is not None:
             value["ref"] = spec.ref

@@ -84,10 +84,11 @@ async def answer(sandbox: Sandbox, request: Request, version: str, rest: str) ->
         await asyncio.sleep(latency / 1000)
     call = _new_call(store, request, f"/{version}/{rest.strip('/')}")
     headers = {"X-Business-Use-Case-Usage": "{}"}
-    injected = False
+    injected, generation = False, store.generation
     try:
         token_value = _read_params(call, request, await request.body())
         with store.lock:
+            generation = store.generation
             handler = resolve(call, token_value, [part for part in rest.split("/") if part])
             bucket = call.account
             if bucket is not None:
@@ -106,7 +107,9 @@ async def answer(sandbox: Sandbox, request: Request, version: str, rest: str) ->
         headers.update(fault.headers)
     if call.method != "GET":
         _record_attempt(store, call, status, payload, injected)
-    background = BackgroundTask(sandbox.webhooks.emit_all, call.webhooks) if call.webhooks else None
+    background = None
+    if call.webhooks:
+        background = BackgroundTask(sandbox.webhooks.emit_all, call.webhooks, generation)
     return Response(content=payload, status_code=status, headers=headers, background=background)
 
 

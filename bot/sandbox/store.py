@@ -58,11 +58,13 @@ class Store:
         self.lock = threading.RLock()
         self._initial_config = dataclasses.replace(config, error_kinds=list(config.error_kinds))
         self.config = config
+        self.generation = 0  # bumped by every reset: work caused before it is dropped
         self.reset(keep_config=True)
 
     def reset(self, *, keep_config: bool) -> None:
         """Forget everything; the config returns to what the app was created with unless kept."""
         with self.lock:
+            self.generation += 1
             if not keep_config:
                 self.config = dataclasses.replace(
                     self._initial_config, error_kinds=list(self._initial_config.error_kinds)

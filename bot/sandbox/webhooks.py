@@ -53,11 +53,13 @@ class Webhooks:
             return f"not subscribed to {item.field}"
         return None
 
-    async def emit(self, item: QueuedItem) -> dict[str, Any]:
+    async def emit(self, item: QueuedItem, generation: int | None = None) -> dict[str, Any]:
         """Deliver one item in its own POST (or queue it while held); the report says what
-        happened: {"status": HTTP status or None, "held": bool, ...}."""
+        happened: {"status": HTTP status or None, "held": bool, ...}. An item caused before
+        the last reset (`generation` is older) is dropped: a reset world sends nothing old."""
         with self.store.lock:
-            reason = self.blocked(item)
+            stale = generation is not None and generation != self.store.generation
+            reason = "reset since" if stale else self.blocked(item)
             if reason is not None:
                 return {"status": None, "held": False, "skipped": reason}
             if self.store.hold:
@@ -67,9 +69,9 @@ class Webhooks:
         delivery = await self._post(item.object, body, items=1)
         return report(delivery)
 
-    async def emit_all(self, items: list[QueuedItem]) -> list[dict[str, Any]]:
+    async def emit_all(self, items: list[QueuedItem], generation: int | None = None) -> list[dict[str, Any]]:
         """Deliver items one after another (an echo, then its delivery and read receipts)."""
-        return [await self.emit(item) for item in items]
+        return [await self.emit(item, generation) for item in items]
 
     async def flush(self, *, batch: bool, shuffle: bool, duplicate: bool) -> list[Delivery]:
         """Send what was queued while held.

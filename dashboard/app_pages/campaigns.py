@@ -10,6 +10,7 @@ the page does not lose an edit in progress.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import msgspec
 import streamlit as st
@@ -18,8 +19,11 @@ from bot import campaign_stats, campaigns, channels, runtime
 from bot.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import SHORTCODES, MessageContent, check_content_templates, render_content
 from bot.errors import GraphError, Invalid, NotFound
-from bot.models import Channel
 from dashboard import state, widgets
+from dashboard.widgets import drafted
+
+if TYPE_CHECKING:
+    from bot.models import Channel
 
 EDIT = "sd_campaign_edit"
 ACTION_KINDS = {"send_message": "Send a private message", "reply_comment": "Reply to the comment publicly",
@@ -77,24 +81,17 @@ def editor(campaign_id: int | None) -> None:
     saved = loaded[1] if loaded else CampaignSpec(name="", channel_id=connected[0].id)
     prefix = f"ce{campaign_id or 'new'}_"
     st.button("All campaigns", icon=":material/arrow_back:", key="campaign_back", on_click=_close_editor)
-    st.title(saved.name or "New campaign")
+    st.title(widgets.plain(saved.name) or "New campaign")
     state.show_notice()
-    st.text_input("Name", key=_seed(prefix + "name", saved.name), on_change=state.keep_draft,
-                  args=(prefix + "name",))
+    drafted(st.text_input, "Name", prefix + "name", saved.name)
     by_id = {c.id: c for c in connected}
-    channel_id = st.selectbox("Channel", list(by_id), key=_seed(prefix + "channel", saved.channel_id),
-                              format_func=lambda i: _channel_label(by_id[i]), on_change=state.keep_draft,
-                              args=(prefix + "channel",))
+    channel_id = drafted(st.selectbox, "Channel", prefix + "channel", saved.channel_id, options=list(by_id),
+                         format_func=lambda i: _channel_label(by_id[i]))
     channel = by_id[channel_id]
     trigger_editor(prefix, saved.trigger, channel)
     actions_editor(prefix, saved.actions, channel)
     spec = spec_from_state(prefix, saved, channel.id)
     footer(campaign_id, spec, saved.is_active, prefix)
-
-
-def _seed(key: str, default: object) -> str:
-    state.restore_draft(key, default)
-    return key
 
 
 def _channel_label(channel: Channel) -> str:
@@ -108,19 +105,19 @@ def _close_editor() -> None:
 
 def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
     st.subheader("Trigger: someone comments on a post")
-    watch = st.radio("Posts", ["all", "chosen"], key=_seed(prefix + "watch", "all" if trigger.all_posts else "chosen"),
-                     format_func={"all": "Any post", "chosen": "Chosen posts"}.get, horizontal=True,
-                     on_change=state.keep_draft, args=(prefix + "watch",))
+    watch = drafted(st.radio, "Posts", prefix + "watch", "all" if trigger.all_posts else "chosen",
+                    options=["all", "chosen"], format_func={"all": "Any post", "chosen": "Chosen posts"}.get,
+                    horizontal=True)
     if watch == "chosen":
         post_picker(prefix, trigger.post_ids, channel)
-    st.toggle("Also answer replies to other comments", key=_seed(prefix + "replies", trigger.include_replies),
-              on_change=state.keep_draft, args=(prefix + "replies",))
+    drafted(st.toggle, "Also answer replies to other comments", prefix + "replies", trigger.include_replies)
     left, right = st.columns(2)
-    left.text_input("Only when the comment contains any of these words (comma-separated; empty: any comment)",
-                    key=_seed(prefix + "kw_any", ", ".join(trigger.keywords_any)), on_change=state.keep_draft,
-                    args=(prefix + "kw_any",))
-    right.text_input("Never when it contains one of these words", key=_seed(prefix + "kw_none",
-                     ", ".join(trigger.keywords_none)), on_change=state.keep_draft, args=(prefix + "kw_none",))
+    with left:
+        drafted(st.text_input, "Only when the comment contains any of these words (comma-separated; empty: "
+                "any comment)", prefix + "kw_any", ", ".join(trigger.keywords_any))
+    with right:
+        drafted(st.text_input, "Never when it contains one of these words", prefix + "kw_none",
+                ", ".join(trigger.keywords_none))
 
 
 def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
@@ -141,7 +138,7 @@ def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
     for index, post in enumerate(posts):
         with columns[index % 3].container(border=True):
             if post.picture_url:
-                st.image(post.picture_url, use_container_width=True)
+                st.image(post.picture_url, width="stretch")
             st.markdown(widgets.plain((post.message or "(no text)")[:160]))
             st.caption(state.when(post.created_time) + (f" · [open]({post.permalink_url})"
                                                         if post.permalink_url else ""))
@@ -182,13 +179,15 @@ def actions_editor(prefix: str, saved: list[ActionSpec], channel: Channel) -> No
         with st.container(border=True):
             title, up, down, remove = st.columns([12, 1, 1, 1])
             title.markdown(f"**{index + 1}. {ACTION_KINDS[item['kind']]}**")
-            up.button("", icon=":material/arrow_upward:", key=f"{prefix}{item['uid']}_up", disabled=index == 0,
+            key = f"{prefix}{item['uid']}_"
+            up.button("", icon=":material/arrow_upward:", key=key + "up", disabled=index == 0,
                       on_click=_move, args=(prefix, index, -1), help="Move up")
-            down.button("", icon=":material/arrow_downward:", key=f"{prefix}{item['uid']}_down",
-                        disabled=index == len(order) - 1, on_click=_move, args=(prefix, index, 1), help="Move down")
-            remove.button("", icon=":material/delete:", key=f"{prefix}{item['uid']}_remove",
-                          on_click=_remove, args=(prefix, index), help="Remove")
-            action_fields(f"{prefix}{item['uid']}_", item["kind"], defaults.get(item["uid"]), channel)
+            last = index == len(order) - 1
+            down.button("", icon=":material/arrow_downward:", key=key + "down", disabled=last, on_click=_move,
+                        args=(prefix, index, 1), help="Move down")
+            remove.button("", icon=":material/delete:", key=key + "remove", on_click=_remove,
+                          args=(prefix, index), help="Remove")
+            action_fields(key, item["kind"], defaults.get(item["uid"]), channel)
     kind_col, add_col = st.columns([3, 1], vertical_alignment="bottom")
     kind = kind_col.selectbox("Add an action", list(ACTION_KINDS), format_func=ACTION_KINDS.get,
                               key=prefix + "new_kind")
@@ -212,22 +211,20 @@ def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channe
     if kind == "send_message":
         message_fields(key, saved.message if saved else None, channel)
     elif kind == "reply_comment":
-        st.text_input("Public reply", key=_seed(key + "text", saved.text if saved else ""),
-                      on_change=state.keep_draft, args=(key + "text",))
-        st.text_area("Variations, one per line (one of the texts is picked at random, so replies differ)",
-                     key=_seed(key + "variations", "\n".join(saved.variations) if saved else ""), height=90,
-                     on_change=state.keep_draft, args=(key + "variations",))
+        drafted(st.text_input, "Public reply", key + "text", saved.text if saved else "")
+        drafted(st.text_area, "Variations, one per line (one is picked at random, so replies differ)",
+                key + "variations", "\n".join(saved.variations) if saved else "", height=90)
     elif kind == "add_tag":
-        st.text_input("Tag", key=_seed(key + "tag", saved.tag if saved else ""), on_change=state.keep_draft,
-                      args=(key + "tag",))
+        drafted(st.text_input, "Tag", key + "tag", saved.tag if saved else "")
     else:
         seconds = (saved.seconds if saved else None) or 3600
         unit = next(u for u in ("days", "hours", "minutes") if seconds % WAIT_UNITS[u] == 0 or u == "minutes")
         amount, unit_col = st.columns([1, 1])
-        amount.number_input("Wait for", min_value=1, step=1, key=_seed(key + "amount", seconds // WAIT_UNITS[unit]),
-                            on_change=state.keep_draft, args=(key + "amount",))
-        unit_col.selectbox("Unit", list(WAIT_UNITS), key=_seed(key + "unit", unit), on_change=state.keep_draft,
-                           args=(key + "unit",))
+        with amount:
+            drafted(st.number_input, "Wait for", key + "amount", seconds // WAIT_UNITS[unit], min_value=1,
+                    step=1)
+        with unit_col:
+            drafted(st.selectbox, "Unit", key + "unit", unit, options=list(WAIT_UNITS))
 
 
 def message_fields(key: str, saved: MessageContent | None, channel: Channel) -> None:
@@ -260,9 +257,10 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
                           post_ids=list(state.drafts().get(prefix + "post_ids", saved.trigger.post_ids)),
                           include_replies=bool(state.value(prefix + "replies", False)),
                           keywords_any=words("kw_any"), keywords_none=words("kw_none"))
-    actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"]) for item in action_order(prefix, [])]
-    return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id, trigger=trigger,
-                        actions=actions, is_active=saved.is_active)
+    actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"])
+               for item in action_order(prefix, [])]
+    return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id,
+                        trigger=trigger, actions=actions, is_active=saved.is_active)
 
 
 def action_from_state(key: str, kind: str) -> ActionSpec:
@@ -305,7 +303,7 @@ def footer(campaign_id: int | None, spec: CampaignSpec, active: bool, prefix: st
             st.rerun()
         st.caption("This campaign is live: saved changes apply to the next comments.")
     elif live_col.button("Activate", icon=":material/play_arrow:", type="primary", key=prefix + "activate",
-                         disabled=not current, help=None if current else "Run a dry run of these settings first."):
+                         disabled=not current, help=None if current else "Run a dry run first."):
         _save(campaign_id, msgspec.structs.replace(spec, is_active=True), prefix,
               "Saved and activated: new comments now trigger this campaign.")
     if tested[1] is not None:
@@ -318,10 +316,9 @@ def _save(campaign_id: int | None, spec: CampaignSpec, prefix: str, done: str) -
     except (Invalid, NotFound) as exc:
         st.error(f"Not saved: {exc}")
         return
-    if campaign_id is None:  # the drafts of "new" now belong to the saved campaign
-        for key in [k for k in state.drafts() if k.startswith(prefix)]:
-            del state.drafts()[key]
-        st.session_state[EDIT] = saved.id
+    for key in [k for k in state.drafts() if k.startswith(prefix)]:  # the saved campaign is the truth now
+        del state.drafts()[key]
+    st.session_state[EDIT] = saved.id
     state.notice(done)
     st.rerun()
 

@@ -20,7 +20,8 @@ def contact_list() -> None:
     page = st.session_state.get(PAGE_KEY, 1)
     people = queries.contacts(search=search.strip() or None, page=page)
     if not people:
-        st.info("Nobody matches." if search else "No contacts yet: they appear with their first message or comment.")
+        st.info("Nobody matches." if search
+                else "No contacts yet: they appear with their first message or comment.")
     for person in people:
         with st.container(border=True):
             picture, body, action = st.columns([0.5, 7, 1], vertical_alignment="center")
@@ -67,7 +68,7 @@ def profile(person: ContactView) -> None:
     with head:
         if person.picture_url:
             st.image(person.picture_url, width=96)
-        st.title(person.name)
+        st.title(widgets.plain(person.name))
         st.markdown("#### Identities")
         for identity in person.identities:
             st.markdown(identity_line(identity))

@@ -31,7 +31,8 @@ def thread(conversation_id: int) -> None:
         if not view.messages:
             st.caption("No messages yet.")
         for message in view.messages:
-            widgets.message_bubble(message, customer_name=view.contact_name, customer_picture=view.picture_url)
+            widgets.message_bubble(message, customer_name=view.contact_name,
+                                   customer_picture=view.picture_url)
     newest = max((m.id for m in view.messages), default=0)
     seen = st.session_state.setdefault(SEEN, {})
     if seen.get(conversation_id) != newest:  # the person's new messages are read by being shown
@@ -49,11 +50,12 @@ def reply_box(user_id: int, view: ConversationView) -> None:
     reply_type, comment_id = "message", None
     if view.kind.endswith("_comments"):
         type_key = prefix + "type"
-        state.restore_draft(type_key, "private")
-        reply_type = st.radio("Answer with", ["private", "comment"], key=type_key, horizontal=True,
-                              format_func=widgets.REPLY_LABELS.get, on_change=state.keep_draft, args=(type_key,))
+        reply_type = widgets.drafted(st.radio, "Answer with", type_key, "private",
+                                     options=["private", "comment"], format_func=widgets.REPLY_LABELS.get,
+                                     horizontal=True)
         if len(comments) > 1:
-            labels = {c.comment_id: f"“{(c.text or '')[:60]}” · {state.when(c.occurred_at)}" for c in comments}
+            labels = {c.comment_id: f"“{(c.text or '')[:60]}” · {state.when(c.occurred_at)}"
+                      for c in comments}
             comment_id = st.selectbox("Comment", list(labels), format_func=labels.get, key=prefix + "comment")
         elif comments:
             comment_id = comments[0].comment_id
@@ -73,9 +75,9 @@ def send(user_id: int, conversation_id: int, prefix: str, reply_type: str, comme
     content = widgets.composed(prefix, media=media)
     client_key = state.drafts().setdefault(prefix + "client_key", uuid.uuid4().hex)
     try:
-        rows = commands.reply(user_id, conversation_id, text=content.text, attachments=list(content.attachments),
-                              buttons=list(content.buttons), reply_type=reply_type, comment_id=comment_id,
-                              client_key=client_key)
+        rows = commands.reply(user_id, conversation_id, text=content.text,
+                              attachments=list(content.attachments), buttons=list(content.buttons),
+                              reply_type=reply_type, comment_id=comment_id, client_key=client_key)
     except (Invalid, NotFound) as exc:
         state.notice(f"Not sent: {exc}", "error")
         return
@@ -112,7 +114,7 @@ def details(view: ConversationView) -> None:
 def status_control(view: ConversationView) -> None:
     closing = view.status == "open"
     st.button("Close conversation" if closing else "Reopen conversation", key=f"status{view.id}",
-              icon=":material/check_circle:" if closing else ":material/undo:", use_container_width=True,
+              icon=":material/check_circle:" if closing else ":material/undo:", width="stretch",
               on_click=state.with_db(commands.set_status), args=(view.id, "closed" if closing else "open"))
 
 
@@ -151,7 +153,8 @@ def ledger(view: ConversationView) -> None:
                     st.caption(f"Step {step.position + 1}: {step.status}"
                                + (f" · {widgets.plain(step.detail)}" if step.detail else ""))
                     for message in step.messages:
-                        st.caption(f"↳ {widgets.plain((message.text or '')[:60])} · {widgets.status_line(message)}")
+                        text = widgets.plain((message.text or "")[:60])
+                        st.caption(f"↳ {text} · {widgets.status_line(message)}")
 
 
 def page() -> None:
@@ -169,7 +172,7 @@ def page() -> None:
     state.remember_conversation(conversation_id)
     st.query_params["conversation"] = str(conversation_id)
     st.page_link("app_pages/inbox.py", label="Inbox", icon=":material/arrow_back:")
-    st.title(view.contact_name)
+    st.title(widgets.plain(view.contact_name))
     state.show_notice()
     main, side = st.columns([3, 1.4], gap="large")
     with main:

@@ -77,8 +77,8 @@ def row(item: InboxItem) -> None:
         with body:
             badge = f" :red-badge[{item.unread} new]" if item.unread else ""
             closed = " :gray-badge[closed]" if item.status == "closed" else ""
-            st.markdown(f"**{widgets.plain(item.contact_name)}**{badge}{closed}  \n"
-                        f"{widgets.KIND_ICONS.get(item.kind, '')} {widgets.KIND_LABELS.get(item.kind, item.kind)}"
+            kind = f"{widgets.KIND_ICONS.get(item.kind, '')} {widgets.KIND_LABELS.get(item.kind, item.kind)}"
+            st.markdown(f"**{widgets.plain(item.contact_name)}**{badge}{closed}  \n{kind}"
                         f" · {widgets.plain(item.channel)}  \n:gray[{widgets.plain(item.preview[:140])}]")
         with meta:
             st.caption(f"{state.when(item.last_message_at)}  \n"
@@ -93,13 +93,11 @@ def pager(page: int, pages: int) -> None:
     if pages <= 1:
         return
     back, label, forward = st.columns([1, 2, 1])
-    if back.button("Newer", key="inbox_prev", disabled=page <= 1, icon=":material/chevron_left:"):
-        st.session_state[PAGE_KEY] = page - 1
-        st.rerun(scope="fragment")
+    back.button("Newer", key="inbox_prev", disabled=page <= 1, icon=":material/chevron_left:",
+                on_click=st.session_state.update, kwargs={PAGE_KEY: page - 1})
     label.caption(f"Page {page} of {pages}")
-    if forward.button("Older", key="inbox_next", disabled=page >= pages, icon=":material/chevron_right:"):
-        st.session_state[PAGE_KEY] = page + 1
-        st.rerun(scope="fragment")
+    forward.button("Older", key="inbox_next", disabled=page >= pages, icon=":material/chevron_right:",
+                   on_click=st.session_state.update, kwargs={PAGE_KEY: page + 1})
 
 
 user = state.user_or_stop()

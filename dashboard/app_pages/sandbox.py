@@ -6,15 +6,17 @@ with Meta, so what happens here is what would happen live.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pandas as pd
 import streamlit as st
 
 from bot import channels
-from bot.models import Channel
 from dashboard import state
+
+if TYPE_CHECKING:
+    from bot.models import Channel
 
 PEOPLE = "sd_sandbox_people"  # [(account id, user id, name)] created in this session
 
@@ -72,14 +74,17 @@ def write_dm(account_id: str, people: dict[str, str]) -> None:
         sent = st.form_submit_button("Send DM", type="primary")
     if sent and who and (text.strip() or image.strip()):
         attachments = [{"type": "image", "url": image.strip()}] if image.strip() else []
-        if control("dm", account_id=account_id, user_id=who, text=text.strip() or None, attachments=attachments):
+        answer = control("dm", account_id=account_id, user_id=who, text=text.strip() or None,
+                         attachments=attachments)
+        if answer:
             state.notice("Message sent: it appears in the inbox within seconds.")
             st.rerun()
 
 
 def write_comment(account_id: str, people: dict[str, str], posts: list[dict]) -> None:
     if st.button("Publish a new post", key="sandbox_post"):
-        control("posts", account_id=account_id, message=st.session_state.get("sandbox_post_text") or "New post")
+        text = st.session_state.get("sandbox_post_text") or "New post"
+        control("posts", account_id=account_id, message=text)
         st.rerun()
     st.text_input("Text of the next post", key="sandbox_post_text", value="Our new collection is here!")
     if not posts:
@@ -91,21 +96,21 @@ def write_comment(account_id: str, people: dict[str, str], posts: list[dict]) ->
         post = st.selectbox("On the post", list(labels), format_func=labels.get)
         text = st.text_input("Comment")
         sent = st.form_submit_button("Comment", type="primary")
-    if sent and who and text.strip():
-        if control("comment", account_id=account_id, post_id=post, user_id=who, text=text.strip()):
-            state.notice("Comment posted: campaigns that watch this post run now.")
-            st.rerun()
+    if sent and who and text.strip() and control("comment", account_id=account_id, post_id=post, user_id=who,
+                                                  text=text.strip()):
+        state.notice("Comment posted: campaigns that watch this post run now.")
+        st.rerun()
 
 
 def tap_button(account_id: str, people: dict[str, str], sent_rows: list[dict]) -> None:
     with_buttons = [r for r in sent_rows if r.get("message_id") and r.get("recipient_id") in people
-                    and ((r["body"].get("message") or {}).get("attachment") or {}).get("payload", {}).get("buttons")]
+                    and _buttons_of(r["body"])]
     if not with_buttons:
         st.caption("No message with buttons was sent yet.")
         return
     options = {}
     for row in with_buttons:
-        for index, button in enumerate(row["body"]["message"]["attachment"]["payload"]["buttons"]):
+        for index, button in enumerate(_buttons_of(row["body"])):
             if button.get("type") == "postback":
                 options[(row["message_id"], index, row["recipient_id"])] = (
                     f"{people[row['recipient_id']]}: “{button.get('title')}”")
@@ -118,6 +123,14 @@ def tap_button(account_id: str, people: dict[str, str], sent_rows: list[dict]) -
         if control("postback", account_id=account_id, user_id=user_id, mid=mid, button_index=index):
             state.notice("Tapped.")
             st.rerun()
+
+
+def _buttons_of(body: dict) -> list[dict]:
+    """The buttons of a Send API body (a button template), if any."""
+    message = body.get("message")
+    if not isinstance(message, dict):
+        return []
+    return ((message.get("attachment") or {}).get("payload") or {}).get("buttons") or []
 
 
 def sent_by_page(account_id: str) -> list[dict]:
@@ -137,7 +150,7 @@ def outbox_view(account_id: str, people: dict[str, str]) -> None:
     st.dataframe(pd.DataFrame([{"When": state.when(r["time_ms"]), "Kind": r["kind"].replace("_", " "),
                                 "To": people.get(r.get("recipient_id") or "", r.get("recipient_id"))
                                 or f"comment {r.get('comment_id')}", "Text": _text_of(r["body"])}
-                               for r in reversed(rows)]), hide_index=True, use_container_width=True)
+                               for r in reversed(rows)]), hide_index=True, width="stretch")
 
 
 def _text_of(body: dict) -> str:

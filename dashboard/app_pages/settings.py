@@ -7,13 +7,17 @@ Page and user tokens are typed in password fields and handed straight to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from bot import auth, channels, queries, runtime
 from bot.errors import GraphError, Invalid
-from bot.models import Channel
-from dashboard import state
+from dashboard import state, widgets
+
+if TYPE_CHECKING:
+    from bot.models import Channel
 
 FOUND_PAGES = "sd_found_pages"  # PageAccount list (with tokens) between "find" and "connect"; never drawn
 TOGGLE_LABELS = {
@@ -34,8 +38,8 @@ def channel_card(channel: Channel) -> None:
     with st.container(border=True):
         kind = "Instagram account" if channel.platform == "instagram" else "Facebook Page"
         health = HEALTH_BADGES.get(channel.health_status, f":red-badge[{channel.health_status}]")
-        st.markdown(f"#### {channel.name} {health}\n{kind} · id `{channel.account_id}`"
-                    + (f" · @{channel.username}" if channel.username else ""))
+        st.markdown(f"#### {widgets.plain(channel.name)} {health}\n{kind} · id `{channel.account_id}`"
+                    + (f" · @{widgets.plain(channel.username)}" if channel.username else ""))
         if channel.health_reason:
             st.error(channel.health_reason)
         st.caption(f"Last webhook: {state.when(channel.last_webhook_at) or 'never'} · "
@@ -56,53 +60,76 @@ def _set_toggle(channel_id: int, name: str, key: str) -> None:
     state.notice("Saved.")
 
 
+TOKEN_FORM = ("connect_page_id", "connect_page_name", "connect_page_token", "connect_ig_id",
+              "connect_ig_username")
+
+
 def connect_by_token() -> None:
     st.markdown("Paste a **page access token** (from Meta's Graph API Explorer or your app's settings).")
-    with st.form("connect_token", clear_on_submit=True):
-        page_id = st.text_input("Page id")
-        name = st.text_input("Page name")
-        token = st.text_input("Page access token", type="password")
-        ig_id = st.text_input("Instagram account id (optional)")
-        ig_username = st.text_input("Instagram username (optional)")
-        ig_followers = st.number_input("Instagram followers (optional)", min_value=0, step=1, value=0)
-        submitted = st.form_submit_button("Connect", type="primary")
-    if submitted:
-        connect(page_id.strip(), name.strip() or page_id.strip(), token.strip(), ig_id.strip() or None,
-                ig_username.strip() or None, int(ig_followers) or None)
+    with st.form("connect_token"):
+        st.text_input("Page id", key="connect_page_id")
+        st.text_input("Page name", key="connect_page_name")
+        st.text_input("Page access token", type="password", key="connect_page_token")
+        st.text_input("Instagram account id (optional)", key="connect_ig_id")
+        st.text_input("Instagram username (optional)", key="connect_ig_username")
+        st.number_input("Instagram followers (optional)", min_value=0, step=1, key="connect_ig_followers")
+        st.form_submit_button("Connect", type="primary", on_click=_connect_pasted)
+
+
+@state.with_db
+def _connect_pasted() -> None:
+    """Submit callback: it runs before the page is drawn again, so the token field can be
+    emptied whatever happens (a token never sits in a widget after use)."""
+    values = {key: (st.session_state.get(key) or "").strip() for key in TOKEN_FORM}
+    followers = int(st.session_state.get("connect_ig_followers") or 0) or None
+    for key in TOKEN_FORM:
+        st.session_state[key] = ""
+    page_id = values["connect_page_id"]
+    connect(page_id, values["connect_page_name"] or page_id, values["connect_page_token"],
+            values["connect_ig_id"] or None, values["connect_ig_username"] or None, followers)
 
 
 def connect(page_id: str, name: str, token: str, ig_id: str | None, ig_username: str | None,
             ig_followers: int | None) -> None:
+    """Connect and subscribe; the outcome is shown as a notice on the next run."""
     try:
-        connected = channels.connect_page(page_id, name, token, instagram_id=ig_id, instagram_username=ig_username,
-                                          instagram_followers=ig_followers)
+        connected = channels.connect_page(page_id, name, token, instagram_id=ig_id,
+                                          instagram_username=ig_username, instagram_followers=ig_followers)
     except (Invalid, GraphError) as exc:
-        st.error(f"Not connected: {exc}")
+        state.notice(f"Not connected: {exc}", "error")
         return
     st.session_state.pop(FOUND_PAGES, None)
-    state.notice("Connected: " + ", ".join(c.name for c in connected) + ". Webhooks are subscribed.")
-    st.rerun()
+    names = ", ".join(widgets.plain(c.name) for c in connected)
+    state.notice(f"Connected: {names}. Webhooks are subscribed.")
 
 
 def connect_from_user_token() -> None:
     st.markdown("Or paste a **user access token**: socialdesk lists the Pages that user manages.")
-    with st.form("find_pages", clear_on_submit=True):
-        user_token = st.text_input("User access token", type="password")
-        find = st.form_submit_button("Find my pages")
-    if find and user_token.strip():
-        try:
-            st.session_state[FOUND_PAGES] = runtime.graph().list_pages(user_token.strip())
-        except GraphError as exc:
-            st.error(f"Meta refused: {exc}")
+    with st.form("find_pages"):
+        st.text_input("User access token", type="password", key="user_token")
+        st.form_submit_button("Find my pages", on_click=_find_pages)
     for page in st.session_state.get(FOUND_PAGES, []):
         with st.container(border=True):
             text, action = st.columns([5, 1], vertical_alignment="center")
             ig = page.instagram
-            text.markdown(f"**{page.name or page.id}** · `{page.id}`"
-                          + (f"  \nInstagram @{ig.username} · {ig.followers_count or 0:,} followers" if ig else ""))
-            if action.button("Connect", key=f"connect_{page.id}"):
-                connect(page.id, page.name or page.id, page.access_token, ig.id if ig else None,
-                        ig.username if ig else None, ig.followers_count if ig else None)
+            text.markdown(f"**{widgets.plain(page.name or page.id)}** · `{page.id}`" + (
+                f"  \nInstagram @{widgets.plain(ig.username)} · {ig.followers_count or 0:,} followers"
+                if ig else ""))
+            action.button("Connect", key=f"connect_{page.id}", on_click=state.with_db(connect),
+                          args=(page.id, page.name or page.id, page.access_token, ig.id if ig else None,
+                                ig.username if ig else None, ig.followers_count if ig else None))
+
+
+def _find_pages() -> None:
+    """Submit callback: list the user's pages (with their tokens, kept only until connected)."""
+    user_token = (st.session_state.get("user_token") or "").strip()
+    st.session_state["user_token"] = ""
+    if not user_token:
+        return
+    try:
+        st.session_state[FOUND_PAGES] = runtime.graph().list_pages(user_token)
+    except GraphError as exc:
+        state.notice(f"Meta refused: {exc}", "error")
 
 
 def webhook_help() -> None:
@@ -122,13 +149,13 @@ def staff() -> None:
     users = queries.staff_users()
     st.dataframe(pd.DataFrame([{"E-mail": u.email, "Name": u.name, "Role": u.role, "Active": u.is_active,
                                 "Since": state.when(u.created_at)} for u in users]),
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")
     st.markdown("#### Add a staff member")
     with st.form("add_user", clear_on_submit=True):
         email = st.text_input("E-mail", key="new_user_email")
         name = st.text_input("Name", key="new_user_name")
         role = st.selectbox("Role", [auth.Role.AGENT.value, auth.Role.ADMIN.value], key="new_user_role",
-                            help="Agents work the inbox and campaigns; admins also manage channels and staff.")
+                            help="Agents work the inbox and campaigns; admins also manage channels, staff.")
         password = st.text_input("Password (at least 8 characters)", type="password", key="new_user_password")
         added = st.form_submit_button("Add", type="primary")
     if added:

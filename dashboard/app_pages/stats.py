@@ -47,7 +47,7 @@ with failures:
         frame = pd.DataFrame([{"Reason": widgets.failure_words(reason, None), "Messages": count}
                               for reason, count in sorted(funnel.failures.items(), key=lambda i: -i[1])])
         st.bar_chart(frame.set_index("Reason"), horizontal=True)
-        st.dataframe(frame, hide_index=True, use_container_width=True)
+        st.dataframe(frame, hide_index=True, width="stretch")
     else:
         st.caption("No failures.")
 with skipped:
@@ -55,7 +55,7 @@ with skipped:
     if funnel.skipped:
         st.dataframe(pd.DataFrame([{"Why": REASONS.get(reason, reason), "Comments": count}
                                    for reason, count in sorted(funnel.skipped.items(), key=lambda i: -i[1])]),
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
     else:
         st.caption("Every comment seen so far matched.")
 
@@ -63,4 +63,4 @@ st.subheader("By action")
 st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_", " "), "Queued": a.queued,
                             "Sent": a.sent, "Delivered": a.delivered, "Read": a.read, "Clicked": a.clicked,
                             "Refused": a.refused, "Failed": a.failed} for a in funnel.actions]),
-             hide_index=True, use_container_width=True)
+             hide_index=True, width="stretch")

@@ -69,7 +69,8 @@ def agent_app(desk: Stack) -> AppTest:
 def texts(app: AppTest) -> str:
     """Everything written on the page (markdown, captions, titles, alerts), for assertions."""
     parts: list[str] = []
-    for kind in ("markdown", "caption", "title", "header", "subheader", "success", "error", "warning", "info"):
+    kinds = ("markdown", "caption", "title", "header", "subheader", "success", "error", "warning", "info")
+    for kind in kinds:
         parts += [str(element.value) for element in getattr(app, kind)]
     return "\n".join(parts)
 
@@ -78,14 +79,16 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) ->
     return Stack.wait(condition, timeout=timeout, what=what)
 
 
-def customer_writes(desk: Stack, name: str, text: str, *, account: str | None = None, **extra: object) -> tuple[int, str]:
+def customer_writes(desk: Stack, name: str, text: str, *, account: str | None = None,
+                    **extra: object) -> tuple[int, str]:
     """A new sandbox customer sends a DM (a signed webhook); returns (conversation id, user id)."""
     from bot.models import Conversation, Identity
 
     account = account or desk.page["page_id"]
     user_id = desk.control("customers", account_id=account, name=name)["user_id"]
     desk.control("dm", account_id=account, user_id=user_id, text=text, **extra)
-    conversation = desk.wait(lambda: Conversation.select().join(Identity, on=Conversation.identity == Identity.id)
+    conversation = desk.wait(lambda: Conversation.select()
+                             .join(Identity, on=Conversation.identity == Identity.id)
                              .where(Identity.scoped_id == user_id).first(), what=f"{name}'s conversation")
     return conversation.id, user_id
 

@@ -23,8 +23,8 @@ from tests.servers import CI, Stack, free_port, wait_until
 ROOT = APP.parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 STEP_MS = 20_000  # Playwright waits at most this long for anything to appear
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
@@ -37,9 +37,10 @@ def dashboard_url(desk: Stack, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, **dashboard_env(desk), "PYTHONPATH": str(ROOT), "SOCIALDESK_LOG_LEVEL": "WARNING"}
     log = (tmp_path / "streamlit.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true", "--server.address=127.0.0.1",
-         f"--server.port={port}", "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal",
-         "--server.fileWatcherType=none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+         "--client.toolbarMode=minimal", "--server.fileWatcherType=none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _healthy(url) or process.poll() is not None, 60, what="streamlit health")
@@ -100,7 +101,7 @@ def test_staff_reply_from_the_dashboard_reaches_the_customer(desk: Stack, page: 
 
     account = desk.page["page_id"]
     customer = desk.control("customers", account_id=account, name="Dana Buyer")["user_id"]
-    desk.control("dm", account_id=account, user_id=customer, text="Hi! Do you have the red sneakers in size 42?")
+    desk.control("dm", account_id=account, user_id=customer, text="Do you have the red sneakers in size 42?")
     desk.wait(lambda: Conversation.select().count() == 1, what="the conversation")
 
     sign_in(page)
@@ -116,7 +117,8 @@ def test_staff_reply_from_the_dashboard_reaches_the_customer(desk: Stack, page: 
     page.get_by_label("Your reply").fill("Yes, size 42 is in stock, and shipping is free!")
     page.get_by_role("button", name="Send").click()
     sent = wait_until(lambda: [s for s in desk.sandbox_get("sent", recipient_id=customer)["sent"]
-                               if "size 42 is in stock" in str(s["body"])], 30, what="the reply in the sandbox")
+                               if "size 42 is in stock" in str(s["body"])], 30,
+                      what="the reply in the sandbox")
     assert sent[0]["kind"] == "message"
     page.get_by_test_id("stChatMessage").filter(has_text="size 42 is in stock").filter(
         has_text="Sent").wait_for()

@@ -38,7 +38,8 @@ def test_reply_is_sent_and_the_composer_empties(desk, admin_app) -> None:
     assert "Reply queued." in texts(app)
     assert app.text_area(key=prefix + "text").value == ""
     sent = wait_until(lambda: desk.sandbox_get("sent", recipient_id=user_id)["sent"], 20, what="the reply")
-    assert "Hi Dana, how can I help?" in str(sent[0]["body"]) and "https://shop.example" in str(sent[0]["body"])
+    body = str(sent[0]["body"])
+    assert "Hi Dana, how can I help?" in body and "https://shop.example" in body
     stored = Message.get((Message.conversation == conversation_id) & (Message.direction == "out"))
     assert stored.author == "staff" and stored.author_user.email == "admin@example.com"
 
@@ -100,7 +101,8 @@ def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledge
     channel = channels.channel_for("facebook", account)
     campaigns.save(CampaignSpec(name="Coupon", channel_id=channel.id, is_active=True,
                                 trigger=TriggerSpec(keywords_any=["coupon"]),
-                                actions=[ActionSpec(kind="send_message", message=MessageContent(text="Here: C10"))]))
+                                actions=[ActionSpec(kind="send_message",
+                                                    message=MessageContent(text="Here: C10"))]))
     user_id = desk.control("customers", account_id=account, name="Sam Shopper")["user_id"]
     post = desk.control("posts", account_id=account, message="New shoes")["post_id"]
     desk.control("comment", account_id=account, post_id=post, user_id=user_id, text="Nice shoes")
@@ -116,5 +118,6 @@ def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledge
     assert "Reply to comment: possible." in texts(app)
     app.text_area(key=prefix + "text").input("Thanks Sam!")
     app.button(key=prefix + "send").click().run()
-    sent = wait_until(lambda: desk.sandbox_get("sent", kind="comment_reply")["sent"], 20, what="the public reply")
+    sent = wait_until(lambda: desk.sandbox_get("sent", kind="comment_reply")["sent"], 20,
+                      what="the public reply")
     assert sent[0]["body"]["message"] == "Thanks Sam!"

@@ -12,7 +12,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,6 +80,15 @@ class Receiver:
         wait_until(lambda: len(self.received) >= count, timeout, what=f"{count} webhooks")
         with self.lock:
             return list(self.received)
+
+    def wait_item(self, key: str, where: Callable[[dict[str, Any]], bool] = lambda _: True) -> dict[str, Any]:
+        """The first messaging item carrying `key` (and matching `where`). Webhooks caused by a
+        Graph call (echoes, receipts) go out after its answer, so their arrival order relative to
+        a later control call is not fixed: tests pick items by kind, not by position."""
+        found = wait_until(
+            lambda: [i for i in self.items() if key in i and where(i)], 10, what=f"a webhook with {key}"
+        )
+        return found[0]
 
     def items(self) -> list[dict[str, Any]]:
         """Every messaging item / change received so far, flattened, in arrival order."""

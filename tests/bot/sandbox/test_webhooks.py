@@ -3,11 +3,16 @@ holding, batching, shuffling, duplicating, redelivering, subscriptions and recei
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 from typing import Any
 
+from bot.sandbox.app import build_sandbox
+from bot.sandbox.control_api import add_page
+from bot.sandbox.control_schemas import PageSpec
+from bot.sandbox.records import QueuedItem
 from tests.bot.sandbox import harness
 from tests.bot.sandbox.harness import SECRET, Receiver, Sandbox, World, text_body
 from tests.servers import free_port
@@ -308,3 +313,23 @@ def test_auto_receipts_send_delivery_and_read_after_each_send(
         "read",
     ]
     assert ig_items[2]["read"] == {"mid": ig_sent["message_id"]}
+
+
+def test_webhooks_caused_before_a_reset_are_dropped() -> None:
+    """An echo still on its way when a test resets the sandbox must not reach the next test."""
+    built = build_sandbox(SECRET, "http://127.0.0.1:9/unused")
+    page = add_page(built.store, PageSpec(name="Before"))
+    item = QueuedItem(
+        object="page",
+        account_id=page["page_id"],
+        section="messaging",
+        field="messages",
+        item={"sender": {"id": "1"}},
+        time=0,
+    )
+    before = built.store.generation
+    built.store.reset(keep_config=True)
+    add_page(built.store, PageSpec(name="After", page_id=page["page_id"]))
+    report = asyncio.run(built.webhooks.emit(item, before))
+    assert report == {"status": None, "held": False, "skipped": "reset since"}
+    assert built.store.deliveries == []

@@ -1,0 +1,130 @@
+"""The campaigns page: the list with numbers, and the editor -- trigger with the post picker,
+actions with the live preview, validation, dry run before activation."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import texts
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def new_editor(app: AppTest) -> AppTest:
+    app.switch_page("app_pages/campaigns.py").run()
+    app.button(key="campaign_new").click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def add_action(app: AppTest, prefix: str, kind: str) -> str:
+    """Add an action; returns its field prefix."""
+    app.selectbox(key=prefix + "new_kind").select(kind).run()
+    app.button(key=prefix + "add").click().run()
+    uid = app.session_state["sd_drafts"][prefix + "actions"][-1]["uid"]
+    return f"{prefix}{uid}_"
+
+
+def test_create_dry_run_and_activate(desk, admin_app) -> None:
+    from bot.models import Campaign, CampaignAction
+
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Spring coupon")
+    app.text_input(key=prefix + "kw_any").input("coupon, discount")
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Hi {{ first_name }}! Code: SPRING").run()
+    assert "Hi Ana! Code: SPRING" in str([h.proto.body for h in app.get("html")])  # the live preview
+    tag = add_action(app, prefix, "add_tag")
+    app.text_input(key=tag + "tag").input("spring")
+    assert app.button(key=prefix + "activate").disabled  # no dry run yet
+    app.button(key=prefix + "dry").click().run()
+    assert "Dry run: the last 7 days of comments" in texts(app)
+    assert not app.button(key=prefix + "activate").disabled
+    app.button(key=prefix + "activate").click().run()
+    assert not app.exception
+    campaign = Campaign.get(Campaign.name == "Spring coupon")
+    assert campaign.is_active and campaign.keywords_any == ["coupon", "discount"]
+    kinds = [a.kind for a in CampaignAction.select().where(CampaignAction.campaign == campaign)
+             .order_by(CampaignAction.position)]
+    assert kinds == ["send_message", "add_tag"]
+    assert "Saved and activated" in texts(app)
+    assert app.button(key=f"ce{campaign.id}_deactivate")
+
+
+def test_changing_after_the_dry_run_needs_a_new_one(desk, admin_app) -> None:
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Promo")
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Hello")
+    app.button(key=prefix + "dry").click().run()
+    assert not app.button(key=prefix + "activate").disabled
+    app.text_area(key=message + "text").input("Hello again").run()
+    assert app.button(key=prefix + "activate").disabled
+    assert "The settings changed since this dry run" in texts(app)
+
+
+def test_invalid_campaign_is_not_saved_and_names_the_field(desk, admin_app) -> None:
+    from bot.models import Campaign
+
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Broken")
+    app.button(key=prefix + "save").click().run()
+    assert "Not saved: actions: add at least one action" in texts(app)
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Hi {{ frist_name }}").run()
+    assert "unknown shortcode(s) frist_name" in texts(app)  # shown at once, in the preview
+    app.button(key=prefix + "dry").click().run()
+    assert "Fix this first: actions[0].message.text: unknown shortcode(s) frist_name" in texts(app)
+    assert Campaign.select().count() == 0
+
+
+def test_post_picker_lists_the_page_posts(desk, admin_app) -> None:
+    from bot.models import Campaign
+
+    account = desk.page["page_id"]
+    wanted = desk.control("posts", account_id=account, message="Red sneakers are back",
+                          picture_url="https://cdn.example/red.jpg")["post_id"]
+    desk.control("posts", account_id=account, message="Opening hours")
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Sneakers only")
+    app.radio(key=prefix + "watch").set_value("chosen").run()
+    page = texts(app)
+    assert "Red sneakers are back" in page and "Opening hours" in page
+    assert ["https://cdn.example/red.jpg"] in [image.value for image in app.get("image")]
+    app.checkbox(key=f"{prefix}post_{wanted}").check().run()
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Hi")
+    app.button(key=prefix + "save").click().run()
+    campaign = Campaign.get(Campaign.name == "Sneakers only")
+    assert not campaign.all_posts and campaign.post_ids == [wanted] and not campaign.is_active
+
+
+def test_list_shows_numbers_and_edits_keep_the_actions(desk, admin_app) -> None:
+    from bot import campaigns, channels
+    from bot.campaigns import ActionSpec, CampaignSpec
+    from bot.compose import Button, MessageContent
+    from bot.models import Campaign
+
+    channel = channels.channel_for("facebook", desk.page["page_id"])
+    saved = campaigns.save(CampaignSpec(name="Existing", channel_id=channel.id, actions=[
+        ActionSpec(kind="send_message", message=MessageContent(text="Hi", buttons=(Button(title="Shop", url="https://s.example"),))),
+        ActionSpec(kind="reply_comment", text="Check your inbox", variations=["Sent you a DM"]),
+        ActionSpec(kind="wait", seconds=7200)]))
+    app = admin_app.switch_page("app_pages/campaigns.py").run()
+    assert {m.label for m in app.metric} >= {"Comments", "Matched", "Sent", "Clicked"}
+    app.button(key=f"campaign_edit_{saved.id}").click().run()
+    prefix = f"ce{saved.id}_"
+    assert app.text_input(key=prefix + "a0_btn0_title").value == "Shop"
+    assert app.text_area(key=prefix + "a1_variations").value == "Sent you a DM"
+    assert app.number_input(key=prefix + "a2_amount").value == 2
+    assert app.selectbox(key=prefix + "a2_unit").value == "hours"
+    app.button(key=prefix + "a2_up").click().run()  # the wait before the public reply
+    app.button(key=prefix + "save").click().run()
+    spec = campaigns.spec_of(Campaign.get_by_id(saved.id))
+    assert [a.kind for a in spec.actions] == ["send_message", "wait", "reply_comment"]
+    assert spec.actions[0].message.buttons[0].url == "https://s.example" and spec.actions[1].seconds == 7200

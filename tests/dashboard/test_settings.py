@@ -1,0 +1,93 @@
+"""The settings page (admins): channel toggles and health, connecting pages by page token or
+from a user token, the webhook values for Meta, staff users; tokens are never shown."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import texts
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def everything_shown(app: AppTest) -> str:
+    """Every value on the page, widgets included (to prove no token leaks into any of them)."""
+    return texts(app) + "\n".join(str(getattr(e, "value", "")) for e in app.main) + str(app.get("code"))
+
+
+def open_settings(app: AppTest) -> AppTest:
+    app.switch_page("app_pages/settings.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_channels_toggles_and_health(desk, admin_app) -> None:
+    from bot import channels
+
+    app = open_settings(admin_app)
+    page = texts(app)
+    assert "Acme Shoes :green-badge[healthy]" in page
+    assert "Followers: **1,200**" in page or "Followers: **unknown**" in page
+    assert "Meta limits Instagram messaging for some accounts" in page
+    facebook = channels.channel_for("facebook", desk.page["page_id"])
+    app.toggle(key=f"toggle_{facebook.id}_human_agent").set_value(True).run()
+    assert channels.channel_for("facebook", desk.page["page_id"]).human_agent
+    assert desk.page["page_token"] not in everything_shown(app)
+
+
+def test_webhook_values_for_meta(desk, admin_app) -> None:
+    app = open_settings(admin_app)
+    codes = [c.value for c in app.get("code")]
+    assert f"{desk.settings.public_url}/webhooks/meta" in codes
+    assert desk.settings.meta_verify_token in codes
+
+
+def test_connect_a_page_with_a_pasted_token(desk, admin_app) -> None:
+    from bot.models import Channel
+
+    page = desk.control("pages", name="Second Shop")
+    app = open_settings(admin_app)
+    app.text_input(key="connect_page_id").input(page["page_id"])
+    app.text_input(key="connect_page_name").input("Second Shop")
+    app.text_input(key="connect_page_token").input(page["page_token"])
+    next(b for b in app.button if b.label == "Connect").click().run()
+    assert not app.exception
+    assert "Connected: Second Shop. Webhooks are subscribed." in texts(app)
+    assert Channel.get(Channel.account_id == page["page_id"]).token_encrypted != page["page_token"]
+    assert page["page_token"] not in everything_shown(app)
+
+
+def test_connect_from_the_pages_a_user_token_manages(desk, admin_app) -> None:
+    from bot.models import Channel
+
+    page = desk.control("pages", name="Third Shop",
+                        instagram={"username": "third.shop", "followers_count": 42})
+    app = open_settings(admin_app)
+    app.text_input(key="user_token").input(desk.page["user_token"])
+    next(b for b in app.button if b.label == "Find my pages").click().run()
+    assert "Instagram @third.shop · 42 followers" in texts(app)
+    assert page["page_token"] not in everything_shown(app)
+    app.button(key=f"connect_{page['page_id']}").click().run()
+    assert not app.exception
+    instagram = Channel.get(Channel.account_id == page["instagram_id"])
+    assert instagram.username == "third.shop" and instagram.followers_count == 42
+    assert "sd_found_pages" not in app.session_state  # the tokens are not kept in the session
+
+
+def test_add_staff(desk, admin_app) -> None:
+    from bot import auth
+
+    app = open_settings(admin_app)
+    app.text_input(key="new_user_email").input("new@example.com")
+    app.text_input(key="new_user_name").input("Newbie")
+    app.selectbox(key="new_user_role").select("agent")
+    app.text_input(key="new_user_password").input("short")
+    next(b for b in app.button if b.label == "Add").click().run()
+    assert "Not added: password: must be at least 8 characters" in texts(app)
+    app.text_input(key="new_user_email").input("new@example.com")
+    app.text_input(key="new_user_password").input("long-enough-password")
+    next(b for b in app.button if b.label == "Add").click().run()
+    assert "Added agent new@example.com." in texts(app)
+    assert auth.authenticate("new@example.com", "long-enough-password") is not None
+    assert "new@example.com" in str(app.dataframe[0].value)
