@@ -84,7 +84,7 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[ErrorBody]:
     if isinstance(exc, ValidationException):
         field, message = _validation_detail(exc)
         return error_response(422, "invalid", message, field)
-    headers = {k: v for k, v in (exc.headers or {}).items()}
+    headers = dict(exc.headers or {})
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, exc.detail, headers=headers or None)
 

@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"sandbox Graph API     http://{settings.api_host}:{settings.api_port}/sandbox  (no Meta app configured)")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning"))
     if settings.sandbox:
-        app.on_startup.append(lambda: ensure_demo_channel(settings))
+        app.on_startup.append(_later(ensure_demo_channel, settings))
     try:
         server.run()
     finally:
@@ -140,12 +140,23 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """Dramatiq's own process supervisor; each worker process boots itself (`bot.worker_boot`).
+    Nothing is left open here before the fork."""
     from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
 
-    settings = _boot()
+    from bot import migrations
+    from bot.db import open_database
+
+    settings = load_settings()
     if not settings.redis_url:
         raise ConfigError("REDIS_URL", "separate workers need Redis; without it `socialdesk run` runs them in-process")
-    return dramatiq_main(["bot.worker_boot", "--processes", str(args.processes), "--threads", str(args.threads)])
+    database = open_database(settings.database_url)
+    migrations.upgrade(database)
+    database.close()
+    argv = ["bot.worker_boot", "--processes", str(args.processes), "--threads", str(args.threads),
+            "--queues", "socialdesk"]
+    return dramatiq_main(make_argument_parser().parse_args(argv)) or 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -193,6 +204,18 @@ def cmd_channel_connect(args: argparse.Namespace) -> int:
     for channel in connected:
         print(f"connected {channel.platform} {channel.account_id} ({channel.name})")
     return 0
+
+
+def _later(coroutine_fn: Callable, *args: object) -> Callable:
+    """A startup hook that runs `coroutine_fn(*args)` once the server is up (it may call the
+    server itself, which only listens after startup)."""
+
+    async def hook() -> None:
+        import asyncio
+
+        asyncio.get_running_loop().create_task(coroutine_fn(*args))
+
+    return hook
 
 
 def _spawn_dashboard(settings: Settings) -> subprocess.Popen:

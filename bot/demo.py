@@ -5,6 +5,7 @@ the same page id and token are registered again after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -24,6 +25,7 @@ async def ensure_demo_channel(settings: Settings) -> None:
     """Register the demo page in the sandbox and connect it (idempotent)."""
     base = f"http://127.0.0.1:{settings.api_port}{SANDBOX_PREFIX}"
     async with httpx.AsyncClient(timeout=10) as client:
+        await _until_listening(client, f"http://127.0.0.1:{settings.api_port}/health")
         answer = await client.post(f"{base}/control/pages", json={
             "name": "Demo Shop", "page_id": DEMO_PAGE_ID,
             "instagram": {"username": "demo.shop", "followers_count": 4200, "ig_id": DEMO_IG_ID}})
@@ -39,3 +41,12 @@ async def ensure_demo_channel(settings: Settings) -> None:
                               instagram_followers=4200, subscribe=False)  # done above: async, same process
         count = Channel.select().count()
     log.warning("sandbox mode: demo page 'Demo Shop' connected (%d channels)", count)
+
+
+async def _until_listening(client: httpx.AsyncClient, url: str, attempts: int = 100) -> None:
+    for _ in range(attempts):
+        try:
+            await client.get(url)
+            return
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)

@@ -102,9 +102,13 @@ def _finish(delivery: Delivery, status: str, events: int, ignored: int, reason: 
      .where(Delivery.id == delivery.id).execute())
 
 
+def is_unprocessed(delivery_id: int) -> bool:
+    return Delivery.select().where((Delivery.id == delivery_id) & (Delivery.status == "received")).exists()
+
+
 def unprocessed_deliveries(older_than_ms: int, limit: int = 500) -> list[int]:
     """Deliveries committed but not expanded (their queue message was lost): for the clock."""
     cutoff = now_ms() - older_than_ms
     return [d.id for d in Delivery.select(Delivery.id)
-            .where((Delivery.status == "received") & (Delivery.received_at < cutoff))
+            .where((Delivery.status == "received") & (Delivery.received_at <= cutoff))
             .order_by(Delivery.id).limit(limit)]

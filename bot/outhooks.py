@@ -26,10 +26,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
-from peewee import IntegrityError
 
 from bot import runtime
-from bot.db import db, now_ms, transaction
+from bot.db import insert_new, now_ms, transaction
 from bot.errors import Invalid, NotFound
 from bot.models import CampaignRun, Conversation, HookDelivery, HookEndpoint, Message
 from bot.queue import job
@@ -210,24 +209,12 @@ def emit(event: str, payload: dict[str, Any], *, subject: str | None = None) -> 
     ids = []
     for endpoint_row in subscribed:
         key = f"{event}:{subject}:{endpoint_row.id}" if subject is not None else None
-        row_id = _insert_once(dict(endpoint=endpoint_row.id, event=event, event_id=event_id, dedupe_key=key,
-                                   body=body, next_attempt_at=now, created_at=now))
+        row_id = insert_new(HookDelivery.insert(endpoint=endpoint_row.id, event=event, event_id=event_id,
+                                                dedupe_key=key, body=body, next_attempt_at=now,
+                                                created_at=now))
         if row_id is not None:
             ids.append(row_id)
     return ids
-
-
-def _insert_once(fields: dict[str, Any]) -> int | None:
-    """Insert unless the dedupe key exists. (An ignored `INSERT OR IGNORE` on SQLite reports the
-    connection's previous row id, so the key is checked instead of trusting that id.)"""
-    key = fields["dedupe_key"]
-    if key is not None and HookDelivery.select().where(HookDelivery.dedupe_key == key).exists():
-        return None
-    try:
-        with db.atomic():  # a savepoint inside the caller's transaction
-            return HookDelivery.insert(**fields).execute()
-    except IntegrityError:  # a concurrent emit of the same fact won
-        return None
 
 
 def message_received(message: Message) -> list[int]:

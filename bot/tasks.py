@@ -23,10 +23,23 @@ LOCK_BUSY_RETRY_MS = 150
 DRAIN_BATCH = 50
 
 
+EXPAND_LOCK = "ingest:expand"
+
+
 @job(max_retries=20)
 def process_delivery(delivery_id: int) -> None:
-    """Expand a stored webhook delivery into events, then drain each conversation it touched."""
-    for key in ingest.expand_delivery(delivery_id):
+    """Expand stored deliveries into events, oldest first, one expander at a time: a conversation's
+    events then become pending in the order Meta sent them, even across POSTs handled by different
+    workers. Then drain each conversation they touched."""
+    with key_lock(EXPAND_LOCK) as acquired:
+        if not acquired:
+            if ingest.is_unprocessed(delivery_id):  # the current expander may have missed it
+                process_delivery.send(delivery_id, delay_ms=LOCK_BUSY_RETRY_MS)
+            return
+        keys: list[str] = []
+        for pending in ingest.unprocessed_deliveries(older_than_ms=0, limit=200):
+            keys += [k for k in ingest.expand_delivery(pending) if k not in keys]
+    for key in keys:
         drain_conversation.send(key)
 
 

@@ -140,12 +140,15 @@ class Stack:
     api: LiveServer
     sandbox: LiveServer
     page: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    _worker: Any = None
+    _clock: Any = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     @classmethod
     @contextmanager
     def start(cls, env: dict[str, str], sandbox: LiveServer, *, connect: bool = True,
-              instagram: bool = True) -> Iterator[Stack]:
+              instagram: bool = True, workers: bool = True) -> Iterator[Stack]:
         from api.app import create_app
         from bot import runtime
         from bot.db import connection
@@ -156,10 +159,11 @@ class Stack:
         settings = load_settings(env)
         runtime.boot(settings, migrate=True)
         api = LiveServer(create_app(settings, mount_sandbox=False), port=api_port).start()
-        stack = cls(settings=settings, api=api, sandbox=sandbox)
+        stack = cls(settings=settings, api=api, sandbox=sandbox, env=env)
         stack.control("reset")
         stack.control("config", app_secret=settings.meta_app_secret, webhook_url=f"{api.url}/webhooks/meta")
-        stack.start_workers()
+        if workers:
+            stack.start_workers()
         try:
             if connect:
                 with connection():
@@ -179,8 +183,10 @@ class Stack:
         self._clock = Clock(interval=0.2).start()
 
     def stop_workers(self) -> None:
-        self._clock.stop()
-        self._worker.stop()
+        if self._clock is not None:
+            self._clock.stop()
+            self._worker.stop()
+            self._clock = self._worker = None
 
     def restart_workers(self) -> None:
         """Stop every worker, drop the in-process queue (what a process restart loses), start again."""

@@ -89,12 +89,14 @@ def test_agents_get_403_on_admin_routes(api: Api) -> None:
     for method, path, body in ADMIN_ONLY:
         response = api.call(method, path, as_="agent", json=body)
         assert response.status_code == 403, (method, path, response.text)
-        assert error_of(response) == {"code": "forbidden", "message": "Only admins may do this.", "field": None}
+        assert error_of(response) == {"code": "forbidden", "message": "Only admins may do this.",
+                                      "field": None}
 
 
 def test_agents_work_the_inbox(api: Api) -> None:
     conversation_id = api.dm()
-    for path in ("/conversations", f"/conversations/{conversation_id}", f"/conversations/{conversation_id}/messages",
-                 "/contacts", "/channels", "/channels/1", "/channels/1/health"):
+    for path in ("/conversations", f"/conversations/{conversation_id}",
+                 f"/conversations/{conversation_id}/messages", "/contacts", "/channels", "/channels/1",
+                 "/channels/1/health"):
         assert api.get(path, as_="agent").status_code == 200, path
     assert api.post(f"/conversations/{conversation_id}/close", as_="agent").status_code == 200

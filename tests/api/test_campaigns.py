@@ -32,7 +32,8 @@ def page_channel(api: Api) -> int:
 def test_create_get_list_update(api: Api) -> None:
     channel_id = page_channel(api)
     created = api.ok("POST", "/campaigns", 201, json=spec(channel_id))
-    assert (created["name"], created["channel_id"], created["is_active"]) == ("Price answers", channel_id, False)
+    assert (created["name"], created["channel_id"]) == ("Price answers", channel_id)
+    assert created["is_active"] is False
     assert created["trigger"]["keywords_any"] == ["price"] and created["trigger"]["all_posts"] is True
     assert [a["kind"] for a in created["actions"]] == ["send_message", "reply_comment"]
     assert created["actions"][0]["message"]["buttons"] == [{"title": "Buy", "url": "https://shop.example/b"}]
@@ -41,8 +42,10 @@ def test_create_get_list_update(api: Api) -> None:
     changed = api.ok("PUT", f"/campaigns/{created['id']}", json=spec(
         channel_id, name="Prices v2", trigger={"all_posts": False, "post_ids": ["1_2"]},
         actions=[{"kind": "add_tag", "tag": "asked price"}], is_active=True))
-    assert (changed["name"], changed["is_active"], changed["trigger"]["post_ids"]) == ("Prices v2", True, ["1_2"])
-    assert [a["kind"] for a in changed["actions"]] == ["add_tag"] and changed["updated_at"] >= created["updated_at"]
+    assert (changed["name"], changed["is_active"]) == ("Prices v2", True)
+    assert changed["trigger"]["post_ids"] == ["1_2"]
+    assert [a["kind"] for a in changed["actions"]] == ["add_tag"]
+    assert changed["updated_at"] >= created["updated_at"]
 
 
 def test_activate_and_deactivate(api: Api) -> None:
@@ -86,7 +89,8 @@ def test_validation_names_the_field(api: Api) -> None:
 def test_unknown_campaign_is_404(api: Api) -> None:
     body = spec(page_channel(api))
     for method, path, json in [("GET", "/campaigns/77", None), ("PUT", "/campaigns/77", body),
-                               ("POST", "/campaigns/77/activate", None), ("POST", "/campaigns/77/deactivate", None),
+                               ("POST", "/campaigns/77/activate", None),
+                               ("POST", "/campaigns/77/deactivate", None),
                                ("POST", "/campaigns/77/dry-run", None), ("GET", "/campaigns/77/stats", None)]:
         response = api.call(method, path, json=json)
         assert response.status_code == 404, (method, path, response.text)

@@ -10,8 +10,13 @@ from tests.api.conftest import Api, error_of
 
 
 def wait_status(api: Api, message_id: int, status: str) -> Message:
-    return api.stack.wait(lambda: Message.get_or_none((Message.id == message_id) & (Message.status == status)),
+    return api.stack.wait(lambda: Message.get_or_none((Message.id == message_id)
+                                                      & (Message.status == status)),
                           what=f"message {message_id} {status}")
+
+
+def found(api: Api, **params: object) -> list[int]:
+    return [item["id"] for item in api.ok("GET", "/conversations", params=params)["items"]]
 
 
 def test_inbox_filters(api: Api) -> None:
@@ -20,24 +25,24 @@ def test_inbox_filters(api: Api) -> None:
     comment, _ = api.comment("Price?")
     everything = api.ok("GET", "/conversations", as_="agent")
     assert everything["total"] == 3 and {i["id"] for i in everything["items"]} == {dm, ig, comment}
-    assert [i["id"] for i in api.ok("GET", "/conversations", params={"kind": "instagram"})["items"]] == [ig]
-    assert [i["id"] for i in api.ok("GET", "/conversations", params={"kind": "facebook_comments"})["items"]] == [
-        comment]
-    assert [i["id"] for i in api.ok("GET", "/conversations", params={"search": "berlin"})["items"]] == [dm]
-    assert [i["id"] for i in api.ok("GET", "/conversations", params={"tag": "Instagram Direct"})["items"]] == [ig]
+    assert found(api, kind="instagram") == [ig]
+    assert found(api, kind="facebook_comments") == [comment]
+    assert found(api, search="berlin") == [dm]
+    assert found(api, tag="Instagram Direct") == [ig]
     api.ok("POST", f"/conversations/{dm}/close")
-    assert [i["id"] for i in api.ok("GET", "/conversations", params={"status": "closed"})["items"]] == [dm]
+    assert found(api, status="closed") == [dm]
     api.ok("POST", f"/conversations/{ig}/assign", json={"assignee": api.user_ids["agent"]})
     mine = api.ok("GET", "/conversations", params={"assignee_id": api.user_ids["agent"]})
     assert [i["id"] for i in mine["items"]] == [ig] and mine["items"][0]["assignee"] == "agent@example.com"
-    assert {i["id"] for i in api.ok("GET", "/conversations", params={"unassigned": True})["items"]} == {dm, comment}
+    assert set(found(api, unassigned=True)) == {dm, comment}
     paged = api.ok("GET", "/conversations", params={"page_size": 2, "page": 2})
     assert (paged["total"], paged["pages"], len(paged["items"])) == (3, 2, 1)
 
 
 def test_inbox_filter_validation(api: Api) -> None:
-    for params, field in [({"kind": "email"}, "kind"), ({"status": "archived"}, "status"), ({"page": 0}, "page"),
-                          ({"page_size": 1000}, "page_size"), ({"assignee_id": "me"}, "assignee_id"),
+    for params, field in [({"kind": "email"}, "kind"), ({"status": "archived"}, "status"),
+                          ({"page": 0}, "page"), ({"page_size": 1000}, "page_size"),
+                          ({"assignee_id": "me"}, "assignee_id"),
                           ({"search": "a\u0000b"}, "search")]:
         response = api.get("/conversations", params=params)
         assert response.status_code == 422, (params, response.text)
@@ -98,10 +103,13 @@ def test_reply_validation_names_the_field(api: Api) -> None:
         ({"message": {"text": "hi"}, "reply_type": "fax"}, "reply_type"),
         ({"message": {"text": "hi"}, "reply_type": "private"}, "reply_type"),
         ({"message": {"text": "x" * 2001}}, "message.text"),
-        ({"message": {"text": "hi", "buttons": [{"title": "a", "url": "https://a.io"}] * 3}}, "message.buttons"),
-        ({"message": {"text": "hi", "buttons": [{"title": "x" * 21, "payload": "P"}]}}, "message.buttons[0].title"),
+        ({"message": {"text": "hi", "buttons": [{"title": "a", "url": "https://a.io"}] * 3}},
+         "message.buttons"),
+        ({"message": {"text": "hi", "buttons": [{"title": "x" * 21, "payload": "P"}]}},
+         "message.buttons[0].title"),
         ({"message": {"text": "hi", "buttons": [{"title": "Go"}]}}, "message.buttons[0]"),
-        ({"message": {"attachments": [{"type": "gif", "url": "https://a.io/a.gif"}]}}, "message.attachments[0].type"),
+        ({"message": {"attachments": [{"type": "gif", "url": "https://a.io/a.gif"}]}},
+         "message.attachments[0].type"),
         ({"message": {"attachments": [{"type": "image", "url": "ftp://a.io/a.png"}]}},
          "message.attachments[0].url"),
         ({"message": {"text": "hi"}, "client_key": ""}, "client_key"),
@@ -124,7 +132,8 @@ def test_private_and_public_replies_to_a_comment(api: Api) -> None:
     assert [(r["send_kind"], r["status"]) for r in private] == [("private_reply", "pending")]
     wait_status(api, private[0]["id"], "sent")
     public = api.ok("POST", f"/conversations/{conversation_id}/messages", 201,
-                    json={"message": {"text": "Check your inbox"}, "reply_type": "comment", "comment_id": comment_id})
+                    json={"message": {"text": "Check your inbox"}, "reply_type": "comment",
+                          "comment_id": comment_id})
     assert [r["send_kind"] for r in public] == ["comment_reply"]
     wait_status(api, public[0]["id"], "sent")
     sent = api.stack.sandbox_get("sent")["sent"]
@@ -149,17 +158,18 @@ def test_comment_reply_validation(api: Api) -> None:
 
 def test_assign_close_reopen(api: Api) -> None:
     conversation_id = api.dm()
-    assigned = api.ok("POST", f"/conversations/{conversation_id}/assign", json={"assignee": api.user_ids["agent"]})
-    assert assigned["assignee_id"] == api.user_ids["agent"]
-    assert api.ok("POST", f"/conversations/{conversation_id}/assign", json={"assignee": None})["assignee_id"] is None
+    path = f"/conversations/{conversation_id}/assign"
+    agent_id = api.user_ids["agent"]
+    assert api.ok("POST", path, json={"assignee": agent_id})["assignee_id"] == agent_id
+    assert api.ok("POST", path, json={"assignee": None})["assignee_id"] is None
     assert api.ok("POST", f"/conversations/{conversation_id}/close", as_="agent")["status"] == "closed"
     assert api.conversation(conversation_id).status == "closed"
     assert api.ok("POST", f"/conversations/{conversation_id}/reopen")["status"] == "open"
-    for body, field in [({"assignee": 9999}, "assignee"), ({"assignee": "agent"}, "assignee"), ({}, "assignee")]:
-        response = api.post(f"/conversations/{conversation_id}/assign", json=body)
-        assert response.status_code == 422 and error_of(response)["field"] == field, body
-    for path in ("/conversations/999/close", "/conversations/999/reopen"):
-        assert api.post(path).status_code == 404
+    for body in ({"assignee": 9999}, {"assignee": "agent"}, {}):
+        response = api.post(path, json=body)
+        assert response.status_code == 422 and error_of(response)["field"] == "assignee", body
+    for missing in ("/conversations/999/close", "/conversations/999/reopen"):
+        assert api.post(missing).status_code == 404
     assert api.post("/conversations/999/assign", json={"assignee": None}).status_code == 404
 
 

@@ -55,8 +55,10 @@ class Receiver:
             body, more = body + message.get("body", b""), message.get("more_body", False)
         with self.lock:
             status = self.answers.pop(0) if self.answers else 200
-            self.requests.append(Received({k.decode(): v.decode() for k, v in scope["headers"]}, body, status))
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            self.requests.append(Received(headers, body, status))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"ok" if status < 300 else b"boom"})
 
     def events(self, name: str) -> list[Received]:
@@ -108,7 +110,8 @@ def test_register_list_change_rotate_delete(api: Api) -> None:
     assert api.ok("GET", "/webhooks") == [created]
     assert api.ok("GET", f"/webhooks/{created['id']}") == created and created["description"] == "CRM"
     assert api.ok("GET", "/webhooks/events") == list(outhooks.EVENTS)
-    paused = api.ok("PATCH", f"/webhooks/{created['id']}", json={"is_active": False, "events": list(outhooks.EVENTS)})
+    paused = api.ok("PATCH", f"/webhooks/{created['id']}",
+                    json={"is_active": False, "events": list(outhooks.EVENTS)})
     assert paused["is_active"] is False and paused["events"] == list(outhooks.EVENTS)
     assert paused["url"] == created["url"] and paused["secret"] == created["secret"]
     rotated = api.ok("POST", f"/webhooks/{created['id']}/rotate-secret")
@@ -149,14 +152,15 @@ def test_each_event_arrives_signed_and_verifiable(api: Api, receiver: tuple[Rece
     secret = endpoint["secret"]
     api.ok("POST", "/campaigns", 201, json={
         "name": "Prices", "channel_id": api.ok("GET", "/channels")[0]["id"], "is_active": True,
-        "trigger": {"keywords_any": ["price"]}, "actions": [{"kind": "send_message", "message": {"text": "49 EUR"}}]})
+        "trigger": {"keywords_any": ["price"]},
+        "actions": [{"kind": "send_message", "message": {"text": "49 EUR"}}]})
 
     dm_id = api.dm("Hello there")
     reply = api.ok("POST", f"/conversations/{dm_id}/messages", 201, json={"message": {"text": "Hi!"}})[0]
     comment_conversation, comment_id = api.comment("price?")
     api.post(f"/conversations/{comment_conversation}/messages",
              json={"message": {"text": "first"}, "reply_type": "private"})  # the campaign already used it
-    refused = api.stack.wait(lambda: Message.get_or_none((Message.status == "refused")), what="a refused reply")
+    refused = api.stack.wait(lambda: Message.get_or_none(Message.status == "refused"), what="a refused reply")
     api.stack.wait(lambda: Message.get_or_none((Message.id == reply["id"]) & (Message.status == "sent")),
                    what="the staff reply sent")
     # Emit as the core does after each fact (idempotent: the core may have emitted them already).
@@ -231,7 +235,8 @@ def test_an_unreachable_receiver_keeps_the_row_pending_with_the_error(api: Api) 
     assert log[0]["status"] == "pending" and log[0]["next_attempt_at"] == row.next_attempt_at
 
 
-def test_emit_is_once_per_subject_and_skips_paused_endpoints(api: Api, receiver: tuple[Receiver, str]) -> None:
+def test_emit_is_once_per_subject_and_skips_paused_endpoints(api: Api,
+                                                              receiver: tuple[Receiver, str]) -> None:
     app, url = receiver
     live = api.ok("POST", "/webhooks", 201, json={"url": url, "events": ["message.sent", "message.failed"]})
     paused = api.ok("POST", "/webhooks", 201, json={"url": url, "events": ["message.sent"]})

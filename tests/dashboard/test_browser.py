@@ -64,16 +64,22 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture
-def page(dashboard_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
+def chromium() -> Path:
+    """Debian's Chromium; required under CI, a reason to skip elsewhere."""
     if not CHROMIUM.exists():
         if CI:
             pytest.fail("CI=true needs /usr/bin/chromium (apt-get install chromium fonts-noto-color-emoji)")
         pytest.skip("/usr/bin/chromium is not installed; the browser test runs under CI")
+    return CHROMIUM
+
+
+@pytest.fixture
+def page(chromium: Path, dashboard_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
         tab = browser.new_page(viewport={"width": 1440, "height": 1000})
         tab.set_default_timeout(STEP_MS)
         tab.goto(dashboard_url)
@@ -92,7 +98,9 @@ def sign_in(page: object) -> None:
 
 
 def shot(page: object, name: str) -> None:
-    page.wait_for_timeout(600)  # let images and charts finish painting (the assertion already passed)
+    """A screenshot once the script run is over and every image has loaded (or failed)."""
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+    page.wait_for_function("Array.from(document.images).every(image => image.complete)")
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

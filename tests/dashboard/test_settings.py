@@ -66,7 +66,7 @@ def test_connect_from_the_pages_a_user_token_manages(desk, admin_app) -> None:
     app = open_settings(admin_app)
     app.text_input(key="user_token").input(desk.page["user_token"])
     next(b for b in app.button if b.label == "Find my pages").click().run()
-    assert "Instagram @third.shop · 42 followers" in texts(app)
+    assert r"Instagram @third\.shop · 42 followers" in texts(app)
     assert page["page_token"] not in everything_shown(app)
     app.button(key=f"connect_{page['page_id']}").click().run()
     assert not app.exception
