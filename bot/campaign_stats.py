@@ -65,7 +65,8 @@ def record_link_click(token: str) -> str | None:
     if link is None:
         return None
     now = now_ms()
-    TrackedLink.update(clicks=TrackedLink.clicks + 1, first_clicked_at=fn.COALESCE(TrackedLink.first_clicked_at, now)).where(
+    first = fn.COALESCE(TrackedLink.first_clicked_at, now)
+    TrackedLink.update(clicks=TrackedLink.clicks + 1, first_clicked_at=first).where(
         TrackedLink.id == link.id).execute()
     ButtonClick.insert(run=link.run_id, action=link.action_id, kind="link", key=f"link:{token}:{now}",
                        created_at=now).on_conflict_ignore().execute()

@@ -20,8 +20,14 @@ import msgspec
 
 from bot import outbox
 from bot.clock import schedule
-from bot.compose import MessageContent, check_content_templates, check_template, render, render_content
-from bot.compose import validate_content
+from bot.compose import (
+    MessageContent,
+    check_content_templates,
+    check_template,
+    render,
+    render_content,
+    validate_content,
+)
 from bot.contacts import tag_contact
 from bot.db import insert_new, now_ms, transaction
 from bot.errors import Invalid, NotFound
@@ -169,6 +175,22 @@ def set_active(campaign_id: int, active: bool) -> Campaign:
     return Campaign.get_by_id(campaign_id)
 
 
+def list_campaigns(channel_id: int | None = None) -> list[Campaign]:
+    """Every campaign (of one channel), newest first."""
+    query = Campaign.select().order_by(Campaign.id.desc())
+    if channel_id is not None:
+        query = query.where(Campaign.channel == channel_id)
+    return list(query)
+
+
+def load(campaign_id: int) -> tuple[Campaign, CampaignSpec]:
+    """A saved campaign and its editable spec."""
+    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    return campaign, spec_of(campaign)
+
+
 def spec_of(campaign: Campaign) -> CampaignSpec:
     actions = [msgspec.convert(a.config, ActionSpec) for a in
                CampaignAction.select().where(CampaignAction.campaign == campaign).order_by(CampaignAction.position)]
@@ -270,7 +292,8 @@ def run_actions(run: CampaignRun, spec: CampaignSpec, start: int) -> list[int]:
         if action.kind == "wait":
             due = now_ms() + (action_spec.seconds or 0) * 1000
             _step(run, action, "waiting", f"until {due}", due_at=due)
-            schedule("continue_campaign", [run.id, action.position + 1], due, dedupe_key=f"run:{run.id}:{action.position}")
+            schedule("continue_campaign", [run.id, action.position + 1], due,
+                     dedupe_key=f"run:{run.id}:{action.position}")
             break
         ready += _run_action(run, action, action_spec, comment, context)
     return ready

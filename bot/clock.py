@@ -86,7 +86,7 @@ def enqueue_due_jobs(limit: int = 500) -> int:
 
 def sweep() -> None:
     """Re-enqueue work whose queue message was lost."""
-    from bot import ingest, notifications, tasks
+    from bot import ingest, notifications, outhooks, tasks
 
     cutoff = now_ms() - STALE_MS
     for delivery_id in ingest.unprocessed_deliveries(STALE_MS):
@@ -103,3 +103,5 @@ def sweep() -> None:
         tasks.send_message.send(message.id)
     for digest_id in notifications.due_digests(STALE_MS):
         tasks.send_email_digest.send(digest_id)
+    for delivery_id in outhooks.due_deliveries(STALE_MS):
+        outhooks.deliver_outhook.send(delivery_id)

@@ -94,8 +94,8 @@ def _add_comment_reply(draft: Draft) -> list[int]:
         existing = Message.get_or_none(Message.comment_id == comment.comment_id)
         conversation_id = existing.conversation_id if existing else None
     content = MessageContent(text=draft.content.text)
-    row = _insert(draft, content, 0, comment.channel_id, conversation_id, SendKind.COMMENT_REPLY, recipient=comment.from_id,
-                  target=comment.comment_id)
+    row = _insert(draft, content, 0, comment.channel_id, conversation_id, SendKind.COMMENT_REPLY,
+                  recipient=comment.from_id, target=comment.comment_id)
     return [row] if row else []
 
 
@@ -107,7 +107,8 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
     key = f"{draft.key}:{index}"
     now = now_ms()
     fields = dict(
-        channel=channel_id, conversation=conversation_id, direction="out", author=draft.author, author_user=draft.author_user_id,
+        channel=channel_id, conversation=conversation_id, direction="out", author=draft.author,
+        author_user=draft.author_user_id,
         kind="comment" if kind == SendKind.COMMENT_REPLY else "message", text=part.text,
         attachments=[msgspec.to_builtins(a) for a in part.attachments] or None,
         buttons=[msgspec.to_builtins(b) for b in part.buttons] or None,
@@ -129,7 +130,17 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
                       error_kind="private_reply_used")
         Message.insert(**fields).execute()
         return None
+    if conversation_id is not None:
+        _touch(conversation_id, now, part)
     return row_id if status == "pending" else None
+
+
+def _touch(conversation_id: int, at: int, part: MessageContent) -> None:
+    """Our message is now the latest in its thread (a private reply may open the thread)."""
+    preview = part.text or (f"[{part.attachments[0].type}]" if part.attachments else "")
+    Conversation.update(last_message_at=at, preview=preview[:200]).where(
+        (Conversation.id == conversation_id)
+        & (Conversation.last_message_at.is_null() | (Conversation.last_message_at <= at))).execute()
 
 
 def promote_next(message: Message) -> int | None:

@@ -123,6 +123,7 @@ def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate
 
 
 def _bind_jobs(broker: dramatiq.Broker) -> None:
+    import bot.outhooks  # noqa: F401  (declares its job)
     import bot.tasks  # noqa: F401  (declares the jobs)
 
     for declared in _REGISTRY.values():

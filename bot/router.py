@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot import campaign_stats, campaigns, notifications, outhooks
 from bot import events as ev
-from bot import campaign_stats, campaigns, notifications
 from bot.inbox import Applied
 
 
@@ -18,11 +18,13 @@ class FollowUps:
     send: list[int] = field(default_factory=list)  # outgoing message ids
     profiles: list[int] = field(default_factory=list)  # identity ids to refresh
     digests: list[tuple[int, int]] = field(default_factory=list)  # (digest id, due at ms)
+    hooks: list[int] = field(default_factory=list)  # outgoing webhook deliveries
 
     def extend(self, other: FollowUps) -> None:
         self.send += other.send
         self.profiles += other.profiles
         self.digests += other.digests
+        self.hooks += other.hooks
 
 
 def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> FollowUps:
@@ -35,8 +37,11 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         digest = notifications.on_customer_message(applied, emails_enabled=emails_enabled, coalesce_ms=coalesce_ms)
         if digest is not None:
             follow.digests.append((digest, coalesce_ms))
+        if applied.message is not None:
+            follow.hooks += outhooks.message_received(applied.message)
     if isinstance(applied.event, ev.CommentAdded):
         follow.send += campaigns.on_comment(applied, source=applied.source)
+        follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)
     if isinstance(applied.event, ev.Postback):
         campaign_stats.record_postback(applied.event)
     return follow

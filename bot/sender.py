@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 
 import peewee
-from dataclasses import dataclass
 
 from bot import runtime
 from bot.channels import mark_health, page_token

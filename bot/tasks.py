@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot import events as ev
-from bot import inbox, ingest, notifications, runtime
+from bot import inbox, ingest, notifications, outhooks, runtime
 from bot.db import now_ms, transaction
 from bot.mailer import MailError, send_mail
 from bot.models import InboundEvent
@@ -123,6 +123,8 @@ def dispatch(follow: FollowUps) -> None:
         refresh_profile.send(identity_id)
     for digest_id, delay_ms in follow.digests:
         send_email_digest.send(digest_id, delay_ms=delay_ms)
+    for delivery_id in follow.hooks:
+        outhooks.deliver_outhook.send(delivery_id)
 
 
 @job(max_retries=0)
@@ -131,6 +133,8 @@ def send_message(message_id: int) -> None:
     from bot import sender
 
     outcome = sender.send_one(message_id)
+    for delivery_id in outhooks.message_outcome(message_id):
+        outhooks.deliver_outhook.send(delivery_id)
     if outcome.retry_in is not None:
         send_message.send(message_id, delay_ms=outcome.retry_in)
     if outcome.next_id is not None:

@@ -28,6 +28,7 @@ import streamlit as st
 from bot import auth, campaigns, queue, runtime
 from bot.campaigns import CampaignSpec
 from bot.db import db
+from bot.errors import NotFound
 from bot.models import Campaign
 from bot.settings import META_GRAPH_URL, Settings, load_settings
 
@@ -220,15 +221,17 @@ def value(key: str, default: Any = None) -> Any:
     return drafts().get(key, default)
 
 
-# --- read models bot lacks (see the report: they belong in bot.queries / bot.campaigns) -----------
+# --- campaigns --------------------------------------------------------------------------------------
 
 
 def campaign_list() -> list[Campaign]:
-    """Every campaign, newest first. `bot.campaigns` has no listing yet."""
-    return list(Campaign.select().order_by(Campaign.id.desc()))
+    """Every campaign, newest first."""
+    return campaigns.list_campaigns()
 
 
 def campaign_spec(campaign_id: int) -> tuple[Campaign, CampaignSpec] | None:
-    """A saved campaign and its spec (`campaigns.spec_of` needs the row; nothing loads it by id)."""
-    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
-    return None if campaign is None else (campaign, campaigns.spec_of(campaign))
+    """A saved campaign and its spec, or None when it no longer exists."""
+    try:
+        return campaigns.load(campaign_id)
+    except NotFound:
+        return None

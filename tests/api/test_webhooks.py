@@ -9,8 +9,8 @@ import time
 import pytest
 
 from bot import channels
+from bot.contacts import tags_of
 from bot.db import connection
-from bot.meta.signature import sign
 from bot.models import (
     Channel,
     Comment,
@@ -22,7 +22,6 @@ from bot.models import (
     Message,
     Notification,
 )
-from bot.contacts import tags_of
 from tests.bot.meta import payloads as p
 from tests.servers import Stack
 

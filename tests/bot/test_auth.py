@@ -1,8 +1,7 @@
 import pytest
 
-from bot import auth
+from bot import auth, migrations
 from bot.db import connection, open_database
-from bot import migrations
 from bot.errors import Invalid
 from bot.models import StaffSession
 

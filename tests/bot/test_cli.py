@@ -16,7 +16,8 @@ SOCIALDESK = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+            stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(SOCIALDESK + args, cwd=cwd, env={**_base_env(), **(env or {})}, input=stdin,
                           capture_output=True, text=True, timeout=120)
 
