@@ -28,7 +28,7 @@ class Role(StrEnum):
 def add_user(email: str, password: str, role: str = Role.AGENT, name: str = "") -> User:
     """Create a staff user; the e-mail is the login and must be unique."""
     email = email.strip().lower()
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
+    if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 254:
         raise Invalid("email", "is not an e-mail address")
     if role not in Role.__members__.values():
         raise Invalid("role", "must be admin or agent")

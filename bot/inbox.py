@@ -138,7 +138,7 @@ def _deleted(event: ev.MessageDeleted, channel: Channel) -> Applied:
 
 
 def _edited(event: ev.MessageEdited, channel: Channel) -> Applied:
-    updated = Message.update(text=event.text, edited_at=event.timestamp).where(
+    updated = Message.update(text=_clean(event.text or ""), edited_at=event.timestamp).where(
         (Message.mid == event.mid) & ((Message.edited_at.is_null()) | (Message.edited_at <= event.timestamp))
     ).execute()
     return Applied(event, channel, duplicate=not updated)
@@ -196,7 +196,8 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     created_at = event.created_time or event.timestamp
     inserted = insert_new(Comment.insert(
         comment_id=event.comment_id, channel=channel, post_id=event.post_id, parent_id=event.parent_id,
-        from_id=event.from_id, from_name=event.from_name, from_username=event.from_username, text=event.text,
+        from_id=event.from_id, from_name=event.from_name, from_username=event.from_username,
+        text=_clean(event.text) if event.text else None,
         by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
     ))
     if not inserted:
@@ -270,8 +271,9 @@ def _known_comment(comment_id: str) -> None:
 def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:
     _known_comment(event.comment_id)
     now = event.timestamp
-    updated = Comment.update(text=event.text, edited_at=now).where(Comment.comment_id == event.comment_id).execute()
-    Message.update(text=event.text, edited_at=now).where(Message.comment_id == event.comment_id).execute()
+    text = _clean(event.text) if event.text else None
+    updated = Comment.update(text=text, edited_at=now).where(Comment.comment_id == event.comment_id).execute()
+    Message.update(text=text, edited_at=now).where(Message.comment_id == event.comment_id).execute()
     return Applied(event, channel, duplicate=not updated, note="edited comments never trigger automations")
 
 
@@ -300,6 +302,8 @@ def _insert_inbound(conversation: Conversation, at: int, **fields: object) -> Me
 
 def _insert(conversation: Conversation, at: int, **fields: object) -> Message | None:
     """Insert a message unless its Meta id is already stored; None means duplicate."""
+    if isinstance(fields.get("text"), str):
+        fields["text"] = _clean(fields["text"])
     row_id = insert_new(Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
                                        created_at=now_ms(), **fields))
     if not row_id:
@@ -337,6 +341,11 @@ def _release_held(channel: Channel, identity: Identity) -> list[int]:
         Message.update(status="queued", status_reason=None).where(Message.id.in_([r.id for r in held])).execute()
         Message.update(status="pending", next_attempt_at=now_ms()).where(Message.id.in_(ready)).execute()
     return ready
+
+
+def _clean(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; a customer's message must still be stored."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _attachment(attachment: ev.Attachment) -> dict:

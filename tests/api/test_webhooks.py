@@ -348,3 +348,39 @@ def test_notifications_per_staff_user(stack: Stack) -> None:
     wait_applied(stack, 4)
     with connection():
         assert Notification.select().count() == 6
+
+
+def test_nul_characters_are_stored_not_lost(stack: Stack) -> None:
+    page_id, _ = ids(stack)
+    stack.post_webhook(p.messenger_message(page_id, "5060", "m_nul", text="a\u0000b", timestamp=now_ms()))
+    stack.post_webhook(p.feed_comment(page_id, "66_1", f"{page_id}_66", message="c\u0000d", from_id="5060",
+                                      created_time=int(time.time())))
+    wait_applied(stack, 2)
+    with connection():
+        assert Message.get(Message.mid == "m_nul").text == "a\ufffdb"
+        assert Comment.get(Comment.comment_id == "66_1").text == "c\ufffdd"
+
+
+def test_profiles_are_fetched_in_the_background(stack: Stack) -> None:
+    from bot.models import Identity
+
+    page_id, ig_id = ids(stack)
+    user = stack.control("customers", account_id=page_id, name="Paula Profile", first_name="Paula",
+                         last_name="Profile", profile_pic="https://cdn.example/paula.jpg")["user_id"]
+    stack.control("dm", account_id=page_id, user_id=user, text="hello")
+    contact = stack.wait(lambda: Contact.get_or_none((Contact.first_name == "Paula")), what="profile fetched")
+    assert contact.last_name == "Profile" and contact.picture_url == "https://cdn.example/paula.jpg"
+    ig_user = stack.control("customers", account_id=ig_id, name="Iggy", username="iggy.pop", follower_count=321)[
+        "user_id"]
+    stack.control("dm", account_id=ig_id, user_id=ig_user, text="hi")
+    identity = stack.wait(lambda: Identity.get_or_none((Identity.scoped_id == ig_user)
+                                                       & Identity.profile_fetched_at.is_null(False)), what="ig profile")
+    assert (identity.username, identity.follower_count) == ("iggy.pop", 321)
+    # A commenter who never wrote has no profile access (meta-platform.md §9): the comment is stored anyway.
+    stack.post_webhook(p.feed_comment(page_id, "99_1", f"{page_id}_99", from_id="5099", from_name="Never Wrote",
+                                      created_time=int(time.time())))
+    failed = stack.wait(lambda: Identity.get_or_none((Identity.scoped_id == "5099")
+                                                     & Identity.profile_error.is_null(False)), what="profile error")
+    assert failed.name == "Never Wrote"
+    with connection():
+        assert Message.get(Message.comment_id == "99_1").text == "Is this still available?"

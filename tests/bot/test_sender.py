@@ -206,3 +206,11 @@ def test_two_concurrent_triggers_give_one_private_reply(stack: Stack) -> None:
     with connection():
         refused = Message.get(Message.status == "refused")
     assert refused.error_kind == "private_reply_used"
+
+
+def test_usage_headers_near_the_limit_slow_sending_down() -> None:
+    from bot.sender import usage_delay_ms
+
+    assert usage_delay_ms(10) == 0 and usage_delay_ms(74.9) == 0
+    assert 0 < usage_delay_ms(80) < usage_delay_ms(95) < usage_delay_ms(100) == 2000
+    assert usage_delay_ms(250) == 2000
