@@ -1,9 +1,9 @@
-# Two entry points for a fresh machine: `make run` and `make test`. Each (re)builds its virtualenv.
+# Two entry points for a fresh machine: `make run` and `make test`. Each creates or refreshes .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test venv lint
+.PHONY: run test venv lint browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,5 +18,12 @@ run: venv
 lint: venv
 	$(BIN)/ruff check bot api dashboard tests bench
 
-test: venv lint
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser). Installed here
+# when missing and we may (root with apt); otherwise those tests skip outside CI and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null \
+		|| echo "could not install chromium: browser tests will skip outside CI"; fi
+
+test: venv lint browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
