@@ -63,6 +63,12 @@ class AssignIn(msgspec.Struct, kw_only=True):
     assignee: DbId | None
 
 
+class PauseIn(msgspec.Struct, kw_only=True):
+    """`minutes` the bot stays silent; the channel's default pause time when left out."""
+
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 60)] | None = None
+
+
 class TagIn(msgspec.Struct, kw_only=True):
     tag: Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
 
@@ -167,6 +173,7 @@ ReplyBody = Annotated[ReplyIn, _body("A reply with a button", {
     "reply_type": "message", "client_key": "order-1234-reply"})]
 AssignBody = Annotated[AssignIn, _body("Assign to user 2", {"assignee": 2})]
 TagBody = Annotated[TagIn, _body("A tag", {"tag": "VIP"})]
+PauseBody = Annotated[PauseIn, _body("Pause for an hour", {"minutes": 60})]
 ConnectChannelBody = Annotated[ConnectChannelIn, _body("A page and its Instagram account", {
     "page_id": "104870358931474", "name": "Acme Shoes", "token": "EAAG...page-token",
     "instagram_id": "17841405822304914", "instagram_username": "acme.shoes"})]

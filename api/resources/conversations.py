@@ -17,6 +17,7 @@ from api.schemas import (
     IdParam,
     PageParam,
     PageSizeParam,
+    PauseBody,
     ReplyBody,
     TagBody,
     TagList,
@@ -80,6 +81,18 @@ class ConversationController(Controller):
     def reopen(self, conversation_id: IdParam) -> ConversationView:
         with connection():
             commands.set_status(conversation_id, "open")
+            return queries.conversation_view(conversation_id)
+
+    @post("/{conversation_id:str}/bot/pause", status_code=200, summary="Pause the bot: a human takes over")
+    def pause_bot(self, conversation_id: IdParam, data: PauseBody | None = None) -> ConversationView:
+        with connection():
+            commands.pause_bot(conversation_id, data.minutes if data else None)
+            return queries.conversation_view(conversation_id)
+
+    @post("/{conversation_id:str}/bot/resume", status_code=200, summary="Give the conversation back to the bot")
+    def resume_bot(self, conversation_id: IdParam) -> ConversationView:
+        with connection():
+            commands.resume_bot(conversation_id)
             return queries.conversation_view(conversation_id)
 
     @post("/{conversation_id:str}/tags", status_code=200, summary="Tag the conversation's person")

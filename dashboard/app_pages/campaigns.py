@@ -19,6 +19,7 @@ from bot import campaign_stats, campaigns, channels, runtime
 from bot.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import SHORTCODES, MessageContent, check_content_templates, render_content
 from bot.errors import GraphError, Invalid, NotFound
+from bot.flows import store as flow_store
 from dashboard import state, widgets
 from dashboard.widgets import drafted
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 EDIT = "sd_campaign_edit"
 ACTION_KINDS = {"send_message": "Send a private message", "reply_comment": "Reply to the comment publicly",
-                "add_tag": "Add a tag", "wait": "Wait"}
+                "add_tag": "Add a tag", "wait": "Wait", "start_flow": "Start a bot flow"}
 LIST_NUMBERS = {"received": "Comments", "matched": "Matched", "sent": "Sent", "delivered": "Delivered",
                 "read": "Read", "clicked": "Clicked"}
 WAIT_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -216,6 +217,13 @@ def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channe
                 key + "variations", "\n".join(saved.variations) if saved else "", height=90)
     elif kind == "add_tag":
         drafted(st.text_input, "Tag", key + "tag", saved.tag if saved else "")
+    elif kind == "start_flow":
+        names = [f.name for f in flow_store.list_flows(channel.id)]
+        if not names:
+            st.warning("No bot flow exists yet: create one on the Bot flows page.")
+        current = saved.flow if saved and saved.flow in names else (names[0] if names else None)
+        drafted(st.selectbox, "Bot flow (its first step answers the comment by private reply)", key + "flow",
+                current, options=names)
     else:
         seconds = (saved.seconds if saved else None) or 3600
         unit = next(u for u in ("days", "hours", "minutes") if seconds % WAIT_UNITS[u] == 0 or u == "minutes")
@@ -271,6 +279,8 @@ def action_from_state(key: str, kind: str) -> ActionSpec:
         return ActionSpec(kind=kind, text=(state.value(key + "text") or "").strip(), variations=variations)
     if kind == "add_tag":
         return ActionSpec(kind=kind, tag=(state.value(key + "tag") or "").strip())
+    if kind == "start_flow":
+        return ActionSpec(kind=kind, flow=state.value(key + "flow"))
     seconds = int(state.value(key + "amount", 1) or 1) * WAIT_UNITS[state.value(key + "unit", "hours")]
     return ActionSpec(kind=kind, seconds=seconds)
 

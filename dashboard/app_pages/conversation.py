@@ -107,6 +107,7 @@ def details(view: ConversationView) -> None:
         st.markdown("  \n".join(lines))
     status_control(view)
     assignee_control(view)
+    bot_control(view)
     if view.contact_id is not None:
         widgets.tag_editor(view.contact_id, view.tags)
 
@@ -116,6 +117,20 @@ def status_control(view: ConversationView) -> None:
     st.button("Close conversation" if closing else "Reopen conversation", key=f"status{view.id}",
               icon=":material/check_circle:" if closing else ":material/undo:", width="stretch",
               on_click=state.with_db(commands.set_status), args=(view.id, "closed" if closing else "open"))
+
+
+def bot_control(view: ConversationView) -> None:
+    """The bot's state in this conversation, with pause and resume (a human takes over)."""
+    if view.bot_flow:
+        st.caption(f"Bot: flow **{widgets.plain(view.bot_flow)}**, step **{widgets.plain(view.bot_state or '')}**")
+    if view.bot_paused_until:
+        st.caption(f"Bot paused until {state.when(view.bot_paused_until)}"
+                   + (f" — {view.bot_paused_reason}" if view.bot_paused_reason else ""))
+        st.button("Resume the bot", key=f"resume{view.id}", icon=":material/play_arrow:", width="stretch",
+                  on_click=state.with_db(commands.resume_bot), args=(view.id,))
+    else:
+        st.button("Pause the bot", key=f"pause{view.id}", icon=":material/pause:", width="stretch",
+                  on_click=state.with_db(commands.pause_bot), args=(view.id,))
 
 
 def assignee_control(view: ConversationView) -> None:

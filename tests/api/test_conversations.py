@@ -183,3 +183,13 @@ def test_tags(api: Api) -> None:
         response = api.post(f"/conversations/{conversation_id}/tags", json=body)
         assert response.status_code == 422 and error_of(response)["field"] == field, body
     assert api.post("/conversations/999/tags", json={"tag": "VIP"}).status_code == 404
+
+
+def test_pause_and_resume_the_bot(api: Api) -> None:
+    conversation_id = api.dm("Hi")
+    paused = api.ok("POST", f"/conversations/{conversation_id}/bot/pause", json={"minutes": 30}, as_="agent")
+    assert paused["bot_paused_until"] is not None
+    response = api.post(f"/conversations/{conversation_id}/bot/pause", json={"minutes": 0})
+    assert response.status_code == 422 and error_of(response)["field"] == "minutes"
+    resumed = api.ok("POST", f"/conversations/{conversation_id}/bot/resume", as_="agent")
+    assert resumed["bot_paused_until"] is None

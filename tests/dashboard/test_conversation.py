@@ -121,3 +121,17 @@ def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledge
     sent = wait_until(lambda: desk.sandbox_get("sent", kind="comment_reply")["sent"], 20,
                       what="the public reply")
     assert sent[0]["body"]["message"] == "Thanks Sam!"
+
+
+def test_staff_pause_and_resume_the_bot(desk, admin_app) -> None:
+    from bot.handover import paused_until
+
+    conversation_id, _ = customer_writes(desk, "Dana Buyer", "Hello?")
+    app = open_conversation(admin_app, conversation_id)
+    app.button(key=f"pause{conversation_id}").click().run()
+    assert not app.exception
+    assert paused_until(conversation_id) is not None
+    assert "Bot paused until" in texts(app)
+    app.button(key=f"resume{conversation_id}").click().run()
+    assert paused_until(conversation_id) is None
+    assert "Bot paused until" not in texts(app)
