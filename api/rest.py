@@ -2,7 +2,6 @@
 
 Every route requires an API token (`authenticated`, 401) and some an admin (403); errors are
 JSON from one table (`api.errors`). The OpenAPI schema is Litestar's, served at `/schema`.
-Flows (issue 6) get their controller when `bot/flows/` exists.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from api.resources.campaigns import CampaignController
 from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
 from api.resources.conversations import ConversationController
+from api.resources.flows import FlowController
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController
 from bot.errors import Invalid
@@ -30,7 +30,7 @@ def rest_router() -> Router:
     return Router(
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
-                        UserController, WebhookController],
+                        FlowController, UserController, WebhookController],
         guards=[authenticated],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

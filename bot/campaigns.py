@@ -40,14 +40,15 @@ from bot.models import (
     Channel,
     Comment,
     Contact,
+    Flow,
     Identity,
     TrackedLink,
 )
 from bot.sendpolicy import SendKind
 
-ACTION_KINDS = ("send_message", "reply_comment", "add_tag", "wait")
-# "start_flow" arrives with bot flows (issue 6).
+ACTION_KINDS = ("send_message", "reply_comment", "add_tag", "wait", "start_flow")
 MAX_WAIT_SECONDS = 30 * 86400
+MAX_NAME = 200  # names and tags live in 255-character columns
 POSTBACK_PREFIX = "sdc:"  # campaign button payloads: sdc:<run>:<action>:<original payload>
 
 REASONS = {
@@ -80,7 +81,8 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One action. `kind` decides which fields matter:
     send_message: message (sent as the private reply to the comment, then held parts);
     reply_comment: text and optional variations (a public reply, one picked at random);
-    add_tag: tag; wait: seconds."""
+    add_tag: tag; wait: seconds; start_flow: flow (a bot flow's name, started for the commenter,
+    its first step answering the comment by private reply unless the flow says public)."""
 
     kind: str
     message: MessageContent | None = None
@@ -88,6 +90,7 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True):
     variations: list[str] = []
     tag: str | None = None
     seconds: int | None = None
+    flow: str | None = None
 
 
 class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,6 +105,8 @@ def validate(spec: CampaignSpec) -> None:
     """Every rule a campaign must satisfy to be saved; errors name the field."""
     if not spec.name.strip():
         raise Invalid("name", "must not be empty")
+    if len(spec.name) > MAX_NAME:
+        raise Invalid("name", f"must be at most {MAX_NAME} characters")
     channel = Channel.get_or_none(Channel.id == spec.channel_id)
     if channel is None:
         raise Invalid("channel_id", "no such channel")
@@ -128,8 +133,10 @@ def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
             if not text.strip():
                 raise Invalid(name, "must not be empty")
             check_template(text, name)
-    elif action.kind == "add_tag" and not (action.tag or "").strip():
-        raise Invalid(f"{field}.tag", "must not be empty")
+    elif action.kind == "add_tag" and not 0 < len((action.tag or "").strip()) <= MAX_NAME:
+        raise Invalid(f"{field}.tag", f"must be 1 to {MAX_NAME} characters")
+    elif action.kind == "start_flow" and not Flow.select().where(Flow.name == (action.flow or "")).exists():
+        raise Invalid(f"{field}.flow", "no bot flow with this name")
     elif action.kind == "wait" and not (action.seconds and 0 < action.seconds <= MAX_WAIT_SECONDS):
         raise Invalid(f"{field}.seconds", f"must be between 1 and {MAX_WAIT_SECONDS}")
 
@@ -315,12 +322,40 @@ def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comm
         ready = outbox.add(draft)
         _step(run, action, "queued", "public reply under the comment")
         return ready
+    if _dm_paused(comment):  # automations never talk over a human in the person's DM thread
+        _step(run, action, "refused", PAUSED_DETAIL)
+        return []
+    if spec.kind == "start_flow":
+        return _start_flow(run, action, spec, comment, key)
     content = _track_links(render_content(spec.message, context), run, action)
     content = _tag_payloads(content, run, action)
     draft = outbox.Draft(key=key, kind=SendKind.PRIVATE_REPLY, content=content, author="campaign",
                          comment_id=comment.comment_id, origin=key)
     ready = outbox.add(draft)
     _step(run, action, "queued", "private reply to the comment")
+    return ready
+
+
+PAUSED_DETAIL = "A person is handling this conversation, so the campaign did not write in it."
+
+
+def _dm_paused(comment: Comment) -> bool:
+    from bot import handover
+
+    return handover.dm_paused(comment.channel, comment.from_id)
+
+
+def _start_flow(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comment: Comment, key: str) -> list[int]:
+    """Start the bot flow for the commenter; a refusal (flow gone, no author) is recorded."""
+    from bot.errors import Refused
+    from bot.flows import engine
+
+    try:
+        ready = engine.start_from_comment(comment, spec.flow or "", key)
+    except Refused as exc:
+        _step(run, action, "refused", exc.reason)
+        return []
+    _step(run, action, "queued", f"bot flow {spec.flow} started")
     return ready
 
 

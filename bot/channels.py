@@ -17,6 +17,10 @@ TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "h
 # Webhook fields socialdesk needs (meta-platform.md §2, §10).
 PAGE_FIELDS = ("messages", "messaging_postbacks", "message_deliveries", "message_reads", "message_echoes",
                "message_edits", "message_reactions", "messaging_referrals", "feed")
+# The Instagram account's fields (§3): messages carry its echoes too; "messaging_referral" is
+# Meta's documented spelling (unconfirmed).
+INSTAGRAM_FIELDS = ("messages", "messaging_postbacks", "messaging_seen", "message_reactions", "messaging_referral",
+                    "comments")
 
 
 def channel_for(platform: str, account_id: str) -> Channel | None:
@@ -43,16 +47,20 @@ def connect_page(page_id: str, name: str, token: str, *, instagram_id: str | Non
             channels.append(Channel.get_by_id(ig.id))
     if subscribe:
         runtime.graph().subscribe_app(page_id, token, list(PAGE_FIELDS))
-    return channels
+    from bot import health  # health checks use this module's tokens and fields
+
+    for channel in channels:
+        health.on_connected(channel.id)
+    return [Channel.get_by_id(c.id) for c in channels]
 
 
 def _upsert(platform: str, account_id: str, page_id: str, name: str, sealed: str) -> Channel:
     existing = Channel.get_or_none((Channel.platform == platform) & (Channel.account_id == account_id))
     if existing is None:
         return Channel.create(platform=platform, account_id=account_id, page_id=page_id, name=name,
-                              token_encrypted=sealed, created_at=now_ms(), health_status="healthy")
-    Channel.update(page_id=page_id, name=name, token_encrypted=sealed, is_active=True,
-                   health_status="healthy", health_reason=None).where(Channel.id == existing.id).execute()
+                              token_encrypted=sealed, created_at=now_ms())
+    Channel.update(page_id=page_id, name=name, token_encrypted=sealed, is_active=True).where(
+        Channel.id == existing.id).execute()
     return Channel.get_by_id(existing.id)
 
 
@@ -76,9 +84,12 @@ def update_settings(channel_id: int, **toggles: bool | str | None) -> Channel:
     return Channel.get_by_id(channel_id)
 
 
-def mark_health(channel_id: int, status: str, reason: str | None) -> None:
-    """Record what the send path or a health check learned about a channel."""
-    Channel.update(health_status=status, health_reason=reason).where(Channel.id == channel_id).execute()
+def mark_health(channel_id: int, status: str, reason: str | None, *, source: str = "send") -> None:
+    """Record what the send path (or connecting) learned about a channel: a change goes into the
+    health history and is told to staff once (`bot.health.record`)."""
+    from bot import health  # health checks use this module's tokens and fields
+
+    health.record(channel_id, status, reason, source=source)
 
 
 def list_channels() -> list[Channel]:

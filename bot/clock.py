@@ -58,6 +58,7 @@ class Clock:
         self._ticks += 1
         if self._ticks % self.sweep_every == 0:
             sweep()
+            health_round()
 
 
 def schedule(actor: str, args: list, due_at: int, dedupe_key: str | None = None) -> bool:
@@ -105,3 +106,15 @@ def sweep() -> None:
         tasks.send_email_digest.send(digest_id)
     for delivery_id in outhooks.due_deliveries(STALE_MS):
         outhooks.deliver_outhook.send(delivery_id)
+
+
+def health_round() -> None:
+    """Channel health checks that have come due (their schedule is in the database, so it
+    survives restarts), and health e-mails or backfills whose queue message was lost."""
+    from bot import backfill, health, tasks
+
+    health.enqueue_due_checks()
+    for event_id in health.pending_emails(STALE_MS):
+        tasks.send_health_email.send(event_id)
+    for run_id in backfill.stale_runs(STALE_MS):
+        tasks.run_backfill.send(run_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from bot import outbox, tasks
+from bot import handover, outbox, tasks
 from bot.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.contacts import tag_contact, tags_of, untag_contact
 from bot.db import transaction
@@ -42,6 +42,7 @@ def reply(user_id: int, conversation_id: int, *, text: str | None = None,
     with transaction():
         ready = outbox.add(draft)
         Conversation.update(unread_count=0).where(Conversation.id == conversation.id).execute()
+        handover.pause_after_staff(conversation)  # the bot never talks over a person
         rows = list(Message.select().where(Message.idempotency_key.startswith(key + ":")).order_by(Message.id))
     tasks.dispatch(FollowUps(send=ready))
     return rows
@@ -175,3 +176,21 @@ def _conversation_contact(conversation_id: int) -> int:
     if conversation.contact_id is None:
         raise Refused("This conversation has no known person to tag.")
     return conversation.contact_id
+
+
+# --- bot handover (issue 6) ---------------------------------------------------------------------------
+
+
+def pause_bot(conversation_id: int, minutes: int | None = None) -> int | None:
+    """Staff take the conversation: the bot and campaigns stay silent until resumed or until the
+    pause ends (`minutes`, default the channel's pause time). Returns the pause deadline (ms)."""
+    conversation = _conversation(conversation_id)
+    if minutes is not None and not 1 <= minutes <= handover.MAX_PAUSE_SECONDS // 60:
+        raise Invalid("minutes", f"must be between 1 and {handover.MAX_PAUSE_SECONDS // 60}")
+    row = handover.pause(conversation.id, "Paused by staff.", minutes * 60 if minutes else None)
+    return row.paused_until
+
+
+def resume_bot(conversation_id: int) -> None:
+    """Give the conversation back to the bot (it continues from its saved state)."""
+    handover.resume(_conversation(conversation_id).id)

@@ -46,6 +46,8 @@ def apply(event: ev.Event, source: str = "webhook") -> Applied:
         raise LookupError(f"no channel for {event.platform}:{event.account_id}")
     applied = _HANDLERS[type(event)](event, channel)
     applied.source = source
+    if source != "webhook" and isinstance(event, ev.CommentAdded) and not applied.duplicate:
+        Comment.update(source=source).where(Comment.comment_id == event.comment_id).execute()
     return applied
 
 

@@ -250,7 +250,7 @@ class Conversation(BaseModel):
     created_at = BigIntegerField()
 
     class Meta:
-        indexes = ((("status", "last_message_at"), False),)
+        indexes = ((("status", "last_message_at"), False), (("kind", "last_message_at"), False))
 
 
 class Message(BaseModel):
@@ -516,3 +516,117 @@ class HookDelivery(BaseModel):
 
 HOOK_MODELS: list[type[BaseModel]] = [HookEndpoint, HookDelivery]
 ALL_MODELS += HOOK_MODELS
+
+
+# --- channel health and backfill (migration 0005; owned by bot/health.py and bot/backfill.py) ---------
+
+
+class ChannelCheck(BaseModel):
+    """When a channel is next checked and what the last check saw. The clock enqueues a check
+    when `next_check_at` is due, so the schedule survives restarts."""
+
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    next_check_at = BigIntegerField(index=True)
+    last_checked_at = BigIntegerField(null=True)
+    last_ok_at = BigIntegerField(null=True)  # token worked and the subscription was complete
+    token_expires_at = BigIntegerField(null=True)
+    token_checked_at = BigIntegerField(null=True)
+    subscribed_fields = JSONField(null=True)
+    last_error = TextField(null=True)
+
+
+class ChannelHealthEvent(BaseModel):
+    """The health history: a status change, a repair (re-subscription) or a detected gap, and why."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    kind = CharField()  # status | resubscribed | gap
+    status = CharField()  # the channel's status after this event
+    previous_status = CharField(null=True)
+    reason = TextField(null=True)
+    source = CharField()  # check | send | connect
+    email_status = CharField(null=True)  # pending | sent | failed (staff e-mail about the change)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("channel", "created_at"), False), (("email_status", "created_at"), False))
+
+
+class BackfillRun(BaseModel):
+    """One read-back of what Meta holds for a channel and a period, and what it recovered (or
+    could not)."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    since = BigIntegerField()
+    until = BigIntegerField()
+    trigger = CharField()  # gap | admin
+    reason = TextField(null=True)
+    requested_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    status = CharField(default="pending")  # pending | running | done | failed
+    messages_found = IntegerField(default=0)
+    messages_stored = IntegerField(default=0)
+    comments_found = IntegerField(default=0)
+    comments_stored = IntegerField(default=0)
+    graph_calls = IntegerField(default=0)
+    unrecovered = JSONField(default=list)  # what Meta could not give back, one sentence each
+    error = TextField(null=True)
+    created_at = BigIntegerField()
+    started_at = BigIntegerField(null=True)
+    finished_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("status", "created_at"), False), (("channel", "created_at"), False))
+
+
+HEALTH_MODELS: list[type[BaseModel]] = [ChannelCheck, ChannelHealthEvent, BackfillRun]
+ALL_MODELS += HEALTH_MODELS
+
+
+# --- bot flows (migration 0004; owned by bot/flows/ and bot/handover.py) ------------------------------
+
+
+class Flow(BaseModel):
+    """A bot flow: `definition` is the flow as data (`bot.flows.spec.FlowSpec`), validated when
+    saved; `name` is how payloads, campaigns and other flows refer to it."""
+
+    name = CharField(unique=True)
+    title = CharField(default="")
+    channel = ForeignKeyField(Channel, null=True, on_delete="CASCADE")
+    is_active = BooleanField(default=True)
+    definition = JSONField()
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class BotState(BaseModel):
+    """Where the bot stands in one DM conversation, written only under that conversation's lock.
+
+    `step` counts state entries, so a timeout scheduled for an earlier entry knows it is stale.
+    `origin_comment_id` is set when a campaign started the flow from a comment (steps may then
+    answer privately or under the comment). While `paused_until` is in the future a human has the
+    conversation and the bot stays silent."""
+
+    conversation = ForeignKeyField(Conversation, unique=True, on_delete="CASCADE")
+    flow_name = CharField(null=True)
+    state = CharField(null=True)
+    step = IntegerField(default=0)
+    origin_comment_id = CharField(null=True)
+    timeout_due_at = BigIntegerField(null=True)
+    paused_until = BigIntegerField(null=True)
+    paused_reason = TextField(null=True)
+    updated_at = BigIntegerField()
+
+
+class BotSetting(BaseModel):
+    """Per channel: which payloads and words ask for a human, what the bot says then, and how long
+    it stays paused after a human took over."""
+
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    handover_payloads = JSONField(default=list)
+    handover_keywords = JSONField(default=list)
+    handover_message = TextField(null=True)
+    pause_seconds = IntegerField()
+    updated_at = BigIntegerField()
+
+
+FLOW_MODELS: list[type[BaseModel]] = [Flow, BotState, BotSetting]
+ALL_MODELS += FLOW_MODELS

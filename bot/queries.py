@@ -95,6 +95,10 @@ class ConversationView(msgspec.Struct):
     assignee_id: int | None
     messages: list[MessageView]
     options: list[SendOption]
+    bot_flow: str | None = None  # the flow running in the person's DM thread, and its state
+    bot_state: str | None = None
+    bot_paused_until: int | None = None  # a human has the conversation until then (ms)
+    bot_paused_reason: str | None = None
 
 
 def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
@@ -152,8 +156,24 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
         username=username,
         profile_url=f"https://www.instagram.com/{username}" if username and c.channel.platform == "instagram" else None,
         post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
-        messages=[_message_view(m) for m in messages], options=send_options(c, author),
+        messages=[_message_view(m) for m in messages], options=send_options(c, author), **_bot_fields(c),
     )
+
+
+def _bot_fields(c: Conversation) -> dict:
+    """The bot's position and pause in the person's DM thread (a comment conversation shows its
+    person's thread)."""
+    from bot import handover
+    from bot.flows import store
+
+    thread = c if not c.kind.endswith("_comments") else handover.dm_thread(
+        c.channel, c.identity.scoped_id if c.identity_id else None)
+    row = store.state_of(thread.id) if thread is not None else None
+    if row is None:
+        return {}
+    until = handover.paused_until(thread.id)
+    return {"bot_flow": row.flow_name, "bot_state": row.state, "bot_paused_until": until,
+            "bot_paused_reason": row.paused_reason if until else None}
 
 
 def _message_view(m: Message) -> MessageView:

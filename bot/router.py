@@ -1,5 +1,6 @@
 """After an event is applied: who else must react, in a fixed order. Notifications first (staff
-learn of every customer message), then automations (campaigns on comments; the bot on messages).
+learn of every customer message), then automations (the bot on messages, postbacks and echoes;
+campaigns on comments).
 Returns follow-ups to run after the transaction commits; no network calls here."""
 
 from __future__ import annotations
@@ -8,7 +9,10 @@ from dataclasses import dataclass, field
 
 from bot import campaign_stats, campaigns, notifications, outhooks
 from bot import events as ev
+from bot.flows import engine as bot_flows
 from bot.inbox import Applied
+
+BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
 
 
 @dataclass
@@ -39,6 +43,8 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
             follow.digests.append((digest, coalesce_ms))
         if applied.message is not None:
             follow.hooks += outhooks.message_received(applied.message)
+    if isinstance(applied.event, BOT_EVENTS):
+        follow.send += bot_flows.on_event(applied)
     if isinstance(applied.event, ev.CommentAdded):
         follow.send += campaigns.on_comment(applied, source=applied.source)
         follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 
 import peewee
@@ -62,10 +63,11 @@ def _send(message: Message) -> int | None:
     if not isinstance(decision, Allowed):
         _record(message, status="refused", reason=decision.reason, kind=decision.code)
         return None
-    wait = usage_delay_ms(runtime.graph().last_usage) or send_slot(channel.page_id, media=bool(message.attachments))
+    wait = _pace(channel.page_id) or send_slot(channel.page_id, media=bool(message.attachments))
     if wait:
         _release(message, wait)
         return wait
+    _last_call[channel.page_id] = time.monotonic()
     try:
         meta_id, recipient = _call_meta(message, channel, decision)
     except GraphError as exc:
@@ -180,6 +182,19 @@ def _failed(message: Message, channel: Channel, exc: GraphError) -> int | None:
     _record(message, status=status, reason=exc.describe(), kind=exc.kind, error=exc)
     log.info("message %s failed: %s", message.id, exc.describe())
     return None
+
+
+_last_call: dict[str, float] = {}  # page id -> when this process last called Meta for it
+
+
+def _pace(page_id: str) -> int:
+    """How long to hold back a send because Meta's usage headers say we are close to the limit:
+    the gap between calls grows with the usage seen on the last answer."""
+    gap_ms = usage_delay_ms(runtime.graph().last_usage)
+    if not gap_ms:
+        return 0
+    elapsed_ms = (time.monotonic() - _last_call.get(page_id, 0.0)) * 1000
+    return max(0, int(gap_ms - elapsed_ms))
 
 
 def usage_delay_ms(usage_percent: float) -> int:

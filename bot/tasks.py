@@ -156,6 +156,25 @@ def continue_campaign(run_id: int, position: int) -> None:
     dispatch(FollowUps(send=campaigns.continue_run(run_id, position)))
 
 
+@job(max_retries=20)
+def flow_timeout(conversation_id: int, step: int) -> None:
+    """"No answer within a time": step the flow under the conversation's lock, like its events,
+    so a timeout and a late answer never both move it. Scheduled durably by the flow engine."""
+    from bot.flows import engine
+    from bot.models import Conversation
+
+    conversation = Conversation.get_or_none(Conversation.id == conversation_id)
+    if conversation is None:
+        return
+    with key_lock(conversation.thread_key) as acquired:
+        if not acquired:
+            flow_timeout.send(conversation_id, step, delay_ms=LOCK_BUSY_RETRY_MS)
+            return
+        with transaction():
+            ready = engine.on_timeout(conversation_id, step)
+    dispatch(FollowUps(send=ready))
+
+
 EMAIL_RETRY_MS = (30_000, 120_000, 600_000, 1_800_000, 3_600_000)
 
 
@@ -181,3 +200,30 @@ def send_email_digest(digest_id: int) -> None:
             send_email_digest.send(digest_id, delay_ms=EMAIL_RETRY_MS[attempt])
         return
     notifications.finish_digest(digest_id, error=None)
+
+
+# --- channel health and backfill (issue 12) ------------------------------------------------------
+
+
+@job(max_retries=3, min_backoff=30_000)
+def check_channel_health(channel_id: int) -> None:
+    """One periodic health check (enqueued by the clock when due; never in ingest or sends)."""
+    from bot import health
+
+    health.check_channel(channel_id)
+
+
+@job(max_retries=0, time_limit=35 * 60_000)
+def run_backfill(run_id: int) -> None:
+    """Read back a period from Meta; new events drain like webhook ones."""
+    from bot import backfill
+
+    backfill.run(run_id, drain=drain_conversation.send)
+
+
+@job(max_retries=5, min_backoff=30_000)
+def send_health_email(event_id: int) -> None:
+    """Staff e-mail about a channel's health change; an SMTP failure is retried by the queue."""
+    from bot import health
+
+    health.send_email(event_id)

@@ -51,6 +51,7 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
         ],
         "Automations": [
             st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+            st.Page("app_pages/flows.py", title="Bot flows", icon=":material/account_tree:"),
             st.Page("app_pages/stats.py", title="Stats", icon=":material/bar_chart:"),
         ],
     }

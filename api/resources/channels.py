@@ -1,16 +1,30 @@
 """`/api/v1/channels`: connected pages and Instagram accounts, their settings and health.
-Everyone may read; only admins connect channels or change settings."""
+Everyone may read; only admins connect channels, change settings or ask for a backfill."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from litestar import Controller
 
-from api.guards import admin_only
+from api.guards import Caller, admin_only
 from api.resources import get, patch, post
 from api.schemas import ChannelSettingsBody, ConnectChannelBody, IdParam
-from bot import channels, queries
+from bot import backfill, channels, health, queries
+from bot.backfill import BackfillView
 from bot.db import connection
-from bot.queries import ChannelHealth, ChannelView
+from bot.health import HealthView
+from bot.queries import ChannelView
+
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=10**13, description="milliseconds since the epoch")]
+
+
+class BackfillBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The period to read back from Meta (`until` defaults to now)."""
+
+    since: EpochMs
+    until: EpochMs | None = None
 
 
 class ChannelController(Controller):
@@ -44,7 +58,19 @@ class ChannelController(Controller):
                 channels.update_settings(channel_id, **changes)
             return queries.channel(channel_id)
 
-    @get("/{channel_id:str}/health", summary="The channel's health as last checked")
-    def health(self, channel_id: IdParam) -> ChannelHealth:
+    @get("/{channel_id:str}/health", summary="The channel's health as last checked, its history and backfills")
+    def health(self, channel_id: IdParam) -> HealthView:
         with connection():
-            return queries.channel_health(channel_id)
+            return health.view(channel_id)
+
+    @get("/{channel_id:str}/backfills", summary="The channel's recent backfills, newest first")
+    def backfills(self, channel_id: IdParam) -> list[BackfillView]:
+        with connection():
+            queries.channel(channel_id)  # 404 for an unknown channel
+            return backfill.runs_of(channel_id)
+
+    @post("/{channel_id:str}/backfill", guards=[admin_only], status_code=202,
+          summary="Read back what Meta holds for a period (messages and comments)")
+    def request_backfill(self, caller: Caller, channel_id: IdParam, data: BackfillBody) -> BackfillView:
+        with connection():
+            return backfill.request(channel_id, data.since, data.until, requested_by=caller.id)

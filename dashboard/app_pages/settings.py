@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from bot import auth, channels, queries, runtime
+from bot import auth, backfill, channels, health, queries, runtime
+from bot.db import now_ms
 from bot.errors import GraphError, Invalid
 from dashboard import state, widgets
 
@@ -28,7 +29,10 @@ TOGGLE_LABELS = {
     "human_agent": "Human agent tag: staff may answer up to 7 days after the person's last message "
                    "(needs Meta's approval of the Human Agent feature)",
 }
-HEALTH_BADGES = {"healthy": ":green-badge[healthy]", "unknown": ":gray-badge[not checked yet]"}
+HEALTH_BADGES = {"healthy": ":green-badge[healthy]", "unknown": ":gray-badge[not checked yet]",
+                 "token_expiring": ":orange-badge[token expiring soon]"}
+HOUR_MS = 3_600_000
+HISTORY_WORDS = {"status": "status", "resubscribed": "re-subscribed", "gap": "gap detected"}
 INSTAGRAM_NOTE = ("Meta limits Instagram messaging for some accounts: it once required more than 10,000 "
                   "followers while the feature rolled out. Any professional account can use it now, but if "
                   "messages do not arrive, check the account's eligibility in Meta's settings.")
@@ -37,13 +41,15 @@ INSTAGRAM_NOTE = ("Meta limits Instagram messaging for some accounts: it once re
 def channel_card(channel: Channel) -> None:
     with st.container(border=True):
         kind = "Instagram account" if channel.platform == "instagram" else "Facebook Page"
-        health = HEALTH_BADGES.get(channel.health_status, f":red-badge[{channel.health_status}]")
-        st.markdown(f"#### {widgets.plain(channel.name)} {health}\n{kind} · id `{channel.account_id}`"
+        label = health.LABELS.get(channel.health_status, channel.health_status)
+        badge = HEALTH_BADGES.get(channel.health_status, f":red-badge[{label}]")
+        st.markdown(f"#### {widgets.plain(channel.name)} {badge}\n{kind} · id `{channel.account_id}`"
                     + (f" · @{widgets.plain(channel.username)}" if channel.username else ""))
         if channel.health_reason:
             st.error(channel.health_reason)
         st.caption(f"Last webhook: {state.when(channel.last_webhook_at) or 'never'} · "
                    f"last send: {state.when(channel.last_send_at) or 'never'}")
+        health_panel(channel)
         if channel.platform == "instagram":
             followers = "unknown" if channel.followers_count is None else f"{channel.followers_count:,}"
             st.markdown(f"Followers: **{followers}**")
@@ -52,6 +58,54 @@ def channel_card(channel: Channel) -> None:
             key = f"toggle_{channel.id}_{name}"
             st.session_state[key] = bool(getattr(channel, name))
             st.toggle(TOGGLE_LABELS[name], key=key, on_change=_set_toggle, args=(channel.id, name, key))
+
+
+def health_panel(channel: Channel) -> None:
+    """When the channel was last checked, its health history and backfills, and the buttons to
+    check now or read back a period from Meta."""
+    view = health.view(channel.id)
+    expiry = f" · token expires: {state.when(view.token_expires_at)}" if view.token_expires_at else ""
+    st.caption(f"Last health check: {state.when(view.last_checked_at) or 'not yet'} · "
+               f"next: {state.when(view.next_check_at) or 'soon'}{expiry}"
+               + (f" · last check failed: {view.last_error}" if view.last_error else ""))
+    with st.expander("Health history and backfills"):
+        for entry in view.history:
+            what = HISTORY_WORDS.get(entry.kind, entry.kind)
+            status = health.LABELS.get(entry.status, entry.status)
+            st.markdown(f"- {state.when(entry.created_at)} · {what}: **{status}** (found by {entry.source})"
+                        + (f" · {widgets.plain(entry.reason)}" if entry.reason else ""))
+        if not view.history:
+            st.caption("No change recorded yet.")
+        for run in view.backfills:
+            st.markdown(f"**Backfill** {state.when(run.since)} → {state.when(run.until)} ({run.trigger}): "
+                        f"{run.status} · messages {run.messages_stored} new of {run.messages_found} found · "
+                        f"comments {run.comments_stored} new of {run.comments_found} found")
+            for line in run.unrecovered:
+                st.warning(line)
+        check, hours, read = st.columns([1, 1, 1], vertical_alignment="bottom")
+        check.button("Check now", key=f"check_{channel.id}", on_click=_check_now, args=(channel.id,))
+        hours.number_input("Hours to read back", min_value=1, max_value=24 * 7, value=24, step=1,
+                           key=f"backfill_hours_{channel.id}")
+        read.button("Read back from Meta", key=f"backfill_{channel.id}", on_click=_request_backfill,
+                    args=(channel.id,))
+
+
+@state.with_db
+def _check_now(channel_id: int) -> None:
+    health.check_soon(channel_id)
+    state.notice("The channel will be checked within a few seconds.")
+
+
+@state.with_db
+def _request_backfill(channel_id: int) -> None:
+    hours = int(st.session_state.get(f"backfill_hours_{channel_id}") or 24)
+    user = state.current_user()
+    try:
+        backfill.request(channel_id, now_ms() - hours * HOUR_MS, None, requested_by=user.id if user else None)
+    except Invalid as exc:
+        state.notice(f"Not started: {exc}", "error")
+        return
+    state.notice(f"Reading back the last {hours} hours from Meta; the result shows under the channel.")
 
 
 @state.with_db

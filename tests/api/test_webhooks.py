@@ -368,7 +368,7 @@ def test_profiles_are_fetched_in_the_background(stack: Stack) -> None:
     user = stack.control("customers", account_id=page_id, name="Paula Profile", first_name="Paula",
                          last_name="Profile", profile_pic="https://cdn.example/paula.jpg")["user_id"]
     stack.control("dm", account_id=page_id, user_id=user, text="hello")
-    contact = stack.wait(lambda: Contact.get_or_none((Contact.first_name == "Paula")), what="profile fetched")
+    contact = stack.wait(lambda: Contact.get_or_none(Contact.first_name == "Paula"), what="profile fetched")
     assert contact.last_name == "Profile" and contact.picture_url == "https://cdn.example/paula.jpg"
     ig_user = stack.control("customers", account_id=ig_id, name="Iggy", username="iggy.pop", follower_count=321)[
         "user_id"]

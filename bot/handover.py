@@ -1,0 +1,124 @@
+"""Human handover: while a person handles a conversation, the bot and the campaigns stay silent.
+
+A conversation's bot pauses when staff reply from the dashboard, when a page admin answers from
+Meta's own apps (an echo written outside socialdesk), or when the customer asks for a human (a
+payload or a keyword of the channel's settings, or a flow transition to `handover`). It resumes
+when staff say so or when the channel's pause time has passed; the pause is a deadline stored
+on the conversation's bot state, so nothing has to run for it to end.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from bot.db import now_ms
+from bot.errors import Invalid
+from bot.flows.spec import has_keyword
+from bot.flows.store import ensure_state, state_of
+from bot.models import BotSetting, BotState, Channel, Conversation
+
+DEFAULT_PAUSE_SECONDS = 3600
+MAX_PAUSE_SECONDS = 30 * 86400
+DEFAULT_PAYLOADS = ["HUMAN"]
+DEFAULT_KEYWORDS = ["human", "agent", "talk to a person"]
+PAUSED_REASON = "A person is handling this conversation, so automations do not write in it."
+
+
+class HandoverSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Per channel: what asks for a human, what the bot answers then, how long it stays paused."""
+
+    handover_payloads: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PAYLOADS))
+    handover_keywords: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEYWORDS))
+    handover_message: str | None = None
+    pause_seconds: int = DEFAULT_PAUSE_SECONDS
+
+
+def settings_for(channel_id: int) -> HandoverSettings:
+    row = BotSetting.get_or_none(BotSetting.channel == channel_id)
+    if row is None:
+        return HandoverSettings()
+    return HandoverSettings(
+        handover_payloads=list(row.handover_payloads or []),
+        handover_keywords=list(row.handover_keywords or []),
+        handover_message=row.handover_message,
+        pause_seconds=row.pause_seconds,
+    )
+
+
+def save_settings(channel_id: int, settings: HandoverSettings) -> HandoverSettings:
+    """Validate and store a channel's handover settings."""
+    if Channel.get_or_none(Channel.id == channel_id) is None:
+        raise Invalid("channel_id", "no such channel")
+    if not 60 <= settings.pause_seconds <= MAX_PAUSE_SECONDS:
+        raise Invalid("pause_seconds", f"must be between 60 and {MAX_PAUSE_SECONDS}")
+    for i, payload in enumerate(settings.handover_payloads):
+        if not payload.strip() or len(payload) > 1000:
+            raise Invalid(f"handover_payloads[{i}]", "must be 1-1000 characters")
+    fields = msgspec.to_builtins(settings) | {"updated_at": now_ms()}
+    BotSetting.insert(channel=channel_id, **fields).on_conflict(
+        conflict_target=[BotSetting.channel], update=fields
+    ).execute()
+    return settings_for(channel_id)
+
+
+def asks_for_human(channel_id: int, payload: str | None, text: str | None) -> bool:
+    """The customer tapped a "talk to a person" button or wrote one of the handover words."""
+    settings = settings_for(channel_id)
+    if payload is not None and payload in settings.handover_payloads:
+        return True
+    return bool(text) and has_keyword(text or "", settings.handover_keywords)
+
+
+def pause(conversation_id: int, reason: str, seconds: int | None = None) -> BotState:
+    """Silence the bot in this conversation until staff resume it or the pause time passes."""
+    row = ensure_state(conversation_id)
+    if seconds is None:
+        conversation = Conversation.get_by_id(conversation_id)
+        seconds = settings_for(conversation.channel_id).pause_seconds
+    BotState.update(paused_until=now_ms() + seconds * 1000, paused_reason=reason, updated_at=now_ms()).where(
+        BotState.id == row.id
+    ).execute()
+    return BotState.get_by_id(row.id)
+
+
+def resume(conversation_id: int) -> BotState:
+    row = ensure_state(conversation_id)
+    BotState.update(paused_until=None, paused_reason=None, updated_at=now_ms()).where(
+        BotState.id == row.id
+    ).execute()
+    return BotState.get_by_id(row.id)
+
+
+def paused_until(conversation_id: int) -> int | None:
+    """The pause deadline when the conversation is paused now, else None."""
+    row = state_of(conversation_id)
+    if row is None or row.paused_until is None or row.paused_until <= now_ms():
+        return None
+    return row.paused_until
+
+
+def dm_thread(channel: Channel, user_id: str | None) -> Conversation | None:
+    """The person's DM thread on this channel, if it exists (never created here)."""
+    if not user_id:
+        return None
+    return Conversation.get_or_none(
+        Conversation.thread_key == f"dm:{channel.platform}:{channel.account_id}:{user_id}"
+    )
+
+
+def dm_paused(channel: Channel, user_id: str | None) -> bool:
+    """Whether a human has the person's DM thread (campaigns must not write into it then)."""
+    thread = dm_thread(channel, user_id)
+    return thread is not None and paused_until(thread.id) is not None
+
+
+def pause_after_staff(conversation: Conversation) -> None:
+    """Staff answered: pause the person's DM thread (a comment conversation's person too)."""
+    if conversation.kind.endswith("_comments"):
+        thread = dm_thread(
+            conversation.channel, conversation.identity.scoped_id if conversation.identity_id else None
+        )
+        if thread is None:
+            return
+        conversation = thread
+    pause(conversation.id, "Staff answered from socialdesk.")
