@@ -319,7 +319,7 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
     if conversation.last_message_at is None or at >= conversation.last_message_at:
         updates["last_message_at"] = at
         if preview is not None:
-            updates["preview"] = preview[:200]
+            updates["preview"] = _clean(preview[:200])
     if customer:
         updates["unread_count"] = Conversation.unread_count + 1
         updates["status"] = "open"

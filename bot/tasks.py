@@ -32,15 +32,18 @@ def process_delivery(delivery_id: int) -> None:
     events then become pending in the order Meta sent them, even across POSTs handled by different
     workers. Then drain each conversation they touched."""
     with key_lock(EXPAND_LOCK) as acquired:
-        if not acquired:
-            if ingest.is_unprocessed(delivery_id):  # the current expander may have missed it
-                process_delivery.send(delivery_id, delay_ms=LOCK_BUSY_RETRY_MS)
+        if not acquired:  # the expander at work takes every waiting delivery, this one included
             return
-        keys: list[str] = []
-        for pending in ingest.unprocessed_deliveries(older_than_ms=0, limit=200):
-            keys += [k for k in ingest.expand_delivery(pending) if k not in keys]
-    for key in keys:
-        drain_conversation.send(key)
+        while batch := ingest.unprocessed_deliveries(older_than_ms=0, limit=200):
+            keys: list[str] = []
+            for pending in batch:
+                keys += [k for k in ingest.expand_delivery(pending) if k not in keys]
+            for key in keys:
+                drain_conversation.send(key)
+    # A delivery committed between our last look and the release found the lock taken: take it now.
+    waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)
+    if waiting:
+        process_delivery.send(waiting[0])
 
 
 @job(max_retries=20)

@@ -1,0 +1,256 @@
+"""What every benchmark needs: its own PostgreSQL database and its own Redis server (never the
+shared ones' data), socialdesk's processes started as an operator would start them, the load
+generator in a separate process, peak memory of each process, and a printed table.
+
+Environment: `SOCIALDESK_BENCH_PG` (a PostgreSQL URL whose server lets us CREATE DATABASE;
+default postgresql://postgres@127.0.0.1:5432/postgres); `redis-server` on the PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_BASE = os.environ.get("SOCIALDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+APP_SECRET = "bench-app-secret"
+SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll until truthy; raise after `timeout` seconds (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = predicate()
+        except Exception:  # the thing polled is still starting
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def machine() -> str:
+    """One line describing this machine, for the tables and the README."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh database of this run's own, dropped afterwards."""
+    import psycopg2
+
+    name = f"{prefix}_{os.getpid()}"
+    admin = psycopg2.connect(PG_BASE)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = PG_BASE.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A private redis-server on a free port, without persistence (the database is the record)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        import redis
+
+        wait_for(lambda: redis.Redis.from_url(url).ping(), 10, "redis-server")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def socialdesk_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "META_APP_SECRET": APP_SECRET,
+           "META_VERIFY_TOKEN": "bench-verify-token", "SOCIALDESK_SECRET_KEY": SECRET_KEY,
+           "SOCIALDESK_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Process:
+    """A started server process (and, through /proc, its children) with a name for the tables."""
+
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def tree(self) -> list[int]:
+        pids, todo = [], [self.popen.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    todo += [int(child) for child in (task / "children").read_text().split()]
+                except OSError:
+                    pass
+        return pids
+
+    def peak_rss_mib(self) -> tuple[float, float]:
+        """(the largest process's peak RSS, the sum over the tree), from the kernel's VmHWM."""
+        peaks = [peak_rss_kib(pid) / 1024 for pid in self.tree()]
+        return (max(peaks, default=0.0), sum(peaks))
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+
+
+def peak_rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Processes:
+    """The processes of one benchmark run, all stopped on exit."""
+
+    started: list[Process] = field(default_factory=list)
+    logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="socialdesk-bench-")))
+
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Process:
+        log = self.logdir / f"{name}.log"
+        popen = subprocess.Popen(list(argv), cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        process = Process(name, popen, log)
+        self.started.append(process)
+        return process
+
+    def socialdesk(self, name: str, args: Sequence[str], env: dict[str, str]) -> Process:
+        return self.start(name, [sys.executable, "-m", "bot.cli", *args], env)
+
+    def memory_rows(self) -> list[list[str]]:
+        rows = []
+        for process in self.started:
+            largest, total = process.peak_rss_mib()
+            rows.append([process.name, str(len(process.tree())), f"{largest:.0f}", f"{total:.0f}"])
+        return rows
+
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            process.stop()
+
+
+@contextmanager
+def processes() -> Iterator[Processes]:
+    running = Processes()
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+def wait_http(url: str, timeout: float = 60, process: Process | None = None) -> None:
+    def up() -> bool:
+        if process is not None and process.popen.poll() is not None:
+            raise SystemExit(f"{process.name} exited; see {process.log}:\n{process.log.read_text()[-3000:]}")
+        return httpx.get(url, timeout=2).status_code < 500
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if up():
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout}s")
+        time.sleep(0.2)
+
+
+def run_load(port: int, requests: list[tuple[str, dict, bytes]], *, concurrency: int, duration: float,
+             max_requests: int, rate: float = 0.0) -> dict[str, Any]:
+    """Run the load generator in its own process and return its JSON summary."""
+    with tempfile.NamedTemporaryFile(suffix=".pickle", delete=False) as handle:
+        pickle.dump(requests, handle)
+    try:
+        argv = [sys.executable, "-m", "bench.load", "--port", str(port), "--requests-file", handle.name,
+                "--concurrency", str(concurrency), "--duration", str(duration), "--max-requests",
+                str(max_requests), "--rate", str(rate)]
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=duration + 120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        os.unlink(handle.name)
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (pastes into the README as is)."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    return "\n".join([f"\n{title}\n", line, rule, *body])
+
+
+def memory_table(running: Processes) -> str:
+    return table("Peak memory (VmHWM)", ["process", "processes", "largest MiB", "sum MiB"], running.memory_rows())
+
+
+def ms(value: float) -> str:
+    return f"{value:.1f}"

@@ -1,0 +1,179 @@
+"""bench/e2e: comments on a watched post -> private replies, through the whole system.
+
+    python -m bench.e2e [--comments 2000] [--rate 200] [--latency-ms 100] [--threads 32]
+
+Starts PostgreSQL (a database of its own), a private Redis, the sandbox Graph API as its own
+process (answering every Graph call after `--latency-ms`), `socialdesk api --workers 2` and
+`socialdesk worker --processes 2`, connects a page and a campaign that answers every comment on
+one post with a private reply. A separate load process then has `--comments` customers comment
+at `--rate` per second through the sandbox (which delivers Meta's webhooks to the API), and the
+benchmark waits for every private reply to reach the sandbox. Latency is comment -> reply
+received by the sandbox; throughput is replies per second over the run.
+
+With 100 ms per Graph call a worker thread sends at most ~10 calls/s (and every new commenter
+also costs a profile fetch), so `--threads` bounds throughput before the Send API budget does
+(`SOCIALDESK_SEND_RATE`, 250/s per page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import httpx
+
+from bench.common import (
+    APP_SECRET,
+    free_port,
+    machine,
+    memory_table,
+    ms,
+    postgres_database,
+    processes,
+    redis_server,
+    socialdesk_env,
+    table,
+    wait_for,
+    wait_http,
+)
+
+LOAD = r"""
+import asyncio, json, sys, time, httpx
+sandbox, account, post, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+users = json.loads(sys.stdin.read())
+out = {}
+async def main():
+    async with httpx.AsyncClient(base_url=sandbox, timeout=60,
+                                 limits=httpx.Limits(max_connections=200)) as client:
+        start = time.perf_counter()
+        async def one(i, user):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t0 = time.time() * 1000
+            r = await client.post("/control/comment", json={"account_id": account, "post_id": post,
+                                                             "user_id": user, "text": "me please"})
+            r.raise_for_status()
+            out[r.json()["comment_id"]] = t0
+        await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
+asyncio.run(main())
+print(json.dumps(out))
+"""
+
+
+def setup(sandbox: str, env: dict[str, str], latency_ms: int, comments: int) -> tuple[str, str, list[str]]:
+    """The sandbox world (page, post, customers) and socialdesk's channel and campaign."""
+    from bot import campaigns, channels, runtime
+    from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.compose import MessageContent
+    from bot.db import connection
+    from bot.models import Channel
+    from bot.settings import load_settings
+
+    with httpx.Client(base_url=sandbox, timeout=30) as client:
+        client.post("/control/config", json={"app_secret": APP_SECRET}).raise_for_status()
+        page = client.post("/control/pages", json={"name": "Bench Shoes"}).json()
+        post = client.post("/control/posts", json={"account_id": page["page_id"], "message": "Giveaway"}).json()
+        users = [client.post("/control/customers", json={"account_id": page["page_id"], "name": f"Fan {i}"})
+                 .json()["user_id"] for i in range(comments)]
+        runtime.boot(load_settings(env))
+        with connection():
+            channels.connect_page(page["page_id"], "Bench Shoes", page["page_token"])
+            channel = Channel.get(Channel.account_id == page["page_id"]).id
+            campaigns.save(CampaignSpec(
+                name="Giveaway", channel_id=channel, is_active=True,
+                trigger=TriggerSpec(all_posts=False, post_ids=[post["post_id"]]),
+                actions=[ActionSpec(kind="send_message", message=MessageContent(text="You're in! Code: FAN10"))]))
+        client.post("/control/config", json={"latency_ms": latency_ms}).raise_for_status()
+    return page["page_id"], post["post_id"], users
+
+
+def replies(sandbox: str) -> dict[str, int]:
+    sent = httpx.get(f"{sandbox}/control/sent", timeout=60).json()["sent"]
+    return {s["body"]["recipient"]["comment_id"]: s["time_ms"] for s in sent if s["private_reply"]}
+
+
+STAGES = {
+    "webhook stored -> expanded": "SELECT processed_at - received_at FROM delivery WHERE processed_at IS NOT NULL",
+    "event stored -> applied": "SELECT e.applied_at - e.created_at FROM inbound_event e WHERE e.kind = 'CommentAdded'",
+    "comment received -> reply row": (
+        "SELECT m.created_at - d.received_at FROM message m "
+        "JOIN inbound_event e ON e.event_key = 'comment:' || m.target_comment_id || ':add' "
+        "JOIN delivery d ON d.id = e.delivery_id WHERE m.send_kind = 'private_reply'"),
+    "reply row -> sent": "SELECT sent_at - created_at FROM message WHERE send_kind = 'private_reply' AND sent_at > 0",
+}
+
+
+def stage_rows(pg: str) -> list[list[str]]:
+    """Per-stage latencies, to tell which part of the pipeline sets the pace."""
+    import psycopg2
+
+    rows = []
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        for label, sql in STAGES.items():
+            try:
+                cur.execute(sql)
+            except psycopg2.Error:
+                conn.rollback()
+                continue
+            values = sorted(v for (v,) in cur.fetchall() if v is not None)
+            if values:
+                rows.append([label, str(len(values)), ms(values[len(values) // 2]),
+                             ms(values[min(len(values) - 1, int(len(values) * 0.99))])])
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="end-to-end comment -> private reply benchmark")
+    parser.add_argument("--comments", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=200.0, help="comments per second")
+    parser.add_argument("--latency-ms", type=int, default=100, help="injected Graph API latency")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes")
+    parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
+    parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting for replies after this")
+    args = parser.parse_args()
+    with postgres_database("socialdesk_bench_e2e") as pg, redis_server() as redis, processes() as running:
+        api_port, sandbox_port = free_port(), free_port()
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        env = socialdesk_env(pg, redis, SOCIALDESK_API_PORT=str(api_port), GRAPH_API_URL=f"{sandbox}/graph")
+        subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, check=True, capture_output=True)
+        box = running.socialdesk("sandbox", ["sandbox", "--port", str(sandbox_port)], env)
+        api = running.socialdesk("api", ["api", "--workers", "2"], env)
+        wait_http(f"{sandbox}/control/config", process=box)
+        wait_http(f"http://127.0.0.1:{api_port}/health", process=api)
+        page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments)
+        running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
+                                      str(args.threads)], env)
+        load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
+                              input=json.dumps(users), capture_output=True, text=True, check=True,
+                              timeout=args.comments / args.rate + 300)
+        commented = {key: float(t0) for key, t0 in json.loads(load.stdout).items()}
+        try:
+            wait_for(lambda: len(replies(sandbox)) >= len(commented), args.timeout, "every private reply",
+                     interval=1.0)
+        except TimeoutError as exc:
+            print(f"warning: {exc}", file=sys.stderr)
+        got = replies(sandbox)
+        memory = memory_table(running)
+        stages = stage_rows(pg)
+    latencies = sorted(got[c] - t0 for c, t0 in commented.items() if c in got)
+    span_s = (max(got.values()) - min(commented.values())) / 1000 if got else float("nan")
+    offered_s = (max(commented.values()) - min(commented.values())) / 1000 or float("nan")
+    row = [str(len(commented)), f"{args.rate:.0f}", f"{len(commented) / offered_s:.0f}",
+           str(len(got)), f"{len(got) / span_s:.0f}", ms(latencies[len(latencies) // 2]) if latencies else "-",
+           ms(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]) if latencies else "-",
+           str(len(set(got)) == len(got) and len(got) == len(commented))]
+    print(f"\nbench/e2e on {machine()}; Graph API latency {args.latency_ms} ms; API: 2 uvicorn processes; "
+          f"workers: {args.processes} x {args.threads} threads; send budget 250/s per page")
+    print(table("Comment -> private reply", ["comments", "offered/s", "achieved/s", "replies", "replies/s",
+                                             "p50 ms", "p99 ms", "exactly once"], [row]))
+    print(table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
+                stages))
+    print(memory)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

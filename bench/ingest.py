@@ -1,0 +1,138 @@
+"""bench/ingest: how fast signed webhook POSTs are accepted, against the floor of the stack.
+
+    python -m bench.ingest [--duration 10] [--concurrency 64] [--rate 500] [--workers 0]
+
+Starts PostgreSQL (a database of its own), a private Redis, `socialdesk api --workers 2` and the
+no-op Litestar endpoint (`bench/noop.py`, same uvicorn, same 2 processes), then drives both from
+a separate load-generator process on 127.0.0.1 with the same bodies: single-event POSTs and
+100-entry batches, at the maximum rate (closed loop) and at a fixed rate (open loop). After the
+run it counts the deliveries in PostgreSQL: every 200 must be a stored row ("durably stored" is
+the API's rule: the 200 goes out after the commit).
+
+Workers are off by default: this measures accepting deliveries; expanding 100-entry batches is
+the workers' job and `bench.e2e` measures it. `--workers N` runs N worker processes alongside
+(they then share the 2 cores with the API).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from bench.common import (
+    APP_SECRET,
+    Processes,
+    free_port,
+    machine,
+    memory_table,
+    ms,
+    postgres_database,
+    processes,
+    redis_server,
+    run_load,
+    socialdesk_env,
+    table,
+    wait_http,
+)
+
+POOL = 500  # distinct bodies per shape, reused round-robin
+
+
+def bodies(entries: int) -> list[bytes]:
+    """Real-shaped Messenger deliveries: `entries` customer messages per POST."""
+    from tests.bot.meta import payloads as p
+
+    now = int(time.time() * 1000)
+    out = []
+    for n in range(POOL):
+        items = [p.messenger_message(p.PAGE_ID, f"7{n % 97:05d}{i:03d}", f"m_bench_{n}_{i}",
+                                     text=f"Hello, is the blue jacket still available in size M? ({n}/{i})",
+                                     timestamp=now + i) for i in range(entries)]
+        out.append(p.encode(p.batch(*items)))
+    return out
+
+
+def signed(path: str, raw: list[bytes]) -> list[tuple[str, dict, bytes]]:
+    from bot.meta.signature import sign
+
+    return [(path, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, APP_SECRET)}, body)
+            for body in raw]
+
+
+def start(running: Processes, pg: str, redis: str, workers: int) -> tuple[int, int]:
+    api_port, noop_port = free_port(), free_port()
+    env = socialdesk_env(pg, redis, SOCIALDESK_API_PORT=str(api_port))
+    subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, check=True, capture_output=True)
+    api = running.socialdesk("api", ["api", "--workers", "2"], env)
+    noop = running.start("no-op endpoint", [sys.executable, "-m", "uvicorn", "bench.noop:app", "--workers", "2",
+                                            "--port", str(noop_port), "--log-level", "warning"], env)
+    if workers:
+        running.socialdesk("worker", ["worker", "--processes", str(workers), "--threads", "8"], env)
+    wait_http(f"http://127.0.0.1:{api_port}/health", process=api)
+    wait_http(f"http://127.0.0.1:{noop_port}/noop", process=noop)
+    return api_port, noop_port
+
+
+def delivery_count(pg: str) -> int:
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM delivery")
+        return cur.fetchone()[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="webhook ingest benchmark")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per run")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=500.0, help="fixed request rate of the latency runs")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes running alongside")
+    args = parser.parse_args()
+
+    single, batch = bodies(1), bodies(100)
+    rows: list[list[str]] = []
+    stored_expected = 0
+    with postgres_database("socialdesk_bench_ingest") as pg, redis_server() as redis, processes() as running:
+        api_port, noop_port = start(running, pg, redis, args.workers)
+        runs = [("single event, max rate", single, 1, 0.0), ("100-entry batch, max rate", batch, 100, 0.0),
+                (f"single event, {args.rate:.0f} req/s", single, 1, args.rate)]
+        for label, raw, entries, rate in runs:
+            results = {}
+            for target, port, path in (("no-op", noop_port, "/noop"), ("webhook", api_port, "/webhooks/meta")):
+                requests = signed(path, raw)
+                run_load(port, requests, concurrency=8, duration=1.0, max_requests=2000)  # warm-up
+                if target == "webhook":
+                    stored_expected = delivery_count(pg)
+                results[target] = run_load(port, requests, concurrency=args.concurrency, duration=args.duration,
+                                           max_requests=args.max_requests, rate=rate)
+                if target == "webhook":
+                    stored = delivery_count(pg) - stored_expected
+                    answered = results[target]["statuses"].get("200", 0)
+                    results[target]["stored"] = f"{stored}/{answered}"
+            floor = results["no-op"]["rps"]
+            for target, result in results.items():
+                rows.append([label, target, f"{result['rps']:.0f}", f"{result['rps'] * entries:.0f}",
+                             ms(result["p50_ms"]), ms(result["p99_ms"]),
+                             f"{result['rps'] / floor:.0%}" if floor else "-",
+                             _statuses(result), result.get("stored", "-")])
+        memory = memory_table(running)
+    print(f"\nbench/ingest on {machine()}; API: 2 uvicorn processes; concurrency {args.concurrency}; "
+          f"{args.duration:.0f} s per run; worker processes: {args.workers}")
+    print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "answers",
+                           "stored/200"], rows))
+    print(memory)
+    return 0
+
+
+def _statuses(result: dict) -> str:
+    parts = [f"{code}:{count}" for code, count in sorted(result["statuses"].items())]
+    if result["errors"]:
+        parts.append(f"errors:{result['errors']}")
+    return " ".join(parts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
