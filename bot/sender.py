@@ -153,13 +153,27 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
         fields.update(error_code=error.code, error_subcode=error.subcode)
     try:
         with transaction():
-            Message.update(**fields).where(Message.id == message.id).execute()
+            _write(message, fields)
     except peewee.IntegrityError:
         # Meta's echo of this very send (or, for a public reply, the feed webhook of our new
         # comment) arrived first and was stored on its own: fold it into our row.
         same = (Message.mid == mid) | (Message.comment_id == mid)
         Message.delete().where(same & (Message.author == "page") & (Message.id != message.id)).execute()
+        _write(message, fields)
+
+
+def _write(message: Message, fields: dict) -> None:
+    """Record the outcome. When the echo of this send got here first it already marked the row
+    sent, and receipts may have moved it on (delivered, read): keep that status."""
+    if fields["status"] != "sent":
         Message.update(**fields).where(Message.id == message.id).execute()
+        return
+    updated = Message.update(**fields).where(
+        (Message.id == message.id) & Message.status.in_(["sending", "pending"])).execute()
+    if not updated:
+        keep = {k: v for k, v in fields.items() if k in ("mid", "comment_id", "recipient_id")}
+        if keep:
+            Message.update(**keep).where(Message.id == message.id).execute()
 
 
 def _release(message: Message, delay_ms: int) -> None:
