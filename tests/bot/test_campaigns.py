@@ -192,7 +192,22 @@ def test_link_click_is_counted_and_forwarded(stack: Stack) -> None:
         assert campaign_stats.funnel(campaign_id).clicked == 1
 
 
-def test_payload_button_tap_is_counted(stack: Stack) -> None:
+TALK_FLOW = """\
+name: talk
+start: hello
+entry:
+  payloads: [TALK]
+states:
+  hello:
+    message: {text: "A person from our team will answer shortly."}
+"""
+
+
+def test_payload_button_tap_starts_the_flow_and_is_counted(stack: Stack) -> None:
+    from bot.flows import store as flow_store
+
+    with connection():
+        flow_store.import_text(TALK_FLOW, "yaml")
     post = new_post(stack)
     campaign_id = make_campaign(stack, post)
     user = commenter(stack)
@@ -201,6 +216,9 @@ def test_payload_button_tap_is_counted(stack: Stack) -> None:
     mid = private_replies(stack)[0]["message_id"]
     stack.control("postback", account_id=stack.page["page_id"], user_id=user, mid=mid, button_index=1)
     stack.wait(lambda: ButtonClick.select().count() == 1, what="click")
+    bot_said = stack.wait(lambda: Message.get_or_none((Message.author == "bot") & (Message.status == "sent")),
+                          what="the flow's first message")
+    assert bot_said.text == "A person from our team will answer shortly."
     with connection():
         funnel = campaign_stats.funnel(campaign_id)
     assert funnel.clicked == 1 and funnel.actions[0].clicked == 1
