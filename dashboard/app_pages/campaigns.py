@@ -128,7 +128,7 @@ def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
     if cache_key not in st.session_state or st.button("Reload posts", key=prefix + "reload_posts",
                                                       icon=":material/refresh:"):
         st.session_state[cache_key] = load_posts(channel)
-    posts, error = st.session_state[cache_key]
+    posts, error, after = st.session_state[cache_key]
     if error:
         st.error(error)
     listed = {p.id for p in posts}
@@ -146,16 +146,22 @@ def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
             key = f"{prefix}post_{post.id}"
             st.session_state[key] = post.id in chosen
             st.checkbox("Watch this post", key=key, on_change=_toggle_post, args=(prefix, post.id))
+    if after and st.button("Older posts", key=prefix + "more_posts", icon=":material/expand_more:"):
+        older, error, next_after = load_posts(channel, after)
+        st.session_state[cache_key] = (posts + older, error, next_after)
+        st.rerun()
     if not chosen:
         st.warning("Tick at least one post.")
 
 
-def load_posts(channel: Channel) -> tuple[list, str | None]:
+def load_posts(channel: Channel, after: str | None = None) -> tuple[list, str | None, str | None]:
+    """One page of the page's posts (newest first) and the cursor of the next, from the Graph API."""
     try:
-        page = runtime.graph().list_posts(channel.account_id, channel.platform, channels.page_token(channel))
+        page = runtime.graph().list_posts(channel.account_id, channel.platform, channels.page_token(channel),
+                                          after=after)
     except (GraphError, NotFound) as exc:
-        return [], f"Could not load the posts: {exc}"
-    return page.posts, None
+        return [], f"Could not load the posts: {exc}", None
+    return page.posts, None, page.after
 
 
 def _toggle_post(prefix: str, post_id: str) -> None:

@@ -128,3 +128,18 @@ def test_list_shows_numbers_and_edits_keep_the_actions(desk, admin_app) -> None:
     spec = campaigns.spec_of(Campaign.get_by_id(saved.id))
     assert [a.kind for a in spec.actions] == ["send_message", "wait", "reply_comment"]
     assert spec.actions[0].message.buttons[0].url == "https://s.example" and spec.actions[1].seconds == 7200
+
+
+def test_post_picker_pages_through_older_posts(desk, admin_app) -> None:
+    account = desk.page["page_id"]
+    oldest = desk.control("posts", account_id=account, message="The very first post")["post_id"]
+    for n in range(30):
+        desk.control("posts", account_id=account, message=f"Post number {n}")
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.radio(key=prefix + "watch").set_value("chosen").run()
+    assert "The very first post" not in texts(app)  # the Graph API answers 25 posts a page
+    app.button(key=prefix + "more_posts").click().run()
+    assert not app.exception
+    assert "The very first post" in texts(app)
+    assert app.checkbox(key=f"{prefix}post_{oldest}") is not None
