@@ -147,8 +147,10 @@ def main() -> int:
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
         load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
-                              input=json.dumps(users), capture_output=True, text=True, check=True,
+                              input=json.dumps(users), capture_output=True, text=True,
                               timeout=args.comments / args.rate + 300)
+        if load.returncode:
+            raise SystemExit(f"the load process failed:\n{load.stderr[-2000:]}")
         commented = {key: float(t0) for key, t0 in json.loads(load.stdout).items()}
         try:
             wait_for(lambda: len(replies(sandbox)) >= len(commented), args.timeout, "every private reply",
