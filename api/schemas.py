@@ -63,6 +63,12 @@ class AssignIn(msgspec.Struct, kw_only=True):
     assignee: DbId | None
 
 
+class QueuedOut(msgspec.Struct, kw_only=True):
+    """How many messages were queued for sending."""
+
+    queued: int
+
+
 class PauseIn(msgspec.Struct, kw_only=True):
     """`minutes` the bot stays silent; the channel's default pause time when left out."""
 

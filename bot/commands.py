@@ -194,3 +194,14 @@ def pause_bot(conversation_id: int, minutes: int | None = None) -> int | None:
 def resume_bot(conversation_id: int) -> None:
     """Give the conversation back to the bot (it continues from its saved state)."""
     handover.resume(_conversation(conversation_id).id)
+
+
+def send_campaign_to_past_comments(campaign_id: int) -> int:
+    """Run a saved campaign on the stored comments it matches that Meta still lets us answer
+    privately (7 days), each once; sends go through the normal per-page rate limit. Returns how
+    many messages were queued."""
+    from bot import campaigns
+
+    ready = campaigns.send_to_past_comments(campaign_id)
+    tasks.dispatch(FollowUps(send=ready))
+    return len(ready)

@@ -47,10 +47,6 @@ class Refused(SocialdeskError):
         super().__init__(reason)
 
 
-class SignatureError(SocialdeskError):
-    """A webhook whose X-Hub-Signature-256 is missing or wrong: answered 403, nothing stored."""
-
-
 class GraphError(SocialdeskError):
     """An answer from the Graph API (or the network on the way) that is not a success.
 

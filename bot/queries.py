@@ -339,17 +339,6 @@ class ChannelView(msgspec.Struct):
     created_at: int
 
 
-class ChannelHealth(msgspec.Struct):
-    """What the send path and the health checks last learned about a channel."""
-
-    channel_id: int
-    status: str
-    reason: str | None
-    is_active: bool
-    last_webhook_at: int | None
-    last_send_at: int | None
-
-
 class CampaignView(msgspec.Struct):
     id: int
     name: str
@@ -382,13 +371,6 @@ def channels() -> list[ChannelView]:
 
 def channel(channel_id: int) -> ChannelView:
     return _channel_view(_get(Channel, channel_id, "channel"))
-
-
-def channel_health(channel_id: int) -> ChannelHealth:
-    c = _get(Channel, channel_id, "channel")
-    return ChannelHealth(channel_id=c.id, status=c.health_status, reason=c.health_reason,
-                         is_active=c.is_active, last_webhook_at=c.last_webhook_at,
-                         last_send_at=c.last_send_at)
 
 
 def _channel_view(c: Channel) -> ChannelView:

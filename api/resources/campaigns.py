@@ -10,8 +10,8 @@ from litestar.params import Parameter
 
 from api.guards import admin_only
 from api.resources import get, post, put
-from api.schemas import CampaignBody, IdParam
-from bot import campaigns, queries
+from api.schemas import CampaignBody, IdParam, QueuedOut
+from bot import campaigns, commands, queries
 from bot.campaign_stats import Funnel
 from bot.campaigns import DRY_RUN_DAYS, DryRunReport
 from bot.db import connection
@@ -66,6 +66,12 @@ class CampaignController(Controller):
     def dry_run(self, campaign_id: IdParam, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
             return campaigns.dry_run(queries.campaign_spec(campaign_id), campaign_id=campaign_id, days=days)
+
+    @post("/{campaign_id:str}/send-to-past-comments", status_code=200,
+          summary="Answer the stored comments it matches that are still within Meta's private-reply window")
+    def send_to_past_comments(self, campaign_id: IdParam) -> QueuedOut:
+        with connection():
+            return QueuedOut(queued=commands.send_campaign_to_past_comments(campaign_id))
 
     @get("/{campaign_id:str}/stats", summary="The campaign's funnel: matched, sent, delivered, read, clicked")
     def stats(self, campaign_id: IdParam) -> Funnel:

@@ -125,3 +125,16 @@ def test_stats_after_the_campaign_fires(api: Api) -> None:
     assert (funnel["campaign_id"], funnel["matched"], funnel["sent"]) == (campaign["id"], 1, 1)
     assert [a["kind"] for a in funnel["actions"]] == ["send_message", "reply_comment"]
     assert funnel["actions"][0]["sent"] == 1
+
+
+def test_send_to_past_comments_answers_each_eligible_comment_once(api: Api) -> None:
+    api.comment("What's the price?")
+    api.comment("Nice boots")
+    saved = api.ok("POST", "/campaigns", 201, json=spec(page_channel(api), is_active=True))
+    assert api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments") == {"queued": 2}  # private + public
+    api.stack.wait(lambda: Message.select().where(Message.origin.startswith("campaign:")
+                                                  & (Message.status == "sent")).count() == 2, what="both sent")
+    private = [s for s in api.stack.sandbox_get("sent")["sent"] if s["private_reply"]]
+    assert len(private) == 1
+    assert api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments") == {"queued": 0}
+    assert api.post("/campaigns/999/send-to-past-comments").status_code == 404
