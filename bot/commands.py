@@ -99,14 +99,17 @@ def mark_conversation_read(conversation_id: int) -> None:
     Conversation.update(unread_count=0).where(Conversation.id == conversation_id).execute()
 
 
-def add_tag(contact_id: int, tag: str) -> None:
-    if not tag.strip():
-        raise Invalid("tag", "must not be empty")
-    tag_contact(contact_id, tag.strip())
+def add_tag(contact_id: int, tag: str) -> list[str]:
+    """Tag a contact that must exist (the name is checked); returns its tags."""
+    _contact(contact_id)
+    tag_contact(contact_id, _tag_name(tag))
+    return tags_of(contact_id)
 
 
-def remove_tag(contact_id: int, tag: str) -> None:
+def remove_tag(contact_id: int, tag: str) -> list[str]:
+    _contact(contact_id)
     untag_contact(contact_id, tag.strip())
+    return tags_of(contact_id)
 
 
 def _conversation(conversation_id: int) -> Conversation:
@@ -121,26 +124,13 @@ def _conversation(conversation_id: int) -> Conversation:
 MAX_TAG_CHARS = 100
 
 
-def tag_contact_checked(contact_id: int, tag: str) -> list[str]:
-    """Tag a contact that must exist; returns its tags."""
-    _contact(contact_id)
-    add_tag(contact_id, _tag_name(tag))
-    return tags_of(contact_id)
-
-
-def untag_contact_checked(contact_id: int, tag: str) -> list[str]:
-    _contact(contact_id)
-    remove_tag(contact_id, tag)
-    return tags_of(contact_id)
-
-
 def tag_conversation(conversation_id: int, tag: str) -> list[str]:
     """Tags belong to the person: tagging a conversation tags its contact."""
-    return tag_contact_checked(_conversation_contact(conversation_id), tag)
+    return add_tag(_conversation_contact(conversation_id), tag)
 
 
 def untag_conversation(conversation_id: int, tag: str) -> list[str]:
-    return untag_contact_checked(_conversation_contact(conversation_id), tag)
+    return remove_tag(_conversation_contact(conversation_id), tag)
 
 
 def deactivate_user(acting_user_id: int, user_id: int) -> User:

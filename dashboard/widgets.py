@@ -21,6 +21,7 @@ import streamlit as st
 from bot import commands, queries
 from bot.campaign_stats import Funnel
 from bot.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
+from bot.errors import Invalid
 from bot.queries import MessageView, SendOption
 from dashboard import state
 
@@ -340,10 +341,13 @@ def tag_editor(contact_id: int, current: list[str]) -> None:
 @state.with_db
 def _change_tags(contact_id: int, key: str, before: list[str]) -> None:
     after = [t.strip() for t in st.session_state.get(key) or [] if t.strip()]
-    for tag in set(after) - set(before):
-        commands.add_tag(contact_id, tag)
-    for tag in set(before) - set(after):
-        commands.remove_tag(contact_id, tag)
+    try:
+        for tag in set(after) - set(before):
+            commands.add_tag(contact_id, tag)
+        for tag in set(before) - set(after):
+            commands.remove_tag(contact_id, tag)
+    except Invalid as exc:
+        state.notice(f"Tag not saved: {exc}", "error")
 
 
 # --- charts ---------------------------------------------------------------------------------------

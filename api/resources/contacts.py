@@ -33,9 +33,9 @@ class ContactController(Controller):
     @post("/{contact_id:str}/tags", status_code=200, summary="Add a tag")
     def add_tag(self, contact_id: IdParam, data: TagBody) -> TagList:
         with connection():
-            return TagList(commands.tag_contact_checked(contact_id, data.tag))
+            return TagList(commands.add_tag(contact_id, data.tag))
 
     @delete("/{contact_id:str}/tags/{tag:str}", status_code=200, summary="Remove a tag")
     def remove_tag(self, contact_id: IdParam, tag: Annotated[str, Parameter(max_length=MAX_NAME)]) -> TagList:
         with connection():
-            return TagList(commands.untag_contact_checked(contact_id, tag))
+            return TagList(commands.remove_tag(contact_id, tag))
