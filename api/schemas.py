@@ -64,8 +64,9 @@ class AssignIn(msgspec.Struct, kw_only=True):
 
 
 class QueuedOut(msgspec.Struct, kw_only=True):
-    """How many messages were queued for sending."""
+    """How many comments got the campaign, and how many messages were queued for sending."""
 
+    comments: int
     queued: int
 
 

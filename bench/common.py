@@ -144,6 +144,10 @@ class Process:
         peaks = [peak_rss_kib(pid) / 1024 for pid in self.tree()]
         return (max(peaks, default=0.0), sum(peaks))
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the tree: where the machine's 2 cores went."""
+        return sum(cpu_seconds(pid) for pid in self.tree())
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
@@ -152,6 +156,22 @@ class Process:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent busy since boot (/proc/stat): with the per-process figures it
+    shows what PostgreSQL, Redis and the load generator took."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -188,6 +208,9 @@ class Processes:
             largest, total = process.peak_rss_mib()
             rows.append([process.name, str(len(process.tree())), f"{largest:.0f}", f"{total:.0f}"])
         return rows
+
+    def cpu_snapshot(self) -> dict[str, float]:
+        return {**{p.name: p.cpu_seconds() for p in self.started}, "machine": machine_busy_seconds()}
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
@@ -250,6 +273,16 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> s
 
 def memory_table(running: Processes) -> str:
     return table("Peak memory (VmHWM)", ["process", "processes", "largest MiB", "sum MiB"], running.memory_rows())
+
+
+def cpu_table(before: dict[str, float], after: dict[str, float], per: int, unit: str) -> str:
+    """CPU seconds each process used between two snapshots, and per unit of work (ms)."""
+    rows = []
+    for name in after:
+        used = after[name] - before.get(name, 0.0)
+        label = "whole machine (incl. PostgreSQL, Redis, load)" if name == "machine" else name
+        rows.append([label, f"{used:.1f}", f"{used * 1000 / per:.2f}" if per else "-"])
+    return table("CPU used during the run", ["process", "CPU s", f"CPU ms per {unit}"], rows)
 
 
 def ms(value: float) -> str:

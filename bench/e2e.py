@@ -26,6 +26,7 @@ import httpx
 
 from bench.common import (
     APP_SECRET,
+    cpu_table,
     free_port,
     machine,
     memory_table,
@@ -45,8 +46,10 @@ sandbox, account, post, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.
 users = json.loads(sys.stdin.read())
 out = {}
 async def main():
+    # A fresh connection per comment: a kept-alive connection the server closes as idle at the moment
+    # we reuse it gives a ReadError, and retrying a POST that may have landed would comment twice.
     async with httpx.AsyncClient(base_url=sandbox, timeout=60,
-                                 limits=httpx.Limits(max_connections=200)) as client:
+                                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=0)) as client:
         start = time.perf_counter()
         async def one(i, user):
             delay = start + i / rate - time.perf_counter()
@@ -146,6 +149,7 @@ def main() -> int:
         page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments)
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
+        cpu_before = running.cpu_snapshot()
         load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
                               input=json.dumps(users), capture_output=True, text=True,
                               timeout=args.comments / args.rate + 300)
@@ -158,6 +162,7 @@ def main() -> int:
         except TimeoutError as exc:
             print(f"warning: {exc}", file=sys.stderr)
         got = replies(sandbox)
+        cpu = cpu_table(cpu_before, running.cpu_snapshot(), len(got), "reply")
         memory = memory_table(running)
         stages = stage_rows(pg)
     latencies = sorted(got[c] - t0 for c, t0 in commented.items() if c in got)
@@ -173,6 +178,7 @@ def main() -> int:
                                              "p50 ms", "p99 ms", "exactly once"], [row]))
     print(table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
                 stages))
+    print(cpu)
     print(memory)
     return 0
 

@@ -30,7 +30,7 @@ from bot.compose import (
 )
 from bot.contacts import tag_contact
 from bot.db import insert_new, now_ms, transaction
-from bot.errors import Invalid, NotFound
+from bot.errors import Invalid, NotFound, Refused
 from bot.inbox import Applied
 from bot.models import (
     Campaign,
@@ -347,7 +347,6 @@ def _dm_paused(comment: Comment) -> bool:
 
 def _start_flow(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comment: Comment, key: str) -> list[int]:
     """Start the bot flow for the commenter; a refusal (flow gone, no author) is recorded."""
-    from bot.errors import Refused
     from bot.flows import engine
 
     try:
@@ -489,25 +488,37 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
                         matched_comment_ids=[c.comment_id for c in matched])
 
 
-def send_to_past_comments(campaign_id: int, *, days: int = DRY_RUN_DAYS) -> list[int]:
-    """Run a saved campaign on the eligible stored comments (matched, still within Meta's
-    private-reply window, not handled yet). Sends go through the normal per-page rate limit."""
+class PastComments(msgspec.Struct, frozen=True):
+    """What sending a campaign to past comments did: how many comments got it (each once) and
+    the outgoing messages queued for them (to be sent through the normal per-page rate limit)."""
+
+    comments: int
+    messages: list[int]
+
+
+def send_to_past_comments(campaign_id: int, *, days: int = DRY_RUN_DAYS) -> PastComments:
+    """Run a saved, active campaign on the eligible stored comments (matched, still within
+    Meta's private-reply window, not handled yet)."""
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
     if campaign is None:
         raise NotFound("campaign", campaign_id)
+    if not campaign.is_active:  # activation is where a marketer confirms the dry run
+        raise Refused("activate the campaign before sending it to past comments")
     spec = spec_of(campaign)
     now = now_ms()
     ready: list[int] = []
+    answered = 0
     with transaction():
         for comment in comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000):
             if comment.deleted_at or comment.created_at + PRIVATE_REPLY_MS <= now:
                 continue
             if match(spec.trigger, True, _facts(comment)) != "matched":
                 continue
-            run = _record_run(campaign, comment.comment_id, comment.post_id, "matched", "dry_run")
+            run = _record_run(campaign, comment.comment_id, comment.post_id, "matched", "past_comment")
             if run is not None:
+                answered += 1
                 ready += run_actions(run, spec, start=0)
-    return ready
+    return PastComments(comments=answered, messages=ready)
 
 
 def _facts(comment: Comment) -> CommentFacts:

@@ -186,12 +186,12 @@ def resume_bot(conversation_id: int) -> None:
     handover.resume(_conversation(conversation_id).id)
 
 
-def send_campaign_to_past_comments(campaign_id: int) -> int:
-    """Run a saved campaign on the stored comments it matches that Meta still lets us answer
-    privately (7 days), each once; sends go through the normal per-page rate limit. Returns how
-    many messages were queued."""
+def send_campaign_to_past_comments(campaign_id: int) -> tuple[int, int]:
+    """Run a saved, active campaign on the stored comments it matches that Meta still lets us
+    answer privately (7 days), each once; sends go through the normal per-page rate limit.
+    Returns (comments answered, messages queued)."""
     from bot import campaigns
 
-    ready = campaigns.send_to_past_comments(campaign_id)
-    tasks.dispatch(FollowUps(send=ready))
-    return len(ready)
+    done = campaigns.send_to_past_comments(campaign_id)
+    tasks.dispatch(FollowUps(send=done.messages))
+    return done.comments, len(done.messages)

@@ -417,7 +417,7 @@ class CampaignRun(BaseModel):
     matched = BooleanField()
     reason = CharField()  # matched | post_not_watched | reply_excluded | keyword_missing | ...
     detail = TextField(null=True)
-    source = CharField(default="webhook")  # webhook | backfill | dry_run
+    source = CharField(default="webhook")  # webhook | backfill | past_comment
     created_at = BigIntegerField()
 
     class Meta:
@@ -630,3 +630,25 @@ class BotSetting(BaseModel):
 
 FLOW_MODELS: list[type[BaseModel]] = [Flow, BotState, BotSetting]
 ALL_MODELS += FLOW_MODELS
+
+
+# --- reply drafts (migration 0007; owned by bot/drafts.py) --------------------------------------------
+
+
+class ReplyDraft(BaseModel):
+    """A reply a staff member has typed but not sent in one conversation, kept so a browser reload
+    or another device does not lose it. Text and the chosen way of answering only: attachments are
+    links picked again, never stored bytes."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    text = TextField(default="")
+    reply_type = CharField(default="message")  # message | private | comment (bot.commands.ReplyType)
+    updated_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("user", "conversation"), True),)
+
+
+DRAFT_MODELS: list[type[BaseModel]] = [ReplyDraft]
+ALL_MODELS += DRAFT_MODELS

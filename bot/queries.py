@@ -3,6 +3,8 @@ be sent now, a comment's campaign ledger, contacts. No writes here."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import msgspec
 from peewee import JOIN, fn
 
@@ -103,14 +105,18 @@ class ConversationView(msgspec.Struct):
 
 def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
           tag: str | None = None, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
-          unassigned: bool = False) -> InboxPage:
-    """Conversations newest first, filtered; paginated with indexes so large inboxes stay fast."""
+          unassigned: bool = False, channel_ids: Collection[int] = ()) -> InboxPage:
+    """Conversations newest first, filtered; paginated with indexes so large inboxes stay fast.
+    `channel_ids` keeps the conversations of those connected pages / accounts (empty: all); it
+    filters on the conversation's own indexed channel id, never on a channel's name."""
     query = (Conversation.select(Conversation, Contact, Channel, User)
              .join(Channel, on=Conversation.channel == Channel.id)
              .switch(Conversation).join(Contact, JOIN.LEFT_OUTER, on=Conversation.contact == Contact.id)
              .switch(Conversation).join(User, JOIN.LEFT_OUTER, on=Conversation.assignee == User.id))
     if kind:
         query = query.where(Conversation.kind == kind)
+    if channel_ids:
+        query = query.where(Conversation.channel.in_(sorted(set(channel_ids))))
     if status:
         query = query.where(Conversation.status == status)
     if unassigned:

@@ -3,6 +3,7 @@
 This entry script wraps every page: it boots the process once, lets nobody past the sign-in
 form without a live session, and builds the navigation from the user's role, so an agent's
 browser never even learns the admin pages' addresses. Each page is a script in `app_pages/`.
+A sign-in is kept in a cookie so a browser reload does not sign staff out (`state.log_in`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def sign_in() -> None:
     """The only page anyone sees without a session."""
     st.title("socialdesk")
     state.show_notice()
+    state.forget_login()
     with st.form("sign_in"):
         email = st.text_input("E-mail", key="login_email")
         password = st.text_input("Password", type="password", key="login_password")
@@ -93,6 +95,7 @@ def sidebar(user: User) -> None:
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             state.log_out()
             st.rerun()
+        state.remember_login()
 
 
 def main() -> None:

@@ -1,12 +1,15 @@
 """What the dashboard keeps between reruns, and what it holds once per process.
 
 Streamlit reruns a page script on every click and every few seconds for live parts, in a fresh
-thread each time. So this module owns three things the pages must not improvise:
+thread each time. So this module owns four things the pages must not improvise:
 
 - the process boot (settings, database, broker) done once per settings with `st.cache_resource`,
   with the queue detached so jobs the dashboard enqueues run here when there is no Redis;
 - the session keys: the login token (only its hash is in the database), the open
   conversation, unsent reply drafts and one-shot notices;
+- the login cookie: a browser reload starts a new Streamlit session with empty session state,
+  so the opaque session token is also kept in a cookie (SameSite=Strict, living as long as the
+  session, cleared on sign-out) and read back from the first request of the new session;
 - a database scope per run, so pooled PostgreSQL connections go back to the pool when a
   script thread ends.
 
@@ -16,6 +19,7 @@ bottom, marked for moving there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
     from bot.models import User
 
 TOKEN = "sd_session_token"
+COOKIE = "socialdesk_session"  # the browser's copy of TOKEN; never in the URL
+COOKIE_READ = "sd_cookie_read"  # this session has looked at the cookie its browser sent
+COOKIE_SCRIPT = "sd_cookie_script"  # the script storing this session's token, drawn once signed in
 OPEN_CONVERSATION = "sd_open_conversation"
 DRAFTS = "sd_drafts"
 NOTICE = "sd_notice"
@@ -101,12 +108,26 @@ def with_db(fn: Callable[P, R]) -> Callable[P, R]:
 def current_user() -> User | None:
     """The staff user of this browser session, re-checked on every run so an expired or
     deactivated session stops at once."""
-    token = st.session_state.get(TOKEN)
+    token = st.session_state.get(TOKEN) or _token_from_cookie()
     user = auth.session_user(token)
     if user is None and token:
         st.session_state.pop(TOKEN, None)
         notice("Your session has expired. Please sign in again.", "warning")
     return user
+
+
+def _token_from_cookie() -> str | None:
+    """After a browser reload: the token the browser sent with the session's first request.
+    Looked at once per session, because Streamlit keeps that request's cookies for the whole
+    session, so after signing out they still hold the old token."""
+    if st.session_state.get(COOKIE_READ):
+        return None
+    st.session_state[COOKIE_READ] = True
+    token = st.context.cookies.get(COOKIE)
+    if not isinstance(token, str) or not token:  # (AppTest's stand-in client has no real cookies)
+        return None
+    st.session_state[TOKEN] = token
+    return token
 
 
 def user_or_stop() -> User:
@@ -121,7 +142,10 @@ def user_or_stop() -> User:
 def log_in(email: str, password: str) -> User | None:
     user = auth.authenticate(email, password)
     if user is not None:
-        st.session_state[TOKEN] = auth.start_session(user)
+        token = auth.start_session(user, auth.SESSION_TTL_MS)
+        st.session_state[TOKEN] = token
+        st.session_state[COOKIE_READ] = True
+        st.session_state[COOKIE_SCRIPT] = _cookie_script(token, auth.SESSION_TTL_MS // 1000)
     return user
 
 
@@ -130,6 +154,30 @@ def log_out() -> None:
     if token:
         auth.end_session(token)
     st.session_state.clear()
+    st.session_state[COOKIE_READ] = True  # the cookie this session started with is stale now
+
+
+def remember_login() -> None:
+    """Store the token of a sign-in made in this session in the browser (drawn on every run with
+    the same body, so the script runs once, when first shown)."""
+    script = st.session_state.get(COOKIE_SCRIPT)
+    if script:
+        st.html(script, unsafe_allow_javascript=True)
+
+
+def forget_login() -> None:
+    """Remove the browser's copy of the token (the sign-in form draws this: whoever sees it has
+    no live session, so whatever token the browser holds is useless)."""
+    st.html(_cookie_script("", 0), unsafe_allow_javascript=True)
+
+
+def _cookie_script(token: str, max_age: int) -> str:
+    """A script setting (or, with max-age 0, deleting) the session cookie, then removing itself
+    from the page. Set from JavaScript because Streamlit cannot send Set-Cookie headers, so the
+    cookie cannot be HttpOnly; SameSite=Strict keeps other sites' requests from carrying it."""
+    cookie = json.dumps(f"{COOKIE}={token}; Max-Age={max_age}; Path=/; SameSite=Strict")
+    return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');"
+            "document.currentScript.remove();</script>")
 
 
 def is_admin(user: User) -> bool:
@@ -166,9 +214,12 @@ def drafts() -> dict[str, Any]:
     return st.session_state.setdefault(DRAFTS, {})
 
 
-def keep_draft(key: str) -> None:
-    """on_change callback: copy a composer widget's value into the drafts."""
+def keep_draft(key: str, then: Callable[[], None] | None = None) -> None:
+    """on_change callback: copy a composer widget's value into the drafts, then run `then`
+    (e.g. saving the reply text in the database, which outlives this session)."""
     drafts()[key] = st.session_state.get(key)
+    if then is not None:
+        then()
 
 
 def restore_draft(key: str, default: Any = None) -> None:

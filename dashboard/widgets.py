@@ -12,7 +12,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import pandas as pd
@@ -24,6 +24,9 @@ from bot.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, M
 from bot.errors import Invalid
 from bot.queries import MessageView, SendOption
 from dashboard import state
+
+if TYPE_CHECKING:
+    from bot.models import Channel
 
 KIND_LABELS = {
     "messenger": "Messenger",
@@ -77,6 +80,12 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 def plain(text: str | None) -> str:
     """Customer text shown as written: markdown characters escaped, so nobody formats our screen."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text or "")
+
+
+def channel_label(channel: Channel) -> str:
+    """A connected page or account as staff know it: "Acme Shoes (Facebook Page)"."""
+    kind = "Instagram" if channel.platform == "instagram" else "Facebook Page"
+    return f"{channel.name} ({kind})"
 
 
 # --- message bubble -------------------------------------------------------------------------------
@@ -199,12 +208,13 @@ def _duration(ms: int) -> str:
 
 
 def composer(prefix: str, *, media: bool, text_label: str = "Reply", height: int = 110,
-             defaults: dict | None = None) -> MessageContent:
+             defaults: dict | None = None, on_text_change: Callable[[], None] | None = None) -> MessageContent:
     """Text, up to 3 attachments by URL and up to 2 buttons. Every field keeps its draft (see
-    `state.drafts`) so a rerun or a trip to another page loses nothing typed."""
+    `state.drafts`) so a rerun or a trip to another page loses nothing typed; `on_text_change`
+    runs after the text's draft is kept (to keep it beyond this session too)."""
     defaults = defaults or {}
     text_key = f"{prefix}text"
-    drafted(st.text_area, text_label, text_key, defaults.get(text_key, ""), height=height)
+    drafted(st.text_area, text_label, text_key, defaults.get(text_key, ""), height=height, then=on_text_change)
     if media:
         with st.expander("Attachments and buttons", expanded=_has_extras(prefix, defaults)):
             _attachment_fields(prefix, defaults)
@@ -267,10 +277,12 @@ def _has_extras(prefix: str, defaults: dict) -> bool:
     return any(state.drafts().get(k) or defaults.get(k) for k in keys)
 
 
-def drafted(widget: Callable[..., Any], label: str, key: str, default: object, **kwargs: object) -> Any:
-    """Draw `widget` so its value is kept as a draft (see `state.drafts`), starting at `default`."""
+def drafted(widget: Callable[..., Any], label: str, key: str, default: object, *,
+            then: Callable[[], None] | None = None, **kwargs: object) -> Any:
+    """Draw `widget` so its value is kept as a draft (see `state.drafts`), starting at `default`;
+    `then` runs after each change is kept."""
     state.restore_draft(key, default)
-    return widget(label, key=key, on_change=state.keep_draft, args=(key,), **kwargs)
+    return widget(label, key=key, on_change=state.keep_draft, args=(key, then), **kwargs)
 
 
 def _attachment_fields(prefix: str, defaults: dict) -> None:

@@ -71,7 +71,8 @@ class CampaignController(Controller):
           summary="Answer the stored comments it matches that are still within Meta's private-reply window")
     def send_to_past_comments(self, campaign_id: IdParam) -> QueuedOut:
         with connection():
-            return QueuedOut(queued=commands.send_campaign_to_past_comments(campaign_id))
+            comments, queued = commands.send_campaign_to_past_comments(campaign_id)
+            return QueuedOut(comments=comments, queued=queued)
 
     @get("/{campaign_id:str}/stats", summary="The campaign's funnel: matched, sent, delivered, read, clicked")
     def stats(self, campaign_id: IdParam) -> Funnel:

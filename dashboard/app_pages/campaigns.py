@@ -4,7 +4,8 @@ Messenger-shaped preview, dry run, activation).
 A campaign can only be activated after a dry run of exactly what is being activated: the dry
 run uses the live engine's `campaigns.match` on the stored comments, so staff see what going
 live would do before anyone receives a message. Every field is kept as a draft, so leaving
-the page does not lose an edit in progress.
+the page does not lose an edit in progress. A live campaign can also be sent, after a
+confirmation, to the stored comments it matches that Meta still lets us answer privately.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import TYPE_CHECKING
 import msgspec
 import streamlit as st
 
-from bot import campaign_stats, campaigns, channels, runtime
-from bot.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec
+from bot import campaign_stats, campaigns, channels, commands, runtime
+from bot.campaigns import DRY_RUN_DAYS, REASONS, ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import SHORTCODES, MessageContent, check_content_templates, render_content
-from bot.errors import GraphError, Invalid, NotFound
+from bot.errors import GraphError, Invalid, NotFound, Refused
 from bot.flows import store as flow_store
 from dashboard import state, widgets
 from dashboard.widgets import drafted
@@ -87,17 +88,12 @@ def editor(campaign_id: int | None) -> None:
     drafted(st.text_input, "Name", prefix + "name", saved.name)
     by_id = {c.id: c for c in connected}
     channel_id = drafted(st.selectbox, "Channel", prefix + "channel", saved.channel_id, options=list(by_id),
-                         format_func=lambda i: _channel_label(by_id[i]))
+                         format_func=lambda i: widgets.channel_label(by_id[i]))
     channel = by_id[channel_id]
     trigger_editor(prefix, saved.trigger, channel)
     actions_editor(prefix, saved.actions, channel)
     spec = spec_from_state(prefix, saved, channel.id)
-    footer(campaign_id, spec, saved.is_active, prefix)
-
-
-def _channel_label(channel: Channel) -> str:
-    kind = "Instagram" if channel.platform == "instagram" else "Facebook Page"
-    return f"{channel.name} ({kind})"
+    footer(campaign_id, spec, saved, prefix)
 
 
 def _close_editor() -> None:
@@ -299,7 +295,8 @@ def fingerprint(spec: CampaignSpec) -> bytes:
     return msgspec.json.encode(msgspec.structs.replace(spec, is_active=False))
 
 
-def footer(campaign_id: int | None, spec: CampaignSpec, active: bool, prefix: str) -> None:
+def footer(campaign_id: int | None, spec: CampaignSpec, saved: CampaignSpec, prefix: str) -> None:
+    active = saved.is_active
     st.divider()
     dry_key = prefix + "dry_run"
     save_col, dry_col, live_col = st.columns(3)
@@ -318,12 +315,59 @@ def footer(campaign_id: int | None, spec: CampaignSpec, active: bool, prefix: st
             state.notice("The campaign is inactive: new comments no longer trigger it.")
             st.rerun()
         st.caption("This campaign is live: saved changes apply to the next comments.")
+        past_comments(campaign_id, saved, unsaved=fingerprint(spec) != fingerprint(saved), prefix=prefix)
     elif live_col.button("Activate", icon=":material/play_arrow:", type="primary", key=prefix + "activate",
                          disabled=not current, help=None if current else "Run a dry run first."):
         _save(campaign_id, msgspec.structs.replace(spec, is_active=True), prefix,
               "Saved and activated: new comments now trigger this campaign.")
     if tested[1] is not None:
         dry_run_report(tested[1], current)
+
+
+def past_comments(campaign_id: int, saved: CampaignSpec, *, unsaved: bool, prefix: str) -> None:
+    """Send the live campaign to the stored comments of the last 7 days it matches and has not
+    handled yet (Meta allows a private reply for 7 days). It writes to real people at once, so
+    a click first shows how many and asks again; what is sent is the saved campaign."""
+    confirm_key = prefix + "past_confirm"
+    if not st.session_state.get(confirm_key):
+        if st.button("Send to eligible past comments", icon=":material/history:", key=prefix + "past",
+                     disabled=unsaved, help="Save your changes first: the saved campaign is what gets sent."
+                     if unsaved else "Answer the comments already stored that this campaign matches."):
+            st.session_state[confirm_key] = True
+            st.rerun()
+        return
+    waiting = campaigns.dry_run(saved, campaign_id=campaign_id).eligible_for_private_reply
+    with st.container(border=True):
+        if waiting:
+            st.warning(f"{waiting} stored comment{'s' if waiting != 1 else ''} from the last {DRY_RUN_DAYS} days "
+                       "match this campaign, have not had it yet and can still get a private reply. Each will "
+                       "get the campaign's actions once, starting now.", icon=":material/warning:")
+        else:
+            st.info("No stored comment is waiting for this campaign: every match already had it, or is "
+                    "older than Meta's 7 days for a private reply.")
+        send_col, cancel_col = st.columns(2)
+        if waiting and send_col.button(f"Yes, send to {waiting} comment{'s' if waiting != 1 else ''}",
+                                       type="primary", icon=":material/send:", key=prefix + "past_yes"):
+            st.session_state.pop(confirm_key, None)
+            _send_to_past_comments(campaign_id)
+        if cancel_col.button("Cancel" if waiting else "Close", key=prefix + "past_no"):
+            st.session_state.pop(confirm_key, None)
+            st.rerun()
+
+
+def _send_to_past_comments(campaign_id: int) -> None:
+    """Run the command, then say how many comments got the campaign and what it queued."""
+    try:
+        got, queued = commands.send_campaign_to_past_comments(campaign_id)
+    except (NotFound, Refused) as exc:
+        st.error(f"Not sent: {exc}")
+        return
+    if got:
+        state.notice(f"Sent to {got} past comment{'s' if got != 1 else ''}: {queued} "
+                     f"message{'s' if queued != 1 else ''} queued.")
+    else:
+        state.notice("No past comment was waiting for this campaign: nothing was sent.", "warning")
+    st.rerun()
 
 
 def _save(campaign_id: int | None, spec: CampaignSpec, prefix: str, done: str) -> None:

@@ -3,22 +3,29 @@ now and until when, the person's details, assignment, status and tags, and for c
 each campaign decided and did.
 
 The thread is a fragment refreshing itself; the reply box is outside it, so what is being
-typed is never redrawn, and every field of it is kept as a draft until sent.
+typed is never redrawn, and every field of it is kept as a draft until sent. The reply's text
+(and for comments, the way of answering) is also saved in the database as it changes
+(`bot.drafts`), so a browser reload or another computer finds it again.
 """
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 import streamlit as st
 from peewee import DoesNotExist
 
-from bot import commands, queries
+from bot import commands, drafts, queries
 from bot.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
 from dashboard import state, widgets
 
 SEEN = "sd_seen_message"
+SAVED_LOADED = "sd_saved_drafts_loaded"  # conversations whose saved reply this session has put back
+COMMENT_REPLY_TYPES = ("private", "comment")
+# How a ledger entry came about, when not from the comment's own webhook.
+SOURCE_WORDS = {"past_comment": " (sent to a past comment)", "backfill": " (comment recovered by a backfill)"}
 NOBODY = 0  # the "unassigned" choice (a selectbox shows None as no choice at all)
 
 
@@ -48,11 +55,13 @@ def reply_box(user_id: int, view: ConversationView) -> None:
     prefix = f"reply{view.id}_"
     comments = customer_comments(view)
     reply_type, comment_id = "message", None
+    restore_saved_reply(user_id, view, prefix)
+    save = partial(save_reply, user_id, view.id, prefix)
     if view.kind.endswith("_comments"):
         type_key = prefix + "type"
         reply_type = widgets.drafted(st.radio, "Answer with", type_key, "private",
-                                     options=["private", "comment"], format_func=widgets.REPLY_LABELS.get,
-                                     horizontal=True)
+                                     options=list(COMMENT_REPLY_TYPES), format_func=widgets.REPLY_LABELS.get,
+                                     horizontal=True, then=save)
         if len(comments) > 1:
             labels = {c.comment_id: f"“{(c.text or '')[:60]}” · {state.when(c.occurred_at)}"
                       for c in comments}
@@ -61,10 +70,37 @@ def reply_box(user_id: int, view: ConversationView) -> None:
             comment_id = comments[0].comment_id
     widgets.send_window_badge(view.options, selected=reply_type)
     media = reply_type != "comment"
-    widgets.composer(prefix, media=media, text_label="Your reply")
+    widgets.composer(prefix, media=media, text_label="Your reply", on_text_change=save)
     allowed = any(o.allowed for o in view.options if o.reply_type == reply_type)
     st.button("Send", type="primary", icon=":material/send:", key=prefix + "send", disabled=not allowed,
               on_click=send, args=(user_id, view.id, prefix, reply_type, comment_id, media))
+
+
+def restore_saved_reply(user_id: int, view: ConversationView, prefix: str) -> None:
+    """The first time this session draws a conversation's reply box, put back the reply saved in
+    the database (typed before a browser reload, or on another computer). What this session
+    typed since takes precedence: it is at least as new."""
+    loaded: set[int] = st.session_state.setdefault(SAVED_LOADED, set())
+    if view.id in loaded:
+        return
+    loaded.add(view.id)
+    saved = drafts.load(user_id, view.id)
+    if saved is None:
+        return
+    state.drafts().setdefault(prefix + "text", saved.text)
+    if view.kind.endswith("_comments") and saved.reply_type in COMMENT_REPLY_TYPES:
+        state.drafts().setdefault(prefix + "type", saved.reply_type)
+
+
+@state.with_db
+def save_reply(user_id: int, conversation_id: int, prefix: str) -> None:
+    """on_change of the reply text and of the way of answering: save the draft in the database
+    (text and reply type only; attachment and button fields stay in this session)."""
+    reply_type = state.value(prefix + "type", "message")
+    try:
+        drafts.save(user_id, conversation_id, state.value(prefix + "text", "") or "", reply_type)
+    except (Invalid, NotFound) as exc:
+        state.notice(f"Draft not kept: {exc}", "warning")
 
 
 @state.with_db
@@ -82,6 +118,7 @@ def send(user_id: int, conversation_id: int, prefix: str, reply_type: str, comme
         state.notice(f"Not sent: {exc}", "error")
         return
     state.clear_drafts(prefix, widgets.composer_keys(prefix))
+    drafts.clear(user_id, conversation_id)
     refused = [r for r in rows if r.status == "refused"]
     if refused:
         state.notice(f"Not sent: {refused[0].status_reason}", "error")
@@ -163,7 +200,7 @@ def ledger(view: ConversationView) -> None:
             for entry in entries:
                 icon = ":material/check_circle:" if entry.matched else ":material/remove_circle_outline:"
                 st.markdown(f"{icon} **{widgets.plain(entry.campaign)}**: {entry.explanation}"
-                            + (" (dry run)" if entry.source == "dry_run" else ""))
+                            + SOURCE_WORDS.get(entry.source, ""))
                 for step in entry.steps:
                     st.caption(f"Step {step.position + 1}: {step.status}"
                                + (f" · {widgets.plain(step.detail)}" if step.detail else ""))

@@ -1,24 +1,30 @@
 """The inbox: every conversation, newest first, filtered and paginated by `queries.inbox`.
 
 The filters are ordinary widgets; the list is a fragment that refreshes itself every few
-seconds, so new messages appear without a reload and without disturbing the filters.
+seconds, so new messages appear without a reload and without disturbing the filters. Besides
+the kind of channel (Messenger, Instagram Direct, comments), staff can pick the connected pages
+and accounts themselves, by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 import streamlit as st
 
-from bot import queries
+from bot import channels, queries
 from bot.queries import InboxItem
 from dashboard import state, widgets
 
 PAGE_KEY = "inbox_page"
+CHANNELS_KEY = "inbox_channels"
 ANY = "Any"
 
 
 class InboxFilters(msgspec.Struct, frozen=True):
     kind: str | None = None
+    channel_ids: tuple[int, ...] = ()
     status: str | None = None
     assignee_id: int | None = None
     unassigned: bool = False
@@ -32,9 +38,11 @@ def filters(user_id: int) -> InboxFilters:
         st.session_state[PAGE_KEY] = 1
 
     staff = {u.id: u.name or u.email for u in queries.staff_users() if u.is_active}
-    kind_col, status_col, who_col, tag_col, search_col = st.columns([1.3, 1, 1.3, 1.2, 2])
+    kind_col, channel_col, status_col, who_col, tag_col, search_col = st.columns([1.1, 2.2, 0.9, 1.2, 1, 1.6])
     kind = kind_col.selectbox("Channel", [ANY, *widgets.KIND_LABELS], key="inbox_kind", on_change=reset_page,
                               format_func=lambda k: widgets.KIND_LABELS.get(k, k))
+    with channel_col:
+        channel_ids = channel_filter(reset_page)
     status = status_col.selectbox("Status", ["open", "closed", ANY], key="inbox_status", on_change=reset_page,
                                   format_func=str.capitalize)
     who = who_col.selectbox("Assignee", [ANY, "mine", "unassigned", *staff], key="inbox_assignee",
@@ -44,9 +52,20 @@ def filters(user_id: int) -> InboxFilters:
     tag = tag_col.selectbox("Tag", [ANY, *queries.tag_names()], key="inbox_tag", on_change=reset_page)
     search = search_col.text_input("Search names and messages", key="inbox_search", on_change=reset_page)
     return InboxFilters(
-        kind=None if kind == ANY else kind, status=None if status == ANY else status,
+        kind=None if kind == ANY else kind, channel_ids=channel_ids, status=None if status == ANY else status,
         assignee_id=user_id if who == "mine" else (who if isinstance(who, int) else None),
         unassigned=who == "unassigned", tag=None if tag == ANY else tag, search=search.strip() or None)
+
+
+def channel_filter(on_change: Callable[[], None]) -> tuple[int, ...]:
+    """The connected pages and accounts to show, by name (none chosen: all of them)."""
+    connected = {c.id: widgets.channel_label(c) for c in channels.list_channels()}
+    chosen = st.session_state.get(CHANNELS_KEY)
+    if chosen and any(i not in connected for i in chosen):  # a channel removed since it was picked
+        st.session_state[CHANNELS_KEY] = [i for i in chosen if i in connected]
+    picked = st.multiselect("Pages and accounts", list(connected), key=CHANNELS_KEY, on_change=on_change,
+                            format_func=lambda i: connected.get(i, str(i)), placeholder="All")
+    return tuple(picked)
 
 
 @st.fragment(run_every=state.LIVE_SECONDS)
@@ -54,8 +73,9 @@ def filters(user_id: int) -> InboxFilters:
 def conversation_list(chosen: InboxFilters) -> None:
     state.user_or_stop()
     page = st.session_state.get(PAGE_KEY, 1)
-    result = queries.inbox(kind=chosen.kind, status=chosen.status, assignee_id=chosen.assignee_id,
-                           unassigned=chosen.unassigned, tag=chosen.tag, search=chosen.search, page=page)
+    result = queries.inbox(kind=chosen.kind, channel_ids=chosen.channel_ids, status=chosen.status,
+                           assignee_id=chosen.assignee_id, unassigned=chosen.unassigned, tag=chosen.tag,
+                           search=chosen.search, page=page)
     unread = queries.unread_conversations()
     st.caption(f"{result.total} conversation{'s' if result.total != 1 else ''}"
                + (f" · {unread} with unread messages" if unread else ""))

@@ -1,5 +1,6 @@
-"""Settings (admins only): connected channels with their toggles and health, connecting a
-Facebook Page (and its Instagram account), what to paste into Meta's app settings, and staff.
+"""Settings (admins only): connected channels with their toggles, health and handover to a
+person, connecting a Facebook Page (and its Instagram account), what to paste into Meta's app
+settings, and staff.
 
 Page and user tokens are typed in password fields and handed straight to
 `channels.connect_page`, which stores them encrypted; nothing here ever shows one.
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from bot import auth, backfill, channels, health, queries, runtime
+from bot import auth, backfill, channels, handover, health, queries, runtime
 from bot.db import now_ms
 from bot.errors import GraphError, Invalid
+from bot.handover import HandoverSettings
 from dashboard import state, widgets
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ TOGGLE_LABELS = {
 HEALTH_BADGES = {"healthy": ":green-badge[healthy]", "unknown": ":gray-badge[not checked yet]",
                  "token_expiring": ":orange-badge[token expiring soon]"}
 HOUR_MS = 3_600_000
+PAUSE_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+HANDOVER_FIELDS = ("keywords", "payloads", "message", "pause_amount", "pause_unit")
 HISTORY_WORDS = {"status": "status", "resubscribed": "re-subscribed", "gap": "gap detected"}
 INSTAGRAM_NOTE = ("Meta limits Instagram messaging for some accounts: it once required more than 10,000 "
                   "followers while the feature rolled out. Any professional account can use it now, but if "
@@ -58,6 +62,86 @@ def channel_card(channel: Channel) -> None:
             key = f"toggle_{channel.id}_{name}"
             st.session_state[key] = bool(getattr(channel, name))
             st.toggle(TOGGLE_LABELS[name], key=key, on_change=_set_toggle, args=(channel.id, name, key))
+        handover_panel(channel)
+
+
+def handover_panel(channel: Channel) -> None:
+    """What asks for a person on this channel, what the bot says then, and how long it stays
+    quiet once a person has the conversation (`bot.handover`). A refused value stays in its field,
+    with the reason under it, so it can be fixed."""
+    key = f"handover_{channel.id}_"
+    if key + "keywords" not in st.session_state:  # first drawn (again): the stored settings, no old error
+        _show_handover(key, handover.settings_for(channel.id))
+        st.session_state.pop(key + "errors", None)
+    errors: dict[str, str] = st.session_state.get(key + "errors", {})
+    with st.expander("Handover to a person", expanded=bool(errors)), st.form(key + "form", border=False):
+        st.text_area("Words that ask for a person (one per line; whole words, any case)", key=key + "keywords")
+        _field_error(errors, "handover_keywords")
+        st.text_area("Button payloads that ask for a person (one per line)", key=key + "payloads", height=68)
+        _field_error(errors, "handover_payloads")
+        st.text_input("What the bot says when it hands over (empty: nothing)", key=key + "message")
+        _field_error(errors, "handover_message")
+        amount, unit = st.columns(2)
+        amount.number_input("Bot pause after a person takes over", min_value=1, step=1, key=key + "pause_amount")
+        unit.selectbox("Unit", list(PAUSE_UNITS), key=key + "pause_unit")
+        _field_error(errors, "pause_seconds")
+        _field_error(errors, "")
+        st.form_submit_button("Save handover settings", on_click=_save_handover, args=(channel.id, key))
+
+
+def _show_handover(key: str, settings: HandoverSettings) -> None:
+    """Put stored settings into the panel's fields (before they are drawn)."""
+    unit = next(u for u in ("days", "hours", "minutes") if settings.pause_seconds % PAUSE_UNITS[u] == 0
+                or u == "minutes")
+    values = {"keywords": "\n".join(settings.handover_keywords), "payloads": "\n".join(settings.handover_payloads),
+              "message": settings.handover_message or "", "pause_unit": unit,
+              "pause_amount": max(1, settings.pause_seconds // PAUSE_UNITS[unit])}
+    for name in HANDOVER_FIELDS:
+        st.session_state[key + name] = values[name]
+
+
+def _field_error(errors: dict[str, str], field: str) -> None:
+    if field in errors:
+        st.error(errors[field])
+
+
+@state.with_db
+def _save_handover(channel_id: int, key: str) -> None:
+    """Form callback: save through `handover.save_settings`, which validates; its error names
+    the field, shown under it on the next run."""
+    values = {name: st.session_state.get(key + name) for name in HANDOVER_FIELDS}
+    settings = HandoverSettings(
+        handover_keywords=_lines(values["keywords"]), handover_payloads=_lines(values["payloads"]),
+        handover_message=(values["message"] or "").strip() or None,
+        pause_seconds=int(values["pause_amount"] or 0) * PAUSE_UNITS.get(values["pause_unit"], 60))
+    try:
+        saved = handover.save_settings(channel_id, settings)
+    except Invalid as exc:
+        st.session_state[key + "errors"] = {_handover_field(exc.field): _handover_problem(exc)}
+        return
+    st.session_state.pop(key + "errors", None)
+    _show_handover(key, saved)
+    state.notice("Handover settings saved: they apply to the next message.")
+
+
+def _lines(text: str | None) -> list[str]:
+    """One entry per non-empty line, in order, without repeats."""
+    return list(dict.fromkeys(line.strip() for line in (text or "").splitlines() if line.strip()))
+
+
+def _handover_field(field: str) -> str:
+    """The panel field an error belongs to ("handover_payloads[1]" is the payloads field)."""
+    root = field.split("[", 1)[0]
+    return root if root in ("handover_keywords", "handover_payloads", "handover_message", "pause_seconds") else ""
+
+
+def _handover_problem(exc: Invalid) -> str:
+    if exc.field == "pause_seconds":  # the service counts seconds; the panel shows minutes to days
+        return f"The pause must be between 1 minute and {handover.MAX_PAUSE_SECONDS // 86400} days."
+    if "[" in exc.field:
+        index = int(exc.field.split("[", 1)[1].rstrip("]"))
+        return f"Line {index + 1}: {exc.problem}."
+    return f"{exc.problem.capitalize()}."
 
 
 def health_panel(channel: Channel) -> None:

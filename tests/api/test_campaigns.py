@@ -130,11 +130,15 @@ def test_stats_after_the_campaign_fires(api: Api) -> None:
 def test_send_to_past_comments_answers_each_eligible_comment_once(api: Api) -> None:
     api.comment("What's the price?")
     api.comment("Nice boots")
+    draft = api.ok("POST", "/campaigns", 201, json=spec(page_channel(api), is_active=False))
+    refused = api.post(f"/campaigns/{draft['id']}/send-to-past-comments")
+    assert refused.status_code == 409 and "activate" in refused.json()["error"]["message"]
     saved = api.ok("POST", "/campaigns", 201, json=spec(page_channel(api), is_active=True))
-    assert api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments") == {"queued": 2}  # private + public
+    answered = api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments")
+    assert answered == {"comments": 1, "queued": 2}  # one matching comment: private + public reply
     api.stack.wait(lambda: Message.select().where(Message.origin.startswith("campaign:")
                                                   & (Message.status == "sent")).count() == 2, what="both sent")
     private = [s for s in api.stack.sandbox_get("sent")["sent"] if s["private_reply"]]
     assert len(private) == 1
-    assert api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments") == {"queued": 0}
+    assert api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments") == {"comments": 0, "queued": 0}
     assert api.post("/campaigns/999/send-to-past-comments").status_code == 404

@@ -290,12 +290,12 @@ def test_dry_run_reports_what_the_live_engine_does(stack: Stack) -> None:
     assert live.count("matched") == report.matched
     assert live.count("keyword_missing") == report.skipped["keyword_missing"]
     with connection():  # the comments stored before the campaign existed can still be answered
-        ready = campaigns.send_to_past_comments(saved.id)
-        tasks.dispatch(FollowUps(send=ready))
-    assert len(ready) == report.eligible_for_private_reply
+        done = campaigns.send_to_past_comments(saved.id)
+        tasks.dispatch(FollowUps(send=done.messages))
+    assert done.comments == len(done.messages) == report.eligible_for_private_reply
     stack.wait(lambda: len(private_replies(stack)) == 4, what="replies to past comments")
     with connection():
-        assert campaigns.send_to_past_comments(saved.id) == []  # each comment once
+        assert campaigns.send_to_past_comments(saved.id) == campaigns.PastComments(0, [])  # each comment once
 
 
 def test_validation_names_the_field(stack: Stack) -> None:

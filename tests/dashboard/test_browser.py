@@ -3,7 +3,8 @@ dashboard/app.py`, joined to the full stack (API, sandbox Graph API, worker, dat
 
 A customer writes through the sandbox (a signed webhook), staff sign in, open the conversation,
 reply, and the reply reaches the sandbox; then staff edit, dry-run and activate a campaign, and
-a comment gets the edited private reply. Screenshots go to test-artifacts/.
+a comment gets the edited private reply; and a full browser reload keeps both the sign-in and
+the reply being typed. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.dashboard.conftest import ADMIN, APP, dashboard_env
+from tests.dashboard.conftest import ADMIN, APP, customer_writes, dashboard_env
 from tests.servers import CI, Stack, free_port, wait_until
 
 ROOT = APP.parents[1]
@@ -166,3 +168,49 @@ def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object) -
                                if "RED10" in str(s["body"])], 30, what="the private reply")
     assert "Hi Sam, here is your 10% coupon: RED10" in str(sent[0]["body"])
     assert sent[0]["private_reply"]
+
+
+def session_cookies(page: object) -> list[dict]:
+    return [c for c in page.context.cookies() if c["name"] == "socialdesk_session"]
+
+
+def test_a_reload_keeps_the_sign_in_and_the_reply_being_typed(desk: Stack, page: object) -> None:
+    from playwright.sync_api import expect
+
+    from bot import auth, drafts
+    from bot.models import StaffSession, User
+
+    conversation_id, _ = customer_writes(desk, "Rita Reload", "Is the blue jacket back in stock?")
+    admin = User.get(User.email == ADMIN[0])
+    sign_in(page)
+    page.get_by_test_id("stButton").filter(has_text="Open").first.click()
+    page.get_by_test_id("stChatMessage").filter(has_text="blue jacket").wait_for()
+    page.get_by_label("Your reply").fill("Yes, it is back in every size")
+    page.get_by_role("heading", name="Rita Reload").click()  # the text area loses focus: its value is sent
+    desk.wait(lambda: getattr(drafts.load(admin.id, conversation_id), "text", None)
+              == "Yes, it is back in every size", what="the draft in the database")
+    [cookie] = session_cookies(page)
+    assert cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert abs(cookie["expires"] - (time.time() + auth.SESSION_TTL_MS / 1000)) < 120
+    assert auth.session_user(cookie["value"]).id == admin.id  # the opaque session token, nothing else
+
+    page.reload()
+    expect(page.get_by_label("Your reply")).to_have_value("Yes, it is back in every size")
+    page.get_by_role("button", name="Sign out").wait_for()  # still signed in
+    assert cookie["value"] not in page.url and f"conversation={conversation_id}" in page.url
+    shot(page, "05-reloaded-draft")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for()
+    wait_until(lambda: not session_cookies(page), 10, what="the cookie cleared on sign-out")
+    page.reload()
+    page.get_by_role("button", name="Sign in").wait_for()
+    expect(page.get_by_text("Your session has expired")).to_have_count(0)
+
+    sign_in(page)
+    wait_until(lambda: session_cookies(page), 10, what="a new cookie")
+    StaffSession.update(expires_at=1).execute()  # the session ends while the browser is away
+    page.reload()
+    page.get_by_text("Your session has expired. Please sign in again.").wait_for()
+    page.get_by_role("button", name="Sign in").wait_for()
+    wait_until(lambda: not session_cookies(page), 10, what="the stale cookie cleared")

@@ -1,12 +1,15 @@
 """The campaigns page: the list with numbers, and the editor -- trigger with the post picker,
-actions with the live preview, validation, dry run before activation."""
+actions with the live preview, validation, dry run before activation, and sending a live
+campaign to the eligible comments stored before it went live."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import texts
+from tests.bot.test_campaigns import comment, private_replies, settled
+from tests.dashboard.conftest import open_conversation, texts
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -123,6 +126,7 @@ def test_list_shows_numbers_and_edits_keep_the_actions(desk, admin_app) -> None:
     assert app.text_area(key=prefix + "a1_variations").value == "Sent you a DM"
     assert app.number_input(key=prefix + "a2_amount").value == 2
     assert app.selectbox(key=prefix + "a2_unit").value == "hours"
+    assert prefix + "past" not in [b.key for b in app.button]  # only a live campaign goes to past comments
     app.button(key=prefix + "a2_up").click().run()  # the wait before the public reply
     app.button(key=prefix + "save").click().run()
     spec = campaigns.spec_of(Campaign.get_by_id(saved.id))
@@ -143,3 +147,53 @@ def test_post_picker_pages_through_older_posts(desk, admin_app) -> None:
     assert not app.exception
     assert "The very first post" in texts(app)
     assert app.checkbox(key=f"{prefix}post_{oldest}") is not None
+
+
+def test_send_a_live_campaign_to_eligible_past_comments(desk, admin_app) -> None:
+    from bot import campaigns, channels
+    from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.compose import MessageContent
+    from bot.models import CampaignRun, Message
+
+    account = desk.page["page_id"]
+    post = desk.control("posts", account_id=account, message="Boots on sale")["post_id"]
+    people = {name: desk.control("customers", account_id=account, name=name)["user_id"]
+              for name in ("Ann Early", "Ben Early", "Cy Other")}
+    asked = [comment(desk, post, people["Ann Early"], "price please?"),
+             comment(desk, post, people["Ben Early"], "What's the price")]
+    comment(desk, post, people["Cy Other"], "Nice boots")
+    settled(desk)  # stored and processed while no campaign existed
+    saved = campaigns.save(CampaignSpec(
+        name="Price list", channel_id=channels.channel_for("facebook", account).id, is_active=True,
+        trigger=TriggerSpec(keywords_any=["price"]),
+        actions=[ActionSpec(kind="send_message", message=MessageContent(text="Prices are in the shop"))]))
+    app = admin_app.switch_page("app_pages/campaigns.py").run()
+    app.button(key=f"campaign_edit_{saved.id}").click().run()
+    prefix = f"ce{saved.id}_"
+
+    app.text_input(key=prefix + "name").input("Price list, edited").run()
+    assert app.button(key=prefix + "past").disabled  # what is sent is the saved campaign: save first
+    app.text_input(key=prefix + "name").input("Price list").run()
+    app.button(key=prefix + "past").click().run()
+    assert "2 stored comments from the last 7 days match this campaign" in texts(app)
+    assert CampaignRun.select().count() == 0  # nothing happens before the confirmation
+    app.button(key=prefix + "past_yes").click().run()
+    assert not app.exception, app.exception
+    assert "Sent to 2 past comments: 2 messages queued." in texts(app)
+
+    runs = CampaignRun.select().where(CampaignRun.campaign == saved.id)
+    assert sorted(r.comment_id for r in runs) == sorted(asked) and all(r.matched for r in runs)
+    replies = wait_until(lambda: len(private_replies(desk)) == 2 and private_replies(desk), 20,
+                         what="the private replies")
+    assert all("Prices are in the shop" in str(r["body"]) for r in replies)
+    sent = Message.select().where(Message.private_reply_to.in_(asked))
+    assert sorted(m.private_reply_to for m in sent) == sorted(asked)
+
+    ann = Message.get(Message.comment_id == asked[0]).conversation_id
+    ledger = texts(open_conversation(admin_app, ann))
+    assert "**Price list**: Matched: the campaign's actions ran. (sent to a past comment)" in ledger
+
+    app.switch_page("app_pages/campaigns.py").run()
+    app.button(key=prefix + "past").click().run()  # each comment gets it once
+    assert "No stored comment is waiting for this campaign" in texts(app)
+    assert prefix + "past_yes" not in [b.key for b in app.button]

@@ -1,12 +1,14 @@
 """The conversation page: the thread, the reply box and what can be sent now, drafts that
-survive reruns, assignment, status, tags and the campaign ledger of a comment."""
+survive reruns and new sessions (saved in the database), assignment, status, tags and the
+campaign ledger of a comment."""
 
 from __future__ import annotations
 
 import time
 
-from bot.models import Conversation, Message
-from tests.dashboard.conftest import customer_writes, open_conversation, texts
+from bot import drafts
+from bot.models import Conversation, Message, User
+from tests.dashboard.conftest import ADMIN, AGENT, customer_writes, open_conversation, sign_in, texts
 from tests.servers import wait_until
 
 
@@ -52,6 +54,28 @@ def test_a_draft_survives_reruns_and_other_pages(desk, admin_app) -> None:
     app.switch_page("app_pages/inbox.py").run()
     app.switch_page("app_pages/conversation.py").run()
     assert app.text_area(key=key).value == "Half-written answer"
+
+
+def test_a_draft_is_saved_found_by_a_new_session_and_cleared_on_send(desk, admin_app) -> None:
+    conversation_id, user_id = customer_writes(desk, "Dana Buyer", "Hello?")
+    admin = User.get(User.email == ADMIN[0])
+    key = f"reply{conversation_id}_text"
+    app = open_conversation(admin_app, conversation_id)
+    app.text_area(key=key).input("Half-written answer").run()
+    assert drafts.load(admin.id, conversation_id).text == "Half-written answer"
+
+    reloaded = open_conversation(sign_in(*ADMIN), conversation_id)  # a new session, as after a reload
+    assert reloaded.text_area(key=key).value == "Half-written answer"
+    agent = open_conversation(sign_in(*AGENT), conversation_id)
+    assert agent.text_area(key=key).value == ""  # drafts belong to one staff member
+
+    reloaded.text_area(key=key).input("Half-written answer, now finished.")
+    reloaded.button(key=f"reply{conversation_id}_send").click().run()
+    assert "Reply queued." in texts(reloaded)
+    assert drafts.load(admin.id, conversation_id) is None
+    assert open_conversation(sign_in(*ADMIN), conversation_id).text_area(key=key).value == ""
+    sent = wait_until(lambda: desk.sandbox_get("sent", recipient_id=user_id)["sent"], 20, what="the reply")
+    assert "Half-written answer, now finished." in str(sent[0]["body"])
 
 
 def test_invalid_reply_is_refused_with_the_field(desk, admin_app) -> None:
@@ -116,7 +140,10 @@ def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledge
     assert "Coupon" in page and "The comment contains none of the required words." in page
     app.radio(key=prefix + "type").set_value("comment").run()
     assert "Reply to comment: possible." in texts(app)
-    app.text_area(key=prefix + "text").input("Thanks Sam!")
+    app.text_area(key=prefix + "text").input("Thanks Sam!").run()
+    reloaded = open_conversation(sign_in(*ADMIN), conversation.id)  # the draft keeps the way of answering
+    assert reloaded.radio(key=prefix + "type").value == "comment"
+    assert reloaded.text_area(key=prefix + "text").value == "Thanks Sam!"
     app.button(key=prefix + "send").click().run()
     sent = wait_until(lambda: desk.sandbox_get("sent", kind="comment_reply")["sent"], 20,
                       what="the public reply")

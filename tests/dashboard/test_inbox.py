@@ -1,5 +1,5 @@
-"""The inbox page: newest first, unread counts, filters by channel, status, assignee, tag and
-search, pagination, and opening a conversation."""
+"""The inbox page: newest first, unread counts, filters by channel kind, connected page or
+account, status, assignee, tag and search, pagination, and opening a conversation."""
 
 from __future__ import annotations
 
@@ -61,6 +61,31 @@ def test_filters_by_channel_status_assignee_tag_and_search(desk, admin_app) -> N
     assert names(admin_app) == ["Ian Insta"]
     admin_app.selectbox(key="inbox_status").select("closed").run()
     assert names(admin_app) == ["Mia Messenger"]
+
+
+def test_filter_by_connected_page_or_account(desk, admin_app) -> None:
+    from bot import channels
+
+    second = desk.control("pages", name="Second Shop")
+    channels.connect_page(second["page_id"], "Second Shop", second["page_token"])
+    customer_writes(desk, "Mia Messenger", "hi from the first page")
+    customer_writes(desk, "Ian Insta", "hello", account=desk.page["instagram_id"])
+    customer_writes(desk, "Sue Second", "hi from the second page", account=second["page_id"])
+    first = channels.channel_for("facebook", desk.page["page_id"])
+    instagram = channels.channel_for("instagram", desk.page["instagram_id"])
+    other = channels.channel_for("facebook", second["page_id"])
+    admin_app.run()
+    assert names(admin_app) == ["Sue Second", "Ian Insta", "Mia Messenger"]
+    picker = admin_app.multiselect(key="inbox_channels")
+    assert "Second Shop (Facebook Page)" in picker.options and "Acme Shoes (Facebook Page)" in picker.options
+    picker.set_value([other.id]).run()
+    assert names(admin_app) == ["Sue Second"]  # the same kind (Messenger) as the first page, another page
+    admin_app.multiselect(key="inbox_channels").set_value([first.id, instagram.id]).run()
+    assert names(admin_app) == ["Ian Insta", "Mia Messenger"]
+    admin_app.selectbox(key="inbox_kind").select("messenger").run()  # with the kind filter: both apply
+    assert names(admin_app) == ["Mia Messenger"]
+    admin_app.multiselect(key="inbox_channels").set_value([]).run()
+    assert names(admin_app) == ["Sue Second", "Mia Messenger"]
 
 
 def test_pages_of_25(desk, admin_app) -> None:

@@ -1,12 +1,14 @@
-"""The settings page (admins): channel toggles and health, connecting pages by page token or
-from a user token, the webhook values for Meta, staff users; tokens are never shown."""
+"""The settings page (admins): channel toggles, health and handover to a person, connecting
+pages by page token or from a user token, the webhook values for Meta, staff users; tokens are
+never shown."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import texts
+from bot.db import now_ms
+from tests.dashboard.conftest import customer_writes, texts
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -34,6 +36,45 @@ def test_channels_toggles_and_health(desk, admin_app) -> None:
     app.toggle(key=f"toggle_{facebook.id}_human_agent").set_value(True).run()
     assert channels.channel_for("facebook", desk.page["page_id"]).human_agent
     assert desk.page["page_token"] not in everything_shown(app)
+
+
+def test_handover_settings_per_channel(desk, admin_app) -> None:
+    from bot import channels, handover
+
+    facebook = channels.channel_for("facebook", desk.page["page_id"])
+    instagram = channels.channel_for("instagram", desk.page["instagram_id"])
+    app = open_settings(admin_app)
+    key = f"handover_{facebook.id}_"
+    save = next(b for b in app.button if b.key and "handover" in b.key and f"_{facebook.id}_" in b.key)
+    assert app.text_area(key=key + "keywords").value == "human\nagent\ntalk to a person"
+    assert (app.number_input(key=key + "pause_amount").value, app.selectbox(key=key + "pause_unit").value) == (
+        1, "hours")
+
+    app.text_area(key=key + "keywords").input("manager\nreal person")
+    app.number_input(key=key + "pause_amount").set_value(45)
+    app.selectbox(key=key + "pause_unit").select("days")
+    app.text_area(key=key + "payloads").input("HUMAN\n" + "X" * 1001)
+    save.click().run()
+    assert "The pause must be between 1 minute and 30 days." in texts(app)  # under the pause field
+    assert app.text_area(key=key + "keywords").value == "manager\nreal person"  # kept, to be fixed
+    assert handover.settings_for(facebook.id).handover_keywords == ["human", "agent", "talk to a person"]
+    app.number_input(key=key + "pause_amount").set_value(2)
+    next(b for b in app.button if b.key == save.key).click().run()
+    assert "Line 2: must be 1-1000 characters." in texts(app)  # under the payloads field
+    assert "The pause must be" not in texts(app)
+    app.text_area(key=key + "payloads").input("HUMAN")
+    next(b for b in app.button if b.key == save.key).click().run()
+    assert not app.exception, app.exception
+    assert "Handover settings saved" in texts(app) and "The pause must be" not in texts(app)
+
+    saved = handover.settings_for(facebook.id)
+    assert saved.handover_keywords == ["manager", "real person"] and saved.pause_seconds == 2 * 86400
+    assert handover.asks_for_human(facebook.id, None, "Can I speak to your MANAGER?")
+    assert not handover.asks_for_human(facebook.id, None, "I want a human")  # the old words are gone
+    assert handover.asks_for_human(instagram.id, None, "I want a human")  # other channels keep theirs
+    conversation_id, _ = customer_writes(desk, "Hana Help", "Could a manager call me?")
+    paused = desk.wait(lambda: handover.paused_until(conversation_id), what="the bot paused by the new word")
+    assert 2 * 86_400_000 - 60_000 < paused - now_ms() <= 2 * 86_400_000
 
 
 def test_webhook_values_for_meta(desk, admin_app) -> None:
