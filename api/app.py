@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from litestar import Litestar, asgi
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components
 from litestar.types import Receive, Scope, Send
 
 from api.health import health
 from api.redirects import follow_link
-from api.rest import rest_router
+from api.rest import SECURITY_SCHEMES, rest_router
 from api.webhooks import MetaWebhook
 from bot import runtime
 from bot.settings import SANDBOX_PREFIX, Settings
@@ -23,7 +24,8 @@ def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None =
         handlers.append(_sandbox_mount(settings))
     return Litestar(
         route_handlers=handlers,
-        openapi_config=OpenAPIConfig(title="socialdesk", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="socialdesk", version="0.1.0", path="/schema",
+                                     components=Components(security_schemes=SECURITY_SCHEMES)),
         debug=False,
     )
 

@@ -96,8 +96,8 @@ def on_unexpected(_: Request, exc: Exception) -> Response[ErrorBody]:
 
 def _validation_detail(exc: ValidationException) -> tuple[str | None, str]:
     """Litestar reports `[{"key": "inner[0].kind", "message": ..., "source": ...}]`, with `data`
-    for the body itself and the parent's key when a field is missing; turn that into the path of
-    the field the caller must fix."""
+    for the body itself and the parent's key when a field is missing or unknown; turn that into
+    the path of the field the caller must fix."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     if not extra or not isinstance(extra[0], dict):
         return None, exc.detail
@@ -107,6 +107,9 @@ def _validation_detail(exc: ValidationException) -> tuple[str | None, str]:
     missing = re.fullmatch(r"Object missing required field `([^`]+)`", message)
     if missing:
         return (f"{parent}.{missing.group(1)}" if parent else missing.group(1)), "is required"
+    unknown = re.fullmatch(r"Object contains unknown field `([^`]+)`", message)
+    if unknown:  # bodies that replace a whole object refuse a misspelt name rather than drop it
+        return (f"{parent}.{unknown.group(1)}" if parent else unknown.group(1)), "is not a known field"
     if key == "data" and not message.startswith("Expected"):
         return "body", "a JSON body is required"
     return parent or "body", message

@@ -1,7 +1,9 @@
 """The REST API for integrations: `/api/v1`, bearer tokens, one controller per resource.
 
 Every route requires an API token (`authenticated`, 401) and some an admin (403); errors are
-JSON from one table (`api.errors`). The OpenAPI schema is Litestar's, served at `/schema`.
+JSON from one table (`api.errors`). The OpenAPI schema is Litestar's, served at `/schema`; it
+declares the bearer scheme and requires it on these routes only (the webhook, health and link
+routes outside this router take no token), so clients and generators send the header.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Router
 from litestar.di import Provide
+from litestar.openapi.spec import SecurityScheme
 
 from api.errors import EXCEPTION_HANDLERS
 from api.guards import authenticated, provide_caller
@@ -24,6 +27,12 @@ from api.resources.webhooks import WebhookController
 from bot.errors import Invalid
 
 PREFIX = "/api/v1"
+BEARER = "bearerToken"
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="socialdesk API token",
+                           description="An API token from `socialdesk token create`, sent as "
+                                       "`Authorization: Bearer <token>`."),
+}
 
 
 def rest_router() -> Router:
@@ -32,6 +41,7 @@ def rest_router() -> Router:
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
                         FlowController, UserController, WebhookController],
         guards=[authenticated],
+        security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_nul_characters,

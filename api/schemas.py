@@ -17,6 +17,7 @@ from litestar.params import Body, Parameter
 
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import Button, MediaAttachment
+from bot.handover import HandoverSettings
 from bot.outhooks import EVENTS
 
 MAX_ID = 2**31 - 1  # PostgreSQL `integer`
@@ -27,6 +28,14 @@ IdParam = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 PageParam = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="1-based page number")]
 PageSizeParam = Annotated[int, Parameter(ge=1, le=100, description="items per page")]
 DbId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+MAX_FILTER_IDS = 100
+# In a repeated query parameter the item's msgspec.Meta is what validates and its Parameter is
+# what the OpenAPI schema shows; Litestar reads each from a different place, so both are given.
+ListedId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID), Parameter(ge=1, le=MAX_ID)]
+ChannelIdsParam = Annotated[list[ListedId] | None, Parameter(
+    max_items=MAX_FILTER_IDS,
+    description="only conversations of these channels (repeat the parameter: `channel_id=1&channel_id=2`); "
+                "an id no channel has matches nothing")]
 Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
 MetaId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,40}$", description="a Meta id (digits)")]
 
@@ -186,6 +195,9 @@ ConnectChannelBody = Annotated[ConnectChannelIn, _body("A page and its Instagram
     "instagram_id": "17841405822304914", "instagram_username": "acme.shoes"})]
 ChannelSettingsBody = Annotated[ChannelSettingsIn, _body("Stop showing comments", {
     "receive_comments": False, "fallback_message": "Thanks! We answer within a day."})]
+HandoverBody = Annotated[HandoverSettings, _body("Hand over on a button or two phrases, pause for two hours", {
+    "handover_payloads": ["HUMAN"], "handover_keywords": ["human", "talk to a person"],
+    "handover_message": "Thanks {{ first_name }}, a colleague will answer you shortly.", "pause_seconds": 7200})]
 CampaignBody = Annotated[CampaignIn, _body("Answer 'price' comments privately", {
     "name": "Price answers", "channel_id": 1, "is_active": False,
     "trigger": {"all_posts": True, "keywords_any": ["price", "how much"]},

@@ -25,6 +25,8 @@ INSTAGRAM_FIELDS = ("messages", "messaging_postbacks", "messaging_seen", "messag
 
 def channel_for(platform: str, account_id: str) -> Channel | None:
     """The active channel receiving webhooks for (platform, account id), or None."""
+    if "\x00" in account_id:  # no account has such an id, and PostgreSQL refuses NUL even in a query
+        return None
     return (Channel.select()
             .where((Channel.platform == platform) & (Channel.account_id == account_id) & Channel.is_active)
             .first())

@@ -81,6 +81,16 @@ def insert_new(query: peewee.Insert) -> int | None:
     return query.execute() or None
 
 
+def storable_text(text: str) -> str:
+    """PostgreSQL text cannot hold NUL (SQLite can): anything taken from a payload must still be
+    stored, so NUL becomes U+FFFD on both."""
+    return text.replace("\x00", "\ufffd")
+
+
+def storable(text: str | None) -> str | None:
+    return None if text is None else storable_text(text)
+
+
 def now_ms() -> int:
     """Milliseconds since the epoch: the one time unit of the schema (Meta's timestamps are ms)."""
     return int(time.time() * 1000)

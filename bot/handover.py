@@ -9,23 +9,35 @@ on the conversation's bot state, so nothing has to run for it to end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
+from bot.compose import MAX_PAYLOAD_CHARS, MessageContent, check_template, validate_content
 from bot.db import now_ms
 from bot.errors import Invalid
-from bot.flows.spec import has_keyword
+from bot.flows.spec import fold_phrase, has_keyword
 from bot.flows.store import ensure_state, state_of
 from bot.models import BotSetting, BotState, Channel, Conversation
 
 DEFAULT_PAUSE_SECONDS = 3600
+MIN_PAUSE_SECONDS = 60
 MAX_PAUSE_SECONDS = 30 * 86400
+MAX_WORDS = 100  # payloads, and keywords: each is checked against every message the bot reads
+MAX_KEYWORD_CHARS = 200
 DEFAULT_PAYLOADS = ["HUMAN"]
 DEFAULT_KEYWORDS = ["human", "agent", "talk to a person"]
 PAUSED_REASON = "A person is handling this conversation, so automations do not write in it."
 
 
-class HandoverSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Per channel: what asks for a human, what the bot answers then, how long it stays paused."""
+class HandoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Per channel: what asks for a human, what the bot answers then, how long it stays paused.
+
+    `handover_payloads` match a button's payload exactly; `handover_keywords` match whole words
+    of the customer's text, ignoring case, accents and punctuation; `handover_message` (shortcodes
+    allowed, none: say nothing) is sent when the customer asks; `pause_seconds` is how long the
+    bot stays silent after a person took over. Saving replaces all four (a field left out takes
+    its default), so an unknown field name is refused rather than silently ignored."""
 
     handover_payloads: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_PAYLOADS))
     handover_keywords: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_KEYWORDS))
@@ -46,19 +58,56 @@ def settings_for(channel_id: int) -> HandoverSettings:
 
 
 def save_settings(channel_id: int, settings: HandoverSettings) -> HandoverSettings:
-    """Validate and store a channel's handover settings."""
-    if Channel.get_or_none(Channel.id == channel_id) is None:
+    """Validate and store a channel's handover settings. A blank handover message is stored as
+    none (the bot says nothing), as Meta refuses an empty text anyway."""
+    channel = Channel.get_or_none(Channel.id == channel_id)
+    if channel is None:
         raise Invalid("channel_id", "no such channel")
-    if not 60 <= settings.pause_seconds <= MAX_PAUSE_SECONDS:
-        raise Invalid("pause_seconds", f"must be between 60 and {MAX_PAUSE_SECONDS}")
-    for i, payload in enumerate(settings.handover_payloads):
-        if not payload.strip() or len(payload) > 1000:
-            raise Invalid(f"handover_payloads[{i}]", "must be 1-1000 characters")
+    message = settings.handover_message if settings.handover_message and settings.handover_message.strip() else None
+    settings = msgspec.structs.replace(settings, handover_message=message)
+    validate(settings, channel.platform)
     fields = msgspec.to_builtins(settings) | {"updated_at": now_ms()}
     BotSetting.insert(channel=channel_id, **fields).on_conflict(
         conflict_target=[BotSetting.channel], update=fields
     ).execute()
     return settings_for(channel_id)
+
+
+def validate(settings: HandoverSettings, platform: str) -> None:
+    """Refuse, at save time, settings that would fail silently later: a pause outside its
+    bounds, a keyword `asks_for_human` can never match, a message Meta would refuse."""
+    if not MIN_PAUSE_SECONDS <= settings.pause_seconds <= MAX_PAUSE_SECONDS:
+        raise Invalid("pause_seconds", f"must be between {MIN_PAUSE_SECONDS} and {MAX_PAUSE_SECONDS}")
+    _check_words(settings.handover_payloads, "handover_payloads", MAX_PAYLOAD_CHARS,
+                 matchable=str.strip, never="must not be blank")
+    _check_words(settings.handover_keywords, "handover_keywords", MAX_KEYWORD_CHARS,
+                 matchable=fold_phrase, never="a keyword needs at least one letter or digit")
+    if settings.handover_message is not None:
+        _check_message(settings.handover_message, platform)
+
+
+def _check_words(words: list[str], field: str, max_chars: int, *, matchable: Callable[[str], str],
+                 never: str) -> None:
+    """Each word within `max_chars` and still something once reduced to what the matcher
+    compares (`never` says why not)."""
+    if len(words) > MAX_WORDS:
+        raise Invalid(field, f"at most {MAX_WORDS}")
+    for i, word in enumerate(words):
+        if len(word) > max_chars:
+            raise Invalid(f"{field}[{i}]", f"at most {max_chars} characters")
+        if not matchable(word):
+            raise Invalid(f"{field}[{i}]", never)
+
+
+def _check_message(message: str, platform: str) -> None:
+    """The shortcodes, and Meta's text limit of the channel's platform as `bot.compose` checks
+    every outgoing message; the engine checks again after filling the shortcodes in (a long
+    name adds length), but then it can only skip the message."""
+    check_template(message, "handover_message")
+    try:
+        validate_content(MessageContent(text=message), platform, "handover_message")
+    except Invalid as exc:  # compose names the part (`handover_message.text`); here the text is the field
+        raise Invalid("handover_message", exc.problem) from None
 
 
 def asks_for_human(channel_id: int, payload: str | None, text: str | None) -> bool:

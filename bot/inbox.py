@@ -16,7 +16,7 @@ from peewee import fn
 from bot import events as ev
 from bot.channels import channel_for
 from bot.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
-from bot.db import insert_new, now_ms
+from bot.db import insert_new, now_ms, storable_text
 from bot.models import Channel, Comment, Conversation, Identity, Message
 
 OUT_SENT_STATES = ("sent", "delivered")
@@ -346,8 +346,8 @@ def _release_held(channel: Channel, identity: Identity) -> list[int]:
 
 
 def _clean(text: str) -> str:
-    """PostgreSQL text cannot hold NUL; a customer's message must still be stored."""
-    return text.replace("\x00", "\ufffd")
+    """A customer's message must be stored even with NUL in it."""
+    return storable_text(text)
 
 
 def _attachment(attachment: ev.Attachment) -> dict:

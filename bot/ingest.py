@@ -24,7 +24,7 @@ import peewee
 
 from bot import events as ev
 from bot.channels import channel_for
-from bot.db import db, insert_new, is_sqlite, now_ms, transaction
+from bot.db import db, insert_new, is_sqlite, now_ms, storable, storable_text, transaction
 from bot.meta.parse import MalformedBody, parse_delivery
 from bot.models import Channel, Delivery, IgnoredItem, InboundEvent
 
@@ -132,51 +132,119 @@ class DeliveryWriter:
 
 
 def expand_delivery(delivery_id: int, *, source: str = "webhook") -> list[str]:
-    """Parse a stored delivery into pending events; returns the conversation keys that have
-    new pending events. Idempotent: a delivery already expanded returns []."""
+    """Parse one stored delivery into pending events (see `expand_deliveries`)."""
+    return expand_deliveries([delivery_id], source=source)
+
+
+def expand_deliveries(delivery_ids: list[int], *, source: str = "webhook") -> list[str]:
+    """Parse stored deliveries into pending events, in one transaction; returns the conversation
+    keys that have new pending events. Idempotent: a delivery already expanded adds nothing.
+
+    One expander runs at a time and takes every waiting delivery, so under load a call covers
+    many deliveries: a handful of statements for the whole batch (one SELECT, one multi-row
+    INSERT of events, one UPDATE per outcome) instead of five per delivery, which is what kept
+    a single expander from keeping up with the webhook endpoint."""
     with transaction():
-        delivery = Delivery.get_or_none(Delivery.id == delivery_id)
-        if delivery is None or delivery.status != "received":
+        rows = list(Delivery.select(Delivery.id, Delivery.body, Delivery.received_at)
+                    .where(Delivery.id.in_(delivery_ids) & (Delivery.status == "received"))
+                    .order_by(Delivery.id))
+        if not rows:
             return []
-        try:
-            parsed = parse_delivery(bytes(delivery.body))
-        except MalformedBody as exc:  # stored by an older version or replayed by hand
-            _finish(delivery, "failed", 0, 0, str(exc))
-            return []
-        ignored = list(parsed.ignored)
-        accepted: list[ev.Event] = []
-        for event in parsed.events:
-            reason = _refusal(event)
-            if reason:
-                ignored.append(ev.Ignored(reason=reason, object=parsed.object, account_id=event.account_id))
-            else:
-                accepted.append(event)
-        keys = store_events(accepted, delivery_id=delivery.id, source=source)
-        _record_ignored(delivery.id, ignored)
-        _touch_channels(accepted, delivery.received_at)
-        _finish(delivery, "processed", len(accepted), len(ignored), None)
+        channels = _ChannelCache()
+        accepted: list[tuple[int | None, ev.Event]] = []
+        ignored: list[tuple[int, ev.Ignored]] = []
+        outcomes: dict[tuple[str, int, int, str | None], list[int]] = {}
+        for delivery in rows:
+            taken, skipped, outcome = _expand_one(delivery, channels)
+            accepted += [(delivery.id, event) for event in taken]
+            ignored += [(delivery.id, item) for item in skipped]
+            outcomes.setdefault(outcome, []).append(delivery.id)
+        keys = _store_pending(accepted, source=source)
+        _record_ignored(ignored)
+        _touch_channels([event for _, event in accepted], max(d.received_at for d in rows))
+        _finish(outcomes)
         return keys
+
+
+def _expand_one(delivery: Delivery, channels: _ChannelCache
+                ) -> tuple[list[ev.Event], list[ev.Ignored], tuple[str, int, int, str | None]]:
+    """One delivery's accepted events, ignored parts and outcome (status, events, ignored, reason)."""
+    try:
+        parsed = parse_delivery(bytes(delivery.body))
+    except MalformedBody as exc:  # stored by an older version or replayed by hand
+        return [], [], ("failed", 0, 0, str(exc))
+    ignored = list(parsed.ignored)
+    accepted: list[ev.Event] = []
+    for event in parsed.events:
+        reason = _refusal(event, channels)
+        if reason:
+            ignored.append(ev.Ignored(reason=reason, object=parsed.object, account_id=event.account_id))
+        else:
+            accepted.append(event)
+    return accepted, ignored, ("processed", len(accepted), len(ignored), None)
+
+
+class _ChannelCache:
+    """Channel lookups within one batch: a batch is nearly always one page's webhooks."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], Channel | None] = {}
+
+    def get(self, platform: str, account_id: str) -> Channel | None:
+        key = (platform, account_id)
+        if key not in self._known:
+            self._known[key] = channel_for(platform, account_id)
+        return self._known[key]
 
 
 def store_events(events: Iterable[ev.Event], *, delivery_id: int | None, source: str) -> list[str]:
     """Insert events as pending (ignoring ones already stored); return keys with new rows.
     Backfill uses this too, so whichever copy arrives first wins and the other adds nothing."""
+    return _store_pending([(delivery_id, event) for event in events], source=source)
+
+
+def _store_pending(events: list[tuple[int | None, ev.Event]], *, source: str) -> list[str]:
+    """Insert (delivery id, event) pairs as pending events in the order given, skipping event keys
+    already stored (redeliveries, backfill); the conversation keys that got a new row."""
     now = now_ms()
+    rows, seen = [], set()
+    seq_of: dict[int | None, int] = {}
+    for delivery_id, event in events:
+        if event.event_key in seen:  # the same event twice in one batch (Meta's duplicates)
+            continue
+        seen.add(event.event_key)
+        seq = seq_of[delivery_id] = seq_of.get(delivery_id, -1) + 1
+        rows.append({"event_key": event.event_key, "conversation_key": event.conversation_key,
+                     "delivery": delivery_id, "seq": seq, "kind": type(event).__name__,
+                     "occurred_at": event.timestamp, "payload": ev.encode(event), "status": "pending",
+                     "source": source, "created_at": now})
     keys: list[str] = []
-    for seq, event in enumerate(events):
-        inserted = insert_new(InboundEvent.insert(
-            event_key=event.event_key, conversation_key=event.conversation_key, delivery=delivery_id, seq=seq,
-            kind=type(event).__name__, occurred_at=event.timestamp, payload=ev.encode(event), status="pending",
-            source=source, created_at=now,
-        ))
-        if inserted and event.conversation_key not in keys:
-            keys.append(event.conversation_key)
+    for key in _insert_new_events(rows):
+        if key not in keys:
+            keys.append(key)
     return keys
 
 
-def _refusal(event: ev.Event) -> str | None:
+INSERT_CHUNK = 500
+
+
+def _insert_new_events(rows: list[dict]) -> list[str]:
+    """The conversation keys of the rows actually inserted, in order. PostgreSQL: one multi-row
+    INSERT .. ON CONFLICT DO NOTHING RETURNING per chunk; SQLite (the embedded default, local
+    and cheap per statement): one insert each, its row count telling new from known."""
+    if is_sqlite():
+        return [row["conversation_key"] for row in rows if insert_new(InboundEvent.insert(**row))]
+    inserted: list[str] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        query = (InboundEvent.insert_many(rows[start:start + INSERT_CHUNK]).on_conflict_ignore()
+                 .returning(InboundEvent.conversation_key).tuples())
+        inserted += [key for (key,) in query.execute()]
+    return inserted
+
+
+def _refusal(event: ev.Event, channels: _ChannelCache) -> str | None:
     """Why an event is not for us (unknown page, channel switched off), or None."""
-    channel = channel_for(event.platform, event.account_id)
+    channel = channels.get(event.platform, event.account_id)
     if channel is None:
         return f"no connected {event.platform} channel for account {event.account_id}"
     if isinstance(event, _INBOX_ONLY) and not channel.receive_messages:
@@ -184,11 +252,11 @@ def _refusal(event: ev.Event) -> str | None:
     return None
 
 
-def _record_ignored(delivery_id: int, ignored: list[ev.Ignored]) -> None:
+def _record_ignored(ignored: list[tuple[int, ev.Ignored]]) -> None:
     if ignored:
         IgnoredItem.insert_many([
-            {"delivery": delivery_id, "reason": item.reason, "object": item.object, "field": item.field,
-             "account_id": item.account_id} for item in ignored
+            {"delivery": delivery_id, "reason": storable_text(item.reason), "object": storable(item.object),
+             "field": storable(item.field), "account_id": storable(item.account_id)} for delivery_id, item in ignored
         ]).execute()
 
 
@@ -205,9 +273,12 @@ def _touch_channels(accepted: list[ev.Event], received_at: int) -> None:
          .where((Channel.platform == platform) & (Channel.account_id == account_id) & stale).execute())
 
 
-def _finish(delivery: Delivery, status: str, events: int, ignored: int, reason: str | None) -> None:
-    (Delivery.update(status=status, events=events, ignored=ignored, reason=reason, processed_at=now_ms())
-     .where(Delivery.id == delivery.id).execute())
+def _finish(outcomes: dict[tuple[str, int, int, str | None], list[int]]) -> None:
+    """Mark deliveries expanded: one UPDATE per distinct outcome (nearly always one)."""
+    now = now_ms()
+    for (status, events, ignored, reason), ids in outcomes.items():
+        (Delivery.update(status=status, events=events, ignored=ignored, reason=reason, processed_at=now)
+         .where(Delivery.id.in_(ids)).execute())
 
 
 def unprocessed_deliveries(older_than_ms: int, limit: int = 500) -> list[int]:

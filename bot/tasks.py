@@ -35,10 +35,7 @@ def process_delivery(delivery_id: int) -> None:
         if not acquired:  # the expander at work takes every waiting delivery, this one included
             return
         while batch := ingest.unprocessed_deliveries(older_than_ms=0, limit=200):
-            keys: list[str] = []
-            for pending in batch:
-                keys += [k for k in ingest.expand_delivery(pending) if k not in keys]
-            for key in keys:
+            for key in ingest.expand_deliveries(batch):
                 drain_conversation.send(key)
     # A delivery committed between our last look and the release found the lock taken: take it now.
     waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)

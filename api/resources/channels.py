@@ -1,5 +1,6 @@
-"""`/api/v1/channels`: connected pages and Instagram accounts, their settings and health.
-Everyone may read; only admins connect channels, change settings or ask for a backfill."""
+"""`/api/v1/channels`: connected pages and Instagram accounts, their settings, handover settings
+and health. Everyone may read; only admins connect channels, change settings or ask for a
+backfill."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import msgspec
 from litestar import Controller
 
 from api.guards import Caller, admin_only
-from api.resources import get, patch, post
-from api.schemas import ChannelSettingsBody, ConnectChannelBody, IdParam
-from bot import backfill, channels, health, queries
+from api.resources import get, patch, post, put
+from api.schemas import ChannelSettingsBody, ConnectChannelBody, HandoverBody, IdParam
+from bot import backfill, channels, handover, health, queries
 from bot.backfill import BackfillView
 from bot.db import connection
+from bot.handover import HandoverSettings
 from bot.health import HealthView
 from bot.queries import ChannelView
 
@@ -57,6 +59,18 @@ class ChannelController(Controller):
             if changes:
                 channels.update_settings(channel_id, **changes)
             return queries.channel(channel_id)
+
+    @get("/{channel_id:str}/handover", summary="What asks for a person, what the bot says then, how long it pauses")
+    def get_handover(self, channel_id: IdParam) -> HandoverSettings:
+        with connection():
+            queries.channel(channel_id)  # 404 for an unknown channel
+            return handover.settings_for(channel_id)
+
+    @put("/{channel_id:str}/handover", guards=[admin_only], summary="Replace the handover settings")
+    def replace_handover(self, channel_id: IdParam, data: HandoverBody) -> HandoverSettings:
+        with connection():
+            queries.channel(channel_id)  # 404 first: no point validating settings for a missing channel
+            return handover.save_settings(channel_id, data)
 
     @get("/{channel_id:str}/health", summary="The channel's health as last checked, its history and backfills")
     def health(self, channel_id: IdParam) -> HealthView:

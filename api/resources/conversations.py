@@ -13,6 +13,7 @@ from api.resources import delete, get, post
 from api.schemas import (
     MAX_NAME,
     AssignBody,
+    ChannelIdsParam,
     ConversationKind,
     IdParam,
     PageParam,
@@ -39,11 +40,12 @@ class ConversationController(Controller):
         self, kind: ConversationKind | None = None, status: Literal["open", "closed"] | None = None,
         assignee_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None, unassigned: bool = False,
         tag: Annotated[str | None, Parameter(max_length=MAX_NAME)] = None, search: Search = None,
-        page: PageParam = 1, page_size: PageSizeParam = queries.PAGE_SIZE,
+        channel_id: ChannelIdsParam = None, page: PageParam = 1, page_size: PageSizeParam = queries.PAGE_SIZE,
     ) -> InboxPage:
         with connection():
             return queries.inbox(kind=kind, status=status, assignee_id=assignee_id, unassigned=unassigned,
-                                 tag=tag, search=search, page=page, page_size=page_size)
+                                 tag=tag, search=search, channel_ids=channel_id or (), page=page,
+                                 page_size=page_size)
 
     @get("/{conversation_id:str}", summary="A conversation with the person's details and recent messages")
     def get_conversation(self, conversation_id: IdParam) -> ConversationView:

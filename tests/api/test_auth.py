@@ -21,6 +21,8 @@ ROUTES = [
     ("POST", "/contacts/1/tags", {"tag": 5}),
     ("GET", "/channels", None),
     ("PATCH", "/channels/1/settings", {"emails": "yes"}),
+    ("GET", "/channels/1/handover", None),
+    ("PUT", "/channels/1/handover", {"pause_seconds": "long"}),
     ("GET", "/campaigns", None),
     ("POST", "/campaigns", {"name": 1}),
     ("GET", "/users", None),
@@ -31,6 +33,7 @@ ROUTES = [
 ADMIN_ONLY = [
     ("POST", "/channels", {"page_id": "1"}),
     ("PATCH", "/channels/1/settings", {"emails": True}),
+    ("PUT", "/channels/1/handover", {"pause_seconds": "long"}),
     ("GET", "/campaigns", None),
     ("POST", "/campaigns", {"name": 1}),
     ("POST", "/campaigns/dry-run", {}),
@@ -97,6 +100,6 @@ def test_agents_work_the_inbox(api: Api) -> None:
     conversation_id = api.dm()
     for path in ("/conversations", f"/conversations/{conversation_id}",
                  f"/conversations/{conversation_id}/messages", "/contacts", "/channels", "/channels/1",
-                 "/channels/1/health"):
+                 "/channels/1/health", "/channels/1/handover"):
         assert api.get(path, as_="agent").status_code == 200, path
     assert api.post(f"/conversations/{conversation_id}/close", as_="agent").status_code == 200

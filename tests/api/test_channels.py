@@ -1,11 +1,11 @@
 """`/api/v1/channels`: list, connect a page (and its Instagram account) through the sandbox Graph
-API, settings toggles, health."""
+API, settings toggles, handover settings, health."""
 
 from __future__ import annotations
 
 from bot.channels import PAGE_FIELDS
-from bot.db import connection
-from bot.models import Channel
+from bot.db import connection, now_ms
+from bot.models import Channel, Message
 from tests.api.conftest import Api, error_of
 
 
@@ -82,6 +82,70 @@ def test_settings_errors(api: Api) -> None:
     assert missing.status_code == 404
     agent = api.call("PATCH", f"/channels/{channel_id}/settings", as_="agent", json={"emails": True})
     assert agent.status_code == 403
+
+
+HANDOVER = {"handover_payloads": ["TALK_TO_US"], "handover_keywords": ["real person", "Mensch!"],
+            "handover_message": "Hi {{ first_name or 'there' }}, a colleague will answer you shortly.",
+            "pause_seconds": 7200}
+
+
+def test_handover_settings_are_read_by_all_and_replaced_by_admins(api: Api) -> None:
+    channel_id = api.ok("GET", "/channels")[0]["id"]
+    defaults = api.ok("GET", f"/channels/{channel_id}/handover", as_="agent")
+    assert defaults == {"handover_payloads": ["HUMAN"], "handover_keywords": ["human", "agent", "talk to a person"],
+                        "handover_message": None, "pause_seconds": 3600}
+    refused = api.call("PUT", f"/channels/{channel_id}/handover", as_="agent", json=HANDOVER)
+    assert refused.status_code == 403 and error_of(refused)["code"] == "forbidden"
+    assert api.ok("PUT", f"/channels/{channel_id}/handover", json=HANDOVER) == HANDOVER
+    assert api.ok("GET", f"/channels/{channel_id}/handover", as_="agent") == HANDOVER
+    partial = api.ok("PUT", f"/channels/{channel_id}/handover", json={"handover_keywords": ["operator"]})
+    assert partial == {**defaults, "handover_keywords": ["operator"]}  # PUT replaces: the rest is default again
+    for method in ("GET", "PUT"):
+        missing = api.call(method, "/channels/999/handover", json=HANDOVER)
+        assert missing.status_code == 404 and error_of(missing)["code"] == "not_found", method
+
+
+def test_handover_settings_take_effect(api: Api) -> None:
+    """What the admin saved is what the bot does: the keyword pauses it for the saved time, and
+    the saved message (shortcodes filled in) is sent to the customer."""
+    channel_id = api.ok("GET", "/channels")[0]["id"]
+    api.ok("PUT", f"/channels/{channel_id}/handover", json=HANDOVER)
+    before = now_ms()
+    conversation_id = api.dm("Can I talk to a REAL person, please?")
+    sent = api.stack.wait(lambda: Message.get_or_none((Message.conversation == conversation_id)
+                                                      & (Message.direction == "out") & (Message.status == "sent")),
+                          what="the handover message sent")
+    assert sent.text.endswith(", a colleague will answer you shortly.") and "{{" not in sent.text
+    assert "a colleague will answer you shortly." in str(api.stack.sandbox_get("sent")["sent"])
+    view = api.ok("GET", f"/conversations/{conversation_id}")
+    assert view["bot_paused_reason"] == "The customer asked for a person."
+    assert before + 7200_000 <= view["bot_paused_until"] <= now_ms() + 7200_000
+
+
+def test_handover_settings_errors_name_the_field(api: Api) -> None:
+    facebook, instagram = (c["id"] for c in api.ok("GET", "/channels"))
+    cases = [
+        (facebook, {"handover_keywords": ["human", "agent", "?!"]}, "handover_keywords[2]"),
+        (facebook, {"handover_keywords": [" "]}, "handover_keywords[0]"),
+        (facebook, {"handover_keywords": ["ok", 5]}, "handover_keywords[1]"),
+        (facebook, {"handover_payloads": [""]}, "handover_payloads[0]"),
+        (facebook, {"handover_message": "x" * 2001}, "handover_message"),
+        (instagram, {"handover_message": "\u00e9" * 501}, "handover_message"),  # 1,002 bytes
+        (facebook, {"handover_message": "Hi {{ frist_name }}"}, "handover_message"),
+        (facebook, {"pause_seconds": 0}, "pause_seconds"),
+        (facebook, {"pause_seconds": 31 * 86400}, "pause_seconds"),
+        (facebook, {"pause_seconds": "1h"}, "pause_seconds"),
+        (facebook, {"keywords": ["human"]}, "keywords"),  # a misspelt field would otherwise reset to defaults
+        (facebook, {"handover_message": "a\u0000b"}, "handover_message"),
+    ]
+    for channel_id, body, field in cases:
+        response = api.call("PUT", f"/channels/{channel_id}/handover", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert (error_of(response)["code"], error_of(response)["field"]) == ("invalid", field), body
+    assert api.ok("GET", f"/channels/{facebook}/handover")["handover_keywords"] == ["human", "agent",
+                                                                                  "talk to a person"]
+    bad_id = api.call("PUT", "/channels/abc/handover", json=HANDOVER)
+    assert bad_id.status_code == 422 and error_of(bad_id)["field"] == "channel_id"
 
 
 def test_health(api: Api) -> None:

@@ -39,11 +39,31 @@ def test_inbox_filters(api: Api) -> None:
     assert (paged["total"], paged["pages"], len(paged["items"])) == (3, 2, 1)
 
 
+def test_inbox_filter_by_channel(api: Api) -> None:
+    """`channel_id` (repeatable) keeps the conversations of those channels; an id no channel has
+    matches nothing rather than failing."""
+    dm = api.dm("Do you ship to Berlin?")
+    ig = api.dm("Hi from Instagram", instagram=True)
+    comment, _ = api.comment("Price?")
+    page, instagram = (c["id"] for c in api.ok("GET", "/channels"))
+    assert set(found(api, channel_id=page)) == {dm, comment}
+    assert found(api, channel_id=instagram) == [ig]
+    assert set(found(api, channel_id=[page, instagram])) == {dm, ig, comment}
+    assert found(api, channel_id=page, kind="messenger") == [dm]
+    both = api.ok("GET", "/conversations", as_="agent", params={"channel_id": [instagram, 999], "page_size": 1})
+    assert (both["total"], [i["id"] for i in both["items"]]) == (1, [ig])
+    nowhere = api.ok("GET", "/conversations", params={"channel_id": [999, 2**31 - 1]})
+    assert nowhere == {"items": [], "total": 0, "page": 1, "pages": 1}
+
+
 def test_inbox_filter_validation(api: Api) -> None:
     for params, field in [({"kind": "email"}, "kind"), ({"status": "archived"}, "status"),
                           ({"page": 0}, "page"), ({"page_size": 1000}, "page_size"),
                           ({"assignee_id": "me"}, "assignee_id"),
-                          ({"search": "a\u0000b"}, "search")]:
+                          ({"search": "a\u0000b"}, "search"),
+                          ({"channel_id": "facebook"}, "channel_id"), ({"channel_id": [1, "x"]}, "channel_id"),
+                          ({"channel_id": ""}, "channel_id"), ({"channel_id": 0}, "channel_id"),
+                          ({"channel_id": 2**31}, "channel_id"), ({"channel_id": list(range(1, 102))}, "channel_id")]:
         response = api.get("/conversations", params=params)
         assert response.status_code == 422, (params, response.text)
         assert error_of(response)["field"] == field, params

@@ -65,6 +65,28 @@ def fuzz(operation: APIOperation, mode: GenerationMode, examples: int, call: Any
     run()
 
 
+def test_the_schema_declares_bearer_tokens_on_the_rest_api_only(api: Api) -> None:
+    """Clients and generators learn from the schema that /api/v1 takes `Authorization: Bearer`,
+    and that Meta's webhook, the health check and tracked links take nothing."""
+    document = api.stack.http.get(f"{api.url}/schema/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "bearer")]
+    (name,) = schemes
+    assert "security" not in document  # no global requirement: it would cover the public routes
+    operations = {(path, method): operation for path, item in document["paths"].items()
+                  for method, operation in item.items()}
+    rest = [key for key in operations if key[0].startswith("/api/v1/")]
+    assert len(rest) >= 30
+    assert all(operations[key].get("security") == [{name: []}] for key in rest), rest
+    for public in [("/health", "get"), ("/webhooks/meta", "get"), ("/webhooks/meta", "post"), ("/r/{token}", "get")]:
+        assert "security" not in operations[public], public
+    # What the schema declares is what works: the scheme gets in, no token is a 401, public stays public.
+    token = {"Authorization": f"Bearer {api.tokens['agent']}"}
+    assert api.stack.http.get(f"{api.url}/api/v1/conversations", headers=token).status_code == 200
+    assert api.stack.http.get(f"{api.url}/api/v1/conversations").status_code == 401
+    assert api.stack.http.get(f"{api.url}/health").status_code == 200
+
+
 def test_every_operation_conforms_to_the_schema(api: Api) -> None:
     ids = seed(api)
     schema = schemathesis.openapi.from_url(f"{api.url}/schema/openapi.json").include(path_regex="^/api/v1/")

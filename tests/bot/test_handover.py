@@ -1,15 +1,23 @@
 """Human handover end to end: staff replies, a page admin's answer from Meta's own apps, and
 the customer's request for a person all pause the bot; staff resume it or the pause ends; and
-campaigns never write into a paused person's DM thread."""
+campaigns never write into a paused person's DM thread. The channel's handover settings are
+refused when saved if they could never work (a keyword that cannot match, a message Meta would
+refuse, a pause out of bounds)."""
 
 from __future__ import annotations
 
-from bot import campaigns, commands, handover, queries
+from collections.abc import Iterator
+
+import pytest
+
+from bot import campaigns, commands, handover, migrations, queries
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-from bot.compose import MessageContent
-from bot.db import connection
+from bot.compose import MAX_MESSENGER_TEXT_CHARS, MessageContent
+from bot.db import connection, open_database
+from bot.errors import Invalid
 from bot.flows import store
-from bot.models import BotState, CampaignStep, Channel, Conversation, User
+from bot.handover import HandoverSettings
+from bot.models import BotSetting, BotState, CampaignStep, Channel, Conversation, User
 from tests.bot.test_campaigns import comment, commenter, new_post, settled
 from tests.bot.test_flows import SHOP, bot_sent, person, texts
 from tests.servers import Stack
@@ -114,3 +122,77 @@ def test_campaign_does_not_write_over_a_human(stack: Stack) -> None:
     with connection():
         refused = CampaignStep.get(CampaignStep.position == 0)
         assert refused.status == "refused" and "person is handling" in refused.detail
+
+
+# --- settings validation (a database, no stack) -----------------------------------------------------
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[None]:
+    database = open_database(database_url)
+    migrations.upgrade(database)
+    with connection():
+        yield
+
+
+def channel(platform: str = "facebook") -> int:
+    return Channel.create(platform=platform, account_id=f"{platform}-1", page_id="1", name="Shop", created_at=0).id
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"handover_keywords": ["human", "agent", "?!"]}, "handover_keywords[2]"),
+    ({"handover_keywords": [""]}, "handover_keywords[0]"),
+    ({"handover_keywords": ["ok", " \t\n "]}, "handover_keywords[1]"),
+    ({"handover_keywords": ["\u2014 ... \u00bf?"]}, "handover_keywords[0]"),  # punctuation from any script
+    ({"handover_keywords": ["x" * 201]}, "handover_keywords[0]"),
+    ({"handover_keywords": [f"word{i}" for i in range(101)]}, "handover_keywords"),
+    ({"handover_payloads": ["HUMAN", "  "]}, "handover_payloads[1]"),
+    ({"handover_payloads": ["P" * 1001]}, "handover_payloads[0]"),
+    ({"handover_message": "x" * (MAX_MESSENGER_TEXT_CHARS + 1)}, "handover_message"),
+    ({"handover_message": "Hi {{ frist_name }}"}, "handover_message"),
+    ({"pause_seconds": 0}, "pause_seconds"),
+    ({"pause_seconds": -60}, "pause_seconds"),
+    ({"pause_seconds": handover.MAX_PAUSE_SECONDS + 1}, "pause_seconds"),
+])
+def test_settings_that_could_never_work_are_refused(db, changes: dict, field: str) -> None:
+    channel_id = channel()
+    with pytest.raises(Invalid) as refused:
+        handover.save_settings(channel_id, HandoverSettings(**changes))
+    assert refused.value.field == field
+    assert BotSetting.select().count() == 0 and handover.settings_for(channel_id) == HandoverSettings()
+
+
+def test_an_unknown_channel_is_refused(db) -> None:
+    with pytest.raises(Invalid) as refused:
+        handover.save_settings(999, HandoverSettings())
+    assert refused.value.field == "channel_id"
+
+
+def test_valid_settings_are_stored_and_match_as_written(db) -> None:
+    channel_id = channel()
+    saved = handover.save_settings(channel_id, HandoverSettings(
+        handover_payloads=["TALK_TO_US"], handover_keywords=["Talk-to-a-HUMAN?!", "\u00e9quipe"],
+        handover_message="x" * MAX_MESSENGER_TEXT_CHARS, pause_seconds=handover.MIN_PAUSE_SECONDS))
+    assert saved == handover.settings_for(channel_id)
+    assert saved.handover_keywords == ["Talk-to-a-HUMAN?!", "\u00e9quipe"]  # stored as the admin wrote them
+    assert len(saved.handover_message or "") == MAX_MESSENGER_TEXT_CHARS and saved.pause_seconds == 60
+    assert handover.asks_for_human(channel_id, None, "can i talk to a human")
+    assert handover.asks_for_human(channel_id, None, "L'EQUIPE, svp")
+    assert handover.asks_for_human(channel_id, "TALK_TO_US", None)
+    assert not handover.asks_for_human(channel_id, "HUMAN", "talk to someone")
+
+
+def test_a_blank_message_means_the_bot_says_nothing(db) -> None:
+    channel_id = channel()
+    saved = handover.save_settings(channel_id, HandoverSettings(handover_message="  \n "))
+    assert saved.handover_message is None
+    assert BotSetting.get(BotSetting.channel == channel_id).handover_message is None
+
+
+def test_the_message_limit_is_the_channels_platforms(db) -> None:
+    """Instagram counts UTF-8 bytes (1,000); Messenger characters (2,000)."""
+    accents = "\u00e9" * 600  # 600 characters, 1,200 bytes
+    assert handover.save_settings(channel("facebook"), HandoverSettings(handover_message=accents)).handover_message
+    with pytest.raises(Invalid) as refused:
+        handover.save_settings(channel("instagram"), HandoverSettings(handover_message=accents))
+    assert refused.value.field == "handover_message" and "1200" in refused.value.problem
