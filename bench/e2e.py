@@ -128,6 +128,31 @@ def stage_rows(pg: str) -> list[list[str]]:
     return rows
 
 
+TABLE_WORK = ("SELECT relname, seq_scan + COALESCE(idx_scan, 0), n_tup_ins, n_tup_upd + n_tup_del "
+              "FROM pg_stat_user_tables ORDER BY relname")
+
+
+def table_work(pg: str) -> dict[str, tuple[int, int, int]]:
+    """Scans (statements reading a table), inserts and updates per table so far: the database
+    work a comment costs, which is most of the machine's CPU per reply."""
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+        cur.execute(TABLE_WORK)
+        return {name: (scans, ins, upd) for name, scans, ins, upd in cur.fetchall()}
+
+
+def work_rows(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]],
+              replies: int) -> list[list[str]]:
+    rows = []
+    for name, counts in after.items():
+        delta = [a - b for a, b in zip(counts, before.get(name, (0, 0, 0)), strict=True)]
+        if any(delta) and replies:
+            rows.append([name, *(f"{d / replies:.1f}" for d in delta)])
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="end-to-end comment -> private reply benchmark")
     parser.add_argument("--comments", type=int, default=2000)
@@ -149,7 +174,7 @@ def main() -> int:
         page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments)
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
-        cpu_before = running.cpu_snapshot()
+        cpu_before, work_before = running.cpu_snapshot(), table_work(pg)
         load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
                               input=json.dumps(users), capture_output=True, text=True,
                               timeout=args.comments / args.rate + 300)
@@ -163,6 +188,7 @@ def main() -> int:
             print(f"warning: {exc}", file=sys.stderr)
         got = replies(sandbox)
         cpu = cpu_table(cpu_before, running.cpu_snapshot(), len(got), "reply")
+        work = work_rows(work_before, table_work(pg), len(got))
         memory = memory_table(running)
         stages = stage_rows(pg)
     latencies = sorted(got[c] - t0 for c, t0 in commented.items() if c in got)
@@ -178,6 +204,8 @@ def main() -> int:
                                              "p50 ms", "p99 ms", "exactly once"], [row]))
     print(table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
                 stages))
+    print(table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "inserts",
+                                                                        "updates+deletes"], work))
     print(cpu)
     print(memory)
     return 0

@@ -9,8 +9,6 @@ on the conversation's bot state, so nothing has to run for it to end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import msgspec
 
 from bot.compose import MAX_PAYLOAD_CHARS, MessageContent, check_template, validate_content
@@ -78,25 +76,31 @@ def validate(settings: HandoverSettings, platform: str) -> None:
     bounds, a keyword `asks_for_human` can never match, a message Meta would refuse."""
     if not MIN_PAUSE_SECONDS <= settings.pause_seconds <= MAX_PAUSE_SECONDS:
         raise Invalid("pause_seconds", f"must be between {MIN_PAUSE_SECONDS} and {MAX_PAUSE_SECONDS}")
-    _check_words(settings.handover_payloads, "handover_payloads", MAX_PAYLOAD_CHARS,
-                 matchable=str.strip, never="must not be blank")
-    _check_words(settings.handover_keywords, "handover_keywords", MAX_KEYWORD_CHARS,
-                 matchable=fold_phrase, never="a keyword needs at least one letter or digit")
+    _check_payloads(settings.handover_payloads)
+    _check_keywords(settings.handover_keywords)
     if settings.handover_message is not None:
         _check_message(settings.handover_message, platform)
 
 
-def _check_words(words: list[str], field: str, max_chars: int, *, matchable: Callable[[str], str],
-                 never: str) -> None:
-    """Each word within `max_chars` and still something once reduced to what the matcher
-    compares (`never` says why not)."""
-    if len(words) > MAX_WORDS:
-        raise Invalid(field, f"at most {MAX_WORDS}")
-    for i, word in enumerate(words):
-        if len(word) > max_chars:
-            raise Invalid(f"{field}[{i}]", f"at most {max_chars} characters")
-        if not matchable(word):
-            raise Invalid(f"{field}[{i}]", never)
+def _check_payloads(payloads: list[str]) -> None:
+    """A payload matches exactly, so any non-blank one can; Meta's payloads stop at 1,000."""
+    if len(payloads) > MAX_WORDS:
+        raise Invalid("handover_payloads", f"at most {MAX_WORDS}")
+    for i, payload in enumerate(payloads):
+        if not payload.strip() or len(payload) > MAX_PAYLOAD_CHARS:
+            raise Invalid(f"handover_payloads[{i}]", f"must be 1-{MAX_PAYLOAD_CHARS} characters")
+
+
+def _check_keywords(keywords: list[str]) -> None:
+    """A keyword is compared folded (`fold_phrase`, as `asks_for_human` does): one that folds to
+    nothing (blank, or punctuation only) would be skipped there, so it is refused here."""
+    if len(keywords) > MAX_WORDS:
+        raise Invalid("handover_keywords", f"at most {MAX_WORDS}")
+    for i, keyword in enumerate(keywords):
+        if len(keyword) > MAX_KEYWORD_CHARS:
+            raise Invalid(f"handover_keywords[{i}]", f"at most {MAX_KEYWORD_CHARS} characters")
+        if not fold_phrase(keyword):
+            raise Invalid(f"handover_keywords[{i}]", "a keyword needs at least one letter or digit")
 
 
 def _check_message(message: str, platform: str) -> None:

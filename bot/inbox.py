@@ -56,9 +56,11 @@ def apply(event: ev.Event, source: str = "webhook") -> Applied:
 
 def _dm_conversation(event: ev._DirectEvent, channel: Channel) -> tuple[Conversation, Identity, bool]:
     identity, created = identity_for(channel, event.user_id)
-    if created:
-        tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "dm")])
     conversation = dm_conversation(channel, identity)
+    if created or conversation.last_customer_message_at is None:
+        # The person's first DM: tagged even when their comment made the contact first (a comment
+        # and a DM of one person are drained under different locks, in either order).
+        tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "dm")])
     return conversation, identity, created
 
 

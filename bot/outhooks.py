@@ -21,6 +21,7 @@ import logging
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -198,14 +199,27 @@ def emit(event: str, payload: dict[str, Any], *, subject: str | None = None) -> 
     """Record `event` for every active endpoint subscribed to it; returns the new delivery ids
     to enqueue after the caller's transaction commits. With `subject` (e.g. a message id) the
     same event about the same subject is recorded once per endpoint, however often it is emitted."""
+    return _emit(event, lambda: payload, subject=subject)
+
+
+def _active_endpoints() -> list[HookEndpoint]:
+    return list(HookEndpoint.select().where(HookEndpoint.is_active))
+
+
+def _emit(event: str, payload: Callable[[], dict[str, Any]], *, subject: str | None = None,
+          endpoints: list[HookEndpoint] | None = None) -> list[int]:
+    """`emit`, building the payload only when some endpoint wants the event: every customer
+    message and every send passes here, and most installations register no endpoint, so the
+    common case costs one small query instead of loading the message, conversation and channel."""
     if event not in EVENTS:
         raise ValueError(f"unknown outgoing webhook event {event!r}")
-    subscribed = [e for e in HookEndpoint.select().where(HookEndpoint.is_active) if event in (e.events or [])]
+    candidates = _active_endpoints() if endpoints is None else endpoints
+    subscribed = [e for e in candidates if event in (e.events or [])]
     if not subscribed:
         return []
     now = now_ms()
     event_id = "evt_" + uuid.uuid4().hex
-    body = msgspec.json.encode({"id": event_id, "event": event, "created_at": now, "data": payload}).decode()
+    body = msgspec.json.encode({"id": event_id, "event": event, "created_at": now, "data": payload()}).decode()
     ids = []
     for endpoint_row in subscribed:
         key = f"{event}:{subject}:{endpoint_row.id}" if subject is not None else None
@@ -221,35 +235,43 @@ def message_received(message: Message) -> list[int]:
     """A new customer message (or comment): `message.received`, preceded by
     `conversation.created` when it is the first customer message of its conversation."""
     ids: list[int] = []
-    if message.conversation_id is None:
+    endpoints = _active_endpoints()
+    if message.conversation_id is None or not endpoints:
         return ids
     earlier = Message.select().where((Message.conversation == message.conversation_id)
                                      & (Message.direction == "in") & (Message.id < message.id)).exists()
     if not earlier:
-        ids += emit(CONVERSATION_CREATED, conversation_data(message.conversation),
-                    subject=str(message.conversation_id))
-    ids += emit(MESSAGE_RECEIVED, message_data(message), subject=str(message.id))
+        ids += _emit(CONVERSATION_CREATED, lambda: conversation_data(message.conversation),
+                     subject=str(message.conversation_id), endpoints=endpoints)
+    ids += _emit(MESSAGE_RECEIVED, lambda: message_data(message), subject=str(message.id), endpoints=endpoints)
     return ids
 
 
 def message_outcome(message_id: int) -> list[int]:
     """After a send attempt: `message.sent` once Meta accepted it, `message.failed` once it failed
     for good or was refused by the send policy; nothing while it is still pending or held."""
+    endpoints = _active_endpoints()
+    if not endpoints:
+        return []
     message = Message.get_or_none(Message.id == message_id)
     if message is None or message.direction != "out":
         return []
     if message.sent_at is not None and message.status in ("sent", "delivered", "read"):
-        return emit(MESSAGE_SENT, message_data(message), subject=str(message.id))
+        return _emit(MESSAGE_SENT, lambda: message_data(message), subject=str(message.id), endpoints=endpoints)
     if message.status in ("failed", "refused"):
-        return emit(MESSAGE_FAILED, message_data(message), subject=str(message.id))
+        return _emit(MESSAGE_FAILED, lambda: message_data(message), subject=str(message.id), endpoints=endpoints)
     return []
 
 
 def campaigns_fired(comment_id: str) -> list[int]:
     """`campaign.fired` for each campaign that matched this comment (once per run)."""
     ids: list[int] = []
+    endpoints = _active_endpoints()
+    if not any(CAMPAIGN_FIRED in (e.events or []) for e in endpoints):
+        return ids
     for run in CampaignRun.select().where((CampaignRun.comment_id == comment_id) & CampaignRun.matched):
-        ids += emit(CAMPAIGN_FIRED, campaign_run_data(run), subject=str(run.id))
+        ids += _emit(CAMPAIGN_FIRED, lambda run=run: campaign_run_data(run), subject=str(run.id),
+                     endpoints=endpoints)
     return ids
 
 

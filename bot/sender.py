@@ -73,8 +73,25 @@ def _send(message: Message) -> int | None:
     except GraphError as exc:
         return _failed(message, channel, exc)
     _record(message, status="sent", mid=meta_id, recipient=recipient)
-    Channel.update(last_send_at=now_ms()).where(Channel.id == channel.id).execute()
+    _touch_channel(channel)
     return None
+
+
+TOUCH_EVERY_MS = 5_000
+
+
+def _touch_channel(channel: Channel) -> None:
+    """Remember the last successful send (channel health reads it coarsely). Only every few
+    seconds: every send of every worker updating the one channel row would serialize them on
+    its row lock. Always while the channel has a finding: a successful send is what ends one."""
+    now = now_ms()
+    if channel.health_status in ("healthy", "unknown"):
+        if channel.last_send_at is not None and channel.last_send_at >= now - TOUCH_EVERY_MS:
+            return
+        stale = Channel.last_send_at.is_null() | (Channel.last_send_at < now - TOUCH_EVERY_MS)
+        Channel.update(last_send_at=now).where((Channel.id == channel.id) & stale).execute()
+        return
+    Channel.update(last_send_at=now).where(Channel.id == channel.id).execute()
 
 
 def _claim(message_id: int) -> Message | None:

@@ -101,17 +101,20 @@ def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
 
 
 def apply_event(row: InboundEvent) -> FollowUps:
-    """Apply one stored event and route it, in one transaction with marking it applied."""
+    """Apply one stored event and route it, in one transaction with marking it applied. The
+    transaction starts by claiming the row (pending -> applied): a second worker finds nothing to
+    claim, and any failure rolls the claim back with everything else."""
     settings = runtime.settings()
     with transaction():
-        fresh = InboundEvent.get_by_id(row.id)
-        if fresh.status != "pending":
+        claimed = InboundEvent.update(status="applied", applied_at=now_ms()).where(
+            (InboundEvent.id == row.id) & (InboundEvent.status == "pending")).execute()
+        if not claimed:
             return FollowUps()
-        applied = inbox.apply(ev.decode(bytes(fresh.payload)), source=fresh.source)
+        applied = inbox.apply(ev.decode(bytes(row.payload)), source=row.source)
         follow = route(applied, emails_enabled=bool(settings.smtp_url),
                        coalesce_ms=int(settings.email_coalesce_seconds * 1000))
-        InboundEvent.update(status="applied", applied_at=now_ms(), reason=applied.note).where(
-            InboundEvent.id == row.id).execute()
+        if applied.note:
+            InboundEvent.update(reason=applied.note).where(InboundEvent.id == row.id).execute()
     return follow
 
 
