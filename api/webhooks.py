@@ -11,7 +11,6 @@ so the event loop never blocks on the database and slow clients only hold a coro
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import msgspec
@@ -61,5 +60,5 @@ class MetaWebhook(Controller):
             raise HTTPException(status_code=400, detail="body is not valid JSON") from None
         if not isinstance(decoded, dict):
             raise HTTPException(status_code=400, detail="body must be a JSON object")
-        await asyncio.wrap_future(_writer.submit(body))
+        await _writer.submit_async(body)
         return Response("EVENT_RECEIVED", media_type="text/plain")

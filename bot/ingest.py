@@ -13,6 +13,7 @@ Parts we do not handle are recorded with a reason.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
@@ -44,29 +45,48 @@ def store_deliveries(bodies: list[bytes]) -> list[int]:
         return [row[0] for row in Delivery.insert_many(rows).returning(Delivery.id).tuples().execute()]
 
 
+Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+
+
 class DeliveryWriter:
     """Group commit for the webhook endpoint: requests hand their body to one writer thread per
     process and wait; the thread commits everything that queued up while the previous commit ran,
     then resolves each request's future with its delivery id. The 200 still goes out only after
-    the commit of that very delivery. `after_commit` (the enqueue) runs once per batch, after the
-    answers; if it fails the rows are safe in the database and the clock re-enqueues them."""
+    the commit of that very delivery.
+
+    Two costs are paid once per batch, not per request: waking the event loop (one
+    `call_soon_threadsafe` resolves every request of the batch waiting in that loop), and
+    `after_commit` (the enqueue). The enqueue runs in its own thread, coalescing: while one is in
+    flight, newer commits only raise the id the next one carries, so a Redis round trip never
+    delays the next commit, and the last commit is always followed by an enqueue. If it fails the
+    rows are safe in the database and the clock re-enqueues them."""
 
     def __init__(self, after_commit: Callable[[list[int]], None], *, max_batch: int = 256,
                  max_bytes: int = 8 * 1024 * 1024) -> None:
         self._after_commit = after_commit
         self._max_batch = max_batch
         self._max_bytes = max_bytes
-        self._queue: queue.SimpleQueue[tuple[bytes, Future[int]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[bytes, Waiter]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._database: peewee.Database | None = None
+        self._committed: list[int] = []
+        self._committed_ready = threading.Condition()
 
     def submit(self, body: bytes) -> Future[int]:
         """Queue one delivery for the next commit; the future holds its id (or the error)."""
         self._ensure_thread()
         future: Future[int] = Future()
         self._queue.put((body, future))
+        return future
+
+    def submit_async(self, body: bytes) -> asyncio.Future[int]:
+        """`submit` for a coroutine: the awaitable resolves in the caller's event loop."""
+        self._ensure_thread()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put((body, (loop, future)))
         return future
 
     def _ensure_thread(self) -> None:
@@ -76,14 +96,28 @@ class DeliveryWriter:
         with self._lock:
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
+                self._committed = []
                 self._thread = threading.Thread(target=self._run, name="delivery-writer", daemon=True)
                 self._thread.start()
+                threading.Thread(target=self._run_after_commit, name="delivery-enqueue", daemon=True).start()
 
     def _run(self) -> None:
         while True:
             self._write(self._next_batch())
 
-    def _next_batch(self) -> list[tuple[bytes, Future[int]]]:
+    def _run_after_commit(self) -> None:
+        while True:
+            with self._committed_ready:
+                while not self._committed:
+                    self._committed_ready.wait()
+                ids, self._committed = self._committed, []
+            try:
+                self._after_commit(ids)
+            except Exception:
+                log.warning("enqueueing deliveries %s..%s failed; the clock will pick them up", ids[0], ids[-1],
+                            exc_info=True)
+
+    def _next_batch(self) -> list[tuple[bytes, Waiter]]:
         batch = [self._queue.get()]
         size = len(batch[0][0])
         while len(batch) < self._max_batch and size < self._max_bytes:
@@ -95,23 +129,19 @@ class DeliveryWriter:
             size += len(item[0])
         return batch
 
-    def _write(self, batch: list[tuple[bytes, Future[int]]]) -> None:
+    def _write(self, batch: list[tuple[bytes, Waiter]]) -> None:
         try:
             self._connect()
             ids = store_deliveries([body for body, _ in batch])
         except Exception as exc:  # answered as a 500: Meta delivers again
             log.exception("committing %d deliveries failed", len(batch))
             self._disconnect()
-            for _, future in batch:
-                future.set_exception(exc)
+            _resolve([waiter for _, waiter in batch], exc)
             return
-        for (_, future), delivery_id in zip(batch, ids, strict=True):
-            future.set_result(delivery_id)
-        try:
-            self._after_commit(ids)
-        except Exception:
-            log.warning("enqueueing deliveries %s..%s failed; the clock will pick them up", ids[0], ids[-1],
-                        exc_info=True)
+        _resolve([waiter for _, waiter in batch], ids)
+        with self._committed_ready:
+            self._committed += ids
+            self._committed_ready.notify()
 
     def _connect(self) -> None:
         """Keep one connection open in this thread; follow the proxy if the process re-booted
@@ -129,6 +159,36 @@ class DeliveryWriter:
                 self._database.close()
             except Exception:
                 log.debug("closing the writer's connection failed", exc_info=True)
+
+
+def _resolve(waiters: list[Waiter], outcome: list[int] | BaseException) -> None:
+    """Hand each waiter its delivery id (or the error): thread futures directly, coroutines'
+    futures with one wake-up per event loop for the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | BaseException]]] = {}
+    for index, waiter in enumerate(waiters):
+        result = outcome if isinstance(outcome, BaseException) else outcome[index]
+        if isinstance(waiter, Future):
+            if isinstance(result, BaseException):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(result)
+        else:
+            by_loop.setdefault(waiter[0], []).append((waiter[1], result))
+    for loop, results in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_results, results)
+        except RuntimeError:  # that loop has closed: nobody is waiting any more
+            continue
+
+
+def _set_results(results: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    for future, result in results:
+        if future.done():  # the request was cancelled (client gone)
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def expand_delivery(delivery_id: int, *, source: str = "webhook") -> list[str]:
