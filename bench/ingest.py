@@ -94,6 +94,7 @@ def main() -> int:
 
     single, batch = bodies(1), bodies(100)
     rows: list[list[str]] = []
+    cpu_rows: list[list[str]] = []
     stored_expected = 0
     with postgres_database("socialdesk_bench_ingest") as pg, redis_server() as redis, processes() as running:
         api_port, noop_port = start(running, pg, redis, args.workers)
@@ -106,8 +107,11 @@ def main() -> int:
                 run_load(port, requests, concurrency=8, duration=1.0, max_requests=2000)  # warm-up
                 if target == "webhook":
                     stored_expected = delivery_count(pg)
+                before = running.cpu_snapshot()
                 results[target] = run_load(port, requests, concurrency=args.concurrency, duration=args.duration,
                                            max_requests=args.max_requests, rate=rate)
+                cpu_rows.append(cpu_row(f"{label}, {target}", before, running.cpu_snapshot(),
+                                        results[target]["done"]))
                 if target == "webhook":
                     stored = delivery_count(pg) - stored_expected
                     answered = results[target]["statuses"].get("200", 0)
@@ -123,8 +127,18 @@ def main() -> int:
           f"{args.duration:.0f} s per run; worker processes: {args.workers}")
     print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "answers",
                            "stored/200"], rows))
+    print(table("CPU per request (µs; the load generator is the rest of the machine's figure)",
+                ["run", "api", "no-op endpoint", "postgresql", "whole machine"], cpu_rows))
     print(memory)
     return 0
+
+
+def cpu_row(label: str, before: dict[str, float], after: dict[str, float], requests: int) -> list[str]:
+    """Where each request's CPU went: the server under test, PostgreSQL, the whole machine."""
+    def per(name: str) -> str:
+        used = after.get(name, 0.0) - before.get(name, 0.0)
+        return f"{used * 1e6 / requests:.0f}" if requests else "-"
+    return [label, per("api"), per("no-op endpoint"), per("postgresql (all its processes)"), per("machine")]
 
 
 def _statuses(result: dict) -> str:

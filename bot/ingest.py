@@ -41,8 +41,17 @@ def store_deliveries(bodies: list[bytes]) -> list[int]:
     with transaction():
         if is_sqlite():  # no multi-row RETURNING through peewee here; the commit is what costs
             return [Delivery.insert(received_at=now, body=body, status="received").execute() for body in bodies]
-        rows = [{"received_at": now, "body": body, "status": "received"} for body in bodies]
-        return [row[0] for row in Delivery.insert_many(rows).returning(Delivery.id).tuples().execute()]
+        from psycopg2 import Binary
+
+        # One statement with the bodies as one array parameter: building a VALUES list through the
+        # ORM cost more CPU than PostgreSQL spent storing the rows (ids come back in array order).
+        cursor = db.execute_sql(_INSERT_DELIVERIES, (now, [Binary(body) for body in bodies]))
+        return [row[0] for row in cursor.fetchall()]
+
+
+_INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, ignored) "
+                      "SELECT %s, body, 'received', 0, 0 FROM unnest(%s::bytea[]) WITH ORDINALITY AS t(body, n) "
+                      "ORDER BY n RETURNING id")
 
 
 Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
