@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
@@ -54,6 +55,7 @@ _INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, 
                       "ORDER BY n RETURNING id")
 
 
+ENQUEUE_EVERY_S = 0.005
 Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 
 
@@ -99,12 +101,13 @@ class DeliveryWriter:
         return future
 
     def _ensure_thread(self) -> None:
-        """Started lazily so that it is created in each server process after the fork."""
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+        """Started lazily so that it is created in each server process after the fork (a forked
+        child inherits `_pid` from its parent, so the comparison fails there and starts one)."""
+        if self._pid == _process_id() and self._thread is not None and self._thread.is_alive():
             return
         with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
+            if self._thread is None or self._pid != _process_id() or not self._thread.is_alive():
+                self._pid = _process_id()
                 self._committed = []
                 self._thread = threading.Thread(target=self._run, name="delivery-writer", daemon=True)
                 self._thread.start()
@@ -115,7 +118,10 @@ class DeliveryWriter:
             self._write(self._next_batch())
 
     def _run_after_commit(self) -> None:
+        """Enqueue after commits, at most every ENQUEUE_EVERY_S: one expander job takes every
+        waiting delivery, so more enqueues under load would only be jobs finding nothing to do."""
         while True:
+            time.sleep(ENQUEUE_EVERY_S)
             with self._committed_ready:
                 while not self._committed:
                     self._committed_ready.wait()
@@ -168,6 +174,15 @@ class DeliveryWriter:
                 self._database.close()
             except Exception:
                 log.debug("closing the writer's connection failed", exc_info=True)
+
+
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def _process_id() -> int:
+    """os.getpid() without a system call per webhook request."""
+    return _pid[0]
 
 
 def _resolve(waiters: list[Waiter], outcome: list[int] | BaseException) -> None:

@@ -38,7 +38,7 @@ def verify_signature(body: bytes, header: str | None, secret: str) -> bool:
     digest = digest.lower()
     if scheme.lower() != "sha256" or len(digest) != _HEX_LENGTH or not _HEX_DIGITS.issuperset(digest):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = hmac.digest(secret.encode(), body, "sha256").hex()  # one-shot: no HMAC object per request
     return hmac.compare_digest(expected, digest)
 
 
