@@ -52,7 +52,8 @@ class MetaWebhook(Controller):
         return answer
 
     @post(request_max_body_size=MAX_BODY, status_code=200)
-    async def receive(self, request: Request, body: bytes) -> Response[str]:
+    async def receive(self, request: Request) -> Response[str]:
+        body = await request.body()  # read directly: a `body: bytes` parameter costs a kwargs model per request
         settings = runtime.settings()
         if not verify_signature(body, request.headers.get("x-hub-signature-256"), settings.meta_app_secret):
             raise PermissionDeniedException("invalid or missing X-Hub-Signature-256")

@@ -55,7 +55,7 @@ _INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, 
                       "ORDER BY n RETURNING id")
 
 
-ENQUEUE_EVERY_S = 0.005
+ENQUEUE_EVERY_S = 0.01
 Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 
 
