@@ -48,14 +48,16 @@ out = {}
 async def main():
     # A fresh connection per comment: a kept-alive connection the server closes as idle at the moment
     # we reuse it gives a ReadError, and retrying a POST that may have landed would comment twice.
-    async with httpx.AsyncClient(base_url=sandbox, timeout=60,
+    # No pool timeout: when the machine cannot keep up, comments wait for a connection; their
+    # latency counts from when they were due, so the wait is charged to the system, not dropped.
+    async with httpx.AsyncClient(base_url=sandbox, timeout=httpx.Timeout(60, pool=None),
                                  limits=httpx.Limits(max_connections=100, max_keepalive_connections=0)) as client:
-        start = time.perf_counter()
+        start, wall = time.perf_counter(), time.time()
         async def one(i, user):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            t0 = time.time() * 1000
+            t0 = (wall + i / rate) * 1000  # when the comment was due (open loop)
             r = await client.post("/control/comment", json={"account_id": account, "post_id": post,
                                                              "user_id": user, "text": "me please"})
             r.raise_for_status()
