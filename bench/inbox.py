@@ -38,6 +38,7 @@ SEARCH = "refund"  # in about 0.5 % of the messages
 RUNS = {
     "first page": "",
     "filtered page (open, messenger)": "?status=open&kind=messenger",
+    "one connected account (of 2)": "?channel_id=2",
     f"search '{SEARCH}'": f"?search={SEARCH}",
 }
 

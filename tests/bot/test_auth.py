@@ -1,17 +1,8 @@
 import pytest
 
-from bot import auth, migrations
-from bot.db import connection, open_database
+from bot import auth
 from bot.errors import Invalid
 from bot.models import StaffSession
-
-
-@pytest.fixture
-def db(database_url: str):
-    database = open_database(database_url)
-    migrations.upgrade(database)
-    with connection():
-        yield database
 
 
 def test_password_login_and_expiring_sessions(db) -> None:

@@ -3,22 +3,11 @@ and removed with their conversation or user."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from bot import drafts, migrations
-from bot.db import connection, open_database
+from bot import drafts
 from bot.errors import Invalid, NotFound
 from bot.models import Channel, Conversation, ReplyDraft, User
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[None]:
-    database = open_database(database_url)
-    migrations.upgrade(database)
-    with connection():
-        yield
 
 
 def staff(email: str) -> int:

@@ -6,14 +6,12 @@ refuse, a pause out of bounds)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from bot import campaigns, commands, handover, migrations, queries
+from bot import campaigns, commands, handover, queries
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import MAX_MESSENGER_TEXT_CHARS, MessageContent
-from bot.db import connection, open_database
+from bot.db import connection
 from bot.errors import Invalid
 from bot.flows import store
 from bot.handover import HandoverSettings
@@ -127,12 +125,6 @@ def test_campaign_does_not_write_over_a_human(stack: Stack) -> None:
 # --- settings validation (a database, no stack) -----------------------------------------------------
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[None]:
-    database = open_database(database_url)
-    migrations.upgrade(database)
-    with connection():
-        yield
 
 
 def channel(platform: str = "facebook") -> int:
