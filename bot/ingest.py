@@ -20,7 +20,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 
 import peewee
 
@@ -56,7 +55,7 @@ _INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, 
 
 
 ENQUEUE_EVERY_S = 0.01
-Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 
 
 class DeliveryWriter:
@@ -85,15 +84,9 @@ class DeliveryWriter:
         self._committed: list[int] = []
         self._committed_ready = threading.Condition()
 
-    def submit(self, body: bytes) -> Future[int]:
-        """Queue one delivery for the next commit; the future holds its id (or the error)."""
-        self._ensure_thread()
-        future: Future[int] = Future()
-        self._queue.put((body, future))
-        return future
-
     def submit_async(self, body: bytes) -> asyncio.Future[int]:
-        """`submit` for a coroutine: the awaitable resolves in the caller's event loop."""
+        """Queue one delivery for the next commit; the future, in the caller's event loop, holds
+        its id (or the error)."""
         self._ensure_thread()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
@@ -186,18 +179,12 @@ def _process_id() -> int:
 
 
 def _resolve(waiters: list[Waiter], outcome: list[int] | BaseException) -> None:
-    """Hand each waiter its delivery id (or the error): thread futures directly, coroutines'
-    futures with one wake-up per event loop for the whole batch."""
+    """Hand each waiter its delivery id (or the error), with one wake-up per event loop for the
+    whole batch."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | BaseException]]] = {}
-    for index, waiter in enumerate(waiters):
+    for index, (loop, future) in enumerate(waiters):
         result = outcome if isinstance(outcome, BaseException) else outcome[index]
-        if isinstance(waiter, Future):
-            if isinstance(result, BaseException):
-                waiter.set_exception(result)
-            else:
-                waiter.set_result(result)
-        else:
-            by_loop.setdefault(waiter[0], []).append((waiter[1], result))
+        by_loop.setdefault(loop, []).append((future, result))
     for loop, results in by_loop.items():
         try:
             loop.call_soon_threadsafe(_set_results, results)
