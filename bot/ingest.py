@@ -232,7 +232,7 @@ def expand_deliveries(delivery_ids: list[int], *, source: str = "webhook") -> li
             outcomes.setdefault(outcome, []).append(delivery.id)
         keys = _store_pending(accepted, source=source)
         _record_ignored(ignored)
-        _touch_channels([event for _, event in accepted], max(d.received_at for d in rows))
+        _touch_channels([event for _, event in accepted], max(d.received_at for d in rows), channels)
         _finish(outcomes)
         return keys
 
@@ -334,11 +334,15 @@ def _record_ignored(ignored: list[tuple[int, ev.Ignored]]) -> None:
 TOUCH_EVERY_MS = 5_000
 
 
-def _touch_channels(accepted: list[ev.Event], received_at: int) -> None:
+def _touch_channels(accepted: list[ev.Event], received_at: int, channels: _ChannelCache) -> None:
     """Remember when each channel last heard from Meta (channel health). Only when the stored
     time is a few seconds old: the channel row is hot (senders update it too), and a write per
-    delivery would queue every expansion behind those row locks for a fact health reads coarsely."""
+    delivery would queue every expansion behind those row locks for a fact health reads coarsely.
+    The batch's channel rows (just read) tell whether that is the case without a statement."""
     for platform, account_id in {(e.platform, e.account_id) for e in accepted}:
+        known = channels.get(platform, account_id)
+        if known is not None and (known.last_webhook_at or 0) >= received_at - TOUCH_EVERY_MS:
+            continue
         stale = Channel.last_webhook_at.is_null() | (Channel.last_webhook_at < received_at - TOUCH_EVERY_MS)
         (Channel.update(last_webhook_at=received_at)
          .where((Channel.platform == platform) & (Channel.account_id == account_id) & stale).execute())
