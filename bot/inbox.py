@@ -333,10 +333,21 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
 
 
 def _release_held(channel: Channel, identity: Identity) -> list[int]:
-    """The person wrote: parts held back from a private reply (media) may go now."""
-    held = list(Message.select(Message.id, Message.idempotency_key).where(
+    """The person wrote: parts held back from a private reply (media) may go now. While a person
+    of the staff has their DM thread (the bot is paused), an automation's held parts are refused
+    with that reason instead: automations never talk over a human, and they would arrive out of
+    context once the pause ends. Staff's own held parts still go."""
+    from bot import handover
+
+    held = list(Message.select(Message.id, Message.idempotency_key, Message.author).where(
         (Message.channel == channel) & (Message.recipient_id == identity.scoped_id) & (Message.status == "held"))
         .order_by(Message.id))
+    if held and handover.dm_paused(channel, identity.scoped_id):
+        automated = [row.id for row in held if row.author != "staff"]
+        if automated:
+            Message.update(status="refused", status_reason=handover.PAUSED_REASON).where(
+                Message.id.in_(automated)).execute()
+        held = [row for row in held if row.author == "staff"]
     first_of_draft: dict[str, int] = {}
     for row in held:
         first_of_draft.setdefault((row.idempotency_key or "").rpartition(":")[0], row.id)

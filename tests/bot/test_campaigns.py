@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bot import campaign_stats, campaigns, queries, tasks
+from bot import campaign_stats, campaigns, commands, handover, queries, tasks
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import Button, MediaAttachment, MessageContent
 from bot.db import connection
@@ -120,6 +120,26 @@ def test_comment_gets_one_private_reply_then_held_media_after_answer(stack: Stac
         funnel = campaign_stats.funnel(campaign_id)
     assert (funnel.received, funnel.matched, funnel.sent) == (1, 1, 1)
     assert funnel.replied == 1
+
+
+def test_held_media_is_refused_when_a_person_has_taken_the_dm_thread(stack: Stack) -> None:
+    post = new_post(stack)
+    make_campaign(stack, post)
+    user = commenter(stack)
+    comment(stack, post, user)
+    stack.wait(lambda: len(private_replies(stack)) == 1, what="private reply")
+    settled(stack)
+    with connection():
+        held = Message.get(Message.status == "held")
+        commands.pause_bot(held.conversation_id, minutes=60)  # staff took the person's DM thread
+    stack.control("dm", account_id=stack.page["page_id"], user_id=user, text="Thanks, got it")
+    stack.wait(lambda: Message.get_by_id(held.id).status == "refused", what="held image refused")
+    settled(stack)
+    with connection():
+        assert Message.get_by_id(held.id).status_reason == handover.PAUSED_REASON
+    media = [s for s in stack.sandbox_get("sent")["sent"] if "attachment" in s["body"].get("message", {})
+             and not s["private_reply"]]
+    assert media == []  # the campaign's image did not land in a conversation a person is having
 
 
 def test_replies_keywords_own_and_edited_comments(stack: Stack) -> None:
