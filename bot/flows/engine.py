@@ -82,7 +82,7 @@ def _original(payload: str) -> str:
 
 
 def _step_answer(turn: Turn, answer: Answer) -> list[int]:
-    row = store.state_of(turn.conversation.id)
+    row = store.lock_state(turn.conversation.id)
     flow = _current_flow(row, turn.channel)
     if flow is not None:
         step = runner.advance(flow, row.state, answer)
@@ -173,7 +173,7 @@ def fallback(turn: Turn) -> list[int]:
 def on_timeout(conversation_id: int, step_number: int) -> list[int]:
     """No answer came in time: take the state's timeout transition, unless the conversation has
     moved on since (another step), a human has it, or the flow is gone."""
-    row = store.state_of(conversation_id)
+    row = store.lock_state(conversation_id)
     if row is None or row.step != step_number or handover.paused_until(conversation_id) is not None:
         return []
     conversation = Conversation.get_by_id(conversation_id)
@@ -199,6 +199,7 @@ def start_from_comment(comment: Comment, flow_name: str, key: str) -> list[int]:
         channel, comment.from_id, name=comment.from_name, username=comment.from_username
     )
     thread = dm_conversation(channel, identity)
+    store.lock_state(thread.id)  # the DM thread's own events may be stepping this flow right now
     if handover.paused_until(thread.id) is not None:
         raise Refused(handover.PAUSED_REASON)
     return apply_step(Turn(channel, thread, key), flow, runner.start(flow), origin=comment.comment_id)

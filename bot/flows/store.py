@@ -11,7 +11,7 @@ from typing import Literal
 
 import msgspec
 
-from bot.db import now_ms, transaction
+from bot.db import is_sqlite, now_ms, transaction
 from bot.errors import Invalid, NotFound
 from bot.flows.spec import FlowSpec, fold_phrase, from_data, from_text, has_keyword, to_text, validate
 from bot.models import BotState, Channel, Flow
@@ -146,6 +146,18 @@ def _check_claims(spec: FlowSpec, other: FlowSpec) -> None:
 
 def state_of(conversation_id: int) -> BotState | None:
     return BotState.get_or_none(BotState.conversation == conversation_id)
+
+
+def lock_state(conversation_id: int) -> BotState:
+    """The conversation's bot state, locked until the caller's transaction ends. The DM thread's
+    events step the flow under its conversation lock, but a campaign can start a flow for the
+    same person from a comment (another lock): locking the row makes each see the other's
+    committed state instead of overwriting it. (SQLite's write transactions are exclusive
+    already; PostgreSQL takes the row lock.)"""
+    row = ensure_state(conversation_id)
+    if is_sqlite():
+        return row
+    return BotState.select().where(BotState.id == row.id).for_update().get()
 
 
 def ensure_state(conversation_id: int) -> BotState:

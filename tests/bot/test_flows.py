@@ -372,3 +372,61 @@ def test_quick_reply_titles_in_flow(stack: Stack) -> None:
     with connection(), pytest.raises(Invalid) as caught:
         store.save(FlowSpec(name="ig", start="a", channel_id=ig, states={"a": quick}))
     assert caught.value.field == "states.a.message.quick_replies[0].title"
+
+
+def test_a_flow_start_waits_for_the_dm_thread_stepping_the_same_bot_state(pg_url: str) -> None:
+    """A campaign starting a flow from a comment and the DM thread's own events hold different
+    conversation locks; the bot state row lock makes the second writer wait for the first's commit
+    and read what it wrote (PostgreSQL; SQLite's write transactions are exclusive anyway)."""
+    import threading
+
+    import psycopg2
+
+    from bot import migrations
+    from bot.db import now_ms, open_database, transaction
+    from tests.servers import reset_postgres, wait_until
+
+    reset_postgres(pg_url)
+    migrations.upgrade(open_database(pg_url))
+    with connection():
+        channel = Channel.create(platform="facebook", account_id="p1", page_id="p1", name="P", created_at=now_ms())
+        thread = Conversation.create(thread_key="dm:facebook:p1:u1", kind="messenger", channel=channel,
+                                     created_at=now_ms()).id
+        store.ensure_state(thread)  # the person has talked to the bot before: the row exists
+    locked, release, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    seen: list[tuple[str | None, str | None]] = []
+
+    def dm_step() -> None:  # a DM event being applied: reads the state, then moves the flow on
+        with connection(), transaction():
+            store.lock_state(thread)
+            locked.set()
+            release.wait(timeout=20)
+            store.set_position(thread, "welcome", "menu")
+
+    def flow_start() -> None:  # a campaign's "start bot flow" for the same person, meanwhile
+        with connection(), transaction():
+            row = store.lock_state(thread)
+            seen.append((row.flow_name, row.state))
+            store.set_position(thread, "coupon", "start")
+        second_done.set()
+
+    first = threading.Thread(target=dm_step)
+    first.start()
+    assert locked.wait(timeout=20)
+    second = threading.Thread(target=flow_start)
+    second.start()
+    with psycopg2.connect(pg_url) as probe, probe.cursor() as cur:
+        def waiting_on_the_row() -> bool:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            return cur.fetchone()[0] >= 1
+        wait_until(waiting_on_the_row, what="the flow start waiting for the row lock")
+    assert not second_done.is_set()
+    release.set()
+    first.join(timeout=20)
+    second.join(timeout=20)
+    assert second_done.is_set()
+    assert seen == [("welcome", "menu")]  # it read the DM step's committed state, not the one before
+    with connection():
+        state = BotState.get(BotState.conversation == thread)
+    assert (state.flow_name, state.state, state.step) == ("coupon", "start", 2)  # both steps counted
