@@ -87,7 +87,7 @@ def enqueue_due_jobs(limit: int = 500) -> int:
 
 def sweep() -> None:
     """Re-enqueue work whose queue message was lost."""
-    from bot import ingest, notifications, outhooks, tasks
+    from bot import ingest, notifications, outbox, outhooks, tasks
 
     cutoff = now_ms() - STALE_MS
     for delivery_id in ingest.unprocessed_deliveries(STALE_MS):
@@ -102,6 +102,8 @@ def sweep() -> None:
     for message in Message.select(Message.id).where(
             (Message.status == "sending") & (Message.send_started_at < now_ms() - SENDING_STUCK_MS)).limit(100):
         tasks.send_message.send(message.id)
+    for message_id in outbox.orphaned_parts(STALE_MS):
+        tasks.send_message.send(message_id)
     for digest_id in notifications.due_digests(STALE_MS):
         tasks.send_email_digest.send(digest_id)
     for delivery_id in outhooks.due_deliveries(STALE_MS):

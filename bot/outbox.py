@@ -157,6 +157,29 @@ def promote_next(message: Message) -> int | None:
     return following.id if promoted else None
 
 
+WAITING_STATUSES = ("pending", "sending", "queued", "held")  # a part behind one of these still waits
+
+
+def orphaned_parts(older_than_ms: int, limit: int = 100) -> list[int]:
+    """Promote parts still queued behind a predecessor that has finished (sent, failed, refused)
+    or is gone: the worker that finished it died before `promote_next`. For the clock's sweep;
+    returns the ids now pending."""
+    cutoff = now_ms() - older_than_ms
+    promoted: list[int] = []
+    for row in Message.select(Message.id, Message.idempotency_key).where(
+            (Message.status == "queued") & (Message.created_at < cutoff)).limit(limit):
+        prefix, _, index = (row.idempotency_key or "").rpartition(":")
+        if not prefix or not index.isdigit():
+            continue
+        before = Message.get_or_none(Message.idempotency_key == f"{prefix}:{int(index) - 1}")
+        if before is not None and before.status in WAITING_STATUSES:
+            continue
+        if Message.update(status="pending", next_attempt_at=now_ms()).where(
+                (Message.id == row.id) & (Message.status == "queued")).execute():
+            promoted.append(row.id)
+    return promoted
+
+
 def part_content(message: Message) -> MessageContent:
     """The stored part, back as content for composing Meta's body."""
     return msgspec.convert({"text": message.text, "attachments": message.attachments or [],

@@ -214,3 +214,24 @@ def test_usage_headers_near_the_limit_slow_sending_down() -> None:
     assert usage_delay_ms(10) == 0 and usage_delay_ms(74.9) == 0
     assert 0 < usage_delay_ms(80) < usage_delay_ms(95) < usage_delay_ms(100) == 2000
     assert usage_delay_ms(250) == 2000
+
+
+def test_a_part_left_queued_by_a_crash_is_sent_by_the_sweep(stack: Stack, staff: int) -> None:
+    """The worker that sent part 1 died before promoting part 2: the clock's sweep finds it."""
+    from bot import clock, sender
+
+    user, conversation = customer_writes(stack)
+    stack.stop_workers()
+    with connection():
+        first, second = commands.reply(staff, conversation, text="Our sale",
+                                       attachments=[MediaAttachment(type="image", url="https://cdn.example/a.jpg")])
+        assert Message.get_by_id(second.id).status == "queued"
+        sender.send_one(first.id)  # sent (and promoted part 2) ...
+        Message.update(status="queued", created_at=first.created_at - clock.STALE_MS - 1000).where(
+            Message.id == second.id).execute()  # ... but that promotion never committed
+    stack.start_workers()
+    with connection():
+        clock.sweep()
+    assert wait_status(stack, second.id, "sent").status == "sent"
+    assert [b["body"]["message"].get("attachment", {}).get("type") for b in sent_to(stack, recipient_id=user)] == [
+        None, "image"]
