@@ -17,7 +17,7 @@ from litestar.params import Body, Parameter
 
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import Button, MediaAttachment
-from bot.handover import HandoverSettings
+from bot.handover import MAX_PAUSE_SECONDS, HandoverSettings
 from bot.outhooks import EVENTS
 
 MAX_ID = 2**31 - 1  # PostgreSQL `integer`
@@ -82,7 +82,7 @@ class QueuedOut(msgspec.Struct, kw_only=True):
 class PauseIn(msgspec.Struct, kw_only=True):
     """`minutes` the bot stays silent; the channel's default pause time when left out."""
 
-    minutes: Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 60)] | None = None
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAUSE_SECONDS // 60)] | None = None  # the service's bound
 
 
 class TagIn(msgspec.Struct, kw_only=True):
