@@ -15,6 +15,7 @@ from __future__ import annotations
 import msgspec
 import peewee
 
+from bot import outhooks
 from bot.compose import MessageContent, split_parts
 from bot.contacts import identity_for
 from bot.db import now_ms
@@ -128,7 +129,10 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
         # Another draft already holds this comment's private reply: record the refusal, send nothing.
         fields.update(private_reply_to=None, status="refused", status_reason=PRIVATE_REPLY_USED,
                       error_kind="private_reply_used")
-        Message.insert(**fields).execute()
+        refused_id = Message.insert(**fields).execute()
+        # Its `message.failed` is recorded in this transaction; the clock's sweep delivers it (no
+        # send job will ever look at this row).
+        outhooks.message_outcome(refused_id)
         return None
     if conversation_id is not None:
         _touch(conversation_id, now, part)

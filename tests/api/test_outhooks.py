@@ -190,6 +190,24 @@ def test_each_event_arrives_signed_and_verifiable(api: Api, receiver: tuple[Rece
     assert not verified("whsec_someone_else", received["message.sent"][0])
 
 
+def test_a_second_private_reply_refused_at_insert_is_reported_as_failed(api: Api,
+                                                                      receiver: tuple[Receiver, str]) -> None:
+    app, url = receiver
+    api.ok("POST", "/webhooks", 201, json={"url": url, "events": ["message.failed"]})
+    conversation, _ = api.comment("price?")
+    for text in ("first", "second"):  # Meta allows one private reply per comment
+        api.post(f"/conversations/{conversation}/messages", json={"message": {"text": text}}
+                 | {"reply_type": "private"})
+    refused = api.stack.wait(lambda: Message.get_or_none(Message.status == "refused"), what="a refused reply")
+    with connection():  # recorded with the refusal, no manual emit: the clock's sweep delivers it
+        recorded = [d.id for d in HookDelivery.select().where(HookDelivery.event == "message.failed")]
+    assert len(recorded) == 1
+    enqueue(recorded)
+    wait_until(lambda: app.events("message.failed"), what="the message.failed delivery")
+    [failed] = app.events("message.failed")
+    assert failed.event["data"]["id"] == refused.id and failed.event["data"]["status"] == "refused"
+
+
 def test_a_receiver_answering_500_sees_retries_then_success(api: Api, receiver: tuple[Receiver, str],
                                                            fast_retries: None) -> None:
     app, url = receiver
