@@ -32,6 +32,25 @@ def channel_for(platform: str, account_id: str) -> Channel | None:
             .first())
 
 
+TOUCH_EVERY_MS = 5_000
+
+
+def touch(channel: Channel, field: str, at: int, *, always: bool = False) -> None:
+    """Record when the channel last heard from Meta (`last_webhook_at`) or last sent
+    (`last_send_at`): facts channel health reads coarsely. Written only when the stored time is a
+    few seconds old (`channel`, just read, tells without a statement): the row is hot, and a
+    write per delivery or per send would serialize every expansion and send on its row lock.
+    `always` writes anyway (a send that may end a health finding)."""
+    column = getattr(Channel, field)
+    known = getattr(channel, field)
+    if not always and known is not None and known >= at - TOUCH_EVERY_MS:
+        return
+    query = Channel.update({column: at}).where(Channel.id == channel.id)
+    if not always:
+        query = query.where(column.is_null() | (column < at - TOUCH_EVERY_MS))
+    query.execute()
+
+
 def connect_page(page_id: str, name: str, token: str, *, instagram_id: str | None = None,
                  instagram_username: str | None = None, instagram_followers: int | None = None,
                  subscribe: bool = True) -> list[Channel]:

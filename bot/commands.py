@@ -31,10 +31,7 @@ def reply(user_id: int, conversation_id: int, *, text: str | None = None,
     public reply to `comment_id` (default: the person's latest comment there). Returns the rows
     created (their status says whether they will go, or why they were refused)."""
     conversation = _conversation(conversation_id)
-    try:
-        reply_type = ReplyType(reply_type)
-    except ValueError:
-        raise Invalid("reply_type", "must be message, private or comment") from None
+    reply_type = parse_reply_type(reply_type)
     content = MessageContent(text=text or None, attachments=tuple(attachments or ()), buttons=tuple(buttons or ()))
     validate_content(content, conversation.channel.platform, "message")
     key = f"staff:{client_key or uuid.uuid4().hex}"
@@ -46,6 +43,14 @@ def reply(user_id: int, conversation_id: int, *, text: str | None = None,
         rows = list(Message.select().where(Message.idempotency_key.startswith(key + ":")).order_by(Message.id))
     tasks.dispatch(FollowUps(send=ready))
     return rows
+
+
+def parse_reply_type(value: ReplyType | str) -> ReplyType:
+    """The way of answering named by `value`, or Invalid naming the field."""
+    try:
+        return ReplyType(value)
+    except ValueError:
+        raise Invalid("reply_type", "must be message, private or comment") from None
 
 
 def _draft(conversation: Conversation, reply_type: ReplyType, content: MessageContent, key: str, user_id: int,

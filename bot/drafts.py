@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from bot.commands import ReplyType
+from bot.commands import ReplyType, parse_reply_type
 from bot.db import now_ms
 from bot.errors import Invalid, NotFound
 from bot.models import Conversation, ReplyDraft, User
@@ -28,7 +28,7 @@ def save(user_id: int, conversation_id: int, text: str, reply_type: ReplyType | 
          ) -> Draft | None:
     """Keep what `user_id` has typed in `conversation_id` (one draft each, the newest wins).
     An empty text removes the draft instead: there is nothing left to lose."""
-    kind = _reply_type(reply_type)
+    kind = parse_reply_type(reply_type).value
     if len(text) > MAX_DRAFT_CHARS:
         raise Invalid("text", f"at most {MAX_DRAFT_CHARS} characters")
     if not User.select().where(User.id == user_id).exists():
@@ -56,9 +56,3 @@ def clear(user_id: int, conversation_id: int) -> None:
     """Forget the draft (the reply was sent); other staff members' drafts stay."""
     ReplyDraft.delete().where((ReplyDraft.user == user_id) & (ReplyDraft.conversation == conversation_id)).execute()
 
-
-def _reply_type(reply_type: ReplyType | str) -> str:
-    try:
-        return ReplyType(reply_type).value
-    except ValueError:
-        raise Invalid("reply_type", "must be message, private or comment") from None

@@ -142,7 +142,7 @@ def _deleted(event: ev.MessageDeleted, channel: Channel) -> Applied:
 
 
 def _edited(event: ev.MessageEdited, channel: Channel) -> Applied:
-    updated = Message.update(text=_clean(event.text or ""), edited_at=event.timestamp).where(
+    updated = Message.update(text=storable_text(event.text or ""), edited_at=event.timestamp).where(
         (Message.mid == event.mid) & ((Message.edited_at.is_null()) | (Message.edited_at <= event.timestamp))
     ).execute()
     return Applied(event, channel, duplicate=not updated)
@@ -201,7 +201,7 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     inserted = insert_new(Comment.insert(
         comment_id=event.comment_id, channel=channel, post_id=event.post_id, parent_id=event.parent_id,
         from_id=event.from_id, from_name=event.from_name, from_username=event.from_username,
-        text=_clean(event.text) if event.text else None,
+        text=storable_text(event.text) if event.text else None,
         by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
     ))
     if not inserted:
@@ -275,7 +275,7 @@ def _known_comment(comment_id: str) -> None:
 def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:
     _known_comment(event.comment_id)
     now = event.timestamp
-    text = _clean(event.text) if event.text else None
+    text = storable_text(event.text) if event.text else None
     updated = Comment.update(text=text, edited_at=now).where(Comment.comment_id == event.comment_id).execute()
     Message.update(text=text, edited_at=now).where(Message.comment_id == event.comment_id).execute()
     return Applied(event, channel, duplicate=not updated, note="edited comments never trigger automations")
@@ -307,7 +307,7 @@ def _insert_inbound(conversation: Conversation, at: int, **fields: object) -> Me
 def _insert(conversation: Conversation, at: int, **fields: object) -> Message | None:
     """Insert a message unless its Meta id is already stored; None means duplicate."""
     if isinstance(fields.get("text"), str):
-        fields["text"] = _clean(fields["text"])
+        fields["text"] = storable_text(fields["text"])
     row_id = insert_new(Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
                                        created_at=now_ms(), **fields))
     if not row_id:
@@ -321,7 +321,7 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
     if conversation.last_message_at is None or at >= conversation.last_message_at:
         updates["last_message_at"] = at
         if preview is not None:
-            updates["preview"] = _clean(preview[:200])
+            updates["preview"] = storable_text(preview[:200])
     if customer:
         updates["unread_count"] = Conversation.unread_count + 1
         updates["status"] = "open"
@@ -356,11 +356,6 @@ def _release_held(channel: Channel, identity: Identity) -> list[int]:
         Message.update(status="queued", status_reason=None).where(Message.id.in_([r.id for r in held])).execute()
         Message.update(status="pending", next_attempt_at=now_ms()).where(Message.id.in_(ready)).execute()
     return ready
-
-
-def _clean(text: str) -> str:
-    """A customer's message must be stored even with NUL in it."""
-    return storable_text(text)
 
 
 def _attachment(attachment: ev.Attachment) -> dict:

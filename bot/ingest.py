@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 import peewee
 
 from bot import events as ev
-from bot.channels import channel_for
+from bot.channels import channel_for, touch
 from bot.db import db, insert_new, is_sqlite, now_ms, storable, storable_text, transaction
 from bot.meta.parse import MalformedBody, parse_delivery
 from bot.models import Channel, Delivery, IgnoredItem, InboundEvent
@@ -331,21 +331,13 @@ def _record_ignored(ignored: list[tuple[int, ev.Ignored]]) -> None:
         ]).execute()
 
 
-TOUCH_EVERY_MS = 5_000
-
-
 def _touch_channels(accepted: list[ev.Event], received_at: int, channels: _ChannelCache) -> None:
-    """Remember when each channel last heard from Meta (channel health). Only when the stored
-    time is a few seconds old: the channel row is hot (senders update it too), and a write per
-    delivery would queue every expansion behind those row locks for a fact health reads coarsely.
-    The batch's channel rows (just read) tell whether that is the case without a statement."""
+    """Remember when each channel last heard from Meta (channel health); an accepted event's
+    channel is always in the batch's cache (unknown channels were refused)."""
     for platform, account_id in {(e.platform, e.account_id) for e in accepted}:
-        known = channels.get(platform, account_id)
-        if known is not None and (known.last_webhook_at or 0) >= received_at - TOUCH_EVERY_MS:
-            continue
-        stale = Channel.last_webhook_at.is_null() | (Channel.last_webhook_at < received_at - TOUCH_EVERY_MS)
-        (Channel.update(last_webhook_at=received_at)
-         .where((Channel.platform == platform) & (Channel.account_id == account_id) & stale).execute())
+        channel = channels.get(platform, account_id)
+        if channel is not None:
+            touch(channel, "last_webhook_at", received_at)
 
 
 def _finish(outcomes: dict[tuple[str, int, int, str | None], list[int]]) -> None:

@@ -150,15 +150,26 @@ def _touch(conversation_id: int, at: int, part: MessageContent) -> None:
 def promote_next(message: Message) -> int | None:
     """The part after `message` in its draft may go now (whatever became of this one); returns
     its id when it was waiting."""
-    prefix, _, index = (message.idempotency_key or "").rpartition(":")
-    if not prefix or not index.isdigit():
-        return None
-    following = Message.get_or_none(Message.idempotency_key == f"{prefix}:{int(index) + 1}")
+    key = _sibling_key(message.idempotency_key, +1)
+    following = Message.get_or_none(Message.idempotency_key == key) if key else None
     if following is None or following.status != "queued":
         return None
-    promoted = Message.update(status="pending", next_attempt_at=now_ms()).where(
-        (Message.id == following.id) & (Message.status == "queued")).execute()
-    return following.id if promoted else None
+    return following.id if _promote(following.id) else None
+
+
+def _sibling_key(key: str | None, step: int) -> str | None:
+    """The key of the part `step` places after (or before) the part keyed `key` in its draft
+    ("<draft key>:<index>"), or None when `key` is not a part's key or there is no such index."""
+    prefix, _, index = (key or "").rpartition(":")
+    if not prefix or not index.isdigit() or int(index) + step < 0:
+        return None
+    return f"{prefix}:{int(index) + step}"
+
+
+def _promote(message_id: int) -> bool:
+    """A queued part may go now (one winner when two workers try)."""
+    return bool(Message.update(status="pending", next_attempt_at=now_ms()).where(
+        (Message.id == message_id) & (Message.status == "queued")).execute())
 
 
 WAITING_STATUSES = ("pending", "sending", "queued", "held")  # a part behind one of these still waits
@@ -172,14 +183,13 @@ def orphaned_parts(older_than_ms: int, limit: int = 100) -> list[int]:
     promoted: list[int] = []
     for row in Message.select(Message.id, Message.idempotency_key).where(
             (Message.status == "queued") & (Message.created_at < cutoff)).limit(limit):
-        prefix, _, index = (row.idempotency_key or "").rpartition(":")
-        if not prefix or not index.isdigit():
+        if not _sibling_key(row.idempotency_key, 0):
             continue
-        before = Message.get_or_none(Message.idempotency_key == f"{prefix}:{int(index) - 1}")
+        key = _sibling_key(row.idempotency_key, -1)
+        before = Message.get_or_none(Message.idempotency_key == key) if key else None
         if before is not None and before.status in WAITING_STATUSES:
             continue
-        if Message.update(status="pending", next_attempt_at=now_ms()).where(
-                (Message.id == row.id) & (Message.status == "queued")).execute():
+        if _promote(row.id):
             promoted.append(row.id)
     return promoted
 

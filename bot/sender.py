@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import peewee
 
 from bot import runtime
-from bot.channels import mark_health, page_token
+from bot.channels import mark_health, page_token, touch
 from bot.db import now_ms, transaction
 from bot.errors import GraphError
 from bot.meta import graph_shapes as shapes
@@ -73,25 +73,9 @@ def _send(message: Message) -> int | None:
     except GraphError as exc:
         return _failed(message, channel, exc)
     _record(message, status="sent", mid=meta_id, recipient=recipient)
-    _touch_channel(channel)
+    # While the channel has a health finding, every success is written: it is what ends one.
+    touch(channel, "last_send_at", now_ms(), always=channel.health_status not in ("healthy", "unknown"))
     return None
-
-
-TOUCH_EVERY_MS = 5_000
-
-
-def _touch_channel(channel: Channel) -> None:
-    """Remember the last successful send (channel health reads it coarsely). Only every few
-    seconds: every send of every worker updating the one channel row would serialize them on
-    its row lock. Always while the channel has a finding: a successful send is what ends one."""
-    now = now_ms()
-    if channel.health_status in ("healthy", "unknown"):
-        if channel.last_send_at is not None and channel.last_send_at >= now - TOUCH_EVERY_MS:
-            return
-        stale = Channel.last_send_at.is_null() | (Channel.last_send_at < now - TOUCH_EVERY_MS)
-        Channel.update(last_send_at=now).where((Channel.id == channel.id) & stale).execute()
-        return
-    Channel.update(last_send_at=now).where(Channel.id == channel.id).execute()
 
 
 def _claim(message_id: int) -> Message | None:

@@ -174,7 +174,7 @@ def on_timeout(conversation_id: int, step_number: int) -> list[int]:
     """No answer came in time: take the state's timeout transition, unless the conversation has
     moved on since (another step), a human has it, or the flow is gone."""
     row = store.lock_state(conversation_id)
-    if row is None or row.step != step_number or handover.paused_until(conversation_id) is not None:
+    if row.step != step_number or handover.paused_until(conversation_id) is not None:
         return []
     conversation = Conversation.get_by_id(conversation_id)
     flow = _current_flow(row, conversation.channel)

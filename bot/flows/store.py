@@ -154,16 +154,15 @@ def lock_state(conversation_id: int) -> BotState:
     same person from a comment (another lock): locking the row makes each see the other's
     committed state instead of overwriting it. (SQLite's write transactions are exclusive
     already; PostgreSQL takes the row lock.)"""
-    row = ensure_state(conversation_id)
-    if is_sqlite():
-        return row
-    return BotState.select().where(BotState.id == row.id).for_update().get()
+    return ensure_state(conversation_id, lock=not is_sqlite())
 
 
-def ensure_state(conversation_id: int) -> BotState:
-    """The conversation's bot state row, created empty on first use (concurrent-safe)."""
+def ensure_state(conversation_id: int, *, lock: bool = False) -> BotState:
+    """The conversation's bot state row, created empty on first use (concurrent-safe); with
+    `lock`, read FOR UPDATE."""
     BotState.insert(conversation=conversation_id, updated_at=now_ms()).on_conflict_ignore().execute()
-    return BotState.get(BotState.conversation == conversation_id)
+    query = BotState.select().where(BotState.conversation == conversation_id)
+    return (query.for_update() if lock else query).get()
 
 
 def set_position(
