@@ -16,7 +16,7 @@ run: venv
 	$(BIN)/socialdesk run
 
 lint: venv
-	$(BIN)/ruff check bot api dashboard tests bench
+	$(BIN)/ruff check bot api dashboard sandbox tests bench
 
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded browser). Installed here
 # when missing and we may (root with apt); otherwise those tests skip outside CI and say why.

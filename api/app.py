@@ -12,8 +12,8 @@ from api.health import health
 from api.redirects import follow_link
 from api.rest import SECURITY_SCHEMES, rest_router
 from api.webhooks import MetaWebhook
-from bot import runtime
-from bot.settings import SANDBOX_PREFIX, Settings
+from bot.platform import runtime
+from bot.platform.settings import SANDBOX_PREFIX, Settings
 
 
 def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None = None) -> Litestar:
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None =
 
 
 def _sandbox_mount(settings: Settings):  # noqa: ANN202 - a Litestar ASGI handler
-    from bot.sandbox.app import create_sandbox_app
+    from sandbox.app import create_sandbox_app
 
     webhook_url = f"http://127.0.0.1:{settings.api_port}/webhooks/meta"
     sandbox = create_sandbox_app(settings.meta_app_secret, webhook_url)

@@ -1,7 +1,7 @@
 """Errors -> HTTP, in one table, always as JSON: `{"error": {"code", "message", "field"}}`.
 
 `field` names the offending input (a dotted path such as `message.buttons[0].title`) for
-validation errors, whether our services found them (`bot.errors.Invalid`) or Litestar did while
+validation errors, whether our services found them (`bot.core.errors.Invalid`) or Litestar did while
 decoding the request. Handlers never build error responses themselves.
 """
 
@@ -15,7 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from bot.errors import GraphError, Invalid, NotFound, Refused, SocialdeskError
+from bot.core.errors import GraphError, Invalid, NotFound, Refused, SocialdeskError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 
-from bot import auth
-from bot.db import connection as db_connection
+from bot.platform.db import connection as db_connection
+from bot.staff import auth
 
 CALLER = "socialdesk_caller"
 

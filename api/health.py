@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Response, get
 
-from bot import queue
-from bot.db import connection, db
+from bot.platform import queue
+from bot.platform.db import connection, db
 
 
 @get("/health", sync_to_thread=True)

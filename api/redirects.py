@@ -6,8 +6,8 @@ from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from bot import campaign_stats
-from bot.db import connection, transaction
+from bot.automation import campaign_stats
+from bot.platform.db import connection, transaction
 
 
 @get("/r/{token:str}", sync_to_thread=True)

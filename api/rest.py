@@ -24,7 +24,7 @@ from api.resources.conversations import ConversationController
 from api.resources.flows import FlowController
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController
-from bot.errors import Invalid
+from bot.core.errors import Invalid
 
 PREFIX = "/api/v1"
 BEARER = "bearerToken"

@@ -1,5 +1,5 @@
 """REST request bodies and the parameters shared by several resources. The OpenAPI schema is
-generated from these and from the read models of `bot.queries` / `bot.outhooks`, which the
+generated from these and from the read models of `bot.queries` / `bot.outbound.outhooks`, which the
 handlers return as they are, so responses match the schema by construction.
 
 Bounds here (ids, lengths, page sizes) keep every value within what both databases store
@@ -15,10 +15,10 @@ import msgspec
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
-from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-from bot.compose import Button, MediaAttachment
-from bot.handover import MAX_PAUSE_SECONDS, HandoverSettings
-from bot.outhooks import EVENTS
+from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+from bot.automation.handover import MAX_PAUSE_SECONDS, HandoverSettings
+from bot.core.compose import Button, MediaAttachment
+from bot.outbound.outhooks import EVENTS
 
 MAX_ID = 2**31 - 1  # PostgreSQL `integer`
 MAX_PAGE = 100_000
@@ -47,7 +47,7 @@ EventName = Literal[EVENTS]  # type: ignore[valid-type]
 
 
 class ReplyMessage(msgspec.Struct, kw_only=True):
-    """What to send: text, up to 3 attachments, up to 2 buttons (the rules live in bot.compose)."""
+    """What to send: text, up to 3 attachments, up to 2 buttons (the rules live in bot.core.compose)."""
 
     text: str | None = None
     attachments: list[MediaAttachment] = []
@@ -131,7 +131,7 @@ class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 class CampaignIn(msgspec.Struct, kw_only=True):
     """A campaign: trigger "comment on a post" and an ordered list of actions
-    (send_message, reply_comment, add_tag, wait). Validated by `bot.campaigns.validate`."""
+    (send_message, reply_comment, add_tag, wait). Validated by `bot.automation.campaigns.validate`."""
 
     name: Name
     channel_id: DbId

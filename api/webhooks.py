@@ -18,8 +18,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.params import Parameter
 
-from bot import ingest, runtime, tasks
+from bot import jobs
+from bot.inbound import ingest
 from bot.meta.signature import answer_challenge, verify_signature
+from bot.platform import runtime
 
 MAX_BODY = 16 * 1024 * 1024  # Meta batches up to 1000 updates per POST (meta-platform.md §1)
 # Checks the body is one well-formed JSON object without building it (the parse that builds it
@@ -30,7 +32,7 @@ _json_object = msgspec.json.Decoder(dict[str, msgspec.Raw])
 def _enqueue(delivery_ids: list[int]) -> None:
     """One queue message per committed batch: the job expands every unprocessed delivery, oldest
     first, so the newest id stands for the batch."""
-    tasks.process_delivery.send(delivery_ids[-1])
+    jobs.process_delivery.send(delivery_ids[-1])
 
 
 _writer = ingest.DeliveryWriter(_enqueue)

@@ -70,12 +70,14 @@ print(json.dumps(out))
 
 def setup(sandbox: str, env: dict[str, str], latency_ms: int, comments: int) -> tuple[str, str, list[str]]:
     """The sandbox world (page, post, customers) and socialdesk's channel and campaign."""
-    from bot import campaigns, channels, runtime
-    from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-    from bot.compose import MessageContent
-    from bot.db import connection
-    from bot.models import Channel
-    from bot.settings import load_settings
+    from bot import commands
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.core.compose import MessageContent
+    from bot.platform import runtime
+    from bot.platform.db import connection
+    from bot.platform.models import Channel
+    from bot.platform.settings import load_settings
 
     with httpx.Client(base_url=sandbox, timeout=30) as client:
         client.post("/control/config", json={"app_secret": APP_SECRET}).raise_for_status()
@@ -85,7 +87,7 @@ def setup(sandbox: str, env: dict[str, str], latency_ms: int, comments: int) -> 
                  .json()["user_id"] for i in range(comments)]
         runtime.boot(load_settings(env))
         with connection():
-            channels.connect_page(page["page_id"], "Bench Shoes", page["page_token"])
+            commands.connect_page(page["page_id"], "Bench Shoes", page["page_token"])
             channel = Channel.get(Channel.account_id == page["page_id"]).id
             campaigns.save(CampaignSpec(
                 name="Giveaway", channel_id=channel, is_active=True,

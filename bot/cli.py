@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.errors import ConfigError, SocialdeskError
-from bot.settings import Settings, load_settings
+from bot import commands
+from bot.core.errors import ConfigError, SocialdeskError
+from bot.platform.settings import Settings, load_settings
 
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
@@ -83,14 +84,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _boot(migrate: bool = True) -> Settings:
-    from bot import runtime
+    from bot.platform import runtime
 
     return runtime.boot(load_settings(), migrate=migrate)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot import migrations
-    from bot.db import open_database
+    from bot.platform.db import open_database
 
     settings = load_settings()
     applied = migrations.upgrade(open_database(settings.database_url))
@@ -104,9 +105,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from bot import queue
     from bot.clock import Clock
     from bot.demo import ensure_demo_channel
+    from bot.platform import queue
 
     settings = _boot()
     worker = queue.start_inprocess_worker(settings.worker_threads)
@@ -149,7 +150,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import make_argument_parser
 
     from bot import migrations
-    from bot.db import open_database
+    from bot.platform.db import open_database
 
     settings = load_settings()
     if not settings.redis_url:
@@ -170,7 +171,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.sandbox.app import create_sandbox_app
+    from sandbox.app import create_sandbox_app
 
     settings = load_settings()
     webhook = args.webhook_url or f"http://127.0.0.1:{settings.api_port}/webhooks/meta"
@@ -180,7 +181,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from bot import auth
+    from bot.staff import auth
 
     _boot()
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
@@ -190,7 +191,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from bot import auth
+    from bot.staff import auth
 
     _boot()
     print(auth.create_api_token(args.user, args.name))
@@ -198,11 +199,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_connect(args: argparse.Namespace) -> int:
-    from bot import channels
 
     _boot()
     token = getpass.getpass("Page token: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-    connected = channels.connect_page(args.page_id, args.name, token, instagram_id=args.instagram_id,
+    connected = commands.connect_page(args.page_id, args.name, token, instagram_id=args.instagram_id,
                                       instagram_username=args.instagram_username)
     for channel in connected:
         print(f"connected {channel.platform} {channel.account_id} ({channel.name})")

@@ -14,9 +14,15 @@ import os
 import threading
 import uuid
 
-from bot.db import connection, insert_new, now_ms, transaction
-from bot.models import InboundEvent, Message, ScheduledJob
-from bot.queue import current_broker, hold_lease
+from bot import jobs
+from bot.automation import notifications
+from bot.channels import backfill, health
+from bot.inbound import ingest
+from bot.outbound import outbox, outhooks
+from bot.platform.db import connection, now_ms
+from bot.platform.models import InboundEvent, Message
+from bot.platform.queue import hold_lease
+from bot.platform.scheduler import enqueue_due_jobs
 
 log = logging.getLogger(__name__)
 
@@ -61,62 +67,35 @@ class Clock:
             health_round()
 
 
-def schedule(actor: str, args: list, due_at: int, dedupe_key: str | None = None) -> bool:
-    """Durably schedule `actor(*args)` at `due_at` (ms); survives restarts. Returns False when a
-    job with the same dedupe key already exists."""
-    inserted = insert_new(ScheduledJob.insert(actor=actor, args=args, due_at=due_at, dedupe_key=dedupe_key,
-                                              created_at=now_ms()))
-    return bool(inserted)
-
-
-def enqueue_due_jobs(limit: int = 500) -> int:
-    """Enqueue scheduled jobs that have come due; each is claimed once (status flip)."""
-    broker = current_broker()
-    count = 0
-    due = list(ScheduledJob.select().where((ScheduledJob.status == "scheduled") & (ScheduledJob.due_at <= now_ms()))
-               .order_by(ScheduledJob.due_at).limit(limit))
-    for row in due:
-        with transaction():
-            claimed = ScheduledJob.update(status="enqueued", enqueued_at=now_ms()).where(
-                (ScheduledJob.id == row.id) & (ScheduledJob.status == "scheduled")).execute()
-        if claimed:
-            broker.get_actor(row.actor).send(*row.args)
-            count += 1
-    return count
-
-
 def sweep() -> None:
     """Re-enqueue work whose queue message was lost."""
-    from bot import ingest, notifications, outbox, outhooks, tasks
-
     cutoff = now_ms() - STALE_MS
     for delivery_id in ingest.unprocessed_deliveries(STALE_MS):
-        tasks.process_delivery.send(delivery_id)
+        jobs.process_delivery.send(delivery_id)
     keys = {e.conversation_key for e in InboundEvent.select(InboundEvent.conversation_key).where(
         (InboundEvent.status == "pending") & (InboundEvent.created_at < cutoff)).limit(1000)}
     for key in keys:
-        tasks.drain_conversation.send(key)
+        jobs.drain_conversation.send(key)
     for message in Message.select(Message.id).where(
             (Message.status == "pending") & (Message.next_attempt_at < cutoff)).limit(1000):
-        tasks.send_message.send(message.id)
+        jobs.send_message.send(message.id)
     for message in Message.select(Message.id).where(
             (Message.status == "sending") & (Message.send_started_at < now_ms() - SENDING_STUCK_MS)).limit(100):
-        tasks.send_message.send(message.id)
+        jobs.send_message.send(message.id)
     for message_id in outbox.orphaned_parts(STALE_MS):
-        tasks.send_message.send(message_id)
+        jobs.send_message.send(message_id)
     for digest_id in notifications.due_digests(STALE_MS):
-        tasks.send_email_digest.send(digest_id)
+        jobs.send_email_digest.send(digest_id)
     for delivery_id in outhooks.due_deliveries(STALE_MS):
-        outhooks.deliver_outhook.send(delivery_id)
+        jobs.deliver_outhook.send(delivery_id)
 
 
 def health_round() -> None:
     """Channel health checks that have come due (their schedule is in the database, so it
     survives restarts), and health e-mails or backfills whose queue message was lost."""
-    from bot import backfill, health, tasks
-
-    health.enqueue_due_checks()
+    for channel_id in health.claim_due_checks():
+        jobs.check_channel_health.send(channel_id)
     for event_id in health.pending_emails(STALE_MS):
-        tasks.send_health_email.send(event_id)
+        jobs.send_health_email.send(event_id)
     for run_id in backfill.stale_runs(STALE_MS):
-        tasks.run_backfill.send(run_id)
+        jobs.run_backfill.send(run_id)

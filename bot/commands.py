@@ -5,22 +5,20 @@ enqueues the resulting sends: one send policy for staff, bot and campaigns."""
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
+from typing import Any
 
-from bot import handover, outbox, tasks
-from bot.compose import Button, MediaAttachment, MessageContent, validate_content
-from bot.contacts import tag_contact, tags_of, untag_contact
-from bot.db import transaction
-from bot.errors import Invalid, NotFound, Refused
-from bot.models import Comment, Contact, Conversation, Message, StaffSession, User
-from bot.router import FollowUps
-from bot.sendpolicy import SendKind
-
-
-class ReplyType(StrEnum):
-    MESSAGE = "message"  # a DM in a Messenger / Instagram Direct thread
-    PRIVATE = "private"  # the private reply to a comment (Messenger / Instagram Direct)
-    COMMENT = "comment"  # a public reply under the comment
+from bot import jobs
+from bot.automation import campaigns, handover
+from bot.automation.router import FollowUps
+from bot.channels import backfill, connect
+from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
+from bot.core.errors import Invalid, NotFound, Refused
+from bot.inbound.contacts import tag_contact, tags_of, untag_contact
+from bot.outbound import outbox
+from bot.outbound.sendpolicy import SendKind
+from bot.platform.db import transaction
+from bot.platform.models import Channel, Comment, Contact, Conversation, Message, StaffSession, User
+from bot.staff.drafts import ReplyType, parse_reply_type
 
 
 def reply(user_id: int, conversation_id: int, *, text: str | None = None,
@@ -41,16 +39,8 @@ def reply(user_id: int, conversation_id: int, *, text: str | None = None,
         Conversation.update(unread_count=0).where(Conversation.id == conversation.id).execute()
         handover.pause_after_staff(conversation)  # the bot never talks over a person
         rows = list(Message.select().where(Message.idempotency_key.startswith(key + ":")).order_by(Message.id))
-    tasks.dispatch(FollowUps(send=ready))
+    jobs.dispatch(FollowUps(send=ready))
     return rows
-
-
-def parse_reply_type(value: ReplyType | str) -> ReplyType:
-    """The way of answering named by `value`, or Invalid naming the field."""
-    try:
-        return ReplyType(value)
-    except ValueError:
-        raise Invalid("reply_type", "must be message, private or comment") from None
 
 
 def _draft(conversation: Conversation, reply_type: ReplyType, content: MessageContent, key: str, user_id: int,
@@ -195,8 +185,31 @@ def send_campaign_to_past_comments(campaign_id: int) -> tuple[int, int]:
     """Run a saved, active campaign on the stored comments it matches that Meta still lets us
     answer privately (7 days), each once; sends go through the normal per-page rate limit.
     Returns (comments answered, messages queued)."""
-    from bot import campaigns
-
     done = campaigns.send_to_past_comments(campaign_id)
-    tasks.dispatch(FollowUps(send=done.messages))
+    jobs.dispatch(FollowUps(send=done.messages))
     return done.comments, len(done.messages)
+
+
+# --- channels (issue 12) ------------------------------------------------------------------------------
+
+
+def connect_page(page_id: str, name: str, token: str, **options: Any) -> list[Channel]:
+    """Connect (or reconnect) a page and its Instagram account (`bot.channels.connect`), then
+    enqueue what connecting recorded: health e-mails and gap backfills."""
+    connected = connect.connect_page(page_id, name, token, **options)
+    for recorded in connected.health:
+        jobs.follow_health(recorded)
+    return connected.channels
+
+
+def update_channel_settings(channel_id: int, **toggles: bool | str | None) -> Channel:
+    """Change a channel's toggles and bot fallback message (`bot.channels.connect`)."""
+    return connect.update_settings(channel_id, **toggles)
+
+
+def request_backfill(channel_id: int, since: int, until: int | None, *, requested_by: int | None
+                     ) -> backfill.BackfillView:
+    """An admin's "read back this period": the run is stored, then enqueued."""
+    view = backfill.request(channel_id, since, until, requested_by=requested_by)
+    jobs.run_backfill.send(view.id)
+    return view

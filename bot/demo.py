@@ -10,10 +10,11 @@ import logging
 
 import httpx
 
-from bot import channels
-from bot.db import connection
-from bot.models import Channel
-from bot.settings import SANDBOX_PREFIX, Settings
+from bot import commands
+from bot.platform import registry as channels
+from bot.platform.db import connection
+from bot.platform.models import Channel
+from bot.platform.settings import SANDBOX_PREFIX, Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ async def ensure_demo_channel(settings: Settings) -> None:
             params={"subscribed_fields": ",".join(channels.PAGE_FIELDS), "access_token": page["page_token"]})
         subscribed.raise_for_status()
     with connection():
-        channels.connect_page(page["page_id"], "Demo Shop", page["page_token"],
+        commands.connect_page(page["page_id"], "Demo Shop", page["page_token"],
                               instagram_id=page.get("instagram_id"), instagram_username="demo.shop",
                               instagram_followers=4200, subscribe=False)  # done above: async, same process
         count = Channel.select().count()

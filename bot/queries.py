@@ -8,11 +8,15 @@ from collections.abc import Collection
 import msgspec
 from peewee import JOIN, fn
 
-from bot.campaign_stats import Funnel, funnel
-from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec, spec_of
-from bot.db import now_ms
-from bot.errors import NotFound
-from bot.models import (
+from bot.automation.campaign_stats import Funnel, funnel
+from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
+from bot.automation.flows import store
+from bot.core.errors import NotFound
+from bot.inbound import pauses
+from bot.outbound.sender import last_customer_message
+from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
+from bot.platform.db import now_ms
+from bot.platform.models import (
     Campaign,
     CampaignRun,
     CampaignStep,
@@ -26,7 +30,6 @@ from bot.models import (
     Tag,
     User,
 )
-from bot.sendpolicy import Allowed, Author, Facts, SendKind, windows
 
 PAGE_SIZE = 25
 
@@ -169,15 +172,12 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
 def _bot_fields(c: Conversation) -> dict:
     """The bot's position and pause in the person's DM thread (a comment conversation shows its
     person's thread)."""
-    from bot import handover
-    from bot.flows import store
-
-    thread = c if not c.kind.endswith("_comments") else handover.dm_thread(
+    thread = c if not c.kind.endswith("_comments") else pauses.dm_thread(
         c.channel, c.identity.scoped_id if c.identity_id else None)
     row = store.state_of(thread.id) if thread is not None else None
     if row is None:
         return {}
-    until = handover.paused_until(thread.id)
+    until = pauses.paused_until(thread.id)
     return {"bot_flow": row.flow_name, "bot_state": row.state, "bot_paused_until": until,
             "bot_paused_reason": row.paused_reason if until else None}
 
@@ -192,8 +192,6 @@ def _message_view(m: Message) -> MessageView:
 
 def send_options(c: Conversation, author: Author = Author.STAFF) -> list[SendOption]:
     """What staff can send in this conversation now, and until when (the reply box indicator)."""
-    from bot.sender import last_customer_message
-
     channel: Channel = c.channel
     user_id = c.identity.scoped_id if c.identity_id else None
     comment = _latest_comment(c) if c.kind.endswith("_comments") else None
@@ -257,8 +255,6 @@ class LedgerEntry(msgspec.Struct):
 def comment_ledger(comment_id: str) -> list[LedgerEntry]:
     """For one comment: each campaign that looked at it, matched or why not, and what each action
     did (sent with Meta's id, refused with the reason, failed with Meta's reason)."""
-    from bot.campaigns import REASONS
-
     entries = []
     for run in CampaignRun.select().where(CampaignRun.comment_id == comment_id).order_by(CampaignRun.id):
         steps = []

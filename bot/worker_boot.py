@@ -4,8 +4,8 @@ time across processes, by lease)."""
 
 from __future__ import annotations
 
-from bot import runtime
 from bot.clock import Clock
+from bot.platform import runtime
 
 runtime.boot()
 clock = Clock().start()

@@ -18,11 +18,11 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 
 import streamlit as st  # noqa: E402
 
-from bot import notifications  # noqa: E402
+from bot.automation import notifications  # noqa: E402
 from dashboard import state, widgets  # noqa: E402
 
 if TYPE_CHECKING:
-    from bot.models import User
+    from bot.platform.models import User
 
 
 def sign_in() -> None:

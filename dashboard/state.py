@@ -29,15 +29,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from bot import auth, campaigns, queue, runtime
-from bot.campaigns import CampaignSpec
-from bot.db import db
-from bot.errors import NotFound
-from bot.models import Campaign
-from bot.settings import META_GRAPH_URL, Settings, load_settings
+from bot.automation import campaigns
+from bot.automation.campaigns import CampaignSpec
+from bot.core.errors import NotFound
+from bot.platform import queue, runtime
+from bot.platform.db import db
+from bot.platform.models import Campaign
+from bot.platform.settings import META_GRAPH_URL, Settings, load_settings
+from bot.staff import auth
 
 if TYPE_CHECKING:
-    from bot.models import User
+    from bot.platform.models import User
 
 TOKEN = "sd_session_token"
 COOKIE = "socialdesk_session"  # the browser's copy of TOKEN; never in the URL

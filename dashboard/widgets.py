@@ -1,8 +1,8 @@
 """Pieces several pages draw: a message bubble, the composer, the send-window badge, a
 Messenger-shaped preview and the funnel chart.
 
-They render values from `bot.queries` / `bot.campaign_stats` and collect input into
-`bot.compose` types; they never decide what may be sent (that is `bot.sendpolicy`, through
+They render values from `bot.queries` / `bot.automation.campaign_stats` and collect input into
+`bot.core.compose` types; they never decide what may be sent (that is `bot.outbound.sendpolicy`, through
 `queries.send_options`). The tag editor is the one widget that writes, through `bot.commands`.
 """
 
@@ -19,14 +19,14 @@ import pandas as pd
 import streamlit as st
 
 from bot import commands, queries
-from bot.campaign_stats import Funnel
-from bot.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
-from bot.errors import Invalid
+from bot.automation.campaign_stats import Funnel
+from bot.core.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
+from bot.core.errors import Invalid
 from bot.queries import MessageView, SendOption
 from dashboard import state
 
 if TYPE_CHECKING:
-    from bot.models import Channel
+    from bot.platform.models import Channel
 
 KIND_LABELS = {
     "messenger": "Messenger",

@@ -79,7 +79,7 @@ def make_env(database_url: str, redis_url: str | None = None, **extra: str) -> d
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[LiveServer]:
     """One sandbox Graph API for the session; each test resets it and points it at its API."""
-    from bot.sandbox.app import create_sandbox_app
+    from sandbox.app import create_sandbox_app
 
     server = LiveServer(create_sandbox_app(APP_SECRET, None)).start()
     yield server

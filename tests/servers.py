@@ -150,9 +150,9 @@ class Stack:
     def start(cls, env: dict[str, str], sandbox: LiveServer, *, connect: bool = True,
               instagram: bool = True, workers: bool = True) -> Iterator[Stack]:
         from api.app import create_app
-        from bot import runtime
-        from bot.db import connection
-        from bot.settings import load_settings
+        from bot.platform import runtime
+        from bot.platform.db import connection
+        from bot.platform.settings import load_settings
 
         api_port = free_port()
         env = {"GRAPH_API_URL": f"{sandbox.url}/graph", "SOCIALDESK_API_PORT": str(api_port), **env}
@@ -176,8 +176,8 @@ class Stack:
 
     def start_workers(self) -> None:
         """Worker threads and the clock, as `socialdesk run` starts them."""
-        from bot import queue
         from bot.clock import Clock
+        from bot.platform import queue
 
         self._worker = queue.start_inprocess_worker(4)
         self._clock = Clock(interval=0.2).start()
@@ -190,20 +190,20 @@ class Stack:
 
     def restart_workers(self) -> None:
         """Stop every worker, drop the in-process queue (what a process restart loses), start again."""
-        from bot import queue
+        from bot.platform import queue
 
         self.stop_workers()
         queue.setup_broker(self.settings.redis_url)
         self.start_workers()
 
     def connect_page(self, name: str = "Acme Shoes", instagram: bool = True) -> dict:
-        from bot import channels
+        from bot import commands
 
         body: dict[str, Any] = {"name": name}
         if instagram:
             body["instagram"] = {"username": "acme.shoes", "followers_count": 1200}
         page = self.control("pages", **body)
-        channels.connect_page(page["page_id"], name, page["page_token"], instagram_id=page.get("instagram_id"),
+        commands.connect_page(page["page_id"], name, page["page_token"], instagram_id=page.get("instagram_id"),
                               instagram_username="acme.shoes" if instagram else None)
         self.page = page
         return page
@@ -235,7 +235,7 @@ class Stack:
     @staticmethod
     def wait(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
         """Wait for a database condition (each poll in its own connection)."""
-        from bot.db import connection
+        from bot.platform.db import connection
 
         def check() -> Any:
             with connection():

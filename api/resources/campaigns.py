@@ -11,10 +11,11 @@ from litestar.params import Parameter
 from api.guards import admin_only
 from api.resources import get, post, put
 from api.schemas import CampaignBody, IdParam, QueuedOut
-from bot import campaigns, commands, queries
-from bot.campaign_stats import Funnel
-from bot.campaigns import DRY_RUN_DAYS, DryRunReport
-from bot.db import connection
+from bot import commands, queries
+from bot.automation import campaigns
+from bot.automation.campaign_stats import Funnel
+from bot.automation.campaigns import DRY_RUN_DAYS, DryRunReport
+from bot.platform.db import connection
 from bot.queries import CampaignView
 
 Days = Annotated[int, Parameter(ge=1, le=30, description="how many days of stored comments to replay")]

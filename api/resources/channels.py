@@ -12,11 +12,13 @@ from litestar import Controller
 from api.guards import Caller, admin_only
 from api.resources import get, patch, post, put
 from api.schemas import ChannelSettingsBody, ConnectChannelBody, HandoverBody, IdParam
-from bot import backfill, channels, handover, health, queries
-from bot.backfill import BackfillView
-from bot.db import connection
-from bot.handover import HandoverSettings
-from bot.health import HealthView
+from bot import commands, queries
+from bot.automation import handover
+from bot.automation.handover import HandoverSettings
+from bot.channels import backfill, health
+from bot.channels.backfill import BackfillView
+from bot.channels.health import HealthView
+from bot.platform.db import connection
 from bot.queries import ChannelView
 
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=10**13, description="milliseconds since the epoch")]
@@ -41,7 +43,7 @@ class ChannelController(Controller):
     @post(guards=[admin_only], summary="Connect a Facebook Page (and its Instagram account)")
     def connect(self, data: ConnectChannelBody) -> list[ChannelView]:
         with connection():
-            connected = channels.connect_page(data.page_id, data.name, data.token,
+            connected = commands.connect_page(data.page_id, data.name, data.token,
                                               instagram_id=data.instagram_id,
                                               instagram_username=data.instagram_username,
                                               instagram_followers=data.instagram_followers)
@@ -57,7 +59,7 @@ class ChannelController(Controller):
         changes = data.changes()
         with connection():
             if changes:
-                channels.update_settings(channel_id, **changes)
+                commands.update_channel_settings(channel_id, **changes)
             return queries.channel(channel_id)
 
     @get("/{channel_id:str}/handover", summary="What asks for a person, what the bot says then, how long it pauses")
@@ -87,4 +89,4 @@ class ChannelController(Controller):
           summary="Read back what Meta holds for a period (messages and comments)")
     def request_backfill(self, caller: Caller, channel_id: IdParam, data: BackfillBody) -> BackfillView:
         with connection():
-            return backfill.request(channel_id, data.since, data.until, requested_by=caller.id)
+            return commands.request_backfill(channel_id, data.since, data.until, requested_by=caller.id)

@@ -11,7 +11,7 @@ from litestar.params import Parameter
 from api.resources import delete, get, post
 from api.schemas import MAX_NAME, IdParam, PageParam, PageSizeParam, TagBody, TagList
 from bot import commands, queries
-from bot.db import connection
+from bot.platform.db import connection
 from bot.queries import ContactPage, ContactView
 
 

@@ -24,7 +24,7 @@ from api.schemas import (
     TagList,
 )
 from bot import commands, queries
-from bot.db import connection
+from bot.platform.db import connection
 from bot.queries import ConversationView, InboxPage, MessageView
 
 TagParam = Annotated[str, Parameter(max_length=MAX_NAME)]

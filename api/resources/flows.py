@@ -12,10 +12,10 @@ from litestar.params import Parameter
 from api.guards import admin_only
 from api.resources import delete, get, post, put
 from api.schemas import IdParam
-from bot.db import connection
-from bot.flows import store
-from bot.flows.spec import FlowSpec, to_dot
-from bot.models import Flow
+from bot.automation.flows import store
+from bot.automation.flows.spec import FlowSpec, to_dot
+from bot.platform.db import connection
+from bot.platform.models import Flow
 
 Format = Annotated[Literal["yaml", "json"], Parameter(description="document format")]
 

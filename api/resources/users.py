@@ -7,9 +7,10 @@ from litestar import Controller
 from api.guards import Caller, admin_only
 from api.resources import get, post
 from api.schemas import IdParam, UserBody
-from bot import auth, commands, queries
-from bot.db import connection
+from bot import commands, queries
+from bot.platform.db import connection
 from bot.queries import UserView
+from bot.staff import auth
 
 
 class UserController(Controller):

@@ -2,7 +2,7 @@
 
 Each delivery is a JSON POST `{"id", "event", "created_at", "data"}` signed with
 `X-Socialdesk-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` keyed with the
-endpoint's `secret`; failed deliveries are retried with growing delays (see `bot.outhooks`).
+endpoint's `secret`; failed deliveries are retried with growing delays (see `bot.outbound.outhooks`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from litestar.params import Parameter
 from api.guards import Caller, admin_only
 from api.resources import delete, get, patch, post
 from api.schemas import IdParam, WebhookBody, WebhookPatchBody
-from bot import outhooks
-from bot.db import connection
-from bot.outhooks import DeliveryView, EndpointView
+from bot.outbound import outhooks
+from bot.outbound.outhooks import DeliveryView, EndpointView
+from bot.platform.db import connection
 
 
 class WebhookController(Controller):

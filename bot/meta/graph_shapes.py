@@ -1,7 +1,7 @@
 """Meta's outbound shapes, in one place: what we POST to the Graph API, what it answers, and
 how its errors map to `GraphError`.
 
-`bot.graph` does the HTTP; this module knows the JSON. It is pure (no I/O), so every shape
+`bot.meta.graph` does the HTTP; this module knows the JSON. It is pure (no I/O), so every shape
 and every row of the error table (meta-platform.md §7) is tested without a network. Section
 numbers below refer to /work/shared/meta-platform.md.
 """
@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from bot.compose import Button, MediaAttachment, MessageContent, QuickReply, has_text
-from bot.errors import GraphError, Invalid
-from bot.events import (
+from bot.core.compose import Button, MediaAttachment, MessageContent, QuickReply, has_text
+from bot.core.errors import GraphError, Invalid
+from bot.core.events import (
     Attachment,
     CommentAdded,
     MessageEcho,
@@ -40,7 +40,7 @@ def comment_recipient(comment_id: str) -> dict[str, str]:
 
 
 def message_body(part: MessageContent, platform: str) -> dict[str, Any]:
-    """The Send API `message` for one part (see `bot.compose.split_parts`).
+    """The Send API `message` for one part (see `bot.core.compose.split_parts`).
 
     Text alone -> `text`; text with buttons -> a button template; one media attachment ->
     `attachment`; quick replies ride along on any of them.

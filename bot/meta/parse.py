@@ -6,7 +6,7 @@ Meta's order (entry order, then item order), and an `Ignored(reason)` for each w
 we do not handle. Meta changes shapes often (meta-platform.md §1), and an exception here would
 fail the delivery, make Meta retry it and, after an hour, drop the channel.
 
-The shapes come from `bot.meta.webhook`; the events from `bot.events`.
+The shapes come from `bot.meta.webhook`; the events from `bot.core.events`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from bot.events import (
+from bot.core.events import (
     Attachment,
     CommentAdded,
     CommentEdited,

@@ -16,16 +16,19 @@ from typing import TYPE_CHECKING
 import msgspec
 import streamlit as st
 
-from bot import campaign_stats, campaigns, channels, commands, runtime
-from bot.campaigns import DRY_RUN_DAYS, REASONS, ActionSpec, CampaignSpec, TriggerSpec
-from bot.compose import SHORTCODES, MessageContent, check_content_templates, render_content
-from bot.errors import GraphError, Invalid, NotFound, Refused
-from bot.flows import store as flow_store
+from bot import commands
+from bot.automation import campaign_stats, campaigns
+from bot.automation.campaigns import DRY_RUN_DAYS, REASONS, ActionSpec, CampaignSpec, TriggerSpec
+from bot.automation.flows import store as flow_store
+from bot.core.compose import SHORTCODES, MessageContent, check_content_templates, render_content
+from bot.core.errors import GraphError, Invalid, NotFound, Refused
+from bot.platform import registry as channels
+from bot.platform import runtime
 from dashboard import state, widgets
 from dashboard.widgets import drafted
 
 if TYPE_CHECKING:
-    from bot.models import Channel
+    from bot.platform.models import Channel
 
 EDIT = "sd_campaign_edit"
 ACTION_KINDS = {"send_message": "Send a private message", "reply_comment": "Reply to the comment publicly",

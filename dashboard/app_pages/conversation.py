@@ -5,7 +5,7 @@ each campaign decided and did.
 The thread is a fragment refreshing itself; the reply box is outside it, so what is being
 typed is never redrawn, and every field of it is kept as a draft until sent. The reply's text
 (and for comments, the way of answering) is also saved in the database as it changes
-(`bot.drafts`), so a browser reload or another computer finds it again.
+(`bot.staff.drafts`), so a browser reload or another computer finds it again.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from functools import partial
 import streamlit as st
 from peewee import DoesNotExist
 
-from bot import commands, drafts, queries
-from bot.errors import Invalid, NotFound
+from bot import commands, queries
+from bot.core.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
+from bot.staff import drafts
 from dashboard import state, widgets
 
 SEEN = "sd_seen_message"

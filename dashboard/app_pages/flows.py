@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bot.errors import Invalid, NotFound
-from bot.flows import spec, store
+from bot.automation.flows import spec, store
+from bot.core.errors import Invalid, NotFound
 from dashboard import state
 
 PICK = "sd_flow_pick"

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import msgspec
 import streamlit as st
 
-from bot import channels, queries
+from bot import queries
+from bot.platform import registry as channels
 from bot.queries import InboxItem
 from dashboard import state, widgets
 

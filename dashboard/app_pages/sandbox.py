@@ -12,11 +12,11 @@ import httpx
 import pandas as pd
 import streamlit as st
 
-from bot import channels
+from bot.platform import registry as channels
 from dashboard import state
 
 if TYPE_CHECKING:
-    from bot.models import Channel
+    from bot.platform.models import Channel
 
 PEOPLE = "sd_sandbox_people"  # [(account id, user id, name)] created in this session
 

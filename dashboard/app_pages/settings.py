@@ -13,14 +13,19 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from bot import auth, backfill, channels, handover, health, queries, runtime
-from bot.db import now_ms
-from bot.errors import GraphError, Invalid
-from bot.handover import HandoverSettings
+from bot import commands, queries
+from bot.automation import handover
+from bot.automation.handover import HandoverSettings
+from bot.channels import health
+from bot.core.errors import GraphError, Invalid
+from bot.platform import registry as channels
+from bot.platform import runtime
+from bot.platform.db import now_ms
+from bot.staff import auth
 from dashboard import state, widgets
 
 if TYPE_CHECKING:
-    from bot.models import Channel
+    from bot.platform.models import Channel
 
 FOUND_PAGES = "sd_found_pages"  # PageAccount list (with tokens) between "find" and "connect"; never drawn
 TOGGLE_LABELS = {
@@ -67,7 +72,7 @@ def channel_card(channel: Channel) -> None:
 
 def handover_panel(channel: Channel) -> None:
     """What asks for a person on this channel, what the bot says then, and how long it stays
-    quiet once a person has the conversation (`bot.handover`). A refused value stays in its field,
+    quiet once a person has the conversation (`bot.automation.handover`). A refused value stays in its field,
     with the reason under it, so it can be fixed."""
     key = f"handover_{channel.id}_"
     if key + "keywords" not in st.session_state:  # first drawn (again): the stored settings, no old error
@@ -185,7 +190,7 @@ def _request_backfill(channel_id: int) -> None:
     hours = int(st.session_state.get(f"backfill_hours_{channel_id}") or 24)
     user = state.current_user()
     try:
-        backfill.request(channel_id, now_ms() - hours * HOUR_MS, None, requested_by=user.id if user else None)
+        commands.request_backfill(channel_id, now_ms() - hours * HOUR_MS, None, requested_by=user.id if user else None)
     except Invalid as exc:
         state.notice(f"Not started: {exc}", "error")
         return
@@ -194,7 +199,7 @@ def _request_backfill(channel_id: int) -> None:
 
 @state.with_db
 def _set_toggle(channel_id: int, name: str, key: str) -> None:
-    channels.update_settings(channel_id, **{name: bool(st.session_state[key])})
+    commands.update_channel_settings(channel_id, **{name: bool(st.session_state[key])})
     state.notice("Saved.")
 
 
@@ -231,7 +236,7 @@ def connect(page_id: str, name: str, token: str, ig_id: str | None, ig_username:
             ig_followers: int | None) -> None:
     """Connect and subscribe; the outcome is shown as a notice on the next run."""
     try:
-        connected = channels.connect_page(page_id, name, token, instagram_id=ig_id,
+        connected = commands.connect_page(page_id, name, token, instagram_id=ig_id,
                                           instagram_username=ig_username, instagram_followers=ig_followers)
     except (Invalid, GraphError) as exc:
         state.notice(f"Not connected: {exc}", "error")

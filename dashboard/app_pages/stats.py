@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bot import campaign_stats
-from bot.campaigns import REASONS
+from bot.automation import campaign_stats
+from bot.automation.campaigns import REASONS
 from dashboard import state, widgets
 
 state.user_or_stop()

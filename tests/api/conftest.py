@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import auth
-from bot.db import connection
-from bot.models import Conversation, InboundEvent, Message
+from bot.platform.db import connection
+from bot.platform.models import Conversation, InboundEvent, Message
+from bot.staff import auth
 from tests.servers import Stack
 
 API = "/api/v1"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-from bot import auth
-from bot.db import connection
-from bot.models import ApiToken, User
+from bot.platform.db import connection
+from bot.platform.models import ApiToken, User
+from bot.staff import auth
 from tests.api.conftest import Api, error_of
 
 # (method, path, body): one route of each resource, bodies deliberately invalid so that a 401/403

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.db import connection
-from bot.models import Campaign, Message
+from bot.platform.db import connection
+from bot.platform.models import Campaign, Message
 from tests.api.conftest import Api, error_of
 
 

@@ -3,9 +3,9 @@ API, settings toggles, handover settings, health."""
 
 from __future__ import annotations
 
-from bot.channels import PAGE_FIELDS
-from bot.db import connection, now_ms
-from bot.models import Channel, Message
+from bot.platform.db import connection, now_ms
+from bot.platform.models import Channel, Message
+from bot.platform.registry import PAGE_FIELDS
 from tests.api.conftest import Api, error_of
 
 

@@ -4,8 +4,8 @@ sandbox, assignment, close/reopen and tags."""
 
 from __future__ import annotations
 
-from bot.db import connection
-from bot.models import Message
+from bot.platform.db import connection
+from bot.platform.models import Message
 from tests.api.conftest import Api, error_of
 
 

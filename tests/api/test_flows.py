@@ -4,7 +4,7 @@ are 422 naming the field; agents may not change flows."""
 from __future__ import annotations
 
 from tests.api.conftest import Api, error_of
-from tests.bot.test_flows import SHOP
+from tests.bot.automation.test_flows import SHOP
 
 
 def test_import_export_update_delete(api: Api) -> None:

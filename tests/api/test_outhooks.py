@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot import outhooks
-from bot.db import connection, transaction
-from bot.models import HookDelivery, Message
+from bot import jobs
+from bot.outbound import outhooks
+from bot.platform.db import connection, transaction
+from bot.platform.models import HookDelivery, Message
 from tests.api.conftest import Api, error_of
 from tests.servers import LiveServer, free_port, wait_until
 
@@ -90,13 +91,13 @@ def emit_and_send(event: str, payload: dict, subject: str | None = None) -> list
         with transaction():
             ids = outhooks.emit(event, payload, subject=subject)
         for delivery_id in ids:
-            outhooks.deliver_outhook.send(delivery_id)
+            jobs.deliver_outhook.send(delivery_id)
     return ids
 
 
 def enqueue(ids: list[int]) -> None:
     for delivery_id in ids:
-        outhooks.deliver_outhook.send(delivery_id)
+        jobs.deliver_outhook.send(delivery_id)
 
 
 # --- managing endpoints over REST -------------------------------------------------------------------------

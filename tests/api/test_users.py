@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import auth
-from bot.db import connection
+from bot.platform.db import connection
+from bot.staff import auth
 from tests.api.conftest import Api, error_of
 
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from bot import channels
-from bot.contacts import tags_of
-from bot.db import connection
-from bot.models import (
+from bot import commands
+from bot.inbound.contacts import tags_of
+from bot.platform.db import connection
+from bot.platform.models import (
     Channel,
     Comment,
     Contact,
@@ -198,14 +198,12 @@ def test_echoes_postbacks_referrals_reactions_edits_deletes(stack: Stack) -> Non
 
 
 def test_reads_and_deliveries_move_our_messages_forward(stack: Stack) -> None:
-    from bot import commands
-
     page_id, _ = ids(stack)
     user = stack.control("customers", account_id=page_id, name="Ray Reader")["user_id"]
     stack.control("dm", account_id=page_id, user_id=user, text="hi")
     conversation = stack.wait(lambda: Conversation.get_or_none(Conversation.kind == "messenger"), what="dm")
     with connection():
-        from bot.auth import add_user
+        from bot.staff.auth import add_user
 
         staff = add_user("agent@example.com", "long enough", "agent")
         rows = commands.reply(staff.id, conversation.id, text="Hello Ray")
@@ -309,7 +307,7 @@ def test_instagram_comments(stack: Stack) -> None:
 def test_receive_messages_off_ignores_dms(stack: Stack) -> None:
     page_id, _ = ids(stack)
     with connection():
-        channels.update_settings(Channel.get(Channel.account_id == page_id).id, receive_messages=False)
+        commands.update_channel_settings(Channel.get(Channel.account_id == page_id).id, receive_messages=False)
     stack.post_webhook(p.messenger_message(page_id, "5030", "m_off", text="hi", timestamp=now_ms()))
     stack.wait(lambda: IgnoredItem.select().where(IgnoredItem.reason.contains("receive messages")).exists(),
                what="ignored")
@@ -320,7 +318,7 @@ def test_receive_messages_off_ignores_dms(stack: Stack) -> None:
 def test_receive_comments_off_opens_no_conversation(stack: Stack) -> None:
     page_id, _ = ids(stack)
     with connection():
-        channels.update_settings(Channel.get(Channel.account_id == page_id).id, receive_comments=False)
+        commands.update_channel_settings(Channel.get(Channel.account_id == page_id).id, receive_comments=False)
     stack.post_webhook(p.feed_comment(page_id, "88_1", f"{page_id}_88", from_id="5040",
                                       created_time=int(time.time())))
     wait_applied(stack, 1)
@@ -330,8 +328,8 @@ def test_receive_comments_off_opens_no_conversation(stack: Stack) -> None:
 
 
 def test_notifications_per_staff_user(stack: Stack) -> None:
-    from bot.auth import add_user
-    from bot.notifications import unread_count
+    from bot.automation.notifications import unread_count
+    from bot.staff.auth import add_user
 
     page_id, _ = ids(stack)
     with connection():
@@ -343,7 +341,7 @@ def test_notifications_per_staff_user(stack: Stack) -> None:
     wait_applied(stack, 3)
     with connection():
         assert unread_count(ann.id) == 3 and unread_count(bob.id) == 3
-        channels.update_settings(Channel.get(Channel.account_id == page_id).id, notifications=False)
+        commands.update_channel_settings(Channel.get(Channel.account_id == page_id).id, notifications=False)
     stack.post_webhook(p.messenger_message(page_id, "5050", "m_n9", text="hi", timestamp=t + 9))
     wait_applied(stack, 4)
     with connection():
@@ -362,7 +360,7 @@ def test_nul_characters_are_stored_not_lost(stack: Stack) -> None:
 
 
 def test_profiles_are_fetched_in_the_background(stack: Stack) -> None:
-    from bot.models import Identity
+    from bot.platform.models import Identity
 
     page_id, ig_id = ids(stack)
     user = stack.control("customers", account_id=page_id, name="Paula Profile", first_name="Paula",

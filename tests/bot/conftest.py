@@ -8,7 +8,7 @@ import peewee
 import pytest
 
 from bot import migrations
-from bot.db import connection, open_database
+from bot.platform.db import connection, open_database
 
 
 @pytest.fixture

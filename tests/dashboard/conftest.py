@@ -29,9 +29,9 @@ def dashboard_env(stack: Stack) -> dict[str, str]:
 @pytest.fixture
 def desk(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The stack, with staff users and this process's environment set as the dashboard reads it."""
-    from bot import auth
-    from bot.db import connection
-    from bot.settings import load_settings
+    from bot.platform.db import connection
+    from bot.platform.settings import load_settings
+    from bot.staff import auth
     from dashboard import state
 
     for name, value in dashboard_env(stack).items():
@@ -82,7 +82,7 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) ->
 def customer_writes(desk: Stack, name: str, text: str, *, account: str | None = None,
                     **extra: object) -> tuple[int, str]:
     """A new sandbox customer sends a DM (a signed webhook); returns (conversation id, user id)."""
-    from bot.models import Conversation, Identity
+    from bot.platform.models import Conversation, Identity
 
     account = account or desk.page["page_id"]
     user_id = desk.control("customers", account_id=account, name=name)["user_id"]

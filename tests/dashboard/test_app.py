@@ -52,7 +52,7 @@ def test_admin_opens_every_page(admin_app) -> None:
 
 
 def test_an_expired_session_goes_back_to_the_login_form(desk, admin_app) -> None:
-    from bot.models import StaffSession
+    from bot.platform.models import StaffSession
 
     StaffSession.update(expires_at=1).execute()
     admin_app.run()
@@ -61,7 +61,7 @@ def test_an_expired_session_goes_back_to_the_login_form(desk, admin_app) -> None
 
 
 def test_sign_out_ends_the_session(desk, admin_app) -> None:
-    from bot.models import StaffSession
+    from bot.platform.models import StaffSession
 
     admin_app.button(key="sign_out").click().run()
     assert [t.label for t in admin_app.text_input] == ["E-mail", "Password"]

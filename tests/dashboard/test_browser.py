@@ -107,7 +107,7 @@ def shot(page: object, name: str) -> None:
 
 
 def test_staff_reply_from_the_dashboard_reaches_the_customer(desk: Stack, page: object) -> None:
-    from bot.models import Conversation
+    from bot.platform.models import Conversation
 
     account = desk.page["page_id"]
     customer = desk.control("customers", account_id=account, name="Dana Buyer")["user_id"]
@@ -136,10 +136,11 @@ def test_staff_reply_from_the_dashboard_reaches_the_customer(desk: Stack, page: 
 
 
 def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object) -> None:
-    from bot import campaigns, channels
-    from bot.campaigns import ActionSpec, CampaignSpec
-    from bot.compose import MessageContent
-    from bot.models import Campaign
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec
+    from bot.core.compose import MessageContent
+    from bot.platform import registry as channels
+    from bot.platform.models import Campaign
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)
@@ -177,8 +178,8 @@ def session_cookies(page: object) -> list[dict]:
 def test_a_reload_keeps_the_sign_in_and_the_reply_being_typed(desk: Stack, page: object) -> None:
     from playwright.sync_api import expect
 
-    from bot import auth, drafts
-    from bot.models import StaffSession, User
+    from bot.platform.models import StaffSession, User
+    from bot.staff import auth, drafts
 
     conversation_id, _ = customer_writes(desk, "Rita Reload", "Is the blue jacket back in stock?")
     admin = User.get(User.email == ADMIN[0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.bot.test_campaigns import comment, private_replies, settled
+from tests.bot.automation.test_campaigns import comment, private_replies, settled
 from tests.dashboard.conftest import open_conversation, texts
 from tests.servers import wait_until
 
@@ -30,7 +30,7 @@ def add_action(app: AppTest, prefix: str, kind: str) -> str:
 
 
 def test_create_dry_run_and_activate(desk, admin_app) -> None:
-    from bot.models import Campaign, CampaignAction
+    from bot.platform.models import Campaign, CampaignAction
 
     app = new_editor(admin_app)
     prefix = "cenew_"
@@ -70,7 +70,7 @@ def test_changing_after_the_dry_run_needs_a_new_one(desk, admin_app) -> None:
 
 
 def test_invalid_campaign_is_not_saved_and_names_the_field(desk, admin_app) -> None:
-    from bot.models import Campaign
+    from bot.platform.models import Campaign
 
     app = new_editor(admin_app)
     prefix = "cenew_"
@@ -86,7 +86,7 @@ def test_invalid_campaign_is_not_saved_and_names_the_field(desk, admin_app) -> N
 
 
 def test_post_picker_lists_the_page_posts(desk, admin_app) -> None:
-    from bot.models import Campaign
+    from bot.platform.models import Campaign
 
     account = desk.page["page_id"]
     wanted = desk.control("posts", account_id=account, message="Red sneakers are back",
@@ -108,10 +108,11 @@ def test_post_picker_lists_the_page_posts(desk, admin_app) -> None:
 
 
 def test_list_shows_numbers_and_edits_keep_the_actions(desk, admin_app) -> None:
-    from bot import campaigns, channels
-    from bot.campaigns import ActionSpec, CampaignSpec
-    from bot.compose import Button, MessageContent
-    from bot.models import Campaign
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec
+    from bot.core.compose import Button, MessageContent
+    from bot.platform import registry as channels
+    from bot.platform.models import Campaign
 
     channel = channels.channel_for("facebook", desk.page["page_id"])
     saved = campaigns.save(CampaignSpec(name="Existing", channel_id=channel.id, actions=[
@@ -150,10 +151,11 @@ def test_post_picker_pages_through_older_posts(desk, admin_app) -> None:
 
 
 def test_send_a_live_campaign_to_eligible_past_comments(desk, admin_app) -> None:
-    from bot import campaigns, channels
-    from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-    from bot.compose import MessageContent
-    from bot.models import CampaignRun, Message
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.core.compose import MessageContent
+    from bot.platform import registry as channels
+    from bot.platform.models import CampaignRun, Message
 
     account = desk.page["page_id"]
     post = desk.control("posts", account_id=account, message="Boots on sale")["post_id"]

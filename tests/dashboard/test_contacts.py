@@ -10,7 +10,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_search_and_open_a_profile(desk, admin_app) -> None:
-    from bot.models import Conversation
+    from bot.platform.models import Conversation
 
     conversation_id, user_id = customer_writes(desk, "Dana Buyer", "hi")
     customer_writes(desk, "Ian Insta", "hello", account=desk.page["instagram_id"])

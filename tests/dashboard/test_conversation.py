@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from bot import drafts
-from bot.models import Conversation, Message, User
+from bot.platform.models import Conversation, Message, User
+from bot.staff import drafts
 from tests.dashboard.conftest import ADMIN, AGENT, customer_writes, open_conversation, sign_in, texts
 from tests.servers import wait_until
 
@@ -117,9 +117,10 @@ def test_assign_close_and_tag(desk, admin_app) -> None:
 
 
 def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledger(desk, admin_app) -> None:
-    from bot import campaigns, channels
-    from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-    from bot.compose import MessageContent
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.core.compose import MessageContent
+    from bot.platform import registry as channels
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)
@@ -151,7 +152,7 @@ def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledge
 
 
 def test_staff_pause_and_resume_the_bot(desk, admin_app) -> None:
-    from bot.handover import paused_until
+    from bot.automation.handover import paused_until
 
     conversation_id, _ = customer_writes(desk, "Dana Buyer", "Hello?")
     app = open_conversation(admin_app, conversation_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot import commands
-from bot.models import Conversation
+from bot.platform.models import Conversation
 from tests.dashboard.conftest import customer_writes, texts
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -64,10 +64,10 @@ def test_filters_by_channel_status_assignee_tag_and_search(desk, admin_app) -> N
 
 
 def test_filter_by_connected_page_or_account(desk, admin_app) -> None:
-    from bot import channels
+    from bot.platform import registry as channels
 
     second = desk.control("pages", name="Second Shop")
-    channels.connect_page(second["page_id"], "Second Shop", second["page_token"])
+    commands.connect_page(second["page_id"], "Second Shop", second["page_token"])
     customer_writes(desk, "Mia Messenger", "hi from the first page")
     customer_writes(desk, "Ian Insta", "hello", account=desk.page["instagram_id"])
     customer_writes(desk, "Sue Second", "hi from the second page", account=second["page_id"])

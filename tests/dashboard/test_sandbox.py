@@ -11,10 +11,11 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_play_a_customer_and_watch_the_campaign_answer(desk, admin_app) -> None:
-    from bot import campaigns, channels
-    from bot.campaigns import ActionSpec, CampaignSpec
-    from bot.compose import Button, MessageContent
-    from bot.models import Conversation
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec
+    from bot.core.compose import Button, MessageContent
+    from bot.platform import registry as channels
+    from bot.platform.models import Conversation
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)

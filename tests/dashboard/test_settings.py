@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bot.db import now_ms
+from bot.inbound import pauses
+from bot.platform.db import now_ms
 from tests.dashboard.conftest import customer_writes, texts
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -25,7 +26,7 @@ def open_settings(app: AppTest) -> AppTest:
 
 
 def test_channels_toggles_and_health(desk, admin_app) -> None:
-    from bot import channels
+    from bot.platform import registry as channels
 
     app = open_settings(admin_app)
     page = texts(app)
@@ -39,7 +40,8 @@ def test_channels_toggles_and_health(desk, admin_app) -> None:
 
 
 def test_handover_settings_per_channel(desk, admin_app) -> None:
-    from bot import channels, handover
+    from bot.automation import handover
+    from bot.platform import registry as channels
 
     facebook = channels.channel_for("facebook", desk.page["page_id"])
     instagram = channels.channel_for("instagram", desk.page["instagram_id"])
@@ -73,7 +75,7 @@ def test_handover_settings_per_channel(desk, admin_app) -> None:
     assert not handover.asks_for_human(facebook.id, None, "I want a human")  # the old words are gone
     assert handover.asks_for_human(instagram.id, None, "I want a human")  # other channels keep theirs
     conversation_id, _ = customer_writes(desk, "Hana Help", "Could a manager call me?")
-    paused = desk.wait(lambda: handover.paused_until(conversation_id), what="the bot paused by the new word")
+    paused = desk.wait(lambda: pauses.paused_until(conversation_id), what="the bot paused by the new word")
     assert 2 * 86_400_000 - 60_000 < paused - now_ms() <= 2 * 86_400_000
 
 
@@ -85,7 +87,7 @@ def test_webhook_values_for_meta(desk, admin_app) -> None:
 
 
 def test_connect_a_page_with_a_pasted_token(desk, admin_app) -> None:
-    from bot.models import Channel
+    from bot.platform.models import Channel
 
     page = desk.control("pages", name="Second Shop")
     app = open_settings(admin_app)
@@ -100,7 +102,7 @@ def test_connect_a_page_with_a_pasted_token(desk, admin_app) -> None:
 
 
 def test_connect_from_the_pages_a_user_token_manages(desk, admin_app) -> None:
-    from bot.models import Channel
+    from bot.platform.models import Channel
 
     page = desk.control("pages", name="Third Shop",
                         instagram={"username": "third.shop", "followers_count": 42})
@@ -117,7 +119,7 @@ def test_connect_from_the_pages_a_user_token_manages(desk, admin_app) -> None:
 
 
 def test_add_staff(desk, admin_app) -> None:
-    from bot import auth
+    from bot.staff import auth
 
     app = open_settings(admin_app)
     app.text_input(key="new_user_email").input("new@example.com")

@@ -11,9 +11,10 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_funnel_of_a_campaign(desk, admin_app) -> None:
-    from bot import campaigns, channels
-    from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-    from bot.compose import MessageContent
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.core.compose import MessageContent
+    from bot.platform import registry as channels
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)

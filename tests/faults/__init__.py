@@ -3,11 +3,11 @@ real PostgreSQL and Redis. Helpers shared by these tests live here."""
 
 from __future__ import annotations
 
-from bot import campaigns
-from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-from bot.compose import MessageContent
-from bot.db import connection
-from bot.models import Channel
+from bot.automation import campaigns
+from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+from bot.core.compose import MessageContent
+from bot.platform.db import connection
+from bot.platform.models import Channel
 from tests.servers import Stack
 
 
@@ -37,7 +37,7 @@ def outgoing_summary() -> list[tuple]:
     """(send kind, status, error kind, reason, count) of outgoing rows: printed when a wait fails."""
     from peewee import fn
 
-    from bot.models import InboundEvent, Message
+    from bot.platform.models import InboundEvent, Message
 
     with connection():
         rows = list(Message.select(Message.send_kind, Message.status, Message.error_kind, Message.status_reason,

@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from bot import ingest, tasks
-from bot.db import connection
+from bot import commands, jobs
+from bot.inbound import ingest
 from bot.meta.parse import MalformedBody, parse_delivery
 from bot.meta.signature import sign
-from bot.models import Delivery, InboundEvent
+from bot.platform.db import connection
+from bot.platform.models import Delivery, InboundEvent
 from tests.bot.meta import payloads as p
 from tests.conftest import APP_SECRET, make_env
 from tests.servers import Stack, reset_postgres
@@ -175,14 +176,14 @@ def test_parser_reads_any_body_or_refuses_it_cleanly(raw: bytes, rng: random.Ran
 @pytest.fixture(scope="module")
 def client(pg_url: str) -> Iterator[TestClient]:
     from api.app import create_app
-    from bot import channels, runtime
-    from bot.settings import load_settings
+    from bot.platform import runtime
+    from bot.platform.settings import load_settings
 
     reset_postgres(pg_url)
     settings_ = load_settings(make_env(pg_url))
     runtime.boot(settings_, migrate=True)
     with connection():
-        channels.connect_page(PAGE, "Fuzz Page", "fuzz-token", instagram_id=IG, instagram_username="fuzz",
+        commands.connect_page(PAGE, "Fuzz Page", "fuzz-token", instagram_id=IG, instagram_username="fuzz",
                               subscribe=False)
     with TestClient(app=create_app(settings_, mount_sandbox=False)) as test_client:
         yield test_client
@@ -205,7 +206,7 @@ def _settle(delivery_id: int) -> None:
             for row in InboundEvent.select().where((InboundEvent.conversation_key == key)
                                                    & (InboundEvent.status == "pending")):
                 try:
-                    tasks.apply_event(row)
+                    jobs.apply_event(row)
                 except Exception as exc:  # noqa: BLE001 - the assertion names it
                     if type(exc).__name__ != "NotYetKnown":
                         raise AssertionError(f"applying {row.kind} {row.event_key!r} crashed: {exc!r}") from exc

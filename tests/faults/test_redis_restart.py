@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from bot.db import connection
-from bot.models import Delivery, InboundEvent, Message
+from bot.platform.db import connection
+from bot.platform.models import Delivery, InboundEvent, Message
 from tests.bot.meta import payloads as p
 from tests.conftest import make_env
 from tests.faults import comment_many, outgoing_summary, watched_post

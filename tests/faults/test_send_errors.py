@@ -4,8 +4,9 @@ failed with Meta's reason and never retried."""
 
 from __future__ import annotations
 
-from bot.db import connection
-from bot.models import Message
+from bot import commands
+from bot.platform.db import connection
+from bot.platform.models import Message
 from tests.faults import comment_many, outgoing_summary, watched_post
 from tests.servers import Stack
 
@@ -17,10 +18,9 @@ def test_flaky_meta_sends_each_reply_once_and_permanent_errors_fail_with_reason(
     stack = stack_redis
     page_id = stack.page["page_id"]
     broken = stack.control("pages", name="Broken Page")
-    from bot import channels
 
     with connection():
-        channels.connect_page(broken["page_id"], "Broken Page", broken["page_token"])
+        commands.connect_page(broken["page_id"], "Broken Page", broken["page_token"])
     flaky_post = watched_post(stack, page_id)
     broken_post = watched_post(stack, broken["page_id"])
     stack.control("tokens/revoke", token=broken["page_token"])

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from api.webhooks import MAX_BODY
-from bot.db import connection
-from bot.models import Delivery
+from bot.platform.db import connection
+from bot.platform.models import Delivery
 from tests.bot.meta import payloads as p
 from tests.servers import Stack
 

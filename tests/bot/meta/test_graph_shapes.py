@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.compose import Button, MediaAttachment, MessageContent, QuickReply
-from bot.errors import GraphError, Invalid
-from bot.events import CommentAdded, MessageEcho, MessageReceived, Platform
+from bot.core.compose import Button, MediaAttachment, MessageContent, QuickReply
+from bot.core.errors import GraphError, Invalid
+from bot.core.events import CommentAdded, MessageEcho, MessageReceived, Platform
 from bot.meta import graph_shapes as shapes
 
 

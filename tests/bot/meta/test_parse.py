@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import events
-from bot.events import (
+from bot.core import events
+from bot.core.events import (
     Attachment,
     CommentAdded,
     CommentEdited,
@@ -823,7 +823,7 @@ def test_escaped_unicode_is_decoded() -> None:
     assert [e.text for e in parse_delivery(body).events] == ["ä 😀"]  # type: ignore[union-attr]
 
 
-# --- every sample round-trips through bot.events; fuzzing --------------------------------------
+# --- every sample round-trips through bot.core.events; fuzzing --------------------------------------
 
 SAMPLES: list[dict[str, Any]] = [
     p.messenger_message(

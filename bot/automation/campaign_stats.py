@@ -1,0 +1,155 @@
+"""Campaign funnels counted from stored facts only (ledger rows, outgoing messages and their
+Meta statuses, clicks, the person's later messages), so the numbers match what happened.
+
+received -> matched -> private reply accepted by Meta -> delivered -> read -> clicked -> replied,
+plus failures by reason and a per-day series.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+
+import msgspec
+from peewee import fn
+
+from bot.automation.context import parse_payload
+from bot.core import events as ev
+from bot.platform.db import now_ms
+from bot.platform.models import ButtonClick, Campaign, CampaignAction, CampaignRun, Message, TrackedLink
+
+
+class ActionStats(msgspec.Struct):
+    action_id: int
+    position: int
+    kind: str
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    clicked: int = 0
+    refused: int = 0
+    failed: int = 0
+
+
+class Funnel(msgspec.Struct):
+    campaign_id: int
+    received: int  # comments on the watched posts
+    matched: int
+    sent: int  # private replies accepted by Meta
+    delivered: int
+    read: int
+    clicked: int
+    replied: int
+    skipped: dict[str, int]  # ledger reasons other than matched
+    failures: dict[str, int]  # outgoing failures and refusals by reason
+    per_day: list[dict]  # {"day", "matched", "sent", "clicked"}
+    actions: list[ActionStats]
+
+
+def record_postback(event: ev.Postback) -> None:
+    """A tap on a campaign's payload button counts as a click (once per postback event)."""
+    parsed = parse_payload(event.payload)
+    if parsed is None:
+        return
+    run_id, action_id, _ = parsed
+    if not CampaignRun.select().where(CampaignRun.id == run_id).exists():
+        return
+    ButtonClick.insert(run=run_id, action=action_id, kind="postback", key=event.event_key,
+                       created_at=now_ms()).on_conflict_ignore().execute()
+
+
+def record_link_click(token: str) -> str | None:
+    """Count a click on a tracked link and return where to forward (None: unknown token)."""
+    link = TrackedLink.get_or_none(TrackedLink.token == token)
+    if link is None:
+        return None
+    now = now_ms()
+    first = fn.COALESCE(TrackedLink.first_clicked_at, now)
+    TrackedLink.update(clicks=TrackedLink.clicks + 1, first_clicked_at=first).where(
+        TrackedLink.id == link.id).execute()
+    ButtonClick.insert(run=link.run_id, action=link.action_id, kind="link", key=f"link:{token}:{now}",
+                       created_at=now).on_conflict_ignore().execute()
+    return link.url
+
+
+def funnel(campaign_id: int) -> Funnel:
+    campaign = Campaign.get_by_id(campaign_id)
+    runs = list(CampaignRun.select().where(CampaignRun.campaign == campaign))
+    matched_runs = [r for r in runs if r.matched]
+    messages = _campaign_messages(campaign_id)
+    private = [m for m in messages if m.send_kind == "private_reply"]
+    sent_private = [m for m in private if m.status in ("sent", "delivered", "read")]
+    clicks = list(ButtonClick.select().join(CampaignRun).where(CampaignRun.campaign == campaign))
+    clicked_runs = {c.run_id for c in clicks}
+    return Funnel(
+        campaign_id=campaign_id,
+        received=_received(runs),
+        matched=len(matched_runs),
+        sent=len(sent_private),
+        delivered=sum(1 for m in sent_private if m.status in ("delivered", "read")),
+        read=sum(1 for m in sent_private if m.status == "read"),
+        clicked=len(clicked_runs),
+        replied=sum(1 for m in sent_private if _replied_after(m)),
+        skipped=dict(Counter(r.reason for r in runs if not r.matched)),
+        failures=dict(Counter(m.status_reason or m.status for m in messages if m.status in ("failed", "refused"))),
+        per_day=_per_day(matched_runs, sent_private, clicks),
+        actions=_per_action(campaign_id, messages, clicks),
+    )
+
+
+def _campaign_messages(campaign_id: int) -> list[Message]:
+    prefix_runs = CampaignRun.select(CampaignRun.id).where(CampaignRun.campaign == campaign_id)
+    run_ids = {r.id for r in prefix_runs}
+    if not run_ids:
+        return []
+    rows = Message.select().where(Message.origin.startswith("campaign:") & (Message.direction == "out"))
+    return [m for m in rows if int(m.origin.split(":")[1]) in run_ids]
+
+
+def _received(runs: list[CampaignRun]) -> int:
+    """Comments by people on the posts this campaign watches: every one it looked at (the ledger
+    has a row per comment), whether it matched or not."""
+    return sum(1 for r in runs if r.reason not in ("post_not_watched", "own_comment"))
+
+
+def _replied_after(message: Message) -> bool:
+    """Did the person write in their DM thread after our private reply reached them?"""
+    return Message.select().where(
+        (Message.conversation == message.conversation_id) & (Message.direction == "in")
+        & (Message.occurred_at > (message.sent_at or 0))).exists()
+
+
+def _per_day(matched: list[CampaignRun], sent: list[Message], clicks: list[ButtonClick]) -> list[dict]:
+    days: dict[str, Counter] = defaultdict(Counter)
+    for run in matched:
+        days[_day(run.created_at)]["matched"] += 1
+    for message in sent:
+        days[_day(message.sent_at or message.created_at)]["sent"] += 1
+    for click in clicks:
+        days[_day(click.created_at)]["clicked"] += 1
+    return [{"day": day, "matched": c["matched"], "sent": c["sent"], "clicked": c["clicked"]}
+            for day, c in sorted(days.items())]
+
+
+def _per_action(campaign_id: int, messages: list[Message], clicks: list[ButtonClick]) -> list[ActionStats]:
+    result = []
+    for action in CampaignAction.select().where(CampaignAction.campaign == campaign_id).order_by(
+            CampaignAction.position):
+        stats = ActionStats(action_id=action.id, position=action.position, kind=action.kind)
+        for message in messages:
+            if int(message.origin.split(":")[2]) != action.id:
+                continue
+            stats.queued += 1
+            stats.sent += message.status in ("sent", "delivered", "read")
+            stats.delivered += message.status in ("delivered", "read")
+            stats.read += message.status == "read"
+            stats.refused += message.status == "refused"
+            stats.failed += message.status == "failed"
+        stats.clicked = len({c.run_id for c in clicks if c.action_id == action.id})
+        result.append(stats)
+    return result
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")

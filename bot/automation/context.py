@@ -1,0 +1,46 @@
+"""What a campaign or a bot flow knows about the person behind a comment, and what a campaign
+button's payload carries: shared by the campaigns (which write them) and the flow engine and
+stats (which read them), so neither has to import the other."""
+
+from __future__ import annotations
+
+from bot.platform.models import Channel, Comment, Contact, Identity
+
+POSTBACK_PREFIX = "sdc:"  # campaign button payloads: sdc:<run>:<action>:<original payload>
+
+
+def identity_of(comment: Comment) -> Identity | None:
+    """The commenter's identity on the channel, once known (a comment may come before any DM)."""
+    if not comment.from_id:
+        return None
+    return Identity.get_or_none((Identity.channel == comment.channel_id) & (Identity.scoped_id == comment.from_id))
+
+
+def shortcode_context(comment: Comment) -> dict[str, str | None]:
+    """The values shortcodes render to, for the person who wrote `comment`."""
+    identity = identity_of(comment)
+    contact = Contact.get_by_id(identity.contact_id) if identity else None
+    channel: Channel = comment.channel
+    full = (contact.name if contact else None) or comment.from_name or comment.from_username
+    return {
+        "first_name": (contact.first_name if contact else None) or (full.split()[0] if full else None),
+        "last_name": (contact.last_name if contact else None) or (" ".join(full.split()[1:]) if full else None),
+        "full_name": full,
+        "username": (identity.username if identity else None) or comment.from_username,
+        "contact_id": str(contact.id) if contact else None,
+        "channel": "Instagram" if channel.platform == "instagram" else "Messenger",
+        "page_name": channel.name,
+        "comment_text": comment.text,
+        "post_url": comment.post_permalink,
+    }
+
+
+def parse_payload(payload: str) -> tuple[int, int, str] | None:
+    """(run id, action id, original payload) of a campaign button's payload, else None."""
+    if not payload.startswith(POSTBACK_PREFIX):
+        return None
+    try:
+        run_id, action_id, original = payload[len(POSTBACK_PREFIX):].split(":", 2)
+        return int(run_id), int(action_id), original
+    except ValueError:
+        return None

@@ -1,0 +1,114 @@
+"""Telling staff: an internal notification per new customer message (the bell and unread counts
+per staff user), and coalesced e-mails: a burst in one conversation gives one e-mail listing its
+messages. E-mail is sent by a job at the digest's due time, so SMTP never slows ingest down.
+"""
+
+from __future__ import annotations
+
+from bot.inbound.inbox import Applied
+from bot.platform.db import now_ms
+from bot.platform.models import Channel, Conversation, EmailDigest, Message, Notification, User
+
+
+def on_customer_message(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> int | None:
+    """Record notifications for a new customer message; returns the id of a NEW e-mail digest to
+    schedule (None when none is needed or one is already pending)."""
+    channel, conversation, message = applied.channel, applied.conversation, applied.message
+    if conversation is None or message is None:
+        return None
+    if channel.notifications:
+        _notify_staff(conversation, message)
+    if channel.emails and emails_enabled:
+        return _join_digest(conversation, message, coalesce_ms)
+    return None
+
+
+def _notify_staff(conversation: Conversation, message: Message) -> None:
+    who = conversation.contact.name if conversation.contact else "A customer"
+    text = f"{who or 'A customer'}: {(message.text or '[attachment]')[:140]}"
+    now = now_ms()
+    rows = [{"user": u.id, "kind": "message", "text": text, "conversation": conversation.id, "message": message.id,
+             "created_at": now} for u in User.select(User.id).where(User.is_active)]
+    if rows:
+        Notification.insert_many(rows).execute()
+
+
+def notify_channel_change(channel: Channel, text: str) -> None:
+    """One notification per staff user about a channel's health change."""
+    now = now_ms()
+    rows = [{"user": u.id, "kind": "channel", "text": text, "channel": channel.id, "created_at": now}
+            for u in User.select(User.id).where(User.is_active)]
+    if rows:
+        Notification.insert_many(rows).execute()
+
+
+def _join_digest(conversation: Conversation, message: Message, coalesce_ms: int) -> int | None:
+    pending = EmailDigest.get_or_none((EmailDigest.conversation == conversation) & (EmailDigest.status == "pending"))
+    if pending is not None:
+        EmailDigest.update(message_count=EmailDigest.message_count + 1).where(EmailDigest.id == pending.id).execute()
+        return None
+    now = now_ms()
+    return EmailDigest.insert(conversation=conversation, status="pending", first_message_id=message.id,
+                              due_at=now + coalesce_ms, message_count=1, created_at=now).execute()
+
+
+def unread_count(user_id: int) -> int:
+    return Notification.select().where((Notification.user == user_id) & Notification.read_at.is_null()).count()
+
+
+def list_notifications(user_id: int, limit: int = 50) -> list[Notification]:
+    return list(Notification.select().where(Notification.user == user_id)
+                .order_by(Notification.id.desc()).limit(limit))
+
+
+def mark_read(user_id: int, notification_ids: list[int] | None = None) -> int:
+    query = Notification.update(read_at=now_ms()).where((Notification.user == user_id) & Notification.read_at.is_null())
+    if notification_ids is not None:
+        query = query.where(Notification.id.in_(notification_ids))
+    return query.execute()
+
+
+def claim_digest(digest_id: int) -> tuple[EmailDigest, list[Message], list[str]] | None:
+    """Take a pending digest for sending: its messages (first message id onward) and the staff
+    addresses. None when already sent or taken. Messages arriving from now on start a new digest."""
+    digest = EmailDigest.get_or_none(EmailDigest.id == digest_id)
+    if digest is None or digest.status != "pending":
+        return None
+    if EmailDigest.update(status="sending").where(
+            (EmailDigest.id == digest_id) & (EmailDigest.status == "pending")).execute() == 0:
+        return None
+    messages = list(Message.select().where(
+        (Message.conversation == digest.conversation_id) & (Message.direction == "in")
+        & (Message.id >= digest.first_message_id)).order_by(Message.occurred_at, Message.id))
+    staff = [u.email for u in User.select(User.email).where(User.is_active)]
+    return digest, messages, staff
+
+
+def digest_text(digest: EmailDigest, messages: list[Message], public_url: str) -> tuple[str, str]:
+    """Subject and body of a digest e-mail."""
+    conversation = digest.conversation
+    who = (conversation.contact.name if conversation.contact else "") or "A customer"
+    count = len(messages)
+    subject = f"{who} sent {count} new message{'s' if count != 1 else ''} ({conversation.channel.name})"
+    lines = [f"{who} wrote on {conversation.channel.name} ({conversation.kind.replace('_', ' ')}):", ""]
+    lines += [f"- {m.text or '[attachment]'}" for m in messages]
+    lines += ["", f"Open the conversation: {public_url}/dashboard?conversation={conversation.id}"]
+    return subject, "\n".join(lines)
+
+
+def finish_digest(digest_id: int, *, error: str | None, retry_at: int | None = None) -> None:
+    """Record the outcome; a failed attempt goes back to pending with a later due time."""
+    if error is None:
+        EmailDigest.update(status="sent", sent_at=now_ms(), error=None).where(EmailDigest.id == digest_id).execute()
+    elif retry_at is not None:
+        EmailDigest.update(status="pending", error=error, attempts=EmailDigest.attempts + 1, due_at=retry_at).where(
+            EmailDigest.id == digest_id).execute()
+    else:
+        EmailDigest.update(status="failed", error=error).where(EmailDigest.id == digest_id).execute()
+
+
+def due_digests(grace_ms: int) -> list[int]:
+    """Pending digests whose job should have run (lost queue message): for the clock."""
+    cutoff = now_ms() - grace_ms
+    return [d.id for d in EmailDigest.select(EmailDigest.id).where(
+        (EmailDigest.status == "pending") & (EmailDigest.due_at < cutoff)).limit(200)]

@@ -1,0 +1,54 @@
+"""After an event is applied: who else must react, in a fixed order. Notifications first (staff
+learn of every customer message), then automations (the bot on messages, postbacks and echoes;
+campaigns on comments).
+Returns follow-ups to run after the transaction commits; no network calls here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.automation import campaign_stats, campaigns, notifications
+from bot.automation.flows import engine as bot_flows
+from bot.core import events as ev
+from bot.inbound.inbox import Applied
+from bot.outbound import outhooks
+
+BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
+
+
+@dataclass
+class FollowUps:
+    """Work to enqueue once the event's transaction has committed."""
+
+    send: list[int] = field(default_factory=list)  # outgoing message ids
+    profiles: list[int] = field(default_factory=list)  # identity ids to refresh
+    digests: list[tuple[int, int]] = field(default_factory=list)  # (digest id, due at ms)
+    hooks: list[int] = field(default_factory=list)  # outgoing webhook deliveries
+
+    def extend(self, other: FollowUps) -> None:
+        self.send += other.send
+        self.profiles += other.profiles
+        self.digests += other.digests
+        self.hooks += other.hooks
+
+
+def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> FollowUps:
+    follow = FollowUps(send=list(applied.released))
+    if applied.duplicate:
+        return follow
+    if applied.fetch_profile and applied.identity is not None:
+        follow.profiles.append(applied.identity.id)
+    if applied.customer_message:
+        digest = notifications.on_customer_message(applied, emails_enabled=emails_enabled, coalesce_ms=coalesce_ms)
+        if digest is not None:
+            follow.digests.append((digest, coalesce_ms))
+        if applied.message is not None:
+            follow.hooks += outhooks.message_received(applied.message)
+    if isinstance(applied.event, BOT_EVENTS):
+        follow.send += bot_flows.on_event(applied)
+    if isinstance(applied.event, ev.CommentAdded):
+        follow.send += campaigns.on_comment(applied, source=applied.source)
+        follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)
+    if isinstance(applied.event, ev.Postback):
+        campaign_stats.record_postback(applied.event)
+    return follow

@@ -1,0 +1,67 @@
+"""Connecting a page (and its Instagram account) and changing a channel's settings: what an admin
+does to a channel. The registry of channels (lookups, tokens) is `bot.platform.registry`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.channels import health
+from bot.core.errors import Invalid, NotFound
+from bot.platform import runtime
+from bot.platform.db import now_ms, transaction
+from bot.platform.models import Channel
+from bot.platform.registry import PAGE_FIELDS, TOGGLES
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The connected channels (page first) and the health changes that connecting recorded."""
+
+    channels: list[Channel]
+    health: list[health.Recorded]
+
+
+def connect_page(page_id: str, name: str, token: str, *, instagram_id: str | None = None,
+                 instagram_username: str | None = None, instagram_followers: int | None = None,
+                 subscribe: bool = True) -> Connected:
+    """Connect (or reconnect with a new token) a page and optionally its Instagram account, and
+    subscribe our app to the page's webhooks. Returns the channels, page first, and the health
+    changes connecting recorded (their e-mails and gap backfills are for the caller to enqueue)."""
+    if not page_id or not token:
+        raise Invalid("page_id" if not page_id else "token", "is required")
+    sealed = runtime.vault().encrypt(token)
+    with transaction():
+        channels = [_upsert("facebook", page_id, page_id, name, sealed)]
+        if instagram_id:
+            ig = _upsert("instagram", instagram_id, page_id, instagram_username or name, sealed)
+            Channel.update(username=instagram_username, followers_count=instagram_followers).where(
+                Channel.id == ig.id).execute()
+            channels.append(Channel.get_by_id(ig.id))
+    if subscribe:
+        runtime.graph().subscribe_app(page_id, token, list(PAGE_FIELDS))
+
+    recorded = [health.on_connected(channel.id) for channel in channels]
+    return Connected([Channel.get_by_id(c.id) for c in channels], [r for r in recorded if r is not None])
+
+
+def _upsert(platform: str, account_id: str, page_id: str, name: str, sealed: str) -> Channel:
+    existing = Channel.get_or_none((Channel.platform == platform) & (Channel.account_id == account_id))
+    if existing is None:
+        return Channel.create(platform=platform, account_id=account_id, page_id=page_id, name=name,
+                              token_encrypted=sealed, created_at=now_ms())
+    Channel.update(page_id=page_id, name=name, token_encrypted=sealed, is_active=True).where(
+        Channel.id == existing.id).execute()
+    return Channel.get_by_id(existing.id)
+
+
+def update_settings(channel_id: int, **toggles: bool | str | None) -> Channel:
+    """Change per-channel settings (the toggles and the bot fallback message)."""
+    unknown = set(toggles) - set(TOGGLES) - {"fallback_message"}
+    if unknown:
+        raise Invalid(sorted(unknown)[0], "is not a channel setting")
+    for name in TOGGLES:
+        if name in toggles and not isinstance(toggles[name], bool):
+            raise Invalid(name, "must be true or false")
+    if Channel.update(**toggles).where(Channel.id == channel_id).execute() == 0:
+        raise NotFound("channel", channel_id)
+    return Channel.get_by_id(channel_id)

@@ -1,0 +1,99 @@
+"""Customers: one contact per person, one identity per (channel, scoped user id), source tags,
+and profiles fetched in the background.
+
+A Messenger PSID and the `from.id` of the same person's comments on that page are the same
+page-scoped id (meta-platform.md §4), so they land on one identity and one contact. Instagram
+ids are a different namespace: a separate identity (and contact).
+"""
+
+from __future__ import annotations
+
+from bot.core.errors import GraphError
+from bot.platform import runtime
+from bot.platform.db import insert_new, now_ms
+from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
+from bot.platform.registry import page_token
+
+PROFILE_REFRESH_MS = 7 * 86400 * 1000
+PROFILE_RETRY_MS = 86400 * 1000
+
+SOURCE_TAGS = {
+    ("facebook", "dm"): "Facebook Messenger",
+    ("instagram", "dm"): "Instagram Direct",
+    ("facebook", "comment"): "Facebook Comments",
+    ("instagram", "comment"): "Instagram Comments",
+}
+
+
+def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
+                 username: str | None = None) -> tuple[Identity, bool]:
+    """The identity of a user on a channel, created with a new contact when unknown.
+    Returns (identity, created). Names seen in events fill the gaps until a profile is fetched."""
+    identity = Identity.get_or_none((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
+    if identity is not None:
+        if (name and not identity.name) or (username and not identity.username):
+            _fill_names(identity, name, username)
+        return identity, False
+    now = now_ms()
+    contact = Contact.create(name=name or username or "", created_at=now, updated_at=now)
+    inserted = insert_new(Identity.insert(contact=contact, channel=channel, platform=channel.platform,
+                                          scoped_id=scoped_id, name=name, username=username, created_at=now,
+                                          profile_due_at=now))
+    identity = Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
+    if not inserted or identity.contact_id != contact.id:  # lost a race: keep the winner's contact
+        contact.delete_instance()
+        return identity, False
+    return identity, True
+
+
+def _fill_names(identity: Identity, name: str | None, username: str | None) -> None:
+    Identity.update(name=identity.name or name, username=identity.username or username).where(
+        Identity.id == identity.id).execute()
+    if name:
+        Contact.update(name=name, updated_at=now_ms()).where(
+            (Contact.id == identity.contact_id) & (Contact.name == "")).execute()
+
+
+def tag_contact(contact_id: int, tag_name: str) -> None:
+    """Attach a tag (created on first use); adding it twice changes nothing."""
+    tag, _ = Tag.get_or_create(name=tag_name)
+    ContactTag.insert(contact=contact_id, tag=tag, created_at=now_ms()).on_conflict_ignore().execute()
+
+
+def untag_contact(contact_id: int, tag_name: str) -> None:
+    tag = Tag.get_or_none(Tag.name == tag_name)
+    if tag is not None:
+        ContactTag.delete().where((ContactTag.contact == contact_id) & (ContactTag.tag == tag)).execute()
+
+
+def tags_of(contact_id: int) -> list[str]:
+    return [t.name for t in Tag.select().join(ContactTag).where(ContactTag.contact == contact_id).order_by(Tag.name)]
+
+
+def profile_due(identity: Identity) -> bool:
+    return identity.profile_due_at is not None and identity.profile_due_at <= now_ms()
+
+
+def refresh_profile(identity_id: int) -> None:
+    """Fetch the person's profile from the Graph API and cache it. A failure is recorded and
+    retried a day later; it never blocks anything else (messages are already stored)."""
+    identity = Identity.get_or_none(Identity.id == identity_id)
+    if identity is None or not profile_due(identity):
+        return
+    channel = identity.channel
+    try:
+        profile = runtime.graph().get_profile(channel.platform, identity.scoped_id, page_token(channel))
+    except GraphError as exc:
+        if exc.retryable:
+            raise
+        Identity.update(profile_error=exc.describe(), profile_due_at=now_ms() + PROFILE_RETRY_MS).where(
+            Identity.id == identity.id).execute()
+        return
+    now = now_ms()
+    Identity.update(name=profile.name or identity.name, username=profile.username or identity.username,
+                    picture_url=profile.picture_url, follower_count=profile.follower_count,
+                    profile_fetched_at=now, profile_due_at=now + PROFILE_REFRESH_MS, profile_error=None,
+                    ).where(Identity.id == identity.id).execute()
+    Contact.update(name=profile.name or identity.name or "", first_name=profile.first_name,
+                   last_name=profile.last_name, picture_url=profile.picture_url, updated_at=now).where(
+        Contact.id == identity.contact_id).execute()

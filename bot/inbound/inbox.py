@@ -1,0 +1,386 @@
+"""Applying one event to the inbox: contacts, conversations, messages, statuses.
+
+Every function here is idempotent: an event applied twice changes nothing the second time
+(unique `mid` / `comment_id`, watermarks only move forward). It runs inside the caller's
+transaction, under the conversation's lock, so the events of one conversation are applied one at
+a time in Meta's order. No network calls: profile fetches and sends are returned as follow-ups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+from peewee import fn
+
+from bot.core import events as ev
+from bot.inbound import pauses
+from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
+from bot.platform.db import insert_new, now_ms, storable_text
+from bot.platform.models import Channel, Comment, Conversation, Identity, Message
+from bot.platform.registry import channel_for
+
+OUT_SENT_STATES = ("sent", "delivered")
+
+
+@dataclass
+class Applied:
+    """What applying an event did, for the router (notifications, bot, campaigns)."""
+
+    event: ev.Event
+    channel: Channel
+    duplicate: bool = False
+    conversation: Conversation | None = None
+    message: Message | None = None
+    identity: Identity | None = None
+    customer_message: bool = False  # a new message from the customer (opens the 24 h window)
+    fetch_profile: bool = False
+    released: list[int] = field(default_factory=list)  # held outgoing messages now sendable
+    note: str | None = None
+    source: str = "webhook"  # webhook | backfill
+
+
+def apply(event: ev.Event, source: str = "webhook") -> Applied:
+    """Apply an event; the caller holds the conversation lock and a transaction."""
+    channel = channel_for(event.platform, event.account_id)
+    if channel is None:
+        raise LookupError(f"no channel for {event.platform}:{event.account_id}")
+    applied = _HANDLERS[type(event)](event, channel)
+    applied.source = source
+    if source != "webhook" and isinstance(event, ev.CommentAdded) and not applied.duplicate:
+        Comment.update(source=source).where(Comment.comment_id == event.comment_id).execute()
+    return applied
+
+
+# --- direct messages ------------------------------------------------------------------------------
+
+
+def _dm_conversation(event: ev._DirectEvent, channel: Channel) -> tuple[Conversation, Identity, bool]:
+    identity, created = identity_for(channel, event.user_id)
+    conversation = dm_conversation(channel, identity)
+    if created or conversation.last_customer_message_at is None:
+        # The person's first DM: tagged even when their comment made the contact first (a comment
+        # and a DM of one person are drained under different locks, in either order).
+        tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "dm")])
+    return conversation, identity, created
+
+
+def dm_conversation(channel: Channel, identity: Identity) -> Conversation:
+    """The DM thread with a person on a channel, created on first use (also by private replies)."""
+    key = f"dm:{channel.platform}:{channel.account_id}:{identity.scoped_id}"
+    kind = "messenger" if channel.platform == "facebook" else "instagram"
+    Conversation.insert(thread_key=key, kind=kind, channel=channel, contact=identity.contact_id,
+                        identity=identity, created_at=now_ms()).on_conflict_ignore().execute()
+    return Conversation.get(Conversation.thread_key == key)
+
+
+def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
+    conversation, identity, created = _dm_conversation(event, channel)
+    text = event.text
+    inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=text,
+                               attachments=[_attachment(a) for a in event.attachments] or None,
+                               payload=event.quick_reply_payload, reply_to_mid=event.reply_to_mid)
+    if inserted is None:
+        return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
+    _bump(conversation, event.timestamp, _preview(text, event.attachments), customer=True)
+    released = _release_held(channel, identity)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   customer_message=True, fetch_profile=created or profile_due(identity), released=released)
+
+
+def _postback(event: ev.Postback, channel: Channel) -> Applied:
+    conversation, identity, created = _dm_conversation(event, channel)
+    inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=event.title,
+                               payload=event.payload, kind="postback")
+    if inserted is None:
+        return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
+    _bump(conversation, event.timestamp, f"[button] {event.title or event.payload}", customer=True)
+    released = _release_held(channel, identity)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   customer_message=True, fetch_profile=created or profile_due(identity), released=released)
+
+
+def _referred(event: ev.Referred, channel: Channel) -> Applied:
+    conversation, identity, created = _dm_conversation(event, channel)
+    ref = event.referral
+    inserted = _insert_inbound(conversation, event.timestamp, text=f"Opened from {ref.source or 'a link'}",
+                               payload=ref.ref, kind="referral")
+    _bump(conversation, event.timestamp, None, customer=True)
+    released = _release_held(channel, identity)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   fetch_profile=created, released=released)
+
+
+def _echo(event: ev.MessageEcho, channel: Channel) -> Applied:
+    """Our own messages come back as echoes: match them (by mid, or by the idempotency key we
+    put in `metadata`) so they are not stored twice; anything else was written by a person in
+    another tool (Meta Business Suite) and is stored as outgoing, never as a customer message."""
+    ours = Message.get_or_none(Message.mid == event.mid)
+    if ours is None and event.metadata:
+        ours = Message.get_or_none(Message.idempotency_key == event.metadata)
+    if ours is not None:
+        if ours.status in ("sending", "pending") or ours.mid is None:
+            # The crash window: Meta accepted the send but we had not recorded it yet.
+            Message.update(mid=event.mid, status="sent", sent_at=ours.sent_at or event.timestamp).where(
+                Message.id == ours.id).execute()
+        return Applied(event, channel, duplicate=True, note="echo of a message sent by socialdesk")
+    identity, _ = identity_for(channel, event.user_id)
+    conversation = dm_conversation(channel, identity)
+    inserted = _insert(conversation, event.timestamp, direction="out", author="page", mid=event.mid,
+                       text=event.text, attachments=[_attachment(a) for a in event.attachments] or None,
+                       status="sent", sent_at=event.timestamp)
+    if inserted is None:
+        return Applied(event, channel, duplicate=True)
+    _bump(conversation, event.timestamp, _preview(event.text, event.attachments), customer=False)
+    return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
+                   note="written outside socialdesk")
+
+
+def _deleted(event: ev.MessageDeleted, channel: Channel) -> Applied:
+    updated = Message.update(deleted_at=event.timestamp).where(
+        (Message.mid == event.mid) & Message.deleted_at.is_null()).execute()
+    return Applied(event, channel, duplicate=not updated, note=None if updated else "unknown or already deleted")
+
+
+def _edited(event: ev.MessageEdited, channel: Channel) -> Applied:
+    updated = Message.update(text=storable_text(event.text or ""), edited_at=event.timestamp).where(
+        (Message.mid == event.mid) & ((Message.edited_at.is_null()) | (Message.edited_at <= event.timestamp))
+    ).execute()
+    return Applied(event, channel, duplicate=not updated)
+
+
+def _reaction(event: ev.ReactionChanged, channel: Channel) -> Applied:
+    message = Message.get_or_none(Message.mid == event.mid)
+    if message is None:
+        return Applied(event, channel, duplicate=True, note="reaction to an unknown message")
+    reactions = dict(message.reactions or {})
+    if event.action == "unreact":
+        reactions.pop(event.user_id, None)
+    else:
+        reactions[event.user_id] = event.emoji or event.reaction or "other"
+    Message.update(reactions=reactions or None).where(Message.id == message.id).execute()
+    return Applied(event, channel, message=message)
+
+
+def _read(event: ev.MessagesRead, channel: Channel) -> Applied:
+    """Everything we sent to this person up to the watermark (or up to the message `mid`,
+    Instagram's `seen`) is read. Watermarks only move statuses forward."""
+    watermark = event.watermark
+    if watermark is None and event.mid:
+        seen = Message.get_or_none(Message.mid == event.mid)
+        watermark = seen.sent_at if seen is not None else None
+    if watermark is None:
+        return Applied(event, channel, note="read receipt for an unknown message")
+    (Message.update(status="read", read_at=event.timestamp,
+                    delivered_at=fn.COALESCE(Message.delivered_at, event.timestamp))
+     .where(_ours_to(channel, event.user_id) & Message.status.in_(OUT_SENT_STATES)
+            & (Message.sent_at <= watermark)).execute())
+    return Applied(event, channel)
+
+
+def _delivered(event: ev.MessagesDelivered, channel: Channel) -> Applied:
+    sent_before = Message.sent_at <= event.watermark
+    if event.mids:
+        sent_before = sent_before | Message.mid.in_(list(event.mids))
+    (Message.update(status="delivered", delivered_at=event.timestamp)
+     .where(_ours_to(channel, event.user_id) & (Message.status == "sent") & sent_before).execute())
+    return Applied(event, channel)
+
+
+def _ours_to(channel: Channel, user_id: str):  # noqa: ANN202 - a peewee expression
+    """Messages we sent into this person's Messenger/Instagram thread (private replies included;
+    public comment replies are not in the thread, so receipts never apply to them)."""
+    return ((Message.channel == channel) & (Message.recipient_id == user_id) & (Message.direction == "out")
+            & (Message.send_kind != "comment_reply"))
+
+
+# --- comments -------------------------------------------------------------------------------------
+
+
+def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
+    created_at = event.created_time or event.timestamp
+    inserted = insert_new(Comment.insert(
+        comment_id=event.comment_id, channel=channel, post_id=event.post_id, parent_id=event.parent_id,
+        from_id=event.from_id, from_name=event.from_name, from_username=event.from_username,
+        text=storable_text(event.text) if event.text else None,
+        by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
+    ))
+    if not inserted:
+        return Applied(event, channel, duplicate=True, note="comment already stored")
+    if event.by_account:
+        return _page_comment(event, channel)
+    if not channel.receive_comments or not event.from_id:
+        note = "comments are not shown for this channel" if event.from_id else "commenter hidden by Meta"
+        return Applied(event, channel, note=note)
+    identity, created = identity_for(channel, event.from_id, name=event.from_name, username=event.from_username)
+    tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "comment")])
+    conversation = _comment_conversation(event, channel, identity)
+    message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
+                              attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
+                              parent_comment_id=event.parent_id)
+    _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
+    _attach_page_replies(conversation, event.comment_id)
+    return Applied(event, channel, conversation=conversation, message=message, identity=identity,
+                   customer_message=True, fetch_profile=created and channel.platform == "facebook")
+
+
+def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity) -> Conversation:
+    kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
+    Conversation.insert(thread_key=event.inbox_key, kind=kind, channel=channel,
+                        contact=identity.contact_id, identity=identity, post_id=event.post_id,
+                        post_permalink=event.post_permalink, created_at=now_ms()).on_conflict_ignore().execute()
+    conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
+    if event.post_permalink and not conversation.post_permalink:
+        Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
+    return conversation
+
+
+def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:
+    """The page's own comment (from socialdesk or another tool): shown under the customer's
+    comment it answers, never a trigger."""
+    existing = Message.get_or_none(Message.comment_id == event.comment_id)
+    if existing is not None:  # our own public reply, already recorded when sent
+        return Applied(event, channel, duplicate=True, note="page's own comment")
+    parent = Message.get_or_none(Message.comment_id == event.parent_id) if event.parent_id else None
+    if parent is None or parent.conversation_id is None:
+        # The customer's comment may still be on its way (another conversation key): it picks this
+        # reply up when it arrives (`_attach_page_replies`).
+        return Applied(event, channel, note="page's own comment")
+    comment = Comment.get(Comment.comment_id == event.comment_id)
+    message = _page_reply_message(parent.conversation, comment)
+    return Applied(event, channel, conversation=parent.conversation, message=message, note="page's own comment")
+
+
+def _page_reply_message(conversation: Conversation, comment: Comment) -> Message | None:
+    return _insert(conversation, comment.created_at, direction="out", author="page", comment_id=comment.comment_id,
+                   text=comment.text, kind="comment", parent_comment_id=comment.parent_id, status="sent",
+                   by_account=True, sent_at=comment.created_at)
+
+
+def _attach_page_replies(conversation: Conversation, comment_id: str) -> None:
+    """Page replies to this comment that arrived before it join its conversation now."""
+    for reply in Comment.select().where((Comment.parent_id == comment_id) & Comment.by_account):
+        _page_reply_message(conversation, reply)
+
+
+class NotYetKnown(LookupError):
+    """The event changes a comment not stored yet (it may still be on its way under another
+    ordering key): apply it again a little later."""
+
+
+def _known_comment(comment_id: str) -> None:
+    if not Comment.select().where(Comment.comment_id == comment_id).exists():
+        raise NotYetKnown(comment_id)
+
+
+def _comment_edited(event: ev.CommentEdited, channel: Channel) -> Applied:
+    _known_comment(event.comment_id)
+    now = event.timestamp
+    text = storable_text(event.text) if event.text else None
+    updated = Comment.update(text=text, edited_at=now).where(Comment.comment_id == event.comment_id).execute()
+    Message.update(text=text, edited_at=now).where(Message.comment_id == event.comment_id).execute()
+    return Applied(event, channel, duplicate=not updated, note="edited comments never trigger automations")
+
+
+def _comment_removed(event: ev.CommentRemoved, channel: Channel) -> Applied:
+    _known_comment(event.comment_id)
+    Comment.update(deleted_at=event.timestamp).where(
+        (Comment.comment_id == event.comment_id) & Comment.deleted_at.is_null()).execute()
+    Message.update(deleted_at=event.timestamp).where(
+        (Message.comment_id == event.comment_id) & Message.deleted_at.is_null()).execute()
+    return Applied(event, channel)
+
+
+def _comment_visibility(event: ev.CommentVisibility, channel: Channel) -> Applied:
+    _known_comment(event.comment_id)
+    Comment.update(hidden=event.hidden).where(Comment.comment_id == event.comment_id).execute()
+    Message.update(hidden=event.hidden).where(Message.comment_id == event.comment_id).execute()
+    return Applied(event, channel)
+
+
+# --- shared pieces ----------------------------------------------------------------------------------
+
+
+def _insert_inbound(conversation: Conversation, at: int, **fields: object) -> Message | None:
+    return _insert(conversation, at, direction="in", author="customer", status="received", **fields)
+
+
+def _insert(conversation: Conversation, at: int, **fields: object) -> Message | None:
+    """Insert a message unless its Meta id is already stored; None means duplicate."""
+    if isinstance(fields.get("text"), str):
+        fields["text"] = storable_text(fields["text"])
+    row_id = insert_new(Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
+                                       created_at=now_ms(), **fields))
+    if not row_id:
+        return None
+    return Message.get_by_id(row_id)
+
+
+def _bump(conversation: Conversation, at: int, preview: str | None, *, customer: bool, window: bool = True) -> None:
+    """Move the conversation's clocks forward (never back: events may arrive out of order)."""
+    updates: dict = {}
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        updates["last_message_at"] = at
+        if preview is not None:
+            updates["preview"] = storable_text(preview[:200])
+    if customer:
+        updates["unread_count"] = Conversation.unread_count + 1
+        updates["status"] = "open"
+        last = conversation.last_customer_message_at
+        if window and (last is None or at > last):
+            updates["last_customer_message_at"] = at
+    if updates:
+        Conversation.update(**updates).where(Conversation.id == conversation.id).execute()
+
+
+def _release_held(channel: Channel, identity: Identity) -> list[int]:
+    """The person wrote: parts held back from a private reply (media) may go now. While a person
+    of the staff has their DM thread (the bot is paused), an automation's held parts are refused
+    with that reason instead: automations never talk over a human, and they would arrive out of
+    context once the pause ends. Staff's own held parts still go."""
+    held = list(Message.select(Message.id, Message.idempotency_key, Message.author).where(
+        (Message.channel == channel) & (Message.recipient_id == identity.scoped_id) & (Message.status == "held"))
+        .order_by(Message.id))
+    if held and pauses.dm_paused(channel, identity.scoped_id):
+        automated = [row.id for row in held if row.author != "staff"]
+        if automated:
+            Message.update(status="refused", status_reason=pauses.PAUSED_REASON).where(
+                Message.id.in_(automated)).execute()
+        held = [row for row in held if row.author == "staff"]
+    first_of_draft: dict[str, int] = {}
+    for row in held:
+        first_of_draft.setdefault((row.idempotency_key or "").rpartition(":")[0], row.id)
+    ready = list(first_of_draft.values())
+    if held:  # the rest follow in order, each after the one before it (`outbox.promote_next`)
+        Message.update(status="queued", status_reason=None).where(Message.id.in_([r.id for r in held])).execute()
+        Message.update(status="pending", next_attempt_at=now_ms()).where(Message.id.in_(ready)).execute()
+    return ready
+
+
+def _attachment(attachment: ev.Attachment) -> dict:
+    return msgspec.to_builtins(attachment)
+
+
+def _preview(text: str | None, attachments: tuple[ev.Attachment, ...]) -> str:
+    if text:
+        return text
+    if attachments:
+        return f"[{attachments[0].type}]"
+    return ""
+
+
+_HANDLERS = {
+    ev.MessageReceived: _message_received,
+    ev.MessageEcho: _echo,
+    ev.MessageDeleted: _deleted,
+    ev.MessageEdited: _edited,
+    ev.Postback: _postback,
+    ev.Referred: _referred,
+    ev.MessagesRead: _read,
+    ev.MessagesDelivered: _delivered,
+    ev.ReactionChanged: _reaction,
+    ev.CommentAdded: _comment_added,
+    ev.CommentEdited: _comment_edited,
+    ev.CommentRemoved: _comment_removed,
+    ev.CommentVisibility: _comment_visibility,
+}

@@ -1,0 +1,356 @@
+"""From a raw webhook delivery to stored, ordered, idempotent events.
+
+`store_deliveries` runs in the API before it answers 200: the raw bytes are committed, so once
+Meta has its 200 nothing can be lost. Under load the API goes through `DeliveryWriter`, which
+commits the deliveries of concurrent requests together (one transaction, one enqueue per batch):
+a commit per request (~0.5 ms on PostgreSQL) and an enqueue per request (~0.25 ms) would cap
+ingest far below what the web stack can take (shared/stack-notes.md §1).
+
+`expand_delivery` runs in a worker: it parses the body once, writes one `InboundEvent` per event
+(unique by event key, so redeliveries add nothing) and returns the conversation keys to drain.
+Parts we do not handle are recorded with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import peewee
+
+from bot.core import events as ev
+from bot.meta.parse import MalformedBody, parse_delivery
+from bot.platform.db import db, insert_new, is_sqlite, now_ms, storable, storable_text, transaction
+from bot.platform.models import Channel, Delivery, IgnoredItem, InboundEvent
+from bot.platform.registry import channel_for, touch
+
+log = logging.getLogger(__name__)
+
+_INBOX_ONLY = (ev.MessageReceived, ev.MessageEcho, ev.MessageDeleted, ev.MessageEdited, ev.ReactionChanged,
+               ev.Referred, ev.Postback)
+
+
+def store_deliveries(bodies: list[bytes]) -> list[int]:
+    """Commit several raw deliveries in one transaction; their ids, in the order given."""
+    now = now_ms()
+    with transaction():
+        if is_sqlite():  # no multi-row RETURNING through peewee here; the commit is what costs
+            return [Delivery.insert(received_at=now, body=body, status="received").execute() for body in bodies]
+        from psycopg2 import Binary
+
+        # One statement with the bodies as one array parameter: building a VALUES list through the
+        # ORM cost more CPU than PostgreSQL spent storing the rows (ids come back in array order).
+        cursor = db.execute_sql(_INSERT_DELIVERIES, (now, [Binary(body) for body in bodies]))
+        return [row[0] for row in cursor.fetchall()]
+
+
+_INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, ignored) "
+                      "SELECT %s, body, 'received', 0, 0 FROM unnest(%s::bytea[]) WITH ORDINALITY AS t(body, n) "
+                      "ORDER BY n RETURNING id")
+
+
+ENQUEUE_EVERY_S = 0.01
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+
+
+class DeliveryWriter:
+    """Group commit for the webhook endpoint: requests hand their body to one writer thread per
+    process and wait; the thread commits everything that queued up while the previous commit ran,
+    then resolves each request's future with its delivery id. The 200 still goes out only after
+    the commit of that very delivery.
+
+    Two costs are paid once per batch, not per request: waking the event loop (one
+    `call_soon_threadsafe` resolves every request of the batch waiting in that loop), and
+    `after_commit` (the enqueue). The enqueue runs in its own thread, coalescing: while one is in
+    flight, newer commits only raise the id the next one carries, so a Redis round trip never
+    delays the next commit, and the last commit is always followed by an enqueue. If it fails the
+    rows are safe in the database and the clock re-enqueues them."""
+
+    def __init__(self, after_commit: Callable[[list[int]], None], *, max_batch: int = 256,
+                 max_bytes: int = 8 * 1024 * 1024) -> None:
+        self._after_commit = after_commit
+        self._max_batch = max_batch
+        self._max_bytes = max_bytes
+        self._queue: queue.SimpleQueue[tuple[bytes, Waiter]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._database: peewee.Database | None = None
+        self._committed: list[int] = []
+        self._committed_ready = threading.Condition()
+
+    def submit_async(self, body: bytes) -> asyncio.Future[int]:
+        """Queue one delivery for the next commit; the future, in the caller's event loop, holds
+        its id (or the error)."""
+        self._ensure_thread()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put((body, (loop, future)))
+        return future
+
+    def _ensure_thread(self) -> None:
+        """Started lazily so that it is created in each server process after the fork (a forked
+        child inherits `_pid` from its parent, so the comparison fails there and starts one)."""
+        if self._pid == _process_id() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != _process_id() or not self._thread.is_alive():
+                self._pid = _process_id()
+                self._committed = []
+                self._thread = threading.Thread(target=self._run, name="delivery-writer", daemon=True)
+                self._thread.start()
+                threading.Thread(target=self._run_after_commit, name="delivery-enqueue", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self._write(self._next_batch())
+
+    def _run_after_commit(self) -> None:
+        """Enqueue after commits, at most every ENQUEUE_EVERY_S: one expander job takes every
+        waiting delivery, so more enqueues under load would only be jobs finding nothing to do."""
+        while True:
+            time.sleep(ENQUEUE_EVERY_S)
+            with self._committed_ready:
+                while not self._committed:
+                    self._committed_ready.wait()
+                ids, self._committed = self._committed, []
+            try:
+                self._after_commit(ids)
+            except Exception:
+                log.warning("enqueueing deliveries %s..%s failed; the clock will pick them up", ids[0], ids[-1],
+                            exc_info=True)
+
+    def _next_batch(self) -> list[tuple[bytes, Waiter]]:
+        batch = [self._queue.get()]
+        size = len(batch[0][0])
+        while len(batch) < self._max_batch and size < self._max_bytes:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            batch.append(item)
+            size += len(item[0])
+        return batch
+
+    def _write(self, batch: list[tuple[bytes, Waiter]]) -> None:
+        try:
+            self._connect()
+            ids = store_deliveries([body for body, _ in batch])
+        except Exception as exc:  # answered as a 500: Meta delivers again
+            log.exception("committing %d deliveries failed", len(batch))
+            self._disconnect()
+            _resolve([waiter for _, waiter in batch], exc)
+            return
+        _resolve([waiter for _, waiter in batch], ids)
+        with self._committed_ready:
+            self._committed += ids
+            self._committed_ready.notify()
+
+    def _connect(self) -> None:
+        """Keep one connection open in this thread; follow the proxy if the process re-booted
+        onto another database (tests do)."""
+        database = db.obj
+        if database is not self._database:
+            self._disconnect()
+            self._database = database
+        if database.is_closed():
+            database.connect()
+
+    def _disconnect(self) -> None:
+        if self._database is not None and not self._database.is_closed():
+            try:
+                self._database.close()
+            except Exception:
+                log.debug("closing the writer's connection failed", exc_info=True)
+
+
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def _process_id() -> int:
+    """os.getpid() without a system call per webhook request."""
+    return _pid[0]
+
+
+def _resolve(waiters: list[Waiter], outcome: list[int] | BaseException) -> None:
+    """Hand each waiter its delivery id (or the error), with one wake-up per event loop for the
+    whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | BaseException]]] = {}
+    for index, (loop, future) in enumerate(waiters):
+        result = outcome if isinstance(outcome, BaseException) else outcome[index]
+        by_loop.setdefault(loop, []).append((future, result))
+    for loop, results in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_results, results)
+        except RuntimeError:  # that loop has closed: nobody is waiting any more
+            continue
+
+
+def _set_results(results: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    for future, result in results:
+        if future.done():  # the request was cancelled (client gone)
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+def expand_delivery(delivery_id: int, *, source: str = "webhook") -> list[str]:
+    """Parse one stored delivery into pending events (see `expand_deliveries`)."""
+    return expand_deliveries([delivery_id], source=source)
+
+
+def expand_deliveries(delivery_ids: list[int], *, source: str = "webhook") -> list[str]:
+    """Parse stored deliveries into pending events, in one transaction; returns the conversation
+    keys that have new pending events. Idempotent: a delivery already expanded adds nothing.
+
+    One expander runs at a time and takes every waiting delivery, so under load a call covers
+    many deliveries: a handful of statements for the whole batch (one SELECT, one multi-row
+    INSERT of events, one UPDATE per outcome) instead of five per delivery, which is what kept
+    a single expander from keeping up with the webhook endpoint."""
+    with transaction():
+        rows = list(Delivery.select(Delivery.id, Delivery.body, Delivery.received_at)
+                    .where(Delivery.id.in_(delivery_ids) & (Delivery.status == "received"))
+                    .order_by(Delivery.id))
+        if not rows:
+            return []
+        channels = _ChannelCache()
+        accepted: list[tuple[int | None, ev.Event]] = []
+        ignored: list[tuple[int, ev.Ignored]] = []
+        outcomes: dict[tuple[str, int, int, str | None], list[int]] = {}
+        for delivery in rows:
+            taken, skipped, outcome = _expand_one(delivery, channels)
+            accepted += [(delivery.id, event) for event in taken]
+            ignored += [(delivery.id, item) for item in skipped]
+            outcomes.setdefault(outcome, []).append(delivery.id)
+        keys = _store_pending(accepted, source=source)
+        _record_ignored(ignored)
+        _touch_channels([event for _, event in accepted], max(d.received_at for d in rows), channels)
+        _finish(outcomes)
+        return keys
+
+
+def _expand_one(delivery: Delivery, channels: _ChannelCache
+                ) -> tuple[list[ev.Event], list[ev.Ignored], tuple[str, int, int, str | None]]:
+    """One delivery's accepted events, ignored parts and outcome (status, events, ignored, reason)."""
+    try:
+        parsed = parse_delivery(bytes(delivery.body))
+    except MalformedBody as exc:  # stored by an older version or replayed by hand
+        return [], [], ("failed", 0, 0, str(exc))
+    ignored = list(parsed.ignored)
+    accepted: list[ev.Event] = []
+    for event in parsed.events:
+        reason = _refusal(event, channels)
+        if reason:
+            ignored.append(ev.Ignored(reason=reason, object=parsed.object, account_id=event.account_id))
+        else:
+            accepted.append(event)
+    return accepted, ignored, ("processed", len(accepted), len(ignored), None)
+
+
+class _ChannelCache:
+    """Channel lookups within one batch: a batch is nearly always one page's webhooks."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], Channel | None] = {}
+
+    def get(self, platform: str, account_id: str) -> Channel | None:
+        key = (platform, account_id)
+        if key not in self._known:
+            self._known[key] = channel_for(platform, account_id)
+        return self._known[key]
+
+
+def store_events(events: Iterable[ev.Event], *, delivery_id: int | None, source: str) -> list[str]:
+    """Insert events as pending (ignoring ones already stored); return keys with new rows.
+    Backfill uses this too, so whichever copy arrives first wins and the other adds nothing."""
+    return _store_pending([(delivery_id, event) for event in events], source=source)
+
+
+def _store_pending(events: list[tuple[int | None, ev.Event]], *, source: str) -> list[str]:
+    """Insert (delivery id, event) pairs as pending events in the order given, skipping event keys
+    already stored (redeliveries, backfill); the conversation keys that got a new row."""
+    now = now_ms()
+    rows, seen = [], set()
+    seq_of: dict[int | None, int] = {}
+    for delivery_id, event in events:
+        if event.event_key in seen:  # the same event twice in one batch (Meta's duplicates)
+            continue
+        seen.add(event.event_key)
+        seq = seq_of[delivery_id] = seq_of.get(delivery_id, -1) + 1
+        rows.append({"event_key": event.event_key, "conversation_key": event.conversation_key,
+                     "delivery": delivery_id, "seq": seq, "kind": type(event).__name__,
+                     "occurred_at": event.timestamp, "payload": ev.encode(event), "status": "pending",
+                     "source": source, "created_at": now})
+    keys: list[str] = []
+    for key in _insert_new_events(rows):
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+INSERT_CHUNK = 500
+
+
+def _insert_new_events(rows: list[dict]) -> list[str]:
+    """The conversation keys of the rows actually inserted, in order. PostgreSQL: one multi-row
+    INSERT .. ON CONFLICT DO NOTHING RETURNING per chunk; SQLite (the embedded default, local
+    and cheap per statement): one insert each, its row count telling new from known."""
+    if is_sqlite():
+        return [row["conversation_key"] for row in rows if insert_new(InboundEvent.insert(**row))]
+    inserted: list[str] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        query = (InboundEvent.insert_many(rows[start:start + INSERT_CHUNK]).on_conflict_ignore()
+                 .returning(InboundEvent.conversation_key).tuples())
+        inserted += [key for (key,) in query.execute()]
+    return inserted
+
+
+def _refusal(event: ev.Event, channels: _ChannelCache) -> str | None:
+    """Why an event is not for us (unknown page, channel switched off), or None."""
+    channel = channels.get(event.platform, event.account_id)
+    if channel is None:
+        return f"no connected {event.platform} channel for account {event.account_id}"
+    if isinstance(event, _INBOX_ONLY) and not channel.receive_messages:
+        return "the channel's 'receive messages' setting is off"
+    return None
+
+
+def _record_ignored(ignored: list[tuple[int, ev.Ignored]]) -> None:
+    if ignored:
+        IgnoredItem.insert_many([
+            {"delivery": delivery_id, "reason": storable_text(item.reason), "object": storable(item.object),
+             "field": storable(item.field), "account_id": storable(item.account_id)} for delivery_id, item in ignored
+        ]).execute()
+
+
+def _touch_channels(accepted: list[ev.Event], received_at: int, channels: _ChannelCache) -> None:
+    """Remember when each channel last heard from Meta (channel health); an accepted event's
+    channel is always in the batch's cache (unknown channels were refused)."""
+    for platform, account_id in {(e.platform, e.account_id) for e in accepted}:
+        channel = channels.get(platform, account_id)
+        if channel is not None:
+            touch(channel, "last_webhook_at", received_at)
+
+
+def _finish(outcomes: dict[tuple[str, int, int, str | None], list[int]]) -> None:
+    """Mark deliveries expanded: one UPDATE per distinct outcome (nearly always one)."""
+    now = now_ms()
+    for (status, events, ignored, reason), ids in outcomes.items():
+        (Delivery.update(status=status, events=events, ignored=ignored, reason=reason, processed_at=now)
+         .where(Delivery.id.in_(ids)).execute())
+
+
+def unprocessed_deliveries(older_than_ms: int, limit: int = 500) -> list[int]:
+    """Deliveries committed but not expanded (their queue message was lost): for the clock."""
+    cutoff = now_ms() - older_than_ms
+    return [d.id for d in Delivery.select(Delivery.id)
+            .where((Delivery.status == "received") & (Delivery.received_at <= cutoff))
+            .order_by(Delivery.id).limit(limit)]

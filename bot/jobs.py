@@ -1,0 +1,252 @@
+"""The jobs workers run. Each is a few lines: call one service, enqueue what it returns.
+
+Every job is idempotent (delivery is at least once: a killed worker's messages run again), and
+the rows they work on are the record: if a queue message is lost, `bot.clock` finds the row
+still unprocessed and enqueues it again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.automation import campaigns, notifications
+from bot.automation.flows import engine
+from bot.automation.router import FollowUps, route
+from bot.channels import backfill, health
+from bot.core import events as ev
+from bot.inbound import inbox, ingest
+from bot.inbound.contacts import refresh_profile as refresh
+from bot.outbound import outhooks, sender
+from bot.platform import runtime
+from bot.platform.db import now_ms, transaction
+from bot.platform.mailer import MailError, send_mail
+from bot.platform.models import Conversation, InboundEvent
+from bot.platform.queue import job, key_lock
+
+log = logging.getLogger(__name__)
+
+LOCK_BUSY_RETRY_MS = 150
+DRAIN_BATCH = 50
+
+
+EXPAND_LOCK = "ingest:expand"
+
+
+@job(max_retries=20)
+def process_delivery(delivery_id: int) -> None:
+    """Expand stored deliveries into events, oldest first, one expander at a time: a conversation's
+    events then become pending in the order Meta sent them, even across POSTs handled by different
+    workers. Then drain each conversation they touched."""
+    with key_lock(EXPAND_LOCK) as acquired:
+        if not acquired:  # the expander at work takes every waiting delivery, this one included
+            return
+        while batch := ingest.unprocessed_deliveries(older_than_ms=0, limit=200):
+            for key in ingest.expand_deliveries(batch):
+                drain_conversation.send(key)
+    # A delivery committed between our last look and the release found the lock taken: take it now.
+    waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)
+    if waiting:
+        process_delivery.send(waiting[0])
+
+
+@job(max_retries=20)
+def drain_conversation(key: str) -> None:
+    """Apply a conversation's pending events one at a time, in Meta's order, under its lock."""
+    with key_lock(key) as acquired:
+        if not acquired:  # another worker is draining it; look again shortly (it may miss ours)
+            drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
+            return
+        while True:
+            batch = list(InboundEvent.select().where(
+                (InboundEvent.conversation_key == key) & (InboundEvent.status == "pending"))
+                .order_by(InboundEvent.occurred_at, InboundEvent.id).limit(DRAIN_BATCH))
+            if not batch:
+                return
+            for row in batch:
+                try:
+                    dispatch(_apply_or_record_failure(row))
+                except inbox.NotYetKnown:
+                    _defer(row, key)
+                    return
+
+
+MAX_EVENT_ATTEMPTS = 5
+DEFER_MS = 1000
+
+
+def _defer(row: InboundEvent, key: str) -> None:
+    """An event about a comment we do not know yet waits a little (the comment may be in flight
+    under another ordering key); after a few tries it is applied as a no-op with a note."""
+    attempts = row.attempts + 1
+    if attempts >= MAX_EVENT_ATTEMPTS:
+        InboundEvent.update(status="applied", applied_at=now_ms(), attempts=attempts,
+                            reason="refers to a comment socialdesk never received").where(
+            InboundEvent.id == row.id).execute()
+        drain_conversation.send(key)
+        return
+    InboundEvent.update(attempts=attempts).where(InboundEvent.id == row.id).execute()
+    drain_conversation.send(key, delay_ms=DEFER_MS * attempts)
+
+
+def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
+    """A failing event is retried a few times (the database may be busy); then it is marked failed
+    with the error, so one poison event cannot block its conversation forever."""
+    try:
+        return apply_event(row)
+    except inbox.NotYetKnown:
+        raise
+    except Exception as exc:
+        attempts = row.attempts + 1
+        status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
+        log.exception("applying event %s failed (attempt %d)", row.event_key, attempts)
+        InboundEvent.update(attempts=attempts, status=status, reason=f"{type(exc).__name__}: {exc}"[:500]).where(
+            InboundEvent.id == row.id).execute()
+        if status == "pending":
+            raise
+        return FollowUps()
+
+
+def apply_event(row: InboundEvent) -> FollowUps:
+    """Apply one stored event and route it, in one transaction with marking it applied. The
+    transaction starts by claiming the row (pending -> applied): a second worker finds nothing to
+    claim, and any failure rolls the claim back with everything else."""
+    settings = runtime.settings()
+    with transaction():
+        claimed = InboundEvent.update(status="applied", applied_at=now_ms()).where(
+            (InboundEvent.id == row.id) & (InboundEvent.status == "pending")).execute()
+        if not claimed:
+            return FollowUps()
+        applied = inbox.apply(ev.decode(bytes(row.payload)), source=row.source)
+        follow = route(applied, emails_enabled=bool(settings.smtp_url),
+                       coalesce_ms=int(settings.email_coalesce_seconds * 1000))
+        if applied.note:
+            InboundEvent.update(reason=applied.note).where(InboundEvent.id == row.id).execute()
+    return follow
+
+
+def dispatch(follow: FollowUps) -> None:
+    """Enqueue the follow-ups of a committed event."""
+    for message_id in follow.send:
+        send_message.send(message_id)
+    for identity_id in follow.profiles:
+        refresh_profile.send(identity_id)
+    for digest_id, delay_ms in follow.digests:
+        send_email_digest.send(digest_id, delay_ms=delay_ms)
+    for delivery_id in follow.hooks:
+        deliver_outhook.send(delivery_id)
+
+
+@job(max_retries=0)
+def send_message(message_id: int) -> None:
+    """Send one outgoing message; a retryable failure schedules the next attempt itself."""
+    outcome = sender.send_one(message_id)
+    if outcome.finding is not None:
+        status, reason = outcome.finding
+        follow_health(health.record(outcome.channel_id, status, reason, source="send"))
+    for delivery_id in outhooks.message_outcome(message_id):
+        deliver_outhook.send(delivery_id)
+    if outcome.retry_in is not None:
+        send_message.send(message_id, delay_ms=outcome.retry_in)
+    if outcome.next_id is not None:
+        send_message.send(outcome.next_id)
+
+
+@job(max_retries=5, min_backoff=5_000)
+def refresh_profile(identity_id: int) -> None:
+    refresh(identity_id)
+
+
+@job(max_retries=20)
+def continue_campaign(run_id: int, position: int) -> None:
+    """Resume a campaign run after its Wait step (scheduled durably by the clock)."""
+    dispatch(FollowUps(send=campaigns.continue_run(run_id, position)))
+
+
+@job(max_retries=20)
+def flow_timeout(conversation_id: int, step: int) -> None:
+    """"No answer within a time": step the flow under the conversation's lock, like its events,
+    so a timeout and a late answer never both move it. Scheduled durably by the flow engine."""
+    conversation = Conversation.get_or_none(Conversation.id == conversation_id)
+    if conversation is None:
+        return
+    with key_lock(conversation.thread_key) as acquired:
+        if not acquired:
+            flow_timeout.send(conversation_id, step, delay_ms=LOCK_BUSY_RETRY_MS)
+            return
+        with transaction():
+            ready = engine.on_timeout(conversation_id, step)
+    dispatch(FollowUps(send=ready))
+
+
+EMAIL_RETRY_MS = (30_000, 120_000, 600_000, 1_800_000, 3_600_000)
+
+
+@job(max_retries=0)
+def send_email_digest(digest_id: int) -> None:
+    """Send one coalesced staff e-mail; SMTP failures retry later with backoff, then give up."""
+    settings = runtime.settings()
+    claimed = notifications.claim_digest(digest_id)
+    if claimed is None or not settings.smtp_url:
+        return
+    digest, messages, staff = claimed
+    if not staff or not messages:
+        notifications.finish_digest(digest_id, error=None)
+        return
+    subject, body = notifications.digest_text(digest, messages, settings.public_url)
+    try:
+        send_mail(settings.smtp_url, staff, subject, body)
+    except MailError as exc:
+        attempt = digest.attempts
+        retry_at = now_ms() + EMAIL_RETRY_MS[attempt] if attempt < len(EMAIL_RETRY_MS) else None
+        notifications.finish_digest(digest_id, error=str(exc), retry_at=retry_at)
+        if retry_at is not None:
+            send_email_digest.send(digest_id, delay_ms=EMAIL_RETRY_MS[attempt])
+        return
+    notifications.finish_digest(digest_id, error=None)
+
+
+# --- channel health and backfill (issue 12) ------------------------------------------------------
+
+
+@job(max_retries=3, min_backoff=30_000)
+def check_channel_health(channel_id: int) -> None:
+    """One periodic health check (enqueued by the clock when due; never in ingest or sends)."""
+    result = health.check_channel(channel_id)
+    if result is not None:
+        for event_id in result.email_event_ids:
+            send_health_email.send(event_id)
+        for run_id in result.backfill_run_ids:
+            run_backfill.send(run_id)
+
+
+@job(max_retries=0, time_limit=35 * 60_000)
+def run_backfill(run_id: int) -> None:
+    """Read back a period from Meta; new events drain like webhook ones."""
+    ran = backfill.run(run_id, drain=drain_conversation.send)
+    for waiting in ran.waiting:
+        run_backfill.send(waiting)
+
+
+@job(max_retries=5, min_backoff=30_000)
+def send_health_email(event_id: int) -> None:
+    """Staff e-mail about a channel's health change; an SMTP failure is retried by the queue."""
+    health.send_email(event_id)
+
+
+@job(max_retries=0)
+def deliver_outhook(delivery_id: int) -> None:
+    """Deliver one outgoing webhook; on failure the job schedules its own next attempt."""
+    retry_in = outhooks.attempt(delivery_id)
+    if retry_in is not None:
+        deliver_outhook.send(delivery_id, delay_ms=retry_in)
+
+
+def follow_health(recorded: health.Recorded | None) -> None:
+    """Enqueue what a recorded health change calls for: the staff e-mail and the gap backfill
+    (their rows are the record; the clock re-enqueues a lost one)."""
+    if recorded is None:
+        return
+    if recorded.email:
+        send_health_email.send(recorded.event_id)
+    if recorded.backfill_run_id is not None:
+        run_backfill.send(recorded.backfill_run_id)

@@ -1,0 +1,285 @@
+"""The one Graph API client: HTTP in, our small Structs out, `GraphError` on every failure.
+
+Workers are threads, so this is a synchronous `httpx.Client` with pooled connections shared
+by all of them, and explicit timeouts (Dramatiq's time limit cannot interrupt a blocking
+socket read). What goes on the wire and what comes back is `bot.meta.graph_shapes`; this
+module only moves bytes and never decides whether to retry (the sender does, from
+`GraphError.retryable`).
+
+Tokens travel in the `Authorization: Bearer` header (documented for the Graph API, §5), so
+they are not in URLs; the one that must be a query parameter (`debug_token`'s
+`input_token`) is redacted from every exception message and from httpx's request log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable
+from typing import Any, Self
+
+import httpx
+
+from bot.core.events import MessageEcho, MessageReceived
+from bot.meta import graph_shapes as shapes
+from bot.meta.graph_shapes import (
+    CommentsPage,
+    ConversationsPage,
+    InstagramAccount,
+    MessageRef,
+    PageAccount,
+    Post,
+    PostsPage,
+    Profile,
+    SendResult,
+    TokenInfo,
+)
+
+__all__ = [
+    "CommentsPage",
+    "ConversationsPage",
+    "GraphClient",
+    "InstagramAccount",
+    "MessageRef",
+    "PageAccount",
+    "Post",
+    "PostsPage",
+    "Profile",
+    "SendResult",
+    "TokenInfo",
+]
+
+MAX_PAGES_PAGES = 50  # /me/accounts pages followed at most (100 Pages each)
+
+# A failure after these means the request may have reached Meta; before them it cannot have.
+_MAYBE_RECEIVED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError)
+
+
+class _RedactTokens(logging.Filter):
+    """httpx logs every request URL at INFO; blank any token in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = shapes.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactTokens) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_RedactTokens())
+
+
+class GraphClient:
+    """Calls `{base_url}/{version}/{path}`: https://graph.facebook.com for Facebook Login
+    (Messenger and linked Instagram accounts), the sandbox in tests.
+
+    `app_secret`, when given, adds `appsecret_proof` to every call (needed when the app
+    requires it). `last_usage` is the last usage percentage Meta reported (§8), on any call.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        version: str,
+        *,
+        timeout: float = 10.0,
+        app_secret: str | None = None,
+        max_connections: int = 50,
+    ) -> None:
+        self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
+        self._app_secret = app_secret
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            follow_redirects=False,
+        )
+        self.last_usage: float = 0.0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ messaging (§5, §6)
+
+    def send_message(self, account_id: str, token: str, body: dict[str, Any]) -> SendResult:
+        """`POST /{account-id}/messages` with a `graph_shapes.send_body`. `account_id` is the
+        Page id (Messenger, and Instagram linked to the Page) or the Instagram account id."""
+        answer = self._call("POST", f"{account_id}/messages", token, json=body, creates=True)
+        return shapes.read_send_result(answer)
+
+    def reply_to_comment(
+        self, platform: str, comment_id: str, token: str, text: str, attachment_url: str | None = None
+    ) -> str:
+        """A public reply under a comment; returns the new comment's id."""
+        body = shapes.comment_reply_body(platform, text, attachment_url)
+        path = shapes.comment_reply_path(platform, comment_id)
+        return shapes.read_new_id(self._call("POST", path, token, json=body, creates=True), "comment reply")
+
+    def hide_comment(self, platform: str, comment_id: str, token: str, hidden: bool) -> None:
+        body = shapes.hide_body(platform, hidden)
+        shapes.read_success(self._call("POST", comment_id, token, json=body), "hide comment")
+
+    def can_reply_privately(self, comment_id: str, token: str) -> bool:
+        """§6 pre-check: Meta's own answer to "may this comment get a private reply?"."""
+        answer = self._call("GET", comment_id, token, params={"fields": "can_reply_privately"})
+        return shapes.read_can_reply(answer)
+
+    def upload_attachment(
+        self, page_id: str, token: str, type: str, url: str, *, platform: str = "facebook"
+    ) -> str:
+        """Meta fetches `url` once; the returned attachment id works for 90 days (§5)."""
+        body = shapes.upload_body(type, url, platform)
+        return shapes.read_attachment_id(
+            self._call("POST", f"{page_id}/message_attachments", token, json=body)
+        )
+
+    # ------------------------------------------------------------------ people (§9)
+
+    def get_profile(self, platform: str, user_id: str, token: str) -> Profile:
+        fields = shapes.PROFILE_FIELDS["instagram" if platform == "instagram" else "facebook"]
+        return shapes.read_profile(self._call("GET", user_id, token, params={"fields": fields}))
+
+    # ------------------------------------------------------------------ pages and posts (§10)
+
+    def list_pages(self, user_token: str) -> list[PageAccount]:
+        """Every Page the user manages, with page tokens (all result pages followed)."""
+        pages: list[PageAccount] = []
+        params: dict[str, Any] = {"fields": shapes.ACCOUNT_FIELDS, "limit": 100}
+        for _ in range(MAX_PAGES_PAGES):
+            batch, after = shapes.read_pages(self._call("GET", "me/accounts", user_token, params=params))
+            pages.extend(batch)
+            if after is None:
+                break
+            params["after"] = after
+        return pages
+
+    def list_posts(
+        self, account_id: str, platform: str, token: str, after: str | None = None, limit: int = 25
+    ) -> PostsPage:
+        """Recent posts (Facebook `published_posts`) or media (Instagram) for a picker."""
+        if platform == "instagram":
+            path, fields = f"{account_id}/media", shapes.INSTAGRAM_MEDIA_FIELDS
+        else:
+            path, fields = f"{account_id}/published_posts", shapes.POST_FIELDS
+        params = _page_params({"fields": fields}, after, limit)
+        return shapes.read_posts(self._call("GET", path, token, params=params))
+
+    def subscribe_app(self, page_id: str, token: str, fields: Iterable[str]) -> None:
+        """(Re)subscribe our app to the Page's webhooks: Meta drops it after an hour of failed
+        deliveries (§1)."""
+        body = {"subscribed_fields": ",".join(fields)}
+        shapes.read_success(self._call("POST", f"{page_id}/subscribed_apps", token, json=body), "subscribe")
+
+    def subscribed_fields(self, page_id: str, token: str, *, app_id: str | None = None) -> list[str] | None:
+        """The channel health check (§10): our subscribed fields, None if not subscribed."""
+        answer = self._call("GET", f"{page_id}/subscribed_apps", token)
+        return shapes.read_subscribed_fields(answer, app_id)
+
+    def debug_token(self, input_token: str, app_token: str) -> TokenInfo:
+        answer = self._call("GET", "debug_token", app_token, params={"input_token": input_token})
+        return shapes.read_token_info(answer)
+
+    # ------------------------------------------------------------------ backfill (§10)
+
+    def list_conversations(
+        self, account_id: str, platform: str, token: str, after: str | None = None, limit: int = 25
+    ) -> ConversationsPage:
+        """Conversations newest first (no time filter: page until older than what we have)."""
+        params = _page_params(
+            {"platform": shapes.conversations_platform(platform), "fields": shapes.CONVERSATION_FIELDS},
+            after,
+            limit,
+        )
+        return shapes.read_conversations(
+            self._call("GET", f"{account_id}/conversations", token, params=params)
+        )
+
+    def conversation_message_ids(self, conversation_id: str, token: str) -> list[MessageRef]:
+        params = {"fields": shapes.CONVERSATION_MESSAGE_FIELDS}
+        return shapes.read_conversation_messages(self._call("GET", conversation_id, token, params=params))
+
+    def get_message(
+        self, platform: str, account_id: str, message_id: str, token: str
+    ) -> MessageReceived | MessageEcho:
+        """One message as the event its webhook would have carried (same `mid`)."""
+        answer = self._call("GET", message_id, token, params={"fields": shapes.MESSAGE_FIELDS})
+        return shapes.read_message(answer, platform, account_id)
+
+    def get_post_comments(
+        self,
+        platform: str,
+        account_id: str,
+        post_id: str,
+        token: str,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> CommentsPage:
+        """Recent comments of a post as CommentAdded events. Facebook: every comment, newest
+        first (`filter=stream`); Instagram: top-level comments of the media."""
+        fields = shapes.COMMENT_FIELDS["instagram" if platform == "instagram" else "facebook"]
+        params: dict[str, Any] = {"fields": fields}
+        if platform != "instagram":
+            params.update({"filter": "stream", "order": "reverse_chronological"})
+        answer = self._call("GET", f"{post_id}/comments", token, params=_page_params(params, after, limit))
+        return shapes.read_comments(answer, platform, account_id, post_id)
+
+    # ------------------------------------------------------------------ transport
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        creates: bool = False,
+    ) -> bytes:
+        """One Graph call: the body of a 2xx answer, or GraphError.
+
+        `creates` marks calls that are not idempotent (a send, a comment): when the answer is
+        lost after Meta may have received the request, the error is "ambiguous", not retried.
+        """
+        query = dict(params or {})
+        if self._app_secret:
+            query["appsecret_proof"] = appsecret_proof(self._app_secret, token)
+        try:
+            response = self._http.request(
+                method,
+                f"{self._root}/{path.lstrip('/')}",
+                params=query or None,
+                json=json,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.RequestError as exc:
+            maybe = creates and isinstance(exc, _MAYBE_RECEIVED)
+            description = f"{type(exc).__name__}: {exc}"
+            raise shapes.graph_error(None, None, None, description, maybe_delivered=maybe) from None
+        self._note_usage(response.headers)
+        if not response.is_success:
+            raise shapes.graph_error(response.status_code, response.content, response.headers)
+        return response.content
+
+    def _note_usage(self, headers: httpx.Headers) -> None:
+        if any(name in headers for name in ("x-app-usage", "x-page-usage", "x-business-use-case-usage")):
+            self.last_usage = shapes.usage_percent(headers)
+
+
+def appsecret_proof(app_secret: str, token: str) -> str:
+    """HMAC-SHA256 of the token keyed with the app secret, as Meta's "Require App Secret" wants."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def _page_params(params: dict[str, Any], after: str | None, limit: int) -> dict[str, Any]:
+    paged = dict(params, limit=limit)
+    if after is not None:
+        paged["after"] = after
+    return paged

@@ -1,0 +1,201 @@
+"""Drafts become outgoing rows: the only writer of outbound `Message` rows.
+
+A draft (from staff, the bot or a campaign) is split into the parts Meta takes one per call
+(`compose.split_parts`), each a row with an idempotency key derived from the draft's key, so
+the same draft added twice adds nothing. The database enforces "one private reply per comment"
+(`Message.private_reply_to` is unique): two concurrent triggers cannot both win.
+
+A private reply is one message (meta-platform.md §6): its first part goes as the private reply,
+and the rest (media) is held in the person's DM thread until they answer and the 24-hour window
+opens (`inbox._release_held`).
+"""
+
+from __future__ import annotations
+
+import msgspec
+import peewee
+
+from bot.core.compose import MessageContent, split_parts
+from bot.inbound.contacts import identity_for
+from bot.inbound.inbox import dm_conversation
+from bot.outbound import outhooks
+from bot.outbound.sendpolicy import SendKind
+from bot.platform.db import now_ms
+from bot.platform.models import Channel, Comment, Conversation, Message
+
+PRIVATE_REPLY_USED = "This comment has already had its one private reply."
+
+
+class Draft(msgspec.Struct, frozen=True, kw_only=True):
+    """Something to send, already rendered. `key` makes adding it idempotent."""
+
+    key: str
+    kind: SendKind
+    content: MessageContent
+    author: str  # staff | bot | campaign
+    conversation_id: int | None = None  # the DM thread (direct) or the comment thread (comment reply)
+    comment_id: str | None = None  # the comment answered (private or public reply)
+    author_user_id: int | None = None
+    origin: str | None = None
+
+
+def add(draft: Draft) -> list[int]:
+    """Store the draft's parts; returns ids of rows ready to send now (held/refused rows excluded)."""
+    if draft.kind == SendKind.PRIVATE_REPLY:
+        return _add_private_reply(draft)
+    if draft.kind == SendKind.COMMENT_REPLY:
+        return _add_comment_reply(draft)
+    conversation = Conversation.get_by_id(draft.conversation_id)
+    recipient = conversation.identity.scoped_id if conversation.identity_id else None
+    ready = []
+    for index, part in enumerate(split_parts(draft.content)):
+        # Parts go in order: each waits ("queued") until the one before it is done (`promote_next`).
+        row = _insert(draft, part, index, conversation.channel_id, conversation.id, SendKind.DIRECT,
+                      recipient=recipient, status="pending" if index == 0 else "queued")
+        if row:
+            ready.append(row)
+    return ready
+
+
+def _add_private_reply(draft: Draft) -> list[int]:
+    comment = Comment.get(Comment.comment_id == draft.comment_id)
+    channel: Channel = comment.channel
+    identity, _ = identity_for(channel, comment.from_id, name=comment.from_name, username=comment.from_username)
+    thread = dm_conversation(channel, identity)
+    parts = split_parts(draft.content)
+    first, rest = _private_reply_split(parts, channel.platform)
+    ready = []
+    if first is not None:
+        row = _insert(draft, first, 0, channel.id, thread.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id,
+                      target=comment.comment_id, private=True)
+        if row:
+            ready.append(row)
+    for index, part in enumerate(rest, start=1):
+        _insert(draft, part, index, channel.id, thread.id, SendKind.DIRECT, recipient=comment.from_id, status="held",
+                reason="Waiting for the person to answer: a private reply carries one message only.")
+    return ready
+
+
+def _private_reply_split(parts: list[MessageContent], platform: str) -> tuple[MessageContent | None,
+                                                                              list[MessageContent]]:
+    """Which part goes as the private reply: the text (with buttons) when there is one; on
+    Facebook a lone media part may go too, on Instagram media is never accepted (§6)."""
+    if not parts:
+        return None, []
+    first = parts[0]
+    if first.attachments and platform == "instagram":
+        return None, parts
+    return first, parts[1:]
+
+
+def _add_comment_reply(draft: Draft) -> list[int]:
+    comment = Comment.get(Comment.comment_id == draft.comment_id)
+    conversation_id = draft.conversation_id
+    if conversation_id is None:  # stays None when the channel does not show comments in the inbox
+        existing = Message.get_or_none(Message.comment_id == comment.comment_id)
+        conversation_id = existing.conversation_id if existing else None
+    content = MessageContent(text=draft.content.text)
+    row = _insert(draft, content, 0, comment.channel_id, conversation_id, SendKind.COMMENT_REPLY,
+                  recipient=comment.from_id, target=comment.comment_id)
+    return [row] if row else []
+
+
+def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, conversation_id: int | None,
+            kind: SendKind, *,
+            recipient: str | None, target: str | None = None, private: bool = False, status: str = "pending",
+            reason: str | None = None) -> int | None:
+    """Insert one part; None when it already exists (same key) or could not be sent at all."""
+    key = f"{draft.key}:{index}"
+    now = now_ms()
+    fields = dict(
+        channel=channel_id, conversation=conversation_id, direction="out", author=draft.author,
+        author_user=draft.author_user_id,
+        kind="comment" if kind == SendKind.COMMENT_REPLY else "message", text=part.text,
+        attachments=[msgspec.to_builtins(a) for a in part.attachments] or None,
+        buttons=[msgspec.to_builtins(b) for b in part.buttons] or None,
+        quick_replies=[msgspec.to_builtins(q) for q in part.quick_replies] or None,
+        occurred_at=now, status=status, status_reason=reason, idempotency_key=key, send_kind=kind.value,
+        recipient_id=recipient, target_comment_id=target, private_reply_to=target if private else None,
+        next_attempt_at=now, origin=draft.origin, created_at=now,
+    )
+    if Message.select().where(Message.idempotency_key == key).exists():
+        return None
+    try:
+        with Message._meta.database.atomic():
+            row_id = Message.insert(**fields).execute()
+    except peewee.IntegrityError:
+        if Message.select().where(Message.idempotency_key == key).exists():
+            return None  # a concurrent add of the same draft won
+        # Another draft already holds this comment's private reply: record the refusal, send nothing.
+        fields.update(private_reply_to=None, status="refused", status_reason=PRIVATE_REPLY_USED,
+                      error_kind="private_reply_used")
+        refused_id = Message.insert(**fields).execute()
+        # Its `message.failed` is recorded in this transaction; the clock's sweep delivers it (no
+        # send job will ever look at this row).
+        outhooks.message_outcome(refused_id)
+        return None
+    if conversation_id is not None:
+        _touch(conversation_id, now, part)
+    return row_id if status == "pending" else None
+
+
+def _touch(conversation_id: int, at: int, part: MessageContent) -> None:
+    """Our message is now the latest in its thread (a private reply may open the thread)."""
+    preview = part.text or (f"[{part.attachments[0].type}]" if part.attachments else "")
+    Conversation.update(last_message_at=at, preview=preview[:200]).where(
+        (Conversation.id == conversation_id)
+        & (Conversation.last_message_at.is_null() | (Conversation.last_message_at <= at))).execute()
+
+
+def promote_next(message: Message) -> int | None:
+    """The part after `message` in its draft may go now (whatever became of this one); returns
+    its id when it was waiting."""
+    key = _sibling_key(message.idempotency_key, +1)
+    following = Message.get_or_none(Message.idempotency_key == key) if key else None
+    if following is None or following.status != "queued":
+        return None
+    return following.id if _promote(following.id) else None
+
+
+def _sibling_key(key: str | None, step: int) -> str | None:
+    """The key of the part `step` places after (or before) the part keyed `key` in its draft
+    ("<draft key>:<index>"), or None when `key` is not a part's key or there is no such index."""
+    prefix, _, index = (key or "").rpartition(":")
+    if not prefix or not index.isdigit() or int(index) + step < 0:
+        return None
+    return f"{prefix}:{int(index) + step}"
+
+
+def _promote(message_id: int) -> bool:
+    """A queued part may go now (one winner when two workers try)."""
+    return bool(Message.update(status="pending", next_attempt_at=now_ms()).where(
+        (Message.id == message_id) & (Message.status == "queued")).execute())
+
+
+WAITING_STATUSES = ("pending", "sending", "queued", "held")  # a part behind one of these still waits
+
+
+def orphaned_parts(older_than_ms: int, limit: int = 100) -> list[int]:
+    """Promote parts still queued behind a predecessor that has finished (sent, failed, refused)
+    or is gone: the worker that finished it died before `promote_next`. For the clock's sweep;
+    returns the ids now pending."""
+    cutoff = now_ms() - older_than_ms
+    promoted: list[int] = []
+    for row in Message.select(Message.id, Message.idempotency_key).where(
+            (Message.status == "queued") & (Message.created_at < cutoff)).limit(limit):
+        if not _sibling_key(row.idempotency_key, 0):
+            continue
+        key = _sibling_key(row.idempotency_key, -1)
+        before = Message.get_or_none(Message.idempotency_key == key) if key else None
+        if before is not None and before.status in WAITING_STATUSES:
+            continue
+        if _promote(row.id):
+            promoted.append(row.id)
+    return promoted
+
+
+def part_content(message: Message) -> MessageContent:
+    """The stored part, back as content for composing Meta's body."""
+    return msgspec.convert({"text": message.text, "attachments": message.attachments or [],
+                            "buttons": message.buttons or [], "quick_replies": message.quick_replies or []},
+                           MessageContent)

@@ -1,0 +1,232 @@
+"""Sending one outgoing row to Meta, at most once.
+
+1. Claim the row (pending -> sending, one winner) and skip it if Meta's id is already recorded.
+2. Ask the one send policy (`sendpolicy.decide`) with facts from the database; a refusal is
+   stored with its reason and Meta is never called.
+3. Compose Meta's body, call the Graph API, record Meta's id (or the error) at once.
+
+The only window for a duplicate is a crash between Meta's answer and step 3's commit; the echo
+webhook carries our idempotency key in `metadata`, which closes that window for DMs when the
+echo arrives (`inbox._echo`). Retryable errors come back to the caller as a delay; permanent
+ones mark the row failed with Meta's code and reason and are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import peewee
+
+from bot.core.errors import GraphError
+from bot.meta import graph_shapes as shapes
+from bot.outbound.outbox import part_content, promote_next
+from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
+from bot.platform import runtime
+from bot.platform.db import now_ms, transaction
+from bot.platform.models import Channel, Comment, Conversation, Message
+from bot.platform.queue import send_slot
+from bot.platform.registry import page_token, touch
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+STUCK_MS = 120_000
+HEALTH_BY_KIND = {"token": "needs_reconnecting", "restricted": "restricted", "messages_disabled": "messages_disabled"}
+
+
+@dataclass
+class Outcome:
+    """What the job does next: try this row again in `retry_in` ms, and/or send `next_id` (the
+    following part of the same message, which waited for this one), and record `finding` (a
+    channel health status and Meta's reason) when Meta's answer says something about the page."""
+
+    retry_in: int | None = None
+    next_id: int | None = None
+    finding: tuple[str, str] | None = None
+    channel_id: int | None = None
+
+
+def send_one(message_id: int) -> Outcome:
+    """Send the row if it is due."""
+    message = _claim(message_id)
+    if message is None:
+        return Outcome()
+    outcome = _send(message)
+    if outcome.retry_in is None:
+        outcome.next_id = promote_next(message)
+    return outcome
+
+
+def _send(message: Message) -> Outcome:
+    channel: Channel = message.channel
+    decision = decide(facts_for(message, channel))
+    if not isinstance(decision, Allowed):
+        _record(message, status="refused", reason=decision.reason, kind=decision.code)
+        return Outcome()
+    wait = _pace(channel.page_id) or send_slot(channel.page_id, media=bool(message.attachments))
+    if wait:
+        _release(message, wait)
+        return Outcome(retry_in=wait)
+    _last_call[channel.page_id] = time.monotonic()
+    try:
+        meta_id, recipient = _call_meta(message, channel, decision)
+    except GraphError as exc:
+        return _failed(message, channel, exc)
+    _record(message, status="sent", mid=meta_id, recipient=recipient)
+    # While the channel has a health finding, every success is written: it is what ends one.
+    touch(channel, "last_send_at", now_ms(), always=channel.health_status not in ("healthy", "unknown"))
+    return Outcome()
+
+
+def _claim(message_id: int) -> Message | None:
+    """Take the row for sending: only a pending row (or one stuck in `sending` after a crash)."""
+    now = now_ms()
+    with transaction():
+        message = Message.get_or_none(Message.id == message_id)
+        if message is None or message.mid or message.sent_at:
+            return None
+        claimable = (Message.status == "pending") | (
+            (Message.status == "sending") & (Message.send_started_at < now - STUCK_MS))
+        claimed = Message.update(status="sending", send_started_at=now, attempts=Message.attempts + 1).where(
+            (Message.id == message_id) & claimable).execute()
+    return Message.get_by_id(message_id) if claimed else None
+
+
+def facts_for(message: Message, channel: Channel, *, author: Author | None = None) -> Facts:
+    """Gather what the send policy looks at, from stored facts only."""
+    kind = SendKind(message.send_kind)
+    comment = None
+    if message.target_comment_id:
+        comment = Comment.get_or_none(Comment.comment_id == message.target_comment_id)
+    return Facts(
+        kind=kind,
+        author=author or (Author.STAFF if message.author == "staff" else Author.AUTOMATION),
+        platform=channel.platform,
+        now_ms=now_ms(),
+        last_customer_message_ms=last_customer_message(channel, message.recipient_id),
+        comment_created_ms=comment.created_at if comment else None,
+        comment_by_account=bool(comment and comment.by_account),
+        comment_deleted=bool(comment and comment.deleted_at),
+        comment_hidden=bool(comment and comment.hidden),
+        private_reply_used=False,  # the unique private_reply_to column already decided this row is the one
+        human_agent_enabled=channel.human_agent,
+        has_media=bool(message.attachments),
+    )
+
+
+def last_customer_message(channel: Channel, user_id: str | None) -> int | None:
+    """When the person last wrote in their DM thread on this channel (opens the 24 h window)."""
+    if not user_id:
+        return None
+    key = f"dm:{channel.platform}:{channel.account_id}:{user_id}"
+    thread = Conversation.get_or_none(Conversation.thread_key == key)
+    return thread.last_customer_message_at if thread else None
+
+
+def _call_meta(message: Message, channel: Channel, decision: Allowed) -> tuple[str, str | None]:
+    graph = runtime.graph()
+    token = page_token(channel)
+    if message.send_kind == SendKind.COMMENT_REPLY:
+        new_id = graph.reply_to_comment(channel.platform, message.target_comment_id, token, message.text or "")
+        return new_id, None
+    if message.send_kind == SendKind.PRIVATE_REPLY:
+        recipient = shapes.comment_recipient(message.target_comment_id)
+    else:
+        recipient = shapes.user_recipient(message.recipient_id)
+    body = shapes.send_body(recipient, shapes.message_body(part_content(message), channel.platform),
+                            decision.messaging_type, decision.tag, message.idempotency_key)
+    result = graph.send_message(channel.account_id, token, body)
+    return result.message_id, result.recipient_id
+
+
+def _record(message: Message, *, status: str, mid: str | None = None, recipient: str | None = None,
+            reason: str | None = None, kind: str | None = None, error: GraphError | None = None) -> None:
+    fields: dict = {"status": status, "status_reason": reason, "error_kind": kind}
+    if status == "sent":
+        fields.update(sent_at=now_ms(), status_reason=None, error_kind=None, error_code=None, error_subcode=None)
+        if message.send_kind == SendKind.COMMENT_REPLY:
+            fields["comment_id"] = mid
+        else:
+            fields["mid"] = mid
+        if recipient:
+            fields["recipient_id"] = recipient
+    if error is not None:
+        fields.update(error_code=error.code, error_subcode=error.subcode)
+    try:
+        with transaction():
+            _write(message, fields)
+    except peewee.IntegrityError:
+        # Meta's echo of this very send (or, for a public reply, the feed webhook of our new
+        # comment) arrived first and was stored on its own: fold it into our row.
+        same = (Message.mid == mid) | (Message.comment_id == mid)
+        Message.delete().where(same & (Message.author == "page") & (Message.id != message.id)).execute()
+        _write(message, fields)
+
+
+def _write(message: Message, fields: dict) -> None:
+    """Record the outcome. When the echo of this send got here first it already marked the row
+    sent, and receipts may have moved it on (delivered, read): keep that status."""
+    if fields["status"] != "sent":
+        Message.update(**fields).where(Message.id == message.id).execute()
+        return
+    updated = Message.update(**fields).where(
+        (Message.id == message.id) & Message.status.in_(["sending", "pending"])).execute()
+    if not updated:
+        keep = {k: v for k, v in fields.items() if k in ("mid", "comment_id", "recipient_id")}
+        if keep:
+            Message.update(**keep).where(Message.id == message.id).execute()
+
+
+def _release(message: Message, delay_ms: int) -> None:
+    """Give the row back without counting an attempt (our own rate limit, not Meta's answer)."""
+    Message.update(status="pending", attempts=Message.attempts - 1, next_attempt_at=now_ms() + delay_ms).where(
+        Message.id == message.id).execute()
+
+
+def _failed(message: Message, channel: Channel, exc: GraphError) -> Outcome:
+    health = HEALTH_BY_KIND.get(exc.kind)
+    finding = (health, exc.describe()) if health else None
+    if exc.retryable and message.attempts < MAX_ATTEMPTS:
+        delay = backoff_ms(message.attempts, exc.retry_after)
+        Message.update(status="pending", next_attempt_at=now_ms() + delay, status_reason=exc.describe(),
+                       error_kind=exc.kind, error_code=exc.code, error_subcode=exc.subcode).where(
+            Message.id == message.id).execute()
+        return Outcome(retry_in=delay, finding=finding, channel_id=channel.id)
+    status = "failed"
+    _record(message, status=status, reason=exc.describe(), kind=exc.kind, error=exc)
+    log.info("message %s failed: %s", message.id, exc.describe())
+    return Outcome(finding=finding, channel_id=channel.id)
+
+
+_last_call: dict[str, float] = {}  # page id -> when this process last called Meta for it
+
+
+def _pace(page_id: str) -> int:
+    """How long to hold back a send because Meta's usage headers say we are close to the limit:
+    the gap between calls grows with the usage seen on the last answer."""
+    gap_ms = usage_delay_ms(runtime.graph().last_usage)
+    if not gap_ms:
+        return 0
+    elapsed_ms = (time.monotonic() - _last_call.get(page_id, 0.0)) * 1000
+    return max(0, int(gap_ms - elapsed_ms))
+
+
+def usage_delay_ms(usage_percent: float) -> int:
+    """Slow down as Meta's usage headers approach their limit (meta-platform.md §8): nothing below
+    75 %, then up to 2 s between sends at 100 %, so we never hit the wall of a rate-limit error."""
+    if usage_percent < 75:
+        return 0
+    return int(min(usage_percent, 100) - 75) * 80
+
+
+def backoff_ms(attempt: int, retry_after_s: float | None = None) -> int:
+    """Exponential backoff with full jitter (0.5 s, 1 s, 2 s ... capped at 5 min), never less than
+    Meta's own estimate of when access comes back."""
+    ceiling = min(300_000, 500 * 2 ** max(0, attempt - 1))
+    delay = random.randint(ceiling // 2, ceiling)
+    if retry_after_s:
+        delay = max(delay, int(retry_after_s * 1000))
+    return delay

@@ -1,0 +1,96 @@
+"""The one database handle: a peewee proxy bound at start to SQLite (embedded) or pooled PostgreSQL.
+
+Connections are per thread (peewee's default): every request handler and every job opens one
+with `connection()` and closes it when done, so pooled PostgreSQL connections go back to the
+pool. SQLite runs in WAL mode with a busy timeout, so the API, the worker threads and the
+dashboard process can write to the same file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import peewee
+from playhouse.db_url import parse as parse_db_url
+from playhouse.pool import PooledPostgresqlDatabase
+
+from bot.platform.settings import sqlite_path
+
+db = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",  # safe in WAL: a crash may lose the last commits, never corrupts
+    "busy_timeout": 15000,
+    "foreign_keys": 1,
+    "cache_size": -64000,
+}
+
+
+def open_database(database_url: str, *, max_connections: int = 20) -> peewee.Database:
+    """Build the database for `database_url` and bind the proxy to it."""
+    if database_url.startswith(("postgres://", "postgresql://")):
+        params = parse_db_url(database_url)
+        database = PooledPostgresqlDatabase(
+            params.pop("database"), max_connections=max_connections, stale_timeout=300, timeout=30,
+            autoconnect=True, **params,
+        )
+    else:
+        path = sqlite_path(database_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        database = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=15, autoconnect=True)
+    db.initialize(database)
+    return database
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, peewee.SqliteDatabase)
+
+
+@contextmanager
+def connection() -> Iterator[None]:
+    """A connection for one unit of work (a request, a job), returned to the pool afterwards."""
+    if db.is_closed():
+        db.connect()
+        try:
+            yield
+        finally:
+            db.close()
+    else:
+        yield
+
+
+def transaction() -> peewee._atomic:
+    """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so
+    read-then-write sequences from several threads or processes cannot deadlock on upgrade."""
+    if is_sqlite():
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
+
+
+def insert_new(query: peewee.Insert) -> int | None:
+    """Run an INSERT that must not overwrite: the new row's id, or None when a row with the same
+    unique key already exists. (SQLite's lastrowid is stale after an ignored insert, so the row
+    count decides there; PostgreSQL's RETURNING gives nothing for an ignored row.)"""
+    query = query.on_conflict_ignore()
+    if is_sqlite():
+        cursor = db.execute(query)
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+    return query.execute() or None
+
+
+def storable_text(text: str) -> str:
+    """PostgreSQL text cannot hold NUL (SQLite can): anything taken from a payload must still be
+    stored, so NUL becomes U+FFFD on both."""
+    return text.replace("\x00", "\ufffd")
+
+
+def storable(text: str | None) -> str | None:
+    return None if text is None else storable_text(text)
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch: the one time unit of the schema (Meta's timestamps are ms)."""
+    return int(time.time() * 1000)

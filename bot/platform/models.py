@@ -1,0 +1,654 @@
+"""The tables. Constraints carry the invariants (one message per Meta id, one private reply per
+comment, one outgoing row per idempotency key); behaviour lives in the services.
+
+Times are integers in milliseconds since the epoch, like Meta's timestamps. Schema changes go
+through numbered migrations in `bot/migrations/`, never through `create_tables` on a live
+database.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    JSONField,
+    Model,
+    TextField,
+)
+
+from bot.platform.db import db
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+class User(BaseModel):
+    """A staff member: admin (everything) or agent (inbox only)."""
+
+    email = CharField(unique=True)
+    name = CharField(default="")
+    password_hash = CharField()
+    role = CharField(default="agent")
+    is_active = BooleanField(default=True)
+    created_at = BigIntegerField()
+
+
+class StaffSession(BaseModel):
+    """A dashboard login; only the token's hash is stored."""
+
+    token_hash = CharField(unique=True)
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    created_at = BigIntegerField()
+    expires_at = BigIntegerField()
+
+
+class ApiToken(BaseModel):
+    """A REST API bearer token tied to a staff user; only the hash is stored."""
+
+    token_hash = CharField(unique=True)
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    name = CharField(default="")
+    created_at = BigIntegerField()
+    last_used_at = BigIntegerField(null=True)
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+class Channel(BaseModel):
+    """A connected Facebook Page or Instagram professional account.
+
+    `account_id` is the page id or the Instagram account id (the `entry.id` of its webhooks);
+    `page_id` is the Facebook Page whose token and Send API endpoint serve it (itself for a page,
+    the linked page for an Instagram account). The token is encrypted (`bot.platform.vault`).
+    """
+
+    platform = CharField()
+    account_id = CharField()
+    page_id = CharField()
+    name = CharField(default="")
+    username = CharField(null=True)
+    followers_count = IntegerField(null=True)
+    picture_url = TextField(null=True)
+    token_encrypted = TextField(null=True)
+    receive_messages = BooleanField(default=True)
+    receive_comments = BooleanField(default=True)
+    notifications = BooleanField(default=True)
+    emails = BooleanField(default=False)
+    human_agent = BooleanField(default=False)
+    fallback_message = TextField(null=True)
+    health_status = CharField(default="unknown")
+    health_reason = TextField(null=True)
+    last_webhook_at = BigIntegerField(null=True)
+    last_send_at = BigIntegerField(null=True)
+    is_active = BooleanField(default=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("platform", "account_id"), True),)
+
+
+# --- inbound pipeline --------------------------------------------------------------------------
+
+
+class Delivery(BaseModel):
+    """One webhook POST exactly as received (raw bytes), stored before answering 200."""
+
+    received_at = BigIntegerField(index=True)
+    body = BlobField()
+    status = CharField(default="received")  # received | processed | failed
+    object = CharField(null=True)
+    events = IntegerField(default=0)
+    ignored = IntegerField(default=0)
+    reason = TextField(null=True)
+    processed_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("status", "received_at"), False),)
+
+
+class IgnoredItem(BaseModel):
+    """A well-formed part of a delivery we do not handle, with the reason (kept for the record)."""
+
+    delivery = ForeignKeyField(Delivery, on_delete="CASCADE")
+    reason = TextField()
+    object = CharField(null=True)
+    field = CharField(null=True)
+    account_id = CharField(null=True)
+
+
+class InboundEvent(BaseModel):
+    """A normalized event (`bot.core.events`), unique by its idempotency key, applied in order per
+    conversation key."""
+
+    event_key = CharField(unique=True, max_length=512)
+    conversation_key = CharField(max_length=512)
+    delivery = ForeignKeyField(Delivery, null=True, on_delete="SET NULL")
+    seq = IntegerField(default=0)
+    kind = CharField()
+    occurred_at = BigIntegerField()
+    payload = BlobField()
+    status = CharField(default="pending")  # pending | applied | failed
+    reason = TextField(null=True)
+    attempts = IntegerField(default=0)
+    source = CharField(default="webhook")  # webhook | backfill
+    created_at = BigIntegerField()
+    applied_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("conversation_key", "status", "occurred_at"), False),
+            (("status", "created_at"), False),
+        )
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+class Contact(BaseModel):
+    """A customer: one person, possibly with several identities (Messenger + comments on one page
+    share a PSID; Instagram is a separate identity)."""
+
+    name = CharField(default="")
+    first_name = CharField(null=True)
+    last_name = CharField(null=True)
+    picture_url = TextField(null=True)
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class Identity(BaseModel):
+    """A contact's id on one channel: (channel, page- or Instagram-scoped user id)."""
+
+    contact = ForeignKeyField(Contact, backref="identities", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    platform = CharField()
+    scoped_id = CharField()
+    name = CharField(null=True)
+    username = CharField(null=True)
+    picture_url = TextField(null=True)
+    follower_count = IntegerField(null=True)
+    profile_fetched_at = BigIntegerField(null=True)
+    profile_due_at = BigIntegerField(null=True)
+    profile_error = TextField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("channel", "scoped_id"), True),)
+
+
+class Tag(BaseModel):
+    name = CharField(unique=True)
+
+
+class ContactTag(BaseModel):
+    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    tag = ForeignKeyField(Tag, on_delete="CASCADE")
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("contact", "tag"), True),)
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+class Comment(BaseModel):
+    """The facts about one comment that rules depend on (private reply allowed? page's own? still
+    there?), kept even when the channel does not show comments in the inbox."""
+
+    comment_id = CharField(unique=True)
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    post_id = CharField()
+    parent_id = CharField(null=True)
+    from_id = CharField(null=True)
+    from_name = CharField(null=True)
+    from_username = CharField(null=True)
+    text = TextField(null=True)
+    by_account = BooleanField(default=False)
+    created_at = BigIntegerField()
+    deleted_at = BigIntegerField(null=True)
+    edited_at = BigIntegerField(null=True)
+    hidden = BooleanField(default=False)
+    post_permalink = TextField(null=True)
+    source = CharField(default="webhook")  # webhook | backfill | socialdesk (our public replies)
+
+    class Meta:
+        indexes = ((("channel", "post_id", "created_at"), False),)
+
+
+# --- conversations ------------------------------------------------------------------------------
+
+
+class Conversation(BaseModel):
+    """A thread staff work on: a DM thread (Messenger / Instagram Direct) or one person's comments
+    and replies under one post. `thread_key` equals the events' conversation key."""
+
+    thread_key = CharField(unique=True, max_length=512)
+    kind = CharField()  # messenger | instagram | facebook_comments | instagram_comments
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
+    identity = ForeignKeyField(Identity, null=True, on_delete="SET NULL")
+    post_id = CharField(null=True)
+    post_permalink = TextField(null=True)
+    status = CharField(default="open")
+    assignee = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    unread_count = IntegerField(default=0)
+    last_message_at = BigIntegerField(null=True)
+    last_customer_message_at = BigIntegerField(null=True)
+    preview = TextField(default="")
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("status", "last_message_at"), False), (("kind", "last_message_at"), False))
+
+
+class Message(BaseModel):
+    """Every message and comment of a conversation, inbound and outbound.
+
+    Inbound rows come from events (`mid` or `comment_id` unique). Outbound rows are created by
+    the outbox with an `idempotency_key` and carry what to send (`send_kind`, `content`) and how
+    it went (`status`, Meta's id, error code and reason). One outbound row is one Send API call.
+    `private_reply_to` is unique: at most one private reply per comment, enforced by the database.
+    `conversation` is empty only for automation replies to comments on a channel that does not
+    show comments in the inbox.
+    """
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, null=True, backref="messages", on_delete="CASCADE")
+    direction = CharField()  # in | out
+    author = CharField()  # customer | staff | bot | campaign | page (page = outside socialdesk)
+    author_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    kind = CharField(default="message")  # message | comment | postback | referral
+    mid = CharField(null=True, unique=True)
+    comment_id = CharField(null=True, unique=True)
+    parent_comment_id = CharField(null=True)
+    text = TextField(null=True)
+    attachments = JSONField(null=True)
+    buttons = JSONField(null=True)
+    quick_replies = JSONField(null=True)
+    payload = TextField(null=True)  # quick-reply or postback payload
+    reply_to_mid = CharField(null=True)
+    reactions = JSONField(null=True)
+    occurred_at = BigIntegerField()
+    status = CharField(default="received")
+    status_reason = TextField(null=True)
+    error_code = IntegerField(null=True)
+    error_subcode = IntegerField(null=True)
+    error_kind = CharField(null=True)
+    delivered_at = BigIntegerField(null=True)
+    read_at = BigIntegerField(null=True)
+    deleted_at = BigIntegerField(null=True)
+    edited_at = BigIntegerField(null=True)
+    hidden = BooleanField(default=False)
+    by_account = BooleanField(default=False)
+    # outbound only
+    idempotency_key = CharField(null=True, unique=True, max_length=512)
+    send_kind = CharField(null=True)  # direct | private_reply | comment_reply
+    recipient_id = CharField(null=True)
+    target_comment_id = CharField(null=True)
+    private_reply_to = CharField(null=True, unique=True)
+    messaging_type = CharField(null=True)
+    tag = CharField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = BigIntegerField(null=True)
+    send_started_at = BigIntegerField(null=True)
+    sent_at = BigIntegerField(null=True)
+    origin = CharField(null=True)  # e.g. "campaign:3:action:1", "staff", "flow:welcome"
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = (
+            (("conversation", "occurred_at"), False),
+            (("status", "next_attempt_at"), False),
+            (("channel", "recipient_id", "direction", "status"), False),
+        )
+
+
+# --- staff notifications -------------------------------------------------------------------------
+
+
+class Notification(BaseModel):
+    """An internal notification for one staff user (the bell, unread counts)."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    kind = CharField()
+    text = TextField()
+    conversation = ForeignKeyField(Conversation, null=True, on_delete="CASCADE")
+    message = ForeignKeyField(Message, null=True, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, null=True, on_delete="CASCADE")
+    created_at = BigIntegerField()
+    read_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("user", "read_at"), False),)
+
+
+class EmailDigest(BaseModel):
+    """Coalesced staff e-mail for one conversation: messages arriving while it is pending join it,
+    so a burst gives one e-mail listing them."""
+
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    status = CharField(default="pending")  # pending | sent | failed
+    first_message_id = IntegerField()
+    due_at = BigIntegerField()
+    attempts = IntegerField(default=0)
+    error = TextField(null=True)
+    sent_at = BigIntegerField(null=True)
+    message_count = IntegerField(default=0)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("conversation", "status"), False), (("status", "due_at"), False))
+
+
+# --- durable scheduling ---------------------------------------------------------------------------
+
+
+class ScheduledJob(BaseModel):
+    """Work due later that must survive restarts (campaign "Wait", retries in the embedded queue,
+    periodic checks). The clock enqueues due rows; `dedupe_key` prevents scheduling twice."""
+
+    actor = CharField()
+    args = JSONField()
+    due_at = BigIntegerField()
+    status = CharField(default="scheduled")  # scheduled | enqueued
+    dedupe_key = CharField(null=True, unique=True, max_length=512)
+    created_at = BigIntegerField()
+    enqueued_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("status", "due_at"), False),)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    User, StaffSession, ApiToken, Channel, Delivery, IgnoredItem, InboundEvent, Contact, Identity, Tag,
+    ContactTag, Comment, Conversation, Message, Notification, EmailDigest, ScheduledJob,
+]
+
+
+# --- campaigns (migration 0002) -------------------------------------------------------------------
+
+
+class Campaign(BaseModel):
+    """A "comment on a post" automation: one trigger, an ordered list of actions."""
+
+    name = CharField()
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    is_active = BooleanField(default=False)
+    all_posts = BooleanField(default=True)
+    post_ids = JSONField(default=list)
+    include_replies = BooleanField(default=False)
+    keywords_any = JSONField(default=list)
+    keywords_none = JSONField(default=list)
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class CampaignAction(BaseModel):
+    """One step of a campaign: send_message | reply_comment | add_tag | wait | start_flow."""
+
+    campaign = ForeignKeyField(Campaign, backref="actions", on_delete="CASCADE")
+    position = IntegerField()
+    kind = CharField()
+    config = JSONField()
+
+    class Meta:
+        indexes = ((("campaign", "position"), True),)
+
+
+class CampaignRun(BaseModel):
+    """The ledger: what one campaign decided about one comment, and why. Unique per (campaign,
+    comment): a comment fires each campaign at most once, whatever Meta redelivers."""
+
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    comment_id = CharField()
+    post_id = CharField()
+    matched = BooleanField()
+    reason = CharField()  # matched | post_not_watched | reply_excluded | keyword_missing | ...
+    detail = TextField(null=True)
+    source = CharField(default="webhook")  # webhook | backfill | past_comment
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("campaign", "comment_id"), True), (("comment_id",), False),
+                   (("campaign", "created_at"), False))
+
+
+class CampaignStep(BaseModel):
+    """What one action did for one run: sent (see the messages keyed `campaign:<run>:<action>`),
+    refused, failed, tagged, waiting until `due_at`, ..."""
+
+    run = ForeignKeyField(CampaignRun, backref="steps", on_delete="CASCADE")
+    action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
+    position = IntegerField()
+    status = CharField()  # queued | done | waiting | skipped | failed
+    detail = TextField(null=True)
+    due_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("run", "position"), True),)
+
+
+class TrackedLink(BaseModel):
+    """A link button's click-counting redirect at PUBLIC_URL/r/<token>."""
+
+    token = CharField(unique=True)
+    run = ForeignKeyField(CampaignRun, on_delete="CASCADE")
+    action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
+    url = TextField()
+    clicks = IntegerField(default=0)
+    first_clicked_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+
+class ButtonClick(BaseModel):
+    """A click on a campaign button (payload through a postback, link through the redirect)."""
+
+    run = ForeignKeyField(CampaignRun, on_delete="CASCADE")
+    action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
+    kind = CharField()  # postback | link
+    key = CharField(unique=True, max_length=512)  # postback event key or link token + time
+    created_at = BigIntegerField()
+
+
+CAMPAIGN_MODELS: list[type[BaseModel]] = [Campaign, CampaignAction, CampaignRun, CampaignStep, TrackedLink,
+                                          ButtonClick]
+ALL_MODELS += CAMPAIGN_MODELS
+
+
+# --- outgoing webhooks (migration 0003; added for the REST API, owned by bot/outbound/outhooks.py) -----------
+
+
+class HookEndpoint(BaseModel):
+    """An integration's URL that receives our events as signed JSON POSTs.
+
+    The signing secret is encrypted at rest (`bot.platform.vault`) like page tokens, and shown to admins so
+    the receiver can verify each delivery.
+    """
+
+    url = TextField()
+    events = JSONField()  # the event names it subscribes to (bot.outbound.outhooks.EVENTS)
+    secret_encrypted = TextField()
+    description = CharField(default="")
+    is_active = BooleanField(default=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class HookDelivery(BaseModel):
+    """One event for one endpoint and how delivering it went: the delivery log.
+
+    `body` is the exact JSON that is signed and sent, the same bytes on every attempt.
+    `dedupe_key` (event, subject, endpoint) makes emitting the same fact twice add nothing.
+    """
+
+    endpoint = ForeignKeyField(HookEndpoint, backref="deliveries", on_delete="CASCADE")
+    event = CharField()
+    event_id = CharField()  # shared by the deliveries of one event to several endpoints
+    dedupe_key = CharField(null=True, unique=True, max_length=512)
+    body = TextField()
+    status = CharField(default="pending")  # pending | sending | delivered | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = BigIntegerField()
+    send_started_at = BigIntegerField(null=True)
+    last_attempt_at = BigIntegerField(null=True)
+    last_status_code = IntegerField(null=True)
+    last_error = TextField(null=True)
+    delivered_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("endpoint", "created_at"), False), (("status", "next_attempt_at"), False))
+
+
+HOOK_MODELS: list[type[BaseModel]] = [HookEndpoint, HookDelivery]
+ALL_MODELS += HOOK_MODELS
+
+
+# --- channel health and backfill (migration 0005; owned by bot/channels/health.py and backfill.py) ----------------
+
+
+class ChannelCheck(BaseModel):
+    """When a channel is next checked and what the last check saw. The clock enqueues a check
+    when `next_check_at` is due, so the schedule survives restarts."""
+
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    next_check_at = BigIntegerField(index=True)
+    last_checked_at = BigIntegerField(null=True)
+    last_ok_at = BigIntegerField(null=True)  # token worked and the subscription was complete
+    token_expires_at = BigIntegerField(null=True)
+    token_checked_at = BigIntegerField(null=True)
+    subscribed_fields = JSONField(null=True)
+    last_error = TextField(null=True)
+
+
+class ChannelHealthEvent(BaseModel):
+    """The health history: a status change, a repair (re-subscription) or a detected gap, and why."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    kind = CharField()  # status | resubscribed | gap
+    status = CharField()  # the channel's status after this event
+    previous_status = CharField(null=True)
+    reason = TextField(null=True)
+    source = CharField()  # check | send | connect
+    email_status = CharField(null=True)  # pending | sent | failed (staff e-mail about the change)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("channel", "created_at"), False), (("email_status", "created_at"), False))
+
+
+class BackfillRun(BaseModel):
+    """One read-back of what Meta holds for a channel and a period, and what it recovered (or
+    could not)."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    since = BigIntegerField()
+    until = BigIntegerField()
+    trigger = CharField()  # gap | admin
+    reason = TextField(null=True)
+    requested_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    status = CharField(default="pending")  # pending | running | done | failed
+    messages_found = IntegerField(default=0)
+    messages_stored = IntegerField(default=0)
+    comments_found = IntegerField(default=0)
+    comments_stored = IntegerField(default=0)
+    graph_calls = IntegerField(default=0)
+    unrecovered = JSONField(default=list)  # what Meta could not give back, one sentence each
+    error = TextField(null=True)
+    created_at = BigIntegerField()
+    started_at = BigIntegerField(null=True)
+    finished_at = BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("status", "created_at"), False), (("channel", "created_at"), False))
+
+
+HEALTH_MODELS: list[type[BaseModel]] = [ChannelCheck, ChannelHealthEvent, BackfillRun]
+ALL_MODELS += HEALTH_MODELS
+
+
+# --- bot flows (migration 0004; owned by bot/automation/flows/ and bot/automation/handover.py) --------------------
+
+
+class Flow(BaseModel):
+    """A bot flow: `definition` is the flow as data (`bot.automation.flows.spec.FlowSpec`), validated when
+    saved; `name` is how payloads, campaigns and other flows refer to it."""
+
+    name = CharField(unique=True)
+    title = CharField(default="")
+    channel = ForeignKeyField(Channel, null=True, on_delete="CASCADE")
+    is_active = BooleanField(default=True)
+    definition = JSONField()
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class BotState(BaseModel):
+    """Where the bot stands in one DM conversation, written only under that conversation's lock.
+
+    `step` counts state entries, so a timeout scheduled for an earlier entry knows it is stale.
+    `origin_comment_id` is set when a campaign started the flow from a comment (steps may then
+    answer privately or under the comment). While `paused_until` is in the future a human has the
+    conversation and the bot stays silent."""
+
+    conversation = ForeignKeyField(Conversation, unique=True, on_delete="CASCADE")
+    flow_name = CharField(null=True)
+    state = CharField(null=True)
+    step = IntegerField(default=0)
+    origin_comment_id = CharField(null=True)
+    timeout_due_at = BigIntegerField(null=True)
+    paused_until = BigIntegerField(null=True)
+    paused_reason = TextField(null=True)
+    updated_at = BigIntegerField()
+
+
+class BotSetting(BaseModel):
+    """Per channel: which payloads and words ask for a human, what the bot says then, and how long
+    it stays paused after a human took over."""
+
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    handover_payloads = JSONField(default=list)
+    handover_keywords = JSONField(default=list)
+    handover_message = TextField(null=True)
+    pause_seconds = IntegerField()
+    updated_at = BigIntegerField()
+
+
+FLOW_MODELS: list[type[BaseModel]] = [Flow, BotState, BotSetting]
+ALL_MODELS += FLOW_MODELS
+
+
+# --- reply drafts (migration 0007; owned by bot/staff/drafts.py) --------------------------------------------
+
+
+class ReplyDraft(BaseModel):
+    """A reply a staff member has typed but not sent in one conversation, kept so a browser reload
+    or another device does not lose it. Text and the chosen way of answering only: attachments are
+    links picked again, never stored bytes."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    text = TextField(default="")
+    reply_type = CharField(default="message")  # message | private | comment (bot.commands.ReplyType)
+    updated_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("user", "conversation"), True),)
+
+
+DRAFT_MODELS: list[type[BaseModel]] = [ReplyDraft]
+ALL_MODELS += DRAFT_MODELS

@@ -1,0 +1,200 @@
+"""The one place that chooses the broker: Dramatiq over Redis when REDIS_URL is set, an
+in-process broker with worker threads otherwise. Jobs are declared once with `@job` and bound to
+whichever broker `setup_broker` builds, so actors are the same code in both modes.
+
+The database is the record of all work (deliveries, events, outgoing messages, scheduled jobs);
+the queue only carries "look at row N now". A lost queue message therefore loses nothing: the
+clock (`bot.clock`) re-enqueues rows that stayed unprocessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+
+from bot.platform.db import db
+
+log = logging.getLogger(__name__)
+
+QUEUE = "socialdesk"
+_REGISTRY: dict[str, Job] = {}
+_state: dict[str, Any] = {}
+
+
+class Job:
+    """A function that can run in a worker; `.send(...)` enqueues it on the current broker."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.options = options
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def send(self, *args: Any, delay_ms: int | None = None) -> None:
+        if _state.get("detached"):
+            _run_detached(self, args, delay_ms)
+            return
+        actor = current_broker().get_actor(self.name)
+        actor.send_with_options(args=args, delay=delay_ms)
+
+
+def _run_detached(declared: Job, args: tuple, delay_ms: int | None) -> None:
+    """A process with the in-process queue but no worker of its own (the dashboard next to
+    `socialdesk run`) runs a job at once in a thread; delayed work is left to the clock, which
+    finds the row due in the database."""
+    if delay_ms:
+        return
+
+    def run() -> None:
+        try:
+            if db.is_closed():
+                db.connect()
+            declared.fn(*args)
+        except Exception:
+            log.exception("job %s failed", declared.name)
+        finally:
+            if not db.is_closed():
+                db.close()
+
+    threading.Thread(target=run, name=f"job-{declared.name}", daemon=True).start()
+
+
+def detach() -> None:
+    """Mark this process as having no worker for the in-process queue (see `_run_detached`)."""
+    if not is_redis():
+        _state["detached"] = True
+
+
+def job(**options: Any) -> Callable[[Callable[..., Any]], Job]:
+    """Declare a job; `options` are Dramatiq actor options (max_retries, time_limit, throws...)."""
+
+    def register(fn: Callable[..., Any]) -> Job:
+        declared = Job(fn, options)
+        _REGISTRY[declared.name] = declared
+        broker = _state.get("broker")
+        if broker is not None:  # declared after the broker was set up: bind it now
+            _bind(broker, declared)
+        return declared
+
+    return register
+
+
+class DatabaseConnection(Middleware):
+    """A database connection per job, returned to the pool when the job ends (peewee connections
+    are per thread; Dramatiq runs jobs in threads)."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        if db.is_closed():
+            db.connect()
+
+    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        if not db.is_closed():
+            db.close()
+
+    after_skip_message = after_process_message
+
+
+def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate: int = 10) -> dramatiq.Broker:
+    """Build the broker for this process, bind every declared job to it and make it current."""
+    if redis_url:
+        # Fast recovery of a killed worker's in-flight messages (see shared/stack-notes.md §3).
+        broker: dramatiq.Broker = RedisBroker(url=redis_url, heartbeat_timeout=5000, maintenance_chance=100000,
+                                              dead_message_ttl=7 * 86400 * 1000)
+        backend: Any = RedisBackend(url=redis_url)
+    else:
+        broker = StubBroker()
+        backend = StubBackend()
+    broker.add_middleware(DatabaseConnection())
+    _bind_jobs(broker)
+    dramatiq.set_broker(broker)
+    _state.update(broker=broker, backend=backend, redis_url=redis_url, detached=False, send_rate=send_rate,
+                  media_send_rate=media_send_rate)
+    return broker
+
+
+def _bind_jobs(broker: dramatiq.Broker) -> None:
+    """Bind every job declared so far (`bot.jobs` declares them; whatever enqueues or consumes
+    imports it, so its jobs are declared before the first send in every process)."""
+    for declared in _REGISTRY.values():
+        _bind(broker, declared)
+
+
+def _bind(broker: dramatiq.Broker, declared: Job) -> None:
+    options = {"max_retries": 5, "min_backoff": 500, "max_backoff": 60_000, **declared.options}
+    dramatiq.actor(declared.fn, actor_name=declared.name, queue_name=QUEUE, broker=broker, **options)
+
+
+def current_broker() -> dramatiq.Broker:
+    broker = _state.get("broker")
+    if broker is None:
+        raise RuntimeError("setup_broker() was not called in this process")
+    return broker
+
+
+def is_redis() -> bool:
+    return bool(_state.get("redis_url"))
+
+
+@contextmanager
+def key_lock(key: str, ttl_ms: int = 30_000) -> Iterator[bool]:
+    """A mutex over all processes (Redis) or threads (in-process) for one key; yields whether it
+    was acquired. The TTL frees the lock of a worker that died holding it."""
+    limiter = ConcurrentRateLimiter(_state["backend"], f"lock:{key}", limit=1, ttl=ttl_ms)
+    with limiter.acquire(raise_on_failure=False) as acquired:
+        yield acquired
+
+
+def send_slot(page_id: str, *, media: bool) -> int:
+    """Take a slot in the page's Send API budget (meta-platform.md §8: 300 calls/s for text, 10/s
+    for audio/video; we stay below). Returns 0 when taken, else how long to wait (ms). Counted in
+    Redis across all workers, or in-process in the embedded default."""
+    limit = _state["media_send_rate"] if media else _state["send_rate"]
+    kind = "media" if media else "text"
+    limiter = WindowRateLimiter(_state["backend"], f"send:{page_id}:{kind}", limit=limit, window=1)
+    with limiter.acquire(raise_on_failure=False) as acquired:
+        return 0 if acquired else 200
+
+
+def start_inprocess_worker(threads: int) -> dramatiq.Worker:
+    """Run jobs in threads of this process (the embedded default and tests)."""
+    broker = current_broker()
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    return worker
+
+
+def queue_ping() -> str:
+    """'ok' when the broker answers (Redis PING), 'in-process' for the embedded queue."""
+    broker = current_broker()
+    if isinstance(broker, RedisBroker):
+        broker.client.ping()
+        return "ok"
+    return "in-process"
+
+
+def hold_lease(name: str, owner: str, ttl_ms: int) -> bool:
+    """Whether `owner` holds (or just took, or renewed) the lease `name`. With several worker
+    processes this elects the one that runs the clock; in-process there is only one."""
+    if not is_redis():
+        return True
+    client = current_broker().client
+    key = f"socialdesk:lease:{name}"
+    if client.set(key, owner, nx=True, px=ttl_ms):
+        return True
+    if client.get(key) == owner.encode():
+        client.pexpire(key, ttl_ms)
+        return True
+    return False

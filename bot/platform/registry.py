@@ -1,0 +1,61 @@
+"""The registry of connected channels: a Facebook Page and the Instagram account linked to it.
+
+The page token is the key to everything we send, so it is stored encrypted and decrypted only
+at the moment of a Graph call. Settings toggles live on the channel row and are read on every
+event, so a change takes effect at once.
+"""
+
+from __future__ import annotations
+
+from bot.core.errors import NotFound
+from bot.platform import runtime
+from bot.platform.models import Channel
+
+TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "human_agent")
+
+# Webhook fields socialdesk needs (meta-platform.md §2, §10).
+PAGE_FIELDS = ("messages", "messaging_postbacks", "message_deliveries", "message_reads", "message_echoes",
+               "message_edits", "message_reactions", "messaging_referrals", "feed")
+# The Instagram account's fields (§3): messages carry its echoes too; "messaging_referral" is
+# Meta's documented spelling (unconfirmed).
+INSTAGRAM_FIELDS = ("messages", "messaging_postbacks", "messaging_seen", "message_reactions", "messaging_referral",
+                    "comments")
+
+
+def channel_for(platform: str, account_id: str) -> Channel | None:
+    """The active channel receiving webhooks for (platform, account id), or None."""
+    if "\x00" in account_id:  # no account has such an id, and PostgreSQL refuses NUL even in a query
+        return None
+    return (Channel.select()
+            .where((Channel.platform == platform) & (Channel.account_id == account_id) & Channel.is_active)
+            .first())
+
+
+TOUCH_EVERY_MS = 5_000
+
+
+def touch(channel: Channel, field: str, at: int, *, always: bool = False) -> None:
+    """Record when the channel last heard from Meta (`last_webhook_at`) or last sent
+    (`last_send_at`): facts channel health reads coarsely. Written only when the stored time is a
+    few seconds old (`channel`, just read, tells without a statement): the row is hot, and a
+    write per delivery or per send would serialize every expansion and send on its row lock.
+    `always` writes anyway (a send that may end a health finding)."""
+    column = getattr(Channel, field)
+    known = getattr(channel, field)
+    if not always and known is not None and known >= at - TOUCH_EVERY_MS:
+        return
+    query = Channel.update({column: at}).where(Channel.id == channel.id)
+    if not always:
+        query = query.where(column.is_null() | (column < at - TOUCH_EVERY_MS))
+    query.execute()
+
+
+def page_token(channel: Channel) -> str:
+    """The decrypted page token (never log it)."""
+    if not channel.token_encrypted:
+        raise NotFound("page token of channel", channel.id)
+    return runtime.vault().decrypt(channel.token_encrypted)
+
+
+def list_channels() -> list[Channel]:
+    return list(Channel.select().order_by(Channel.id))

@@ -1,0 +1,54 @@
+"""What one process holds once configured: the settings, the database, the broker, the vault
+and the Graph API client. `boot` is called by each entry point (CLI command, worker boot,
+dashboard, tests); services read these through the accessors instead of threading them through
+every call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import migrations
+from bot.meta.graph import GraphClient
+from bot.platform import queue
+from bot.platform.db import open_database
+from bot.platform.settings import Settings, load_settings
+from bot.platform.vault import Vault
+
+_state: dict[str, Any] = {}
+
+
+def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings:
+    """Configure this process: database, broker, vault, Graph client. Idempotent per settings."""
+    settings = settings or load_settings()
+    if _state.get("settings") == settings:
+        return settings
+    database = open_database(settings.database_url)
+    if migrate:
+        migrations.upgrade(database)
+    queue.setup_broker(settings.redis_url, send_rate=settings.send_rate, media_send_rate=settings.media_send_rate)
+    old_graph = _state.get("graph")
+    if old_graph is not None:
+        old_graph.close()
+    _state.update(settings=settings, vault=Vault(settings.secret_key),
+                  graph=GraphClient(settings.graph_api_url, settings.graph_api_version))
+    return settings
+
+
+def settings() -> Settings:
+    return _get("settings")
+
+
+def vault() -> Vault:
+    return _get("vault")
+
+
+def graph() -> GraphClient:
+    return _get("graph")
+
+
+def _get(name: str) -> Any:
+    try:
+        return _state[name]
+    except KeyError:
+        raise RuntimeError("bot.platform.runtime.boot() was not called in this process") from None

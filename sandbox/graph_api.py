@@ -1,0 +1,333 @@
+"""The Graph API route: `/graph/{version}/{node}[/{edge}]` for GET, POST and DELETE.
+
+One place does what Meta does around every call, in Meta's order: latency, token check (190,
+or 200 for another page's token), node lookup (100/33), the per-account one-second rate window
+(80001 with `X-Business-Use-Case-Usage`), injected faults (613/80001, 500 code 2, or the
+ambiguous 1/1357046 after the send went through), then the handler. Write calls are logged as
+attempts; webhooks the call caused go out after the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Request, Response, route
+from litestar.background_tasks import BackgroundTask
+from litestar.enums import HttpMethod
+
+from sandbox import accounts_api, comments, graph_read, graph_rules, send_api
+from sandbox.graph_call import GraphCall
+from sandbox.graph_rules import GraphFault
+from sandbox.records import INSTAGRAM, Account, Attempt, Token
+from sandbox.runtime import Sandbox
+from sandbox.store import Store, now_ms
+
+Handler = Callable[[GraphCall], dict[str, Any]]
+
+NOMINAL_CALLS_PER_SECOND = {"facebook": 300, "instagram": 100}
+_JSON_PARAMS = ("recipient", "message", "payload", "subscribed_fields")
+_SENDING_EDGES = ("messages", "comments", "replies")
+
+ROUTES: dict[tuple[str, str | None, str], Handler] = {
+    ("page", "messages", "POST"): send_api.send_message,
+    ("instagram", "messages", "POST"): send_api.send_message,
+    ("page", "message_attachments", "POST"): send_api.upload_attachment,
+    ("instagram", "message_attachments", "POST"): send_api.upload_attachment,
+    ("page", "published_posts", "GET"): graph_read.list_posts,
+    ("page", "posts", "GET"): graph_read.list_posts,
+    ("page", "feed", "GET"): graph_read.list_posts,
+    ("instagram", "media", "GET"): graph_read.list_posts,
+    ("post", "comments", "GET"): graph_read.list_comments,
+    ("media", "comments", "GET"): graph_read.list_comments,
+    ("fb_comment", "comments", "GET"): graph_read.list_comments,
+    ("ig_comment", "replies", "GET"): graph_read.list_comments,
+    ("post", "comments", "POST"): comments.reply_publicly,
+    ("media", "comments", "POST"): comments.reply_publicly,
+    ("fb_comment", "comments", "POST"): comments.reply_publicly,
+    ("ig_comment", "replies", "POST"): comments.reply_publicly,
+    ("fb_comment", None, "POST"): comments.update_comment,
+    ("ig_comment", None, "POST"): comments.update_comment,
+    ("fb_comment", None, "DELETE"): comments.delete_comment,
+    ("ig_comment", None, "DELETE"): comments.delete_comment,
+    ("page", "conversations", "GET"): graph_read.list_conversations,
+    ("instagram", "conversations", "GET"): graph_read.list_conversations,
+    ("conversation", "messages", "GET"): graph_read.list_messages,
+    ("page", "subscribed_apps", "GET"): accounts_api.read_subscription,
+    ("instagram", "subscribed_apps", "GET"): accounts_api.read_subscription,
+    ("page", "subscribed_apps", "POST"): accounts_api.subscribe,
+    ("instagram", "subscribed_apps", "POST"): accounts_api.subscribe,
+    ("page", "subscribed_apps", "DELETE"): accounts_api.unsubscribe,
+    ("instagram", "subscribed_apps", "DELETE"): accounts_api.unsubscribe,
+}
+
+
+@route(
+    "/graph/{version:str}/{rest:path}",
+    http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE],
+    include_in_schema=False,
+)
+async def graph(request: Request, sandbox: Sandbox, version: str, rest: str) -> Response:
+    """Every Graph API call socialdesk makes ends here."""
+    return await answer(sandbox, request, version, rest)
+
+
+async def answer(sandbox: Sandbox, request: Request, version: str, rest: str) -> Response:
+    store = sandbox.store
+    latency = store.config.latency_ms
+    if latency > 0:
+        await asyncio.sleep(latency / 1000)
+    call = _new_call(store, request, f"/{version}/{rest.strip('/')}")
+    headers = {"X-Business-Use-Case-Usage": "{}"}
+    injected, generation = False, store.generation
+    try:
+        token_value = _read_params(call, request, await request.body())
+        with store.lock:
+            generation = store.generation
+            handler = resolve(call, token_value, [part for part in rest.split("/") if part])
+            bucket = call.account
+            if bucket is not None:
+                headers["X-Business-Use-Case-Usage"] = throttle(store, bucket)
+            fault = roll_fault(store, call) if _is_send(call) else None
+            injected = fault is not None
+            if fault is not None and fault.code != 1:
+                raise fault
+            payload = handler(call)
+            if fault is not None:
+                raise fault
+        status = 200
+    except GraphFault as fault:
+        status = fault.status
+        payload = graph_rules.envelope(fault, instagram=call.instagram)
+        headers.update(fault.headers)
+    if call.method != "GET":
+        _record_attempt(store, call, status, payload, injected)
+    background = None
+    if call.webhooks:
+        background = BackgroundTask(sandbox.webhooks.emit_all, call.webhooks, generation)
+    return Response(content=payload, status_code=status, headers=headers, background=background)
+
+
+def _new_call(store: Store, request: Request, path: str) -> GraphCall:
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    host = request.headers.get("host", "127.0.0.1")
+    base_url = f"{request.scope.get('scheme', 'http')}://{host}{raw_path.decode('latin-1').split('?')[0]}"
+    query = parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return GraphCall(store=store, method=request.method, path=path, params={}, query=query, base_url=base_url)
+
+
+def _read_params(call: GraphCall, request: Request, body: bytes) -> str | None:
+    """Merge query string and body (JSON or form) like the Graph API does, decode nested JSON
+    sent as form strings, and take the token out of the parameters (or the Bearer header)."""
+    params: dict[str, Any] = dict(call.query)
+    content_type = request.headers.get("content-type", "")
+    if body.strip():
+        if "multipart" in content_type:
+            raise graph_rules.invalid_param("multipart uploads are not emulated: send attachments by URL")
+        if "form" in content_type:
+            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        else:
+            try:
+                decoded = json.loads(body)
+            except ValueError as exc:
+                raise graph_rules.invalid_param("the request body is not valid JSON") from exc
+            if not isinstance(decoded, dict):
+                raise graph_rules.invalid_param("the request body must be a JSON object")
+            params.update(decoded)
+    for key in _JSON_PARAMS:
+        value = params.get(key)
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                params[key] = json.loads(value)
+            except ValueError as exc:
+                raise graph_rules.invalid_param(f"param {key} is not valid JSON") from exc
+    token = params.pop("access_token", None)
+    call.params = params
+    if token:
+        return str(token)
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() not in ("bearer", "oauth"):
+        return None
+    return value.strip() or None
+
+
+def authenticate(store: Store, value: str | None) -> Token:
+    if not value:
+        raise graph_rules.missing_token()
+    token = store.tokens.get(value)
+    if token is None:
+        # An app token is `{app-id}|{app-secret}`; the secret is what proves it here.
+        if value.partition("|")[2] == store.config.app_secret:
+            return Token(value=value, kind="app", scopes=[])
+        raise graph_rules.invalid_token()
+    if token.revoked_subcode is not None:
+        raise graph_rules.revoked_token(token.revoked_subcode, store.config.app_id)
+    return token
+
+
+def _check_proof(store: Store, token: Token, proof: Any) -> None:
+    """`appsecret_proof` (HMAC-SHA256 of the token keyed with the app secret) is optional, but
+    a wrong one is refused, as Meta does."""
+    if proof is None:
+        return
+    expected = hmac.new(store.config.app_secret.encode(), token.value.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(str(proof), expected):
+        raise GraphFault(
+            100, "Invalid appsecret_proof provided in the API argument", error_type="GraphMethodException"
+        )
+
+
+def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Handler:
+    """Check the token, find the node and its account, and pick the handler."""
+    store = call.store
+    token = authenticate(store, token_value)
+    call.token = token
+    _check_proof(store, token, call.params.pop("appsecret_proof", None))
+    if not segments:
+        raise graph_rules.invalid_param("Unsupported request: no node given")
+    if len(segments) > 2:
+        raise GraphFault(2500, "Unknown path components: /" + "/".join(segments[2:]))
+    node_id, edge = segments[0], (segments[1] if len(segments) > 1 else None)
+    call.node_id, call.edge = node_id, edge
+    if node_id == "debug_token" and edge is None and call.method == "GET":
+        return accounts_api.debug_token
+    if token.kind == "app":
+        raise graph_rules.permission("This call requires a Page or User access token")
+    if node_id == "me":
+        user_handler = _user_route(token, edge, call.method)
+        if user_handler is not None:
+            return user_handler
+        node_id = str(token.page_id)
+    found = store.node(node_id)
+    if token.kind != "page" and not _user_may_read(found, edge, call.method):
+        raise graph_rules.permission("This call requires a Page access token")
+    if found is None:
+        raise graph_rules.does_not_exist(node_id, call.method)
+    kind, record = found
+    account = store.accounts[str(store.owner_of(kind, record))]
+    if token.kind == "page" and account not in store.accounts_of_page(str(token.page_id)):
+        raise graph_rules.permission(
+            f"The access token does not have permission to act on behalf of {account.id}"
+        )
+    call.kind, call.record, call.account = node_kind(store, kind, record), record, account
+    return _handler(call)
+
+
+def _user_route(token: Token, edge: str | None, method: str) -> Handler | None:
+    if method == "GET" and edge is None:
+        return accounts_api.me
+    if token.kind == "user":
+        if edge == "accounts" and method == "GET":
+            return accounts_api.my_accounts
+        if method == "GET":
+            raise graph_rules.nonexisting_field(str(edge), "User")
+        raise graph_rules.permission("This call requires a Page access token")
+    if edge == "accounts":
+        raise graph_rules.nonexisting_field("accounts", "Page")
+    return None
+
+
+def _user_may_read(found: tuple[str, Any] | None, edge: str | None, method: str) -> bool:
+    """The user who manages the pages may read a page or Instagram account node (e.g.
+    `GET /{page-id}?fields=access_token,instagram_business_account`); everything else needs
+    the page token."""
+    return method == "GET" and edge is None and (found is None or found[0] == "account")
+
+
+def node_kind(store: Store, kind: str, record: Any) -> str:
+    """The finer node type used for routing (a post is a Facebook post or Instagram media...)."""
+    if kind == "account":
+        return "instagram" if record.platform == INSTAGRAM else "page"
+    if kind == "customer":
+        return "igsid" if record.platform == INSTAGRAM else "psid"
+    instagram = kind in ("post", "comment") and store.accounts[record.account_id].platform == INSTAGRAM
+    if kind == "post":
+        return "media" if instagram else "post"
+    if kind == "comment":
+        return "ig_comment" if instagram else "fb_comment"
+    return kind
+
+
+def _handler(call: GraphCall) -> Handler:
+    assert call.kind is not None
+    if call.edge is None and call.method == "GET":
+        return graph_read.read_node
+    handler = ROUTES.get((call.kind, call.edge, call.method))
+    if handler is not None:
+        return handler
+    if call.edge is not None and call.method == "GET":
+        raise graph_rules.nonexisting_field(call.edge, graph_read.NODE_TYPES[call.kind])
+    raise graph_rules.does_not_exist(str(call.node_id), call.method)
+
+
+def _is_send(call: GraphCall) -> bool:
+    return call.method == "POST" and call.edge in _SENDING_EDGES
+
+
+def throttle(store: Store, account: Account) -> str:
+    """Count the call in the account's one-second window; refuse past the configured limit.
+    Answers the `X-Business-Use-Case-Usage` header value."""
+    limit = store.config.rate_limit_per_second
+    allowed, calls = store.count_call(account.id, limit)
+    header = usage_header(account, calls, limit, throttled=not allowed)
+    if not allowed:
+        raise graph_rules.page_rate_limited(account.platform == INSTAGRAM, header)
+    return header
+
+
+def usage_header(account: Account, calls: int, limit: int | None, *, throttled: bool) -> str:
+    """Business Use Case usage: percentages of the window's budget, climbing toward 100.
+    `estimated_time_to_regain_access` is in minutes; a one-second window frees up in under a
+    minute, so it reads 0."""
+    budget = limit or NOMINAL_CALLS_PER_SECOND[account.platform]
+    percent = 100 if throttled else min(100, calls * 100 // budget)
+    entry = {
+        "type": "instagram" if account.platform == INSTAGRAM else "pages",
+        "call_count": percent,
+        "total_cputime": percent * 2 // 3,
+        "total_time": percent * 3 // 4,
+        "estimated_time_to_regain_access": 0,
+    }
+    return json.dumps({account.id: [entry]}, separators=(",", ":"))
+
+
+def roll_fault(store: Store, call: GraphCall) -> GraphFault | None:
+    """Seeded dice for fault tests: with probability `error_rate`, one of `error_kinds`."""
+    config = store.config
+    if config.error_rate <= 0 or not config.error_kinds or store.rng.random() >= config.error_rate:
+        return None
+    kind = store.rng.choice(config.error_kinds)
+    if kind == "server":
+        return graph_rules.temporary()
+    if kind == "ambiguous":
+        return graph_rules.ambiguous_reply()
+    if store.rng.random() < 0.5:
+        return graph_rules.custom_rate_limited()
+    account = call.account
+    assert account is not None
+    header = usage_header(account, 0, None, throttled=True)
+    return graph_rules.page_rate_limited(account.platform == INSTAGRAM, header)
+
+
+def _record_attempt(
+    store: Store, call: GraphCall, status: int, payload: dict[str, Any], injected: bool
+) -> None:
+    store.record_attempt(
+        Attempt(
+            seq=store.next_seq(),
+            method=call.method,
+            path=call.path,
+            account_id=call.account.id if call.account else None,
+            body=dict(call.params),
+            status=status,
+            response=payload,
+            time_ms=now_ms(),
+            injected=injected,
+        )
+    )

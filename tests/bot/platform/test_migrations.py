@@ -1,0 +1,28 @@
+"""Upgrading a populated database from every earlier schema version keeps every row."""
+
+from bot import migrations
+from bot.platform.db import connection, open_database
+
+
+def test_upgrade_from_first_version_keeps_rows(database_url: str) -> None:
+    database = open_database(database_url)
+    with connection():
+        for table in reversed(database.get_tables()):
+            database.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE' if "postgres" in database_url
+                                 else f'DROP TABLE IF EXISTS "{table}"')
+        assert migrations.upgrade(database, target="0001_initial") == ["0001_initial"]
+        database.execute_sql(
+            "INSERT INTO channel (platform, account_id, page_id, name, receive_messages, receive_comments, "
+            "notifications, emails, human_agent, health_status, is_active, created_at) "
+            "VALUES ('facebook', '1', '1', 'Old page', true, true, true, false, false, 'healthy', true, 1)")
+        database.execute_sql("INSERT INTO contact (name, created_at, updated_at) VALUES ('Ann', 1, 1)")
+        applied = migrations.upgrade(database)
+        assert applied == [name for name in _all() if name != "0001_initial"]
+        assert database.execute_sql("SELECT name FROM channel").fetchall() == [("Old page",)]
+        assert database.execute_sql("SELECT name FROM contact").fetchall() == [("Ann",)]
+        assert migrations.pending(database) == []
+        assert migrations.upgrade(database) == []
+
+
+def _all() -> list[str]:
+    return sorted(p.stem for p in migrations.DIRECTORY.glob("[0-9]*.py"))

@@ -1,0 +1,136 @@
+"""The queue in both modes (in-process and Redis), and what survives a worker killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.automation import campaigns
+from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+from bot.core.compose import MessageContent
+from bot.platform import queue
+from bot.platform.db import connection
+from bot.platform.models import Channel, InboundEvent, Message
+from tests.bot.meta import payloads as p
+from tests.conftest import make_env
+from tests.servers import LiveServer, Stack, reset_postgres, reset_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_key_lock_excludes_and_frees(broker_url: str | None) -> None:
+    queue.setup_broker(broker_url)
+    with queue.key_lock("conv:1") as first:
+        assert first
+        with queue.key_lock("conv:1") as second:
+            assert not second
+        with queue.key_lock("conv:2") as other:
+            assert other
+    with queue.key_lock("conv:1") as again:
+        assert again
+
+
+def test_only_one_clock_holds_the_lease(broker_url: str | None) -> None:
+    queue.setup_broker(broker_url)
+    assert queue.hold_lease("clock", "a", 5000)
+    assert queue.hold_lease("clock", "a", 5000)  # renewal
+    assert queue.hold_lease("clock", "b", 5000) is (broker_url is None)  # in-process: one process only
+
+
+def test_interleaved_conversations_keep_order_over_redis(stack_redis: Stack) -> None:
+    """Many conversations, events shuffled across deliveries, 4 worker threads on Redis."""
+    page_id = stack_redis.page["page_id"]
+    start = int(time.time() * 1000)
+    bodies = [p.messenger_message(page_id, f"80{c:02d}", f"m_{c}_{i}", text=str(i), timestamp=start + i)
+              for i in range(6) for c in range(10)]
+    for chunk in range(0, len(bodies), 7):
+        assert stack_redis.post_webhook(p.batch(*bodies[chunk:chunk + 7])).status_code == 200
+    stack_redis.wait(lambda: InboundEvent.select().where(InboundEvent.status == "applied").count() == 60,
+                     what="60 applied")
+    with connection():
+        for c in range(10):
+            applied = [e.event_key for e in InboundEvent.select().where(
+                InboundEvent.conversation_key.endswith(f":80{c:02d}")).order_by(InboundEvent.applied_at,
+                                                                                InboundEvent.id)]
+            assert applied == [f"msg:m_{c}_{i}" for i in range(6)]
+
+
+@pytest.fixture
+def api_without_workers(pg_url: str, redis_url: str, sandbox_server: LiveServer) -> Iterator[Stack]:
+    reset_postgres(pg_url)
+    reset_redis(redis_url)
+    with Stack.start(make_env(pg_url, redis_url), sandbox_server, workers=False) as stack:
+        yield stack
+
+
+def start_worker(stack: Stack) -> subprocess.Popen:
+    env = {**os.environ, **stack.env, "PYTHONPATH": str(ROOT), "SOCIALDESK_LOG_LEVEL": "WARNING"}
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--processes", "1", "--threads", "4"],
+                            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(api_without_workers: Stack) -> None:
+    stack = api_without_workers
+    page_id = stack.page["page_id"]
+    post = stack.control("posts", account_id=page_id, message="Giveaway")["post_id"]
+    with connection():
+        channel = Channel.get(Channel.account_id == page_id).id
+        campaigns.save(CampaignSpec(name="Giveaway", channel_id=channel, is_active=True,
+                                    trigger=TriggerSpec(all_posts=False, post_ids=[post]),
+                                    actions=[ActionSpec(kind="send_message",
+                                                        message=MessageContent(text="You're in!"))]))
+    now = int(time.time())
+    stack.control("deliveries/hold", hold=True)  # the sandbox plays 300 commenters, delivered in batches
+    for i in range(300):
+        user = stack.control("customers", account_id=page_id, name=f"P {i}")["user_id"]
+        stack.control("comment", account_id=page_id, post_id=post, user_id=user, text="me")
+    flushed = stack.control("deliveries/flush", batch=True)["deliveries"]
+    assert all(d["status"] == 200 for d in flushed)
+    stack.control("deliveries/hold", hold=False)
+    messages = [p.messenger_message(page_id, f"91{i % 50:04d}", f"m_kill_{i}", text=str(i),
+                                    timestamp=now * 1000 + i) for i in range(700)]
+    for chunk in range(0, 700, 100):
+        assert stack.post_webhook(p.batch(*messages[chunk:chunk + 100])).status_code == 200
+    worker = start_worker(stack)
+    stack.wait(lambda: InboundEvent.select().where(InboundEvent.status == "applied").count() > 100, timeout=60,
+               what="worker busy")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    with connection():
+        applied_at_kill = InboundEvent.select().where(InboundEvent.status == "applied").count()
+    assert applied_at_kill < 1000, "the kill must land in the middle of the batch"
+    worker = start_worker(stack)
+    try:
+        customer_events = InboundEvent.kind.in_(["CommentAdded", "MessageReceived"])
+        stack.wait(lambda: InboundEvent.select().where(customer_events & (InboundEvent.status == "applied"))
+                   .count() == 1000, timeout=180, what="every event applied after the restart")
+        stack.wait(lambda: Message.select().where(Message.send_kind == "private_reply", Message.status == "sent")
+                   .count() == 300, timeout=120, what="300 private replies")
+        stack.wait(lambda: not InboundEvent.select().where(InboundEvent.status == "pending").exists(), timeout=60,
+                   what="echoes applied")
+    except AssertionError:
+        with connection():
+            from peewee import fn
+            rows = (Message.select(Message.send_kind, Message.status, Message.status_reason, fn.COUNT(Message.id))
+                    .where(Message.direction == "out").group_by(Message.send_kind, Message.status,
+                                                                 Message.status_reason).tuples())
+            print("OUTGOING", list(rows))
+        raise
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    with connection():
+        assert [e.reason for e in InboundEvent.select().where(InboundEvent.status != "applied")] == []
+        assert Message.select().where(Message.direction == "in", Message.kind == "message").count() == 700
+        assert Message.select().where(Message.kind == "comment", Message.direction == "in").count() == 300
+    sent = [s for s in stack.sandbox_get("sent")["sent"] if s["private_reply"]]
+    assert len(sent) == 300
+    assert len({s["body"]["recipient"]["comment_id"] for s in sent}) == 300
