@@ -48,10 +48,12 @@ SANDBOX_STARTERS = ("bot.cli", "api.app")
 
 
 def floor_of(module: str) -> tuple[int, str] | None:
-    """(floor, package) of one of our modules, or None for a module that is not ours."""
+    """(floor, package) of one of our modules, or None for a module on no floor (a new module
+    directly in `bot/` must be placed: in a stage package, or listed here)."""
     best = None
     for floor, package, _ in FLOORS:
-        if (module == package or module.startswith(package + ".")) and (best is None or len(package) > len(best[1])):
+        inside = module == package or (package != "bot" and module.startswith(package + "."))
+        if inside and (best is None or len(package) > len(best[1])):
             best = (floor, package)
     return best
 

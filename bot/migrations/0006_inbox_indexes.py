@@ -5,7 +5,7 @@
 #   gives NULLS FIRST, which is not the order the inbox asks for);
 # - PostgreSQL only: trigram GIN indexes on message.text and contact.name, so the inbox search
 #   (ILIKE '%words%') reads the matching rows instead of scanning a million messages.
-# The first is mirrored in bot/models.py; the others have no peewee tuple form and live here.
+# The first is mirrored in bot/platform/models.py; the others have no peewee tuple form and live here.
 from peewee import PostgresqlDatabase
 
 

@@ -3,7 +3,7 @@
 Each numbered file defines `up(migrator, db)` with frozen copies of the tables it creates, so an
 old database upgrades step by step and nothing is introspected from the live models. Add a
 migration with `python -m playhouse.migrations <db> generate -d bot/migrations NAME bot.platform.models:ALL_MODELS`
-against a database at the newest version, then extend `tests/bot/test_migrations.py`.
+against a database at the newest version, then extend `tests/bot/platform/test_migrations.py`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ person, connecting a Facebook Page (and its Instagram account), what to paste in
 settings, and staff.
 
 Page and user tokens are typed in password fields and handed straight to
-`channels.connect_page`, which stores them encrypted; nothing here ever shows one.
+`commands.connect_page`, which stores them encrypted; nothing here ever shows one.
 """
 
 from __future__ import annotations
