@@ -32,6 +32,7 @@ FLOORS: tuple[tuple[int, str, str], ...] = (
     (9, "bot.demo", "the demo channel of `socialdesk run`"),
     (9, "bot.worker_boot", "what each Dramatiq worker process imports"),
     (9, "bot", "the package itself"),
+    (0, "bot.layers", "this map of the floors (imports nothing)"),
     (10, "api", "the Litestar app: webhooks in, REST API, redirects, health"),
     (10, "dashboard", "the Streamlit app"),
     (11, "bot.cli", "the `socialdesk` command: starts the API, workers, clock, dashboard (and the sandbox)"),
@@ -68,3 +69,7 @@ def render() -> str:
         folder = f"{path.relative_to(ROOT)}/" if path.is_dir() else f"{path.relative_to(ROOT)}.py"
         lines.append(f"{floor:>2}  {folder:<19} {what}")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # `python -m bot.layers`: the table for README's architecture section
+    print(render())
