@@ -211,12 +211,7 @@ def send_email_digest(digest_id: int) -> None:
 @job(max_retries=3, min_backoff=30_000)
 def check_channel_health(channel_id: int) -> None:
     """One periodic health check (enqueued by the clock when due; never in ingest or sends)."""
-    result = health.check_channel(channel_id)
-    if result is not None:
-        for event_id in result.email_event_ids:
-            send_health_email.send(event_id)
-        for run_id in result.backfill_run_ids:
-            run_backfill.send(run_id)
+    follow_check(health.check_channel(channel_id))
 
 
 @job(max_retries=0, time_limit=35 * 60_000)
@@ -239,6 +234,16 @@ def deliver_outhook(delivery_id: int) -> None:
     retry_in = outhooks.attempt(delivery_id)
     if retry_in is not None:
         deliver_outhook.send(delivery_id, delay_ms=retry_in)
+
+
+def follow_check(result: health.CheckResult | None) -> health.CheckResult | None:
+    """Enqueue what a health check found to do: staff e-mails and gap backfills."""
+    if result is not None:
+        for event_id in result.email_event_ids:
+            send_health_email.send(event_id)
+        for run_id in result.backfill_run_ids:
+            run_backfill.send(run_id)
+    return result
 
 
 def follow_health(recorded: health.Recorded | None) -> None:

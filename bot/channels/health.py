@@ -348,6 +348,8 @@ def _bad(channel: Channel, status: str, reason: str, runs: list[int]) -> CheckRe
     recorded = record(channel.id, status, reason, source="check")
     ChannelCheck.update(last_checked_at=now_ms(), last_error=reason).where(ChannelCheck.channel == channel.id).execute()
     emails = (recorded.event_id,) if recorded and recorded.email else ()
+    if recorded and recorded.backfill_run_id:
+        runs = [*runs, recorded.backfill_run_id]
     return CheckResult(status, reason, backfill_run_ids=tuple(runs), email_event_ids=emails)
 
 

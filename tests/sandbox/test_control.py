@@ -286,7 +286,7 @@ def test_standalone_module_runs_with_uvicorn(receiver: Receiver) -> None:
         "--webhook-url",
         receiver.url,
     ]
-    repo = Path(__file__).resolve().parents[3]
+    repo = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(command, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
 

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from bot import commands
+from bot import commands, jobs
 from bot.channels import health
 from bot.core import events as ev
 from bot.meta.parse import parse_delivery
@@ -83,7 +83,7 @@ def missed_while_unsubscribed_flow(stack: Stack) -> None:
     assert counts()[0] == 0  # nothing was delivered
 
     with connection():
-        result = health.check_channel(page)
+        result = jobs.follow_check(health.check_channel(page))
     assert result is not None and result.resubscribed and len(result.backfill_run_ids) == 2
     runs = [wait_run(stack, run_id) for run_id in result.backfill_run_ids]
     stack.wait(lambda: len(private_replies(stack)) == 1, what="the private reply")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import commands
+from bot import commands, jobs
 from bot.channels import health
 from bot.meta.graph import GraphClient
 from bot.platform import registry as channels
@@ -35,7 +35,7 @@ def add_staff() -> None:
 
 def check(channel: int) -> health.CheckResult:
     with connection():
-        result = health.check_channel(channel)
+        result = jobs.follow_check(health.check_channel(channel))
     assert result is not None
     return result
 

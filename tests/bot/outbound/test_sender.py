@@ -164,8 +164,8 @@ def test_revoked_token_fails_once_and_flags_the_channel(stack: Stack, staff: int
         [row] = commands.reply(staff, conversation, text="Hello?")
     failed = wait_status(stack, row.id, "failed")
     assert failed.error_code == 190 and failed.attempts == 1 and failed.error_kind == "token"
-    with connection():
-        assert Channel.get(Channel.account_id == stack.page["page_id"]).health_status == "needs_reconnecting"
+    stack.wait(lambda: Channel.get(Channel.account_id == stack.page["page_id"]).health_status == "needs_reconnecting",
+               what="the channel flagged by the send job")
 
 
 def test_duplicate_and_redelivered_jobs_send_once(stack: Stack, staff: int) -> None:

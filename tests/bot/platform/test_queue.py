@@ -22,7 +22,7 @@ from tests.bot.meta import payloads as p
 from tests.conftest import make_env
 from tests.servers import LiveServer, Stack, reset_postgres, reset_redis
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_key_lock_excludes_and_frees(broker_url: str | None) -> None:
