@@ -51,6 +51,12 @@ __all__ = [
 ]
 
 MAX_PAGES_PAGES = 50  # /me/accounts pages followed at most (100 Pages each)
+# A pooled connection idle this long is dropped before reuse. Servers close idle keep-alive
+# connections after their own timeout (uvicorn 5 s, many proxies 5-60 s; Meta's is not
+# documented): reusing one at that instant loses the request ("Server disconnected without
+# sending a response"), so we give ours up well before the shortest common one.
+KEEPALIVE_EXPIRY_S = 2.0
+CONNECT_RETRIES = 2
 
 # A failure after these means the request may have reached Meta; before them it cannot have.
 _MAYBE_RECEIVED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError)
@@ -91,9 +97,13 @@ class GraphClient:
     ) -> None:
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self._app_secret = app_secret
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                              keepalive_expiry=KEEPALIVE_EXPIRY_S)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            # `retries` repeats only a failed connect (refused, reset or timed out while
+            # connecting): the request provably never left, so even a send is safe to repeat.
+            transport=httpx.HTTPTransport(limits=limits, retries=CONNECT_RETRIES),
             follow_redirects=False,
         )
         self.last_usage: float = 0.0
@@ -190,14 +200,16 @@ class GraphClient:
     # ------------------------------------------------------------------ backfill (§10)
 
     def list_conversations(
-        self, account_id: str, platform: str, token: str, after: str | None = None, limit: int = 25
+        self, account_id: str, platform: str, token: str, after: str | None = None, limit: int = 25,
+        *, user_id: str | None = None,
     ) -> ConversationsPage:
-        """Conversations newest first (no time filter: page until older than what we have)."""
-        params = _page_params(
-            {"platform": shapes.conversations_platform(platform), "fields": shapes.CONVERSATION_FIELDS},
-            after,
-            limit,
-        )
+        """Conversations newest first (no time filter: page until older than what we have);
+        `user_id` (PSID/IGSID) narrows it to the one thread with that person (§10)."""
+        base: dict[str, Any] = {"platform": shapes.conversations_platform(platform),
+                                "fields": shapes.CONVERSATION_FIELDS}
+        if user_id is not None:
+            base["user_id"] = user_id
+        params = _page_params(base, after, limit)
         return shapes.read_conversations(
             self._call("GET", f"{account_id}/conversations", token, params=params)
         )
