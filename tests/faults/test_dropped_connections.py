@@ -1,0 +1,44 @@
+"""The network loses 5 % of Graph API connections (the sandbox closes them with no answer, half
+before Meta handled the call, half after it took effect): every private reply still reaches
+Meta exactly once and none is left failed (issue 17, point 8)."""
+
+from __future__ import annotations
+
+from bot.db import connection
+from bot.models import Message
+from tests.faults import comment_many, outgoing_summary, watched_post
+from tests.servers import Stack
+
+COMMENTS = 100  # ~200 Graph calls (send + profile): about ten dropped, five of them sends
+
+
+def test_dropped_connections_lose_no_reply_and_duplicate_none(stack_redis: Stack) -> None:
+    stack = stack_redis
+    page_id = stack.page["page_id"]
+    post = watched_post(stack, page_id)
+    stack.control("config", drop_rate=0.05, seed=11)
+
+    stack.control("deliveries/hold", hold=True)
+    comments = comment_many(stack, page_id, post, COMMENTS, "Fan")
+    assert all(d["status"] == 200 for d in stack.control("deliveries/flush", batch=True)["deliveries"])
+    stack.control("deliveries/hold", hold=False)
+
+    private = Message.send_kind == "private_reply"
+    settled = Message.status.not_in(["pending", "sending"])
+    try:
+        stack.wait(lambda: Message.select().where(private & settled).count() == COMMENTS, timeout=60,
+                   what="every private reply settled")
+    except AssertionError:
+        print("OUTGOING", outgoing_summary())
+        raise
+
+    with connection():
+        rows = {m.target_comment_id: m for m in Message.select().where(private)}
+    assert {rows[c].status for c in comments} == {"sent"}, outgoing_summary()
+    sent = [s for s in stack.sandbox_get("sent")["sent"] if s["private_reply"]]
+    assert sorted(s["body"]["recipient"]["comment_id"] for s in sent) == sorted(comments), "each exactly once"
+    sends = [a for a in stack.sandbox_get("attempts")["attempts"] if a["path"].endswith("/messages")]
+    dropped = [a["dropped"] for a in sends if a["dropped"]]
+    assert dropped, "the sandbox did drop sends"
+    print(f"dropped sends: {dropped.count('before')} before, {dropped.count('after')} after Meta handled them; "
+          f"{sum(rows[c].attempts > 1 for c in comments)} replies tried again")
