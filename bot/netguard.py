@@ -44,7 +44,7 @@ def refusal(address: IPAddress) -> str | None:
         return refusal(address.ipv4_mapped)  # ::ffff:127.0.0.1 reaches 127.0.0.1
     for label, flagged in (("unspecified", address.is_unspecified), ("loopback", address.is_loopback),
                            ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                           ("private", address.is_private), ("reserved", address.is_reserved)):
+                           ("reserved", address.is_reserved), ("private", address.is_private)):
         if flagged:
             return f"{address} is a {label} address"
     if not address.is_global:  # shared (100.64/10), 6to4/Teredo wrappers, documentation ranges...
