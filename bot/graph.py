@@ -243,6 +243,19 @@ class GraphClient:
         answer = self._call("GET", f"{post_id}/comments", token, params=_page_params(params, after, limit))
         return shapes.read_comments(answer, platform, account_id, post_id)
 
+    def comment_replies(
+        self, platform: str, account_id: str, comment_id: str, token: str, limit: int = 50
+    ) -> CommentsPage:
+        """Replies under one comment, newest first on Facebook (`/{comment-id}/comments`;
+        Instagram `/{ig-comment-id}/replies`, §6): whether a public reply went through."""
+        instagram = platform == "instagram"
+        params: dict[str, Any] = {"fields": shapes.COMMENT_FIELDS["instagram" if instagram else "facebook"]}
+        if not instagram:
+            params.update({"filter": "stream", "order": "reverse_chronological"})
+        path = f"{comment_id}/{'replies' if instagram else 'comments'}"
+        answer = self._call("GET", path, token, params=_page_params(params, None, limit))
+        return shapes.read_comments(answer, platform, account_id, comment_id)
+
     # ------------------------------------------------------------------ transport
 
     def _call(

@@ -10,14 +10,16 @@ could say it twice, giving up could lose it. So such a row is never left failed:
 - a DM is settled by its echo, which carries the idempotency key we put in `metadata` and marks
   the row sent (`inbox._echo`); when no echo came within `ECHO_WAIT_MS`, the person's thread is
   read back (§10 Conversations API) and the row is sent again only when our message is not
-  there.
+  there;
+- a public comment reply is looked for under the comment it answers: in the comments Meta's
+  feed webhook brought us, then in Meta's own list of replies; sent again only when absent.
 """
 
 from __future__ import annotations
 
 from bot import runtime
 from bot.events import MessageEcho
-from bot.models import Channel, Message
+from bot.models import Channel, Comment, Message
 
 AMBIGUOUS = "ambiguous"
 ECHO_WAIT_MS = 3_000  # the echo webhook normally follows the send within a second
@@ -53,3 +55,28 @@ def same_message(echo: MessageEcho, message: Message) -> bool:
     """Meta's read-back carries no `metadata` (only the webhook echo does), so the page's message
     is recognised by what it says: the same text and the same number of attachments."""
     return (echo.text or "") == (message.text or "") and len(echo.attachments) == len(message.attachments or [])
+
+
+def published_reply_id(message: Message, channel: Channel, token: str) -> str | None:
+    """The id of this public reply when it is under the comment it answers, else None. Raises
+    GraphError when Meta cannot be asked. (On Instagram a reply to a reply lands under the
+    top-level comment, §6: such a reply is not found here and goes again.)"""
+    since = message.created_at - READBACK_SKEW_MS
+    stored = Comment.select(Comment.comment_id, Comment.text).where(
+        (Comment.parent_id == message.target_comment_id) & Comment.by_account & (Comment.created_at >= since))
+    for comment in stored:  # the page's comment webhook came, but not our answer
+        if (comment.text or "") == (message.text or "") and not _ours(comment.comment_id):
+            return comment.comment_id
+    replies = runtime.graph().comment_replies(channel.platform, channel.account_id, message.target_comment_id, token)
+    for reply in replies.comments:
+        if (reply.by_account and (reply.text or "") == (message.text or "")
+                and (reply.created_time or since) >= since and not _ours(reply.comment_id)):
+            return reply.comment_id
+    return None
+
+
+def _ours(comment_id: str) -> bool:
+    """Another of our sent replies already holds this comment (the page's own rows stored from
+    the webhook do not count: that is this reply arriving first, folded in by the sender)."""
+    return Message.select().where((Message.comment_id == comment_id) & (Message.author != "page")
+                                  & (Message.direction == "out")).exists()

@@ -10,8 +10,8 @@ webhook carries our idempotency key in `metadata`, which closes that window for 
 echo arrives (`inbox._echo`). Retryable errors come back to the caller as a delay; permanent
 ones mark the row failed with Meta's code and reason and are never retried. An ambiguous
 answer (lost after the request left) is settled, never left failed (`sendcheck`): a private
-reply is tried again (10900 then means the first went through), a DM is sent again only when
-neither its echo nor a read-back of the thread shows it arrived.
+reply is tried again (10900 then means the first went through), a DM or a public reply is sent
+again only when neither its webhook nor a read-back from Meta shows it arrived.
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ from bot.meta import graph_shapes as shapes
 from bot.models import Channel, Comment, Conversation, Message
 from bot.outbox import part_content, promote_next
 from bot.queue import send_slot
-from bot.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid
+from bot.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.sendpolicy import Allowed, Author, Facts, SendKind, decide
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 STUCK_MS = 120_000
+# Ambiguous sends Meta does not refuse twice: look for them before sending again (sendcheck).
+LOOK_BEFORE_RESENDING = (SendKind.DIRECT, SendKind.COMMENT_REPLY)
 HEALTH_BY_KIND = {"token": "needs_reconnecting", "restricted": "restricted", "messages_disabled": "messages_disabled"}
 
 
@@ -63,15 +65,15 @@ def send_one(message_id: int) -> Outcome:
 
 def _send(message: Message) -> int | None:
     channel: Channel = message.channel
-    if message.error_kind == AMBIGUOUS and message.send_kind == SendKind.DIRECT:
+    if message.error_kind == AMBIGUOUS and message.send_kind in LOOK_BEFORE_RESENDING:
         # An earlier attempt may have arrived and its echo not (yet): look before sending again,
         # and before the policy (a window that closed since must not refuse a message that went).
         try:
-            mid = delivered_mid(message, channel, page_token(channel))
+            meta_id = _arrived(message, channel)
         except GraphError as exc:
             return _failed(message, channel, exc)
-        if mid is not None:
-            return _sent(message, channel, mid, message.recipient_id)
+        if meta_id is not None:
+            return _sent(message, channel, meta_id, message.recipient_id)
     decision = decide(facts_for(message, channel))
     if not isinstance(decision, Allowed):
         _record(message, status="refused", reason=decision.reason, kind=decision.code)
@@ -94,6 +96,13 @@ def _sent(message: Message, channel: Channel, meta_id: str | None, recipient: st
     # While the channel has a health finding, every success is written: it is what ends one.
     touch(channel, "last_send_at", now_ms(), always=channel.health_status not in ("healthy", "unknown"))
     return None
+
+
+def _arrived(message: Message, channel: Channel) -> str | None:
+    """Meta's id of an ambiguous DM or public reply when Meta shows it arrived (sendcheck)."""
+    if message.send_kind == SendKind.COMMENT_REPLY:
+        return published_reply_id(message, channel, page_token(channel))
+    return delivered_mid(message, channel, page_token(channel))
 
 
 def _claim(message_id: int) -> Message | None:
@@ -192,8 +201,9 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
 def _write(message: Message, fields: dict) -> None:
     """Record the outcome. When the echo of this send got here first it already marked the row
     sent, and receipts may have moved it on (delivered, read): keep that status."""
-    if fields["status"] != "sent":
-        Message.update(**fields).where(Message.id == message.id).execute()
+    if fields["status"] != "sent":  # never over an echo that marked the row sent meanwhile
+        Message.update(**fields).where((Message.id == message.id) & Message.status.in_(["sending", "pending"])
+                                       ).execute()
         return
     updated = Message.update(**fields).where(
         (Message.id == message.id) & Message.status.in_(["sending", "pending"])).execute()
@@ -219,11 +229,14 @@ def _failed(message: Message, channel: Channel, exc: GraphError) -> int | None:
     if _retryable(message, exc) and message.attempts < MAX_ATTEMPTS:
         delay = _retry_delay(message, exc)
         # "ambiguous" sticks until the row is settled: every later attempt must check first.
-        kind = AMBIGUOUS if suspect else exc.kind
-        Message.update(status="pending", next_attempt_at=now_ms() + delay, status_reason=exc.describe(),
-                       error_kind=kind, error_code=exc.code, error_subcode=exc.subcode).where(
-            Message.id == message.id).execute()
-        return delay
+        kind = AMBIGUOUS if suspect or exc.kind == AMBIGUOUS else exc.kind
+        # Only while still ours to settle: the echo of a send whose answer was lost may already
+        # have marked the row sent.
+        still_sending = Message.update(status="pending", next_attempt_at=now_ms() + delay,
+                                       status_reason=exc.describe(), error_kind=kind, error_code=exc.code,
+                                       error_subcode=exc.subcode).where(
+            (Message.id == message.id) & (Message.status == "sending")).execute()
+        return delay if still_sending else None
     status = "failed"
     _record(message, status=status, reason=exc.describe(), kind=exc.kind, error=exc)
     log.info("message %s failed: %s", message.id, exc.describe())
@@ -234,12 +247,12 @@ def _retryable(message: Message, exc: GraphError) -> bool:
     """Meta's retryable errors, and an ambiguous send that can be settled (sendcheck): a private
     reply (a second one is refused by Meta) or a DM (confirmed by echo or read-back first)."""
     if exc.kind == AMBIGUOUS:
-        return message.send_kind in (SendKind.PRIVATE_REPLY, SendKind.DIRECT)
+        return message.send_kind in (SendKind.PRIVATE_REPLY, *LOOK_BEFORE_RESENDING)
     return exc.retryable
 
 
 def _retry_delay(message: Message, exc: GraphError) -> int:
-    if exc.kind == AMBIGUOUS and message.send_kind == SendKind.DIRECT:
+    if exc.kind == AMBIGUOUS and message.send_kind in LOOK_BEFORE_RESENDING:
         return ECHO_WAIT_MS + random.randint(0, ECHO_WAIT_MS // 2)  # give the echo time to arrive
     return backoff_ms(message.attempts, exc.retry_after)
 

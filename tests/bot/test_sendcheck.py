@@ -32,8 +32,8 @@ def customer_writes(stack: Stack) -> tuple[str, int]:
     return user, conversation.id
 
 
-def commented(stack: Stack) -> tuple[str, int]:
-    account = stack.page["page_id"]
+def commented(stack: Stack, *, instagram: bool = False) -> tuple[str, int]:
+    account = stack.page["instagram_id"] if instagram else stack.page["page_id"]
     post = stack.control("posts", account_id=account, message="New shoes!")["post_id"]
     user = stack.control("customers", account_id=account, name="Cole Commenter")["user_id"]
     comment = stack.control("comment", account_id=account, post_id=post, user_id=user, text="Price?")["comment_id"]
@@ -54,7 +54,7 @@ def drop_one_send(stack: Stack, when: str, send: Any) -> list[Message]:
 
 def sends(stack: Stack, **match: Any) -> list[dict]:
     attempts = stack.sandbox_get("attempts")["attempts"]
-    return [a for a in attempts if a["path"].endswith("/messages")
+    return [a for a in attempts if a["path"].endswith(("/messages", "/comments", "/replies"))
             and all(a.get(key) == value for key, value in match.items())]
 
 
@@ -122,3 +122,28 @@ def test_a_dm_whose_answer_was_lost_is_confirmed_by_its_echo(stack: Stack, staff
     assert (row.status, row.mid) == ("sent", delivered[0]["message_id"]) and len(delivered) == 1
     assert len(sends(stack)) == 1
     stack.wait(lambda: Message.get_by_id(row.id).error_kind is None, what="the doubt cleared")
+
+
+@pytest.mark.parametrize("instagram", [False, True], ids=["facebook", "instagram"])
+def test_a_public_reply_whose_answer_and_webhook_were_lost_is_found_under_the_comment(
+        stack: Stack, staff: int, instagram: bool) -> None:
+    comment, thread = commented(stack, instagram=instagram)
+    stack.control("deliveries/hold", hold=True)  # the feed webhook of our reply does not come
+    [row] = drop_one_send(stack, "after", lambda: commands.reply(staff, thread, text="Check your inbox!",
+                                                                 reply_type="comment"))
+    row = settled(stack, row.id)
+    replies = [s for s in stack.sandbox_get("sent")["sent"] if s.get("reply_comment_id")]
+    assert [r["body"].get("message") for r in replies] == ["Check your inbox!"], "never published twice"
+    assert (row.status, row.comment_id, row.error_kind) == ("sent", replies[0]["reply_comment_id"], None)
+    assert len(sends(stack)) == 1
+
+
+def test_a_public_reply_lost_before_meta_saw_it_is_published_again(stack: Stack, staff: int) -> None:
+    comment, thread = commented(stack)
+    stack.control("deliveries/hold", hold=True)
+    [row] = drop_one_send(stack, "before", lambda: commands.reply(staff, thread, text="Check your inbox!",
+                                                                  reply_type="comment"))
+    row = settled(stack, row.id)
+    replies = [s for s in stack.sandbox_get("sent")["sent"] if s.get("reply_comment_id")]
+    assert [r["body"].get("message") for r in replies] == ["Check your inbox!"]
+    assert (row.status, row.comment_id, row.attempts) == ("sent", replies[0]["reply_comment_id"], 2)
