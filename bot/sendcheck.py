@@ -52,8 +52,9 @@ def _recorded(mid: str) -> bool:
 
 
 def same_message(echo: MessageEcho, message: Message) -> bool:
-    """Meta's read-back carries no `metadata` (only the webhook echo does), so the page's message
-    is recognised by what it says: the same text and the same number of attachments."""
+    """A message read back has no `metadata` among its documented fields (§10: id, created_time,
+    from, to, message, attachments; that Meta never returns it is unconfirmed), so the page's
+    message is recognised by what it says: the same text and the same number of attachments."""
     return (echo.text or "") == (message.text or "") and len(echo.attachments) == len(message.attachments or [])
 
 
