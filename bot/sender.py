@@ -245,7 +245,7 @@ def _failed(message: Message, channel: Channel, exc: GraphError) -> int | None:
 
 def _retryable(message: Message, exc: GraphError) -> bool:
     """Meta's retryable errors, and an ambiguous send that can be settled (sendcheck): a private
-    reply (a second one is refused by Meta) or a DM (confirmed by echo or read-back first)."""
+    reply (a second one is refused by Meta), a DM or a public reply (looked for first)."""
     if exc.kind == AMBIGUOUS:
         return message.send_kind in (SendKind.PRIVATE_REPLY, *LOOK_BEFORE_RESENDING)
     return exc.retryable
