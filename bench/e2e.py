@@ -1,6 +1,6 @@
 """bench/e2e: comments on a watched post -> private replies, through the whole system.
 
-    python -m bench.e2e [--comments 2000] [--rate 200] [--latency-ms 100] [--threads 32]
+    python -m bench.e2e [--comments 2000] [--rate 200] [--latency-ms 100] [--threads 32] [--drop-rate 0.05]
 
 Starts PostgreSQL (a database of its own), a private Redis, the sandbox Graph API as its own
 process (answering every Graph call after `--latency-ms`), `socialdesk api --workers 2` and
@@ -13,6 +13,10 @@ received by the sandbox; throughput is replies per second over the run.
 With 100 ms per Graph call a worker thread sends at most ~10 calls/s (and every new commenter
 also costs a profile fetch), so `--threads` bounds throughput before the Send API budget does
 (`SOCIALDESK_SEND_RATE`, 250/s per page).
+
+`--drop-rate 0.05` has the sandbox close 5 % of Graph API connections without an answer (half
+before the call is handled, half after it took effect); the last table then says whether every
+private reply still reached Meta exactly once and none was left failed.
 """
 
 from __future__ import annotations
@@ -97,9 +101,42 @@ def setup(sandbox: str, env: dict[str, str], latency_ms: int, comments: int) -> 
     return page["page_id"], post["post_id"], users
 
 
-def replies(sandbox: str) -> dict[str, int]:
+def private_replies(sandbox: str) -> list[tuple[str, int]]:
+    """(comment id, when Meta got it) for every private reply the sandbox accepted, duplicates kept."""
     sent = httpx.get(f"{sandbox}/control/sent", timeout=60).json()["sent"]
-    return {s["body"]["recipient"]["comment_id"]: s["time_ms"] for s in sent if s["private_reply"]}
+    return [(s["body"]["recipient"]["comment_id"], s["time_ms"]) for s in sent if s["private_reply"]]
+
+
+def replies(sandbox: str) -> dict[str, int]:
+    return dict(private_replies(sandbox))
+
+
+def settled(pg: str) -> bool:
+    """No private reply row is still on its way (pending, sending) after Meta got every reply."""
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM message WHERE send_kind = 'private_reply' "
+                    "AND status IN ('pending', 'sending')")
+        return cur.fetchone()[0] == 0
+
+
+def fault_row(sandbox: str, pg: str, drop_rate: float, commented: int) -> list[str]:
+    """What the dropped connections did: how many, and whether every reply still went exactly once."""
+    import psycopg2
+
+    attempts = httpx.get(f"{sandbox}/control/attempts", timeout=60).json()["attempts"]
+    dropped = [a for a in attempts if a.get("dropped")]
+    sent = [comment for comment, _ in private_replies(sandbox)]
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute("SELECT status, count(*) FROM message WHERE send_kind = 'private_reply' GROUP BY status")
+        statuses = dict(cur.fetchall())
+        cur.execute("SELECT count(*) FROM message WHERE send_kind = 'private_reply' AND attempts > 1")
+        retried = cur.fetchone()[0]
+    return [f"{drop_rate:.0%}", str(sum(a["dropped"] == "before" for a in dropped)),
+            str(sum(a["dropped"] == "after" for a in dropped)), str(retried), str(len(set(sent))),
+            str(len(sent) - len(set(sent))), str(statuses.get("failed", 0)),
+            str(len(set(sent)) == len(sent) == commented and statuses.get("sent", 0) == commented)]
 
 
 STAGES = {
@@ -165,6 +202,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting for replies after this")
+    parser.add_argument("--drop-rate", type=float, default=0.0,
+                        help="share of Graph API connections the sandbox closes without an answer")
     args = parser.parse_args()
     with postgres_database("socialdesk_bench_e2e") as pg, redis_server() as redis, processes() as running:
         api_port, sandbox_port = free_port(), free_port()
@@ -176,6 +215,7 @@ def main() -> int:
         wait_http(f"{sandbox}/control/config", process=box)
         wait_http(f"http://127.0.0.1:{api_port}/health", process=api)
         page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments)
+        httpx.post(f"{sandbox}/control/config", json={"drop_rate": args.drop_rate, "seed": 17}).raise_for_status()
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
         cpu_before, work_before = running.cpu_snapshot(), table_work(pg)
@@ -191,6 +231,8 @@ def main() -> int:
         except TimeoutError as exc:
             print(f"warning: {exc}", file=sys.stderr)
         got = replies(sandbox)
+        wait_for(lambda: settled(pg), 30, "every private reply row settled", interval=1.0)
+        faults = fault_row(sandbox, pg, args.drop_rate, len(commented))
         cpu = cpu_table(cpu_before, running.cpu_snapshot(), len(got), "reply")
         work = work_rows(work_before, table_work(pg), len(got))
         memory = memory_table(running)
@@ -210,6 +252,9 @@ def main() -> int:
                 stages))
     print(table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "inserts",
                                                                         "updates+deletes"], work))
+    print(table("Dropped connections (sandbox --drop-rate)", ["drop rate", "dropped before", "dropped after",
+                                                              "replies retried", "replies at Meta", "duplicates",
+                                                              "failed", "exactly once, none failed"], [faults]))
     print(cpu)
     print(memory)
     return 0

@@ -41,6 +41,7 @@ from sandbox.store import Store, now_ms
 from sandbox.webhooks import delivery_view
 
 ERROR_KINDS = ("rate_limit", "server", "ambiguous")
+DROP_KINDS = ("before", "after")  # connection closed before the call is handled / after it took effect
 
 
 class ControlController(Controller):
@@ -156,6 +157,11 @@ def _check_config(changes: dict[str, Any]) -> None:
     rate = changes.get("error_rate")
     if rate is not None and not 0 <= rate <= 1:
         raise bad_request("error_rate must be between 0 and 1")
+    drop = changes.get("drop_rate")
+    if drop is not None and not 0 <= drop <= 1:
+        raise bad_request("drop_rate must be between 0 and 1")
+    if not set(changes.get("drop_kinds") or DROP_KINDS) <= set(DROP_KINDS) or changes.get("drop_kinds") == []:
+        raise bad_request(f"drop_kinds must be a non-empty list among {list(DROP_KINDS)}")
     unknown = [kind for kind in changes.get("error_kinds") or [] if kind not in ERROR_KINDS]
     if unknown:
         raise bad_request(f"error_kinds must be among {list(ERROR_KINDS)}; got {unknown}")

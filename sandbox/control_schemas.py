@@ -21,6 +21,8 @@ class ConfigChange(_Body):
     latency_ms: int | UnsetType = UNSET
     error_rate: float | UnsetType = UNSET
     error_kinds: list[str] | UnsetType = UNSET
+    drop_rate: float | UnsetType = UNSET
+    drop_kinds: list[str] | UnsetType = UNSET
     rate_limit_per_second: int | None | UnsetType = UNSET
     auto_receipts: bool | UnsetType = UNSET
     seed: int | UnsetType = UNSET

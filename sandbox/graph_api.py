@@ -4,7 +4,8 @@ One place does what Meta does around every call, in Meta's order: latency, token
 or 200 for another page's token), node lookup (100/33), the per-account one-second rate window
 (80001 with `X-Business-Use-Case-Usage`), injected faults (613/80001, 500 code 2, or the
 ambiguous 1/1357046 after the send went through), then the handler. Write calls are logged as
-attempts; webhooks the call caused go out after the answer.
+attempts; webhooks the call caused go out after the answer. With `drop_rate` a share of calls
+lose their TCP connection with no answer, before the call is handled or after it took effect.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ async def answer(sandbox: Sandbox, request: Request, version: str, rest: str) ->
     if latency > 0:
         await asyncio.sleep(latency / 1000)
     call = _new_call(store, request, f"/{version}/{rest.strip('/')}")
+    drop = roll_drop(store)
+    if drop == "before":  # lost on the way in: Meta never saw the call
+        return await _drop(request, store, call, drop)
     headers = {"X-Business-Use-Case-Usage": "{}"}
     injected, generation = False, store.generation
     try:
@@ -106,10 +110,15 @@ async def answer(sandbox: Sandbox, request: Request, version: str, rest: str) ->
         payload = graph_rules.envelope(fault, instagram=call.instagram)
         headers.update(fault.headers)
     if call.method != "GET":
-        _record_attempt(store, call, status, payload, injected)
+        _record_attempt(store, call, status, payload, injected, drop)
     background = None
     if call.webhooks:
         background = BackgroundTask(sandbox.webhooks.emit_all, call.webhooks, generation)
+    if drop == "after":  # the call took effect (webhooks still go out), the answer is lost
+        if background is not None:
+            _pending.add(task := asyncio.create_task(background()))
+            task.add_done_callback(_pending.discard)
+        return await _drop(request, store, call, drop)
     return Response(content=payload, status_code=status, headers=headers, background=background)
 
 
@@ -297,6 +306,37 @@ def usage_header(account: Account, calls: int, limit: int | None, *, throttled: 
     return json.dumps({account.id: [entry]}, separators=(",", ":"))
 
 
+_pending: set[asyncio.Task[Any]] = set()  # webhooks of dropped calls, kept alive until sent
+
+
+def roll_drop(store: Store) -> str | None:
+    """Seeded dice for `drop_rate`: None, or (one of `drop_kinds`) whether the connection is lost
+    "before" the call is handled or "after" it took effect (both look the same to the client)."""
+    rate = store.config.drop_rate
+    if rate <= 0:
+        return None
+    with store.lock:
+        if store.rng.random() >= rate:
+            return None
+        return store.rng.choice(store.config.drop_kinds)
+
+
+async def _drop(request: Request, store: Store, call: GraphCall, when: str) -> Response:
+    """Close the client's TCP connection without a byte of answer, as a network (or a server
+    closing an idle keep-alive connection as it is reused) does. The transport is uvicorn's,
+    reached through its `receive` callable; the answer returned afterwards goes nowhere."""
+    transport = getattr(getattr(request.receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("drop_rate needs the sandbox served by uvicorn (no transport to close)")
+    transport.close()
+    if when == "before" and call.method != "GET":
+        store.record_attempt(Attempt(seq=store.next_seq(), method=call.method, path=call.path,
+                                     account_id=None, body={}, status=0, response={}, time_ms=now_ms(),
+                                     dropped=when))
+    await asyncio.sleep(0)  # let uvicorn see the connection lost before the answer is sent
+    return Response(content=b"", status_code=500)
+
+
 def roll_fault(store: Store, call: GraphCall) -> GraphFault | None:
     """Seeded dice for fault tests: with probability `error_rate`, one of `error_kinds`."""
     config = store.config
@@ -316,7 +356,8 @@ def roll_fault(store: Store, call: GraphCall) -> GraphFault | None:
 
 
 def _record_attempt(
-    store: Store, call: GraphCall, status: int, payload: dict[str, Any], injected: bool
+    store: Store, call: GraphCall, status: int, payload: dict[str, Any], injected: bool,
+    dropped: str | None = None,
 ) -> None:
     store.record_attempt(
         Attempt(
@@ -329,5 +370,6 @@ def _record_attempt(
             response=payload,
             time_ms=now_ms(),
             injected=injected,
+            dropped=dropped,
         )
     )

@@ -84,6 +84,10 @@ class Config:
     latency_ms: int = 0
     error_rate: float = 0.0
     error_kinds: list[str] = field(default_factory=lambda: ["rate_limit", "server"])
+    drop_rate: float = 0.0
+    """Share of Graph API connections closed without an answer (half before the call is
+    handled, half after it took effect): a network that loses requests and answers."""
+    drop_kinds: list[str] = field(default_factory=lambda: ["before", "after"])
     rate_limit_per_second: int | None = None
     auto_receipts: bool = False
     seed: int = 0
@@ -265,6 +269,7 @@ class Attempt:
     response: dict[str, Any]
     time_ms: int
     injected: bool = False
+    dropped: str | None = None  # "before" (never handled) or "after" (handled, answer lost): drop_rate
 
 
 @dataclass

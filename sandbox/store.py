@@ -56,7 +56,8 @@ class Store:
 
     def __init__(self, config: Config) -> None:
         self.lock = threading.RLock()
-        self._initial_config = dataclasses.replace(config, error_kinds=list(config.error_kinds))
+        self._initial_config = dataclasses.replace(config, error_kinds=list(config.error_kinds),
+                                                   drop_kinds=list(config.drop_kinds))
         self.config = config
         self.generation = 0  # bumped by every reset: work caused before it is dropped
         self.reset(keep_config=True)
@@ -67,7 +68,8 @@ class Store:
             self.generation += 1
             if not keep_config:
                 self.config = dataclasses.replace(
-                    self._initial_config, error_kinds=list(self._initial_config.error_kinds)
+                    self._initial_config, error_kinds=list(self._initial_config.error_kinds),
+                    drop_kinds=list(self._initial_config.drop_kinds),
                 )
             self.rng = random.Random(self.config.seed)
             self._counter = 0

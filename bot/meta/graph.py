@@ -51,6 +51,12 @@ __all__ = [
 ]
 
 MAX_PAGES_PAGES = 50  # /me/accounts pages followed at most (100 Pages each)
+# A pooled connection idle this long is dropped before reuse. Servers close idle keep-alive
+# connections after their own timeout (uvicorn 5 s, many proxies 5-60 s; Meta's is not
+# documented): reusing one at that instant loses the request ("Server disconnected without
+# sending a response"), so we give ours up well before the shortest common one.
+KEEPALIVE_EXPIRY_S = 2.0
+CONNECT_RETRIES = 2
 
 # A failure after these means the request may have reached Meta; before them it cannot have.
 _MAYBE_RECEIVED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError)
@@ -91,9 +97,13 @@ class GraphClient:
     ) -> None:
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self._app_secret = app_secret
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                              keepalive_expiry=KEEPALIVE_EXPIRY_S)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            # `retries` repeats only a failed connect (refused, reset or timed out while
+            # connecting): the request provably never left, so even a send is safe to repeat.
+            transport=httpx.HTTPTransport(limits=limits, retries=CONNECT_RETRIES),
             follow_redirects=False,
         )
         self.last_usage: float = 0.0
@@ -190,14 +200,16 @@ class GraphClient:
     # ------------------------------------------------------------------ backfill (§10)
 
     def list_conversations(
-        self, account_id: str, platform: str, token: str, after: str | None = None, limit: int = 25
+        self, account_id: str, platform: str, token: str, after: str | None = None, limit: int = 25,
+        *, user_id: str | None = None,
     ) -> ConversationsPage:
-        """Conversations newest first (no time filter: page until older than what we have)."""
-        params = _page_params(
-            {"platform": shapes.conversations_platform(platform), "fields": shapes.CONVERSATION_FIELDS},
-            after,
-            limit,
-        )
+        """Conversations newest first (no time filter: page until older than what we have);
+        `user_id` (PSID/IGSID) narrows it to the one thread with that person (§10)."""
+        base: dict[str, Any] = {"platform": shapes.conversations_platform(platform),
+                                "fields": shapes.CONVERSATION_FIELDS}
+        if user_id is not None:
+            base["user_id"] = user_id
+        params = _page_params(base, after, limit)
         return shapes.read_conversations(
             self._call("GET", f"{account_id}/conversations", token, params=params)
         )
@@ -230,6 +242,19 @@ class GraphClient:
             params.update({"filter": "stream", "order": "reverse_chronological"})
         answer = self._call("GET", f"{post_id}/comments", token, params=_page_params(params, after, limit))
         return shapes.read_comments(answer, platform, account_id, post_id)
+
+    def comment_replies(
+        self, platform: str, account_id: str, comment_id: str, token: str, limit: int = 50
+    ) -> CommentsPage:
+        """Replies under one comment, newest first on Facebook (`/{comment-id}/comments`;
+        Instagram `/{ig-comment-id}/replies`, §6): whether a public reply went through."""
+        instagram = platform == "instagram"
+        params: dict[str, Any] = {"fields": shapes.COMMENT_FIELDS["instagram" if instagram else "facebook"]}
+        if not instagram:
+            params.update({"filter": "stream", "order": "reverse_chronological"})
+        path = f"{comment_id}/{'replies' if instagram else 'comments'}"
+        answer = self._call("GET", path, token, params=_page_params(params, None, limit))
+        return shapes.read_comments(answer, platform, account_id, comment_id)
 
     # ------------------------------------------------------------------ transport
 

@@ -20,15 +20,17 @@ import hmac
 import logging
 import random
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 import msgspec
 
 from bot.core.errors import Invalid, NotFound
+from bot.outbound import netguard
 from bot.platform import runtime
 from bot.platform.db import insert_new, now_ms, transaction
 from bot.platform.models import CampaignRun, Conversation, HookDelivery, HookEndpoint, Message
@@ -151,6 +153,7 @@ def _check(url: str, events: list[str], description: str) -> None:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
         raise Invalid("url", f"must be an http:// or https:// URL of at most {MAX_URL_CHARS} characters")
+    _check_target(parts)
     if not events:
         raise Invalid("events", f"subscribe to at least one of {', '.join(EVENTS)}")
     for index, name in enumerate(events):
@@ -158,6 +161,24 @@ def _check(url: str, events: list[str], description: str) -> None:
             raise Invalid(f"events[{index}]", f"must be one of {', '.join(EVENTS)}")
     if len(description) > MAX_DESCRIPTION_CHARS:
         raise Invalid("description", f"at most {MAX_DESCRIPTION_CHARS} characters")
+
+
+def _check_target(parts: SplitResult) -> None:
+    """Refuse a receiver on a loopback/private/link-local/... address (netguard); a name that
+    does not resolve yet is let through and checked again at every delivery."""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise Invalid("url", "has an invalid port") from None
+    try:
+        netguard.check_host(parts.hostname or "", port, allow_private=_allow_private(), must_resolve=False)
+    except netguard.BlockedTarget as exc:
+        raise Invalid("url", f"must reach a public internet address: {exc} (an on-premise receiver needs "
+                             "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE=1)") from None
+
+
+def _allow_private() -> bool:
+    return runtime.settings().outhooks_allow_private
 
 
 def _endpoint(endpoint_id: int) -> HookEndpoint:
@@ -324,16 +345,33 @@ def attempt(delivery_id: int) -> int | None:
     headers = {"Content-Type": "application/json", "User-Agent": "socialdesk-webhooks/1",
                EVENT_HEADER: row.event, DELIVERY_HEADER: str(row.id),
                SIGNATURE_HEADER: sign(secret_of(endpoint_row), body)}
+    started = time.monotonic()
     try:
-        response = httpx.post(endpoint_row.url, content=body, headers=headers, timeout=TIMEOUT_S,
-                              follow_redirects=False)
+        status_code = _post(endpoint_row.url, body, headers)
+    except netguard.BlockedTarget as exc:
+        return _record_failure(row, None, f"refused: {exc}"[:500])
     except httpx.HTTPError as exc:
         return _record_failure(row, None, f"{type(exc).__name__}: {exc}"[:500])
-    if 200 <= response.status_code < 300:
-        HookDelivery.update(status="delivered", delivered_at=now_ms(), last_status_code=response.status_code,
+    took = f"answered in {int((time.monotonic() - started) * 1000)} ms"
+    if 200 <= status_code < 300:
+        HookDelivery.update(status="delivered", delivered_at=now_ms(), last_status_code=status_code,
                             last_error=None).where(HookDelivery.id == row.id).execute()
         return None
-    return _record_failure(row, response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+    # The receiver's answer is not kept: status and timing only (an internal service's reply
+    # must never come back to the admin who pointed a webhook at it).
+    return _record_failure(row, status_code, f"HTTP {status_code}, {took}")
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST to the receiver at an address checked now (resolved once, every address checked,
+    the connection pinned to it); returns the status code, never reading more than a little of
+    the answer."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = netguard.check_host(parts.hostname or "", port, allow_private=_allow_private())
+    with netguard.pinned_client(addresses[0], TIMEOUT_S) as client:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            return response.status_code
 
 
 def _claim(delivery_id: int) -> HookDelivery | None:

@@ -8,7 +8,10 @@
 The only window for a duplicate is a crash between Meta's answer and step 3's commit; the echo
 webhook carries our idempotency key in `metadata`, which closes that window for DMs when the
 echo arrives (`inbox._echo`). Retryable errors come back to the caller as a delay; permanent
-ones mark the row failed with Meta's code and reason and are never retried.
+ones mark the row failed with Meta's code and reason and are never retried. An ambiguous
+answer (lost after the request left) is settled, never left failed (`sendcheck`): a private
+reply is tried again (10900 then means the first went through), a DM or a public reply is sent
+again only when neither its webhook nor a read-back from Meta shows it arrived.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import peewee
 from bot.core.errors import GraphError
 from bot.meta import graph_shapes as shapes
 from bot.outbound.outbox import part_content, promote_next
+from bot.outbound.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
 from bot.platform import runtime
 from bot.platform.db import now_ms, transaction
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 STUCK_MS = 120_000
+# Ambiguous sends Meta does not refuse twice: look for them before sending again (sendcheck).
+LOOK_BEFORE_RESENDING = (SendKind.DIRECT, SendKind.COMMENT_REPLY)
 HEALTH_BY_KIND = {"token": "needs_reconnecting", "restricted": "restricted", "messages_disabled": "messages_disabled"}
 
 
@@ -62,6 +68,15 @@ def send_one(message_id: int) -> Outcome:
 
 def _send(message: Message) -> Outcome:
     channel: Channel = message.channel
+    if message.error_kind == AMBIGUOUS and message.send_kind in LOOK_BEFORE_RESENDING:
+        # An earlier attempt may have arrived and its echo not (yet): look before sending again,
+        # and before the policy (a window that closed since must not refuse a message that went).
+        try:
+            meta_id = _arrived(message, channel)
+        except GraphError as exc:
+            return _failed(message, channel, exc)
+        if meta_id is not None:
+            return _sent(message, channel, meta_id, message.recipient_id)
     decision = decide(facts_for(message, channel))
     if not isinstance(decision, Allowed):
         _record(message, status="refused", reason=decision.reason, kind=decision.code)
@@ -75,10 +90,22 @@ def _send(message: Message) -> Outcome:
         meta_id, recipient = _call_meta(message, channel, decision)
     except GraphError as exc:
         return _failed(message, channel, exc)
+    return _sent(message, channel, meta_id, recipient)
+
+
+def _sent(message: Message, channel: Channel, meta_id: str | None, recipient: str | None) -> Outcome:
+    """Meta has it: record it (`meta_id` None when only Meta's 10900 told us; the echo fills it in)."""
     _record(message, status="sent", mid=meta_id, recipient=recipient)
     # While the channel has a health finding, every success is written: it is what ends one.
     touch(channel, "last_send_at", now_ms(), always=channel.health_status not in ("healthy", "unknown"))
     return Outcome()
+
+
+def _arrived(message: Message, channel: Channel) -> str | None:
+    """Meta's id of an ambiguous DM or public reply when Meta shows it arrived (sendcheck)."""
+    if message.send_kind == SendKind.COMMENT_REPLY:
+        return published_reply_id(message, channel, page_token(channel))
+    return delivered_mid(message, channel, page_token(channel))
 
 
 def _claim(message_id: int) -> Message | None:
@@ -87,12 +114,20 @@ def _claim(message_id: int) -> Message | None:
     with transaction():
         message = Message.get_or_none(Message.id == message_id)
         if message is None or message.mid or message.sent_at:
+            if message is not None and message.error_kind == AMBIGUOUS:
+                _settled_by_echo(message)
             return None
         claimable = (Message.status == "pending") | (
             (Message.status == "sending") & (Message.send_started_at < now - STUCK_MS))
         claimed = Message.update(status="sending", send_started_at=now, attempts=Message.attempts + 1).where(
             (Message.id == message_id) & claimable).execute()
     return Message.get_by_id(message_id) if claimed else None
+
+
+def _settled_by_echo(message: Message) -> None:
+    """The echo of an ambiguous send arrived and marked the row sent: the doubt is gone."""
+    Message.update(error_kind=None, status_reason=None, error_code=None, error_subcode=None).where(
+        (Message.id == message.id) & (Message.error_kind == AMBIGUOUS)).execute()
 
 
 def facts_for(message: Message, channel: Channel, *, author: Author | None = None) -> Facts:
@@ -169,8 +204,9 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
 def _write(message: Message, fields: dict) -> None:
     """Record the outcome. When the echo of this send got here first it already marked the row
     sent, and receipts may have moved it on (delivered, read): keep that status."""
-    if fields["status"] != "sent":
-        Message.update(**fields).where(Message.id == message.id).execute()
+    if fields["status"] != "sent":  # never over an echo that marked the row sent meanwhile
+        Message.update(**fields).where((Message.id == message.id) & Message.status.in_(["sending", "pending"])
+                                       ).execute()
         return
     updated = Message.update(**fields).where(
         (Message.id == message.id) & Message.status.in_(["sending", "pending"])).execute()
@@ -187,18 +223,40 @@ def _release(message: Message, delay_ms: int) -> None:
 
 
 def _failed(message: Message, channel: Channel, exc: GraphError) -> Outcome:
+    suspect = message.error_kind == AMBIGUOUS  # an earlier attempt of this row may have arrived
+    if exc.kind == "already_replied" and suspect and message.send_kind == SendKind.PRIVATE_REPLY:
+        return _sent(message, channel, None, None)  # Meta's one reply per comment is the earlier one
     health = HEALTH_BY_KIND.get(exc.kind)
     finding = (health, exc.describe()) if health else None
-    if exc.retryable and message.attempts < MAX_ATTEMPTS:
-        delay = backoff_ms(message.attempts, exc.retry_after)
-        Message.update(status="pending", next_attempt_at=now_ms() + delay, status_reason=exc.describe(),
-                       error_kind=exc.kind, error_code=exc.code, error_subcode=exc.subcode).where(
-            Message.id == message.id).execute()
-        return Outcome(retry_in=delay, finding=finding, channel_id=channel.id)
+    if _retryable(message, exc) and message.attempts < MAX_ATTEMPTS:
+        delay = _retry_delay(message, exc)
+        # "ambiguous" sticks until the row is settled: every later attempt must check first.
+        kind = AMBIGUOUS if suspect or exc.kind == AMBIGUOUS else exc.kind
+        # Only while still ours to settle: the echo of a send whose answer was lost may already
+        # have marked the row sent.
+        still_sending = Message.update(status="pending", next_attempt_at=now_ms() + delay,
+                                       status_reason=exc.describe(), error_kind=kind, error_code=exc.code,
+                                       error_subcode=exc.subcode).where(
+            (Message.id == message.id) & (Message.status == "sending")).execute()
+        return Outcome(retry_in=delay if still_sending else None, finding=finding, channel_id=channel.id)
     status = "failed"
     _record(message, status=status, reason=exc.describe(), kind=exc.kind, error=exc)
     log.info("message %s failed: %s", message.id, exc.describe())
     return Outcome(finding=finding, channel_id=channel.id)
+
+
+def _retryable(message: Message, exc: GraphError) -> bool:
+    """Meta's retryable errors, and an ambiguous send that can be settled (sendcheck): a private
+    reply (a second one is refused by Meta), a DM or a public reply (looked for first)."""
+    if exc.kind == AMBIGUOUS:
+        return message.send_kind in (SendKind.PRIVATE_REPLY, *LOOK_BEFORE_RESENDING)
+    return exc.retryable
+
+
+def _retry_delay(message: Message, exc: GraphError) -> int:
+    if exc.kind == AMBIGUOUS and message.send_kind in LOOK_BEFORE_RESENDING:
+        return ECHO_WAIT_MS + random.randint(0, ECHO_WAIT_MS // 2)  # give the echo time to arrive
+    return backoff_ms(message.attempts, exc.retry_after)
 
 
 _last_call: dict[str, float] = {}  # page id -> when this process last called Meta for it

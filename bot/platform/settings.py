@@ -60,6 +60,8 @@ class Settings:
     send_rate: int = 250
     """Send API calls per second per page we allow ourselves (Meta: 300/s, §8)."""
     media_send_rate: int = 10
+    outhooks_allow_private: bool = False
+    """Let outgoing webhooks reach private/loopback addresses (on-premise receivers); off by default."""
 
     @property
     def is_postgres(self) -> bool:
@@ -113,6 +115,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         meta_app_id=env.get("META_APP_ID", "socialdesk"),
         send_rate=_int(env, "SOCIALDESK_SEND_RATE", 250, 1, 300),
         media_send_rate=_int(env, "SOCIALDESK_MEDIA_SEND_RATE", 10, 1, 10),
+        outhooks_allow_private=bool(_int(env, "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE", 0, 0, 1)),
     )
 
 

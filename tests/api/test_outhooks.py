@@ -19,7 +19,8 @@ from bot.outbound import outhooks
 from bot.platform.db import connection, transaction
 from bot.platform.models import HookDelivery, Message
 from tests.api.conftest import Api, error_of
-from tests.servers import LiveServer, free_port, wait_until
+from tests.conftest import make_env
+from tests.servers import LiveServer, Stack, free_port, wait_until
 
 DEAD_URL = f"http://127.0.0.1:{free_port()}/nobody-listens"  # never a real host, even if a delivery is tried
 
@@ -71,6 +72,15 @@ def verified(secret: str, request: Received) -> bool:
     """What the receiver's own code does: HMAC-SHA256 over the raw bytes, constant-time compare."""
     expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, request.headers.get("x-socialdesk-signature-256", ""))
+
+
+@pytest.fixture
+def stack(database_url: str, sandbox_server: LiveServer) -> Iterator[Stack]:
+    """The usual stack, allowed to deliver to the receivers these tests run on loopback (an
+    on-premise setting: the default refuses private targets, tests/security/test_outhooks_ssrf.py)."""
+    env = make_env(database_url, SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE="1")
+    with Stack.start(env, sandbox_server) as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
+import pytest
+
 from tests.sandbox import harness
 from tests.sandbox.harness import (
     Receiver,
@@ -89,3 +92,42 @@ def test_latency_delays_every_graph_call(sandbox: Sandbox, world: World) -> None
     started = time.monotonic()
     assert sandbox.graph("GET", world.page_id, world.token).status_code == 200
     assert time.monotonic() - started >= 0.3
+
+
+# Dropped connections (drop_rate)
+
+
+def test_dropped_before_the_call_closes_the_connection_and_sends_nothing(sandbox: Sandbox, world: World) -> None:
+    dm(sandbox, world.page_id, world.psid)
+    sandbox.control("config", drop_rate=1.0, drop_kinds=["before"])
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        sandbox.send(world.token, world.page_id, text_body({"id": world.psid}, "lost"))
+    sandbox.control("config", drop_rate=0.0)
+    assert sandbox.read("sent")["sent"] == []
+    assert [(a["status"], a["dropped"]) for a in sandbox.read("attempts")["attempts"]] == [(0, "before")]
+
+
+def test_dropped_after_the_call_loses_only_the_answer(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
+    dm(sandbox, world.page_id, world.psid)
+    sandbox.control("config", drop_rate=1.0, drop_kinds=["after"])
+    with pytest.raises(httpx.RemoteProtocolError):
+        sandbox.send(world.token, world.page_id, text_body({"id": world.psid}, "went through"))
+    sandbox.control("config", drop_rate=0.0)
+    sent = sandbox.read("sent")["sent"]
+    assert [s["body"]["message"]["text"] for s in sent] == ["went through"]
+    echo = wait_until(lambda: [i for i in receiver.items() if i.get("message", {}).get("is_echo")], 10)
+    assert echo[0]["message"]["mid"] == sent[0]["message_id"], "the webhooks of a dropped call still go out"
+    assert [(a["status"], a["dropped"]) for a in sandbox.read("attempts")["attempts"]] == [(200, "after")]
+
+
+def test_drop_rate_is_a_share_of_connections_and_checked(sandbox: Sandbox, world: World) -> None:
+    assert sandbox.control_raw("config", drop_rate=1.5).status_code == 400
+    assert sandbox.control_raw("config", drop_kinds=["sideways"]).status_code == 400
+    sandbox.control("config", drop_rate=0.25, seed=5)
+    outcomes = []
+    for _ in range(80):
+        try:
+            outcomes.append(sandbox.graph("GET", world.page_id, world.token).status_code)
+        except httpx.RemoteProtocolError:
+            outcomes.append(0)
+    assert 8 <= outcomes.count(0) <= 35 and outcomes.count(200) == 80 - outcomes.count(0)

@@ -339,3 +339,16 @@ def test_network_failure_is_retryable(sandbox_url: str) -> None:
         error = raised(lambda: graph.subscribed_fields("1", "EAAsecret"))
     assert (error.kind, error.retryable) == ("network", True)
     assert "EAAsecret" not in str(error)
+
+
+def test_pooled_connections_are_dropped_before_a_server_closes_them_and_failed_connects_retried() -> None:
+    """The keep-alive race (issue 17, 8): uvicorn closes a connection idle for 5 s; reusing it at
+    that instant loses the request. Our pool gives connections up well before, and repeats only
+    connects that failed (the request provably never left)."""
+    with GraphClient("http://127.0.0.1:9", "v21.0") as client:
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert pool._keepalive_expiry <= uvicorn.Config(app=None).timeout_keep_alive / 2
+        assert pool._retries >= 1
+        with pytest.raises(GraphError) as refused:
+            client.send_message("1", "token", {"recipient": {"id": "2"}, "message": {"text": "hi"}})
+    assert (refused.value.kind, refused.value.retryable) == ("network", True)
