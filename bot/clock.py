@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 
-from bot.db import connection, insert_new, now_ms, transaction
+from bot.db import connection, insert_new, now_ms, retry_locked, transaction
 from bot.models import InboundEvent, Message, ScheduledJob
 from bot.queue import current_broker, hold_lease
 
@@ -52,13 +52,15 @@ class Clock:
                 log.exception("clock tick failed")
 
     def tick(self) -> None:
+        """One round. Each step is short and idempotent, so on the embedded SQLite a write that
+        met a webhook's or a channel connect's commit ("database is locked") is simply run again."""
         if not hold_lease("clock", self._owner, ttl_ms=int(self.interval * 5000)):
             return
-        enqueue_due_jobs()
+        retry_locked(enqueue_due_jobs)
         self._ticks += 1
         if self._ticks % self.sweep_every == 0:
-            sweep()
-            health_round()
+            retry_locked(sweep)
+            retry_locked(health_round)
 
 
 def schedule(actor: str, args: list, due_at: int, dedupe_key: str | None = None) -> bool:
