@@ -290,7 +290,8 @@ def test_read_watermark() -> None:
 def test_delivery_without_timestamp_uses_the_watermark() -> None:
     body = p.messenger_delivery(PAGE_ID, PSID, watermark=T_MS - 10, mids=["m_1", "m_2"])
     assert only_event(body) == MessagesDelivered(
-        **FB, timestamp=T_MS - 10, user_id=PSID, watermark=T_MS - 10, mids=("m_1", "m_2")
+        **FB, timestamp=T_MS - 10, user_id=PSID, watermark=T_MS - 10, mids=("m_1", "m_2"),
+        notes=("timestamp missing: the delivery watermark used",),
     )
 
 
