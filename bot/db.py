@@ -86,8 +86,6 @@ def retry_locked(work: Callable[[], T], *, attempts: int = LOCK_RETRIES, pause: 
         except peewee.OperationalError as exc:
             if attempt == attempts - 1 or not _locked(exc):
                 raise
-            if not db.in_transaction():
-                db.rollback()  # leave no half-open implicit transaction behind
             time.sleep(pause * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
