@@ -80,6 +80,11 @@ META_CODE_WORDS = {
 # directives (:red[...], :material/...:, $math$) or HTML to act on: `text\n===` stays text, a
 # `)` cannot close a link, `www.x.com` and `a@b.c` are not autolinked.
 _MARKDOWN_SPECIALS = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM's autolinks are found in the text after escapes are undone (mdast-util-gfm-autolink-literal),
+# so no escape stops them: an invisible WORD JOINER (U+2060) inside `https://`, `www.` and after
+# `@` breaks the pattern and leaves the text reading the same.
+_AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
 # Characters that could end or reshape a markdown link destination, percent-encoded in URLs.
 _URL_UNSAFE = {c: urllib.parse.quote(c) for c in "()<>[]{}\"'` |^"}
 
@@ -88,7 +93,8 @@ def plain(text: str | None) -> str:
     """The one way to show text that came from Meta (names, message and comment text, titles,
     URLs, payloads) in markdown: every markdown character escaped and line breaks kept, so it
     reads as the customer wrote it and can never format, link or load anything on our screen."""
-    lines = _MARKDOWN_SPECIALS.sub(r"\\\1", text or "").splitlines() or [""]
+    unlinked = _AUTOLINK.sub(WORD_JOINER, text or "")
+    lines = _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked).splitlines() or [""]
     return "  \n".join(line.strip("\r") for line in lines)
 
 

@@ -128,7 +128,7 @@ def strings(app: AppTest) -> list[str]:
 
 def collect(value: Any, found: list[str]) -> None:
     if isinstance(value, str):
-        found.append(re.sub(r"\\(.)", r"\1", value))
+        found.append(re.sub(r"\\(.)", r"\1", value).replace("\u2060", ""))  # the invisible autolink breaker
     elif isinstance(value, dict):
         for item in value.values():
             collect(item, found)
