@@ -75,11 +75,10 @@ META_CODE_WORDS = {
     10904: "The page has messaging turned off.",
     80001: "Too many calls to this page: Meta asked us to slow down.",
 }
-# Every ASCII punctuation character can be backslash-escaped in CommonMark, and escaping all of
-# them leaves nothing for markdown, GFM (autolinks, tables, strikethrough), Streamlit's own
-# directives (:red[...], :material/...:, $math$) or HTML to act on: `text\n===` stays text, a
-# `)` cannot close a link, `www.x.com` and `a@b.c` are not autolinked.
-_MARKDOWN_SPECIALS = re.compile(r"([!-/:-@\[-`{-~])")
+# Every character that starts or shapes markdown, GFM (tables, strikethrough), Streamlit's own
+# directives (:red[...], :material/...:, $math$), HTML or an entity is backslash-escaped (any ASCII
+# punctuation may be, in CommonMark): `text\n===` stays text, a `)` cannot close a link.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=&])")
 # GFM's autolinks are found in the text after escapes are undone (mdast-util-gfm-autolink-literal),
 # so no escape stops them: an invisible WORD JOINER (U+2060) inside `https://`, `www.` and after
 # `@` breaks the pattern and leaves the text reading the same.

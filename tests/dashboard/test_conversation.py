@@ -19,7 +19,7 @@ def test_thread_shows_bubbles_and_the_open_window(desk, admin_app) -> None:
     app = open_conversation(admin_app, conversation_id)
     assert [m.name for m in app.chat_message] == ["user"]
     page = texts(app)
-    assert r"Do you have \*size 42\*\?" in page  # shown as written, not formatted
+    assert r"Do you have \*size 42\*?" in page  # shown as written, not formatted
     assert "Dana Buyer" in [t.value for t in app.title]
     assert ["https://cdn.example/shoe.jpg"] in [image.value for image in app.get("image")]
     assert "(https://cdn.example/list.pdf)" in page
