@@ -59,7 +59,7 @@ FIND_BAD = """() => {
 }""".replace("EVIL", EVIL)
 
 
-def feed_hostile_data(desk: Stack) -> tuple[list[int], list[str]]:
+def feed_hostile_data(desk: Stack) -> tuple[list[int], list[str]]:  # noqa: F811
     """Every hostile string through the sandbox; returns the conversations to open and the
     texts each must show literally."""
     from bot.models import Conversation, Identity
@@ -103,7 +103,7 @@ def _messages() -> int:
     return Message.select().count()
 
 
-def check_page(page: object, where: str) -> dict:
+def check_page(page: object, where: str) -> dict:  # noqa: F811
     page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
     found = page.evaluate(FIND_BAD)
     assert found["bad"] == [], f"{where}: links or resources socialdesk did not build: {found['bad']}"
