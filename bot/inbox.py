@@ -126,7 +126,7 @@ def _referred(event: ev.Referred, channel: Channel) -> Applied:
     conversation, identity, created = _dm_conversation(event, channel)
     ref = event.referral
     inserted = _insert_inbound(conversation, event.timestamp, text=f"Opened from {ref.source or 'a link'}",
-                               payload=ref.ref, kind="referral")
+                               payload=ref.ref, kind="referral", notes=list(event.notes) or None)
     _bump(conversation, event.timestamp, None, customer=True)
     released = _release_held(channel, identity)
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
@@ -171,7 +171,7 @@ def _edited(event: ev.MessageEdited, channel: Channel) -> Applied:
     updated = Message.update(text=storable_text(event.text or ""), edited_at=event.timestamp).where(
         (Message.mid == event.mid) & ((Message.edited_at.is_null()) | (Message.edited_at <= event.timestamp))
     ).execute()
-    return Applied(event, channel, duplicate=not updated)
+    return Applied(event, channel, duplicate=not updated, note=_notes(event))
 
 
 def _reaction(event: ev.ReactionChanged, channel: Channel) -> Applied:
@@ -184,7 +184,7 @@ def _reaction(event: ev.ReactionChanged, channel: Channel) -> Applied:
     else:
         reactions[event.user_id] = event.emoji or event.reaction or "other"
     Message.update(reactions=reactions or None).where(Message.id == message.id).execute()
-    return Applied(event, channel, message=message)
+    return Applied(event, channel, message=message, note=_notes(event))
 
 
 def _read(event: ev.MessagesRead, channel: Channel) -> Applied:
