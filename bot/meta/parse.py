@@ -247,8 +247,10 @@ def _who(item: wh.MessagingItem, scope: _Scope) -> _Who | str:
         if not _names_its_message(item):
             return f"item without {role} id"
         user_id = ""
-    if echo and user_id == scope.account_id:
-        return "malformed echo: its recipient is the account itself, not a customer"
+    if user_id == scope.account_id:  # the account never writes to (or is) its own customer
+        if echo:
+            return "malformed echo: its recipient is the account itself, not a customer"
+        return f"malformed item: its {role} is the account itself, not a customer"
     timestamp, notes = _item_time(item, scope)
     return _Who(scope.platform, scope.account_id, timestamp, user_id, notes)
 

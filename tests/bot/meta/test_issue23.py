@@ -151,3 +151,11 @@ def test_8_instagram_read_without_sender_marks_the_named_message_read(db) -> Non
 def test_echo_event_names_the_customer() -> None:
     (event,) = events(echo("m_e", text="x"))
     assert isinstance(event, MessageEcho) and event.user_id == PSID
+
+
+def test_7_a_message_from_the_account_itself_without_is_echo_is_refused_too() -> None:
+    body = fb({"sender": {"id": PAGE}, "recipient": {"id": PSID}, "timestamp": T,
+               "message": {"mid": "m_7b", "text": "x"}})
+    parsed = parse_delivery(p.encode(body), now=NOW)
+    assert parsed.events == []
+    assert parsed.ignored[0].reason == "malformed item: its sender is the account itself, not a customer"
