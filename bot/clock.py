@@ -19,7 +19,7 @@ from bot.automation import notifications
 from bot.channels import backfill, health
 from bot.inbound import ingest
 from bot.outbound import outbox, outhooks
-from bot.platform.db import connection, now_ms
+from bot.platform.db import connection, now_ms, retry_locked
 from bot.platform.models import InboundEvent, Message
 from bot.platform.queue import hold_lease
 from bot.platform.scheduler import enqueue_due_jobs
@@ -58,13 +58,15 @@ class Clock:
                 log.exception("clock tick failed")
 
     def tick(self) -> None:
+        """One round. Each step is short and idempotent, so on the embedded SQLite a write that
+        met a webhook's or a channel connect's commit ("database is locked") is simply run again."""
         if not hold_lease("clock", self._owner, ttl_ms=int(self.interval * 5000)):
             return
-        enqueue_due_jobs()
+        retry_locked(enqueue_due_jobs)
         self._ticks += 1
         if self._ticks % self.sweep_every == 0:
-            sweep()
-            health_round()
+            retry_locked(sweep)
+            retry_locked(health_round)
 
 
 def sweep() -> None:

@@ -3,6 +3,7 @@ be sent now, a comment's campaign ledger, contacts. No writes here."""
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Collection
 
 import msgspec
@@ -74,6 +75,8 @@ class MessageView(msgspec.Struct):
     hidden: bool
     comment_id: str | None
     mid: str | None
+    reply_to_story: dict | None = None
+    unsupported: bool = False
 
 
 class SendOption(msgspec.Struct):
@@ -163,7 +166,8 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
         contact_id=c.contact_id, contact_name=(contact.name if contact else "") or (username or "Unknown"),
         picture_url=(identity.picture_url if identity else None) or (contact.picture_url if contact else None),
         username=username,
-        profile_url=f"https://www.instagram.com/{username}" if username and c.channel.platform == "instagram" else None,
+        profile_url=(f"https://www.instagram.com/{urllib.parse.quote(username, safe='')}"
+                     if username and c.channel.platform == "instagram" else None),
         post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
         messages=[_message_view(m) for m in messages], options=send_options(c, author), **_bot_fields(c),
     )
@@ -187,7 +191,8 @@ def _message_view(m: Message) -> MessageView:
                        attachments=list(m.attachments or []), buttons=list(m.buttons or []), status=m.status,
                        reason=m.status_reason, error_code=m.error_code, occurred_at=m.occurred_at,
                        sent_at=m.sent_at, send_kind=m.send_kind, deleted=m.deleted_at is not None,
-                       edited=m.edited_at is not None, hidden=m.hidden, comment_id=m.comment_id, mid=m.mid)
+                       edited=m.edited_at is not None, hidden=m.hidden, comment_id=m.comment_id, mid=m.mid,
+                       reply_to_story=m.reply_to_story, unsupported=bool(m.unsupported))
 
 
 def send_options(c: Conversation, author: Author = Author.STAFF) -> list[SendOption]:

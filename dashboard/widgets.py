@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +75,52 @@ META_CODE_WORDS = {
     10904: "The page has messaging turned off.",
     80001: "Too many calls to this page: Meta asked us to slow down.",
 }
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+# Every character that starts or shapes markdown, GFM (tables, strikethrough), Streamlit's own
+# directives (:red[...], :material/...:, $math$), HTML or an entity is backslash-escaped (any ASCII
+# punctuation may be, in CommonMark): `text\n===` stays text, a `)` cannot close a link.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=&])")
+# GFM's autolinks are found in the text after escapes are undone (mdast-util-gfm-autolink-literal),
+# so no escape stops them: an invisible WORD JOINER (U+2060) inside `https://`, `www.` and after
+# `@` breaks the pattern and leaves the text reading the same.
+_AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
+# Characters that could end or reshape a markdown link destination, percent-encoded in URLs.
+_URL_UNSAFE = {c: urllib.parse.quote(c) for c in "()<>[]{}\"'` |^"}
 
 
 def plain(text: str | None) -> str:
-    """Customer text shown as written: markdown characters escaped, so nobody formats our screen."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text or "")
+    """The one way to show text that came from Meta (names, message and comment text, titles,
+    URLs, payloads) in markdown: every markdown character escaped and line breaks kept, so it
+    reads as the customer wrote it and can never format, link or load anything on our screen."""
+    unlinked = _AUTOLINK.sub(WORD_JOINER, text or "")
+    lines = _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked).splitlines() or [""]
+    return "  \n".join(line.strip("\r") for line in lines)
+
+
+def safe_url(url: object) -> str | None:
+    """An http(s) URL with a host, with the characters that could break out of a markdown link
+    percent-encoded; None for anything else (javascript:, data:, relative, malformed)."""
+    if not isinstance(url, str) or len(url) > 4096 or any(ord(c) < 32 for c in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return "".join(_URL_UNSAFE.get(c, c) for c in url.strip())
+
+
+def link(label: str | None, url: object) -> str:
+    """A markdown link socialdesk builds: the label shown as text, the URL escaped; without a
+    usable http(s) URL, just the label."""
+    target = safe_url(url)
+    return f"[{plain(label)}]({target})" if target else plain(label)
+
+
+def instagram_profile_url(username: str | None) -> str | None:
+    """`https://www.instagram.com/<username>` (meta-platform.md §9), the username path-escaped."""
+    return f"https://www.instagram.com/{urllib.parse.quote(username, safe='')}" if username else None
 
 
 def channel_label(channel: Channel) -> str:
@@ -99,20 +140,35 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
         name, avatar = "assistant", AUTHOR_AVATARS.get(message.author, ":material/support_agent:")
     with st.chat_message(name, avatar=avatar):
         st.caption(_byline(message, customer_name))
+        if message.reply_to_story:
+            story_view(message.reply_to_story)
         if message.deleted:
             st.markdown(":gray[*This message was removed.*]")
         elif message.text:
             st.markdown(plain(message.text))
-        for attachment in message.attachments:
-            attachment_view(attachment)
+        if message.unsupported:
+            st.info(UNSUPPORTED_WORDS, icon=":material/visibility_off:")
+        for index, attachment in enumerate(message.attachments):
+            attachment_view(attachment, key=f"m{message.id}a{index}")
         for index, button in enumerate(message.buttons):
             button_view(button, key=f"m{message.id}b{index}")
         if message.direction == "out":
             st.caption(status_line(message))
 
 
+UNSUPPORTED_WORDS = "This message type cannot be shown here: open it in Meta's inbox."
+
+
+def story_view(story: dict) -> None:
+    """The Instagram story a message answers: a link while its CDN URL lives, and its id."""
+    story_id = f" (story {plain(str(story['id']))})" if story.get("id") else ""
+    url = safe_url(story.get("url"))
+    words = f"[the story]({url})" if url else "a story"
+    st.caption(f":material/history_toggle_off: Replied to {words}{story_id}")
+
+
 def _byline(message: MessageView, customer_name: str) -> str:
-    who = customer_name if message.direction == "in" else AUTHOR_LABELS.get(message.author, message.author)
+    who = plain(customer_name) if message.direction == "in" else AUTHOR_LABELS.get(message.author, message.author)
     what = KIND_WORDS.get(message.kind, "")
     if message.send_kind == "private_reply":
         what = "private reply"
@@ -123,29 +179,100 @@ def _byline(message: MessageView, customer_name: str) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def attachment_view(attachment: dict) -> None:
-    """Images and stickers inline, video and audio playable, anything else as a link."""
-    kind, url = attachment.get("type", "file"), attachment.get("url")
-    if not url or not str(url).startswith(("https://", "http://")):  # never a javascript: link
-        st.caption(f"[{kind}]" + (f" {attachment.get('title')}" if attachment.get("title") else ""))
-    elif kind in ("image", "sticker", "story_mention"):
+ATTACHMENT_WORDS = {
+    "fallback": "Shared link", "share": "Shared", "ig_post": "Shared an Instagram post", "post": "Shared a post",
+    "ig_reel": "Shared a reel", "reel": "Shared a reel", "story_mention": "Mentioned you in their story",
+    "file": "File", "appointment_booking": "Appointment booking", "location": "Location",
+}
+
+
+def attachment_view(attachment: dict, *, key: str = "att") -> None:
+    """An attachment as the customer saw it: images and stickers inline, video and audio
+    playable, a template as its card(s) and buttons, a location with a map link, anything else
+    as a link with its title. Only http(s) URLs are ever linked or loaded."""
+    kind = str(attachment.get("type") or "file")
+    url = safe_url(attachment.get("url"))
+    if kind == "template":
+        template_view(attachment, key=key)
+    elif kind == "location":
+        location_view(attachment)
+    elif url and kind in ("image", "sticker", "story_mention"):
+        if kind == "story_mention":
+            st.caption(f":material/alternate_email: {ATTACHMENT_WORDS[kind]} ({link('open the story', url)})")
         st.image(url, width=240)
-    elif kind == "video":
+    elif url and kind == "video":
         st.video(url)
-    elif kind == "audio":
+    elif url and kind == "audio":
         st.audio(url)
     else:
-        title = attachment.get("title") or f"{kind} attachment"
-        st.markdown(f":material/attach_file: [{plain(title)}]({url})")
+        st.markdown(f":material/attach_file: {_attachment_line(kind, attachment, url)}")
+
+
+def _attachment_line(kind: str, attachment: dict, url: str | None) -> str:
+    """`Shared link: <title as a link>` (or the title as text when there is no usable URL)."""
+    words = ATTACHMENT_WORDS.get(kind) or (
+        f"Unsupported attachment ({plain(attachment.get('original_type') or 'unknown')})"
+        if kind == "unsupported" else plain(kind.replace("_", " ").capitalize()))
+    title = attachment.get("title")
+    if url:
+        return f"{words}: {link(title or attachment.get('url'), url)}"
+    return f"{words}: {plain(title)}" if title else words
+
+
+def location_view(attachment: dict) -> None:
+    """A shared location: its title, coordinates, and a map link built from the numbers alone."""
+    lat, long = attachment.get("latitude"), attachment.get("longitude")
+    line = f":material/location_on: Location{': ' + plain(attachment['title']) if attachment.get('title') else ''}"
+    if isinstance(lat, int | float) and isinstance(long, int | float):
+        line += f" · [{lat:.5f}, {long:.5f}](https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={long:.6f})"
+    elif safe_url(attachment.get("url")):
+        line += f" · {link('map', attachment.get('url'))}"
+    st.markdown(line)
+
+
+def template_view(template: dict, *, key: str) -> None:
+    """An echoed template: the button template's text and buttons, or each card (generic,
+    media, product, receipt) with its image, title, subtitle, link and buttons."""
+    if template.get("text"):
+        st.markdown(plain(template["text"]))
+    for index, element in enumerate(template.get("elements") or []):
+        with st.container(border=True):
+            element_view(element, key=f"{key}e{index}")
+    for index, button in enumerate(template.get("buttons") or []):
+        button_view(button, key=f"{key}b{index}")
+    if not (template.get("text") or template.get("elements") or template.get("buttons")):
+        st.caption(f"[{plain(template.get('template_type') or 'template')} template]")
+
+
+def element_view(element: dict, *, key: str) -> None:
+    image = safe_url(element.get("image_url"))
+    if image:
+        st.image(image, width=240)
+    elif element.get("media_type") and safe_url(element.get("url")):
+        st.markdown(f":material/perm_media: {link(element.get('media_type'), element.get('url'))}")
+    title = element.get("title")
+    if title:
+        linked = link(title, element.get("url")) if not element.get("media_type") else plain(title)
+        st.markdown(f"**{linked}**")
+    details = [element.get("subtitle"), element.get("price"),
+               f"product {element['product_id']}" if element.get("product_id") else None]
+    shown = [plain(str(d)) for d in details if d]
+    if shown:
+        st.caption(" · ".join(shown))
+    for index, button in enumerate(element.get("buttons") or []):
+        button_view(button, key=f"{key}b{index}")
 
 
 def button_view(button: dict, *, key: str) -> None:
-    """A button the customer saw: a link opens, a reply button only shows its payload."""
-    if button.get("url"):
-        st.link_button(button.get("title") or "Link", button["url"])
+    """A button the customer saw, shown by its title (as text): a link button opens its http(s)
+    URL, any other only says what it sends back."""
+    title = plain(button.get("title") or ("Link" if button.get("url") else "Button"))
+    url = safe_url(button.get("url"))
+    if url:
+        st.link_button(title, url)
     else:
-        st.button(button.get("title") or "Button", key=key, disabled=True,
-                  help=f"Sends back: {button.get('payload', '')}")
+        what = button.get("payload") or button.get("url") or ""
+        st.button(title, key=key, disabled=True, help=f"Sends back: {plain(str(what))}" if what else None)
 
 
 def status_line(message: MessageView) -> str:

@@ -189,8 +189,11 @@ def claim_due_checks(limit: int = 100) -> list[int]:
     interval on, so a check is enqueued once per interval whatever the number of clocks).
     Returns the channel ids claimed, for the clock to enqueue."""
     now = now_ms()
-    missing = Channel.select(Channel.id).where(
-        Channel.is_active & Channel.id.not_in(ChannelCheck.select(ChannelCheck.channel)))
+    # Read to the end before writing: on SQLite a SELECT still being stepped keeps its read
+    # snapshot open, and an INSERT on the same connection after another connection committed
+    # fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT: no busy timeout helps).
+    missing = list(Channel.select(Channel.id).where(
+        Channel.is_active & Channel.id.not_in(ChannelCheck.select(ChannelCheck.channel))))
     for channel in missing:
         check_state(channel.id)
     due = list(ChannelCheck.select().join(Channel).where(Channel.is_active & (ChannelCheck.next_check_at <= now))

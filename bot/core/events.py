@@ -28,12 +28,37 @@ class Platform(StrEnum):
     INSTAGRAM = "instagram"
 
 
+class TemplateButton(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A button of a template the customer saw: a link (`url`) or a reply (`payload`)."""
+
+    type: str | None = None
+    title: str | None = None
+    url: str | None = None
+    payload: str | None = None
+
+
+class TemplateElement(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One card of a generic, media, product or receipt template: what the customer saw of it
+    (`url` is where tapping the card leads: its `default_action`, or a media template's media)."""
+
+    title: str | None = None
+    subtitle: str | None = None
+    image_url: str | None = None
+    url: str | None = None
+    media_type: str | None = None
+    product_id: str | None = None
+    price: str | None = None
+    buttons: tuple[TemplateButton, ...] = ()
+
+
 class Attachment(msgspec.Struct, frozen=True, omit_defaults=True):
     """One attachment of a message or comment.
 
     `type` keeps Meta's word (image, video, audio, file, sticker, fallback, share, location,
     story_mention, reel, ig_reel, post, ig_post, template, ...); a type we do not know is kept
-    as `unsupported` with the original word in `original_type`, never dropped.
+    as `unsupported` with the original word in `original_type`, never dropped. A `template`
+    (echoes of cards and buttons sent by the page) keeps `template_type`, its `text`, its cards
+    (`elements`) and `buttons`, so staff see what the customer saw.
     """
 
     type: str
@@ -44,6 +69,10 @@ class Attachment(msgspec.Struct, frozen=True, omit_defaults=True):
     latitude: float | None = None
     longitude: float | None = None
     original_type: str | None = None
+    template_type: str | None = None
+    text: str | None = None
+    elements: tuple[TemplateElement, ...] = ()
+    buttons: tuple[TemplateButton, ...] = ()
 
 
 class ReferralInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -55,10 +84,14 @@ class ReferralInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     ad_id: str | None = None
 
 
-class _Event(msgspec.Struct, frozen=True, tag=True, omit_defaults=True):
+class _Event(msgspec.Struct, frozen=True, tag=True, omit_defaults=True, kw_only=True):
+    """`notes` records what parsing had to repair (a timestamp of 0, in seconds, missing or in
+    the future), so the stored row says why its time is not Meta's literal value."""
+
     platform: Platform
     account_id: str
     timestamp: int
+    notes: tuple[str, ...] = ()
 
     @property
     def event_key(self) -> str:  # pragma: no cover - every subclass overrides
@@ -70,7 +103,10 @@ class _Event(msgspec.Struct, frozen=True, tag=True, omit_defaults=True):
 
 
 class _DirectEvent(_Event, frozen=True, tag=True, omit_defaults=True):
-    """An event of a direct-message thread between the account and one person (`user_id`)."""
+    """An event of a direct-message thread between the account and one person (`user_id`).
+
+    `user_id` is empty only on receipts that name their message but not the person (Instagram's
+    `read` may come without sender and recipient): the message tells whose thread it is."""
 
     user_id: str
 
@@ -88,6 +124,7 @@ class MessageReceived(_DirectEvent, frozen=True, tag=True, omit_defaults=True):
     quick_reply_payload: str | None = None
     reply_to_mid: str | None = None
     reply_to_story_url: str | None = None
+    reply_to_story_id: str | None = None
     referral: ReferralInfo | None = None
     is_unsupported: bool = False
 
@@ -173,12 +210,14 @@ class MessagesRead(_DirectEvent, frozen=True, tag=True, omit_defaults=True):
 class MessagesDelivered(_DirectEvent, frozen=True, tag=True, omit_defaults=True):
     """Our messages reached the person: all sent at or before `watermark`, and `mids`."""
 
-    watermark: int
+    watermark: int = 0
     mids: tuple[str, ...] = ()
 
     @property
     def event_key(self) -> str:
-        return f"delivered:{self.account_id}:{self.user_id}:{self.watermark}"
+        key = f"delivered:{self.account_id}:{self.user_id}:{self.watermark}"
+        # Two receipts with no watermark (or one shared by several deliveries) differ by their mids.
+        return f"{key}:{_digest(','.join(self.mids))}" if self.mids else key
 
 
 class ReactionChanged(_DirectEvent, frozen=True, tag=True, omit_defaults=True):

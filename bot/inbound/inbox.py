@@ -79,32 +79,55 @@ def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
     text = event.text
     inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=text,
                                attachments=[_attachment(a) for a in event.attachments] or None,
-                               payload=event.quick_reply_payload, reply_to_mid=event.reply_to_mid)
+                               payload=event.quick_reply_payload, reply_to_mid=event.reply_to_mid,
+                               reply_to_story=_story(event), unsupported=event.is_unsupported,
+                               notes=list(event.notes) or None)
     if inserted is None:
         return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
-    _bump(conversation, event.timestamp, _preview(text, event.attachments), customer=True)
+    _bump(conversation, event.timestamp, _received_preview(event), customer=True)
     released = _release_held(channel, identity)
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
-                   customer_message=True, fetch_profile=created or profile_due(identity), released=released)
+                   customer_message=True, fetch_profile=created or profile_due(identity), released=released,
+                   note=_notes(event))
+
+
+def _story(event: ev.MessageReceived) -> dict | None:
+    """The Instagram story the message answers (its CDN url expires; the id stays)."""
+    if event.reply_to_story_url is None and event.reply_to_story_id is None:
+        return None
+    return {k: v for k, v in (("id", event.reply_to_story_id), ("url", event.reply_to_story_url)) if v}
+
+
+def _received_preview(event: ev.MessageReceived) -> str:
+    if event.is_unsupported and not event.text and not event.attachments:
+        return "[message shown only in Meta's inbox]"
+    preview = _preview(event.text, event.attachments)
+    return preview if preview or _story(event) is None else "[reply to a story]"
+
+
+def _notes(event: ev.Event) -> str | None:
+    """What parsing repaired, as the stored event's reason."""
+    return "; ".join(event.notes) or None
 
 
 def _postback(event: ev.Postback, channel: Channel) -> Applied:
     conversation, identity, created = _dm_conversation(event, channel)
     inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=event.title,
-                               payload=event.payload, kind="postback")
+                               payload=event.payload, kind="postback", notes=list(event.notes) or None)
     if inserted is None:
         return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
     _bump(conversation, event.timestamp, f"[button] {event.title or event.payload}", customer=True)
     released = _release_held(channel, identity)
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
-                   customer_message=True, fetch_profile=created or profile_due(identity), released=released)
+                   customer_message=True, fetch_profile=created or profile_due(identity), released=released,
+                   note=_notes(event))
 
 
 def _referred(event: ev.Referred, channel: Channel) -> Applied:
     conversation, identity, created = _dm_conversation(event, channel)
     ref = event.referral
     inserted = _insert_inbound(conversation, event.timestamp, text=f"Opened from {ref.source or 'a link'}",
-                               payload=ref.ref, kind="referral")
+                               payload=ref.ref, kind="referral", notes=list(event.notes) or None)
     _bump(conversation, event.timestamp, None, customer=True)
     released = _release_held(channel, identity)
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
@@ -114,7 +137,9 @@ def _referred(event: ev.Referred, channel: Channel) -> Applied:
 def _echo(event: ev.MessageEcho, channel: Channel) -> Applied:
     """Our own messages come back as echoes: match them (by mid, or by the idempotency key we
     put in `metadata`) so they are not stored twice; anything else was written by a person in
-    another tool (Meta Business Suite) and is stored as outgoing, never as a customer message."""
+    another tool (Meta Business Suite, ManyChat...) and is stored as a full outgoing message to
+    the customer (`recipient_id`, so delivery and read receipts reach it), never as a customer
+    message. The note "written outside socialdesk" is what hands the conversation over."""
     ours = Message.get_or_none(Message.mid == event.mid)
     if ours is None and event.metadata:
         ours = Message.get_or_none(Message.idempotency_key == event.metadata)
@@ -128,7 +153,8 @@ def _echo(event: ev.MessageEcho, channel: Channel) -> Applied:
     conversation = dm_conversation(channel, identity)
     inserted = _insert(conversation, event.timestamp, direction="out", author="page", mid=event.mid,
                        text=event.text, attachments=[_attachment(a) for a in event.attachments] or None,
-                       status="sent", sent_at=event.timestamp)
+                       status="sent", sent_at=event.timestamp, recipient_id=event.user_id,
+                       notes=list(event.notes) or None)
     if inserted is None:
         return Applied(event, channel, duplicate=True)
     _bump(conversation, event.timestamp, _preview(event.text, event.attachments), customer=False)
@@ -146,7 +172,7 @@ def _edited(event: ev.MessageEdited, channel: Channel) -> Applied:
     updated = Message.update(text=storable_text(event.text or ""), edited_at=event.timestamp).where(
         (Message.mid == event.mid) & ((Message.edited_at.is_null()) | (Message.edited_at <= event.timestamp))
     ).execute()
-    return Applied(event, channel, duplicate=not updated)
+    return Applied(event, channel, duplicate=not updated, note=_notes(event))
 
 
 def _reaction(event: ev.ReactionChanged, channel: Channel) -> Applied:
@@ -159,39 +185,59 @@ def _reaction(event: ev.ReactionChanged, channel: Channel) -> Applied:
     else:
         reactions[event.user_id] = event.emoji or event.reaction or "other"
     Message.update(reactions=reactions or None).where(Message.id == message.id).execute()
-    return Applied(event, channel, message=message)
+    return Applied(event, channel, message=message, note=_notes(event))
 
 
 def _read(event: ev.MessagesRead, channel: Channel) -> Applied:
     """Everything we sent to this person up to the watermark (or up to the message `mid`,
-    Instagram's `seen`) is read. Watermarks only move statuses forward."""
-    watermark = event.watermark
-    if watermark is None and event.mid:
-        seen = Message.get_or_none(Message.mid == event.mid)
-        watermark = seen.sent_at if seen is not None else None
-    if watermark is None:
+    Instagram's `seen`) is read. Watermarks only move statuses forward. A receipt without
+    sender (Instagram) is the named message's recipient's."""
+    watermark, user_id = event.watermark, event.user_id
+    if event.mid and (watermark is None or not user_id):
+        seen = _ours_named(channel, event.mid)
+        if seen is None:
+            return Applied(event, channel, note="read receipt for an unknown message")
+        watermark = seen.sent_at if watermark is None else watermark
+        user_id = user_id or seen.recipient_id or ""
+    if watermark is None or not user_id:
         return Applied(event, channel, note="read receipt for an unknown message")
     (Message.update(status="read", read_at=event.timestamp,
                     delivered_at=fn.COALESCE(Message.delivered_at, event.timestamp))
-     .where(_ours_to(channel, event.user_id) & Message.status.in_(OUT_SENT_STATES)
+     .where(_ours_to(channel, user_id) & Message.status.in_(OUT_SENT_STATES)
             & (Message.sent_at <= watermark)).execute())
-    return Applied(event, channel)
+    return Applied(event, channel, note=_notes(event))
 
 
 def _delivered(event: ev.MessagesDelivered, channel: Channel) -> Applied:
-    sent_before = Message.sent_at <= event.watermark
-    if event.mids:
-        sent_before = sent_before | Message.mid.in_(list(event.mids))
-    (Message.update(status="delivered", delivered_at=event.timestamp)
-     .where(_ours_to(channel, event.user_id) & (Message.status == "sent") & sent_before).execute())
-    return Applied(event, channel)
+    """The named messages (whoever they went to) and everything sent to this person before the
+    watermark are delivered."""
+    named = Message.mid.in_(list(event.mids)) if event.mids else None
+    if event.user_id and event.watermark:
+        sent_before = Message.sent_at <= event.watermark
+        mine = _ours_to(channel, event.user_id) & (sent_before | named if named is not None else sent_before)
+        Message.update(status="delivered", delivered_at=event.timestamp).where(
+            mine & (Message.status == "sent")).execute()
+    if named is not None:
+        Message.update(status="delivered", delivered_at=event.timestamp).where(
+            _ours(channel) & named & (Message.status == "sent")).execute()
+    return Applied(event, channel, note=_notes(event))
+
+
+def _ours_named(channel: Channel, mid: str) -> Message | None:
+    return Message.get_or_none(_ours(channel) & (Message.mid == mid))
+
+
+def _ours(channel: Channel):  # noqa: ANN202 - a peewee expression
+    """Messages the account sent into Messenger/Instagram threads (private replies and echoes of
+    other tools included; public comment replies are not in a thread, so receipts never apply)."""
+    return ((Message.channel == channel) & (Message.direction == "out")
+            & (Message.kind != "comment")
+            & (Message.send_kind.is_null() | (Message.send_kind != "comment_reply")))
 
 
 def _ours_to(channel: Channel, user_id: str):  # noqa: ANN202 - a peewee expression
-    """Messages we sent into this person's Messenger/Instagram thread (private replies included;
-    public comment replies are not in the thread, so receipts never apply to them)."""
-    return ((Message.channel == channel) & (Message.recipient_id == user_id) & (Message.direction == "out")
-            & (Message.send_kind != "comment_reply"))
+    """Messages we sent into this person's Messenger/Instagram thread."""
+    return _ours(channel) & (Message.recipient_id == user_id)
 
 
 # --- comments -------------------------------------------------------------------------------------
@@ -217,7 +263,7 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     conversation = _comment_conversation(event, channel, identity)
     message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
                               attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
-                              parent_comment_id=event.parent_id)
+                              parent_comment_id=event.parent_id, notes=list(event.notes) or None)
     _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
     _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
@@ -365,7 +411,9 @@ def _preview(text: str | None, attachments: tuple[ev.Attachment, ...]) -> str:
     if text:
         return text
     if attachments:
-        return f"[{attachments[0].type}]"
+        first = attachments[0]
+        words = first.title or first.text or next((e.title for e in first.elements if e.title), None)
+        return f"[{first.type}] {words}" if words else f"[{first.type}]"
     return ""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -37,6 +38,8 @@ from bot.core.events import (
     ReactionChanged,
     ReferralInfo,
     Referred,
+    TemplateButton,
+    TemplateElement,
 )
 from bot.meta import webhook as wh
 
@@ -63,31 +66,44 @@ _PLATFORMS = {"page": Platform.FACEBOOK, "instagram": Platform.INSTAGRAM}
 # is 1973): Messenger `timestamp`s are ms, feed `created_time` and changes' `entry.time` seconds.
 _SECONDS_BELOW = 100_000_000_000
 _INT64 = 2**63
+# Nothing Meta delivers happened before 2010 (Messenger's platform is from 2016): an earlier time
+# is a placeholder (0, 1, ...), never stored as such. A time more than this ahead of our clock is
+# a sender's clock error: the time we received it stands in.
+_EARLIEST_MS = 1_262_304_000_000
+_FUTURE_SLACK_MS = 10 * 60_000
+# What one template can hold (§5, §12: 10 cards, 3 buttons each); more is cut, never stored.
+_MAX_ELEMENTS = 10
+_MAX_BUTTONS = 3
 
 
 class _Scope(NamedTuple):
-    """Where an item sits: the delivery's object and the entry's account and time (ms)."""
+    """Where an item sits: the delivery's object and the entry's account and time (ms), and
+    when we received it (`now`, ms: the time of last resort)."""
 
     platform: Platform
     object: str
     account_id: str
     time: int | None
+    now: int
 
     def ignored(self, reason: str, field: str | None) -> Ignored:
         return Ignored(reason=reason, object=self.object, field=field, account_id=self.account_id)
 
 
 class _Who(NamedTuple):
-    """The identity every direct-message event starts with."""
+    """The identity every direct-message event starts with (and what its time repairs were)."""
 
     platform: Platform
     account_id: str
     timestamp: int
     user_id: str
+    notes: tuple[str, ...] = ()
 
 
-def parse_delivery(body: bytes) -> ParsedDelivery:
-    """Parse one webhook body (§1). Raises only `MalformedBody`."""
+def parse_delivery(body: bytes, now: int | None = None) -> ParsedDelivery:
+    """Parse one webhook body (§1), received at `now` (ms; default: the clock). Raises only
+    `MalformedBody`."""
+    received = now if now is not None else int(time.time() * 1000)
     envelope = _envelope(body)
     try:
         obj: str | None = wh.OBJECT_DECODER.decode(envelope.object) if envelope.object else None
@@ -107,7 +123,7 @@ def parse_delivery(body: bytes) -> ParsedDelivery:
         delivery.ignored.append(Ignored(reason="entry is missing or not a list", object=obj))
         return delivery
     for raw in entries:
-        _collect(_entry(raw, platform, obj), delivery)
+        _collect(_entry(raw, platform, obj, received), delivery)
     return delivery
 
 
@@ -165,7 +181,7 @@ def _collect(results: Iterable[Event | Ignored], delivery: ParsedDelivery) -> No
             delivery.events.append(result)
 
 
-def _entry(raw: msgspec.Raw, platform: Platform, obj: str) -> list[Event | Ignored]:
+def _entry(raw: msgspec.Raw, platform: Platform, obj: str, now: int) -> list[Event | Ignored]:
     """Every item of one entry, in order: messaging, standby, then changes (§1)."""
     try:
         entry = wh.ENTRY_DECODER.decode(raw)
@@ -174,7 +190,7 @@ def _entry(raw: msgspec.Raw, platform: Platform, obj: str) -> list[Event | Ignor
     account_id = _id(entry.id)
     if account_id is None:
         return [Ignored(reason="entry without id", object=obj)]
-    scope = _Scope(platform, obj, account_id, _ms(entry.time))
+    scope = _Scope(platform, obj, account_id, _time(entry.time, now, seconds_expected=True)[0], now)
     if entry.messaging is None and entry.standby is None and entry.changes is None:
         return [scope.ignored("entry without messaging, standby or changes", None)]
     results = [_messaging(item, scope, "messaging") for item in entry.messaging or ()]
@@ -217,7 +233,9 @@ def _who(item: wh.MessagingItem, scope: _Scope) -> _Who | str:
     """The customer and the time of an item, or why the item cannot be used.
 
     The customer is the sender, except on echoes where the page/account is the sender and the
-    customer the recipient (§2). A `delivery` may lack `timestamp`: its watermark stands in.
+    customer the recipient (§2): an echo "to" the account itself names no customer and is
+    refused as malformed. A receipt that names its message (Instagram's `read` with a `mid`, a
+    `delivery` with `mids`) is kept without sender/recipient: the message says whose it is.
     """
     echo = item.message is not None and bool(item.message.is_echo)
     party = item.recipient if echo else item.sender
@@ -226,15 +244,56 @@ def _who(item: wh.MessagingItem, scope: _Scope) -> _Who | str:
     if user_id is None:
         if party is not None and party.user_ref is not None:
             return f"user_ref {role} not supported"
-        return f"item without {role} id"
-    timestamp = _ms(item.timestamp)
-    if timestamp is None and item.delivery is not None:
-        timestamp = _ms(item.delivery.watermark)
-    if timestamp is None:
-        timestamp = scope.time
-    if timestamp is None:
-        return "item without timestamp"
-    return _Who(scope.platform, scope.account_id, timestamp, user_id)
+        if not _names_its_message(item):
+            return f"item without {role} id"
+        user_id = ""
+    if user_id == scope.account_id:  # the account never writes to (or is) its own customer
+        if echo:
+            return "malformed echo: its recipient is the account itself, not a customer"
+        return f"malformed item: its {role} is the account itself, not a customer"
+    timestamp, notes = _item_time(item, scope)
+    return _Who(scope.platform, scope.account_id, timestamp, user_id, notes)
+
+
+def _names_its_message(item: wh.MessagingItem) -> bool:
+    return bool((item.read is not None and item.read.mid) or (item.delivery is not None and item.delivery.mids))
+
+
+def _item_time(item: wh.MessagingItem, scope: _Scope) -> tuple[int, tuple[str, ...]]:
+    """The item's time in ms and what had to be repaired (§2: messaging times are ms; a
+    `delivery` may lack `timestamp`). A missing, 0, pre-2010 or unreadable time falls back to the
+    delivery's watermark, then the entry's time, then the time we received it; seconds become
+    ms; a future time becomes the time we received it. Never 1970."""
+    timestamp, note = _time(item.timestamp, scope.now)
+    if timestamp is not None:
+        return timestamp, (note,) if note else ()
+    fallbacks = (("the delivery watermark", item.delivery.watermark if item.delivery else None),
+                 ("the entry time", scope.time), ("the time it was received", scope.now))
+    for label, value in fallbacks:
+        stand_in = _time(value, scope.now)[0]
+        if stand_in is not None:
+            return stand_in, (f"{note}: {label} used",)
+    return scope.now, (f"{note}: the time it was received used",)  # pragma: no cover - now is valid
+
+
+def _time(value: wh.Number | None, now: int, *, seconds_expected: bool = False) -> tuple[int | None, str | None]:
+    """A time of Meta's as ms, and a note when it was repaired; None (with the reason) when it
+    cannot stand: missing, 0, unreadable or before 2010. `seconds_expected` for fields Meta sends
+    in seconds (feed `created_time`, changes' `entry.time`), so converting them is no repair."""
+    if value is None:
+        return None, "timestamp missing"
+    whole = _whole(value)
+    if whole is None or whole == 0:
+        return None, f"timestamp {_show(value)} unusable"
+    ms, note = whole, None
+    if whole < _SECONDS_BELOW:
+        ms = whole * 1000
+        note = None if seconds_expected else f"timestamp {whole} was in seconds"
+    if ms < _EARLIEST_MS:
+        return None, f"timestamp {whole} is before 2010"
+    if ms > now + _FUTURE_SLACK_MS:
+        return now, f"timestamp {whole} was in the future: the time it was received used"
+    return ms, note
 
 
 def _message(item: wh.MessagingItem, who: _Who) -> Event | str:
@@ -256,6 +315,7 @@ def _message(item: wh.MessagingItem, who: _Who) -> Event | str:
             metadata=msg.metadata,
         )
     reply_to = msg.reply_to
+    story = reply_to.story if reply_to else None
     return MessageReceived(
         **who._asdict(),
         mid=msg.mid,
@@ -263,7 +323,8 @@ def _message(item: wh.MessagingItem, who: _Who) -> Event | str:
         attachments=attachments,
         quick_reply_payload=msg.quick_reply.payload if msg.quick_reply else None,
         reply_to_mid=reply_to.mid if reply_to else None,
-        reply_to_story_url=reply_to.story.url if reply_to and reply_to.story else None,
+        reply_to_story_url=story.url if story else None,
+        reply_to_story_id=_id(story.id) if story else None,
         referral=_referral(msg.referral),
         is_unsupported=bool(msg.is_unsupported),
     )
@@ -322,9 +383,10 @@ def _delivery(item: wh.MessagingItem, who: _Who) -> Event | str:
     delivery = item.delivery
     assert delivery is not None
     watermark = _ms(delivery.watermark)
-    if watermark is None:
-        return "delivery without watermark"
-    return MessagesDelivered(**who._asdict(), watermark=watermark, mids=tuple(delivery.mids or ()))
+    mids = tuple(m for m in delivery.mids or () if m)
+    if watermark is None and not mids:
+        return "delivery without watermark or mids"
+    return MessagesDelivered(**who._asdict(), watermark=watermark or 0, mids=mids)
 
 
 def _referred(item: wh.MessagingItem, who: _Who) -> Event | str:
@@ -377,22 +439,61 @@ def _attachment(raw: msgspec.Raw, *, echo: bool) -> Attachment:
         att = wh.ATTACHMENT_DECODER.decode(raw)
     except _UNREADABLE:
         return Attachment(type="unsupported", original_type=_attachment_word(raw))
-    payload = att.payload or _EMPTY_PAYLOAD
+    # A string payload (seen on shared links) is opaque: the attachment's own title/url remain.
+    payload = att.payload if isinstance(att.payload, wh.AttachmentPayload) else _EMPTY_PAYLOAD
     url = att.url if att.url is not None else payload.url
     title = att.title if att.title is not None else payload.title
-    if att.type not in _KNOWN_ATTACHMENTS or (att.type == "template" and not echo):
+    opaque = isinstance(att.payload, str) and att.type != "fallback"  # only a link's payload may be a string
+    if att.type not in _KNOWN_ATTACHMENTS or (att.type == "template" and not echo) or opaque:
         return Attachment(type="unsupported", original_type=att.type, url=url, title=title)
+    if att.type == "template":
+        return _template(payload, url, title)
     coordinates = payload.coordinates or wh.Coordinates()
     return Attachment(
         type=att.type,
         url=url,
-        # An echoed button template has no message text: its text stands in as the title.
-        title=payload.text if att.type == "template" and title is None else title,
+        title=title,
         sticker_id=_id(payload.sticker_id),
         media_id=_id(payload.ig_post_media_id) or _id(payload.reel_video_id),
         latitude=_finite(coordinates.lat),
         longitude=_finite(coordinates.long),
     )
+
+
+def _template(payload: wh.AttachmentPayload, url: str | None, title: str | None) -> Attachment:
+    """An echoed template (§5, §12): button (`text` + `buttons`), generic/media/product/receipt
+    (`elements`), kept whole so staff see the card the customer saw. An echoed button template
+    has no message text: its text also stands in as the title (the inbox preview)."""
+    elements = tuple(_element(e) for e in (payload.elements or [])[:_MAX_ELEMENTS])
+    return Attachment(
+        type="template",
+        url=url,
+        title=title if title is not None else payload.text,
+        template_type=payload.template_type,
+        text=payload.text,
+        elements=elements,
+        buttons=_buttons(payload.buttons),
+    )
+
+
+def _element(element: wh.Element) -> TemplateElement:
+    action = element.default_action.url if element.default_action else None
+    price = element.price
+    return TemplateElement(
+        title=element.title,
+        subtitle=element.subtitle,
+        image_url=element.image_url,
+        url=action or element.url,
+        media_type=element.media_type,
+        product_id=_id(element.id) or _id(element.retailer_id),
+        price=None if price is None or isinstance(price, str) and not price else str(price),
+        buttons=_buttons(element.buttons),
+    )
+
+
+def _buttons(buttons: list[wh.Button] | None) -> tuple[TemplateButton, ...]:
+    return tuple(TemplateButton(type=b.type, title=b.title, url=b.url, payload=b.payload)
+                 for b in (buttons or [])[:_MAX_BUTTONS])
 
 
 def _attachment_word(raw: msgspec.Raw) -> str | None:
@@ -463,12 +564,13 @@ def _feed(raw: msgspec.Raw, scope: _Scope) -> Event | str:
 
 
 def _feed_comment(value: wh.FeedComment, scope: _Scope, comment_id: str, post_id: str) -> Event | str:
-    created = _ms(value.created_time)
+    created = _time(value.created_time, scope.now, seconds_expected=True)[0]
     # An add happens at its created_time. For the other verbs created_time (when present) is the
     # comment's creation, not the change: entry.time orders them and tells a second hide apart.
     timestamp = _first(created, scope.time) if value.verb == "add" else _first(scope.time, created)
+    notes: tuple[str, ...] = ()
     if timestamp is None:
-        return "comment change without time"
+        timestamp, notes = scope.now, ("comment without a usable time: the time it was received used",)
     author = value.from_ or wh.Author()
     from_id = _id(author.id) or _id(value.sender_id)
     parent_id = _id(value.parent_id)
@@ -482,6 +584,7 @@ def _feed_comment(value: wh.FeedComment, scope: _Scope, comment_id: str, post_id
         "from_name": author.name if author.name is not None else value.sender_name,
         "parent_id": None if parent_id == post_id else parent_id,
         "by_account": from_id == scope.account_id,
+        "notes": notes,
     }
     if value.verb in ("hide", "unhide"):
         return CommentVisibility(**base, hidden=value.verb == "hide")
@@ -514,14 +617,14 @@ def _instagram_comment(raw: msgspec.Raw, scope: _Scope) -> Event | str:
     post_id = _id(value.media.id) if value.media else None
     if comment_id is None or post_id is None:
         return "comment without id or media.id"
-    if scope.time is None:
-        return "comment change without time"
+    notes = () if scope.time is not None else ("entry time missing: the time it was received used",)
     author = value.from_ or wh.Author()
     from_id = _id(author.id)
     return CommentAdded(
         platform=scope.platform,
         account_id=scope.account_id,
-        timestamp=scope.time,
+        timestamp=scope.time if scope.time is not None else scope.now,
+        notes=notes,
         comment_id=comment_id,
         post_id=post_id,
         from_id=from_id,

@@ -103,10 +103,45 @@ class Coordinates(_Shape):
     long: float | None = None
 
 
+class Button(_Shape):
+    """A template button (§5, §12): `web_url` (`url`), `postback` (`payload`), `phone_number`
+    (`payload` is the number), or other kinds Meta adds (kept by title)."""
+
+    type: str | None = None
+    title: str | None = None
+    url: str | None = None
+    payload: str | None = None
+
+
+class DefaultAction(_Shape):
+    """`default_action` of a card: where tapping the card itself leads."""
+
+    type: str | None = None
+    url: str | None = None
+
+
+class Element(_Shape):
+    """One card of an echoed template (§12): generic (`title`, `subtitle`, `image_url`,
+    `default_action`, `buttons`), media (`media_type`, `url` or `attachment_id`), product (`id`,
+    `retailer_id`, `image_url`, `title`, `subtitle`) or receipt (`title`, `price`, `image_url`)."""
+
+    title: str | None = None
+    subtitle: str | None = None
+    image_url: str | None = None
+    default_action: DefaultAction | None = None
+    buttons: list[Button] | None = None
+    media_type: str | None = None
+    url: str | None = None
+    attachment_id: Id | None = None
+    id: Id | None = None
+    retailer_id: Id | None = None
+    price: Number | str | None = None
+
+
 class AttachmentPayload(_Shape):
     """`attachments[].payload`: `url` for media, `sticker_id` for stickers, `ig_post_media_id`
-    for shared Instagram posts, `reel_video_id` for reels, `template_type`/`text` on echoed
-    templates (§2, §3)."""
+    for shared Instagram posts, `reel_video_id` for reels; `template_type`, `text`, `elements`
+    and `buttons` on echoed templates (§2, §3, §12)."""
 
     url: str | None = None
     title: str | None = None
@@ -116,14 +151,17 @@ class AttachmentPayload(_Shape):
     coordinates: Coordinates | None = None
     template_type: str | None = None
     text: str | None = None
+    elements: list[Element] | None = None
+    buttons: list[Button] | None = None
 
 
 class MessageAttachment(_Shape):
     """One inbound attachment (§2, §3). `fallback` (a shared link) carries `title` and `url` on
-    the attachment itself and its `payload` may be missing or null."""
+    the attachment itself and its `payload` may be missing, null, or an opaque string (seen in
+    real deliveries of shared links): a string payload carries nothing we read."""
 
     type: str | None = None
-    payload: AttachmentPayload | None = None
+    payload: AttachmentPayload | str | None = None
     title: str | None = None
     url: str | None = None
 

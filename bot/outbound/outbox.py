@@ -181,8 +181,10 @@ def orphaned_parts(older_than_ms: int, limit: int = 100) -> list[int]:
     returns the ids now pending."""
     cutoff = now_ms() - older_than_ms
     promoted: list[int] = []
-    for row in Message.select(Message.id, Message.idempotency_key).where(
-            (Message.status == "queued") & (Message.created_at < cutoff)).limit(limit):
+    # Read to the end before promoting: a write while the SELECT is still stepped fails on SQLite
+    # with "database is locked" when another connection committed meanwhile (see bot.platform.db.retry_locked).
+    for row in list(Message.select(Message.id, Message.idempotency_key).where(
+            (Message.status == "queued") & (Message.created_at < cutoff)).limit(limit)):
         if not _sibling_key(row.idempotency_key, 0):
             continue
         key = _sibling_key(row.idempotency_key, -1)

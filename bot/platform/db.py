@@ -9,8 +9,9 @@ dashboard process can write to the same file.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import peewee
 from playhouse.db_url import parse as parse_db_url
@@ -19,6 +20,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from bot.platform.settings import sqlite_path
 
 db = peewee.DatabaseProxy()
+T = TypeVar("T")
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -68,6 +70,28 @@ def transaction() -> peewee._atomic:
     if is_sqlite():
         return db.atomic("IMMEDIATE")
     return db.atomic()
+
+
+LOCK_RETRIES = 5
+
+
+def retry_locked(work: Callable[[], T], *, attempts: int = LOCK_RETRIES, pause: float = 0.05) -> T:
+    """Run `work` again when SQLite answers "database is locked" (a write that met another
+    writer's snapshot: SQLITE_BUSY_SNAPSHOT is returned at once, the busy timeout does not apply).
+    For short, idempotent units of background bookkeeping (the clock's rounds); waits grow
+    (50 ms, 100 ms, ...) and the last failure is raised. PostgreSQL errors are never retried here."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except peewee.OperationalError as exc:
+            if attempt == attempts - 1 or not _locked(exc):
+                raise
+            time.sleep(pause * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _locked(exc: BaseException) -> bool:
+    return is_sqlite() and "database is locked" in str(exc)
 
 
 def insert_new(query: peewee.Insert) -> int | None:

@@ -279,6 +279,9 @@ class Message(BaseModel):
     quick_replies = JSONField(null=True)
     payload = TextField(null=True)  # quick-reply or postback payload
     reply_to_mid = CharField(null=True)
+    reply_to_story = JSONField(null=True)  # the Instagram story answered: {"id", "url"}
+    unsupported = BooleanField(default=False)  # Meta's is_unsupported: shown only in Meta's inbox
+    notes = JSONField(null=True)  # what was repaired on the way in (e.g. a timestamp of 0)
     reactions = JSONField(null=True)
     occurred_at = BigIntegerField()
     status = CharField(default="received")

@@ -140,8 +140,8 @@ def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
             if post.picture_url:
                 st.image(post.picture_url, width="stretch")
             st.markdown(widgets.plain((post.message or "(no text)")[:160]))
-            st.caption(state.when(post.created_time) + (f" · [open]({post.permalink_url})"
-                                                        if post.permalink_url else ""))
+            st.caption(state.when(post.created_time) + (f" · {widgets.link('open', post.permalink_url)}"
+                                                        if widgets.safe_url(post.permalink_url) else ""))
             key = f"{prefix}post_{post.id}"
             st.session_state[key] = post.id in chosen
             st.checkbox("Watch this post", key=key, on_change=_toggle_post, args=(prefix, post.id))

@@ -53,11 +53,11 @@ def identity_line(identity: dict) -> str:
     if identity["name"]:
         parts.append(widgets.plain(identity["name"]))
     if identity["username"]:
-        parts.append(f"[@{widgets.plain(identity['username'])}](https://www.instagram.com/{identity['username']})"
+        parts.append(widgets.link(f"@{identity['username']}", widgets.instagram_profile_url(identity["username"]))
                      if identity["platform"] == "instagram" else f"@{widgets.plain(identity['username'])}")
     if identity["follower_count"] is not None:
         parts.append(f"{identity['follower_count']:,} followers")
-    return " · ".join(parts) + f"  \n:gray[id {identity['scoped_id']}]"
+    return " · ".join(parts) + f"  \n:gray[id {widgets.plain(identity['scoped_id'])}]"
 
 
 def profile(person: ContactView) -> None:

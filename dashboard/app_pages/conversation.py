@@ -132,16 +132,16 @@ def send(user_id: int, conversation_id: int, prefix: str, reply_type: str, comme
 def details(view: ConversationView) -> None:
     """Who this is, where it happens, and the conversation's assignment, status and tags."""
     with st.container(border=True):
-        if view.picture_url:
-            st.image(view.picture_url, width=72)
+        if widgets.safe_url(view.picture_url):
+            st.image(widgets.safe_url(view.picture_url), width=72)
         lines = [f"{widgets.KIND_ICONS.get(view.kind, '')} {widgets.KIND_LABELS.get(view.kind, view.kind)}"
                  f" · {widgets.plain(view.channel)}"]
         if view.username:
             lines.append(f"@{widgets.plain(view.username)}")
-        if view.profile_url:
-            lines.append(f"[Instagram profile]({view.profile_url})")
-        if view.post_url:
-            lines.append(f"[The commented post]({view.post_url})")
+        if widgets.safe_url(view.profile_url):
+            lines.append(widgets.link("Instagram profile", view.profile_url))
+        if widgets.safe_url(view.post_url):
+            lines.append(widgets.link("The commented post", view.post_url))
         st.markdown("  \n".join(lines))
     status_control(view)
     assignee_control(view)
@@ -163,7 +163,7 @@ def bot_control(view: ConversationView) -> None:
         st.caption(f"Bot: flow **{widgets.plain(view.bot_flow)}**, step **{widgets.plain(view.bot_state or '')}**")
     if view.bot_paused_until:
         st.caption(f"Bot paused until {state.when(view.bot_paused_until)}"
-                   + (f" — {view.bot_paused_reason}" if view.bot_paused_reason else ""))
+                   + (f" — {widgets.plain(view.bot_paused_reason)}" if view.bot_paused_reason else ""))
         st.button("Resume the bot", key=f"resume{view.id}", icon=":material/play_arrow:", width="stretch",
                   on_click=state.with_db(commands.resume_bot), args=(view.id,))
     else:
@@ -195,7 +195,7 @@ def ledger(view: ConversationView) -> None:
     for comment in comments[:10]:
         entries = queries.comment_ledger(comment.comment_id or "")
         matched = sum(e.matched for e in entries)
-        with st.expander(f"“{(comment.text or '')[:40]}” · {matched} of {len(entries)} matched"):
+        with st.expander(f"“{widgets.plain((comment.text or '')[:40])}” · {matched} of {len(entries)} matched"):
             if not entries:
                 st.caption("No campaign looked at this comment.")
             for entry in entries:

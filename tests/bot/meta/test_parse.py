@@ -29,6 +29,7 @@ from bot.core.events import (
     ReactionChanged,
     ReferralInfo,
     Referred,
+    TemplateButton,
 )
 from bot.meta.parse import MalformedBody, ParsedDelivery, parse_delivery
 from tests.bot.meta import payloads as p
@@ -243,7 +244,9 @@ def test_echo_of_a_button_template_and_a_double_sticker() -> None:
     assert isinstance(event, MessageEcho)
     assert event.app_id == "263902037430900"
     assert event.attachments == (
-        Attachment(type="template", title="Want the catalogue?"),
+        Attachment(type="template", title="Want the catalogue?", template_type="button",
+                   text="Want the catalogue?",
+                   buttons=(TemplateButton(type="postback", title="Yes", payload="YES"),)),
         Attachment(type="sticker", url="https://s/t.png", sticker_id="126361874215276"),
     )
 
@@ -287,7 +290,8 @@ def test_read_watermark() -> None:
 def test_delivery_without_timestamp_uses_the_watermark() -> None:
     body = p.messenger_delivery(PAGE_ID, PSID, watermark=T_MS - 10, mids=["m_1", "m_2"])
     assert only_event(body) == MessagesDelivered(
-        **FB, timestamp=T_MS - 10, user_id=PSID, watermark=T_MS - 10, mids=("m_1", "m_2")
+        **FB, timestamp=T_MS - 10, user_id=PSID, watermark=T_MS - 10, mids=("m_1", "m_2"),
+        notes=("timestamp missing: the delivery watermark used",),
     )
 
 
