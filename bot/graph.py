@@ -21,6 +21,7 @@ from typing import Any, Self
 
 import httpx
 
+from bot import metrics
 from bot.events import MessageEcho, MessageReceived
 from bot.meta import graph_shapes as shapes
 from bot.meta.graph_shapes import (
@@ -252,13 +253,14 @@ class GraphClient:
         if self._app_secret:
             query["appsecret_proof"] = appsecret_proof(self._app_secret, token)
         try:
-            response = self._http.request(
-                method,
-                f"{self._root}/{path.lstrip('/')}",
-                params=query or None,
-                json=json,
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            with metrics.graph_call(method, path):
+                response = self._http.request(
+                    method,
+                    f"{self._root}/{path.lstrip('/')}",
+                    params=query or None,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
         except httpx.RequestError as exc:
             maybe = creates and isinstance(exc, _MAYBE_RECEIVED)
             description = f"{type(exc).__name__}: {exc}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from bot import runtime
+from bot import metrics, runtime
 from bot.channels import mark_health, page_token, touch
 from bot.db import now_ms, transaction
 from bot.errors import GraphError
@@ -142,6 +142,7 @@ def _call_meta(message: Message, channel: Channel, decision: Allowed) -> tuple[s
 def _record(message: Message, *, status: str, mid: str | None = None, recipient: str | None = None,
             reason: str | None = None, kind: str | None = None, error: GraphError | None = None) -> None:
     fields: dict = {"status": status, "status_reason": reason, "error_kind": kind}
+    metrics.send(status, error.code if error is not None else None)
     if status == "sent":
         fields.update(sent_at=now_ms(), status_reason=None, error_kind=None, error_code=None, error_subcode=None)
         if message.send_kind == SendKind.COMMENT_REPLY:
@@ -189,6 +190,7 @@ def _failed(message: Message, channel: Channel, exc: GraphError) -> int | None:
         mark_health(channel.id, health, exc.describe())
     if exc.retryable and message.attempts < MAX_ATTEMPTS:
         delay = backoff_ms(message.attempts, exc.retry_after)
+        metrics.send("retrying", exc.code)
         Message.update(status="pending", next_attempt_at=now_ms() + delay, status_reason=exc.describe(),
                        error_kind=exc.kind, error_code=exc.code, error_subcode=exc.subcode).where(
             Message.id == message.id).execute()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot import events as ev
-from bot import inbox, ingest, notifications, outhooks, runtime
+from bot import inbox, ingest, metrics, notifications, outhooks, runtime
 from bot.db import now_ms, transaction
 from bot.mailer import MailError, send_mail
 from bot.models import InboundEvent
@@ -97,6 +97,7 @@ def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
             InboundEvent.id == row.id).execute()
         if status == "pending":
             raise
+        metrics.event("failed")
         return FollowUps()
 
 
@@ -115,6 +116,7 @@ def apply_event(row: InboundEvent) -> FollowUps:
                        coalesce_ms=int(settings.email_coalesce_seconds * 1000))
         if applied.note:
             InboundEvent.update(reason=applied.note).where(InboundEvent.id == row.id).execute()
+    metrics.event("applied")
     return follow
 
 

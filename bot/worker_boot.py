@@ -4,8 +4,9 @@ time across processes, by lease)."""
 
 from __future__ import annotations
 
-from bot import runtime
+from bot import logs, runtime
 from bot.clock import Clock
 
+logs.configure()  # the one format (Dramatiq's own would be a second one)
 runtime.boot()
 clock = Clock().start()
