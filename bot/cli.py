@@ -117,11 +117,12 @@ def _offline_settings() -> Settings:
 
 def _serving_settings() -> Settings:
     """Settings for a process that serves or works (API, workers, dashboard): Meta's app must be
-    configured (secret and id), or the sandbox asked for explicitly (`SOCIALDESK_SANDBOX=1`)."""
+    configured, or the sandbox asked for explicitly (`SOCIALDESK_SANDBOX=1`). A missing app id
+    only disables the token expiry check, loudly (here and in each channel's health)."""
     settings = load_settings()
     if not settings.sandbox and settings.meta_app_id is None:
-        raise ConfigError("META_APP_ID", "is required with a Meta app: the token health check asks Meta "
-                          "with the app token {META_APP_ID}|{META_APP_SECRET}")
+        log.warning("META_APP_ID is not set: page tokens' expiry is not checked (the check asks Meta with "
+                    "{META_APP_ID}|{META_APP_SECRET}); each channel's health says so")
     return settings
 
 
