@@ -96,6 +96,20 @@ def test_sigterm_to_run_stops_the_dashboard_too(tmp_path: Path) -> None:
     assert _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health") is None
 
 
+def test_sigterm_to_dashboard_stops_streamlit(tmp_path: Path) -> None:
+    dashboard_port = free_port()
+    process = _start(["dashboard"], tmp_path, free_port(), dashboard_port, env={"SOCIALDESK_SANDBOX": "1"})
+    try:
+        wait_until(lambda: _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health"), 60, what="dashboard")
+        children = _descendants(process.pid)
+        assert children
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    wait_until(lambda: not any(_alive(pid) for pid in children), 15, what=f"children {children} to exit")
+
+
 def test_run_no_dashboard_no_sandbox(tmp_path: Path) -> None:
     api_port, dashboard_port = free_port(), free_port()
     refused = run_cli(["run", "--no-sandbox"], tmp_path)
