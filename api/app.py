@@ -4,6 +4,8 @@ and never when the Graph API in use is Meta's)."""
 
 from __future__ import annotations
 
+import logging
+
 from litestar import Litestar, asgi, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
@@ -15,7 +17,7 @@ from api.metrics import metrics_endpoint
 from api.redirects import follow_link
 from api.rest import SECURITY_SCHEMES, rest_router
 from api.webhooks import MetaWebhook
-from bot import metrics, runtime
+from bot import logs, metrics, runtime
 from bot.settings import SANDBOX_PREFIX, Settings, is_meta_graph
 
 WEBHOOK_PATH = "/webhooks/meta"
@@ -23,6 +25,8 @@ WEBHOOK_PATH = "/webhooks/meta"
 
 def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None = None) -> Litestar:
     """Build the API for `settings` (booting this process if needed)."""
+    if not logging.getLogger().handlers:  # an `api --workers N` process, spawned without our logging
+        logs.configure()
     settings = runtime.boot(settings)
     handlers: list = [index, MetaWebhook, health, metrics_endpoint, follow_link, rest_router()]
     if _mounts_sandbox(settings, mount_sandbox):

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import peewee
+
 from bot import logs
 from bot.errors import ConfigError, SocialdeskError
 from bot.settings import TRUTHY, Settings, load_settings
@@ -43,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SocialdeskError as exc:
         print(f"socialdesk: {exc}", file=sys.stderr)
+        return 1
+    except peewee.OperationalError as exc:  # unreachable database: one line, not a traceback
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        print(f"socialdesk: database unavailable: {first}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
