@@ -226,9 +226,14 @@ def _first_admin() -> None:
                   "  socialdesk user add you@example.com --role admin", flush=True)
             return
         email = input("No staff user yet. E-mail of the first admin (empty: later): ").strip()
-        if email:
+        if not email:
+            return
+        try:
             user = auth.add_user(email, getpass.getpass("Password: "), "admin", "")
-            print(f"added admin {user.email}")
+        except SocialdeskError as exc:  # a short password must not stop the service from starting
+            print(f"not added ({exc}); later: socialdesk user add {email} --role admin")
+            return
+        print(f"added admin {user.email}")
 
 
 def cmd_api(args: argparse.Namespace) -> int:

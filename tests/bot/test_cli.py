@@ -80,6 +80,45 @@ def test_run_brings_everything_up_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health") is None
 
 
+def test_first_run_on_a_terminal_asks_for_the_first_admin(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    api_port = free_port()
+    leader, follower = pty.openpty()
+    env = {**_base_env(), "SOCIALDESK_API_PORT": str(api_port), "SOCIALDESK_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(SOCIALDESK + ["run", "--no-dashboard"], cwd=tmp_path, env=env, stdin=follower,
+                               stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+
+    def expect(text: bytes) -> None:
+        nonlocal seen
+
+        def arrived() -> bool:
+            nonlocal seen
+            if select.select([leader], [], [], 0.1)[0]:
+                seen += os.read(leader, 4096)
+            return text in seen
+
+        wait_until(arrived, 60, what=f"{text!r} on the terminal (so far: {seen[-300:]!r})")
+
+    try:
+        expect(b"E-mail of the first admin")
+        os.write(leader, b"boss@example.com\n")
+        expect(b"Password:")
+        os.write(leader, b"a good password\n")
+        expect(b"added admin boss@example.com")
+        wait_until(lambda: _get(f"http://127.0.0.1:{api_port}/health"), 60, what="API health")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        os.close(leader)
+    assert process.returncode == 0
+    again = run_cli(["token", "create", "--user", "boss@example.com"], tmp_path)
+    assert again.returncode == 0 and again.stdout.startswith("sd_")
+
+
 def test_sigterm_to_run_stops_the_dashboard_too(tmp_path: Path) -> None:
     """systemd and containers send SIGTERM to the main process only: no child may survive it."""
     api_port, dashboard_port = free_port(), free_port()
@@ -175,6 +214,20 @@ def test_health_says_when_no_worker_consumes_redis(tmp_path: Path, redis_url: st
                 process.send_signal(signal.SIGTERM)
                 process.communicate(timeout=60)
     assert api.returncode == 0
+
+
+def test_sigterm_stops_every_api_process_redis(tmp_path: Path, redis_url: str) -> None:
+    api_port = free_port()
+    env = {"SOCIALDESK_SANDBOX": "1", "REDIS_URL": redis_url}
+    process = _start(["api", "--workers", "2"], tmp_path, api_port, free_port(), env=env)
+    try:
+        wait_until(lambda: _answer(f"http://127.0.0.1:{api_port}/health"), 60, what="API")
+        children = wait_until(lambda: len(c := _descendants(process.pid)) >= 2 and c, 30, what="2 API processes")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    wait_until(lambda: not any(_alive(pid) for pid in children), 15, what=f"children {children} to exit")
 
 
 def test_database_down_is_not_a_queue_failure(tmp_path: Path) -> None:
