@@ -253,18 +253,18 @@ class GraphClient:
         if self._app_secret:
             query["appsecret_proof"] = appsecret_proof(self._app_secret, token)
         try:
-            with metrics.graph_call(method, path):
-                response = self._http.request(
-                    method,
-                    f"{self._root}/{path.lstrip('/')}",
-                    params=query or None,
-                    json=json,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
+            response = self._http.request(
+                method,
+                f"{self._root}/{path.lstrip('/')}",
+                params=query or None,
+                json=json,
+                headers={"Authorization": f"Bearer {token}"},
+            )
         except httpx.RequestError as exc:
             maybe = creates and isinstance(exc, _MAYBE_RECEIVED)
             description = f"{type(exc).__name__}: {exc}"
             raise shapes.graph_error(None, None, None, description, maybe_delivered=maybe) from None
+        metrics.graph_answered(method, path, response.elapsed.total_seconds())
         self._note_usage(response.headers)
         if not response.is_success:
             raise shapes.graph_error(response.status_code, response.content, response.headers)

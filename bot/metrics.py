@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -51,14 +49,10 @@ def send(outcome: str, meta_code: int | None = None) -> None:
     SENDS.labels(outcome, str(meta_code) if meta_code is not None else "").inc()
 
 
-@contextmanager
-def graph_call(method: str, path: str) -> Iterator[None]:
-    """Time one Graph call; the operation is the path's edge (ids never become label values)."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        GRAPH_SECONDS.labels(method, operation(path)).observe(time.perf_counter() - started)
+def graph_answered(method: str, path: str, seconds: float) -> None:
+    """One answered Graph call (any status; a transport failure is an error, not a latency). The
+    operation is the path's edge: ids never become label values."""
+    GRAPH_SECONDS.labels(method, operation(path)).observe(seconds)
 
 
 def operation(path: str) -> str:
