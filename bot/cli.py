@@ -1,6 +1,8 @@
 """`socialdesk` command line: run everything embedded, or each part on its own for scaling out.
 
-Every error is one clear line on stderr and a non-zero exit.
+Every error is one clear line on stderr and a non-zero exit. Every mode is complete or refuses:
+a server without Redis runs its jobs in-process (or says what to run), and SIGTERM (how systemd
+and containers stop a service) stops a command and its children as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -15,19 +17,29 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import peewee
+
 from bot import commands
 from bot.core.errors import ConfigError, SocialdeskError
-from bot.platform.settings import Settings, load_settings
+from bot.platform import logs
+from bot.platform.settings import TRUTHY, Settings, load_settings
+
+log = logging.getLogger("socialdesk")
 
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: unwind through every `finally` (stopping children) as Ctrl-C does."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("SOCIALDESK_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = _parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        logs.configure()
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"socialdesk: configuration error: {exc}", file=sys.stderr)
@@ -35,8 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SocialdeskError as exc:
         print(f"socialdesk: {exc}", file=sys.stderr)
         return 1
+    except peewee.OperationalError as exc:  # unreachable database: one line, not a traceback
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        print(f"socialdesk: database unavailable: {first}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 0  # asked to stop, stopped cleanly (systemd counts this as success)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,9 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    command("run", cmd_run, "everything on one machine: API, workers, dashboard (and the sandbox)")
-    p = command("api", cmd_api, "the webhook and REST API server")
-    p.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
+    p = command("run", cmd_run, "everything on one machine: API, workers, dashboard (and the sandbox)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="never start the demo sandbox (META_APP_SECRET is then required)")
+    p = command("api", cmd_api, "the webhook and REST API server (without REDIS_URL: with its workers in-process)")
+    p.add_argument("--workers", type=int, default=1, help="API processes (default 1; more need REDIS_URL)")
     p = command("worker", cmd_worker, "Dramatiq worker processes (needs REDIS_URL)")
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     p.add_argument("--threads", type=int, default=8)
@@ -86,14 +111,33 @@ def _parser() -> argparse.ArgumentParser:
 def _boot(migrate: bool = True) -> Settings:
     from bot.platform import runtime
 
-    return runtime.boot(load_settings(), migrate=migrate)
+    return runtime.boot(_offline_settings(), migrate=migrate)
+
+
+def _offline_settings() -> Settings:
+    """Settings for commands that only touch the database (migrate, users, tokens): they never
+    serve webhooks nor call Meta, so a missing Meta app is no reason to refuse them."""
+    if os.environ.get("META_APP_SECRET"):
+        return load_settings()
+    return load_settings({**os.environ, "SOCIALDESK_SANDBOX": "1"})
+
+
+def _serving_settings() -> Settings:
+    """Settings for a process that serves or works (API, workers, dashboard): Meta's app must be
+    configured, or the sandbox asked for explicitly (`SOCIALDESK_SANDBOX=1`). A missing app id
+    only disables the token expiry check, loudly (here and in each channel's health)."""
+    settings = load_settings()
+    if not settings.sandbox and settings.meta_app_id is None:
+        log.warning("META_APP_ID is not set: page tokens' expiry is not checked (the check asks Meta with "
+                    "{META_APP_ID}|{META_APP_SECRET}); each channel's health says so")
+    return settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot import migrations
     from bot.platform.db import open_database
 
-    settings = load_settings()
+    settings = _offline_settings()
     applied = migrations.upgrade(open_database(settings.database_url))
     print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
     return 0
@@ -102,6 +146,36 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The embedded default: one process with the API (and sandbox), worker threads and the clock;
     the dashboard in a child process."""
+    from bot.platform import runtime
+
+    _choose_sandbox(no_sandbox=args.no_sandbox)
+    settings = runtime.boot(_serving_settings(), migrate=True)
+    dashboard = None if args.no_dashboard else _spawn_dashboard(settings)
+    try:
+        _print_urls(settings, dashboard=dashboard is not None)
+        _first_admin()
+        _serve_with_workers(settings)
+    finally:
+        if dashboard is not None:
+            _stop(dashboard)
+    return 0
+
+
+def _choose_sandbox(*, no_sandbox: bool) -> None:
+    """`run` with no Meta app configured starts the demo sandbox, and says so; the choice is put
+    in the environment so the dashboard child makes the same one."""
+    if no_sandbox:
+        os.environ.pop("SOCIALDESK_SANDBOX", None)
+        return
+    if os.environ.get("META_APP_SECRET") or os.environ.get("SOCIALDESK_SANDBOX", "").lower() in TRUTHY:
+        return
+    os.environ["SOCIALDESK_SANDBOX"] = "1"
+    log.info("no Meta app configured (META_APP_SECRET is not set): starting the demo sandbox; "
+             "set META_APP_SECRET and META_APP_ID to connect real pages")
+
+
+def _serve_with_workers(settings: Settings) -> None:
+    """The API, worker threads and the clock in this process, until Ctrl-C or SIGTERM."""
     import uvicorn
 
     from api.app import create_app
@@ -109,34 +183,79 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.demo import ensure_demo_channel
     from bot.platform import queue
 
-    settings = _boot()
     worker = queue.start_inprocess_worker(settings.worker_threads)
     clock = Clock().start()
-    dashboard = _spawn_dashboard(settings)
-    app = create_app(settings)
-    print(f"socialdesk API        http://{settings.api_host}:{settings.api_port}  (webhook: /webhooks/meta)")
-    print(f"socialdesk dashboard  http://127.0.0.1:{settings.dashboard_port}")
-    if settings.sandbox:
-        print(f"sandbox Graph API     http://{settings.api_host}:{settings.api_port}/sandbox  (no Meta app configured)")
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning"))
-    if settings.sandbox:
-        app.on_startup.append(_later(ensure_demo_channel, settings))
     try:
-        server.run()
+        app = create_app(settings)
+        if settings.sandbox:
+            app.on_startup.append(_later(ensure_demo_channel, settings))
+        uvicorn.Server(_uvicorn_config(app, settings)).run()
     finally:
         clock.stop()
         worker.stop()
-        _stop(dashboard)
-    return 0
+
+
+def _uvicorn_config(app: object, settings: Settings) -> object:
+    import uvicorn
+
+    # log_config=None: uvicorn's records go through our handler, in our one format.
+    return uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", log_config=None)
+
+
+def _print_urls(settings: Settings, *, dashboard: bool) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"socialdesk API        {api}  (webhook: /webhooks/meta, health: /health, metrics: /metrics)")
+    if dashboard:
+        print(f"socialdesk dashboard  http://127.0.0.1:{settings.dashboard_port}")
+    if settings.sandbox:
+        print(f"sandbox Graph API     {api}/sandbox  (demo: no Meta app configured)")
+    sys.stdout.flush()
+
+
+def _first_admin() -> None:
+    """Nobody can sign in before a staff user exists: ask for the first admin on a terminal,
+    otherwise print the one command that creates it."""
+    from bot.platform.db import connection
+    from bot.platform.models import User
+    from bot.staff import auth
+
+    with connection():
+        if User.select().exists():
+            return
+        if not sys.stdin.isatty():
+            print("No staff user yet. Create the first admin (it asks for the password):\n"
+                  "  socialdesk user add you@example.com --role admin", flush=True)
+            return
+        email = input("No staff user yet. E-mail of the first admin (empty: later): ").strip()
+        if not email:
+            return
+        try:
+            user = auth.add_user(email, getpass.getpass("Password: "), "admin", "")
+        except SocialdeskError as exc:  # a short password must not stop the service from starting
+            print(f"not added ({exc}); later: socialdesk user add {email} --role admin")
+            return
+        print(f"added admin {user.email}")
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    """With Redis: uvicorn's processes, jobs left to `socialdesk worker`. Without: one process that
+    also runs the jobs (an in-process queue is not shared between processes)."""
     import uvicorn
 
-    settings = _boot()
+    from bot.platform import runtime
+
+    settings = runtime.boot(_serving_settings(), migrate=True)
+    if not settings.redis_url:
+        if args.workers != 1:
+            raise ConfigError("REDIS_URL", "is not set: without Redis the API runs its jobs in its one process; "
+                              "set REDIS_URL and run `socialdesk worker` to use --workers "
+                              f"{args.workers}, or use `socialdesk run`")
+        log.info("REDIS_URL is not set: jobs run in this process (in-process queue)")
+        _serve_with_workers(settings)
+        return 0
     os.environ.setdefault("SOCIALDESK_API_PORT", str(settings.api_port))
     uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                workers=args.workers, log_level="warning")
+                workers=args.workers, log_level="warning", log_config=None)
     return 0
 
 
@@ -152,9 +271,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from bot import migrations
     from bot.platform.db import open_database
 
-    settings = load_settings()
+    settings = _serving_settings()
     if not settings.redis_url:
-        raise ConfigError("REDIS_URL", "separate workers need Redis; without it `socialdesk run` runs them in-process")
+        raise ConfigError("REDIS_URL", "separate workers need Redis; without it `socialdesk run` or "
+                          "`socialdesk api` runs them in-process")
     database = open_database(settings.database_url)
     migrations.upgrade(database)
     database.close()
@@ -164,8 +284,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    settings = _boot()
-    return _spawn_dashboard(settings).wait()
+    from bot.platform import runtime
+
+    settings = runtime.boot(_serving_settings(), migrate=True)
+    dashboard = _spawn_dashboard(settings)
+    try:
+        return dashboard.wait()
+    finally:
+        _stop(dashboard)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -173,10 +299,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     from sandbox.app import create_sandbox_app
 
-    settings = load_settings()
+    settings = load_settings({**os.environ, "SOCIALDESK_SANDBOX": "1"})  # this command is the sandbox
     webhook = args.webhook_url or f"http://127.0.0.1:{settings.api_port}/webhooks/meta"
     uvicorn.run(create_sandbox_app(settings.meta_app_secret, webhook), host="127.0.0.1", port=args.port,
-                log_level="warning")
+                log_level="warning", log_config=None)
     return 0
 
 
@@ -199,8 +325,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_connect(args: argparse.Namespace) -> int:
+    from bot.platform import runtime
 
-    _boot()
+    runtime.boot(_serving_settings(), migrate=True)  # calls Meta: the app must be configured
     token = getpass.getpass("Page token: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     connected = commands.connect_page(args.page_id, args.name, token, instagram_id=args.instagram_id,
                                       instagram_username=args.instagram_username)
@@ -224,8 +351,21 @@ def _later(coroutine_fn: Callable, *args: object) -> Callable:
 def _spawn_dashboard(settings: Settings) -> subprocess.Popen:
     command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT),
                "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={settings.dashboard_port}",
-               "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal"]
-    return subprocess.Popen(command, env=os.environ.copy())
+               "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal", "--logger.level=warning"]
+    # stdout: Streamlit's own banner (the URL is printed by us); its warnings and errors come on stderr.
+    return subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel sends it SIGTERM if we die without stopping it
+    (SIGKILL, a crash), so no dashboard outlives its `socialdesk`."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the `finally` of the parent still stops it
+        return
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -41,7 +41,7 @@ async def ensure_demo_channel(settings: Settings) -> None:
                               instagram_id=page.get("instagram_id"), instagram_username="demo.shop",
                               instagram_followers=4200, subscribe=False)  # done above: async, same process
         count = Channel.select().count()
-    log.warning("sandbox mode: demo page 'Demo Shop' connected (%d channels)", count)
+    log.info("sandbox mode: demo page 'Demo Shop' connected (%d channels)", count)
 
 
 async def _until_listening(client: httpx.AsyncClient, url: str, attempts: int = 100) -> None:

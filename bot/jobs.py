@@ -17,7 +17,7 @@ from bot.core import events as ev
 from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import outhooks, sender
-from bot.platform import runtime
+from bot.platform import metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent
@@ -103,6 +103,7 @@ def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
             InboundEvent.id == row.id).execute()
         if status == "pending":
             raise
+        metrics.event("failed")
         return FollowUps()
 
 
@@ -121,6 +122,7 @@ def apply_event(row: InboundEvent) -> FollowUps:
                        coalesce_ms=int(settings.email_coalesce_seconds * 1000))
         if applied.note:
             InboundEvent.update(reason=applied.note).where(InboundEvent.id == row.id).execute()
+    metrics.event("applied")
     return follow
 
 

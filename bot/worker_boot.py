@@ -5,7 +5,8 @@ time across processes, by lease)."""
 from __future__ import annotations
 
 from bot.clock import Clock
-from bot.platform import runtime
+from bot.platform import logs, runtime
 
+logs.configure()  # the one format (Dramatiq's own would be a second one)
 runtime.boot()
 clock = Clock().start()

@@ -41,6 +41,7 @@ def create_sandbox_app(app_secret: str, webhook_url: str | None = None, *, path_
     app = Litestar(
         route_handlers=[router],
         on_shutdown=[sandbox.webhooks.aclose],
+        logging_config=None,  # the hosting process's logging (one format), not Litestar's own
         openapi_config=OpenAPIConfig(
             title="socialdesk sandbox Graph API", version="1", path=f"{prefix.rstrip('/')}/schema"
         ),

@@ -65,6 +65,7 @@ META_FAILURE_WINDOW_MS = 60 * MINUTE_MS
 OVERDUE_CHECKS = 3  # this many intervals without a check means socialdesk was not running
 MAX_GAP_MS = 7 * DAY_MS  # what is worth reading back (private replies: 7 days, §6)
 HISTORY_LIMIT = 50
+NO_APP_ID = "The page token's expiry is not checked: set META_APP_ID to your Meta app's id."
 EMAIL_GIVE_UP_MS = DAY_MS
 
 
@@ -281,10 +282,9 @@ def _read_back_after_resubscribing(channel: Channel) -> list[int]:
 
 
 def _our_app_id() -> str | None:
-    """Meta lists every app subscribed to a Page; ours is picked by its numeric app id. The
-    embedded default (`META_APP_ID` unset: "socialdesk") is no Meta id, so the first app is taken."""
-    app_id = runtime.settings().meta_app_id
-    return app_id if app_id.isdigit() else None
+    """Meta lists every app subscribed to a Page; ours is picked by its numeric app id. Without
+    `META_APP_ID` the first app is taken."""
+    return runtime.settings().meta_app_id
 
 
 def _resubscribe(channel: Channel, token: str, current: list[str] | None, missing: list[str]) -> list[str]:
@@ -302,8 +302,9 @@ def _token_status(channel: Channel, state: ChannelCheck, token: str, now: int) -
     """Healthy, or the token expires soon (with the date). `debug_token` is asked at most once a
     day: an expiry date does not move by itself."""
     expires_at = state.token_expires_at
-    if state.token_checked_at is None or now - state.token_checked_at >= TOKEN_RECHECK_MS:
-        settings = runtime.settings()
+    settings = runtime.settings()
+    due = state.token_checked_at is None or now - state.token_checked_at >= TOKEN_RECHECK_MS
+    if due and settings.meta_app_id is not None:  # an app token is "{app-id}|{app-secret}"
         try:
             info = runtime.graph().debug_token(token, f"{settings.meta_app_id}|{settings.meta_app_secret}")
         except GraphError as exc:  # the check itself succeeded; the expiry stays unknown until tomorrow
@@ -316,7 +317,7 @@ def _token_status(channel: Channel, state: ChannelCheck, token: str, now: int) -
             ChannelCheck.channel == channel.id).execute()
     if expires_at is not None and expires_at - now < EXPIRY_WARNING_MS:
         return TOKEN_EXPIRING, f"The page token expires on {_date(expires_at)}: connect the page again before then."
-    return HEALTHY, None
+    return HEALTHY, NO_APP_ID if settings.meta_app_id is None else None
 
 
 def _date(ms: int) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 
 import httpx
@@ -94,9 +94,11 @@ class GraphClient:
         timeout: float = 10.0,
         app_secret: str | None = None,
         max_connections: int = 50,
+        on_answer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self._app_secret = app_secret
+        self._on_answer = on_answer  # (method, path, seconds) of every answered call: the metrics
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
                               keepalive_expiry=KEEPALIVE_EXPIRY_S)
         self._http = httpx.Client(
@@ -288,6 +290,8 @@ class GraphClient:
             maybe = creates and isinstance(exc, _MAYBE_RECEIVED)
             description = f"{type(exc).__name__}: {exc}"
             raise shapes.graph_error(None, None, None, description, maybe_delivered=maybe) from None
+        if self._on_answer is not None:
+            self._on_answer(method, path, response.elapsed.total_seconds())
         self._note_usage(response.headers)
         if not response.is_success:
             raise shapes.graph_error(response.status_code, response.content, response.headers)

@@ -28,7 +28,7 @@ from bot.meta import graph_shapes as shapes
 from bot.outbound.outbox import part_content, promote_next
 from bot.outbound.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
-from bot.platform import runtime
+from bot.platform import metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.models import Channel, Comment, Conversation, Message
 from bot.platform.queue import send_slot
@@ -180,6 +180,7 @@ def _call_meta(message: Message, channel: Channel, decision: Allowed) -> tuple[s
 def _record(message: Message, *, status: str, mid: str | None = None, recipient: str | None = None,
             reason: str | None = None, kind: str | None = None, error: GraphError | None = None) -> None:
     fields: dict = {"status": status, "status_reason": reason, "error_kind": kind}
+    metrics.send(status, error.code if error is not None else None)
     if status == "sent":
         fields.update(sent_at=now_ms(), status_reason=None, error_kind=None, error_code=None, error_subcode=None)
         if message.send_kind == SendKind.COMMENT_REPLY:
@@ -230,6 +231,7 @@ def _failed(message: Message, channel: Channel, exc: GraphError) -> Outcome:
     finding = (health, exc.describe()) if health else None
     if _retryable(message, exc) and message.attempts < MAX_ATTEMPTS:
         delay = _retry_delay(message, exc)
+        metrics.send("retrying", exc.code)
         # "ambiguous" sticks until the row is settled: every later attempt must check first.
         kind = AMBIGUOUS if suspect or exc.kind == AMBIGUOUS else exc.kind
         # Only while still ours to settle: the echo of a send whose answer was lost may already

@@ -23,6 +23,7 @@ from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
 from bot.platform.db import db
+from bot.platform.heartbeat import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate
         broker = StubBroker()
         backend = StubBackend()
     broker.add_middleware(DatabaseConnection())
+    broker.add_middleware(WorkerHeartbeat())  # /health: is anything consuming? (bot.platform.heartbeat)
     _bind_jobs(broker)
     dramatiq.set_broker(broker)
     _state.update(broker=broker, backend=backend, redis_url=redis_url, detached=False, send_rate=send_rate,

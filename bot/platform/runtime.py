@@ -10,7 +10,7 @@ from typing import Any
 
 from bot import migrations
 from bot.meta.graph import GraphClient
-from bot.platform import queue
+from bot.platform import metrics, queue
 from bot.platform.db import open_database
 from bot.platform.settings import Settings, load_settings
 from bot.platform.vault import Vault
@@ -31,7 +31,8 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
     if old_graph is not None:
         old_graph.close()
     _state.update(settings=settings, vault=Vault(settings.secret_key),
-                  graph=GraphClient(settings.graph_api_url, settings.graph_api_version))
+                  graph=GraphClient(settings.graph_api_url, settings.graph_api_version,
+                                    on_answer=metrics.graph_answered))
     return settings
 
 

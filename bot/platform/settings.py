@@ -1,8 +1,14 @@
 """The one settings object: read from the environment once, validated at start.
 
 A bad value stops the program with one line naming the variable (`ConfigError`). With no
-configuration at all socialdesk runs embedded: a SQLite file, an in-process queue and the
-built-in sandbox Graph API. Secrets are kept out of `repr` so they never reach logs.
+configuration at all socialdesk runs embedded: a SQLite file and an in-process queue. The
+built-in sandbox Graph API is only ever used by explicit choice (`SOCIALDESK_SANDBOX=1`, which
+`socialdesk run` sets for itself, saying so, when no Meta app is configured): a production
+install that forgot `META_APP_SECRET` refuses to start instead of accepting forged webhooks.
+Secrets are kept out of `repr` so they never reach logs.
+
+`VARIABLES` documents every variable; README's configuration table is generated from it
+(`python -m bot.platform.settings`) and a test keeps both in step with what `load_settings` reads.
 """
 
 from __future__ import annotations
@@ -24,6 +30,48 @@ log = logging.getLogger(__name__)
 META_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v21.0"
 SANDBOX_PREFIX = "/sandbox"
+SANDBOX_APP_ID = "1234567890123456"  # the sandbox's own app id (sandbox/records.py Config)
+TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+# name -> (default as shown to operators, what it does). Order is the README's.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("`sqlite:///socialdesk.db`", "`sqlite:///file` or `postgresql://user:pass@host/db` (pooled)"),
+    "REDIS_URL": ("unset", "unset: in-process queue, jobs run in the API process; set: Redis queue, "
+                  "run `socialdesk worker` processes"),
+    "META_APP_SECRET": ("required", "your Meta app's secret (webhook signatures, appsecret_proof); "
+                        "without it only the sandbox can run"),
+    "META_APP_ID": ("unset (sandbox: its own)", "your Meta app's numeric id: needed for the token expiry "
+                    "check (`debug_token`) and to find our app among a page's subscriptions"),
+    "META_VERIFY_TOKEN": ("derived from the secret key", "what Meta sends as `hub.verify_token` in the "
+                          "subscription handshake"),
+    "SOCIALDESK_SANDBOX": ("unset", "`1`: use the built-in sandbox Graph API instead of Meta (demo, "
+                           "development); `socialdesk run` sets it itself when no Meta app is configured"),
+    "GRAPH_API_URL": ("Meta's (sandbox: the built-in one)", "base URL of the Graph API"),
+    "GRAPH_API_VERSION": (f"`{DEFAULT_GRAPH_VERSION}`", "Graph API version"),
+    "SOCIALDESK_SECRET_KEY": ("generated beside the SQLite file", "encrypts page tokens at rest (32+ "
+                              "characters); required with PostgreSQL"),
+    "PUBLIC_URL": ("`http://127.0.0.1:<api port>`", "where staff and customers reach this installation "
+                   "(e-mail links, click redirects)"),
+    "SMTP_URL": ("unset (no e-mails)", "`smtp://user:password@host:port/?from=desk@example.com`"),
+    "SOCIALDESK_API_HOST": ("`127.0.0.1`", "address the API listens on (`0.0.0.0` for all interfaces)"),
+    "SOCIALDESK_API_PORT": ("`8000`", "API port"),
+    "SOCIALDESK_DASHBOARD_PORT": ("`8501`", "dashboard port (it listens on 127.0.0.1)"),
+    "SOCIALDESK_WORKER_THREADS": ("`8`", "worker threads of the in-process queue"),
+    "SOCIALDESK_HEALTH_CHECK_MINUTES": ("`10`", "how often each channel's health is checked"),
+    "SOCIALDESK_EMAIL_COALESCE_SECONDS": ("`30`", "staff e-mails about one conversation are grouped over "
+                                          "this window"),
+    "SOCIALDESK_SEND_RATE": ("`250`", "Send API calls per second per page (Meta allows 300)"),
+    "SOCIALDESK_MEDIA_SEND_RATE": ("`10`", "audio/video sends per second per page (Meta allows 10)"),
+    "SOCIALDESK_METRICS_TOKEN": ("unset (loopback only)", "bearer token `/metrics` requires; unset: "
+                                 "`/metrics` answers only local, unproxied requests"),
+    "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE": ("`0`", "`1` lets outgoing webhooks reach private, loopback and "
+                                          "link-local addresses (on-premise receivers); off by default"),
+    "SOCIALDESK_LOG_LEVEL": ("`INFO`", "log level"),
+    "SOCIALDESK_LOG_FORMAT": ("`text`", "`text` (one line per record) or `json` (one JSON object per line)"),
+    "PROMETHEUS_MULTIPROC_DIR": ("unset", "an empty directory shared by the processes of one machine "
+                                 "(`api --workers N`, `socialdesk worker`) so `/metrics` adds up their "
+                                 "counters; see *Operating it*"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +104,10 @@ class Settings:
     worker_threads: int = 8
     health_check_minutes: int = 10
     email_coalesce_seconds: float = 30.0
-    meta_app_id: str = "socialdesk"
+    meta_app_id: str | None = None
+    """Numeric Meta app id; None when not configured (the token expiry check says so)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """Bearer token for /metrics; None: loopback only."""
     send_rate: int = 250
     """Send API calls per second per page we allow ourselves (Meta: 300/s, §8)."""
     media_send_rate: int = 10
@@ -85,14 +136,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     smtp_url = _optional_url(env, "SMTP_URL", ("smtp", "smtps"))
     api_port = _int(env, "SOCIALDESK_API_PORT", 8000, 1, 65535)
     app_secret = env.get("META_APP_SECRET") or ""
-    sandbox = not app_secret
+    sandbox = _sandbox_chosen(env, app_secret)
     secret_key = env.get("SOCIALDESK_SECRET_KEY") or _embedded_secret_key(database_url)
     _check_secret_key(secret_key)
-    if sandbox:
+    if sandbox and not app_secret:
         app_secret = _derive(secret_key, "sandbox-app-secret")
     default_graph = f"http://127.0.0.1:{api_port}{SANDBOX_PREFIX}/graph" if sandbox else META_GRAPH_URL
     graph_url = env.get("GRAPH_API_URL") or default_graph
     _require_http(graph_url, "GRAPH_API_URL")
+    if sandbox and is_meta_graph(graph_url):
+        raise ConfigError("SOCIALDESK_SANDBOX", "the sandbox cannot be used with Meta's Graph API (GRAPH_API_URL)")
     public_url = env.get("PUBLIC_URL") or f"http://127.0.0.1:{api_port}"
     _require_http(public_url, "PUBLIC_URL")
     return Settings(
@@ -112,11 +165,41 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_threads=_int(env, "SOCIALDESK_WORKER_THREADS", 8, 1, 64),
         health_check_minutes=_int(env, "SOCIALDESK_HEALTH_CHECK_MINUTES", 10, 1, 1440),
         email_coalesce_seconds=float(_int(env, "SOCIALDESK_EMAIL_COALESCE_SECONDS", 30, 0, 3600)),
-        meta_app_id=env.get("META_APP_ID", "socialdesk"),
+        meta_app_id=_app_id(env, sandbox),
+        metrics_token=env.get("SOCIALDESK_METRICS_TOKEN") or None,
         send_rate=_int(env, "SOCIALDESK_SEND_RATE", 250, 1, 300),
         media_send_rate=_int(env, "SOCIALDESK_MEDIA_SEND_RATE", 10, 1, 10),
         outhooks_allow_private=bool(_int(env, "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE", 0, 0, 1)),
     )
+
+
+def _sandbox_chosen(env: Mapping[str, str], app_secret: str) -> bool:
+    """The sandbox runs only when asked for: without an app secret, anything else would accept
+    webhooks signed with a key anyone can derive (or read from the sandbox)."""
+    asked = env.get("SOCIALDESK_SANDBOX", "").strip().lower() in TRUTHY
+    if not app_secret and not asked:
+        raise ConfigError("META_APP_SECRET", "is not set: set it to your Meta app's secret, or set "
+                          "SOCIALDESK_SANDBOX=1 to run against the built-in sandbox")
+    return asked
+
+
+def _app_id(env: Mapping[str, str], sandbox: bool) -> str | None:
+    value = (env.get("META_APP_ID") or "").strip()
+    if value and not value.isdigit():
+        raise ConfigError("META_APP_ID", f"expected your Meta app's numeric id, got {value!r}")
+    return value or (SANDBOX_APP_ID if sandbox else None)
+
+
+def is_meta_graph(url: str) -> bool:
+    """Whether `url` is Meta's Graph API (where no sandbox may ever stand in)."""
+    host = (urlparse(url).hostname or "").lower()
+    return host == "facebook.com" or host.endswith(".facebook.com")
+
+
+def markdown_table() -> str:
+    """README's configuration table, generated from `VARIABLES`."""
+    rows = [f"| `{name}` | {default} | {meaning} |" for name, (default, meaning) in VARIABLES.items()]
+    return "\n".join(["| Variable | Default | What it does |", "|---|---|---|", *rows])
 
 
 def _database_url(url: str) -> str:
@@ -186,3 +269,7 @@ def _embedded_secret_key(database_url: str) -> str:
 
 def _derive(secret_key: str, purpose: str) -> str:
     return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+if __name__ == "__main__":
+    print(markdown_table())

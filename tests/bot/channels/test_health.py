@@ -260,3 +260,23 @@ def test_due_checks_are_claimed_once(stack: Stack) -> None:
         first = health.claim_due_checks()
         second = health.claim_due_checks()
     assert page in first and page not in second
+
+
+# ------------------------------------------------------------------ META_APP_ID
+
+
+def test_token_expiry_check_needs_the_app_id(database_url: str, sandbox_server: LiveServer) -> None:
+    """No made-up app id is sent to Meta: without META_APP_ID the expiry check is skipped and the
+    channel's health says why; with it, `debug_token` is asked (the sandbox's app id here)."""
+    with Stack.start(make_env(database_url), sandbox_server) as stack:
+        page = channel_id(stack)
+        result = check(page)
+        assert (result.status, result.reason) == ("healthy", health.NO_APP_ID)
+        with connection():
+            assert ChannelCheck.get(ChannelCheck.channel == page).token_checked_at is None
+    with Stack.start(make_env(database_url, META_APP_ID="1234567890123456"), sandbox_server) as stack:
+        page = channel_id(stack)
+        result = check(page)
+        assert (result.status, result.reason) == ("healthy", None)
+        with connection():
+            assert ChannelCheck.get(ChannelCheck.channel == page).token_checked_at is not None
