@@ -1,0 +1,68 @@
+"""REST request bodies of the helpdesk tools (notes, snooze, canned responses). Like every body
+they refuse unknown fields, so a misspelt field is a 422 naming it rather than silently ignored.
+The rules (lengths, template checks, times) stay in `bot.helpdesk`; the bounds here keep values
+within what both databases store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar.openapi.spec import Example
+from litestar.params import Body
+
+from bot.core.compose import MAX_MESSENGER_TEXT_CHARS
+from bot.helpdesk.notes import MAX_NOTE_CHARS
+
+MAX_MS = 2**53  # a time in ms since the epoch, far beyond any real one
+
+CannedName = Annotated[str, msgspec.Meta(min_length=1, max_length=51, description="the `/name` staff type")]
+CannedText = Annotated[str, msgspec.Meta(max_length=MAX_MESSENGER_TEXT_CHARS,
+                                         description="a template with shortcodes, as in campaigns")]
+
+
+class NoteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A private note: staff only, never sent. `@name` mentions notify those staff members."""
+
+    text: Annotated[str, msgspec.Meta(max_length=MAX_NOTE_CHARS)]
+
+
+class SnoozeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`until`: when the conversation comes back (ms since the epoch), or null to wait until
+    the customer writes again (which also ends a timed snooze)."""
+
+    until: Annotated[int, msgspec.Meta(ge=0, le=MAX_MS)] | None
+
+
+class CannedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A saved reply: `shared` with the whole team, or personal."""
+
+    name: CannedName
+    text: CannedText
+    shared: bool = False
+
+
+class CannedPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields given change."""
+
+    name: CannedName | None = None
+    text: CannedText | None = None
+    shared: bool | None = None
+
+
+class Rendered(msgspec.Struct):
+    """A canned response's text filled in for one conversation's person."""
+
+    text: str
+
+
+def _body(summary: str, value: dict) -> Body:
+    return Body(examples=[Example(summary=summary, value=value)])
+
+
+NoteBody = Annotated[NoteIn, _body("A note for a colleague", {"text": "@sam can you check the order number?"})]
+SnoozeBody = Annotated[SnoozeIn, _body("Until the customer answers", {"until": None})]
+CannedBody = Annotated[CannedIn, _body("A shared greeting", {
+    "name": "hello", "text": "Hi {{ first_name or 'there' }}, thanks for writing to {{ page_name }}!",
+    "shared": True})]
+CannedPatchBody = Annotated[CannedPatch, _body("New wording", {"text": "Hello {{ first_name }}!"})]
