@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 import msgspec
+from peewee import JOIN
 
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.outbound import outhooks
@@ -115,7 +116,7 @@ def delete(user_id: int, note_id: int, conversation_id: int | None = None) -> No
 
 def of_conversation(conversation_id: int, limit: int = 200) -> list[NoteView]:
     """The latest notes of a conversation, oldest first (the timeline's order)."""
-    rows = list(Note.select(Note, User).join(User, on=Note.author == User.id, join_type="LEFT OUTER")
+    rows = list(Note.select(Note, User).join(User, on=Note.author == User.id, join_type=JOIN.LEFT_OUTER)
                 .where(Note.conversation == conversation_id)
                 .order_by(Note.created_at.desc(), Note.id.desc()).limit(limit))
     return [view_of(n) for n in reversed(rows)]
