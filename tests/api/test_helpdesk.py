@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from bot.platform.db import connection
-from bot.platform.models import Conversation, Message, Note, Notification
+from bot.platform.db import connection, now_ms
+from bot.platform.models import Conversation, Message, Note, Notification, Snooze
 from tests.api.conftest import Api, error_of
 from tests.api.test_outhooks import Receiver, receiver  # noqa: F401, F811 - the receiver fixture
 
@@ -89,6 +89,8 @@ def test_snoozed_until_the_customer_writes_leaves_the_open_list_then_comes_back(
     assert ids_of(api.ok("GET", "/conversations?status=snoozed")) == [talk]
     api.dm("Any news?", user_id=user_id)
     assert api.conversation(talk).status == "open"
+    with connection():
+        assert not Snooze.select().where(Snooze.conversation == talk).exists()
     assert talk in ids_of(api.ok("GET", "/conversations?status=open"))
     assert api.ok("GET", f"/conversations/{talk}")["snoozed_until"] is None
 
@@ -100,6 +102,16 @@ def test_a_timed_snooze_comes_back_on_time_through_the_clock(api: Api) -> None:
     assert view["status"] == "snoozed" and view["snoozed_until"] == until
     api.stack.wait(lambda: Conversation.get_by_id(talk).status == "open", what="woken by the clock")
     assert int(time.time() * 1000) >= until
+
+
+def test_a_wake_up_whose_job_was_lost_is_found_by_the_clock(api: Api) -> None:
+    talk = api.dm()
+    with connection():  # snoozed with no scheduled job, as when the queue lost the wake-up
+        Conversation.update(status="snoozed").where(Conversation.id == talk).execute()
+        Snooze.create(conversation=talk, wake_at=now_ms() - 60_000, created_at=now_ms())
+    api.stack.wait(lambda: Conversation.get_by_id(talk).status == "open", what="woken by the clock's sweep")
+    with connection():
+        assert Snooze.select().count() == 0
 
 
 def test_reopen_or_close_ends_a_snooze_and_bad_times_are_refused(api: Api) -> None:
