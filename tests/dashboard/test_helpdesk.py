@@ -91,3 +91,26 @@ def test_saved_replies_insert_from_the_picker_and_by_typing_their_name(desk, adm
     assert app.selectbox(key=prefix + "canned").value == 0  # back to "—", ready for the next one
     app.text_area(key=prefix + "text").input("see https://x.example/hello and /nothing").run()
     assert app.text_area(key=prefix + "text").value == "see https://x.example/hello and /nothing"
+
+
+def test_saved_replies_page_creates_checks_edits_and_deletes(desk, agent_app) -> None:
+    from bot.platform.models import CannedResponse
+
+    app = agent_app.switch_page("app_pages/canned.py").run()
+    assert not app.exception, app.exception
+    app.text_input(key="canned_new_name").input("Hello")
+    app.text_area(key="canned_new_text").input("Hi {{ frist_name }}")
+    app.button(key="canned_new_save").click().run()
+    assert "Not saved: text: unknown shortcode(s) frist_name" in texts(app)
+    assert CannedResponse.select().count() == 0
+    app.text_area(key="canned_new_text").input("Hi {{ first_name }}!")
+    app.checkbox(key="canned_new_shared").check()
+    app.button(key="canned_new_save").click().run()
+    assert "Saved /hello." in texts(app) and app.text_input(key="canned_new_name").value == ""
+    row = CannedResponse.get()
+    assert (row.name, row.text, row.scope) == ("hello", "Hi {{ first_name }}!", "shared")
+    app.text_area(key=f"canned{row.id}_text").input("Hello {{ first_name }}!")
+    app.button(key=f"canned{row.id}_save").click().run()
+    assert CannedResponse.get_by_id(row.id).text == "Hello {{ first_name }}!"
+    app.button(key=f"canned{row.id}_delete").click().run()
+    assert CannedResponse.select().count() == 0 and "No saved replies yet." in texts(app)
