@@ -236,7 +236,7 @@ def page() -> None:
     main, side = st.columns([3, 1.4], gap="large")
     with main:
         thread(conversation_id)
-        reply_tab, note_tab = st.tabs(["Reply", "Private note"])
+        reply_tab, note_tab = st.tabs(["Reply", "Private note"], key=f"compose{view.id}", on_change="rerun")
         with reply_tab:
             reply_box(user.id, view)
         with note_tab:
