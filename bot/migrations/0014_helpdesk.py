@@ -43,6 +43,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'canned_response'
+            legacy_table_names = False
             indexes = ((('scope', 'name'), True),)
     db.create_tables([Note, Snooze, CannedResponse])
 

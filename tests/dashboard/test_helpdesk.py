@@ -114,3 +114,16 @@ def test_saved_replies_page_creates_checks_edits_and_deletes(desk, agent_app) ->
     assert CannedResponse.get_by_id(row.id).text == "Hello {{ first_name }}!"
     app.button(key=f"canned{row.id}_delete").click().run()
     assert CannedResponse.select().count() == 0 and "No saved replies yet." in texts(app)
+
+
+def test_snooze_choices_end_at_the_expected_local_time() -> None:
+    import datetime as dt
+
+    from dashboard.helpdesk import wake_time
+
+    sunday_night = dt.datetime(2026, 12, 6, 23, 30)
+    assert wake_time("1h", sunday_night) == dt.datetime(2026, 12, 7, 0, 30)
+    assert wake_time("tomorrow", sunday_night) == dt.datetime(2026, 12, 7, 9, 0)
+    assert wake_time("week", sunday_night) == dt.datetime(2026, 12, 7, 9, 0)  # next Monday
+    assert wake_time("week", dt.datetime(2026, 12, 7, 8, 0)) == dt.datetime(2026, 12, 14, 9, 0)
+    assert wake_time("customer", sunday_night) is None
