@@ -11,7 +11,7 @@ import msgspec
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from bot.core.compose import MAX_MESSENGER_TEXT_CHARS
+from bot.core.compose import MAX_MESSENGER_TEXT_CHARS, Button, MediaAttachment, MessageContent
 from bot.helpdesk.notes import MAX_NOTE_CHARS
 
 MAX_MS = 2**53  # a time in ms since the epoch, far beyond any real one
@@ -34,11 +34,23 @@ class SnoozeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     until: Annotated[int, msgspec.Meta(ge=0, le=MAX_MS)] | None
 
 
+class CannedMessage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What is inserted: a text (shortcodes allowed), up to 3 attachments and 2 buttons, under
+    the same rules as a campaign message (`bot.core.compose`)."""
+
+    text: CannedText
+    attachments: Annotated[list[MediaAttachment], msgspec.Meta(max_length=10)] = []
+    buttons: Annotated[list[Button], msgspec.Meta(max_length=10)] = []
+
+    def content(self) -> MessageContent:
+        return MessageContent(text=self.text, attachments=tuple(self.attachments), buttons=tuple(self.buttons))
+
+
 class CannedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A saved reply: `shared` with the whole team, or personal."""
 
     name: CannedName
-    text: CannedText
+    message: CannedMessage
     shared: bool = False
 
 
@@ -46,14 +58,8 @@ class CannedPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     """Only the fields given change."""
 
     name: CannedName | None = None
-    text: CannedText | None = None
+    message: CannedMessage | None = None
     shared: bool | None = None
-
-
-class Rendered(msgspec.Struct):
-    """A canned response's text filled in for one conversation's person."""
-
-    text: str
 
 
 def _body(summary: str, value: dict) -> Body:
@@ -62,7 +68,8 @@ def _body(summary: str, value: dict) -> Body:
 
 NoteBody = Annotated[NoteIn, _body("A note for a colleague", {"text": "@sam can you check the order number?"})]
 SnoozeBody = Annotated[SnoozeIn, _body("Until the customer answers", {"until": None})]
-CannedBody = Annotated[CannedIn, _body("A shared greeting", {
-    "name": "hello", "text": "Hi {{ first_name or 'there' }}, thanks for writing to {{ page_name }}!",
-    "shared": True})]
-CannedPatchBody = Annotated[CannedPatch, _body("New wording", {"text": "Hello {{ first_name }}!"})]
+CannedBody = Annotated[CannedIn, _body("A shared greeting with a button", {
+    "name": "hello", "shared": True,
+    "message": {"text": "Hi {{ first_name or 'there' }}, thanks for writing to {{ page_name }}!",
+                "buttons": [{"title": "Track my order", "url": "https://shop.example/track"}]}})]
+CannedPatchBody = Annotated[CannedPatch, _body("New wording", {"message": {"text": "Hello {{ first_name }}!"}})]

@@ -241,12 +241,14 @@ def snooze_conversation(user_id: int, conversation_id: int, until: int | None) -
     return Conversation.get_by_id(conversation_id)
 
 
-def create_canned(user_id: int, name: str, text: str, *, shared: bool) -> canned.CannedView:
-    return canned.create(user_id, name, text, shared=shared)
+def create_canned(user_id: int, name: str, content: MessageContent | str, *, shared: bool) -> canned.CannedView:
+    """Save a canned response (checked like a campaign message)."""
+    return canned.create(user_id, name, content, shared=shared)
 
 
-def update_canned(user_id: int, canned_id: int, **changes: str | bool | None) -> canned.CannedView:
-    return canned.update(user_id, canned_id, **changes)
+def update_canned(user_id: int, canned_id: int, *, name: str | None = None,
+                  content: MessageContent | str | None = None, shared: bool | None = None) -> canned.CannedView:
+    return canned.update(user_id, canned_id, name=name, content=content, shared=shared)
 
 
 def delete_canned(user_id: int, canned_id: int) -> None:

@@ -11,6 +11,7 @@ from peewee import JOIN, fn
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.flows import store
+from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
 from bot.helpdesk import canned, notes, snooze
 from bot.inbound import pauses
@@ -466,11 +467,12 @@ def canned_response(user_id: int, canned_id: int) -> canned.CannedView:
     return canned.get(user_id, canned_id)
 
 
-def render_canned(user_id: int, canned_id: int, conversation_id: int) -> str:
-    """A canned response's text filled in for the person of a conversation (the reply box's insert)."""
+def render_canned(user_id: int, canned_id: int, conversation_id: int) -> MessageContent:
+    """A canned response filled in for the person of a conversation (the reply box's insert)."""
     return canned.rendered(user_id, canned_id, conversation_id)
 
 
-def expand_canned(user_id: int, conversation_id: int, text: str) -> str:
-    """`text` with each `/name` of a known canned response replaced by it, rendered."""
+def expand_canned(user_id: int, conversation_id: int, text: str) -> MessageContent:
+    """`text` with each `/name` of a known canned response replaced by it, rendered, with their
+    attachments and buttons."""
     return canned.expand(user_id, conversation_id, text)

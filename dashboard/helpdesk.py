@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 
+import msgspec
 import streamlit as st
 
 from bot import commands, queries
+from bot.core.compose import MAX_ATTACHMENTS, MAX_BUTTONS, MessageContent
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.helpdesk.notes import NoteView
 from bot.queries import ConversationView, MessageView
@@ -138,16 +140,18 @@ def _insert(user_id: int, conversation_id: int, prefix: str, key: str) -> None:
     if canned_id == NO_CANNED:
         return
     try:
-        text = queries.render_canned(user_id, canned_id, conversation_id)
+        content = queries.render_canned(user_id, canned_id, conversation_id)
     except (Invalid, NotFound) as exc:
         state.notice(f"Not inserted: {exc}", "error")
         return
     before = (state.value(prefix + "text", "") or "").rstrip()
-    _set_text(prefix, f"{before}\n{text}" if before else text)
+    text = content.text or ""
+    put_content(prefix, msgspec.structs.replace(content, text=f"{before}\n{text}" if before else text))
 
 
 def expanding(user_id: int, conversation_id: int, prefix: str, then: Callable[[], None]) -> Callable[[], None]:
-    """The reply text's on_change: replace `/name` of a saved reply by its text, then `then`."""
+    """The reply text's on_change: replace `/name` of a saved reply by its text (and add its
+    attachments and buttons), then `then`."""
     @state.with_db
     def expand() -> None:
         text = state.value(prefix + "text", "") or ""
@@ -155,13 +159,26 @@ def expanding(user_id: int, conversation_id: int, prefix: str, then: Callable[[]
             expanded = queries.expand_canned(user_id, conversation_id, text)
         except (Invalid, NotFound) as exc:
             state.notice(f"Saved reply not inserted: {exc}", "warning")
-            expanded = text
-        if expanded != text:
-            _set_text(prefix, expanded)
+            expanded = MessageContent(text=text)
+        if expanded.text != text:
+            put_content(prefix, expanded)
         then()
     return expand
 
 
-def _set_text(prefix: str, text: str) -> None:
-    st.session_state[prefix + "text"] = text
-    state.drafts()[prefix + "text"] = text
+def put_content(prefix: str, content: MessageContent) -> None:
+    """Set the reply text, and add the attachments and buttons to the composer's free slots
+    (from a callback, before the widgets are drawn)."""
+    values = {prefix + "text": content.text or ""}
+    free_attachments = [i for i in range(MAX_ATTACHMENTS) if not state.value(f"{prefix}att{i}_url")]
+    for i, attachment in zip(free_attachments, content.attachments, strict=False):
+        values.update({f"{prefix}att{i}_type": attachment.type, f"{prefix}att{i}_url": attachment.url or ""})
+    free_buttons = [i for i in range(MAX_BUTTONS) if not state.value(f"{prefix}btn{i}_title")]
+    for i, button in zip(free_buttons, content.buttons, strict=False):
+        values.update({f"{prefix}btn{i}_title": button.title, f"{prefix}btn{i}_kind": "Link" if button.url else "Reply",
+                       f"{prefix}btn{i}_value": button.url or button.payload or ""})
+    if len(content.attachments) > len(free_attachments) or len(content.buttons) > len(free_buttons):
+        state.notice("Some attachments or buttons of the saved reply did not fit in the reply.", "warning")
+    for key, value in values.items():
+        st.session_state[key] = value
+        state.drafts()[key] = value

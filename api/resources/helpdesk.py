@@ -12,8 +12,9 @@ from litestar.params import Parameter
 from api.guards import Caller
 from api.resources import delete, get, patch, post
 from api.schemas import MAX_ID, IdParam
-from api.schemas_helpdesk import CannedBody, CannedPatchBody, NoteBody, Rendered, SnoozeBody
+from api.schemas_helpdesk import CannedBody, CannedPatchBody, NoteBody, SnoozeBody
 from bot import commands, queries
+from bot.core.compose import MessageContent
 from bot.helpdesk.canned import CannedView
 from bot.helpdesk.notes import NoteView
 from bot.platform.db import connection
@@ -62,7 +63,7 @@ class CannedController(Controller):
     @post(summary="Save a canned response (checked like campaign texts)")
     def create(self, caller: Caller, data: CannedBody) -> CannedView:
         with connection():
-            return commands.create_canned(caller.id, data.name, data.text, shared=data.shared)
+            return commands.create_canned(caller.id, data.name, data.message.content(), shared=data.shared)
 
     @get("/{canned_id:str}", summary="One canned response")
     def get_canned(self, caller: Caller, canned_id: IdParam) -> CannedView:
@@ -72,14 +73,15 @@ class CannedController(Controller):
     @patch("/{canned_id:str}", summary="Change a canned response (yours, or as an admin a shared one)")
     def update(self, caller: Caller, canned_id: IdParam, data: CannedPatchBody) -> CannedView:
         with connection():
-            return commands.update_canned(caller.id, canned_id, name=data.name, text=data.text, shared=data.shared)
+            return commands.update_canned(caller.id, canned_id, name=data.name, shared=data.shared,
+                                          content=data.message.content() if data.message else None)
 
     @delete("/{canned_id:str}", status_code=204, summary="Delete a canned response")
     def remove(self, caller: Caller, canned_id: IdParam) -> None:
         with connection():
             commands.delete_canned(caller.id, canned_id)
 
-    @get("/{canned_id:str}/render", summary="Its text filled in for a conversation's person")
-    def render(self, caller: Caller, canned_id: IdParam, conversation_id: ConversationParam) -> Rendered:
+    @get("/{canned_id:str}/render", summary="Filled in for a conversation's person (text and button titles)")
+    def render(self, caller: Caller, canned_id: IdParam, conversation_id: ConversationParam) -> MessageContent:
         with connection():
-            return Rendered(queries.render_canned(caller.id, canned_id, conversation_id))
+            return queries.render_canned(caller.id, canned_id, conversation_id)

@@ -38,6 +38,8 @@ def up(migrator, db):
         owner = ForeignKeyField(User, null=True, on_delete='CASCADE')
         name = CharField(max_length=50)
         text = TextField()
+        attachments = JSONField(default=list)
+        buttons = JSONField(default=list)
         created_at = BigIntegerField()
         updated_at = BigIntegerField()
         class Meta:

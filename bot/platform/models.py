@@ -684,8 +684,9 @@ class Snooze(BaseModel):
 
 
 class CannedResponse(BaseModel):
-    """A saved reply, inserted in the reply box by typing `/name`. `text` is a template checked
-    like campaign texts (`bot.core.compose.check_template`). `scope` is `shared` (the whole team)
+    """A saved reply, inserted in the reply box by typing `/name`: a text (a template checked
+    like campaign texts, `bot.core.compose`) with optional attachments and buttons, as a
+    `MessageContent` would hold them. `scope` is `shared` (the whole team)
     or `user:<id>` (personal): (scope, name) is unique, which a nullable owner column could not
     enforce on both databases."""
 
@@ -693,6 +694,8 @@ class CannedResponse(BaseModel):
     owner = ForeignKeyField(User, null=True, on_delete="CASCADE")
     name = CharField(max_length=50)
     text = TextField()
+    attachments = JSONField(default=list)
+    buttons = JSONField(default=list)
     created_at = BigIntegerField()
     updated_at = BigIntegerField()
 

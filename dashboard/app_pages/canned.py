@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bot import commands, queries
-from bot.core.compose import SHORTCODES
+from bot.core.compose import SHORTCODES, MessageContent
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.helpdesk.canned import CannedView
 from dashboard import state, widgets
@@ -16,12 +16,14 @@ NEW = "canned_new_"
 
 
 def editor(user_id: int, prefix: str, current: CannedView | None = None) -> None:
-    """Name, text and sharing of a response; saving creates or changes it."""
+    """Name, message (text, attachments, buttons) and sharing; saving creates or changes it."""
     st.session_state.setdefault(prefix + "name", current.name if current else "")
-    st.session_state.setdefault(prefix + "text", current.text if current else "")
     st.session_state.setdefault(prefix + "shared", current.shared if current else False)
     st.text_input("Name (type /name in the reply box)", key=prefix + "name")
-    st.text_area("Text", key=prefix + "text", height=100)
+    content = MessageContent(text=current.text, attachments=tuple(current.attachments),
+                             buttons=tuple(current.buttons)) if current else None
+    widgets.composer(prefix, media=True, text_label="Text", height=100,
+                     defaults=widgets.composer_defaults(prefix, content))
     st.checkbox("Shared with the team", key=prefix + "shared")
     st.button("Save", key=prefix + "save", type="primary", icon=":material/save:", on_click=_save,
               args=(user_id, prefix, current.id if current else None))
@@ -29,15 +31,14 @@ def editor(user_id: int, prefix: str, current: CannedView | None = None) -> None
 
 @state.with_db
 def _save(user_id: int, prefix: str, canned_id: int | None) -> None:
-    name, text = st.session_state.get(prefix + "name", ""), st.session_state.get(prefix + "text", "")
+    name, content = st.session_state.get(prefix + "name", ""), widgets.composed(prefix, media=True)
     shared = bool(st.session_state.get(prefix + "shared"))
     try:
         if canned_id is None:
-            saved = commands.create_canned(user_id, name, text, shared=shared)
-            for key, empty in ((prefix + "name", ""), (prefix + "text", ""), (prefix + "shared", False)):
-                st.session_state[key] = empty
+            saved = commands.create_canned(user_id, name, content, shared=shared)
+            state.clear_drafts(prefix, {**widgets.composer_keys(prefix), prefix + "name": "", prefix + "shared": False})
         else:
-            saved = commands.update_canned(user_id, canned_id, name=name, text=text, shared=shared)
+            saved = commands.update_canned(user_id, canned_id, name=name, content=content, shared=shared)
     except (Invalid, NotFound, Refused) as exc:
         state.notice(f"Not saved: {exc}", "error")
         return
@@ -59,7 +60,9 @@ def listing(user_id: int) -> None:
     for item in responses:
         scope = ":blue-badge[team]" if item.shared else ":gray-badge[personal]"
         with st.expander(f"/{item.name}", expanded=False):
-            st.markdown(f"{scope}  \n{widgets.plain(item.text)}")
+            extras = f" · {len(item.attachments)} attachment(s), {len(item.buttons)} button(s)" \
+                if item.attachments or item.buttons else ""
+            st.markdown(f"{scope}{extras}  \n{widgets.plain(item.text)}")
             editor(user_id, f"canned{item.id}_", item)
             st.button("Delete", key=f"canned{item.id}_delete", icon=":material/delete:", on_click=_delete,
                       args=(user_id, item.id))

@@ -132,29 +132,38 @@ def test_reopen_or_close_ends_a_snooze_and_bad_times_are_refused(api: Api) -> No
 def test_canned_responses_crud_render_and_privacy(api: Api) -> None:
     talk = api.dm(user_id=api.customer("Dana Buyer"))
     shared = api.ok("POST", "/canned-responses", 201, json={
-        "name": "hello", "text": "Hi {{ first_name }}, welcome to {{ page_name }}!", "shared": True})
-    mine = api.ok("POST", "/canned-responses", 201, json={"name": "sig", "text": "— Alex"}, as_="agent")
+        "name": "hello", "shared": True,
+        "message": {"text": "Hi {{ first_name }}, welcome to {{ page_name }}!",
+                    "attachments": [{"type": "image", "url": "https://cdn.example/welcome.jpg"}],
+                    "buttons": [{"title": "Hi {{ first_name }}", "url": "https://shop.example"}]}})
+    mine = api.ok("POST", "/canned-responses", 201, json={"name": "sig", "message": {"text": "— Alex"}}, as_="agent")
     assert [c["name"] for c in api.ok("GET", "/canned-responses", as_="agent")] == ["hello", "sig"]
     assert [c["name"] for c in api.ok("GET", "/canned-responses")] == ["hello"]
     assert api.get(f"/canned-responses/{mine['id']}").status_code == 404  # the agent's own
     rendered = api.ok("GET", f"/canned-responses/{shared['id']}/render?conversation_id={talk}", as_="agent")
-    assert rendered == {"text": "Hi Dana, welcome to Acme Shoes!"}
+    assert rendered == {"text": "Hi Dana, welcome to Acme Shoes!",
+                        "attachments": [{"type": "image", "url": "https://cdn.example/welcome.jpg"}],
+                        "buttons": [{"title": "Hi Dana", "url": "https://shop.example"}]}
 
-    assert api.call("PATCH", f"/canned-responses/{shared['id']}", json={"text": "x"}, as_="agent").status_code == 409
-    changed = api.ok("PATCH", f"/canned-responses/{shared['id']}", json={"text": "Hello {{ full_name }}"})
-    assert changed["text"] == "Hello {{ full_name }}"
+    patch = {"message": {"text": "x"}}
+    assert api.call("PATCH", f"/canned-responses/{shared['id']}", json=patch, as_="agent").status_code == 409
+    changed = api.ok("PATCH", f"/canned-responses/{shared['id']}", json={"message": {"text": "Hello {{ full_name }}"}})
+    assert changed["text"] == "Hello {{ full_name }}" and changed["buttons"] == []
     assert api.call("DELETE", f"/canned-responses/{mine['id']}", as_="agent").status_code == 204
     assert [c["name"] for c in api.ok("GET", "/canned-responses", as_="agent")] == ["hello"]
 
 
 def test_bad_canned_responses_name_the_field(api: Api) -> None:
-    for body, field in (({"name": "hi", "text": "Hi {{ frist_name }}"}, "text"),
-                        ({"name": "two words", "text": "Hi"}, "name"),
-                        ({"name": "hi", "text": "Hi", "owner": 3}, "owner"),
-                        ({"name": "hi"}, "text")):
+    buttons = [{"title": f"b{i}", "url": "https://shop.example"} for i in range(3)]
+    for body, field in (({"name": "hi", "message": {"text": "Hi {{ frist_name }}"}}, "message.text"),
+                        ({"name": "two words", "message": {"text": "Hi"}}, "name"),
+                        ({"name": "hi", "message": {"text": "Hi"}, "owner": 3}, "owner"),
+                        ({"name": "hi", "message": {"text": "Hi", "quick_replies": []}}, "message.quick_replies"),
+                        ({"name": "hi", "message": {"text": "Hi", "buttons": buttons}}, "message.buttons"),
+                        ({"name": "hi"}, "message")):
         response = api.post("/canned-responses", json=body)
         assert response.status_code == 422, (body, response.text)
         assert error_of(response)["field"] == field, response.text
-    api.ok("POST", "/canned-responses", 201, json={"name": "hi", "text": "Hi"})
-    duplicate = api.post("/canned-responses", json={"name": "hi", "text": "Hi again"})
+    api.ok("POST", "/canned-responses", 201, json={"name": "hi", "message": {"text": "Hi"}})
+    duplicate = api.post("/canned-responses", json={"name": "hi", "message": {"text": "Hi again"}})
     assert duplicate.status_code == 422 and error_of(duplicate)["field"] == "name"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from bot.core.compose import Button, MessageContent
 from bot.helpdesk import canned
 from bot.platform.models import Conversation, Note, Notification, User
 from tests.dashboard.conftest import ADMIN, AGENT, customer_writes, open_conversation, sign_in, texts
@@ -79,7 +80,8 @@ def test_saved_replies_insert_from_the_picker_and_by_typing_their_name(desk, adm
     conversation_id, _ = customer_writes(desk, "Dana Buyer", "Hello?")
     admin = User.get(User.email == ADMIN[0])
     canned.create(admin.id, "hello", "Hi {{ first_name }}, thanks for writing!", shared=True)
-    sig = canned.create(admin.id, "sig", "— the Acme team", shared=False)
+    sig = canned.create(admin.id, "sig", MessageContent(
+        text="— the Acme team", buttons=(Button(title="Our shop", url="https://shop.example"),)), shared=False)
     app = open_conversation(admin_app, conversation_id)
     prefix = f"reply{conversation_id}_"
     text = app.text_area(key=prefix + "text")
@@ -88,6 +90,8 @@ def test_saved_replies_insert_from_the_picker_and_by_typing_their_name(desk, adm
     assert app.text_area(key=prefix + "text").value == "Hi Dana, thanks for writing!"
     app.selectbox(key=prefix + "canned").select(sig.id).run()
     assert app.text_area(key=prefix + "text").value == "Hi Dana, thanks for writing!\n— the Acme team"
+    assert app.text_input(key=prefix + "btn0_title").value == "Our shop"
+    assert app.text_input(key=prefix + "btn0_value").value == "https://shop.example"
     assert app.selectbox(key=prefix + "canned").value == 0  # back to "—", ready for the next one
     app.text_area(key=prefix + "text").input("see https://x.example/hello and /nothing").run()
     assert app.text_area(key=prefix + "text").value == "see https://x.example/hello and /nothing"
@@ -101,14 +105,18 @@ def test_saved_replies_page_creates_checks_edits_and_deletes(desk, agent_app) ->
     app.text_input(key="canned_new_name").input("Hello")
     app.text_area(key="canned_new_text").input("Hi {{ frist_name }}")
     app.button(key="canned_new_save").click().run()
-    assert "Not saved: text: unknown shortcode(s) frist_name" in texts(app)
+    assert "Not saved: message.text: unknown shortcode(s) frist_name" in texts(app)
     assert CannedResponse.select().count() == 0
     app.text_area(key="canned_new_text").input("Hi {{ first_name }}!")
+    app.text_input(key="canned_new_btn0_title").input("Our shop")
+    app.text_input(key="canned_new_btn0_value").input("https://shop.example")
     app.checkbox(key="canned_new_shared").check()
     app.button(key="canned_new_save").click().run()
     assert "Saved /hello." in texts(app) and app.text_input(key="canned_new_name").value == ""
     row = CannedResponse.get()
     assert (row.name, row.text, row.scope) == ("hello", "Hi {{ first_name }}!", "shared")
+    assert row.buttons == [{"title": "Our shop", "url": "https://shop.example"}]
+    assert app.text_input(key="canned_new_btn0_title").value == ""
     app.text_area(key=f"canned{row.id}_text").input("Hello {{ first_name }}!")
     app.button(key=f"canned{row.id}_save").click().run()
     assert CannedResponse.get_by_id(row.id).text == "Hello {{ first_name }}!"
