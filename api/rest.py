@@ -22,6 +22,7 @@ from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
 from api.resources.conversations import ConversationController
 from api.resources.flows import FlowController
+from api.resources.helpdesk import CannedController, NoteController
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController
 from bot.core.errors import Invalid
@@ -39,7 +40,7 @@ def rest_router() -> Router:
     return Router(
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
-                        FlowController, UserController, WebhookController],
+                        FlowController, UserController, WebhookController, NoteController, CannedController],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

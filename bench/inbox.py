@@ -39,6 +39,7 @@ RUNS = {
     "first page": "",
     "filtered page (open, messenger)": "?status=open&kind=messenger",
     "one connected account (of 2)": "?channel_id=2",
+    "snoozed (5 %)": "?status=snoozed",
     f"search '{SEARCH}'": f"?search={SEARCH}",
 }
 
@@ -76,7 +77,8 @@ def seed(pg: str, conversations: int, messages: int) -> float:
         kinds = "(ARRAY['messenger','instagram','facebook_comments','instagram_comments'])[1 + g % 4]"
         cur.execute(insert_sql(cur, "conversation", {
             "thread_key": "'bench:' || g", "kind": kinds, "channel_id": "1 + g % 2", "contact_id": "g",
-            "status": "CASE WHEN g % 10 < 7 THEN 'open' ELSE 'closed' END", "unread_count": "g % 3",
+            "status": "CASE WHEN g % 10 < 7 THEN 'open' WHEN g % 20 = 7 THEN 'snoozed' ELSE 'closed' END",
+            "unread_count": "g % 3",
             "last_message_at": f"{now} - g * 1000", "last_customer_message_at": f"{now} - g * 1000",
             "preview": f"{words}[1 + g % 40] || ' ' || {words}[1 + g % 37]", "created_at": f"{now} - g * 1000"},
             f"generate_series(1, {conversations}) g"))

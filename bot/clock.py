@@ -17,6 +17,7 @@ import uuid
 from bot import jobs
 from bot.automation import notifications
 from bot.channels import backfill, health
+from bot.helpdesk import snooze
 from bot.inbound import ingest
 from bot.outbound import outbox, outhooks
 from bot.platform.db import connection, now_ms, retry_locked
@@ -90,6 +91,8 @@ def sweep() -> None:
         jobs.send_email_digest.send(digest_id)
     for delivery_id in outhooks.due_deliveries(STALE_MS):
         jobs.deliver_outhook.send(delivery_id)
+    for conversation_id, wake_at in snooze.lost_wakeups(STALE_MS):
+        jobs.wake_snoozed.send(conversation_id, wake_at)
 
 
 def health_round() -> None:

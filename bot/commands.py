@@ -13,6 +13,7 @@ from bot.automation.router import FollowUps
 from bot.channels import backfill, connect
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.core.errors import Invalid, NotFound, Refused
+from bot.helpdesk import canned, notes, snooze
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
 from bot.outbound import outbox
 from bot.outbound.sendpolicy import SendKind
@@ -82,11 +83,14 @@ def assign(conversation_id: int, user_id: int | None) -> Conversation:
 
 
 def set_status(conversation_id: int, status: str) -> Conversation:
-    """Close or reopen a conversation (a new customer message reopens it too)."""
+    """Close or reopen a conversation (a new customer message reopens it too); either ends a
+    snooze."""
     if status not in ("open", "closed"):
         raise Invalid("status", "must be open or closed")
     conversation = _conversation(conversation_id)
-    Conversation.update(status=status).where(Conversation.id == conversation.id).execute()
+    with transaction():
+        Conversation.update(status=status).where(Conversation.id == conversation.id).execute()
+        snooze.clear(conversation.id)  # closing or reopening by hand ends a snooze
     return Conversation.get_by_id(conversation.id)
 
 
@@ -213,3 +217,39 @@ def request_backfill(channel_id: int, since: int, until: int | None, *, requeste
     view = backfill.request(channel_id, since, until, requested_by=requested_by)
     jobs.run_backfill.send(view.id)
     return view
+
+
+# --- helpdesk (issue 21) ------------------------------------------------------------------------------
+
+
+def add_note(user_id: int, conversation_id: int, text: str) -> notes.NoteView:
+    """A private note (never sent to the customer); mentioned staff are notified, and the
+    `note.created` outgoing webhook is enqueued once the note is committed."""
+    added = notes.add(user_id, conversation_id, text)
+    jobs.dispatch(FollowUps(hooks=added.hook_deliveries))
+    return added.note
+
+
+def delete_note(user_id: int, note_id: int, conversation_id: int | None = None) -> None:
+    """Delete one of your own notes (of that conversation, when given)."""
+    notes.delete(user_id, note_id, conversation_id)
+
+
+def snooze_conversation(user_id: int, conversation_id: int, until: int | None) -> Conversation:
+    """Snooze until `until` (ms) or, with None, until the customer writes again."""
+    snooze.snooze(conversation_id, until, user_id)
+    return Conversation.get_by_id(conversation_id)
+
+
+def create_canned(user_id: int, name: str, content: MessageContent | str, *, shared: bool) -> canned.CannedView:
+    """Save a canned response (checked like a campaign message)."""
+    return canned.create(user_id, name, content, shared=shared)
+
+
+def update_canned(user_id: int, canned_id: int, *, name: str | None = None,
+                  content: MessageContent | str | None = None, shared: bool | None = None) -> canned.CannedView:
+    return canned.update(user_id, canned_id, name=name, content=content, shared=shared)
+
+
+def delete_canned(user_id: int, canned_id: int) -> None:
+    canned.delete(user_id, canned_id)

@@ -14,6 +14,7 @@ from bot.automation.flows import engine
 from bot.automation.router import FollowUps, route
 from bot.channels import backfill, health
 from bot.core import events as ev
+from bot.helpdesk import snooze
 from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import outhooks, sender
@@ -178,6 +179,12 @@ def flow_timeout(conversation_id: int, step: int) -> None:
         with transaction():
             ready = engine.on_timeout(conversation_id, step)
     dispatch(FollowUps(send=ready))
+
+
+@job(max_retries=20)
+def wake_snoozed(conversation_id: int, wake_at: int) -> None:
+    """A snoozed conversation's time has come (scheduled durably by `bot.helpdesk.snooze`)."""
+    snooze.wake(conversation_id, wake_at)
 
 
 EMAIL_RETRY_MS = (30_000, 120_000, 600_000, 1_800_000, 3_600_000)

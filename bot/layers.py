@@ -25,6 +25,7 @@ FLOORS: tuple[tuple[int, str, str], ...] = (
     (5, "bot.automation", "decide: router, campaigns, bot flows, handover, notifications"),
     (6, "bot.channels", "connect pages, channel health, backfill"),
     (6, "bot.staff", "staff sign-in, sessions, API tokens, reply drafts"),
+    (6, "bot.helpdesk", "helpdesk tools: private notes with @mentions, snooze, canned responses"),
     (7, "bot.jobs", "door: the queue's jobs, chaining the stages (only jobs and commands enqueue)"),
     (8, "bot.commands", "door: what staff do (dashboard and REST API)"),
     (8, "bot.queries", "door: what staff read"),

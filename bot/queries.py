@@ -12,7 +12,9 @@ from peewee import JOIN, fn
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.flows import store
+from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
+from bot.helpdesk import canned, notes, snooze
 from bot.inbound import pauses
 from bot.outbound.sender import last_customer_message
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
@@ -107,6 +109,7 @@ class ConversationView(msgspec.Struct):
     bot_state: str | None = None
     bot_paused_until: int | None = None  # a human has the conversation until then (ms)
     bot_paused_reason: str | None = None
+    snoozed_until: int | None = None  # status `snoozed`: until then (ms); None: until the customer writes
 
 
 def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
@@ -170,6 +173,7 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
                      if username and c.channel.platform == "instagram" else None),
         post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
         messages=[_message_view(m) for m in messages], options=send_options(c, author), **_bot_fields(c),
+        snoozed_until=snooze.snoozed_until(c.id)[1] if c.status == snooze.SNOOZED else None,
     )
 
 
@@ -448,3 +452,32 @@ def _get(model: type, ident: int, what: str):  # noqa: ANN202 - the row of `mode
 def campaign_spec(campaign_id: int) -> CampaignSpec:
     """A saved campaign's definition (for a dry run of what is saved)."""
     return spec_of(_get(Campaign, campaign_id, "campaign"))
+
+
+# --- helpdesk (issue 21) ------------------------------------------------------------------------------
+
+
+def conversation_notes(conversation_id: int, limit: int = 200) -> list[notes.NoteView]:
+    """A conversation's private notes, oldest first (staff only; never part of what is sent)."""
+    _get(Conversation, conversation_id, "conversation")
+    return notes.of_conversation(conversation_id, limit)
+
+
+def canned_responses(user_id: int) -> list[canned.CannedView]:
+    """The saved replies this staff member can insert: the team's and their own."""
+    return canned.visible(user_id)
+
+
+def canned_response(user_id: int, canned_id: int) -> canned.CannedView:
+    return canned.get(user_id, canned_id)
+
+
+def render_canned(user_id: int, canned_id: int, conversation_id: int) -> MessageContent:
+    """A canned response filled in for the person of a conversation (the reply box's insert)."""
+    return canned.rendered(user_id, canned_id, conversation_id)
+
+
+def expand_canned(user_id: int, conversation_id: int, text: str) -> MessageContent:
+    """`text` with each `/name` of a known canned response replaced by it, rendered, with their
+    attachments and buttons."""
+    return canned.expand(user_id, conversation_id, text)

@@ -50,6 +50,7 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
             st.Page("app_pages/conversation.py", title="Conversation", icon=":material/forum:",
                     visibility="hidden"),
             st.Page("app_pages/contacts.py", title="Contacts", icon=":material/contacts:"),
+            st.Page("app_pages/canned.py", title="Saved replies", icon=":material/quickreply:"),
         ],
         "Automations": [
             st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),

@@ -37,7 +37,7 @@ class ConversationController(Controller):
 
     @get(summary="List conversations (the inbox), newest first")
     def list_conversations(
-        self, kind: ConversationKind | None = None, status: Literal["open", "closed"] | None = None,
+        self, kind: ConversationKind | None = None, status: Literal["open", "closed", "snoozed"] | None = None,
         assignee_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None, unassigned: bool = False,
         tag: Annotated[str | None, Parameter(max_length=MAX_NAME)] = None, search: Search = None,
         channel_id: ChannelIdsParam = None, page: PageParam = 1, page_size: PageSizeParam = queries.PAGE_SIZE,

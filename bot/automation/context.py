@@ -4,7 +4,7 @@ stats (which read them), so neither has to import the other."""
 
 from __future__ import annotations
 
-from bot.platform.models import Channel, Comment, Contact, Identity
+from bot.platform.models import Channel, Comment, Contact, Conversation, Identity, Message
 
 POSTBACK_PREFIX = "sdc:"  # campaign button payloads: sdc:<run>:<action>:<original payload>
 
@@ -32,6 +32,35 @@ def shortcode_context(comment: Comment) -> dict[str, str | None]:
         "page_name": channel.name,
         "comment_text": comment.text,
         "post_url": comment.post_permalink,
+    }
+
+
+def conversation_context(conversation: Conversation) -> dict[str, str | None]:
+    """The values shortcodes render to for the person of a conversation: in a comment
+    conversation, as for their latest comment there (its text and post)."""
+    if conversation.kind.endswith("_comments"):
+        latest = (Message.select(Message.comment_id).where(
+            (Message.conversation == conversation) & (Message.direction == "in") & Message.comment_id.is_null(False))
+            .order_by(Message.occurred_at.desc()).first())
+        comment = Comment.get_or_none(Comment.comment_id == latest.comment_id) if latest else None
+        if comment is not None:
+            return shortcode_context(comment)
+    return person_context(conversation, conversation.channel)
+
+
+def person_context(conversation: Conversation, channel: Channel) -> dict[str, str | None]:
+    """Shortcode values for the person of a DM conversation (no comment to quote)."""
+    contact = Contact.get_or_none(Contact.id == conversation.contact_id) if conversation.contact_id else None
+    identity = conversation.identity if conversation.identity_id else None
+    full = (contact.name if contact else None) or (identity.name if identity else None)
+    return {
+        "first_name": (contact.first_name if contact else None) or (full.split()[0] if full else None),
+        "last_name": contact.last_name if contact else None,
+        "full_name": full,
+        "username": identity.username if identity else None,
+        "contact_id": str(contact.id) if contact else None,
+        "channel": "Instagram" if channel.platform == "instagram" else "Messenger",
+        "page_name": channel.name,
     }
 
 

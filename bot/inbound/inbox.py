@@ -17,7 +17,7 @@ from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
 from bot.platform.db import insert_new, now_ms, storable_text
-from bot.platform.models import Channel, Comment, Conversation, Identity, Message
+from bot.platform.models import Channel, Comment, Conversation, Identity, Message, Snooze
 from bot.platform.registry import channel_for
 
 OUT_SENT_STATES = ("sent", "delivered")
@@ -371,7 +371,9 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
             updates["preview"] = storable_text(preview[:200])
     if customer:
         updates["unread_count"] = Conversation.unread_count + 1
-        updates["status"] = "open"
+        updates["status"] = "open"  # reopens a closed conversation and wakes a snoozed one
+        if conversation.status == "snoozed":
+            Snooze.delete().where(Snooze.conversation == conversation.id).execute()
         last = conversation.last_customer_message_at
         if window and (last is None or at > last):
             updates["last_customer_message_at"] = at

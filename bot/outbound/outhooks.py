@@ -33,7 +33,7 @@ from bot.core.errors import Invalid, NotFound
 from bot.outbound import netguard
 from bot.platform import runtime
 from bot.platform.db import insert_new, now_ms, transaction
-from bot.platform.models import CampaignRun, Conversation, HookDelivery, HookEndpoint, Message
+from bot.platform.models import CampaignRun, Conversation, HookDelivery, HookEndpoint, Message, Note
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ MESSAGE_RECEIVED = "message.received"
 MESSAGE_SENT = "message.sent"
 MESSAGE_FAILED = "message.failed"
 CAMPAIGN_FIRED = "campaign.fired"
-EVENTS = (CONVERSATION_CREATED, MESSAGE_RECEIVED, MESSAGE_SENT, MESSAGE_FAILED, CAMPAIGN_FIRED)
+NOTE_CREATED = "note.created"  # a private note by staff (never sent to the customer)
+EVENTS = (CONVERSATION_CREATED, MESSAGE_RECEIVED, MESSAGE_SENT, MESSAGE_FAILED, CAMPAIGN_FIRED, NOTE_CREATED)
 
 SIGNATURE_HEADER = "X-Socialdesk-Signature-256"
 EVENT_HEADER = "X-Socialdesk-Event"
@@ -293,6 +294,16 @@ def campaigns_fired(comment_id: str) -> list[int]:
         ids += _emit(CAMPAIGN_FIRED, lambda run=run: campaign_run_data(run), subject=str(run.id),
                      endpoints=endpoints)
     return ids
+
+
+def note_created(note: Note) -> list[int]:
+    """`note.created` once per note: a staff member's private note on a conversation."""
+    return _emit(NOTE_CREATED, lambda: note_data(note), subject=str(note.id))
+
+
+def note_data(note: Note) -> dict[str, Any]:
+    return {"id": note.id, "conversation_id": note.conversation_id, "author_id": note.author_id,
+            "text": note.text, "mentions": list(note.mentions or []), "created_at": note.created_at}
 
 
 def message_data(message: Message) -> dict[str, Any]:

@@ -655,3 +655,56 @@ class ReplyDraft(BaseModel):
 
 DRAFT_MODELS: list[type[BaseModel]] = [ReplyDraft]
 ALL_MODELS += DRAFT_MODELS
+
+
+# --- helpdesk: notes, snoozes, canned responses (migration 0014; owned by bot/helpdesk/) ------------------------
+
+
+class Note(BaseModel):
+    """A private note staff leave on a conversation. Its own table, never a `Message`: the outbox
+    and the sender read only messages, so a note cannot be sent to Meta by any path.
+    `mentions` holds the ids of the staff members it notified."""
+
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    author = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    text = TextField()
+    mentions = JSONField(default=list)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("conversation", "created_at"), False),)
+
+
+class Snooze(BaseModel):
+    """Why a conversation's status is `snoozed`: until `wake_at` (ms), or with no time until the
+    customer writes again (any customer message wakes it either way). The wake-up is a
+    `ScheduledJob`; `wake_at` is indexed so the clock can find a wake-up whose job was lost."""
+
+    conversation = ForeignKeyField(Conversation, unique=True, on_delete="CASCADE")
+    wake_at = BigIntegerField(null=True, index=True)
+    snoozed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = BigIntegerField()
+
+
+class CannedResponse(BaseModel):
+    """A saved reply, inserted in the reply box by typing `/name`: a text (a template checked
+    like campaign texts, `bot.core.compose`) with optional attachments and buttons, as a
+    `MessageContent` would hold them. `scope` is `shared` (the whole team)
+    or `user:<id>` (personal): (scope, name) is unique, which a nullable owner column could not
+    enforce on both databases."""
+
+    scope = CharField()
+    owner = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    name = CharField(max_length=50)
+    text = TextField()
+    attachments = JSONField(default=list)
+    buttons = JSONField(default=list)
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("scope", "name"), True),)
+
+
+HELPDESK_MODELS: list[type[BaseModel]] = [Note, Snooze, CannedResponse]
+ALL_MODELS += HELPDESK_MODELS

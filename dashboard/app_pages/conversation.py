@@ -20,7 +20,7 @@ from bot import commands, queries
 from bot.core.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
 from bot.staff import drafts
-from dashboard import state, widgets
+from dashboard import helpdesk, state, widgets
 
 SEEN = "sd_seen_message"
 SAVED_LOADED = "sd_saved_drafts_loaded"  # conversations whose saved reply this session has put back
@@ -33,14 +33,17 @@ NOBODY = 0  # the "unassigned" choice (a selectbox shows None as no choice at al
 @st.fragment(run_every=state.LIVE_SECONDS)
 @state.with_db
 def thread(conversation_id: int) -> None:
-    state.user_or_stop()
+    user = state.user_or_stop()
     view = queries.conversation(conversation_id)
+    notes = queries.conversation_notes(conversation_id)
     with st.container(height=520, autoscroll=True, key="thread"):
-        if not view.messages:
+        if not view.messages and not notes:
             st.caption("No messages yet.")
-        for message in view.messages:
-            widgets.message_bubble(message, customer_name=view.contact_name,
-                                   customer_picture=view.picture_url)
+        for item in helpdesk.timeline(view.messages, notes):
+            if isinstance(item, MessageView):
+                widgets.message_bubble(item, customer_name=view.contact_name, customer_picture=view.picture_url)
+            else:
+                helpdesk.note_card(item, user.id)
     newest = max((m.id for m in view.messages), default=0)
     seen = st.session_state.setdefault(SEEN, {})
     if seen.get(conversation_id) != newest:  # the person's new messages are read by being shown
@@ -71,7 +74,9 @@ def reply_box(user_id: int, view: ConversationView) -> None:
             comment_id = comments[0].comment_id
     widgets.send_window_badge(view.options, selected=reply_type)
     media = reply_type != "comment"
-    widgets.composer(prefix, media=media, text_label="Your reply", on_text_change=save)
+    helpdesk.canned_picker(user_id, view.id, prefix)
+    widgets.composer(prefix, media=media, text_label="Your reply",
+                     on_text_change=helpdesk.expanding(user_id, view.id, prefix, save))
     allowed = any(o.allowed for o in view.options if o.reply_type == reply_type)
     st.button("Send", type="primary", icon=":material/send:", key=prefix + "send", disabled=not allowed,
               on_click=send, args=(user_id, view.id, prefix, reply_type, comment_id, media))
@@ -144,6 +149,7 @@ def details(view: ConversationView) -> None:
             lines.append(widgets.link("The commented post", view.post_url))
         st.markdown("  \n".join(lines))
     status_control(view)
+    helpdesk.snooze_control(view)
     assignee_control(view)
     bot_control(view)
     if view.contact_id is not None:
@@ -151,7 +157,7 @@ def details(view: ConversationView) -> None:
 
 
 def status_control(view: ConversationView) -> None:
-    closing = view.status == "open"
+    closing = view.status != "closed"  # open or snoozed
     st.button("Close conversation" if closing else "Reopen conversation", key=f"status{view.id}",
               icon=":material/check_circle:" if closing else ":material/undo:", width="stretch",
               on_click=state.with_db(commands.set_status), args=(view.id, "closed" if closing else "open"))
@@ -230,7 +236,11 @@ def page() -> None:
     main, side = st.columns([3, 1.4], gap="large")
     with main:
         thread(conversation_id)
-        reply_box(user.id, view)
+        reply_tab, note_tab = st.tabs(["Reply", "Private note"], key=f"compose{view.id}", on_change="rerun")
+        with reply_tab:
+            reply_box(user.id, view)
+        with note_tab:
+            helpdesk.note_box(user.id, view.id)
     with side:
         details(view)
         if view.kind.endswith("_comments"):

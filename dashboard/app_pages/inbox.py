@@ -44,8 +44,8 @@ def filters(user_id: int) -> InboxFilters:
                               format_func=lambda k: widgets.KIND_LABELS.get(k, k))
     with channel_col:
         channel_ids = channel_filter(reset_page)
-    status = status_col.selectbox("Status", ["open", "closed", ANY], key="inbox_status", on_change=reset_page,
-                                  format_func=str.capitalize)
+    status = status_col.selectbox("Status", ["open", "snoozed", "closed", ANY], key="inbox_status",
+                                  on_change=reset_page, format_func=str.capitalize)
     who = who_col.selectbox("Assignee", [ANY, "mine", "unassigned", *staff], key="inbox_assignee",
                             on_change=reset_page,
                             format_func=lambda w: {"mine": "Assigned to me", "unassigned": "Unassigned"}.get(
@@ -97,7 +97,7 @@ def row(item: InboxItem) -> None:
                 st.markdown(f"## {widgets.KIND_ICONS.get(item.kind, ':material/person:')}")
         with body:
             badge = f" :red-badge[{item.unread} new]" if item.unread else ""
-            closed = " :gray-badge[closed]" if item.status == "closed" else ""
+            closed = f" :gray-badge[{item.status}]" if item.status in ("closed", "snoozed") else ""
             kind = f"{widgets.KIND_ICONS.get(item.kind, '')} {widgets.KIND_LABELS.get(item.kind, item.kind)}"
             st.markdown(f"**{widgets.plain(item.contact_name)}**{badge}{closed}  \n{kind}"
                         f" · {widgets.plain(item.channel)}  \n:gray[{widgets.plain(item.preview[:140])}]")

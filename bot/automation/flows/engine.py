@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.automation import handover
-from bot.automation.context import parse_payload, shortcode_context
+from bot.automation.context import parse_payload, person_context, shortcode_context
 from bot.automation.flows import runner, store
 from bot.automation.flows.runner import Answer, Say, Step
 from bot.automation.flows.spec import FlowSpec
@@ -30,7 +30,7 @@ from bot.inbound.inbox import Applied, dm_conversation
 from bot.outbound import outbox
 from bot.outbound.sendpolicy import SendKind
 from bot.platform.db import now_ms
-from bot.platform.models import BotState, Channel, Comment, Contact, Conversation, Message
+from bot.platform.models import BotState, Channel, Comment, Conversation, Message
 from bot.platform.scheduler import schedule
 
 log = logging.getLogger(__name__)
@@ -264,16 +264,4 @@ def _context(turn: Turn, origin_comment: str | None) -> dict[str, str | None]:
         comment = Comment.get_or_none(Comment.comment_id == origin_comment)
         if comment is not None:
             return shortcode_context(comment)
-    conversation, channel = turn.conversation, turn.channel
-    contact = Contact.get_or_none(Contact.id == conversation.contact_id) if conversation.contact_id else None
-    identity = conversation.identity if conversation.identity_id else None
-    full = (contact.name if contact else None) or (identity.name if identity else None)
-    return {
-        "first_name": (contact.first_name if contact else None) or (full.split()[0] if full else None),
-        "last_name": contact.last_name if contact else None,
-        "full_name": full,
-        "username": identity.username if identity else None,
-        "contact_id": str(contact.id) if contact else None,
-        "channel": "Instagram" if channel.platform == "instagram" else "Messenger",
-        "page_name": channel.name,
-    }
+    return person_context(turn.conversation, turn.channel)
