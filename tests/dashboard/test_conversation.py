@@ -152,7 +152,7 @@ def test_comment_conversation_offers_private_or_public_reply_and_shows_the_ledge
 
 
 def test_staff_pause_and_resume_the_bot(desk, admin_app) -> None:
-    from bot.automation.handover import paused_until
+    from bot.inbound.pauses import paused_until
 
     conversation_id, _ = customer_writes(desk, "Dana Buyer", "Hello?")
     app = open_conversation(admin_app, conversation_id)
