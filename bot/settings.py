@@ -60,6 +60,8 @@ class Settings:
     send_rate: int = 250
     """Send API calls per second per page we allow ourselves (Meta: 300/s, §8)."""
     media_send_rate: int = 10
+    redis_prefix: str = "socialdesk"
+    """Prefix of every Redis key (queue, locks, leases, rate limits), so installs can share a Redis."""
 
     @property
     def is_postgres(self) -> bool:
@@ -113,7 +115,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         meta_app_id=env.get("META_APP_ID", "socialdesk"),
         send_rate=_int(env, "SOCIALDESK_SEND_RATE", 250, 1, 300),
         media_send_rate=_int(env, "SOCIALDESK_MEDIA_SEND_RATE", 10, 1, 10),
+        redis_prefix=_redis_prefix(env.get("SOCIALDESK_REDIS_PREFIX") or "", database_url),
     )
+
+
+def _redis_prefix(value: str, database_url: str) -> str:
+    """SOCIALDESK_REDIS_PREFIX, else the database's name: two installs on one Redis (staging and
+    production) then keep their queues, locks and leases apart without configuration."""
+    if not value:
+        name = urlparse(database_url).path.rsplit("/", 1)[-1].removesuffix(".db")
+        value = "".join(c for c in name if c.isalnum() or c in "_-.")[:64] or "socialdesk"
+    if len(value) > 64 or not all(c.isalnum() or c in "_-." for c in value):
+        raise ConfigError("SOCIALDESK_REDIS_PREFIX", "up to 64 letters, digits, '_', '-' or '.'")
+    return value
 
 
 def _database_url(url: str) -> str:

@@ -238,7 +238,7 @@ class Stack:
         from bot import queue
 
         self.stop_workers()
-        queue.setup_broker(self.settings.redis_url)
+        queue.setup_broker(self.settings.redis_url, prefix=self.settings.redis_prefix)
         self.start_workers()
 
     def connect_page(self, name: str = "Acme Shoes", instagram: bool = True) -> dict:
