@@ -21,8 +21,13 @@ import httpx
 import pytest
 import uvicorn
 
-TRUTHY = ("1", "true", "yes", "on")
-CI = os.environ.get("CI", "").strip().lower() in TRUTHY
+
+def truthy(value: str | None) -> bool:
+    """How CI systems say yes: CI=1, CI=true, CI=yes (any case)."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+CI = truthy(os.environ.get("CI"))
 # The cluster tests create their own databases on; its maintenance database is only connected to.
 PG_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
