@@ -1,8 +1,12 @@
 """Shared fixtures: real databases (SQLite file and PostgreSQL), real brokers (in-process and
 Redis), the API and the sandbox Graph API served over real sockets.
 
-Under CI=true an unreachable PostgreSQL or Redis fails the run; elsewhere those tests skip with
-the reason. Nothing here fakes Meta: the sandbox is the project's own emulator over HTTP.
+Tests own what they use: each test process (each xdist worker) creates its own PostgreSQL database
+on the cluster named by SOCIALDESK_TEST_PG and drops it at the end, and starts its own
+redis-server on a free port (killed at the end). A shared Redis or PostgreSQL is never written:
+the session checks that with sentinels (tests/suite_checks.py). Under a truthy CI an unreachable
+PostgreSQL or a missing redis-server fails the run; elsewhere those tests skip with the reason.
+Nothing here fakes Meta: the sandbox is the project's own emulator over HTTP.
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ import pytest
 
 from tests.servers import (
     PG_URL,
-    REDIS_URL,
     LiveServer,
+    RedisServer,
     Stack,
     create_test_database,
     drop_test_database,
     pg_available,
-    redis_available,
+    redis_server_available,
     require,
     reset_postgres,
     reset_redis,
+)
+from tests.suite_checks import (  # noqa: F401  (pytest hooks: the shared-data check, the per-area summary)
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
 )
 
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
@@ -34,17 +44,26 @@ VERIFY_TOKEN = "test-verify-token"
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of this session's own, created on first use and dropped at the end."""
-    require("PostgreSQL", pg_available(), f"cannot connect to {PG_URL}")
+    """A PostgreSQL database of this test process's own, created on first use and dropped at the end."""
+    require("PostgreSQL", pg_available(), f"cannot connect to {PG_URL} (set SOCIALDESK_TEST_PG)")
     url = create_test_database(PG_URL)
     yield url
     drop_test_database(PG_URL, url)
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    require("Redis", redis_available(), f"cannot connect to {REDIS_URL}")
-    return REDIS_URL
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """This test process's own redis-server (free port, files in a temp dir, no persistence)."""
+    require("redis-server", redis_server_available(), "the redis-server binary is not on the PATH")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of this test process's private Redis (database 0; tests may flush it)."""
+    return redis_server.url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -105,6 +124,7 @@ def stack_redis(pg_url: str, redis_url: str, sandbox_server: LiveServer) -> Iter
 
 @pytest.fixture(autouse=True)
 def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "REDIS_URL", "META_APP_SECRET", "SMTP_URL", "GRAPH_API_URL"):
+    for name in ("DATABASE_URL", "REDIS_URL", "META_APP_SECRET", "SMTP_URL", "GRAPH_API_URL",
+                 "SOCIALDESK_REDIS_PREFIX"):
         monkeypatch.delenv(name, raising=False)
     os.environ.setdefault("SOCIALDESK_LOG_LEVEL", "WARNING")

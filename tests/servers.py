@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-# A Redis database number per test session, so concurrent runs do not flush each other's queues.
-REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
+
+def truthy(value: str | None) -> bool:
+    """How CI systems say yes: CI=1, CI=true, CI=yes (any case)."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+CI = truthy(os.environ.get("CI"))
+# The cluster tests create their own databases on; its maintenance database is only connected to.
+PG_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def require(service: str, available: bool, why: str) -> None:
@@ -28,7 +37,7 @@ def require(service: str, available: bool, why: str) -> None:
     if available:
         return
     if CI:
-        pytest.fail(f"{service} is required under CI=true but is unreachable: {why}")
+        pytest.fail(f"{service} is required under CI but is unreachable: {why}")
     pytest.skip(f"{service} unreachable ({why}); these tests run under CI")
 
 
@@ -42,34 +51,32 @@ def pg_available() -> bool:
         return False
 
 
-def redis_available() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping())
-    except redis.RedisError:
-        return False
-
-
 def create_test_database(base_url: str) -> str:
-    """A database of this test session's own (concurrent runs must not truncate each other's
-    tables); returns its URL. Dropped by `drop_test_database`."""
+    """A database of this test process's own on the cluster of `base_url` (concurrent runs and
+    xdist workers must not truncate each other's tables); returns its URL. Dropped by
+    `drop_test_database`; the random part means a leftover of a killed run is never reused."""
     import psycopg2
 
-    name = f"socialdesk_test_{os.getpid()}"
+    name = f"socialdesk_test_{os.getpid()}_{secrets.token_hex(4)}"
     conn = psycopg2.connect(base_url)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    return base_url.rsplit("/", 1)[0] + "/" + name
+    return database_url_for(base_url, name)
+
+
+def database_url_for(base_url: str, name: str) -> str:
+    """`base_url` with its database replaced by `name` (query string, e.g. sslmode, kept)."""
+    head, _, query = base_url.partition("?")
+    return head.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
 
 
 def drop_test_database(base_url: str, url: str) -> None:
     import psycopg2
 
-    name = url.rsplit("/", 1)[1]
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    assert name.startswith("socialdesk_test_"), f"refusing to drop {name!r}: not a test database"
     conn = psycopg2.connect(base_url)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -88,7 +95,50 @@ def reset_postgres(url: str) -> None:
             cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
 
 
+class RedisServer:
+    """A redis-server of the tests' own: a free loopback port, its files in `workdir`, no
+    persistence. Tests flush it freely, kill it and start it again on the same port; a shared
+    Redis is never touched."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = (self.workdir / "redis.log").open("ab")
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--daemonize", "no", "--protected-mode", "yes"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        wait_until(lambda: self.answers() or self._process.poll() is not None, 15, what="private redis-server")
+        assert self._process.poll() is None, (self.workdir / "redis.log").read_text()[-2000:]
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: whatever was queued or in flight is gone (as when a Redis host dies)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+def redis_server_available() -> bool:
+    return shutil.which("redis-server") is not None
+
+
 def reset_redis(url: str) -> None:
+    """Empty the tests' private Redis (never a shared one: `redis_url` is always a RedisServer)."""
     import redis
 
     redis.Redis.from_url(url).flushdb()
@@ -193,7 +243,7 @@ class Stack:
         from bot.platform import queue
 
         self.stop_workers()
-        queue.setup_broker(self.settings.redis_url)
+        queue.setup_broker(self.settings.redis_url, prefix=self.settings.redis_prefix)
         self.start_workers()
 
     def connect_page(self, name: str = "Acme Shoes", instagram: bool = True) -> dict:

@@ -22,7 +22,6 @@ from dramatiq.middleware import Middleware
 
 BEAT_SECONDS = 2.0
 STALE_MS = 10_000
-KEY = "socialdesk:workers"  # with a Redis key prefix setting, prefixed like the queue's keys
 _local: dict[str, int] = {}  # in-process beats: worker id -> last beat (ms)
 
 
@@ -63,7 +62,7 @@ def beat(broker: dramatiq.Broker, worker_id: str) -> None:
     if client is None:
         _local[worker_id] = _now_ms()
         return
-    client.zadd(KEY, {worker_id: _now_ms()})
+    client.zadd(_key(broker), {worker_id: _now_ms()})
 
 
 def forget(broker: dramatiq.Broker, worker_id: str) -> None:
@@ -72,7 +71,7 @@ def forget(broker: dramatiq.Broker, worker_id: str) -> None:
         _local.pop(worker_id, None)
         return
     try:
-        client.zrem(KEY, worker_id)
+        client.zrem(_key(broker), worker_id)
     except Exception:  # noqa: BLE001 - shutting down; the beat goes stale by itself
         return
 
@@ -83,9 +82,14 @@ def live_workers(broker: dramatiq.Broker) -> int:
     client = _redis(broker)
     if client is None:
         return sum(1 for at in _local.values() if at >= cutoff)
-    client.zremrangebyscore(KEY, "-inf", cutoff - 1)
-    return int(client.zcount(KEY, cutoff, "+inf"))
+    client.zremrangebyscore(_key(broker), "-inf", cutoff - 1)
+    return int(client.zcount(_key(broker), cutoff, "+inf"))
 
 
 def _redis(broker: dramatiq.Broker) -> Any:
     return getattr(broker, "client", None)
+
+
+def _key(broker: dramatiq.Broker) -> str:
+    """The workers' set, under the install's Redis prefix (the broker's namespace)."""
+    return f"{getattr(broker, 'namespace', 'socialdesk')}:workers"

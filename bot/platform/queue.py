@@ -108,12 +108,15 @@ class DatabaseConnection(Middleware):
     after_skip_message = after_process_message
 
 
-def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate: int = 10) -> dramatiq.Broker:
-    """Build the broker for this process, bind every declared job to it and make it current."""
+def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate: int = 10,
+                 prefix: str = "socialdesk") -> dramatiq.Broker:
+    """Build the broker for this process, bind every declared job to it and make it current.
+    Every Redis key lives under `prefix` (SOCIALDESK_REDIS_PREFIX): the broker's queues, acks and
+    heartbeats as its namespace, locks, leases and rate limits through `redis_key`."""
     if redis_url:
         # Fast recovery of a killed worker's in-flight messages (see shared/stack-notes.md §3).
-        broker: dramatiq.Broker = RedisBroker(url=redis_url, heartbeat_timeout=5000, maintenance_chance=100000,
-                                              dead_message_ttl=7 * 86400 * 1000)
+        broker: dramatiq.Broker = RedisBroker(url=redis_url, namespace=prefix, heartbeat_timeout=5000,
+                                              maintenance_chance=100000, dead_message_ttl=7 * 86400 * 1000)
         backend: Any = RedisBackend(url=redis_url)
     else:
         broker = StubBroker()
@@ -123,8 +126,14 @@ def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate
     _bind_jobs(broker)
     dramatiq.set_broker(broker)
     _state.update(broker=broker, backend=backend, redis_url=redis_url, detached=False, send_rate=send_rate,
-                  media_send_rate=media_send_rate)
+                  media_send_rate=media_send_rate, prefix=prefix)
     return broker
+
+
+def redis_key(*parts: str) -> str:
+    """A Redis key of this install: `<prefix>:<part>:<part>...`. Every key socialdesk makes
+    outside the broker goes through here, so two installs on one Redis never meet."""
+    return ":".join((_state.get("prefix", "socialdesk"), *parts))
 
 
 def _bind_jobs(broker: dramatiq.Broker) -> None:
@@ -154,7 +163,7 @@ def is_redis() -> bool:
 def key_lock(key: str, ttl_ms: int = 30_000) -> Iterator[bool]:
     """A mutex over all processes (Redis) or threads (in-process) for one key; yields whether it
     was acquired. The TTL frees the lock of a worker that died holding it."""
-    limiter = ConcurrentRateLimiter(_state["backend"], f"lock:{key}", limit=1, ttl=ttl_ms)
+    limiter = ConcurrentRateLimiter(_state["backend"], redis_key("lock", key), limit=1, ttl=ttl_ms)
     with limiter.acquire(raise_on_failure=False) as acquired:
         yield acquired
 
@@ -165,7 +174,7 @@ def send_slot(page_id: str, *, media: bool) -> int:
     Redis across all workers, or in-process in the embedded default."""
     limit = _state["media_send_rate"] if media else _state["send_rate"]
     kind = "media" if media else "text"
-    limiter = WindowRateLimiter(_state["backend"], f"send:{page_id}:{kind}", limit=limit, window=1)
+    limiter = WindowRateLimiter(_state["backend"], redis_key("send", page_id, kind), limit=limit, window=1)
     with limiter.acquire(raise_on_failure=False) as acquired:
         return 0 if acquired else 200
 
@@ -193,7 +202,7 @@ def hold_lease(name: str, owner: str, ttl_ms: int) -> bool:
     if not is_redis():
         return True
     client = current_broker().client
-    key = f"socialdesk:lease:{name}"
+    key = redis_key("lease", name)
     if client.set(key, owner, nx=True, px=ttl_ms):
         return True
     if client.get(key) == owner.encode():

@@ -26,7 +26,8 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
     database = open_database(settings.database_url)
     if migrate:
         migrations.upgrade(database)
-    queue.setup_broker(settings.redis_url, send_rate=settings.send_rate, media_send_rate=settings.media_send_rate)
+    queue.setup_broker(settings.redis_url, send_rate=settings.send_rate, media_send_rate=settings.media_send_rate,
+                       prefix=settings.redis_prefix)
     old_graph = _state.get("graph")
     if old_graph is not None:
         old_graph.close()

@@ -64,6 +64,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SOCIALDESK_MEDIA_SEND_RATE": ("`10`", "audio/video sends per second per page (Meta allows 10)"),
     "SOCIALDESK_METRICS_TOKEN": ("unset (loopback only)", "bearer token `/metrics` requires; unset: "
                                  "`/metrics` answers only local, unproxied requests"),
+    "SOCIALDESK_REDIS_PREFIX": ("the database's name", "prefix of every Redis key (queue, locks, leases, rate "
+                                "limits, heartbeats), so installs can share one Redis database"),
     "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE": ("`0`", "`1` lets outgoing webhooks reach private, loopback and "
                                           "link-local addresses (on-premise receivers); off by default"),
     "SOCIALDESK_LOG_LEVEL": ("`INFO`", "log level"),
@@ -113,6 +115,8 @@ class Settings:
     media_send_rate: int = 10
     outhooks_allow_private: bool = False
     """Let outgoing webhooks reach private/loopback addresses (on-premise receivers); off by default."""
+    redis_prefix: str = "socialdesk"
+    """Prefix of every Redis key (queue, locks, leases, rate limits), so installs can share a Redis."""
 
     @property
     def is_postgres(self) -> bool:
@@ -170,6 +174,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         send_rate=_int(env, "SOCIALDESK_SEND_RATE", 250, 1, 300),
         media_send_rate=_int(env, "SOCIALDESK_MEDIA_SEND_RATE", 10, 1, 10),
         outhooks_allow_private=bool(_int(env, "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE", 0, 0, 1)),
+        redis_prefix=_redis_prefix(env.get("SOCIALDESK_REDIS_PREFIX") or "", database_url),
     )
 
 
@@ -200,6 +205,17 @@ def markdown_table() -> str:
     """README's configuration table, generated from `VARIABLES`."""
     rows = [f"| `{name}` | {default} | {meaning} |" for name, (default, meaning) in VARIABLES.items()]
     return "\n".join(["| Variable | Default | What it does |", "|---|---|---|", *rows])
+
+
+def _redis_prefix(value: str, database_url: str) -> str:
+    """SOCIALDESK_REDIS_PREFIX, else the database's name: two installs on one Redis (staging and
+    production) then keep their queues, locks and leases apart without configuration."""
+    if not value:
+        name = urlparse(database_url).path.rsplit("/", 1)[-1].removesuffix(".db")
+        value = "".join(c for c in name if c.isalnum() or c in "_-.")[:64] or "socialdesk"
+    if len(value) > 64 or not all(c.isalnum() or c in "_-." for c in value):
+        raise ConfigError("SOCIALDESK_REDIS_PREFIX", "up to 64 letters, digits, '_', '-' or '.'")
+    return value
 
 
 def _database_url(url: str) -> str:
