@@ -20,6 +20,7 @@ from api.guards import authenticated, provide_caller
 from api.resources.campaigns import CampaignController
 from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
+from api.resources.deliveries import DeliveryController
 from api.resources.conversations import ConversationController
 from api.resources.flows import FlowController
 from api.resources.users import UserController
@@ -39,7 +40,7 @@ def rest_router() -> Router:
     return Router(
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
-                        FlowController, UserController, WebhookController],
+                        FlowController, UserController, WebhookController, DeliveryController],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

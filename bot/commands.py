@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from bot import handover, outbox, tasks
+from bot import handover, ingest, outbox, tasks
 from bot.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.contacts import tag_contact, tags_of, untag_contact
 from bot.db import transaction
@@ -200,3 +200,10 @@ def send_campaign_to_past_comments(campaign_id: int) -> tuple[int, int]:
     done = campaigns.send_to_past_comments(campaign_id)
     tasks.dispatch(FollowUps(send=done.messages))
     return done.comments, len(done.messages)
+
+
+def retry_delivery(delivery_id: int) -> None:
+    """Put a quarantined webhook delivery back in line (an admin, after looking at the reason)."""
+    if not ingest.retry_quarantined(delivery_id):
+        raise NotFound("quarantined delivery", delivery_id)
+    tasks.process_delivery.send(delivery_id)

@@ -60,6 +60,10 @@ class Settings:
     send_rate: int = 250
     """Send API calls per second per page we allow ourselves (Meta: 300/s, §8)."""
     media_send_rate: int = 10
+    webhook_read_seconds: float = 10.0
+    """How long a webhook body may take to arrive; a slower sender is cut off with 408."""
+    webhook_inflight_mib: int = 32
+    """Webhook body bytes one API process holds at once (reading or committing); beyond: 503."""
 
     @property
     def is_postgres(self) -> bool:
@@ -113,6 +117,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         meta_app_id=env.get("META_APP_ID", "socialdesk"),
         send_rate=_int(env, "SOCIALDESK_SEND_RATE", 250, 1, 300),
         media_send_rate=_int(env, "SOCIALDESK_MEDIA_SEND_RATE", 10, 1, 10),
+        webhook_read_seconds=float(_int(env, "SOCIALDESK_WEBHOOK_READ_SECONDS", 10, 1, 300)),
+        # At least one body of the largest size (16 MiB) must fit, or such a delivery never would.
+        webhook_inflight_mib=_int(env, "SOCIALDESK_WEBHOOK_INFLIGHT_MIB", 32, 16, 4096),
     )
 
 
