@@ -246,7 +246,7 @@ def _claimable(query: peewee.Select) -> peewee.Select:
 
 
 MAX_ATTEMPTS = 3
-RETRY_DELAY_MS = 5_000
+RETRY_DELAY_MS = 2_000
 
 
 def expand_next(limit: int = 200) -> list[str] | None:
@@ -284,10 +284,15 @@ def _attempt(ids: list[int]) -> list[str]:
 
 def _note_failure(ids: list[int], reason: str) -> None:
     """A batch that failed is retried one delivery at a time at once; a lone delivery that
-    failed waits a little longer after each attempt."""
+    failed waits a little longer after each attempt, and is quarantined after the last."""
     retry_at = None
     if len(ids) == 1:
-        retry_at = now_ms() + RETRY_DELAY_MS * Delivery.get_by_id(ids[0]).attempts
+        row = Delivery.get_by_id(ids[0])
+        if row.attempts >= MAX_ATTEMPTS:
+            row.reason = reason
+            _quarantine(row)
+            return
+        retry_at = now_ms() + RETRY_DELAY_MS * row.attempts
     (Delivery.update(reason=storable_text(reason[:1000]), retry_at=retry_at)
      .where(Delivery.id.in_(ids) & (Delivery.status == "received")).execute())
 

@@ -60,3 +60,52 @@ def response_of(sock: socket.socket) -> tuple[int, bytes]:
             break
         rest += chunk
     return int(head[9:12]), head + b"\r\n\r\n" + rest
+
+
+@pytest.fixture
+def idle_pg_stack(pg_url: str, sandbox_server: LiveServer) -> Iterator[Stack]:
+    """The API on PostgreSQL with no worker running: the test drives the expander itself."""
+    from tests.servers import reset_postgres
+
+    reset_postgres(pg_url)
+    with Stack.start(make_env(pg_url), sandbox_server, workers=False) as running:
+        yield running
+
+
+class Poison:
+    """A real database fault for one kind of row: a trigger refuses to store any inbound event
+    whose key holds `poison`, so expanding a delivery carrying one fails every time, in the
+    database, as a constraint or a bad value would, with no code patched."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def install(self) -> None:
+        if self.stack.settings.is_postgres:
+            self._sql("CREATE OR REPLACE FUNCTION sd_poison() RETURNS trigger AS $$ BEGIN "  # %% for psycopg2
+                      "RAISE EXCEPTION 'poisoned row %%', NEW.event_key; END $$ LANGUAGE plpgsql",
+                      "CREATE TRIGGER sd_poison BEFORE INSERT ON inbound_event FOR EACH ROW "
+                      "WHEN (NEW.event_key LIKE '%%poison%%') EXECUTE FUNCTION sd_poison()")
+        else:
+            self._sql("CREATE TRIGGER sd_poison BEFORE INSERT ON inbound_event "
+                      "WHEN NEW.event_key LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
+
+    def remove(self) -> None:
+        self._sql("DROP TRIGGER IF EXISTS sd_poison" + (" ON inbound_event" if self.stack.settings.is_postgres else ""))
+
+    def _sql(self, *statements: str) -> None:
+        from bot.db import connection, db
+
+        with connection():
+            for statement in statements:
+                db.execute_sql(statement)
+
+
+@pytest.fixture
+def poison(stack: Stack) -> Iterator[Poison]:
+    made = Poison(stack)
+    made.install()
+    try:
+        yield made
+    finally:
+        made.remove()
