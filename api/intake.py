@@ -24,6 +24,9 @@ from litestar.exceptions import ClientException, HTTPException, PermissionDenied
 from bot.meta.signature import StreamingVerifier, header_digest
 
 SIGNATURE_HEADER = "x-hub-signature-256"
+# Every refusal closes the connection: otherwise the server would go on reading (and a slow
+# sender go on trickling) the rest of a body nobody wants, to keep the connection alive.
+CLOSE = {"Connection": "close"}
 
 
 class BodyBudget:
@@ -48,10 +51,11 @@ def required_digest(request: Request) -> str:
     """The signature's hex digest, or 403 naming what is wrong: checked before the body."""
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
-        raise PermissionDeniedException("X-Hub-Signature-256 header is missing")
+        raise PermissionDeniedException("X-Hub-Signature-256 header is missing", headers=CLOSE)
     digest = header_digest(header)
     if digest is None:
-        raise PermissionDeniedException("X-Hub-Signature-256 header is malformed: expected sha256=<64 hex digits>")
+        raise PermissionDeniedException("X-Hub-Signature-256 header is malformed: expected sha256=<64 hex digits>",
+                                        headers=CLOSE)
     return digest
 
 
@@ -71,7 +75,7 @@ async def signed_body(request: Request, *, secret: str, digest: str, budget: Bod
                 body = await _read(request, digest, secret, held, declared, max_body)
         except TimeoutError:
             raise HTTPException(status_code=408, detail=f"the body was not received within {read_seconds:g} s",
-                                headers={"Connection": "close"}) from None
+                                headers=CLOSE) from None
         yield body
     finally:
         held.release()
@@ -85,13 +89,13 @@ async def _read(request: Request, digest: str, secret: str, held: _Held, declare
     body = bytearray()
     async for chunk in request.stream():
         if len(body) + len(chunk) > max_body:
-            raise ClientException(status_code=413, detail=f"body larger than {max_body} bytes")
+            raise ClientException(status_code=413, detail=f"body larger than {max_body} bytes", headers=CLOSE)
         if declared is None:
             held.reserve(len(chunk), max_body)
         verifier.update(chunk)
         body += chunk
     if not verifier.matches():
-        raise PermissionDeniedException("X-Hub-Signature-256 does not match the body")
+        raise PermissionDeniedException("X-Hub-Signature-256 does not match the body", headers=CLOSE)
     return bytes(body)
 
 
@@ -104,10 +108,10 @@ class _Held:
 
     def reserve(self, size: int, max_body: int) -> None:
         if size > max_body:
-            raise ClientException(status_code=413, detail=f"body larger than {max_body} bytes")
+            raise ClientException(status_code=413, detail=f"body larger than {max_body} bytes", headers=CLOSE)
         if not self._budget.take(size):
             raise HTTPException(status_code=503, detail="too many webhook bodies are being received; retry later",
-                                headers={"Retry-After": "1"})
+                                headers={"Retry-After": "1", **CLOSE})
         self._size += size
 
     def release(self) -> None:

@@ -20,8 +20,8 @@ from api.guards import authenticated, provide_caller
 from api.resources.campaigns import CampaignController
 from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
-from api.resources.deliveries import DeliveryController
 from api.resources.conversations import ConversationController
+from api.resources.deliveries import DeliveryController
 from api.resources.flows import FlowController
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController

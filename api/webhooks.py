@@ -59,8 +59,9 @@ class MetaWebhook(Controller):
     async def receive(self, request: Request) -> Response[str]:
         digest = intake.required_digest(request)  # before the body: no signature, no reading
         settings = runtime.settings()
-        async with intake.signed_body(request, secret=settings.meta_app_secret, digest=digest, budget=_budget_for(settings),
-                                      max_body=MAX_BODY, read_seconds=settings.webhook_read_seconds) as body:
+        async with intake.signed_body(request, secret=settings.meta_app_secret, digest=digest,
+                                      budget=_budget_for(settings), max_body=MAX_BODY,
+                                      read_seconds=settings.webhook_read_seconds) as body:
             _check_json_object(body)
             await _writer.submit_async(body)  # the bytes count against the budget until committed
         return Response("EVENT_RECEIVED", media_type="text/plain")
