@@ -109,3 +109,6 @@ def poison(stack: Stack) -> Iterator[Poison]:
         yield made
     finally:
         made.remove()
+
+
+from tests.dashboard.conftest import admin_app, agent_app, desk  # noqa: E402, F401  (the dashboard's fixtures)
