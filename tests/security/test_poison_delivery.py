@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from bot import ingest, queue
-from bot.db import connection
+from bot.db import connection, db
 from bot.meta.parse import MAX_UPDATES
 from bot.models import Delivery, IgnoredItem, InboundEvent, Message
 from tests.api.conftest import make_user
@@ -53,11 +53,16 @@ def test_a_failing_delivery_is_quarantined_shown_and_retried(stack: Stack, poiso
     page_id = stack.page["page_id"]
     _, admin = make_user("admin@example.com", "admin")
     _, agent = make_user("agent@example.com", "agent")
-    assert stack.post_webhook(p.messenger_message(page_id, "97002", "m_poison", text="bad")).status_code == 200
-    assert stack.post_webhook(p.messenger_message(page_id, "97003", "m_behind", text="good")).status_code == 200
-    stack.wait(lambda: Message.get_or_none(Message.mid == "m_behind"), PROMPT_S, what="the delivery behind it")
+    stack.stop_workers()  # the three arrive together, so the first expansion takes them as one batch
+    for user_id, mid in (("97001", "m_before"), ("97002", "m_poison"), ("97003", "m_behind")):
+        body = p.messenger_message(page_id, user_id, mid, text=mid)
+        assert stack.post_webhook(body).status_code == 200
+    stack.start_workers()
+    for mid in ("m_before", "m_behind"):
+        stack.wait(lambda mid=mid: Message.get_or_none(Message.mid == mid), PROMPT_S, what=f"{mid} read")
 
     held = stack.wait(lambda: Delivery.get_or_none(Delivery.status == "quarantined"), 40, what="quarantine")
+    assert Delivery.select().where(Delivery.status == "quarantined").count() == 1
     assert held.attempts == ingest.MAX_ATTEMPTS
     assert "poisoned row" in held.reason
     listed = _rest(stack, "GET", "/deliveries/quarantined", admin)
@@ -105,8 +110,11 @@ def test_two_expanders_never_take_the_same_delivery(idle_pg_stack: Stack) -> Non
     other = psycopg2.connect(stack.settings.database_url)
     try:
         with other.cursor() as cursor:  # the first expander, mid-transaction
-            cursor.execute("SELECT id FROM delivery WHERE id = %s FOR UPDATE", (delivery_id,))
-            with connection():
+            # NO KEY UPDATE: conflicts with the expander's FOR UPDATE, but not with the key-share
+            # lock of its event inserts, so without the claim this test fails instead of hanging.
+            cursor.execute("SELECT id FROM delivery WHERE id = %s FOR NO KEY UPDATE", (delivery_id,))
+            with connection(), db.atomic():
+                db.execute_sql("SET LOCAL lock_timeout = '2s'")  # waiting on the row fails, not hangs
                 assert ingest.expand_deliveries([delivery_id]) == []
                 assert InboundEvent.select().count() == 0
         other.rollback()
