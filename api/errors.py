@@ -89,6 +89,13 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[ErrorBody]:
     return error_response(exc.status_code, code, exc.detail, headers=headers or None)
 
 
+def on_too_deep(_: Request, exc: RecursionError) -> Response[ErrorBody]:
+    """A body nested deeper than the decoder's recursion limit (msgspec stops at Python's, about
+    1,000 levels): bad input, not a server fault. No socialdesk body nests more than a few levels."""
+    log.warning("request refused: %s", exc)
+    return error_response(400, "bad_request", "The request body is nested too deeply.", "body")
+
+
 def on_unexpected(_: Request, exc: Exception) -> Response[ErrorBody]:
     log.exception("unexpected error in the REST API", exc_info=exc)
     return error_response(500, "internal", "Internal server error.")
@@ -116,4 +123,4 @@ def _validation_detail(exc: ValidationException) -> tuple[str | None, str]:
 
 
 EXCEPTION_HANDLERS = {SocialdeskError: on_socialdesk_error, HTTPException: on_http_exception,
-                      Exception: on_unexpected}
+                      RecursionError: on_too_deep, Exception: on_unexpected}

@@ -21,6 +21,7 @@ from api.resources.campaigns import CampaignController
 from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
 from api.resources.conversations import ConversationController
+from api.resources.deliveries import DeliveryController
 from api.resources.flows import FlowController
 from api.resources.helpdesk import CannedController, NoteController
 from api.resources.users import UserController
@@ -40,7 +41,8 @@ def rest_router() -> Router:
     return Router(
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
-                        FlowController, UserController, WebhookController, NoteController, CannedController],
+                        FlowController, UserController, WebhookController, NoteController, CannedController,
+                        DeliveryController],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

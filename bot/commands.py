@@ -14,6 +14,7 @@ from bot.channels import backfill, connect
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.helpdesk import canned, notes, snooze
+from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
 from bot.outbound import outbox
 from bot.outbound.sendpolicy import SendKind
@@ -253,3 +254,13 @@ def update_canned(user_id: int, canned_id: int, *, name: str | None = None,
 
 def delete_canned(user_id: int, canned_id: int) -> None:
     canned.delete(user_id, canned_id)
+
+
+# --- webhook deliveries (issue 17) ---------------------------------------------------------------
+
+
+def retry_delivery(delivery_id: int) -> None:
+    """Put a quarantined webhook delivery back in line (an admin, after looking at the reason)."""
+    if not ingest.retry_quarantined(delivery_id):
+        raise NotFound("quarantined delivery", delivery_id)
+    jobs.process_delivery.send(delivery_id)

@@ -22,7 +22,7 @@ from bot.platform import metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent
-from bot.platform.queue import job, key_lock
+from bot.platform.queue import job, key_lock, live_lock
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,11 @@ def process_delivery(delivery_id: int) -> None:
     """Expand stored deliveries into events, oldest first, one expander at a time: a conversation's
     events then become pending in the order Meta sent them, even across POSTs handled by different
     workers. Then drain each conversation they touched."""
-    with key_lock(EXPAND_LOCK) as acquired:
-        if not acquired:  # the expander at work takes every waiting delivery, this one included
+    with live_lock(EXPAND_LOCK) as lease:
+        if lease is None:  # the expander at work takes every waiting delivery, this one included
             return
-        while batch := ingest.unprocessed_deliveries(older_than_ms=0, limit=200):
-            for key in ingest.expand_deliveries(batch):
+        while lease.held and (keys := ingest.expand_next()) is not None:
+            for key in keys:
                 drain_conversation.send(key)
     # A delivery committed between our last look and the release found the lock taken: take it now.
     waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)

@@ -59,7 +59,8 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
         ],
     }
     if state.is_admin(user):
-        admin = [st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:")]
+        admin = [st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+                 st.Page("app_pages/deliveries.py", title="Deliveries", icon=":material/report:")]
         if state.sandbox_url():
             admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
         sections["Admin"] = admin

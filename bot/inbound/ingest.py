@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from itertools import takewhile
 
 import peewee
 
@@ -49,8 +50,8 @@ def store_deliveries(bodies: list[bytes]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-_INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, ignored) "
-                      "SELECT %s, body, 'received', 0, 0 FROM unnest(%s::bytea[]) WITH ORDINALITY AS t(body, n) "
+_INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, ignored, attempts) "
+                      "SELECT %s, body, 'received', 0, 0, 0 FROM unnest(%s::bytea[]) WITH ORDINALITY AS t(body, n) "
                       "ORDER BY n RETURNING id")
 
 
@@ -216,9 +217,9 @@ def expand_deliveries(delivery_ids: list[int], *, source: str = "webhook") -> li
     INSERT of events, one UPDATE per outcome) instead of five per delivery, which is what kept
     a single expander from keeping up with the webhook endpoint."""
     with transaction():
-        rows = list(Delivery.select(Delivery.id, Delivery.body, Delivery.received_at)
-                    .where(Delivery.id.in_(delivery_ids) & (Delivery.status == "received"))
-                    .order_by(Delivery.id))
+        rows = list(_claimable(Delivery.select(Delivery.id, Delivery.body, Delivery.received_at)
+                               .where(Delivery.id.in_(delivery_ids) & (Delivery.status == "received"))
+                               .order_by(Delivery.id)))
         if not rows:
             return []
         channels = _ChannelCache()
@@ -235,6 +236,80 @@ def expand_deliveries(delivery_ids: list[int], *, source: str = "webhook") -> li
         _touch_channels([event for _, event in accepted], max(d.received_at for d in rows), channels)
         _finish(outcomes)
         return keys
+
+
+def _claimable(query: peewee.Select) -> peewee.Select:
+    """On PostgreSQL the rows are locked for the transaction, and rows another expander holds are
+    skipped: two expanders never work the same delivery, even if the expander lease were lost.
+    (SQLite's BEGIN IMMEDIATE already lets one writer in at a time.)"""
+    return query if is_sqlite() else query.for_update("FOR UPDATE SKIP LOCKED")
+
+
+MAX_ATTEMPTS = 3
+RETRY_DELAY_MS = 2_000
+
+
+def expand_next(limit: int = 200) -> list[str] | None:
+    """Expand the next waiting deliveries; the conversation keys to drain, or None when nothing
+    is waiting. A failure never stops the ones behind: deliveries never tried go together, one
+    tried before goes alone (so one poison delivery cannot take others down with it), a failed
+    one waits `RETRY_DELAY_MS` times its attempts, and one started `MAX_ATTEMPTS` times is
+    quarantined with its reason for an admin (`retry_quarantined`)."""
+    rows = list(Delivery.select(Delivery.id, Delivery.attempts, Delivery.reason).where(_due()).order_by(Delivery.id)
+                .limit(limit))
+    if not rows:
+        return None
+    if rows[0].attempts >= MAX_ATTEMPTS:
+        _quarantine(rows[0])
+        return []
+    fresh = [row.id for row in takewhile(lambda row: row.attempts == 0, rows)]
+    return _attempt(fresh or [rows[0].id])
+
+
+def _due() -> peewee.Expression:
+    return (Delivery.status == "received") & (Delivery.retry_at.is_null() | (Delivery.retry_at <= now_ms()))
+
+
+def _attempt(ids: list[int]) -> list[str]:
+    """Count the attempt before the work, in its own commit: a worker killed while expanding
+    (out of memory, say) has still counted it."""
+    Delivery.update(attempts=Delivery.attempts + 1).where(Delivery.id.in_(ids)).execute()
+    try:
+        return expand_deliveries(ids)
+    except Exception as exc:
+        log.exception("expanding deliveries %s..%s failed", ids[0], ids[-1])
+        _note_failure(ids, f"{type(exc).__name__}: {exc}")
+        return []
+
+
+def _note_failure(ids: list[int], reason: str) -> None:
+    """A batch that failed is retried one delivery at a time at once; a lone delivery that
+    failed waits a little longer after each attempt, and is quarantined after the last."""
+    retry_at = None
+    if len(ids) == 1:
+        row = Delivery.get_by_id(ids[0])
+        if row.attempts >= MAX_ATTEMPTS:
+            row.reason = reason
+            _quarantine(row)
+            return
+        retry_at = now_ms() + RETRY_DELAY_MS * row.attempts
+    (Delivery.update(reason=storable_text(reason[:1000]), retry_at=retry_at)
+     .where(Delivery.id.in_(ids) & (Delivery.status == "received")).execute())
+
+
+def _quarantine(row: Delivery) -> None:
+    last = row.reason or "the worker stopped while expanding it (killed, or out of memory)"
+    reason = f"expansion failed {row.attempts} times; last: {last}"
+    log.error("delivery %s quarantined: %s", row.id, reason)
+    (Delivery.update(status="quarantined", reason=storable_text(reason[:1000]), processed_at=now_ms())
+     .where((Delivery.id == row.id) & (Delivery.status == "received")).execute())
+
+
+def retry_quarantined(delivery_id: int) -> bool:
+    """Put a quarantined delivery back in line with a fresh count (after a fix, say); whether
+    there was one to put back."""
+    return bool(Delivery.update(status="received", attempts=0, retry_at=None, reason=None, processed_at=None)
+                .where((Delivery.id == delivery_id) & (Delivery.status == "quarantined")).execute())
 
 
 def _expand_one(delivery: Delivery, channels: _ChannelCache
@@ -324,10 +399,12 @@ def _refusal(event: ev.Event, channels: _ChannelCache) -> str | None:
 
 
 def _record_ignored(ignored: list[tuple[int, ev.Ignored]]) -> None:
-    if ignored:
+    """In chunks: never one statement of unbounded size (the parser bounds the total)."""
+    for start in range(0, len(ignored), INSERT_CHUNK):
         IgnoredItem.insert_many([
             {"delivery": delivery_id, "reason": storable_text(item.reason), "object": storable(item.object),
-             "field": storable(item.field), "account_id": storable(item.account_id)} for delivery_id, item in ignored
+             "field": storable(item.field), "account_id": storable(item.account_id)}
+            for delivery_id, item in ignored[start:start + INSERT_CHUNK]
         ]).execute()
 
 
@@ -352,5 +429,5 @@ def unprocessed_deliveries(older_than_ms: int, limit: int = 500) -> list[int]:
     """Deliveries committed but not expanded (their queue message was lost): for the clock."""
     cutoff = now_ms() - older_than_ms
     return [d.id for d in Delivery.select(Delivery.id)
-            .where((Delivery.status == "received") & (Delivery.received_at <= cutoff))
+            .where(_due() & (Delivery.received_at <= cutoff))
             .order_by(Delivery.id).limit(limit)]

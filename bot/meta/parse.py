@@ -122,9 +122,31 @@ def parse_delivery(body: bytes, now: int | None = None) -> ParsedDelivery:
     if entries is None:
         delivery.ignored.append(Ignored(reason="entry is missing or not a list", object=obj))
         return delivery
+    if len(entries) > MAX_UPDATES:
+        return _too_many(obj, f"{len(entries)} entries")
     for raw in entries:
-        _collect(_entry(raw, platform, obj, received), delivery)
+        try:
+            _collect(_entry(raw, platform, obj, received), delivery)
+        except _TooMany as exc:
+            return _too_many(obj, str(exc))
+        if len(delivery.events) + len(delivery.ignored) > MAX_UPDATES:
+            return _too_many(obj, f"{len(delivery.events) + len(delivery.ignored)} items so far")
     return delivery
+
+
+# Meta sends "up to 1000 updates per POST" (§1). Twice that still leaves room for an undocumented
+# overshoot; beyond it the body is not Meta's batch, and expanding it would cost a row per item.
+MAX_UPDATES = 2000
+
+
+class _TooMany(Exception):
+    """An entry holds more items than a whole delivery may: the delivery is refused."""
+
+
+def _too_many(obj: str, what: str) -> ParsedDelivery:
+    """One refusal for the whole delivery: its cost stays one row whatever it holds."""
+    reason = f"delivery refused: more than {MAX_UPDATES} updates ({what}); Meta sends at most 1000 per POST"
+    return ParsedDelivery(obj, [], [Ignored(reason=reason, object=obj)])
 
 
 def _envelope(body: bytes) -> wh.Envelope:
@@ -190,6 +212,9 @@ def _entry(raw: msgspec.Raw, platform: Platform, obj: str, now: int) -> list[Eve
     account_id = _id(entry.id)
     if account_id is None:
         return [Ignored(reason="entry without id", object=obj)]
+    items = len(entry.messaging or ()) + len(entry.standby or ()) + len(entry.changes or ())
+    if items > MAX_UPDATES:
+        raise _TooMany(f"{items} items in one entry")
     scope = _Scope(platform, obj, account_id, _time(entry.time, now, seconds_expected=True)[0], now)
     if entry.messaging is None and entry.standby is None and entry.changes is None:
         return [scope.ignored("entry without messaging, standby or changes", None)]

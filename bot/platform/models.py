@@ -106,12 +106,14 @@ class Delivery(BaseModel):
 
     received_at = BigIntegerField(index=True)
     body = BlobField()
-    status = CharField(default="received")  # received | processed | failed
+    status = CharField(default="received")  # received | processed | failed | quarantined
     object = CharField(null=True)
     events = IntegerField(default=0)
     ignored = IntegerField(default=0)
     reason = TextField(null=True)
     processed_at = BigIntegerField(null=True)
+    attempts = IntegerField(default=0)  # expansions started (counted before the work)
+    retry_at = BigIntegerField(null=True)  # a failed expansion waits until then
 
     class Meta:
         indexes = ((("status", "received_at"), False),)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -166,6 +167,69 @@ def key_lock(key: str, ttl_ms: int = 30_000) -> Iterator[bool]:
     limiter = ConcurrentRateLimiter(_state["backend"], redis_key("lock", key), limit=1, ttl=ttl_ms)
     with limiter.acquire(raise_on_failure=False) as acquired:
         yield acquired
+
+
+class Lease:
+    """A mutex held only while its holder is alive: a thread renews it every third of its TTL,
+    so a long piece of work keeps it however long it takes, and a dead process loses it within
+    one TTL. `held` turns False if a renewal finds the lease gone (Redis flushed, a pause longer
+    than the TTL): the holder stops at its next check instead of working beside a successor."""
+
+    _local_locks: dict[str, threading.Lock] = {}
+
+    def __init__(self, key: str, ttl_ms: int) -> None:
+        self.key, self.ttl_ms = f"socialdesk:lease:{key}", ttl_ms
+        self.owner = f"{threading.get_ident()}:{id(self)}:{time.monotonic_ns()}"
+        self.held = False
+        self._stop = threading.Event()
+
+    def acquire(self) -> bool:
+        if is_redis():
+            self.held = bool(current_broker().client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+        else:
+            self.held = self._local_locks.setdefault(self.key, threading.Lock()).acquire(blocking=False)
+        if self.held and is_redis():
+            threading.Thread(target=self._renew, name=f"lease-{self.key}", daemon=True).start()
+        return self.held
+
+    def release(self) -> None:
+        self._stop.set()
+        if not self.held:
+            return
+        self.held = False
+        if is_redis():
+            current_broker().client.eval(_RELEASE, 1, self.key, self.owner)
+        else:
+            self._local_locks[self.key].release()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl_ms / 3000):
+            try:
+                renewed = current_broker().client.eval(_RENEW, 1, self.key, self.owner, self.ttl_ms)
+            except Exception:
+                log.warning("renewing lease %s failed", self.key, exc_info=True)
+                continue  # try again: the lease has two more thirds of its TTL
+            if not renewed:
+                log.error("lease %s was lost while held", self.key)
+                self.held = False
+                return
+
+
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+@contextmanager
+def live_lock(key: str, ttl_ms: int = 15_000) -> Iterator[Lease | None]:
+    """A `Lease` on `key` for the block (None when another holder has it)."""
+    lease = Lease(key, ttl_ms)
+    if not lease.acquire():
+        yield None
+        return
+    try:
+        yield lease
+    finally:
+        lease.release()
 
 
 def send_slot(page_id: str, *, media: bool) -> int:

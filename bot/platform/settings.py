@@ -68,6 +68,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                 "limits, heartbeats), so installs can share one Redis database"),
     "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE": ("`0`", "`1` lets outgoing webhooks reach private, loopback and "
                                           "link-local addresses (on-premise receivers); off by default"),
+    "SOCIALDESK_WEBHOOK_READ_SECONDS": ("`10`", "how long a webhook body may take to arrive; a slower sender "
+                                        "gets 408"),
+    "SOCIALDESK_WEBHOOK_INFLIGHT_MIB": ("`32`", "webhook body bytes one API process holds at once (at least 16); "
+                                        "beyond it 503, which Meta retries"),
     "SOCIALDESK_LOG_LEVEL": ("`INFO`", "log level"),
     "SOCIALDESK_LOG_FORMAT": ("`text`", "`text` (one line per record) or `json` (one JSON object per line)"),
     "PROMETHEUS_MULTIPROC_DIR": ("unset", "an empty directory shared by the processes of one machine "
@@ -117,6 +121,10 @@ class Settings:
     """Let outgoing webhooks reach private/loopback addresses (on-premise receivers); off by default."""
     redis_prefix: str = "socialdesk"
     """Prefix of every Redis key (queue, locks, leases, rate limits), so installs can share a Redis."""
+    webhook_read_seconds: float = 10.0
+    """How long a webhook body may take to arrive; a slower sender is cut off with 408."""
+    webhook_inflight_mib: int = 32
+    """Webhook body bytes one API process holds at once (reading or committing); beyond: 503."""
 
     @property
     def is_postgres(self) -> bool:
@@ -175,6 +183,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         media_send_rate=_int(env, "SOCIALDESK_MEDIA_SEND_RATE", 10, 1, 10),
         outhooks_allow_private=bool(_int(env, "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE", 0, 0, 1)),
         redis_prefix=_redis_prefix(env.get("SOCIALDESK_REDIS_PREFIX") or "", database_url),
+        webhook_read_seconds=float(_int(env, "SOCIALDESK_WEBHOOK_READ_SECONDS", 10, 1, 300)),
+        # At least one body of the largest size (16 MiB) must fit, or such a delivery never would.
+        webhook_inflight_mib=_int(env, "SOCIALDESK_WEBHOOK_INFLIGHT_MIB", 32, 16, 4096),
     )
 
 
