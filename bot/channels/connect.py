@@ -25,10 +25,15 @@ def connect_page(page_id: str, name: str, token: str, *, instagram_id: str | Non
                  instagram_username: str | None = None, instagram_followers: int | None = None,
                  subscribe: bool = True) -> Connected:
     """Connect (or reconnect with a new token) a page and optionally its Instagram account, and
-    subscribe our app to the page's webhooks. Returns the channels, page first, and the health
-    changes connecting recorded (their e-mails and gap backfills are for the caller to enqueue)."""
+    subscribe our app to the page's webhooks. Nothing is stored unless Meta confirms the token is
+    the page's and the subscription took (a GraphError carries Meta's reason). Returns the
+    channels, page first, and the health changes connecting recorded (their e-mails and gap
+    backfills are for the caller to enqueue). `subscribe=False` is for a caller that has just
+    checked and subscribed itself (the demo)."""
     if not page_id or not token:
         raise Invalid("page_id" if not page_id else "token", "is required")
+    if subscribe:
+        _check_token_and_subscribe(page_id, token)
     sealed = runtime.vault().encrypt(token)
     with transaction():
         channels = [_upsert("facebook", page_id, page_id, name, sealed)]
@@ -37,11 +42,19 @@ def connect_page(page_id: str, name: str, token: str, *, instagram_id: str | Non
             Channel.update(username=instagram_username, followers_count=instagram_followers).where(
                 Channel.id == ig.id).execute()
             channels.append(Channel.get_by_id(ig.id))
-    if subscribe:
-        runtime.graph().subscribe_app(page_id, token, list(PAGE_FIELDS))
 
     recorded = [health.on_connected(channel.id) for channel in channels]
     return Connected([Channel.get_by_id(c.id) for c in channels], [r for r in recorded if r is not None])
+
+
+def _check_token_and_subscribe(page_id: str, token: str) -> None:
+    """The token must be this page's (a token of another page would connect the wrong inbox),
+    and our app subscribed to its webhooks, before anything is stored."""
+    graph = runtime.graph()
+    owner = graph.token_owner(token)
+    if owner != page_id:
+        raise Invalid("token", f"is the page token of page {owner}, not of page {page_id}")
+    graph.subscribe_app(page_id, token, list(PAGE_FIELDS))
 
 
 def _upsert(platform: str, account_id: str, page_id: str, name: str, sealed: str) -> Channel:

@@ -184,6 +184,11 @@ class GraphClient:
         params = _page_params({"fields": fields}, after, limit)
         return shapes.read_posts(self._call("GET", path, token, params=params))
 
+    def token_owner(self, token: str) -> str:
+        """The id of the Page a page token belongs to: `GET /me` answers the Page itself for a page
+        token (§10). (`GET /{page-id}` would not tell: any token may read a public Page.)"""
+        return shapes.read_node_id(self._call("GET", "me", token, params={"fields": "id"}))
+
     def subscribe_app(self, page_id: str, token: str, fields: Iterable[str]) -> None:
         """(Re)subscribe our app to the Page's webhooks: Meta drops it after an hour of failed
         deliveries (§1)."""

@@ -534,6 +534,16 @@ def read_profile(body: bytes) -> Profile:
     )
 
 
+class _Node(msgspec.Struct):
+    id: str
+    name: str | None = None
+
+
+def read_node_id(body: bytes) -> str:
+    """`GET /me?fields=id`: the node a token speaks for (a page token: its Page, §10)."""
+    return _decode(body, _Node, "token owner").id
+
+
 def read_pages(body: bytes) -> tuple[list[PageAccount], str | None]:
     """§10 `GET /me/accounts`: pages with their tokens and linked Instagram accounts."""
     answer = _decode(body, _AccountsAnswer, "pages")

@@ -43,6 +43,28 @@ def test_connect_with_a_token_meta_refuses_is_422_with_metas_reason(api: Api) ->
     assert error["code"] == "graph_error" and "190" in error["message"]
 
 
+def test_connect_stores_nothing_when_meta_refuses_the_token(api: Api) -> None:
+    page = api.stack.control("pages", name="Boots Outlet")
+    with connection():
+        before = Channel.select().count()
+    refused = api.post("/channels", json={"page_id": page["page_id"], "name": "B", "token": "EAA-wrong"})
+    assert refused.status_code == 422
+    with connection():
+        assert Channel.select().count() == before
+        assert not Channel.select().where(Channel.account_id == page["page_id"]).exists()
+
+
+def test_connect_with_another_pages_token_is_refused_and_stores_nothing(api: Api) -> None:
+    mine = api.stack.control("pages", name="Boots Outlet")
+    other = api.stack.control("pages", name="Someone Else")
+    response = api.post("/channels", json={"page_id": mine["page_id"], "name": "Boots", "token": other["page_token"]})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["field"] == "token" and other["page_id"] in error["message"]
+    with connection():
+        assert not Channel.select().where(Channel.account_id.in_([mine["page_id"], other["page_id"]])).exists()
+
+
 def test_connect_validation_names_the_field(api: Api) -> None:
     cases = [
         ({"name": "x", "token": "t"}, "page_id"),
