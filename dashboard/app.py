@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from bot import notifications  # noqa: E402
+from bot.permissions import Action  # noqa: E402
 from dashboard import state, widgets  # noqa: E402
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def sign_in() -> None:
 
 
 def pages_for(user: User) -> dict[str, list[st.Page]]:
-    """Pages by role: agents work the inbox and automations; admins also manage channels,
-    staff and the sandbox."""
+    """Pages by what the user's role may do (`bot.permissions`, the table the REST API's guards
+    consult too): everyone works the inbox; automations and settings only for roles allowed them."""
     sections = {
         "Inbox": [
             st.Page("app_pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True),
@@ -51,16 +52,21 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
                     visibility="hidden"),
             st.Page("app_pages/contacts.py", title="Contacts", icon=":material/contacts:"),
         ],
-        "Automations": [
-            st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
-            st.Page("app_pages/flows.py", title="Bot flows", icon=":material/account_tree:"),
-            st.Page("app_pages/stats.py", title="Stats", icon=":material/bar_chart:"),
-        ],
     }
-    if state.is_admin(user):
-        admin = [st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:")]
-        if state.sandbox_url():
-            admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
+    automations = []
+    if state.may(user, Action.MANAGE_CAMPAIGNS):
+        automations += [st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+                        st.Page("app_pages/stats.py", title="Stats", icon=":material/bar_chart:")]
+    if state.may(user, Action.MANAGE_FLOWS):
+        automations.insert(1, st.Page("app_pages/flows.py", title="Bot flows", icon=":material/account_tree:"))
+    if automations:
+        sections["Automations"] = automations
+    admin = []
+    if state.may(user, Action.MANAGE_CHANNELS) or state.may(user, Action.MANAGE_USERS):
+        admin.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
+    if state.sandbox_url() and state.may(user, Action.USE_SANDBOX):
+        admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
+    if admin:
         sections["Admin"] = admin
     return sections
 

@@ -29,11 +29,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from bot import auth, campaigns, queue, runtime
+from bot import auth, campaigns, permissions, queue, runtime
 from bot.campaigns import CampaignSpec
 from bot.db import db
 from bot.errors import NotFound
 from bot.models import Campaign
+from bot.permissions import Action
 from bot.settings import META_GRAPH_URL, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -182,6 +183,20 @@ def _cookie_script(token: str, max_age: int) -> str:
 
 def is_admin(user: User) -> bool:
     return user.role == auth.Role.ADMIN
+
+
+def may(user: User, action: Action) -> bool:
+    """The one permission table (`bot.permissions`), as the REST API's guards consult it."""
+    return permissions.allowed(user.role, action)
+
+
+def require(user: User | None, action: Action) -> User:
+    """Stop a page for anyone whose role may not do `action` (navigation hides it too; this is
+    the second lock, for a page reached by its address)."""
+    if user is None or not may(user, action):
+        st.error("Your role may not open this page.")
+        st.stop()
+    return user
 
 
 def require_admin(user: User | None) -> User:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from litestar import Controller
 from litestar.params import Parameter
 
-from api.guards import Caller
+from api.guards import Caller, requires
 from api.resources import delete, get, post
 from api.schemas import (
     MAX_NAME,
@@ -25,6 +25,7 @@ from api.schemas import (
 )
 from bot import commands, queries
 from bot.db import connection
+from bot.permissions import Action
 from bot.queries import ConversationView, InboxPage, MessageView
 
 TagParam = Annotated[str, Parameter(max_length=MAX_NAME)]
@@ -34,6 +35,7 @@ Search = Annotated[str | None, Parameter(max_length=MAX_NAME, description="words
 class ConversationController(Controller):
     path = "/conversations"
     tags = ["conversations"]
+    guards = [requires(Action.WORK_INBOX)]
 
     @get(summary="List conversations (the inbox), newest first")
     def list_conversations(

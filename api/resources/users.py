@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from litestar import Controller
 
-from api.guards import Caller, admin_only
+from api.guards import Caller, requires
 from api.resources import get, post
 from api.schemas import IdParam, UserBody
 from bot import auth, commands, queries
 from bot.db import connection
+from bot.permissions import Action
 from bot.queries import UserView
 
 
 class UserController(Controller):
     path = "/users"
     tags = ["users"]
-    guards = [admin_only]
+    guards = [requires(Action.MANAGE_USERS)]
 
     @get(summary="List staff users")
     def list_users(self) -> list[UserView]:

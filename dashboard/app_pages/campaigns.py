@@ -21,6 +21,7 @@ from bot.campaigns import DRY_RUN_DAYS, REASONS, ActionSpec, CampaignSpec, Trigg
 from bot.compose import SHORTCODES, MessageContent, check_content_templates, render_content
 from bot.errors import GraphError, Invalid, NotFound, Refused
 from bot.flows import store as flow_store
+from bot.permissions import Action
 from dashboard import state, widgets
 from dashboard.widgets import drafted
 
@@ -402,7 +403,7 @@ def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
     st.caption("Nothing was sent.")
 
 
-state.user_or_stop()
+state.require(state.user_or_stop(), Action.MANAGE_CAMPAIGNS)
 editing = st.session_state.get(EDIT)
 if editing is None:
     campaign_list()
