@@ -17,6 +17,7 @@ import msgspec
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
+from bot.auth import MAX_TOKEN_DAYS
 from bot.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.compose import Button, MediaAttachment
 from bot.handover import MAX_PAUSE_SECONDS, HandoverSettings
@@ -160,6 +161,18 @@ class UserIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Name = ""
 
 
+# --- API tokens --------------------------------------------------------------------------------------
+
+
+class TokenIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new token for yourself (or, for admins, for `user_id`); it stops working after
+    `expires_in_days` when given."""
+
+    name: Name = ""
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKEN_DAYS)] | None = None
+    user_id: DbId | None = None
+
+
 # --- outgoing webhooks -------------------------------------------------------------------------------
 
 
@@ -211,6 +224,7 @@ CampaignBody = Annotated[CampaignIn, _body("Answer 'price' comments privately", 
                 {"kind": "reply_comment", "text": "Sent you a message!"}]})]
 UserBody = Annotated[UserIn, _body("An agent", {
     "email": "sam@example.com", "password": "a long passphrase", "role": "agent", "name": "Sam"})]
+TokenBody = Annotated[TokenIn, _body("A token for a CRM, valid 90 days", {"name": "CRM", "expires_in_days": 90})]
 WebhookBody = Annotated[WebhookIn, _body("A CRM receiving new messages", {
     "url": "https://crm.example/hooks/socialdesk", "events": ["conversation.created", "message.received"],
     "description": "CRM"})]

@@ -104,6 +104,11 @@ def create_api_token(email: str, name: str = "", expires_in_days: int | None = N
     user = User.get_or_none(User.email == email.strip().lower())
     if user is None:
         raise NotFound("user", email)
+    return new_api_token(user, name, expires_in_days)
+
+
+def new_api_token(user: User, name: str = "", expires_in_days: int | None = None) -> str:
+    """`create_api_token` for a user already at hand (the REST API names users by id)."""
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
         raise Invalid("expires_in_days", f"must be 1 to {MAX_TOKEN_DAYS} days")
     if len(name) > 200:

@@ -24,7 +24,7 @@ import msgspec
 
 from bot import auth
 from bot.db import insert_new, is_sqlite, now_ms, transaction
-from bot.errors import Throttled
+from bot.errors import NotFound, Throttled
 from bot.models import SignInAttempt, SignInThrottle, User
 
 MINUTE_MS = 60_000
@@ -141,6 +141,15 @@ def locks() -> list[LockView]:
 def unlock(email: str) -> bool:
     """Let an account sign in again at once; False when it had no failures on record."""
     return SignInThrottle.delete().where(SignInThrottle.key == account_key(email)).execute() > 0
+
+
+def unlock_user(user_id: int) -> User:
+    """`unlock` for a staff user named by id (REST, dashboard)."""
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    unlock(user.email)
+    return user
 
 
 def unlock_address(kind: str, address: str) -> bool:

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from bot import notifications  # noqa: E402
+from bot.errors import Throttled  # noqa: E402
 from bot.permissions import Action  # noqa: E402
 from dashboard import state, widgets  # noqa: E402
 
@@ -36,7 +37,13 @@ def sign_in() -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        if state.log_in(email, password) is None:
+        try:
+            user = state.log_in(email, password)
+        except Throttled as exc:
+            st.error(f"Too many failed sign-ins: try again in {exc.retry_after} seconds"
+                     + (" (or ask an administrator to unlock your account)." if exc.locked else "."))
+            return
+        if user is None:
             st.error("Wrong e-mail or password.")
         else:
             st.rerun()

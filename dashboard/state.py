@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from bot import auth, campaigns, permissions, queue, runtime
+from bot import auth, campaigns, permissions, queue, runtime, signin
 from bot.campaigns import CampaignSpec
 from bot.db import db
 from bot.errors import NotFound
@@ -141,13 +141,20 @@ def user_or_stop() -> User:
 
 
 def log_in(email: str, password: str) -> User | None:
-    user = auth.authenticate(email, password)
+    """Sign in through the throttle (`bot.signin`): raises Throttled while the account or this
+    browser's address must wait after failed sign-ins."""
+    user = signin.sign_in(email, password, client_address())
     if user is not None:
         token = auth.start_session(user, auth.SESSION_TTL_MS)
         st.session_state[TOKEN] = token
         st.session_state[COOKIE_READ] = True
         st.session_state[COOKIE_SCRIPT] = _cookie_script(token, auth.SESSION_TTL_MS // 1000)
     return user
+
+
+def client_address() -> str:
+    """The browser's address as Streamlit's server saw it (behind a reverse proxy, the proxy's)."""
+    return getattr(st.context, "ip_address", None) or "unknown"
 
 
 def log_out() -> None:
@@ -175,8 +182,10 @@ def forget_login() -> None:
 def _cookie_script(token: str, max_age: int) -> str:
     """A script setting (or, with max-age 0, deleting) the session cookie, then removing itself
     from the page. Set from JavaScript because Streamlit cannot send Set-Cookie headers, so the
-    cookie cannot be HttpOnly; SameSite=Strict keeps other sites' requests from carrying it."""
-    cookie = json.dumps(f"{COOKIE}={token}; Max-Age={max_age}; Path=/; SameSite=Strict")
+    cookie cannot be HttpOnly; SameSite=Strict keeps other sites' requests from carrying it, and
+    `Secure` (whenever PUBLIC_URL is https, or the page itself is) keeps it off plain http."""
+    secure = "; Secure" if settings().public_url.lower().startswith("https://") else ""
+    cookie = json.dumps(f"{COOKIE}={token}; Max-Age={max_age}; Path=/; SameSite=Strict{secure}")
     return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');"
             "document.currentScript.remove();</script>")
 

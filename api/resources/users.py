@@ -1,4 +1,4 @@
-"""`/api/v1/users`: staff accounts. Admins only."""
+"""`/api/v1/users`: staff accounts; unlock one locked by failed sign-ins. Admins only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from litestar import Controller
 from api.guards import Caller, requires
 from api.resources import get, post
 from api.schemas import IdParam, UserBody
-from bot import auth, commands, queries
+from bot import auth, commands, queries, signin
 from bot.db import connection
 from bot.permissions import Action
 from bot.queries import UserView
@@ -33,3 +33,9 @@ class UserController(Controller):
     def deactivate(self, caller: Caller, user_id: IdParam) -> UserView:
         with connection():
             return queries.user_view(commands.deactivate_user(caller.id, user_id))
+
+    @post("/{user_id:str}/unlock", status_code=200,
+          summary="Let a user locked out by failed sign-ins sign in again at once")
+    def unlock(self, user_id: IdParam) -> UserView:
+        with connection():
+            return queries.user_view(signin.unlock_user(user_id))
