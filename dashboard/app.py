@@ -75,6 +75,8 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
         admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
     if admin:
         sections["Admin"] = admin
+    if state.may(user, Action.OWN_TOKENS):
+        sections["Account"] = [st.Page("app_pages/tokens.py", title="API tokens", icon=":material/key:")]
     return sections
 
 

@@ -1,6 +1,6 @@
 """Settings (admins only): connected channels with their toggles, health and handover to a
 person, connecting a Facebook Page (and its Instagram account), what to paste into Meta's app
-settings, and staff.
+settings, staff, and the sign-in log with locked accounts (`dashboard.access`).
 
 Page and user tokens are typed in password fields and handed straight to
 `channels.connect_page`, which stores them encrypted; nothing here ever shows one.
@@ -17,7 +17,8 @@ from bot import auth, backfill, channels, handover, health, queries, runtime
 from bot.db import now_ms
 from bot.errors import GraphError, Invalid
 from bot.handover import HandoverSettings
-from dashboard import state, widgets
+from bot.permissions import Action
+from dashboard import access, state, widgets
 
 if TYPE_CHECKING:
     from bot.models import Channel
@@ -306,10 +307,11 @@ def staff() -> None:
             st.rerun()
 
 
-state.require_admin(state.user_or_stop())
+state.require(state.user_or_stop(), Action.MANAGE_CHANNELS)
 st.title("Settings")
 state.show_notice()
-channel_tab, connect_tab, webhook_tab, staff_tab = st.tabs(["Channels", "Connect a page", "Webhook", "Staff"])
+channel_tab, connect_tab, webhook_tab, staff_tab, sign_in_tab = st.tabs(
+    ["Channels", "Connect a page", "Webhook", "Staff", "Sign-ins"])
 with channel_tab:
     connected = channels.list_channels()
     if not connected:
@@ -324,3 +326,5 @@ with webhook_tab:
     webhook_help()
 with staff_tab:
     staff()
+with sign_in_tab:
+    access.sign_ins()
