@@ -92,7 +92,7 @@ def _create_form(user: User, everyone: bool) -> None:
         owner = st.text_input("For user (e-mail)", value=user.email, key="new_token_user") if everyone else user.email
         days = st.number_input("Expires after (days, 0 = never)", min_value=0, max_value=auth.MAX_TOKEN_DAYS,
                                value=90, key="new_token_days")
-        submitted = st.form_submit_button("Create", type="primary")
+        submitted = st.form_submit_button("Create", type="primary", key="new_token_create")
     if submitted:
         try:
             st.session_state[NEW_TOKEN] = auth.create_api_token(owner, name, int(days) or None)
