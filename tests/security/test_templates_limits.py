@@ -88,3 +88,11 @@ def test_a_previous_tracer_comes_back_after_rendering() -> None:
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(None)
+
+
+@pytest.mark.parametrize("name", ["doubling with ~", "doubling with +", "namespace doubling", "replace growth",
+                                  "string times a big number"])
+def test_growth_is_stopped_by_the_size_bound_before_it_costs_memory(name: str) -> None:
+    """Not by the clock: by then a doubling string would already hold hundreds of megabytes."""
+    with pytest.raises(Invalid, match=f"longer than {templates.MAX_VALUE} characters"):
+        compose.render(ATTACKS[name], {"first_name": "Ann", "comment_text": "y" * 2000})
