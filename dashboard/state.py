@@ -190,10 +190,6 @@ def _cookie_script(token: str, max_age: int) -> str:
             "document.currentScript.remove();</script>")
 
 
-def is_admin(user: User) -> bool:
-    return user.role == auth.Role.ADMIN
-
-
 def may(user: User, action: Action) -> bool:
     """The one permission table (`bot.permissions`), as the REST API's guards consult it."""
     return permissions.allowed(user.role, action)
@@ -204,14 +200,6 @@ def require(user: User | None, action: Action) -> User:
     the second lock, for a page reached by its address)."""
     if user is None or not may(user, action):
         st.error("Your role may not open this page.")
-        st.stop()
-    return user
-
-
-def require_admin(user: User | None) -> User:
-    """Stop a page for anyone but an admin (navigation hides it too; this is the second lock)."""
-    if user is None or not is_admin(user):
-        st.error("Only administrators can open this page.")
         st.stop()
     return user
 
