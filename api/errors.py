@@ -15,7 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from bot.core.errors import GraphError, Invalid, NotFound, Refused, SocialdeskError
+from bot.core.errors import GraphError, Invalid, NotFound, Refused, SocialdeskError, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ STATUS: dict[type[SocialdeskError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Refused: (409, "refused"),
     GraphError: (422, "graph_error"),
+    Throttled: (429, "rate_limited"),
 }
 GRAPH_UNAVAILABLE = (503, "graph_unavailable")
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -53,6 +54,7 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
         (404, "Not found."),
         (409, "Refused by a rule; the message says which."),
         (422, "Invalid input; `field` names it (`graph_error`: Meta refused it, with Meta's message)."),
+        (429, "Too many bad API tokens from this address lately; `Retry-After` says when to try again."),
         (503, "The Graph API is unavailable for now; try again later."),
     )
 }
@@ -73,6 +75,8 @@ def on_socialdesk_error(request: Request, exc: SocialdeskError) -> Response[Erro
         return error_response(status, code, exc.problem, exc.field)
     if isinstance(exc, Refused):
         return error_response(status, code, exc.reason)
+    if isinstance(exc, Throttled):
+        return error_response(status, code, str(exc), headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, GraphError):
         status, code = GRAPH_UNAVAILABLE if exc.retryable else (status, code)
         return error_response(status, code, exc.describe())

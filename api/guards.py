@@ -1,11 +1,14 @@
 """Who is calling: a bearer token (from `socialdesk token create`) -> the staff user and role.
 
 Guards run before the request body is decoded, so a caller without a valid token gets 401 (and
-a caller with the wrong role 403) whatever they sent. Guards that are plain functions run in a
-worker thread, which is where peewee's per-thread connection must be opened and closed.
+a caller whose role may not do the action 403, from `bot.staff.permissions`) whatever they sent.
+Guards that are plain functions run in a worker thread, which is where peewee's per-thread
+connection must be opened and closed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import msgspec
 from litestar.connection import ASGIConnection
@@ -13,7 +16,8 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers import BaseRouteHandler
 
 from bot.platform.db import connection as db_connection
-from bot.staff import auth
+from bot.staff import auth, permissions, signin
+from bot.staff.permissions import Action
 
 CALLER = "socialdesk_caller"
 
@@ -29,25 +33,40 @@ class Caller(msgspec.Struct, frozen=True):
     def is_admin(self) -> bool:
         return self.role == auth.Role.ADMIN
 
+    def may(self, action: Action) -> bool:
+        return permissions.allowed(self.role, action)
+
 
 def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """401 unless `Authorization: Bearer <token>` names an active user's API token."""
+    """401 unless `Authorization: Bearer <token>` names an active user's live API token; 429
+    (nothing looked up) while this client address has presented too many bad tokens lately."""
     token = bearer_token(connection.headers.get("authorization"))
     if token is None:
         raise NotAuthorizedException("Send an API token: Authorization: Bearer <token>.",
                                      headers={"WWW-Authenticate": "Bearer"})
+    address = connection.client.host if connection.client else ""
     with db_connection():
+        signin.check_token_allowed(address)
         user = auth.token_user(token)
+        if user is None:
+            row = auth.token_row(token)
+            signin.token_refused(address, row.user if row is not None else None)
     if user is None:
-        raise NotAuthorizedException("The API token is unknown, or its user is deactivated.",
+        raise NotAuthorizedException("The API token is unknown, revoked or expired, or its user is deactivated.",
                                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     connection.scope.setdefault("state", {})[CALLER] = Caller(id=user.id, email=user.email, role=user.role)
 
 
-def admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """403 unless the caller is an admin (runs after `authenticated`)."""
-    if not caller_of(connection).is_admin:
-        raise PermissionDeniedException("Only admins may do this.")
+def requires(action: Action) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
+    """A guard: 403 unless the caller's role may do `action` (`bot.staff.permissions`, the table the
+    dashboard consults too); runs after `authenticated`."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if not caller_of(connection).may(action):
+            raise PermissionDeniedException(f"Your role may not do this ({action.value}).")
+
+    guard.__name__ = f"requires_{action.name.lower()}"
+    return guard
 
 
 def caller_of(connection: ASGIConnection) -> Caller:

@@ -17,6 +17,7 @@ from litestar.openapi.spec import SecurityScheme
 
 from api.errors import EXCEPTION_HANDLERS
 from api.guards import authenticated, provide_caller
+from api.resources.access import SignInController, TokenController
 from api.resources.campaigns import CampaignController
 from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
@@ -42,7 +43,7 @@ def rest_router() -> Router:
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
                         FlowController, UserController, WebhookController, NoteController, CannedController,
-                        DeliveryController],
+                        DeliveryController, TokenController, SignInController],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

@@ -1,4 +1,6 @@
-"""REST request bodies and the parameters shared by several resources. The OpenAPI schema is
+"""REST request bodies and the parameters shared by several resources. Every body struct (and
+every `bot` struct nested in one) forbids unknown fields: a misspelt or unsupported field is a
+422 naming it, never silently dropped. The OpenAPI schema is
 generated from these and from the read models of `bot.queries` / `bot.outbound.outhooks`, which the
 handlers return as they are, so responses match the schema by construction.
 
@@ -19,6 +21,7 @@ from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.automation.handover import MAX_PAUSE_SECONDS, HandoverSettings
 from bot.core.compose import Button, MediaAttachment
 from bot.outbound.outhooks import EVENTS
+from bot.staff.auth import MAX_TOKEN_DAYS
 
 MAX_ID = 2**31 - 1  # PostgreSQL `integer`
 MAX_PAGE = 100_000
@@ -46,7 +49,7 @@ EventName = Literal[EVENTS]  # type: ignore[valid-type]
 # --- conversations -----------------------------------------------------------------------------------
 
 
-class ReplyMessage(msgspec.Struct, kw_only=True):
+class ReplyMessage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What to send: text, up to 3 attachments, up to 2 buttons (the rules live in bot.core.compose)."""
 
     text: str | None = None
@@ -54,7 +57,7 @@ class ReplyMessage(msgspec.Struct, kw_only=True):
     buttons: list[Button] = []
 
 
-class ReplyIn(msgspec.Struct, kw_only=True):
+class ReplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A staff reply. `reply_type`: `message` in a DM thread; in a comment conversation `private`
     (the one private reply to the comment) or `comment` (a public reply, text only).
     `comment_id` picks the comment (default: the person's latest). `client_key` makes retries
@@ -66,7 +69,7 @@ class ReplyIn(msgspec.Struct, kw_only=True):
     client_key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
 
 
-class AssignIn(msgspec.Struct, kw_only=True):
+class AssignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`assignee`: a staff user's id, or null to unassign."""
 
     assignee: DbId | None
@@ -79,13 +82,13 @@ class QueuedOut(msgspec.Struct, kw_only=True):
     queued: int
 
 
-class PauseIn(msgspec.Struct, kw_only=True):
+class PauseIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`minutes` the bot stays silent; the channel's default pause time when left out."""
 
     minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAUSE_SECONDS // 60)] | None = None  # the service's bound
 
 
-class TagIn(msgspec.Struct, kw_only=True):
+class TagIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tag: Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
 
 
@@ -96,7 +99,7 @@ class TagList(msgspec.Struct):
 # --- channels ----------------------------------------------------------------------------------------
 
 
-class ConnectChannelIn(msgspec.Struct, kw_only=True):
+class ConnectChannelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Connect (or reconnect with a new token) a Facebook Page, and optionally its Instagram
     professional account; our app is subscribed to the page's webhooks."""
 
@@ -108,7 +111,7 @@ class ConnectChannelIn(msgspec.Struct, kw_only=True):
     instagram_followers: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | None = None
 
 
-class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True):
+class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """Only the settings given change. `fallback_message`: the bot's answer when nothing
     matches (an empty string removes it)."""
 
@@ -129,35 +132,51 @@ class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True):
 # --- campaigns ---------------------------------------------------------------------------------------
 
 
-class CampaignIn(msgspec.Struct, kw_only=True):
+class CampaignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A campaign: trigger "comment on a post" and an ordered list of actions
-    (send_message, reply_comment, add_tag, wait). Validated by `bot.automation.campaigns.validate`."""
+    (send_message, reply_comment, add_tag, wait). Validated by `bot.automation.campaigns.validate`.
+    The channel is named by `channel_id` (ours) or `page_id` (Meta's id of the page or Instagram
+    account). `trigger.post_ids` take Meta's `{page-id}_{post-id}` or the bare post id."""
 
     name: Name
-    channel_id: DbId
+    channel_id: DbId | None = None
+    page_id: MetaId | None = None
     trigger: TriggerSpec = msgspec.field(default_factory=TriggerSpec)
     actions: list[ActionSpec] = []
     is_active: bool = False
 
-    def spec(self) -> CampaignSpec:
-        return CampaignSpec(name=self.name, channel_id=self.channel_id, trigger=self.trigger,
+    def spec(self, channel_id: int) -> CampaignSpec:
+        """The campaign for the channel `bot.automation.campaigns.resolve_channel` found."""
+        return CampaignSpec(name=self.name, channel_id=channel_id, trigger=self.trigger,
                             actions=list(self.actions), is_active=self.is_active)
 
 
 # --- users -------------------------------------------------------------------------------------------
 
 
-class UserIn(msgspec.Struct, kw_only=True):
+class UserIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
     password: Annotated[str, msgspec.Meta(max_length=1000)]
     role: Literal["admin", "agent"] = "agent"
     name: Name = ""
 
 
+# --- API tokens --------------------------------------------------------------------------------------
+
+
+class TokenIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new token for yourself (or, for admins, for `user_id`); it stops working after
+    `expires_in_days` when given."""
+
+    name: Name = ""
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKEN_DAYS)] | None = None
+    user_id: DbId | None = None
+
+
 # --- outgoing webhooks -------------------------------------------------------------------------------
 
 
-class WebhookIn(msgspec.Struct, kw_only=True):
+class WebhookIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Subscribe a URL to events. Deliveries are signed: `X-Socialdesk-Signature-256:
     sha256=<hex HMAC-SHA256 of the raw body keyed with the endpoint's secret>`."""
 
@@ -166,7 +185,7 @@ class WebhookIn(msgspec.Struct, kw_only=True):
     description: Annotated[str, msgspec.Meta(max_length=MAX_NAME)] = ""
 
 
-class WebhookPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
+class WebhookPatch(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """Only the fields given change."""
 
     url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
@@ -205,6 +224,7 @@ CampaignBody = Annotated[CampaignIn, _body("Answer 'price' comments privately", 
                 {"kind": "reply_comment", "text": "Sent you a message!"}]})]
 UserBody = Annotated[UserIn, _body("An agent", {
     "email": "sam@example.com", "password": "a long passphrase", "role": "agent", "name": "Sam"})]
+TokenBody = Annotated[TokenIn, _body("A token for a CRM, valid 90 days", {"name": "CRM", "expires_in_days": 90})]
 WebhookBody = Annotated[WebhookIn, _body("A CRM receiving new messages", {
     "url": "https://crm.example/hooks/socialdesk", "events": ["conversation.created", "message.received"],
     "description": "CRM"})]

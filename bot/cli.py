@@ -96,7 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     p = token.add_parser("create", help="create an API token for a user (printed once)")
     p.add_argument("--user", required=True)
     p.add_argument("--name", default="")
+    p.add_argument("--expires-in-days", type=int, default=None, help="stop working after this many days")
     p.set_defaults(func=cmd_token_create)
+    _token_commands(token)
+    _unlock_command(user)
 
     channel = sub.add_parser("channel", help="connected pages").add_subparsers(dest="channel_command", required=True)
     p = channel.add_parser("connect", help="connect a Facebook Page (and its Instagram account) with a page token")
@@ -320,8 +323,66 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     from bot.staff import auth
 
     _boot()
-    print(auth.create_api_token(args.user, args.name))
+    print(auth.create_api_token(args.user, args.name, args.expires_in_days))
     return 0
+
+
+def _token_commands(token: argparse._SubParsersAction) -> None:
+    p = token.add_parser("list", help="list API tokens (never the tokens themselves): status, expiry, last use")
+    p.add_argument("--user", default=None, help="only this user's tokens (e-mail)")
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke one API token by its id (from `token list`)")
+    p.add_argument("token_id", type=int)
+    p.set_defaults(func=cmd_token_revoke)
+
+
+def _unlock_command(user: argparse._SubParsersAction) -> None:
+    p = user.add_parser("unlock", help="let a user locked out by failed sign-ins sign in again at once")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_user_unlock)
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from bot.core.errors import NotFound
+    from bot.platform.models import User
+    from bot.staff import auth
+
+    _boot()
+    user = User.get_or_none(User.email == args.user.strip().lower()) if args.user else None
+    if args.user and user is None:
+        raise NotFound("user", args.user)
+    print(f"{'id':>5}  {'status':<8} {'user':<30} {'name':<20} {'created':<16} {'expires':<16} last used")
+    for row in auth.tokens(user.id if user else None):
+        print(f"{row.id:>5}  {row.status:<8} {row.email[:30]:<30} {row.name[:20]:<20} {_day(row.created_at):<16} "
+              f"{_day(row.expires_at):<16} {_day(row.last_used_at)}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from bot.staff import auth
+
+    _boot()
+    row = auth.revoke_token(args.token_id)
+    print(f"revoked token {row.id} ({row.name or 'unnamed'}) of {row.email}")
+    return 0
+
+
+def cmd_user_unlock(args: argparse.Namespace) -> int:
+    from bot.staff import signin
+
+    _boot()
+    had = signin.unlock(args.email)
+    print(f"unlocked {args.email.strip().lower()}" if had else f"{args.email} had no failed sign-ins on record")
+    return 0
+
+
+def _day(ms: int | None) -> str:
+    """A timestamp for the terminal (UTC), or '-'."""
+    if ms is None:
+        return "-"
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def cmd_channel_connect(args: argparse.Namespace) -> int:

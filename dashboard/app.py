@@ -19,6 +19,8 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from bot.automation import notifications  # noqa: E402
+from bot.core.errors import Throttled  # noqa: E402
+from bot.staff.permissions import Action  # noqa: E402
 from dashboard import state, widgets  # noqa: E402
 
 if TYPE_CHECKING:
@@ -35,15 +37,21 @@ def sign_in() -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        if state.log_in(email, password) is None:
+        try:
+            user = state.log_in(email, password)
+        except Throttled as exc:
+            st.error(f"Too many failed sign-ins: try again in {exc.retry_after} seconds"
+                     + (" (or ask an administrator to unlock your account)." if exc.locked else "."))
+            return
+        if user is None:
             st.error("Wrong e-mail or password.")
         else:
             st.rerun()
 
 
 def pages_for(user: User) -> dict[str, list[st.Page]]:
-    """Pages by role: agents work the inbox and automations; admins also manage channels,
-    staff and the sandbox."""
+    """Pages by what the user's role may do (`bot.staff.permissions`, the table the REST API's guards
+    consult too): everyone works the inbox; automations and settings only for roles allowed them."""
     sections = {
         "Inbox": [
             st.Page("app_pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True),
@@ -52,18 +60,26 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
             st.Page("app_pages/contacts.py", title="Contacts", icon=":material/contacts:"),
             st.Page("app_pages/canned.py", title="Saved replies", icon=":material/quickreply:"),
         ],
-        "Automations": [
-            st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
-            st.Page("app_pages/flows.py", title="Bot flows", icon=":material/account_tree:"),
-            st.Page("app_pages/stats.py", title="Stats", icon=":material/bar_chart:"),
-        ],
     }
-    if state.is_admin(user):
-        admin = [st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
-                 st.Page("app_pages/deliveries.py", title="Deliveries", icon=":material/report:")]
-        if state.sandbox_url():
-            admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
+    automations = []
+    if state.may(user, Action.MANAGE_CAMPAIGNS):
+        automations += [st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+                        st.Page("app_pages/stats.py", title="Stats", icon=":material/bar_chart:")]
+    if state.may(user, Action.MANAGE_FLOWS):
+        automations.insert(1, st.Page("app_pages/flows.py", title="Bot flows", icon=":material/account_tree:"))
+    if automations:
+        sections["Automations"] = automations
+    admin = []
+    if state.may(user, Action.MANAGE_CHANNELS) or state.may(user, Action.MANAGE_USERS):
+        admin.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
+    if state.may(user, Action.MANAGE_DELIVERIES):
+        admin.append(st.Page("app_pages/deliveries.py", title="Deliveries", icon=":material/report:"))
+    if state.sandbox_url() and state.may(user, Action.USE_SANDBOX):
+        admin.append(st.Page("app_pages/sandbox.py", title="Sandbox", icon=":material/science:"))
+    if admin:
         sections["Admin"] = admin
+    if state.may(user, Action.OWN_TOKENS):
+        sections["Account"] = [st.Page("app_pages/tokens.py", title="API tokens", icon=":material/key:")]
     return sections
 
 

@@ -36,7 +36,8 @@ from bot.platform import queue, runtime
 from bot.platform.db import db
 from bot.platform.models import Campaign
 from bot.platform.settings import META_GRAPH_URL, Settings, load_settings
-from bot.staff import auth
+from bot.staff import auth, permissions, signin
+from bot.staff.permissions import Action
 
 if TYPE_CHECKING:
     from bot.platform.models import User
@@ -142,13 +143,20 @@ def user_or_stop() -> User:
 
 
 def log_in(email: str, password: str) -> User | None:
-    user = auth.authenticate(email, password)
+    """Sign in through the throttle (`bot.staff.signin`): raises Throttled while the account or this
+    browser's address must wait after failed sign-ins."""
+    user = signin.sign_in(email, password, client_address())
     if user is not None:
         token = auth.start_session(user, auth.SESSION_TTL_MS)
         st.session_state[TOKEN] = token
         st.session_state[COOKIE_READ] = True
         st.session_state[COOKIE_SCRIPT] = _cookie_script(token, auth.SESSION_TTL_MS // 1000)
     return user
+
+
+def client_address() -> str:
+    """The browser's address as Streamlit's server saw it (behind a reverse proxy, the proxy's)."""
+    return getattr(st.context, "ip_address", None) or "unknown"
 
 
 def log_out() -> None:
@@ -176,20 +184,24 @@ def forget_login() -> None:
 def _cookie_script(token: str, max_age: int) -> str:
     """A script setting (or, with max-age 0, deleting) the session cookie, then removing itself
     from the page. Set from JavaScript because Streamlit cannot send Set-Cookie headers, so the
-    cookie cannot be HttpOnly; SameSite=Strict keeps other sites' requests from carrying it."""
-    cookie = json.dumps(f"{COOKIE}={token}; Max-Age={max_age}; Path=/; SameSite=Strict")
+    cookie cannot be HttpOnly; SameSite=Strict keeps other sites' requests from carrying it, and
+    `Secure` (whenever PUBLIC_URL is https, or the page itself is) keeps it off plain http."""
+    secure = "; Secure" if settings().public_url.lower().startswith("https://") else ""
+    cookie = json.dumps(f"{COOKIE}={token}; Max-Age={max_age}; Path=/; SameSite=Strict{secure}")
     return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');"
             "document.currentScript.remove();</script>")
 
 
-def is_admin(user: User) -> bool:
-    return user.role == auth.Role.ADMIN
+def may(user: User, action: Action) -> bool:
+    """The one permission table (`bot.staff.permissions`), as the REST API's guards consult it."""
+    return permissions.allowed(user.role, action)
 
 
-def require_admin(user: User | None) -> User:
-    """Stop a page for anyone but an admin (navigation hides it too; this is the second lock)."""
-    if user is None or not is_admin(user):
-        st.error("Only administrators can open this page.")
+def require(user: User | None, action: Action) -> User:
+    """Stop a page for anyone whose role may not do `action` (navigation hides it too; this is
+    the second lock, for a page reached by its address)."""
+    if user is None or not may(user, action):
+        st.error("Your role may not open this page.")
         st.stop()
     return user
 

@@ -8,15 +8,16 @@ from typing import Annotated
 from litestar import Controller
 from litestar.params import Parameter
 
-from api.guards import admin_only
+from api.guards import requires
 from api.resources import get, post, put
-from api.schemas import CampaignBody, IdParam, QueuedOut
+from api.schemas import CampaignBody, CampaignIn, IdParam, QueuedOut
 from bot import commands, queries
 from bot.automation import campaigns
 from bot.automation.campaign_stats import Funnel
 from bot.automation.campaigns import DRY_RUN_DAYS, DryRunReport
 from bot.platform.db import connection
 from bot.queries import CampaignView
+from bot.staff.permissions import Action
 
 Days = Annotated[int, Parameter(ge=1, le=30, description="how many days of stored comments to replay")]
 
@@ -24,7 +25,7 @@ Days = Annotated[int, Parameter(ge=1, le=30, description="how many days of store
 class CampaignController(Controller):
     path = "/campaigns"
     tags = ["campaigns"]
-    guards = [admin_only]
+    guards = [requires(Action.MANAGE_CAMPAIGNS)]
 
     @get(summary="List campaigns")
     def list_campaigns(self) -> list[CampaignView]:
@@ -34,12 +35,12 @@ class CampaignController(Controller):
     @post(summary="Create a campaign")
     def create(self, data: CampaignBody) -> CampaignView:
         with connection():
-            return queries.campaign(campaigns.save(data.spec()).id)
+            return queries.campaign(campaigns.save(_spec(data)).id)
 
     @post("/dry-run", status_code=200, summary="What an unsaved campaign would have done on recent comments")
     def dry_run_unsaved(self, data: CampaignBody, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
-            return campaigns.dry_run(data.spec(), days=days)
+            return campaigns.dry_run(_spec(data), days=days)
 
     @get("/{campaign_id:str}", summary="A campaign")
     def get_campaign(self, campaign_id: IdParam) -> CampaignView:
@@ -50,7 +51,7 @@ class CampaignController(Controller):
     def update(self, campaign_id: IdParam, data: CampaignBody) -> CampaignView:
         with connection():
             queries.campaign(campaign_id)  # 404 first: no point validating a body for a missing campaign
-            return queries.campaign(campaigns.save(data.spec(), campaign_id).id)
+            return queries.campaign(campaigns.save(_spec(data), campaign_id).id)
 
     @post("/{campaign_id:str}/activate", status_code=200, summary="Start answering comments")
     def activate(self, campaign_id: IdParam) -> CampaignView:
@@ -79,3 +80,7 @@ class CampaignController(Controller):
     def stats(self, campaign_id: IdParam) -> Funnel:
         with connection():
             return queries.campaign_funnel(campaign_id)
+
+
+def _spec(data: CampaignIn) -> campaigns.CampaignSpec:
+    return data.spec(campaigns.resolve_channel(data.channel_id, data.page_id))

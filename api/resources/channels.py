@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller
 
-from api.guards import Caller, admin_only
+from api.guards import Caller, requires
 from api.resources import get, patch, post, put
 from api.schemas import ChannelSettingsBody, ConnectChannelBody, HandoverBody, IdParam
 from bot import commands, queries
@@ -20,7 +20,9 @@ from bot.channels.backfill import BackfillView
 from bot.channels.health import HealthView
 from bot.platform.db import connection
 from bot.queries import ChannelView
+from bot.staff.permissions import Action
 
+MANAGE = [requires(Action.MANAGE_CHANNELS)]
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=10**13, description="milliseconds since the epoch")]
 
 
@@ -34,13 +36,14 @@ class BackfillBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class ChannelController(Controller):
     path = "/channels"
     tags = ["channels"]
+    guards = [requires(Action.VIEW_CHANNELS)]
 
     @get(summary="List channels")
     def list_channels(self) -> list[ChannelView]:
         with connection():
             return queries.channels()
 
-    @post(guards=[admin_only], summary="Connect a Facebook Page (and its Instagram account)")
+    @post(guards=MANAGE, summary="Connect a Facebook Page (and its Instagram account)")
     def connect(self, data: ConnectChannelBody) -> list[ChannelView]:
         with connection():
             connected = commands.connect_page(data.page_id, data.name, data.token,
@@ -54,7 +57,7 @@ class ChannelController(Controller):
         with connection():
             return queries.channel(channel_id)
 
-    @patch("/{channel_id:str}/settings", guards=[admin_only], summary="Change settings toggles")
+    @patch("/{channel_id:str}/settings", guards=MANAGE, summary="Change settings toggles")
     def change_settings(self, channel_id: IdParam, data: ChannelSettingsBody) -> ChannelView:
         changes = data.changes()
         with connection():
@@ -68,7 +71,7 @@ class ChannelController(Controller):
             queries.channel(channel_id)  # 404 for an unknown channel
             return handover.settings_for(channel_id)
 
-    @put("/{channel_id:str}/handover", guards=[admin_only], summary="Replace the handover settings")
+    @put("/{channel_id:str}/handover", guards=MANAGE, summary="Replace the handover settings")
     def replace_handover(self, channel_id: IdParam, data: HandoverBody) -> HandoverSettings:
         with connection():
             queries.channel(channel_id)  # 404 first: no point validating settings for a missing channel
@@ -85,7 +88,7 @@ class ChannelController(Controller):
             queries.channel(channel_id)  # 404 for an unknown channel
             return backfill.runs_of(channel_id)
 
-    @post("/{channel_id:str}/backfill", guards=[admin_only], status_code=202,
+    @post("/{channel_id:str}/backfill", guards=MANAGE, status_code=202,
           summary="Read back what Meta holds for a period (messages and comments)")
     def request_backfill(self, caller: Caller, channel_id: IdParam, data: BackfillBody) -> BackfillView:
         with connection():

@@ -8,16 +8,19 @@ from typing import Annotated
 from litestar import Controller
 from litestar.params import Parameter
 
+from api.guards import requires
 from api.resources import delete, get, post
 from api.schemas import MAX_NAME, IdParam, PageParam, PageSizeParam, TagBody, TagList
 from bot import commands, queries
 from bot.platform.db import connection
 from bot.queries import ContactPage, ContactView
+from bot.staff.permissions import Action
 
 
 class ContactController(Controller):
     path = "/contacts"
     tags = ["contacts"]
+    guards = [requires(Action.WORK_INBOX)]
 
     @get(summary="List contacts, most recently updated first; `search` matches names and usernames")
     def list_contacts(self, search: Annotated[str | None, Parameter(max_length=MAX_NAME)] = None,

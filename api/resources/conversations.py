@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from litestar import Controller
 from litestar.params import Parameter
 
-from api.guards import Caller
+from api.guards import Caller, requires
 from api.resources import delete, get, post
 from api.schemas import (
     MAX_NAME,
@@ -26,6 +26,7 @@ from api.schemas import (
 from bot import commands, queries
 from bot.platform.db import connection
 from bot.queries import ConversationView, InboxPage, MessageView
+from bot.staff.permissions import Action
 
 TagParam = Annotated[str, Parameter(max_length=MAX_NAME)]
 Search = Annotated[str | None, Parameter(max_length=MAX_NAME, description="words in messages or the name")]
@@ -34,6 +35,7 @@ Search = Annotated[str | None, Parameter(max_length=MAX_NAME, description="words
 class ConversationController(Controller):
     path = "/conversations"
     tags = ["conversations"]
+    guards = [requires(Action.WORK_INBOX)]
 
     @get(summary="List conversations (the inbox), newest first")
     def list_conversations(

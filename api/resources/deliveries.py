@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from litestar import Controller
 
-from api.guards import admin_only
+from api.guards import requires
 from api.resources import get, post
 from api.schemas import IdParam
 from bot import commands
 from bot.inbound import quarantine
 from bot.inbound.quarantine import QuarantinedDelivery
 from bot.platform.db import connection
+from bot.staff.permissions import Action
 
 
 class DeliveryController(Controller):
     path = "/deliveries"
     tags = ["deliveries"]
-    guards = [admin_only]
+    guards = [requires(Action.MANAGE_DELIVERIES)]
 
     @get("/quarantined", summary="Deliveries set aside after repeated failures, newest first, with the reason")
     def list_quarantined(self) -> list[QuarantinedDelivery]:

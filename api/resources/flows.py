@@ -9,13 +9,14 @@ import msgspec
 from litestar import Controller, Response
 from litestar.params import Parameter
 
-from api.guards import admin_only
+from api.guards import requires
 from api.resources import delete, get, post, put
 from api.schemas import IdParam
 from bot.automation.flows import store
 from bot.automation.flows.spec import FlowSpec, to_dot
 from bot.platform.db import connection
 from bot.platform.models import Flow
+from bot.staff.permissions import Action
 
 Format = Annotated[Literal["yaml", "json"], Parameter(description="document format")]
 
@@ -32,7 +33,7 @@ class FlowView(msgspec.Struct):
     updated_at: int
 
 
-class FlowDocument(msgspec.Struct):
+class FlowDocument(msgspec.Struct, forbid_unknown_fields=True):
     """A flow as a YAML or JSON text (what export gives and import takes)."""
 
     document: str
@@ -42,7 +43,7 @@ class FlowDocument(msgspec.Struct):
 class FlowController(Controller):
     path = "/flows"
     tags = ["flows"]
-    guards = [admin_only]
+    guards = [requires(Action.MANAGE_FLOWS)]
 
     @get(summary="List bot flows")
     def list_flows(self) -> list[FlowView]:

@@ -9,7 +9,7 @@ from typing import Annotated
 from litestar import Controller
 from litestar.params import Parameter
 
-from api.guards import Caller
+from api.guards import Caller, requires
 from api.resources import delete, get, patch, post
 from api.schemas import MAX_ID, IdParam
 from api.schemas_helpdesk import CannedBody, CannedPatchBody, NoteBody, SnoozeBody
@@ -19,6 +19,7 @@ from bot.helpdesk.canned import CannedView
 from bot.helpdesk.notes import NoteView
 from bot.platform.db import connection
 from bot.queries import ConversationView
+from bot.staff.permissions import Action
 
 ConversationParam = Annotated[int, Parameter(ge=1, le=MAX_ID, description="the conversation to render it for")]
 
@@ -26,6 +27,7 @@ ConversationParam = Annotated[int, Parameter(ge=1, le=MAX_ID, description="the c
 class NoteController(Controller):
     path = "/conversations/{conversation_id:str}"
     tags = ["conversations"]
+    guards = [requires(Action.WORK_INBOX)]
 
     @get("/notes", summary="The conversation's private notes, oldest first (never sent to the customer)")
     def list_notes(self, conversation_id: IdParam,
@@ -54,6 +56,7 @@ class NoteController(Controller):
 class CannedController(Controller):
     path = "/canned-responses"
     tags = ["canned responses"]
+    guards = [requires(Action.WORK_INBOX)]
 
     @get(summary="The canned responses you can use: the team's and your own")
     def list_canned(self, caller: Caller) -> list[CannedView]:

@@ -1,22 +1,23 @@
-"""`/api/v1/users`: staff accounts. Admins only."""
+"""`/api/v1/users`: staff accounts; unlock one locked by failed sign-ins. Admins only."""
 
 from __future__ import annotations
 
 from litestar import Controller
 
-from api.guards import Caller, admin_only
+from api.guards import Caller, requires
 from api.resources import get, post
 from api.schemas import IdParam, UserBody
 from bot import commands, queries
 from bot.platform.db import connection
 from bot.queries import UserView
-from bot.staff import auth
+from bot.staff import auth, signin
+from bot.staff.permissions import Action
 
 
 class UserController(Controller):
     path = "/users"
     tags = ["users"]
-    guards = [admin_only]
+    guards = [requires(Action.MANAGE_USERS)]
 
     @get(summary="List staff users")
     def list_users(self) -> list[UserView]:
@@ -33,3 +34,9 @@ class UserController(Controller):
     def deactivate(self, caller: Caller, user_id: IdParam) -> UserView:
         with connection():
             return queries.user_view(commands.deactivate_user(caller.id, user_id))
+
+    @post("/{user_id:str}/unlock", status_code=200,
+          summary="Let a user locked out by failed sign-ins sign in again at once")
+    def unlock(self, user_id: IdParam) -> UserView:
+        with connection():
+            return queries.user_view(signin.unlock_user(user_id))

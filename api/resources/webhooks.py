@@ -12,18 +12,19 @@ from typing import Annotated, Literal
 from litestar import Controller
 from litestar.params import Parameter
 
-from api.guards import Caller, admin_only
+from api.guards import Caller, requires
 from api.resources import delete, get, patch, post
 from api.schemas import IdParam, WebhookBody, WebhookPatchBody
 from bot.outbound import outhooks
 from bot.outbound.outhooks import DeliveryView, EndpointView
 from bot.platform.db import connection
+from bot.staff.permissions import Action
 
 
 class WebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
-    guards = [admin_only]
+    guards = [requires(Action.MANAGE_WEBHOOKS)]
 
     @get(summary="List endpoints (with their signing secrets)")
     def list_endpoints(self) -> list[EndpointView]:

@@ -68,7 +68,7 @@ REASONS = {
 # --- definitions ----------------------------------------------------------------------------------
 
 
-class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True):
+class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Trigger "Comment on a post"."""
 
     all_posts: bool = True
@@ -78,7 +78,7 @@ class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True):
     keywords_none: list[str] = []
 
 
-class ActionSpec(msgspec.Struct, frozen=True, kw_only=True):
+class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One action. `kind` decides which fields matter:
     send_message: message (sent as the private reply to the comment, then held parts);
     reply_comment: text and optional variations (a public reply, one picked at random);
@@ -94,12 +94,56 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True):
     flow: str | None = None
 
 
-class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True):
+class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str
     channel_id: int
     trigger: TriggerSpec = TriggerSpec()
     actions: list[ActionSpec] = []
     is_active: bool = False
+
+
+def resolve_channel(channel_id: int | None, page_id: str | None) -> int:
+    """The channel a campaign is for, named by our database id or by Meta's id of the page (or
+    Instagram account); both may be given when they agree."""
+    if page_id is None:
+        if channel_id is None:
+            raise Invalid("channel_id", "give channel_id or page_id")
+        return channel_id
+    channel = (Channel.select().where(Channel.account_id == page_id)
+               .order_by((Channel.platform != "facebook"), Channel.id).first())
+    if channel is None:
+        raise Invalid("page_id", "no connected page or Instagram account has this id")
+    if channel_id is not None and channel_id != channel.id:
+        raise Invalid("page_id", f"names channel {channel.id}, not channel_id {channel_id}")
+    return channel.id
+
+
+def normalized(spec: CampaignSpec) -> CampaignSpec:
+    """The spec with post ids in the form Meta's comment webhooks carry, so they match: a
+    Facebook post as `{page-id}_{post-id}` (a bare post id gets the page's prefix), an Instagram
+    media id as it is (meta-platform.md: comment `post_id` is `<page-id>_<post-suffix>`)."""
+    channel = Channel.get_or_none(Channel.id == spec.channel_id)
+    if channel is None or not spec.trigger.post_ids:
+        return spec
+    post_ids = [_post_id(raw, channel, f"trigger.post_ids[{i}]") for i, raw in enumerate(spec.trigger.post_ids)]
+    trigger = msgspec.structs.replace(spec.trigger, post_ids=list(dict.fromkeys(post_ids)))
+    return msgspec.structs.replace(spec, trigger=trigger)
+
+
+def _post_id(raw: str, channel: Channel, field: str) -> str:
+    post_id = raw.strip()
+    page, sep, suffix = post_id.partition("_")
+    if channel.platform != "facebook":
+        if not post_id.isdigit():
+            raise Invalid(field, "must be an Instagram media id (digits)")
+        return post_id
+    if not (page.isdigit() and (not sep or suffix.isdigit())):
+        raise Invalid(field, "must be a post id: {page-id}_{post-id} or the bare post id")
+    if not sep:
+        return f"{channel.page_id}_{post_id}"
+    if page != channel.page_id:
+        raise Invalid(field, f"is a post of another page ({page}), not of page {channel.page_id}")
+    return post_id
 
 
 def validate(spec: CampaignSpec) -> None:
@@ -144,6 +188,7 @@ def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
 
 def save(spec: CampaignSpec, campaign_id: int | None = None) -> Campaign:
     """Create or replace a campaign after validating it."""
+    spec = normalized(spec)
     validate(spec)
     now = now_ms()
     trigger = msgspec.to_builtins(spec.trigger)
@@ -425,6 +470,7 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
             samples: int = 5) -> DryRunReport:
     """What `spec` would have done on the stored comments of the last `days` days, decided by the
     same `match` as the live engine (as if the campaign were active). Sends nothing."""
+    spec = normalized(spec)
     validate(spec)
     now = now_ms()
     handled = set()

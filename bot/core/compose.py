@@ -3,8 +3,9 @@
 Staff replies, bot steps and campaign actions all produce a `MessageContent`. This module
 owns three things about it, so the sender never has to guess:
 
-- shortcodes: text is a Jinja2 template rendered in a *sandbox* (staff and campaign authors are
-  not trusted with Python), checked when it is saved so that a typo never reaches a customer;
+- shortcodes: text is a Jinja2 template rendered in a *sandbox* under limits of time, size and
+  loop length (`bot.core.templates`: staff and campaign authors are not trusted with Python or the
+  CPU), checked when it is saved so that a typo or a runaway loop never reaches a customer;
 - `validate_content`: our product rules and Meta's limits (meta-platform.md §5), checked before
   anything is queued so that Meta's 100 "invalid parameter" never happens in production;
 - `split_parts`: one content becomes the list of messages Meta can take one at a time.
@@ -22,9 +23,9 @@ from urllib.parse import urlsplit
 import jinja2
 import jinja2.meta
 import msgspec
-from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.errors import Invalid
+from bot.core.templates import BoundedEnvironment, TemplateLimit, check_source, check_syntax, render_bounded
 
 MediaType = Literal["image", "video", "audio", "file"]
 MEDIA_TYPES: frozenset[str] = frozenset({"image", "video", "audio", "file"})
@@ -39,7 +40,7 @@ MAX_MESSENGER_TEXT_CHARS = 2000  # §5
 MAX_INSTAGRAM_TEXT_BYTES = 1000  # §5: bytes of UTF-8, not characters
 
 
-class Button(msgspec.Struct, frozen=True, omit_defaults=True):
+class Button(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
     """A button under the text: opens `url`, or sends `payload` back to us as a postback."""
 
     title: str
@@ -47,7 +48,7 @@ class Button(msgspec.Struct, frozen=True, omit_defaults=True):
     payload: str | None = None
 
 
-class MediaAttachment(msgspec.Struct, frozen=True, omit_defaults=True):
+class MediaAttachment(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
     """A file to send: fetched by Meta from `url`, or already uploaded (`attachment_id`)."""
 
     type: MediaType
@@ -55,14 +56,14 @@ class MediaAttachment(msgspec.Struct, frozen=True, omit_defaults=True):
     attachment_id: str | None = None
 
 
-class QuickReply(msgspec.Struct, frozen=True, omit_defaults=True):
+class QuickReply(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
     """A suggested answer shown above the keyboard; tapping it sends `payload` with the text."""
 
     title: str
     payload: str
 
 
-class MessageContent(msgspec.Struct, frozen=True, omit_defaults=True):
+class MessageContent(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
     """One outgoing message as the author wrote it, whatever number of Meta calls it takes."""
 
     text: str | None = None
@@ -85,32 +86,41 @@ SHORTCODES: dict[str, str] = {
     "post_url": "The link to the post that was commented on (empty outside comment campaigns).",
 }
 
-_environment = SandboxedEnvironment(
+_environment = BoundedEnvironment(
     undefined=jinja2.StrictUndefined,
     autoescape=False,  # plain text for Messenger/Instagram, not HTML
     keep_trailing_newline=True,
 )
+LONG_SAMPLE = "x" * 1000  # a long name or comment, for the worst-case render at save
 
 
 def check_template(text: str, field: str) -> None:
     """Refuse a template when it is saved, not when it is sent.
 
-    Catches syntax errors and any variable that is not a shortcode (a typo such as
-    `{{ frist_name }}` would otherwise send an empty hole to customers), then renders once
-    with sample values so that what the sandbox forbids is refused here too.
+    Catches syntax errors, constructs and costs beyond `bot.core.templates`' limits, and any variable
+    that is not a shortcode (a typo such as `{{ frist_name }}` would otherwise send an empty
+    hole to customers). Then renders it with short and with long sample values, so what the
+    sandbox forbids, and a loop over a long comment that would run out of time, is refused here.
     """
     try:
+        check_source(text)
         tree = _environment.parse(text)
+        check_syntax(tree)
     except jinja2.TemplateSyntaxError as exc:
         raise Invalid(field, f"template error on line {exc.lineno}: {exc.message}") from None
+    except TemplateLimit as exc:
+        raise Invalid(field, f"template refused: {exc}") from None
     unknown = sorted(jinja2.meta.find_undeclared_variables(tree) - SHORTCODES.keys())
     if unknown:
         known = ", ".join(SHORTCODES)
         raise Invalid(field, f"unknown shortcode(s) {', '.join(unknown)}; available: {known}")
-    try:
-        _compile(text).render({name: name for name in SHORTCODES})
-    except jinja2.TemplateError as exc:
-        raise Invalid(field, f"template error: {exc}") from None
+    for sample in ({name: name for name in SHORTCODES}, dict.fromkeys(SHORTCODES, LONG_SAMPLE)):
+        try:
+            render_bounded(_compile(text), sample)
+        except TemplateLimit as exc:
+            raise Invalid(field, f"template refused: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any error of the author's code is a template error
+            raise Invalid(field, f"template error: {exc}") from None
 
 
 def render(text: str, context: Mapping[str, str | None]) -> str:
@@ -118,20 +128,23 @@ def render(text: str, context: Mapping[str, str | None]) -> str:
 
     A missing first name must not stop a campaign, so absent or None values become empty
     strings (authors write `{{ first_name or "there" }}` for a fallback). A template that
-    never passed `check_template` can still fail: that raises Invalid("template", ...), a
-    permanent failure of that one message.
+    never passed `check_template`, or breaks a limit with this person's values, still fails:
+    that raises Invalid("template", ...), a permanent failure of that one message.
     """
     values: dict[str, str] = dict.fromkeys(SHORTCODES, "")
     values.update({name: value or "" for name, value in context.items()})
     try:
-        return _compile(text).render(values)
-    except jinja2.TemplateError as exc:
+        return render_bounded(_compile(text), values)
+    except Exception as exc:  # noqa: BLE001 - any error of the author's code is a template error
         raise Invalid("template", f"cannot render: {exc}") from None
 
 
 @functools.lru_cache(maxsize=1024)
 def _compile(text: str) -> jinja2.Template:
-    """Compiling costs far more than rendering, and the same campaign text is sent many times."""
+    """Compiling costs far more than rendering, and the same campaign text is sent many times.
+    Only templates within the source and syntax limits compile."""
+    check_source(text)
+    check_syntax(_environment.parse(text))
     return _environment.from_string(text)
 
 

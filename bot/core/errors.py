@@ -47,6 +47,17 @@ class Refused(SocialdeskError):
         super().__init__(reason)
 
 
+class Throttled(SocialdeskError):
+    """Too many failed sign-ins (or bad API tokens) lately: try again in `retry_after` seconds.
+    `locked` says the account or address is locked for a while (an admin can unlock an account)."""
+
+    def __init__(self, retry_after: int, locked: bool = False) -> None:
+        self.retry_after = retry_after
+        self.locked = locked
+        what = "locked after repeated failed sign-ins" if locked else "too many failed sign-ins"
+        super().__init__(f"{what}; try again in {retry_after} s")
+
+
 class GraphError(SocialdeskError):
     """An answer from the Graph API (or the network on the way) that is not a success.
 

@@ -8,9 +8,11 @@ dashboard process can write to the same file.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import peewee
@@ -41,10 +43,22 @@ def open_database(database_url: str, *, max_connections: int = 20) -> peewee.Dat
         )
     else:
         path = sqlite_path(database_url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         database = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=15, autoconnect=True)
     db.initialize(database)
     return database
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (0600, whatever the umask): it holds
+    customers' messages and encrypted page tokens. SQLite gives its -wal and -shm files the same
+    mode. An existing file keeps the mode its operator chose."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)  # the umask may have removed bits, never added: make it exact
 
 
 def is_sqlite() -> bool:

@@ -60,6 +60,8 @@ class ApiToken(BaseModel):
     name = CharField(default="")
     created_at = BigIntegerField()
     last_used_at = BigIntegerField(null=True)
+    expires_at = BigIntegerField(null=True)  # migration 0010: optional expiry
+    revoked_at = BigIntegerField(null=True)  # migration 0010: revoked one by one, kept for the record
 
 
 # --- channels ----------------------------------------------------------------------------------
@@ -710,3 +712,32 @@ class CannedResponse(BaseModel):
 
 HELPDESK_MODELS: list[type[BaseModel]] = [Note, Snooze, CannedResponse]
 ALL_MODELS += HELPDESK_MODELS
+
+
+# --- sign-in throttling and log (migration 0010; owned by bot/staff/signin.py) ------------------------------
+
+
+class SignInThrottle(BaseModel):
+    """Recent failures of one key: an account (`account:<e-mail>`), a client address signing in
+    (`address:<ip>`) or presenting bad API tokens (`token:<ip>`). Kept in the database so the API
+    and dashboard processes share it; a row is forgotten once its failures are old."""
+
+    key = CharField(unique=True)
+    failures = IntegerField(default=0)
+    last_failure_at = BigIntegerField()
+    locked_until = BigIntegerField(null=True)
+
+
+class SignInAttempt(BaseModel):
+    """One sign-in (dashboard password) or refused API token, for admins to review."""
+
+    at = BigIntegerField(index=True)
+    method = CharField()  # password | token
+    email = CharField(default="")  # as typed (normalised), also for unknown accounts
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    address = CharField(default="")
+    outcome = CharField()  # ok | failed | throttled | locked
+
+
+SIGNIN_MODELS: list[type[BaseModel]] = [SignInThrottle, SignInAttempt]
+ALL_MODELS += SIGNIN_MODELS

@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from enum import StrEnum
 
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -77,25 +78,97 @@ def end_session(token: str) -> None:
     StaffSession.delete().where(StaffSession.token_hash == _digest(token)).execute()
 
 
-def create_api_token(email: str, name: str = "") -> str:
-    """A new REST API bearer token for the user; printed once, stored hashed."""
+TOKEN_DAY_MS = 86400 * 1000
+MAX_TOKEN_DAYS = 3650
+LAST_USED_EVERY_MS = 60_000  # `last_used_at` is refreshed at most once a minute, not on every call
+
+
+class TokenView(msgspec.Struct):
+    """An API token as admins and its owner see it (never the token itself, which is shown once).
+    `status`: active, expired or revoked."""
+
+    id: int
+    user_id: int
+    email: str
+    name: str
+    created_at: int
+    last_used_at: int | None
+    expires_at: int | None
+    revoked_at: int | None
+    status: str
+
+
+def create_api_token(email: str, name: str = "", expires_in_days: int | None = None) -> str:
+    """A new REST API bearer token for the user; printed once, stored hashed. With
+    `expires_in_days` it stops working after that many days."""
     user = User.get_or_none(User.email == email.strip().lower())
     if user is None:
         raise NotFound("user", email)
+    return new_api_token(user, name, expires_in_days)
+
+
+def new_api_token(user: User, name: str = "", expires_in_days: int | None = None) -> str:
+    """`create_api_token` for a user already at hand (the REST API names users by id)."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise Invalid("expires_in_days", f"must be 1 to {MAX_TOKEN_DAYS} days")
+    if len(name) > 200:
+        raise Invalid("name", "must be at most 200 characters")
+    now = now_ms()
+    expires_at = now + expires_in_days * TOKEN_DAY_MS if expires_in_days else None
     token = "sd_" + secrets.token_urlsafe(32)
-    ApiToken.create(token_hash=_digest(token), user=user, name=name, created_at=now_ms())
+    ApiToken.create(token_hash=_digest(token), user=user, name=name, created_at=now, expires_at=expires_at)
     return token
 
 
 def token_user(token: str | None) -> User | None:
-    """The active user owning an API token, or None."""
+    """The active user owning a live (not revoked, not expired) API token, or None."""
+    row = token_row(token)
+    if row is None or token_status(row) != "active" or not row.user.is_active:
+        return None
+    if row.last_used_at is None or row.last_used_at < now_ms() - LAST_USED_EVERY_MS:
+        ApiToken.update(last_used_at=now_ms()).where(ApiToken.id == row.id).execute()
+    return row.user
+
+
+def token_row(token: str | None) -> ApiToken | None:
+    """The stored token (with its user) a bearer token names, whatever its status."""
     if not token:
         return None
-    row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.token_hash == _digest(token)).first()
-    if row is None or not row.user.is_active:
-        return None
-    ApiToken.update(last_used_at=now_ms()).where(ApiToken.id == row.id).execute()
-    return row.user
+    return ApiToken.select(ApiToken, User).join(User).where(ApiToken.token_hash == _digest(token)).first()
+
+
+def token_status(row: ApiToken) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now_ms():
+        return "expired"
+    return "active"
+
+
+def tokens(user_id: int | None = None) -> list[TokenView]:
+    """API tokens, newest first: everyone's, or one user's."""
+    query = ApiToken.select(ApiToken, User).join(User).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user == user_id)
+    return [_token_view(row) for row in query]
+
+
+def revoke_token(token_id: int, owner_id: int | None = None) -> TokenView:
+    """Revoke one token (kept in the list as revoked). With `owner_id`, only that user's own
+    tokens can be revoked: another user's token is NotFound, so ids tell nothing."""
+    row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.id == token_id).first()
+    if row is None or (owner_id is not None and row.user_id != owner_id):
+        raise NotFound("API token", token_id)
+    if row.revoked_at is None:
+        row.revoked_at = now_ms()
+        ApiToken.update(revoked_at=row.revoked_at).where(ApiToken.id == row.id).execute()
+    return _token_view(row)
+
+
+def _token_view(row: ApiToken) -> TokenView:
+    return TokenView(id=row.id, user_id=row.user_id, email=row.user.email, name=row.name,
+                     created_at=row.created_at, last_used_at=row.last_used_at, expires_at=row.expires_at,
+                     revoked_at=row.revoked_at, status=token_status(row))
 
 
 def _digest(token: str) -> str:

@@ -24,6 +24,7 @@ from bot.core.compose import SHORTCODES, MessageContent, check_content_templates
 from bot.core.errors import GraphError, Invalid, NotFound, Refused
 from bot.platform import registry as channels
 from bot.platform import runtime
+from bot.staff.permissions import Action
 from dashboard import state, widgets
 from dashboard.widgets import drafted
 
@@ -405,7 +406,7 @@ def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
     st.caption("Nothing was sent.")
 
 
-state.user_or_stop()
+state.require(state.user_or_stop(), Action.MANAGE_CAMPAIGNS)
 editing = st.session_state.get(EDIT)
 if editing is None:
     campaign_list()

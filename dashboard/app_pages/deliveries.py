@@ -13,6 +13,7 @@ import streamlit as st
 from bot import commands
 from bot.core.errors import NotFound
 from bot.inbound import quarantine
+from bot.staff.permissions import Action
 from dashboard import state
 
 
@@ -35,7 +36,7 @@ def delivery_card(item: quarantine.QuarantinedDelivery) -> None:
 
 
 def page() -> None:
-    state.require_admin(state.current_user())
+    state.require(state.current_user(), Action.MANAGE_DELIVERIES)
     st.title("Webhook deliveries")
     state.show_notice()
     items = quarantine.quarantined()

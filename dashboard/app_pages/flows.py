@@ -9,6 +9,7 @@ import streamlit as st
 
 from bot.automation.flows import spec, store
 from bot.core.errors import Invalid, NotFound
+from bot.staff.permissions import Action
 from dashboard import state
 
 PICK = "sd_flow_pick"
@@ -100,7 +101,7 @@ def editor(names: dict[str, int]) -> None:
     preview(text)
 
 
-state.user_or_stop()
+state.require(state.user_or_stop(), Action.MANAGE_FLOWS)
 st.title("Bot flows")
 state.show_notice()
 editor(flow_names())

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from bot.platform import registry as channels
+from bot.staff.permissions import Action
 from dashboard import state
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def account_label(channel: Channel) -> str:
     return f"{channel.name} ({'Instagram' if channel.platform == 'instagram' else 'Facebook Page'})"
 
 
-state.require_admin(state.user_or_stop())
+state.require(state.user_or_stop(), Action.USE_SANDBOX)
 st.title("Sandbox")
 st.caption("Play a customer against the built-in sandbox Graph API and watch the automations run.")
 state.show_notice()

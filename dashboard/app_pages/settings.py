@@ -1,6 +1,6 @@
 """Settings (admins only): connected channels with their toggles, health and handover to a
 person, connecting a Facebook Page (and its Instagram account), what to paste into Meta's app
-settings, and staff.
+settings, staff, and the sign-in log with locked accounts (`dashboard.access`).
 
 Page and user tokens are typed in password fields and handed straight to
 `commands.connect_page`, which stores them encrypted; nothing here ever shows one.
@@ -22,7 +22,8 @@ from bot.platform import registry as channels
 from bot.platform import runtime
 from bot.platform.db import now_ms
 from bot.staff import auth
-from dashboard import state, widgets
+from bot.staff.permissions import Action
+from dashboard import access, state, widgets
 
 if TYPE_CHECKING:
     from bot.platform.models import Channel
@@ -311,10 +312,11 @@ def staff() -> None:
             st.rerun()
 
 
-state.require_admin(state.user_or_stop())
+state.require(state.user_or_stop(), Action.MANAGE_CHANNELS)
 st.title("Settings")
 state.show_notice()
-channel_tab, connect_tab, webhook_tab, staff_tab = st.tabs(["Channels", "Connect a page", "Webhook", "Staff"])
+channel_tab, connect_tab, webhook_tab, staff_tab, sign_in_tab = st.tabs(
+    ["Channels", "Connect a page", "Webhook", "Staff", "Sign-ins"])
 with channel_tab:
     connected = channels.list_channels()
     if not connected:
@@ -329,3 +331,5 @@ with webhook_tab:
     webhook_help()
 with staff_tab:
     staff()
+with sign_in_tab:
+    access.sign_ins()

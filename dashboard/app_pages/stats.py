@@ -8,9 +8,10 @@ import streamlit as st
 
 from bot.automation import campaign_stats
 from bot.automation.campaigns import REASONS
+from bot.staff.permissions import Action
 from dashboard import state, widgets
 
-state.user_or_stop()
+state.require(state.user_or_stop(), Action.MANAGE_CAMPAIGNS)
 st.title("Stats")
 rows = state.campaign_list()
 if not rows:

@@ -39,11 +39,12 @@ def test_create_get_list_update(api: Api) -> None:
     assert created["actions"][0]["message"]["buttons"] == [{"title": "Buy", "url": "https://shop.example/b"}]
     assert api.ok("GET", f"/campaigns/{created['id']}") == created
     assert [c["id"] for c in api.ok("GET", "/campaigns")] == [created["id"]]
+    post_id = f"{api.stack.page['page_id']}_2"
     changed = api.ok("PUT", f"/campaigns/{created['id']}", json=spec(
-        channel_id, name="Prices v2", trigger={"all_posts": False, "post_ids": ["1_2"]},
+        channel_id, name="Prices v2", trigger={"all_posts": False, "post_ids": [post_id]},
         actions=[{"kind": "add_tag", "tag": "asked price"}], is_active=True))
     assert (changed["name"], changed["is_active"]) == ("Prices v2", True)
-    assert changed["trigger"]["post_ids"] == ["1_2"]
+    assert changed["trigger"]["post_ids"] == [post_id]
     assert [a["kind"] for a in changed["actions"]] == ["add_tag"]
     assert changed["updated_at"] >= created["updated_at"]
 
@@ -142,3 +143,40 @@ def test_send_to_past_comments_answers_each_eligible_comment_once(api: Api) -> N
     assert len(private) == 1
     assert api.ok("POST", f"/campaigns/{saved['id']}/send-to-past-comments") == {"comments": 0, "queued": 0}
     assert api.post("/campaigns/999/send-to-past-comments").status_code == 404
+
+
+def test_the_channel_by_page_id_and_post_ids_in_either_form(api: Api) -> None:
+    """Integrators know Meta's ids, not ours: the page id names the channel, and a post id is
+    taken as Meta's `{page}_{post}` or bare; both are stored as comment webhooks carry them."""
+    page_id = api.stack.page["page_id"]
+    body = spec(0, trigger={"all_posts": False, "post_ids": ["77", f"{page_id}_88", f"{page_id}_77"]})
+    del body["channel_id"]
+    created = api.ok("POST", "/campaigns", 201, json={**body, "page_id": page_id})
+    assert created["channel_id"] == page_channel(api)
+    assert created["trigger"]["post_ids"] == [f"{page_id}_77", f"{page_id}_88"]
+    instagram = api.ok("POST", "/campaigns", 201, json={**spec(0), "channel_id": None,
+                                                        "page_id": api.stack.page["instagram_id"]})
+    assert instagram["channel_id"] != created["channel_id"]
+    cases = [
+        ({**body, "page_id": "123456"}, "page_id"),
+        ({**body, "page_id": page_id, "channel_id": instagram["channel_id"]}, "page_id"),
+        (body, "channel_id"),
+        ({**body, "page_id": page_id, "trigger": {"all_posts": False, "post_ids": ["9_77"]}}, "trigger.post_ids[0]"),
+        ({**body, "page_id": page_id, "trigger": {"all_posts": False, "post_ids": ["1", "x"]}}, "trigger.post_ids[1]"),
+    ]
+    for wrong, field in cases:
+        response = api.post("/campaigns", json=wrong)
+        assert response.status_code == 422 and error_of(response)["field"] == field, (wrong, response.text)
+
+
+def test_a_campaign_on_a_bare_post_id_answers_comments_on_that_post(api: Api) -> None:
+    page_id = api.stack.page["page_id"]
+    post_id = api.stack.control("posts", account_id=page_id, message="Boots")["post_id"]
+    bare = post_id.split("_", 1)[1]
+    api.ok("POST", "/campaigns", 201, json={**spec(0, is_active=True), "channel_id": None, "page_id": page_id,
+                                            "trigger": {"all_posts": False, "post_ids": [bare]}})
+    api.stack.control("comment", account_id=page_id, post_id=post_id, text="price?", user_id=api.customer())
+    api.stack.wait(lambda: Message.select().where(Message.origin.startswith("campaign:")
+                                                  & (Message.send_kind == "private_reply")
+                                                  & (Message.status == "sent")).exists(),
+                   what="the campaign answered a comment on the post named by its bare id")

@@ -40,7 +40,7 @@ def test_tags(api: Api) -> None:
     assert again["tags"].count("Wholesale") == 1
     assert api.ok("DELETE", f"/contacts/{contact_id}/tags/Wholesale") == {"tags": ["Facebook Messenger"]}
     assert api.ok("DELETE", f"/contacts/{contact_id}/tags/Unknown") == {"tags": ["Facebook Messenger"]}
-    for body, field in [({"tag": " "}, "tag"), ({"tag": None}, "tag"), ({"label": "x"}, "tag")]:
+    for body, field in [({"tag": " "}, "tag"), ({"tag": None}, "tag"), ({}, "tag"), ({"label": "x"}, "label")]:
         response = api.post(f"/contacts/{contact_id}/tags", json=body)
         assert response.status_code == 422 and error_of(response)["field"] == field, body
     assert api.post("/contacts/4242/tags", json={"tag": "VIP"}).status_code == 404
