@@ -99,7 +99,10 @@ def test_a_failed_reply_shows_failed_with_retry_and_its_author(desk, admin_app) 
     assert [c for c in captions if c.startswith("Ada Admin · ")], captions  # the byline, not "Staff · ..."
     assert not [c for c in captions if c.startswith("Staff · ")]
     assert [c for c in captions if "Failed" in c]
-    assert [b for b in admin_app.button if b.key == f"retry{row.id}"]
+    admin_app.button(key=f"retry{row.id}").click().run()
+    assert not admin_app.exception
+    assert Message.select().where(Message.text == "On its way").count() == 2  # a new attempt, the record kept
+    assert not [b for b in admin_app.button if b.key == f"retry{row.id}"]  # once per failed message
 
 
 def test_the_reply_box_says_queued_neutrally(desk, admin_app) -> None:
