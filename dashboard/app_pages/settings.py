@@ -79,7 +79,7 @@ def health_badge(view: health.HealthView) -> str:
     """Never "healthy" before a check ran, nor next to a failed check: a problem first, then a
     failed check, then "not checked yet", and only then the status itself."""
     if view.status not in health.GOOD:
-        return f":red-badge[{view.label}]"
+        return HEALTH_BADGES.get(view.status, f":red-badge[{view.label}]")
     if view.last_error:
         return ":orange-badge[last check failed]"
     if view.last_checked_at is None:
