@@ -120,6 +120,8 @@ class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True, forbid
     notifications: bool | None = None
     emails: bool | None = None
     human_agent: bool | None = None
+    notify_postbacks: bool | None = None  # button taps ring the bell (default off)
+    notify_campaign_comments: bool | None = None  # comments a campaign answered ring it (default off)
     fallback_message: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
     def changes(self) -> dict[str, bool | str | None]:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from bot import jobs
-from bot.automation import campaigns, handover
+from bot.automation import campaigns, handover, notifications
 from bot.automation.router import FollowUps
 from bot.channels import backfill, connect
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
@@ -16,7 +16,7 @@ from bot.core.errors import Invalid, NotFound, Refused
 from bot.helpdesk import canned, notes, snooze
 from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
-from bot.outbound import outbox
+from bot.outbound import outbox, retry
 from bot.outbound.sendpolicy import SendKind
 from bot.platform.db import transaction
 from bot.platform.models import Channel, Comment, Contact, Conversation, Message, StaffSession, User
@@ -39,6 +39,7 @@ def reply(user_id: int, conversation_id: int, *, text: str | None = None,
     with transaction():
         ready = outbox.add(draft)
         Conversation.update(unread_count=0).where(Conversation.id == conversation.id).execute()
+        notifications.mark_conversation_read(user_id, conversation.id)  # answering is reading
         handover.pause_after_staff(conversation)  # the bot never talks over a person
         rows = list(Message.select().where(Message.idempotency_key.startswith(key + ":")).order_by(Message.id))
     jobs.dispatch(FollowUps(send=ready))
@@ -264,3 +265,31 @@ def retry_delivery(delivery_id: int) -> None:
     if not ingest.retry_quarantined(delivery_id):
         raise NotFound("quarantined delivery", delivery_id)
     jobs.process_delivery.send(delivery_id)
+
+
+# --- issue 20: reading a conversation reads its notifications; failed sends retried -----------------
+
+
+def open_conversation(user_id: int, conversation_id: int) -> None:
+    """Staff looked at the conversation: its unread count and this person's notifications of it
+    are read (the bell follows the work)."""
+    with transaction():
+        mark_conversation_read(conversation_id)
+        notifications.mark_conversation_read(user_id, conversation_id)
+
+
+def retry_message(user_id: int, message_id: int, conversation_id: int | None = None) -> list[Message]:
+    """Queue a failed outgoing message again as a new attempt (`bot.outbound.retry`); returns the
+    new rows (their status says whether they go). A second call queues nothing more."""
+    failed = Message.get_or_none(Message.id == message_id)
+    if failed is None or failed.direction != "out" or conversation_id not in (None, failed.conversation_id):
+        raise NotFound("outgoing message", message_id)
+    problem = retry.problem(failed)
+    if problem is not None:
+        raise Invalid("message_id", problem)
+    with transaction():
+        ready = outbox.add(retry.draft(failed, user_id))
+        rows = list(Message.select().where(Message.idempotency_key.startswith(retry.retry_key(failed.id) + ":"))
+                    .order_by(Message.id))
+    jobs.dispatch(FollowUps(send=ready))
+    return rows

@@ -12,10 +12,12 @@ from peewee import JOIN, fn
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.flows import store
+from bot.channels import connect
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
 from bot.helpdesk import canned, notes, snooze
 from bot.inbound import pauses
+from bot.outbound import retry
 from bot.outbound.sender import last_customer_message
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
 from bot.platform.db import now_ms
@@ -79,6 +81,8 @@ class MessageView(msgspec.Struct):
     mid: str | None
     reply_to_story: dict | None = None
     unsupported: bool = False
+    author_name: str | None = None  # the staff member who sent it (issue 20)
+    can_retry: bool = False  # failed, and sending it again can help (`bot.outbound.retry`)
 
 
 class SendOption(msgspec.Struct):
@@ -164,6 +168,7 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
     messages = list(Message.select().where(Message.conversation == c)
                     .order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit))[::-1]
     username = identity.username if identity else None
+    names = staff_names(messages)
     return ConversationView(
         id=c.id, kind=c.kind, status=c.status, channel=c.channel.name, channel_platform=c.channel.platform,
         contact_id=c.contact_id, contact_name=(contact.name if contact else "") or (username or "Unknown"),
@@ -172,7 +177,7 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
         profile_url=(f"https://www.instagram.com/{urllib.parse.quote(username, safe='')}"
                      if username and c.channel.platform == "instagram" else None),
         post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
-        messages=[_message_view(m) for m in messages], options=send_options(c, author), **_bot_fields(c),
+        messages=[_message_view(m, names) for m in messages], options=send_options(c, author), **_bot_fields(c),
         snoozed_until=snooze.snoozed_until(c.id)[1] if c.status == snooze.SNOOZED else None,
     )
 
@@ -190,13 +195,15 @@ def _bot_fields(c: Conversation) -> dict:
             "bot_paused_reason": row.paused_reason if until else None}
 
 
-def _message_view(m: Message) -> MessageView:
+def _message_view(m: Message, names: dict[int, str] | None = None) -> MessageView:
     return MessageView(id=m.id, direction=m.direction, author=m.author, kind=m.kind, text=m.text,
                        attachments=list(m.attachments or []), buttons=list(m.buttons or []), status=m.status,
                        reason=m.status_reason, error_code=m.error_code, occurred_at=m.occurred_at,
                        sent_at=m.sent_at, send_kind=m.send_kind, deleted=m.deleted_at is not None,
                        edited=m.edited_at is not None, hidden=m.hidden, comment_id=m.comment_id, mid=m.mid,
-                       reply_to_story=m.reply_to_story, unsupported=bool(m.unsupported))
+                       reply_to_story=m.reply_to_story, unsupported=bool(m.unsupported),
+                       author_name=(names or {}).get(m.author_user_id) if m.author_user_id else None,
+                       can_retry=m.status == "failed" and retry.problem(m) is None)
 
 
 def send_options(c: Conversation, author: Author = Author.STAFF) -> list[SendOption]:
@@ -348,6 +355,9 @@ class ChannelView(msgspec.Struct):
     last_send_at: int | None
     is_active: bool
     created_at: int
+    notify_postbacks: bool = False
+    notify_campaign_comments: bool = False
+    warnings: list[str] = msgspec.field(default_factory=list)  # settings that cannot work as set
 
 
 class CampaignView(msgspec.Struct):
@@ -391,7 +401,9 @@ def _channel_view(c: Channel) -> ChannelView:
                        notifications=c.notifications, emails=c.emails, human_agent=c.human_agent,
                        fallback_message=c.fallback_message, health_status=c.health_status,
                        health_reason=c.health_reason, last_webhook_at=c.last_webhook_at,
-                       last_send_at=c.last_send_at, is_active=c.is_active, created_at=c.created_at)
+                       last_send_at=c.last_send_at, is_active=c.is_active, created_at=c.created_at,
+                       notify_postbacks=c.notify_postbacks, notify_campaign_comments=c.notify_campaign_comments,
+                       warnings=connect.setting_warnings(c))
 
 
 def campaigns() -> list[CampaignView]:
@@ -430,7 +442,8 @@ def conversation_view(conversation_id: int, *, author: Author = Author.STAFF,
 
 
 def message_views(messages: list[Message]) -> list[MessageView]:
-    return [_message_view(m) for m in messages]
+    names = staff_names(messages)
+    return [_message_view(m, names) for m in messages]
 
 
 def contact_view(contact_id: int) -> ContactView:
@@ -481,3 +494,15 @@ def expand_canned(user_id: int, conversation_id: int, text: str) -> MessageConte
     """`text` with each `/name` of a known canned response replaced by it, rendered, with their
     attachments and buttons."""
     return canned.expand(user_id, conversation_id, text)
+
+
+# --- issue 20: who sent it --------------------------------------------------------------------------
+
+
+def staff_names(messages: list[Message]) -> dict[int, str]:
+    """Names of the staff members who wrote these messages, in one query (a reply is credited to
+    its author, not to "Staff")."""
+    ids = {m.author_user_id for m in messages if m.author_user_id}
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))}

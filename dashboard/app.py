@@ -95,7 +95,7 @@ def bell(user_id: int) -> None:
             st.caption("No notifications yet.")
         for item in items:
             mark = "**" if item.read_at is None else ""
-            st.markdown(f"{mark}{state.when(item.created_at)}{mark} · {widgets.plain(item.text)}")
+            st.markdown(f"{mark}{state.when(item.created_at)}{mark} · {widgets.plain(item.label)}")
             if item.conversation_id and st.button("Open", key=f"notif{item.id}"):
                 notifications.mark_read(user_id, [item.id])
                 state.remember_conversation(item.conversation_id)

@@ -22,7 +22,7 @@ import streamlit as st
 from bot import commands, queries
 from bot.automation.campaign_stats import Funnel
 from bot.core.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
-from bot.core.errors import Invalid
+from bot.core.errors import Invalid, NotFound
 from bot.queries import MessageView, SendOption
 from dashboard import state
 
@@ -154,6 +154,9 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
             button_view(button, key=f"m{message.id}b{index}")
         if message.direction == "out":
             st.caption(status_line(message))
+        if message.can_retry:
+            st.button("Retry", key=f"retry{message.id}", icon=":material/refresh:", on_click=_retry,
+                      args=(message.id,), help="Send this message again as a new attempt (the send rules apply).")
 
 
 UNSUPPORTED_WORDS = "This message type cannot be shown here: open it in Meta's inbox."
@@ -167,8 +170,30 @@ def story_view(story: dict) -> None:
     st.caption(f":material/history_toggle_off: Replied to {words}{story_id}")
 
 
+def _author(message: MessageView) -> str:
+    """Who sent an outgoing message: the staff member by name, else the kind of sender."""
+    if message.author == "staff" and message.author_name:
+        return plain(message.author_name)
+    return AUTHOR_LABELS.get(message.author, message.author)
+
+
+@state.with_db
+def _retry(message_id: int) -> None:
+    user = state.user_or_stop()
+    try:
+        rows = commands.retry_message(user.id, message_id)
+    except (Invalid, NotFound) as exc:
+        state.notice(f"Not sent again: {exc}", "error")
+        return
+    refused = [r for r in rows if r.status == "refused"]
+    if refused:
+        state.notice(f"Not sent again: {refused[0].status_reason}", "error")
+    else:
+        state.notice("Sending again: the new attempt shows below with its outcome.", "info")
+
+
 def _byline(message: MessageView, customer_name: str) -> str:
-    who = plain(customer_name) if message.direction == "in" else AUTHOR_LABELS.get(message.author, message.author)
+    who = plain(customer_name) if message.direction == "in" else _author(message)
     what = KIND_WORDS.get(message.kind, "")
     if message.send_kind == "private_reply":
         what = "private reply"
@@ -473,8 +498,15 @@ def tag_editor(contact_id: int, current: list[str]) -> None:
     """Tags as one multiselect: pick to add, remove a chip to remove, type a new one to create."""
     key = f"tags{contact_id}"
     st.session_state[key] = list(current)
+    if current:  # the editor's chips cut long names ("Faceb..."): the full names, wrapping, above it
+        st.caption(tag_badges(current))
     st.multiselect("Tags", sorted(set(queries.tag_names()) | set(current)), key=key, accept_new_options=True,
                    on_change=_change_tags, args=(contact_id, key, list(current)), placeholder="Add a tag")
+
+
+def tag_badges(tags: list[str]) -> str:
+    """Every tag's full name, as plain text (a tag is typed by staff or comes from an import)."""
+    return ":material/sell: " + " · ".join(f"**{plain(t)}**" for t in sorted(tags))
 
 
 @state.with_db

@@ -69,6 +69,12 @@ class ConversationController(Controller):
                                   client_key=data.client_key)
             return queries.message_views(rows)
 
+    @post("/{conversation_id:str}/messages/{message_id:str}/retry", status_code=200,
+          summary="Send a failed message again as a new attempt (the send policy applies; once per message)")
+    def retry_message(self, caller: Caller, conversation_id: IdParam, message_id: IdParam) -> list[MessageView]:
+        with connection():
+            return queries.message_views(commands.retry_message(caller.id, message_id, conversation_id))
+
     @post("/{conversation_id:str}/assign", status_code=200, summary="Assign to a staff user, or unassign")
     def assign(self, conversation_id: IdParam, data: AssignBody) -> ConversationView:
         with connection():

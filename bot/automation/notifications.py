@@ -5,9 +5,26 @@ messages. E-mail is sent by a job at the digest's due time, so SMTP never slows 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from peewee import JOIN
+
+from bot.core import events as ev
 from bot.inbound.inbox import Applied
 from bot.platform.db import now_ms
-from bot.platform.models import Channel, Conversation, EmailDigest, Message, Notification, User
+from bot.platform.models import (
+    CampaignRun,
+    Channel,
+    Contact,
+    Conversation,
+    EmailDigest,
+    Identity,
+    Message,
+    Notification,
+    User,
+)
+
+NO_NAME = "A customer"  # until the profile arrives; the label is drawn from the current name
 
 
 def on_customer_message(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> int | None:
@@ -16,6 +33,8 @@ def on_customer_message(applied: Applied, *, emails_enabled: bool, coalesce_ms: 
     channel, conversation, message = applied.channel, applied.conversation, applied.message
     if conversation is None or message is None:
         return None
+    if not notifies(applied):
+        return None
     if channel.notifications:
         _notify_staff(conversation, message)
     if channel.emails and emails_enabled:
@@ -23,9 +42,27 @@ def on_customer_message(applied: Applied, *, emails_enabled: bool, coalesce_ms: 
     return None
 
 
+def notifies(applied: Applied) -> bool:
+    """Whether this customer message is news for staff, per the channel's choices: a button tap
+    (the bot answers it) and a comment a campaign already answered are not, unless the channel
+    asks for them (`notify_postbacks`, `notify_campaign_comments`; both off by default)."""
+    event = applied.event
+    if isinstance(event, ev.Postback):
+        return bool(applied.channel.notify_postbacks)
+    if isinstance(event, ev.CommentAdded) and campaign_answered(event.comment_id):
+        return bool(applied.channel.notify_campaign_comments)
+    return True
+
+
+def campaign_answered(comment_id: str) -> bool:
+    """A campaign matched the comment (its answer is sent or waiting: either way it is handled)."""
+    return CampaignRun.select().where((CampaignRun.comment_id == comment_id) & CampaignRun.matched).exists()
+
+
 def _notify_staff(conversation: Conversation, message: Message) -> None:
-    who = conversation.contact.name if conversation.contact else "A customer"
-    text = f"{who or 'A customer'}: {(message.text or '[attachment]')[:140]}"
+    """The stored text is the message only: who wrote and where is drawn at reading time
+    (`label`), so a name fetched after the message arrived shows on the notification too."""
+    text = (message.text or "[attachment]")[:140]
     now = now_ms()
     rows = [{"user": u.id, "kind": "message", "text": text, "conversation": conversation.id, "message": message.id,
              "created_at": now} for u in User.select(User.id).where(User.is_active)]
@@ -56,9 +93,42 @@ def unread_count(user_id: int) -> int:
     return Notification.select().where((Notification.user == user_id) & Notification.read_at.is_null()).count()
 
 
-def list_notifications(user_id: int, limit: int = 50) -> list[Notification]:
-    return list(Notification.select().where(Notification.user == user_id)
-                .order_by(Notification.id.desc()).limit(limit))
+@dataclass(frozen=True)
+class NotificationView:
+    """A notification as staff read it: `label` says the channel and the person's current name."""
+
+    id: int
+    kind: str
+    label: str
+    conversation_id: int | None
+    created_at: int
+    read_at: int | None
+
+
+def list_notifications(user_id: int, limit: int = 50) -> list[NotificationView]:
+    """The newest notifications with their channel and person, in one query."""
+    rows = (Notification.select(Notification, Conversation, Channel, Contact, Identity)
+            .join(Conversation, JOIN.LEFT_OUTER, on=Notification.conversation == Conversation.id)
+            .join(Channel, JOIN.LEFT_OUTER, on=Conversation.channel == Channel.id)
+            .switch(Conversation).join(Contact, JOIN.LEFT_OUTER, on=Conversation.contact == Contact.id)
+            .switch(Conversation).join(Identity, JOIN.LEFT_OUTER, on=Conversation.identity == Identity.id)
+            .where(Notification.user == user_id).order_by(Notification.id.desc()).limit(limit))
+    return [NotificationView(n.id, n.kind, label(n), n.conversation_id, n.created_at, n.read_at) for n in rows]
+
+
+def label(notification: Notification) -> str:
+    """"Channel · Name: text" for a customer message; other kinds keep their own text."""
+    if notification.kind != "message" or notification.conversation_id is None:
+        return notification.text
+    conversation = notification.conversation
+    return f"{conversation.channel.name} · {person_name(conversation)}: {notification.text}"
+
+
+def person_name(conversation: Conversation) -> str:
+    contact = conversation.contact if conversation.contact_id else None
+    identity = conversation.identity if conversation.identity_id else None
+    return ((contact.name if contact else "") or (identity.name if identity else "")
+            or (f"@{identity.username}" if identity and identity.username else "") or NO_NAME)
 
 
 def mark_read(user_id: int, notification_ids: list[int] | None = None) -> int:
@@ -66,6 +136,13 @@ def mark_read(user_id: int, notification_ids: list[int] | None = None) -> int:
     if notification_ids is not None:
         query = query.where(Notification.id.in_(notification_ids))
     return query.execute()
+
+
+def mark_conversation_read(user_id: int, conversation_id: int) -> int:
+    """Opening or answering a conversation is reading its notifications."""
+    return Notification.update(read_at=now_ms()).where(
+        (Notification.user == user_id) & (Notification.conversation == conversation_id)
+        & Notification.read_at.is_null()).execute()
 
 
 def claim_digest(digest_id: int) -> tuple[EmailDigest, list[Message], list[str]] | None:

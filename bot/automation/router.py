@@ -1,6 +1,6 @@
-"""After an event is applied: who else must react, in a fixed order. Notifications first (staff
-learn of every customer message), then automations (the bot on messages, postbacks and echoes;
-campaigns on comments).
+"""After an event is applied: who else must react, in a fixed order. Campaigns on comments first
+(a comment a campaign answered notifies staff only if its channel asks), then notifications, then
+the bot (on messages, postbacks and echoes).
 Returns follow-ups to run after the transaction commits; no network calls here."""
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         return follow
     if applied.fetch_profile and applied.identity is not None:
         follow.profiles.append(applied.identity.id)
+    comment = isinstance(applied.event, ev.CommentAdded)
+    answered = campaigns.on_comment(applied, source=applied.source) if comment else []  # before the bell
     if applied.customer_message:
         digest = notifications.on_customer_message(applied, emails_enabled=emails_enabled, coalesce_ms=coalesce_ms)
         if digest is not None:
@@ -46,8 +48,8 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
             follow.hooks += outhooks.message_received(applied.message)
     if isinstance(applied.event, BOT_EVENTS):
         follow.send += bot_flows.on_event(applied)
-    if isinstance(applied.event, ev.CommentAdded):
-        follow.send += campaigns.on_comment(applied, source=applied.source)
+    if comment:
+        follow.send += answered
         follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)
     if isinstance(applied.event, ev.Postback):
         campaign_stats.record_postback(applied.event)

@@ -78,3 +78,15 @@ def update_settings(channel_id: int, **toggles: bool | str | None) -> Channel:
     if Channel.update(**toggles).where(Channel.id == channel_id).execute() == 0:
         raise NotFound("channel", channel_id)
     return Channel.get_by_id(channel_id)
+
+
+NO_SMTP = ("E-mails are switched on but no mail server is configured (SMTP_URL is unset): "
+           "nothing will be sent until it is.")
+
+
+def setting_warnings(channel: Channel) -> list[str]:
+    """Settings of the channel that cannot work as set, in plain words (shown next to them in the
+    dashboard and returned by the REST API with the channel)."""
+    if channel.emails and not runtime.settings().smtp_url:
+        return [NO_SMTP]
+    return []

@@ -88,6 +88,8 @@ class Channel(BaseModel):
     notifications = BooleanField(default=True)
     emails = BooleanField(default=False)
     human_agent = BooleanField(default=False)
+    notify_postbacks = BooleanField(default=False)  # migration 0017: button taps ring the bell
+    notify_campaign_comments = BooleanField(default=False)  # 0017: comments a campaign answered do too
     fallback_message = TextField(null=True)
     health_status = CharField(default="unknown")
     health_reason = TextField(null=True)

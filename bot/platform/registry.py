@@ -11,7 +11,8 @@ from bot.core.errors import NotFound
 from bot.platform import runtime
 from bot.platform.models import Channel
 
-TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "human_agent")
+TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "human_agent", "notify_postbacks",
+           "notify_campaign_comments")
 
 # Webhook fields socialdesk needs (meta-platform.md §2, §10).
 PAGE_FIELDS = ("messages", "messaging_postbacks", "message_deliveries", "message_reads", "message_echoes",

@@ -47,7 +47,7 @@ def thread(conversation_id: int) -> None:
     newest = max((m.id for m in view.messages), default=0)
     seen = st.session_state.setdefault(SEEN, {})
     if seen.get(conversation_id) != newest:  # the person's new messages are read by being shown
-        commands.mark_conversation_read(conversation_id)
+        commands.open_conversation(user.id, conversation_id)  # and their notifications with them
         seen[conversation_id] = newest
 
 
@@ -128,10 +128,17 @@ def send(user_id: int, conversation_id: int, prefix: str, reply_type: str, comme
     refused = [r for r in rows if r.status == "refused"]
     if refused:
         state.notice(f"Not sent: {refused[0].status_reason}", "error")
-    elif reply_type == "private":
-        state.notice("Private reply queued: it goes to the person's inbox and shows in that conversation.")
     else:
-        state.notice("Reply queued.")
+        state.notice(queued_words(reply_type), "info")
+
+
+def queued_words(reply_type: str) -> str:
+    """Said neutrally: Meta has not answered yet. The message's bubble shows the outcome (sent,
+    or failed with Meta's reason and a Retry button)."""
+    if reply_type == "private":
+        return ("Private reply queued: it goes to the person's inbox and shows in that conversation, "
+                "with whether Meta accepted it.")
+    return "Reply queued for sending: its bubble shows whether Meta accepted it."
 
 
 def details(view: ConversationView) -> None:

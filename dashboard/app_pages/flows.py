@@ -13,6 +13,7 @@ from bot.staff.permissions import Action
 from dashboard import state
 
 PICK = "sd_flow_pick"
+LAST = "sd_flow_last"  # the flow last picked or saved: a widget's own state is dropped between pages
 TEXT = "sd_flow_yaml"
 NEW = "(new flow)"
 TEMPLATE = """name: welcome
@@ -71,12 +72,25 @@ def import_box() -> None:
             st.error(f"{exc.field}: {exc.problem}")
             return
         state.notice(f"Imported the flow {name}.")
-        st.session_state[PICK] = name
+        remember(name)
         st.rerun()
 
 
+def remember(name: str) -> None:
+    """Pick this flow on the next run (after saving a new one too, and when coming back)."""
+    st.session_state[LAST] = name
+    st.session_state.pop(PICK, None)
+    st.session_state.pop(f"{TEXT}_{NEW}", None)  # the next new flow starts from the template
+
+
+def _picked() -> None:
+    st.session_state[LAST] = st.session_state[PICK]
+
+
 def editor(names: dict[str, int]) -> None:
-    choice = st.selectbox("Flow", [NEW, *names], key=PICK)
+    if PICK not in st.session_state and st.session_state.get(LAST) in names:
+        st.session_state[PICK] = st.session_state[LAST]
+    choice = st.selectbox("Flow", [NEW, *names], key=PICK, on_change=_picked)
     flow_id = names.get(choice)
     text = st.text_area(
         "States and transitions (YAML)",
@@ -92,6 +106,7 @@ def editor(names: dict[str, int]) -> None:
             st.error(f"{getattr(exc, 'field', 'flow')}: {getattr(exc, 'problem', exc)}")
         else:
             state.notice(f"Saved the flow {name}.")
+            remember(name)
             st.rerun()
     if flow_id:
         download.download_button(

@@ -8,25 +8,22 @@ Page and user tokens are typed in password fields and handed straight to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pandas as pd
 import streamlit as st
 
 from bot import commands, queries
 from bot.automation import handover
 from bot.automation.handover import HandoverSettings
+from bot.channels import connect as channel_settings
 from bot.channels import health
 from bot.core.errors import GraphError, Invalid
 from bot.platform import registry as channels
 from bot.platform import runtime
 from bot.platform.db import now_ms
+from bot.platform.models import Channel
 from bot.staff import auth
 from bot.staff.permissions import Action
 from dashboard import access, state, widgets
-
-if TYPE_CHECKING:
-    from bot.platform.models import Channel
 
 FOUND_PAGES = "sd_found_pages"  # PageAccount list (with tokens) between "find" and "connect"; never drawn
 TOGGLE_LABELS = {
@@ -36,7 +33,10 @@ TOGGLE_LABELS = {
     "emails": "E-mail staff about new messages",
     "human_agent": "Human agent tag: staff may answer up to 7 days after the person's last message "
                    "(needs Meta's approval of the Human Agent feature)",
+    "notify_postbacks": "Notify staff when someone taps a button (the bot answers those)",
+    "notify_campaign_comments": "Notify staff of comments a campaign already answered",
 }
+RECONNECT_STATUSES = (health.NEEDS_RECONNECTING, health.UNSUBSCRIBED, health.TOKEN_EXPIRING)
 HEALTH_BADGES = {"healthy": ":green-badge[healthy]", "unknown": ":gray-badge[not checked yet]",
                  "token_expiring": ":orange-badge[token expiring soon]"}
 HOUR_MS = 3_600_000
@@ -51,15 +51,17 @@ INSTAGRAM_NOTE = ("Meta limits Instagram messaging for some accounts: it once re
 def channel_card(channel: Channel) -> None:
     with st.container(border=True):
         kind = "Instagram account" if channel.platform == "instagram" else "Facebook Page"
-        label = health.LABELS.get(channel.health_status, channel.health_status)
-        badge = HEALTH_BADGES.get(channel.health_status, f":red-badge[{label}]")
+        view = health.view(channel.id)
+        badge = health_badge(view)
         st.markdown(f"#### {widgets.plain(channel.name)} {badge}\n{kind} · id `{channel.account_id}`"
                     + (f" · @{widgets.plain(channel.username)}" if channel.username else ""))
         if channel.health_reason:
             st.error(channel.health_reason)
         st.caption(f"Last webhook: {state.when(channel.last_webhook_at) or 'never'} · "
                    f"last send: {state.when(channel.last_send_at) or 'never'}")
-        health_panel(channel)
+        health_panel(channel, view)
+        if channel.health_status in RECONNECT_STATUSES:
+            reconnect_form(channel)
         if channel.platform == "instagram":
             followers = "unknown" if channel.followers_count is None else f"{channel.followers_count:,}"
             st.markdown(f"Followers: **{followers}**")
@@ -68,7 +70,56 @@ def channel_card(channel: Channel) -> None:
             key = f"toggle_{channel.id}_{name}"
             st.session_state[key] = bool(getattr(channel, name))
             st.toggle(TOGGLE_LABELS[name], key=key, on_change=_set_toggle, args=(channel.id, name, key))
+        for warning in channel_settings.setting_warnings(channel):
+            st.warning(warning, icon=":material/warning:")
         handover_panel(channel)
+
+
+def health_badge(view: health.HealthView) -> str:
+    """Never "healthy" before a check ran, nor next to a failed check: a problem first, then a
+    failed check, then "not checked yet", and only then the status itself."""
+    if view.status not in health.GOOD:
+        return HEALTH_BADGES.get(view.status, f":red-badge[{view.label}]")
+    if view.last_error:
+        return ":orange-badge[last check failed]"
+    if view.last_checked_at is None:
+        return HEALTH_BADGES[health.UNKNOWN]
+    return HEALTH_BADGES.get(view.status, f":gray-badge[{view.label}]")
+
+
+def reconnect_form(channel: Channel) -> None:
+    """Reconnect a broken channel: its page id is known, only a new page token is asked for."""
+    page = channel_page(channel)
+    with st.expander(f"Reconnect (page id {channel.page_id})", expanded=True, icon=":material/link:"):
+        st.caption(f"Paste a new page access token for page `{channel.page_id}`"
+                   + (" (it reconnects the Instagram account linked to it too)." if page is not channel else "."))
+        with st.form(f"reconnect_{channel.id}", border=False):
+            st.text_input("Page access token", type="password", key=f"reconnect_token_{channel.id}")
+            st.form_submit_button("Reconnect", type="primary", on_click=_reconnect, args=(channel.id,))
+
+
+def channel_page(channel: Channel) -> Channel:
+    """The Facebook Page channel serving this one (itself for a page)."""
+    if channel.platform == "facebook":
+        return channel
+    return (Channel.select().where((Channel.platform == "facebook")
+                                            & (Channel.account_id == channel.page_id)).first() or channel)
+
+
+@state.with_db
+def _reconnect(channel_id: int) -> None:
+    """Submit callback: the token field is emptied whatever happens."""
+    key = f"reconnect_token_{channel_id}"
+    token = (st.session_state.get(key) or "").strip()
+    st.session_state[key] = ""
+    channel = Channel.get_by_id(channel_id)
+    page = channel_page(channel)
+    ig = channel if channel.platform == "instagram" else None
+    if not token:
+        state.notice("Not reconnected: paste the page access token.", "error")
+        return
+    connect(channel.page_id, page.name if page.platform == "facebook" else channel.page_id, token,
+            ig.account_id if ig else None, ig.username if ig else None, ig.followers_count if ig else None)
 
 
 def handover_panel(channel: Channel) -> None:
@@ -150,10 +201,9 @@ def _handover_problem(exc: Invalid) -> str:
     return f"{exc.problem.capitalize()}."
 
 
-def health_panel(channel: Channel) -> None:
+def health_panel(channel: Channel, view: health.HealthView) -> None:
     """When the channel was last checked, its health history and backfills, and the buttons to
     check now or read back a period from Meta."""
-    view = health.view(channel.id)
     expiry = f" · token expires: {state.when(view.token_expires_at)}" if view.token_expires_at else ""
     st.caption(f"Last health check: {state.when(view.last_checked_at) or 'not yet'} · "
                f"next: {state.when(view.next_check_at) or 'soon'}{expiry}"
