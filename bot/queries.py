@@ -9,12 +9,13 @@ from collections.abc import Collection
 import msgspec
 from peewee import JOIN, fn
 
+from bot.automation import assignment
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.flows import store
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
-from bot.helpdesk import canned, notes, snooze
+from bot.helpdesk import canned, merge, notes, snooze
 from bot.inbound import pauses
 from bot.outbound.sender import last_customer_message
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
@@ -481,3 +482,26 @@ def expand_canned(user_id: int, conversation_id: int, text: str) -> MessageConte
     """`text` with each `/name` of a known canned response replaced by it, rendered, with their
     attachments and buttons."""
     return canned.expand(user_id, conversation_id, text)
+
+
+# --- contact merges and assignment rules (issue 21) ---------------------------------------------------
+
+
+def merge_suggestions(limit: int = merge.MAX_SUGGESTIONS) -> list[merge.Suggestion]:
+    """Pairs of contacts that look like one person (same name or picture, no channel in common)."""
+    return merge.suggestions(limit)
+
+
+def contact_merges(contact_id: int) -> list[merge.MergeView]:
+    """The merges into a contact, newest first, undone ones included."""
+    _get(Contact, contact_id, "contact")
+    return merge.merges_of(contact_id)
+
+
+def assignment_rule(channel_id: int) -> assignment.RuleView:
+    return assignment.rule_of(channel_id)
+
+
+def is_available(user_id: int) -> bool:
+    """Whether this staff member takes new conversations now."""
+    return assignment.is_available(user_id)
