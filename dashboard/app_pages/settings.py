@@ -23,7 +23,7 @@ from bot.platform import runtime
 from bot.platform.db import now_ms
 from bot.staff import auth
 from bot.staff.permissions import Action
-from dashboard import access, state, widgets
+from dashboard import access, assignment, state, widgets
 
 if TYPE_CHECKING:
     from bot.platform.models import Channel
@@ -69,6 +69,7 @@ def channel_card(channel: Channel) -> None:
             st.session_state[key] = bool(getattr(channel, name))
             st.toggle(TOGGLE_LABELS[name], key=key, on_change=_set_toggle, args=(channel.id, name, key))
         handover_panel(channel)
+        assignment.rule_panel(channel)
 
 
 def handover_panel(channel: Channel) -> None:
