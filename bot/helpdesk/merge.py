@@ -6,7 +6,8 @@ whatever later tables refer to a contact, such as custom attributes) onto the su
 which rows moved in a `ContactMerge`, and deletes the merged contact, whose row is kept in the
 record. A row the survivor already has an equal of (the same tag) cannot move without breaking a
 unique index: it is kept whole in the record ("displaced") and put back by the undo. Undoing
-recreates the contact with its old id and moves back exactly the rows that moved, plus the
+recreates the contact with its old id, empties the survivor's profile fields the merge filled in,
+and moves back exactly the rows that moved, plus the
 conversations its identities opened since (new messages of a moved identity land on the
 survivor, because `bot.inbound.contacts.identity_for` follows the identity's contact).
 """
@@ -27,6 +28,7 @@ from bot.platform.models import Contact, ContactMerge, Conversation, Identity, U
 
 MAX_SUGGESTIONS = 100
 SKIPPED_REFERENCES = (ContactMerge,)
+PROFILE_FIELDS = ("name", "first_name", "last_name", "picture_url")
 
 
 class MergeView(msgspec.Struct, kw_only=True):
@@ -74,9 +76,9 @@ def merge(survivor_id: int, merged_id: int, user_id: int | None) -> Merged:
         displaced = _displace(survivor.id, merged.id)
         moved = _move(merged.id, survivor.id)
         Contact.delete().where(Contact.id == merged.id).execute()
-        _fill_gaps(survivor, merged)
-        record = ContactMerge.create(survivor_id=survivor.id, merged_id=merged.id, merged_row=snapshot,
-                                     moved=moved, displaced=displaced, merged_by=user_id, created_at=now_ms())
+        filled = _fill_gaps(survivor, merged)
+        record = ContactMerge.create(survivor_id=survivor.id, merged_id=merged.id, merged_row=snapshot, moved=moved,
+                                     displaced=displaced, filled=filled, merged_by=user_id, created_at=now_ms())
         view = view_of(record)
         hooks = outhooks.contact_merged(msgspec.to_builtins(view))
     return Merged(merge=view, hook_deliveries=hooks)
@@ -137,13 +139,22 @@ def _move(from_id: int, to_id: int) -> dict[str, list[int]]:
     return moved
 
 
-def _fill_gaps(survivor: Contact, merged: Contact) -> None:
-    """Profile fields the survivor lacks are taken from the merged contact (the undo restores the
-    merged contact's own row; the survivor keeps what it had)."""
-    changes = {name: getattr(merged, name) for name in ("name", "first_name", "last_name", "picture_url")
+def _fill_gaps(survivor: Contact, merged: Contact) -> dict[str, Any]:
+    """Profile fields the survivor lacks are taken from the merged contact; returns them, so the
+    undo can empty them again."""
+    changes = {name: getattr(merged, name) for name in PROFILE_FIELDS
                if not getattr(survivor, name) and getattr(merged, name)}
     if changes:
         Contact.update(**changes, updated_at=now_ms()).where(Contact.id == survivor.id).execute()
+    return changes
+
+
+def _unfill(record: ContactMerge) -> None:
+    """Empty again what the merge filled in, where it still holds the value the merge put there."""
+    for name, value in (record.filled or {}).items():
+        empty = "" if name == "name" else None
+        Contact.update({Contact._meta.fields[name]: empty}).where(
+            (Contact.id == record.survivor_id) & (Contact._meta.fields[name] == value)).execute()
 
 
 def _row(row: Model) -> dict[str, Any]:
@@ -165,6 +176,7 @@ def unmerge(merge_id: int, user_id: int | None) -> MergeView:
         Contact.insert(**record.merged_row).execute()
         _move_back(record)
         _restore(record.displaced or {})
+        _unfill(record)
         ContactMerge.update(unmerged_at=now_ms(), unmerged_by=user_id).where(ContactMerge.id == record.id).execute()
         return view_of(ContactMerge.get_by_id(record.id))
 

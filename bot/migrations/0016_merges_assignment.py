@@ -19,6 +19,7 @@ def up(migrator, db):
         merged_row = JSONField()
         moved = JSONField()
         displaced = JSONField(default=dict)
+        filled = JSONField(default=dict)
         merged_by = ForeignKeyField(User, null=True, on_delete='SET NULL', backref='+')
         created_at = BigIntegerField()
         unmerged_at = BigIntegerField(null=True)

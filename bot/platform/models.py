@@ -751,13 +751,15 @@ class ContactMerge(BaseModel):
     """One merge of `merged_id` into `survivor`, recorded so it can be undone exactly: `merged_row`
     is the removed contact as it was, `moved` the ids of the rows reassigned per table, and
     `displaced` the rows that could not move (the survivor already had that tag or attribute),
-    kept whole so un-merging puts them back."""
+    kept whole so un-merging puts them back; `filled` the survivor's empty profile fields it took
+    from the merged contact, emptied again by the undo (unless staff changed them since)."""
 
     survivor_id = IntegerField()  # not a foreign key: undoing a later merge brings the survivor back
     merged_id = IntegerField()
     merged_row = JSONField()
     moved = JSONField()  # {"identity": [ids], "conversation": [ids], "contact_tag": [ids], ...}
     displaced = JSONField(default=dict)  # {"contact_tag": [row dicts], ...}
+    filled = JSONField(default=dict)  # survivor's empty profile fields taken from the merged one: {field: value}
     merged_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     created_at = BigIntegerField()
     unmerged_at = BigIntegerField(null=True)

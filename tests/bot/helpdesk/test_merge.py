@@ -68,8 +68,10 @@ def test_undo_restores_exactly_what_moved_even_after_new_messages(db) -> None:
     tag_contact(fb.contact_id, "vip")
     tag_contact(ig.contact_id, "vip")
     tag_contact(ig.contact_id, "ig")
+    Contact.update(first_name="Dana", picture_url="https://cdn/ig.jpg").where(Contact.id == ig.contact_id).execute()
     before = Contact.get_by_id(ig.contact_id).__data__.copy()
     record = merge.merge(fb.contact_id, ig.contact_id, None).merge
+    assert Contact.get_by_id(fb.contact_id).picture_url == "https://cdn/ig.jpg"  # a gap filled meanwhile
     Conversation.update(contact=fb.contact_id).where(Conversation.id == old_ig.conversation_id).execute()
     tag_contact(fb.contact_id, "added-after")  # the survivor's own, after the merge: stays there
     comment_key_identity = Identity.get_by_id(ig.id)
@@ -80,6 +82,7 @@ def test_undo_restores_exactly_what_moved_even_after_new_messages(db) -> None:
 
     assert undone.unmerged_at is not None
     assert Contact.get_by_id(ig.contact_id).__data__ == before
+    assert Contact.get_by_id(fb.contact_id).picture_url is None  # the gap the merge filled is empty again
     assert Identity.get_by_id(ig.id).contact_id == ig.contact_id
     assert Conversation.get_by_id(old_ig.conversation_id).contact_id == ig.contact_id
     assert Conversation.get_by_id(new_thread.id).contact_id == ig.contact_id  # opened since the merge
