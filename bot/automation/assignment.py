@@ -144,8 +144,11 @@ def on_customer_message(applied: Applied) -> int | None:
 def choose(channel_id: int, exclude: int | None = None) -> int | None:
     """The next available person under the cap on this channel, moving the round-robin cursor.
     Call inside a transaction: the locks hold until it commits."""
-    rule = _locked(AssignmentRule.select().where(AssignmentRule.channel == channel_id)).first()
-    if rule is None or not rule.enabled:
+    query = AssignmentRule.select().where((AssignmentRule.channel == channel_id) & AssignmentRule.enabled)
+    if not query.exists():
+        return None  # no rule: no lock, so channels without one never queue on it
+    rule = _locked(query).first()
+    if rule is None:
         return None
     candidates = [u for u in _candidates(rule) if u != exclude]
     loads = _loads(candidates)
