@@ -40,7 +40,7 @@ class AvailabilityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class AvailabilityOut(msgspec.Struct, kw_only=True):
     user_id: int
     available: bool
-    handed_on: list[list[int | None]] = []  # [conversation id, new assignee or null]
+    handed_on: list[list[int | None]] = []  # [conversation id, new assignee or null], handed on or picked up
 
 
 def _body(summary: str, value: dict) -> Body:

@@ -39,7 +39,8 @@ class RuleView(msgspec.Struct, kw_only=True):
 
 @dataclass
 class Handed:
-    """What one person's becoming unavailable did: (conversation, new assignee or None)."""
+    """What a change of availability did: (conversation, new assignee or None) for each
+    conversation handed on (going unavailable) or picked up from the waiting ones (available)."""
 
     user_id: int
     moves: list[tuple[int, int | None]]
@@ -100,8 +101,40 @@ def set_available(user_id: int, available: bool) -> Handed:
          .on_conflict(conflict_target=[StaffAvailability.user],
                       update={StaffAvailability.available: available, StaffAvailability.updated_at: now}).execute())
     if available:
-        return Handed(user_id=user_id, moves=[])
+        return Handed(user_id=user_id, moves=_pick_up_waiting())
     return Handed(user_id=user_id, moves=[m for c in _open_of(user_id) if (m := _hand_on(c, user_id))])
+
+
+def _pick_up_waiting(limit: int = 200) -> list[tuple[int, int | None]]:
+    """Someone became available: the open conversations left unassigned on channels with a rule
+    (nobody could take them) are offered again, oldest first, until nobody has room."""
+    ruled = AssignmentRule.select(AssignmentRule.channel).where(AssignmentRule.enabled)
+    waiting = (Conversation.select(Conversation.id, Conversation.channel)
+               .where(Conversation.assignee.is_null() & (Conversation.status == OPEN)
+                      & Conversation.channel.in_(ruled))
+               .order_by(Conversation.last_message_at, Conversation.id).limit(limit))
+    moves, full = [], set()
+    for row in list(waiting):
+        if row.channel_id not in full:
+            chosen = _offer(row.id)
+            if chosen is None:
+                full.add(row.channel_id)
+            else:
+                moves.append((row.id, chosen))
+    return moves
+
+
+def _offer(conversation_id: int) -> int | None:
+    """Assign one waiting conversation, if it still waits (its row locked first, as in the inbox)."""
+    with transaction():
+        still = Conversation.update(assignee=None).where(
+            (Conversation.id == conversation_id) & Conversation.assignee.is_null()
+            & (Conversation.status == OPEN)).execute()
+        conversation = Conversation.get_by_id(conversation_id)
+        chosen = choose(conversation.channel_id) if still else None
+        if chosen is not None:
+            _give(conversation, chosen, reason="was waiting")
+    return chosen
 
 
 def _open_of(user_id: int) -> list[int]:

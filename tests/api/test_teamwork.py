@@ -69,22 +69,26 @@ def test_round_robin_assigns_notifies_caps_and_hands_on(api: Api) -> None:
     rule = api.ok("PUT", f"/channels/{channel}/assignment", json={"enabled": True, "cap": 1})
     assert (rule["enabled"], rule["cap"], rule["members"]) == (True, 1, [])
     assert api.ok("GET", f"/channels/{channel}/assignment", as_="agent") == rule
-    assert api.ok("PUT", "/me/availability", json={"available": True}, as_="agent")["available"] is True
+    joined = api.ok("PUT", "/me/availability", json={"available": True}, as_="agent")
+    assert joined["available"] is True and joined["handed_on"] == [[first, agent]]  # it was waiting
+    api.ok("POST", f"/conversations/{first}/close", as_="agent")
     assert api.ok("GET", "/me/availability", as_="agent")["available"] is True
 
     talk = api.dm("Second person")
     assert api.conversation(talk).assignee_id == agent
     with connection():
         told = list(Notification.select().where(Notification.kind == "assigned"))
-    assert [(n.user_id, n.conversation_id) for n in told] == [(agent, talk)]
+    assert [(n.user_id, n.conversation_id) for n in told] == [(agent, first), (agent, talk)]
     full = api.dm("Third person")  # the agent is at the cap; the admin is not available
     assert api.conversation(full).assignee_id is None
 
-    api.ok("PUT", "/me/availability", json={"available": True})
+    picked = api.ok("PUT", "/me/availability", json={"available": True})
+    assert picked["handed_on"] == [[full, admin]]  # the waiting conversation goes to the admin
+    api.ok("PUT", f"/channels/{channel}/assignment", json={"enabled": True, "cap": 2})
     handed = api.ok("PUT", f"/users/{agent}/availability", json={"available": False})
     assert handed["handed_on"] == [[talk, admin]]
     with connection():
         assert Conversation.get_by_id(talk).assignee_id == admin
     handed = api.ok("PUT", "/me/availability", json={"available": False})
-    assert handed["handed_on"] == [[talk, None]]
+    assert handed["handed_on"] == [[talk, None], [full, None]]  # nobody available: left unassigned
     assert api.call("PUT", f"/users/{agent}/availability", json={"available": True}, as_="agent").status_code == 403

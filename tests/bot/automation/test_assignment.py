@@ -163,3 +163,14 @@ def test_a_burst_of_conversations_never_exceeds_the_cap(pg) -> None:
     assert Counter(results) == {a: 2, b: 2, None: 4}
     loads = Counter(c.assignee_id for c in Conversation.select() if c.assignee_id)
     assert loads == {a: 2, b: 2}
+
+
+def test_becoming_available_picks_up_conversations_nobody_could_take(db) -> None:
+    _, (a, b, _c) = setup_desk(cap=1, available=(True, False, False))
+    assert arrive(3) == [a, None, None]
+    waiting = [c.id for c in Conversation.select().where(Conversation.assignee.is_null()).order_by(Conversation.id)]
+    handed = assignment.set_available(b, True)
+    assert handed.moves == [(waiting[0], b)]  # B's cap is 1: the oldest waiting one
+    assert Conversation.get_by_id(waiting[1]).assignee_id is None
+    Conversation.update(status="closed").where(Conversation.id == waiting[0]).execute()
+    assert assignment.set_available(b, True).moves == [(waiting[1], b)]
