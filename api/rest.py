@@ -25,6 +25,7 @@ from api.resources.conversations import ConversationController
 from api.resources.deliveries import DeliveryController
 from api.resources.flows import FlowController
 from api.resources.helpdesk import CannedController, NoteController
+from api.resources.teamwork import TEAMWORK_CONTROLLERS
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController
 from bot.core.errors import Invalid
@@ -43,7 +44,7 @@ def rest_router() -> Router:
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
                         FlowController, UserController, WebhookController, NoteController, CannedController,
-                        DeliveryController, TokenController, SignInController],
+                        DeliveryController, TokenController, SignInController, *TEAMWORK_CONTROLLERS],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

@@ -8,12 +8,12 @@ import uuid
 from typing import Any
 
 from bot import jobs
-from bot.automation import campaigns, handover, notifications
+from bot.automation import assignment, campaigns, handover, notifications
 from bot.automation.router import FollowUps
 from bot.channels import backfill, connect
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.core.errors import Invalid, NotFound, Refused
-from bot.helpdesk import canned, notes, snooze
+from bot.helpdesk import canned, merge, notes, snooze
 from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
 from bot.outbound import outbox, retry
@@ -293,3 +293,29 @@ def retry_message(user_id: int, message_id: int, conversation_id: int | None = N
                     .order_by(Message.id))
     jobs.dispatch(FollowUps(send=ready))
     return rows
+
+
+# --- contact merges and assignment rules (issue 21) ---------------------------------------------------
+
+
+def merge_contacts(user_id: int, contact_id: int, merged_id: int) -> merge.MergeView:
+    """Merge contact `merged_id` into `contact_id` (recorded, undoable); the `contact.merged`
+    outgoing webhook is enqueued once the merge is committed."""
+    done = merge.merge(contact_id, merged_id, user_id)
+    jobs.dispatch(FollowUps(hooks=done.hook_deliveries))
+    return done.merge
+
+
+def unmerge_contacts(user_id: int, merge_id: int) -> merge.MergeView:
+    """Undo a merge: the merged contact comes back with exactly what moved."""
+    return merge.unmerge(merge_id, user_id)
+
+
+def set_availability(user_id: int, available: bool) -> assignment.Handed:
+    """A staff member takes new conversations or stops; stopping hands their open ones on."""
+    return assignment.set_available(user_id, available)
+
+
+def set_assignment_rule(channel_id: int, *, enabled: bool, cap: int, members: list[int]) -> assignment.RuleView:
+    """A channel's round-robin settings (admins)."""
+    return assignment.set_rule(channel_id, enabled=enabled, cap=cap, members=members)

@@ -9,13 +9,14 @@ from collections.abc import Collection
 import msgspec
 from peewee import JOIN, fn
 
+from bot.automation import assignment
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.flows import store
 from bot.channels import connect
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
-from bot.helpdesk import canned, notes, snooze
+from bot.helpdesk import canned, merge, notes, snooze
 from bot.inbound import pauses
 from bot.outbound import retry
 from bot.outbound.sender import last_customer_message
@@ -506,3 +507,26 @@ def staff_names(messages: list[Message]) -> dict[int, str]:
     if not ids:
         return {}
     return {u.id: u.name or u.email for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))}
+
+
+# --- contact merges and assignment rules (issue 21) ---------------------------------------------------
+
+
+def merge_suggestions(limit: int = merge.MAX_SUGGESTIONS) -> list[merge.Suggestion]:
+    """Pairs of contacts that look like one person (same name or picture, no channel in common)."""
+    return merge.suggestions(limit)
+
+
+def contact_merges(contact_id: int) -> list[merge.MergeView]:
+    """The merges into a contact, newest first, undone ones included."""
+    _get(Contact, contact_id, "contact")
+    return merge.merges_of(contact_id)
+
+
+def assignment_rule(channel_id: int) -> assignment.RuleView:
+    return assignment.rule_of(channel_id)
+
+
+def is_available(user_id: int) -> bool:
+    """Whether this staff member takes new conversations now."""
+    return assignment.is_available(user_id)

@@ -21,7 +21,7 @@ import streamlit as st  # noqa: E402
 from bot.automation import notifications  # noqa: E402
 from bot.core.errors import Throttled  # noqa: E402
 from bot.staff.permissions import Action  # noqa: E402
-from dashboard import state, widgets  # noqa: E402
+from dashboard import assignment, state, widgets  # noqa: E402
 
 if TYPE_CHECKING:
     from bot.platform.models import User
@@ -110,6 +110,7 @@ def sidebar(user: User) -> None:
     with st.sidebar:
         st.markdown(f"**{user.name or user.email}**  \n:gray[{user.email} · {user.role}]")
         bell(user.id)
+        assignment.availability_toggle(user)
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             state.log_out()
             st.rerun()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.automation import campaign_stats, campaigns, notifications
+from bot.automation import assignment, campaign_stats, campaigns, notifications
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
@@ -44,6 +44,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         digest = notifications.on_customer_message(applied, emails_enabled=emails_enabled, coalesce_ms=coalesce_ms)
         if digest is not None:
             follow.digests.append((digest, coalesce_ms))
+        assignment.on_customer_message(applied)
         if applied.message is not None:
             follow.hooks += outhooks.message_received(applied.message)
     if isinstance(applied.event, BOT_EVENTS):

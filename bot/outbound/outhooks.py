@@ -43,7 +43,9 @@ MESSAGE_SENT = "message.sent"
 MESSAGE_FAILED = "message.failed"
 CAMPAIGN_FIRED = "campaign.fired"
 NOTE_CREATED = "note.created"  # a private note by staff (never sent to the customer)
-EVENTS = (CONVERSATION_CREATED, MESSAGE_RECEIVED, MESSAGE_SENT, MESSAGE_FAILED, CAMPAIGN_FIRED, NOTE_CREATED)
+CONTACT_MERGED = "contact.merged"  # staff merged two contacts of one person (bot/helpdesk/merge.py)
+EVENTS = (CONVERSATION_CREATED, MESSAGE_RECEIVED, MESSAGE_SENT, MESSAGE_FAILED, CAMPAIGN_FIRED, NOTE_CREATED,
+          CONTACT_MERGED)
 
 SIGNATURE_HEADER = "X-Socialdesk-Signature-256"
 EVENT_HEADER = "X-Socialdesk-Event"
@@ -299,6 +301,12 @@ def campaigns_fired(comment_id: str) -> list[int]:
 def note_created(note: Note) -> list[int]:
     """`note.created` once per note: a staff member's private note on a conversation."""
     return _emit(NOTE_CREATED, lambda: note_data(note), subject=str(note.id))
+
+
+def contact_merged(merge: dict[str, Any]) -> list[int]:
+    """`contact.merged` once per merge: `merged_id` now lives on as `survivor_id` (integrators
+    keyed on the merged contact re-point their records)."""
+    return _emit(CONTACT_MERGED, lambda: merge, subject=str(merge["id"]))
 
 
 def note_data(note: Note) -> dict[str, Any]:

@@ -743,3 +743,56 @@ class SignInAttempt(BaseModel):
 
 SIGNIN_MODELS: list[type[BaseModel]] = [SignInThrottle, SignInAttempt]
 ALL_MODELS += SIGNIN_MODELS
+
+
+# --- contact merges and assignment rules (migration 0016; owned by bot/helpdesk/merge.py and
+# bot/automation/assignment.py) ---------------------------------------------------------------------------------
+
+
+class ContactMerge(BaseModel):
+    """One merge of `merged_id` into `survivor`, recorded so it can be undone exactly: `merged_row`
+    is the removed contact as it was, `moved` the ids of the rows reassigned per table, and
+    `displaced` the rows that could not move (the survivor already had that tag or attribute),
+    kept whole so un-merging puts them back; `filled` the survivor's empty profile fields it took
+    from the merged contact, emptied again by the undo (unless staff changed them since)."""
+
+    survivor_id = IntegerField()  # not a foreign key: undoing a later merge brings the survivor back
+    merged_id = IntegerField()
+    merged_row = JSONField()
+    moved = JSONField()  # {"identity": [ids], "conversation": [ids], "contact_tag": [ids], ...}
+    displaced = JSONField(default=dict)  # {"contact_tag": [row dicts], ...}
+    filled = JSONField(default=dict)  # survivor's empty profile fields taken from the merged one: {field: value}
+    merged_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    created_at = BigIntegerField()
+    unmerged_at = BigIntegerField(null=True)
+    unmerged_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+
+    class Meta:
+        indexes = ((("survivor_id", "created_at"), False), (("merged_id",), False))
+
+
+class StaffAvailability(BaseModel):
+    """Whether a staff member takes new conversations now (toggled by themselves). Its own row per
+    user, also the row locked while choosing an assignee, so two conversations arriving at once
+    cannot both push one person over their cap."""
+
+    user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    available = BooleanField(default=False)
+    updated_at = BigIntegerField()
+
+
+class AssignmentRule(BaseModel):
+    """Per channel: round-robin new conversations among available staff (all active staff, or the
+    `members` listed), at most `cap` open conversations each. `last_user_id` is the round-robin
+    cursor; the row is locked while it moves."""
+
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    enabled = BooleanField(default=False)
+    cap = IntegerField(default=10)
+    members = JSONField(default=list)  # user ids; empty means every active staff member
+    last_user_id = IntegerField(null=True)
+    updated_at = BigIntegerField()
+
+
+ROUTING_MODELS: list[type[BaseModel]] = [ContactMerge, StaffAvailability, AssignmentRule]
+ALL_MODELS += ROUTING_MODELS

@@ -8,7 +8,7 @@ from peewee import DoesNotExist
 
 from bot import queries
 from bot.queries import ContactView
-from dashboard import state, widgets
+from dashboard import merge, state, widgets
 
 OPEN = "sd_open_contact"
 PAGE_KEY = "contacts_page"
@@ -86,12 +86,15 @@ def profile(person: ContactView) -> None:
                                    query_params={"conversation": str(conversation["id"])})
     with side:
         widgets.tag_editor(person.id, person.tags)
+        merge.profile_panel(state.user_or_stop().id, person)
 
 
 state.user_or_stop()
+state.show_notice()
 open_id = st.session_state.get(OPEN)
 if open_id is None:
     st.title("Contacts")
+    merge.suggestions(state.user_or_stop().id)
     contact_list()
 else:
     try:

@@ -169,6 +169,8 @@ def test_each_event_arrives_signed_and_verifiable(api: Api, receiver: tuple[Rece
     dm_id = api.dm("Hello there")
     reply = api.ok("POST", f"/conversations/{dm_id}/messages", 201, json={"message": {"text": "Hi!"}})[0]
     note = api.ok("POST", f"/conversations/{dm_id}/notes", 201, json={"text": "Staff only"})
+    merged = api.ok("POST", f"/contacts/{api.conversation(dm_id).contact_id}/merge", 201,
+                    json={"merged_id": api.conversation(api.dm("Me on Instagram", instagram=True)).contact_id})
     comment_conversation, comment_id = api.comment("price?")
     api.post(f"/conversations/{comment_conversation}/messages",
              json={"message": {"text": "first"}, "reply_type": "private"})  # the campaign already used it
@@ -200,6 +202,7 @@ def test_each_event_arrives_signed_and_verifiable(api: Api, receiver: tuple[Rece
     fired = [r.event["data"] for r in received["campaign.fired"]]
     assert [f["comment_id"] for f in fired] == [comment_id] and fired[0]["campaign"] == "Prices"
     assert [r.event["data"]["id"] for r in received["note.created"]] == [note["id"]]
+    assert [r.event["data"]["id"] for r in received["contact.merged"]] == [merged["id"]]
     assert not verified("whsec_someone_else", received["message.sent"][0])
 
 
