@@ -11,10 +11,11 @@ from peewee import JOIN, fn
 
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
+from bot.automation.context import attribute_values
 from bot.automation.flows import store
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
-from bot.helpdesk import canned, notes, snooze
+from bot.helpdesk import attributes, canned, notes, snooze
 from bot.inbound import pauses
 from bot.outbound.sender import last_customer_message
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
@@ -283,6 +284,7 @@ class ContactView(msgspec.Struct):
     tags: list[str]
     identities: list[dict]
     conversations: list[dict]
+    attributes: dict[str, str] = {}  # custom attribute values by key (issue 21)
 
 
 def contacts(search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[ContactView]:
@@ -305,7 +307,7 @@ def contact(contact_id: int) -> ContactView:
                      for v in Conversation.select().where(Conversation.contact == c)
                      .order_by(Conversation.last_message_at.desc(nulls="LAST"))]
     return ContactView(id=c.id, name=c.name or "Unknown", picture_url=c.picture_url, tags=_tags(c.id),
-                       identities=identities, conversations=conversations)
+                       identities=identities, conversations=conversations, attributes=attribute_values(c.id))
 
 
 def tag_names() -> list[str]:
@@ -481,3 +483,10 @@ def expand_canned(user_id: int, conversation_id: int, text: str) -> MessageConte
     """`text` with each `/name` of a known canned response replaced by it, rendered, with their
     attachments and buttons."""
     return canned.expand(user_id, conversation_id, text)
+
+
+# --- custom contact attributes (issue 21) -----------------------------------------------------------
+
+
+def attribute_definitions() -> list[attributes.AttributeView]:
+    return attributes.definitions()

@@ -8,7 +8,7 @@ from peewee import DoesNotExist
 
 from bot import queries
 from bot.queries import ContactView
-from dashboard import state, widgets
+from dashboard import attributes, state, widgets
 
 OPEN = "sd_open_contact"
 PAGE_KEY = "contacts_page"
@@ -86,14 +86,18 @@ def profile(person: ContactView) -> None:
                                    query_params={"conversation": str(conversation["id"])})
     with side:
         widgets.tag_editor(person.id, person.tags)
+        attributes.values_form(person.id, person.attributes)
 
 
-state.user_or_stop()
+user = state.user_or_stop()
 open_id = st.session_state.get(OPEN)
 if open_id is None:
     st.title("Contacts")
+    state.show_notice()
     contact_list()
+    attributes.definitions_editor(user)
 else:
+    state.show_notice()
     try:
         profile(queries.contact(open_id))
     except DoesNotExist:
