@@ -48,7 +48,7 @@ def up(migrator, db):
             table_name = 'status_change'
             indexes = ((('conversation', 'at'), False),)
     db.create_tables([AttributeDefinition, ContactAttribute, StatusChange])
-    migrator.migrate(migrator.add_column('campaign', 'attribute_conditions', JSONField(default=list)))
+    migrator.migrate(migrator.add_column('campaign', 'attribute_conditions', JSONField(null=True)))
 
 
 def down(migrator, db):

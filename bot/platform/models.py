@@ -400,7 +400,7 @@ class Campaign(BaseModel):
     keywords_none = JSONField(default=list)
     created_at = BigIntegerField()
     updated_at = BigIntegerField()
-    attribute_conditions = JSONField(default=list)  # migration 0015: audience filters on custom attributes
+    attribute_conditions = JSONField(null=True, default=list)  # migration 0015: audience filters on custom attributes
 
 
 class CampaignAction(BaseModel):
