@@ -102,12 +102,15 @@ def set_values(contact_id: int, values: dict[str, str | float | None]) -> dict[s
     is stored, so one bad value changes nothing. Returns the contact's values."""
     _contact(contact_id)
     by_key = {d.key: d for d in AttributeDefinition.select().where(AttributeDefinition.key.in_(list(values)))}
-    checked = {key: (None if raw is None or raw == "" else checked_value(_definition(by_key, key), raw))
-               for key, raw in values.items()}
+    checked = {key: _checked_or_cleared(_definition(by_key, key), raw) for key, raw in values.items()}
     with transaction():
         for key, value in checked.items():
             _store(contact_id, by_key[key], value)
     return attribute_values(contact_id)
+
+
+def _checked_or_cleared(definition: AttributeDefinition, raw: str | float | None) -> str | None:
+    return None if raw is None or raw == "" else checked_value(definition, raw)
 
 
 def _definition(by_key: dict[str, AttributeDefinition], key: str) -> AttributeDefinition:

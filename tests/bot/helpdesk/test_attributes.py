@@ -56,6 +56,7 @@ def test_values_are_checked_by_type_and_stored_canonically(defined) -> None:
         assert error.field == f"attributes.{key}", (key, bad)
     assert attributes.set_values(person, {})["vip_level"] == "gold"  # nothing of a refused batch was stored
     assert invalid(attributes.set_values, person, {"shoe_size": "42"}).field == "attributes.shoe_size"
+    assert invalid(attributes.set_values, person, {"shoe_size": None}).field == "attributes.shoe_size"
     assert attributes.set_values(person, {"lifetime_value": None, "notes_ref": ""}) == {
         "vip_level": "gold", "birthday": "1990-07-01"}
     assert attributes.clear(person, "birthday") == {"vip_level": "gold"}
