@@ -59,6 +59,8 @@ def _save(contact_id: int, entered: dict[str, str | None]) -> None:
     except (Invalid, NotFound) as exc:
         st.error(f"Attributes not saved: {exc}")
         return
+    for key in [k for k in st.session_state if str(k).startswith(f"attr_{contact_id}_")]:
+        del st.session_state[key]  # the inputs show the stored, canonical values again
     state.notice("Attributes saved.")
     st.rerun()
 
