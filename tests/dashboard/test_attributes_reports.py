@@ -74,3 +74,28 @@ def test_the_reports_page_shows_the_figures_and_exports(desk, admin_app) -> None
 def test_agents_do_not_get_the_reports_page(desk, agent_app) -> None:
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not among the agent's pages
         agent_app.switch_page("app_pages/reports.py")
+
+
+def test_a_campaigns_audience_filter_is_edited_and_explained_by_the_dry_run(desk, admin_app) -> None:
+    from bot.helpdesk import attributes
+    from bot.platform.models import Campaign
+    from tests.bot.automation.test_campaigns import comment, new_post, settled
+    from tests.dashboard.test_campaigns import add_action, new_editor
+
+    attributes.define("vip_level", "VIP level", "list", ["silver", "gold"])
+    _, user = customer_writes(desk, "Otto Other", "hello")  # known, but not gold
+    comment(desk, new_post(desk), user, "nice")
+    settled(desk)
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("VIP offer")
+    app.selectbox(key=prefix + "attr_key").select("vip_level")
+    app.text_input(key=prefix + "attr_value").input("gold")
+    tag = add_action(app, prefix, "add_tag")
+    app.text_input(key=tag + "tag").input("vip")
+    app.button(key=prefix + "dry").click().run()
+    assert "1 skipped: The commenter's custom attributes do not meet the campaign's conditions." in texts(app)
+    app.button(key=prefix + "save").click().run()
+    assert not app.exception
+    saved = Campaign.get(Campaign.name == "VIP offer")
+    assert saved.attribute_conditions == [{"key": "vip_level", "op": "equals", "value": "gold"}]
