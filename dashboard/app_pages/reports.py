@@ -90,13 +90,23 @@ def agents(report: reports.Report) -> None:
 
 
 def exports() -> None:
+    """Built when clicked (a deferred download), not on every run of the page."""
     st.subheader("Export")
     contacts, conversations = st.columns(2)
-    contacts.download_button("Contacts (CSV)", data="".join(reports.contacts_csv()), file_name="contacts.csv",
+    contacts.download_button("Contacts (CSV)", data=contacts_file, file_name="contacts.csv",
                              mime="text/csv", icon=":material/download:", key="export_contacts")
-    conversations.download_button("Conversations (CSV)", data="".join(reports.conversations_csv()),
-                                  file_name="conversations.csv", mime="text/csv", icon=":material/download:",
-                                  key="export_conversations")
+    conversations.download_button("Conversations (CSV)", data=conversations_file, file_name="conversations.csv",
+                                  mime="text/csv", icon=":material/download:", key="export_conversations")
+
+
+@state.with_db
+def contacts_file() -> str:
+    return "".join(reports.contacts_csv())
+
+
+@state.with_db
+def conversations_file() -> str:
+    return "".join(reports.conversations_csv())
 
 
 state.require(state.user_or_stop(), Action.VIEW_REPORTS)
