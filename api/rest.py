@@ -18,6 +18,7 @@ from litestar.openapi.spec import SecurityScheme
 from api.errors import EXCEPTION_HANDLERS
 from api.guards import authenticated, provide_caller
 from api.resources.access import SignInController, TokenController
+from api.resources.attributes import ATTRIBUTE_CONTROLLERS
 from api.resources.campaigns import CampaignController
 from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
@@ -25,6 +26,7 @@ from api.resources.conversations import ConversationController
 from api.resources.deliveries import DeliveryController
 from api.resources.flows import FlowController
 from api.resources.helpdesk import CannedController, NoteController
+from api.resources.reports import ReportController
 from api.resources.teamwork import TEAMWORK_CONTROLLERS
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController
@@ -44,7 +46,8 @@ def rest_router() -> Router:
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
                         FlowController, UserController, WebhookController, NoteController, CannedController,
-                        DeliveryController, TokenController, SignInController, *TEAMWORK_CONTROLLERS],
+                        DeliveryController, TokenController, SignInController, *TEAMWORK_CONTROLLERS,
+                        *ATTRIBUTE_CONTROLLERS, ReportController],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

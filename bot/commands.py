@@ -13,13 +13,13 @@ from bot.automation.router import FollowUps
 from bot.channels import backfill, connect
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.core.errors import Invalid, NotFound, Refused
-from bot.helpdesk import canned, merge, notes, snooze
+from bot.helpdesk import attributes, canned, merge, notes, snooze
 from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
 from bot.outbound import outbox, retry
 from bot.outbound.sendpolicy import SendKind
-from bot.platform.db import transaction
-from bot.platform.models import Channel, Comment, Contact, Conversation, Message, StaffSession, User
+from bot.platform.db import now_ms, transaction
+from bot.platform.models import Channel, Comment, Contact, Conversation, Message, StaffSession, StatusChange, User
 from bot.staff.drafts import ReplyType, parse_reply_type
 
 
@@ -84,15 +84,17 @@ def assign(conversation_id: int, user_id: int | None) -> Conversation:
     return Conversation.get_by_id(conversation.id)
 
 
-def set_status(conversation_id: int, status: str) -> Conversation:
+def set_status(conversation_id: int, status: str, by: int | None = None) -> Conversation:
     """Close or reopen a conversation (a new customer message reopens it too); either ends a
-    snooze."""
+    snooze. A close, or a reopen of a closed one, is recorded with who did it (for reports)."""
     if status not in ("open", "closed"):
         raise Invalid("status", "must be open or closed")
     conversation = _conversation(conversation_id)
     with transaction():
         Conversation.update(status=status).where(Conversation.id == conversation.id).execute()
         snooze.clear(conversation.id)  # closing or reopening by hand ends a snooze
+        if (status == "closed") != (conversation.status == "closed"):
+            StatusChange.create(conversation=conversation.id, status=status, user=by, at=now_ms())
     return Conversation.get_by_id(conversation.id)
 
 
@@ -319,3 +321,23 @@ def set_availability(user_id: int, available: bool) -> assignment.Handed:
 def set_assignment_rule(channel_id: int, *, enabled: bool, cap: int, members: list[int]) -> assignment.RuleView:
     """A channel's round-robin settings (admins)."""
     return assignment.set_rule(channel_id, enabled=enabled, cap=cap, members=members)
+
+
+# --- custom contact attributes (issue 21) -----------------------------------------------------------
+
+
+def define_attribute(key: str, label: str, kind: str, choices: list[str] | None = None) -> attributes.AttributeView:
+    return attributes.define(key, label, kind, choices)
+
+
+def remove_attribute(key: str) -> None:
+    attributes.remove(key)
+
+
+def set_contact_attributes(contact_id: int, values: dict[str, str | float | None]) -> dict[str, str]:
+    """Set several values at once (None or "" clears one); one bad value changes nothing."""
+    return attributes.set_values(contact_id, values)
+
+
+def clear_contact_attribute(contact_id: int, key: str) -> dict[str, str]:
+    return attributes.clear(contact_id, key)

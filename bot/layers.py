@@ -29,6 +29,7 @@ FLOORS: tuple[tuple[int, str, str], ...] = (
     (7, "bot.jobs", "door: the queue's jobs, chaining the stages (only jobs and commands enqueue)"),
     (8, "bot.commands", "door: what staff do (dashboard and REST API)"),
     (8, "bot.queries", "door: what staff read"),
+    (8, "bot.reports", "door: what admins read in reports (response times, volumes, CSV exports)"),
     (8, "bot.backlog", "door: what operators read (the backlog gauges of /metrics)"),
     (8, "bot.clock", "door: the worker's clock (scheduled work, lost-message sweep, health rounds)"),
     (9, "bot.demo", "the demo channel of `socialdesk run`"),

@@ -12,11 +12,12 @@ from peewee import JOIN, fn
 from bot.automation import assignment
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
+from bot.automation.context import attribute_values
 from bot.automation.flows import store
 from bot.channels import connect
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
-from bot.helpdesk import canned, merge, notes, snooze
+from bot.helpdesk import attributes, canned, merge, notes, snooze
 from bot.inbound import pauses
 from bot.outbound import retry
 from bot.outbound.sender import last_customer_message
@@ -291,6 +292,7 @@ class ContactView(msgspec.Struct):
     tags: list[str]
     identities: list[dict]
     conversations: list[dict]
+    attributes: dict[str, str] = {}  # custom attribute values by key (issue 21)
 
 
 def contacts(search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[ContactView]:
@@ -313,7 +315,7 @@ def contact(contact_id: int) -> ContactView:
                      for v in Conversation.select().where(Conversation.contact == c)
                      .order_by(Conversation.last_message_at.desc(nulls="LAST"))]
     return ContactView(id=c.id, name=c.name or "Unknown", picture_url=c.picture_url, tags=_tags(c.id),
-                       identities=identities, conversations=conversations)
+                       identities=identities, conversations=conversations, attributes=attribute_values(c.id))
 
 
 def tag_names() -> list[str]:
@@ -530,3 +532,10 @@ def assignment_rule(channel_id: int) -> assignment.RuleView:
 def is_available(user_id: int) -> bool:
     """Whether this staff member takes new conversations now."""
     return assignment.is_available(user_id)
+
+
+# --- custom contact attributes (issue 21) -----------------------------------------------------------
+
+
+def attribute_definitions() -> list[attributes.AttributeView]:
+    return attributes.definitions()

@@ -82,15 +82,15 @@ class ConversationController(Controller):
             return queries.conversation_view(conversation_id)
 
     @post("/{conversation_id:str}/close", status_code=200, summary="Close")
-    def close(self, conversation_id: IdParam) -> ConversationView:
+    def close(self, caller: Caller, conversation_id: IdParam) -> ConversationView:
         with connection():
-            commands.set_status(conversation_id, "closed")
+            commands.set_status(conversation_id, "closed", by=caller.id)
             return queries.conversation_view(conversation_id)
 
     @post("/{conversation_id:str}/reopen", status_code=200, summary="Reopen")
-    def reopen(self, conversation_id: IdParam) -> ConversationView:
+    def reopen(self, caller: Caller, conversation_id: IdParam) -> ConversationView:
         with connection():
-            commands.set_status(conversation_id, "open")
+            commands.set_status(conversation_id, "open", by=caller.id)
             return queries.conversation_view(conversation_id)
 
     @post("/{conversation_id:str}/bot/pause", status_code=200, summary="Pause the bot: a human takes over")

@@ -13,12 +13,12 @@ from __future__ import annotations
 import random
 import secrets
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 import msgspec
 
-from bot.automation.context import POSTBACK_PREFIX, identity_of, shortcode_context
+from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
     MessageContent,
@@ -37,6 +37,7 @@ from bot.outbound.sendpolicy import SendKind
 from bot.platform import runtime
 from bot.platform.db import insert_new, now_ms, transaction
 from bot.platform.models import (
+    AttributeDefinition,
     Campaign,
     CampaignAction,
     CampaignRun,
@@ -44,6 +45,7 @@ from bot.platform.models import (
     Channel,
     Comment,
     Flow,
+    Identity,
     TrackedLink,
 )
 from bot.platform.scheduler import schedule
@@ -62,20 +64,33 @@ REASONS = {
     "keyword_excluded": "The comment contains an excluded word.",
     "already_handled": "This campaign already handled this comment.",
     "author_hidden": "Meta did not tell who wrote the comment, so nobody can be answered.",
+    "attribute_mismatch": "The commenter's custom attributes do not meet the campaign's conditions.",
 }
+CONDITION_OPS = ("equals", "contains")
+MAX_CONDITIONS = 5
 
 
 # --- definitions ----------------------------------------------------------------------------------
 
 
+class AttributeCondition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An audience filter: the commenter's custom attribute `key` equals (or contains) `value`,
+    compared without case or accents. A commenter with no such value does not match."""
+
+    key: str
+    op: str = "equals"
+    value: str
+
+
 class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Trigger "Comment on a post"."""
+    """Trigger "Comment on a post"; `attribute_conditions` must all hold (issue 21)."""
 
     all_posts: bool = True
     post_ids: list[str] = []
     include_replies: bool = False
     keywords_any: list[str] = []
     keywords_none: list[str] = []
+    attribute_conditions: list[AttributeCondition] = []
 
 
 class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -157,10 +172,25 @@ def validate(spec: CampaignSpec) -> None:
         raise Invalid("channel_id", "no such channel")
     if not spec.trigger.all_posts and not spec.trigger.post_ids:
         raise Invalid("trigger.post_ids", "choose at least one post, or watch all posts")
+    _validate_conditions(spec.trigger.attribute_conditions)
     if not spec.actions:
         raise Invalid("actions", "add at least one action")
     for index, action in enumerate(spec.actions):
         _validate_action(action, f"actions[{index}]", channel.platform)
+
+
+def _validate_conditions(conditions: list[AttributeCondition]) -> None:
+    if len(conditions) > MAX_CONDITIONS:
+        raise Invalid("trigger.attribute_conditions", f"at most {MAX_CONDITIONS} conditions")
+    defined = {d.key for d in AttributeDefinition.select(AttributeDefinition.key)} if conditions else set()
+    for i, condition in enumerate(conditions):
+        field = f"trigger.attribute_conditions[{i}]"
+        if condition.key not in defined:
+            raise Invalid(f"{field}.key", "no custom attribute with this key")
+        if condition.op not in CONDITION_OPS:
+            raise Invalid(f"{field}.op", f"must be one of {', '.join(CONDITION_OPS)}")
+        if not 0 < len(condition.value.strip()) <= MAX_NAME:
+            raise Invalid(f"{field}.value", f"must be 1 to {MAX_NAME} characters")
 
 
 def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
@@ -249,7 +279,9 @@ def spec_of(campaign: Campaign) -> CampaignSpec:
                CampaignAction.select().where(CampaignAction.campaign == campaign).order_by(CampaignAction.position)]
     trigger = TriggerSpec(all_posts=campaign.all_posts, post_ids=list(campaign.post_ids or []),
                           include_replies=campaign.include_replies, keywords_any=list(campaign.keywords_any or []),
-                          keywords_none=list(campaign.keywords_none or []))
+                          keywords_none=list(campaign.keywords_none or []),
+                          attribute_conditions=msgspec.convert(campaign.attribute_conditions or [],
+                                                               list[AttributeCondition]))
     return CampaignSpec(name=campaign.name, channel_id=campaign.channel_id, trigger=trigger, actions=actions,
                         is_active=campaign.is_active)
 
@@ -266,6 +298,7 @@ class CommentFacts:
     text: str | None
     by_account: bool
     from_id: str | None
+    attributes: Mapping[str, str] | None = None  # the commenter's custom attributes, when a condition asks
 
 
 def match(trigger: TriggerSpec, active: bool, comment: CommentFacts) -> str:
@@ -285,7 +318,17 @@ def match(trigger: TriggerSpec, active: bool, comment: CommentFacts) -> str:
         return "keyword_missing"
     if any(_contains(words, k) for k in trigger.keywords_none):
         return "keyword_excluded"
+    if not all(_holds(c, comment.attributes or {}) for c in trigger.attribute_conditions):
+        return "attribute_mismatch"
     return "matched"
+
+
+def _holds(condition: AttributeCondition, attributes: Mapping[str, str]) -> bool:
+    value = attributes.get(condition.key)
+    if value is None:
+        return False
+    wanted, have = _fold(condition.value.strip()), _fold(value)
+    return have == wanted if condition.op == "equals" else wanted in have
 
 
 def _fold(text: str) -> str:
@@ -317,6 +360,8 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
     ready: list[int] = []
     for campaign in Campaign.select().where(Campaign.channel == applied.channel):
         spec = spec_of(campaign)
+        if spec.trigger.attribute_conditions and facts.attributes is None:  # read only when asked
+            facts = replace(facts, attributes=_commenter_attributes(applied.channel.id, event.from_id))
         reason = match(spec.trigger, campaign.is_active, facts)
         if reason in ("post_not_watched", "reply_excluded") and not campaign.is_active:
             continue  # an inactive campaign that would not watch this comment anyway: no ledger noise
@@ -481,7 +526,8 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
     matched: list[Comment] = []
     comments = list(comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000))
     for comment in comments:
-        reason = "already_handled" if comment.comment_id in handled else match(spec.trigger, True, _facts(comment))
+        handled_now = comment.comment_id in handled
+        reason = "already_handled" if handled_now else match(spec.trigger, True, _facts(comment, spec))
         if reason == "matched":
             matched.append(comment)
         else:
@@ -517,7 +563,7 @@ def send_to_past_comments(campaign_id: int, *, days: int = DRY_RUN_DAYS) -> Past
         for comment in comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000):
             if comment.deleted_at or comment.created_at + PRIVATE_REPLY_MS <= now:
                 continue
-            if match(spec.trigger, True, _facts(comment)) != "matched":
+            if match(spec.trigger, True, _facts(comment, spec)) != "matched":
                 continue
             run = _record_run(campaign, comment.comment_id, comment.post_id, "matched", "past_comment")
             if run is not None:
@@ -526,9 +572,18 @@ def send_to_past_comments(campaign_id: int, *, days: int = DRY_RUN_DAYS) -> Past
     return PastComments(comments=answered, messages=ready)
 
 
-def _facts(comment: Comment) -> CommentFacts:
+def _facts(comment: Comment, spec: CampaignSpec | None = None) -> CommentFacts:
+    wanted = spec is not None and bool(spec.trigger.attribute_conditions)
     return CommentFacts(post_id=comment.post_id, parent_id=comment.parent_id, text=comment.text,
-                        by_account=comment.by_account, from_id=comment.from_id)
+                        by_account=comment.by_account, from_id=comment.from_id,
+                        attributes=_commenter_attributes(comment.channel_id, comment.from_id) if wanted else None)
+
+
+def _commenter_attributes(channel_id: int, from_id: str | None) -> dict[str, str]:
+    """The custom attributes of the contact behind a commenter (none while unknown)."""
+    identity = Identity.get_or_none((Identity.channel == channel_id) & (Identity.scoped_id == from_id)) \
+        if from_id else None
+    return attribute_values(identity.contact_id if identity else None)
 
 
 def _sample(spec: CampaignSpec, comment: Comment) -> DryRunSample:

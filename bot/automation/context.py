@@ -4,7 +4,16 @@ stats (which read them), so neither has to import the other."""
 
 from __future__ import annotations
 
-from bot.platform.models import Channel, Comment, Contact, Conversation, Identity, Message
+from bot.platform.models import (
+    AttributeDefinition,
+    Channel,
+    Comment,
+    Contact,
+    ContactAttribute,
+    Conversation,
+    Identity,
+    Message,
+)
 
 POSTBACK_PREFIX = "sdc:"  # campaign button payloads: sdc:<run>:<action>:<original payload>
 
@@ -16,7 +25,7 @@ def identity_of(comment: Comment) -> Identity | None:
     return Identity.get_or_none((Identity.channel == comment.channel_id) & (Identity.scoped_id == comment.from_id))
 
 
-def shortcode_context(comment: Comment) -> dict[str, str | None]:
+def shortcode_context(comment: Comment) -> dict[str, object]:
     """The values shortcodes render to, for the person who wrote `comment`."""
     identity = identity_of(comment)
     contact = Contact.get_by_id(identity.contact_id) if identity else None
@@ -32,10 +41,11 @@ def shortcode_context(comment: Comment) -> dict[str, str | None]:
         "page_name": channel.name,
         "comment_text": comment.text,
         "post_url": comment.post_permalink,
+        "attributes": attribute_values(contact.id if contact else None),
     }
 
 
-def conversation_context(conversation: Conversation) -> dict[str, str | None]:
+def conversation_context(conversation: Conversation) -> dict[str, object]:
     """The values shortcodes render to for the person of a conversation: in a comment
     conversation, as for their latest comment there (its text and post)."""
     if conversation.kind.endswith("_comments"):
@@ -48,7 +58,7 @@ def conversation_context(conversation: Conversation) -> dict[str, str | None]:
     return person_context(conversation, conversation.channel)
 
 
-def person_context(conversation: Conversation, channel: Channel) -> dict[str, str | None]:
+def person_context(conversation: Conversation, channel: Channel) -> dict[str, object]:
     """Shortcode values for the person of a DM conversation (no comment to quote)."""
     contact = Contact.get_or_none(Contact.id == conversation.contact_id) if conversation.contact_id else None
     identity = conversation.identity if conversation.identity_id else None
@@ -61,6 +71,7 @@ def person_context(conversation: Conversation, channel: Channel) -> dict[str, st
         "contact_id": str(contact.id) if contact else None,
         "channel": "Instagram" if channel.platform == "instagram" else "Messenger",
         "page_name": channel.name,
+        "attributes": attribute_values(contact.id if contact else None),
     }
 
 
@@ -73,3 +84,13 @@ def parse_payload(payload: str) -> tuple[int, int, str] | None:
         return int(run_id), int(action_id), original
     except ValueError:
         return None
+
+
+def attribute_values(contact_id: int | None) -> dict[str, str]:
+    """A contact's custom attribute values by key (`{{ attributes.vip_level }}`, campaign
+    conditions); read here, on the floor both the campaigns and the helpdesk stand on."""
+    if contact_id is None:
+        return {}
+    rows = (ContactAttribute.select(ContactAttribute.value, AttributeDefinition.key)
+            .join(AttributeDefinition).where(ContactAttribute.contact == contact_id))
+    return {row.attribute.key: row.value for row in rows}

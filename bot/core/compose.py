@@ -84,7 +84,28 @@ SHORTCODES: dict[str, str] = {
     "page_name": "The name of your Facebook Page or Instagram account.",
     "comment_text": "The text of the comment being answered (empty outside comment campaigns).",
     "post_url": "The link to the post that was commented on (empty outside comment campaigns).",
+    "attributes": "The person's custom attributes by key, e.g. `{{ attributes.vip_level }}` (empty when unset).",
 }
+ATTRIBUTES = "attributes"
+
+
+class AttributeValues(dict):
+    """`{{ attributes.x }}`: a contact's attribute values, where one that is not set (or not
+    defined) renders as "" like any value we do not have, instead of failing the message."""
+
+    def __init__(self, values: Mapping[str, str] | None = None, missing: str = "") -> None:
+        super().__init__(values or {})
+        self.missing = missing
+
+    def __missing__(self, key: str) -> str:
+        return self.missing
+
+
+def _sample_values(value: str) -> dict[str, object]:
+    """Every shortcode set to `value`, and any attribute too (for the renders at save)."""
+    sample: dict[str, object] = {name: value for name in SHORTCODES}
+    sample[ATTRIBUTES] = AttributeValues(missing=value)
+    return sample
 
 _environment = BoundedEnvironment(
     undefined=jinja2.StrictUndefined,
@@ -114,7 +135,7 @@ def check_template(text: str, field: str) -> None:
     if unknown:
         known = ", ".join(SHORTCODES)
         raise Invalid(field, f"unknown shortcode(s) {', '.join(unknown)}; available: {known}")
-    for sample in ({name: name for name in SHORTCODES}, dict.fromkeys(SHORTCODES, LONG_SAMPLE)):
+    for sample in (_sample_values("sample"), _sample_values(LONG_SAMPLE)):
         try:
             render_bounded(_compile(text), sample)
         except TemplateLimit as exc:
@@ -123,7 +144,7 @@ def check_template(text: str, field: str) -> None:
             raise Invalid(field, f"template error: {exc}") from None
 
 
-def render(text: str, context: Mapping[str, str | None]) -> str:
+def render(text: str, context: Mapping[str, object]) -> str:
     """Fill the shortcodes of a checked template; a value we do not have renders as "".
 
     A missing first name must not stop a campaign, so absent or None values become empty
@@ -131,8 +152,9 @@ def render(text: str, context: Mapping[str, str | None]) -> str:
     never passed `check_template`, or breaks a limit with this person's values, still fails:
     that raises Invalid("template", ...), a permanent failure of that one message.
     """
-    values: dict[str, str] = dict.fromkeys(SHORTCODES, "")
+    values: dict[str, object] = dict.fromkeys(SHORTCODES, "")
     values.update({name: value or "" for name, value in context.items()})
+    values[ATTRIBUTES] = AttributeValues(context.get(ATTRIBUTES) or {})  # type: ignore[arg-type]
     try:
         return render_bounded(_compile(text), values)
     except Exception as exc:  # noqa: BLE001 - any error of the author's code is a template error
@@ -158,7 +180,7 @@ def check_content_templates(content: MessageContent, field: str = "message") -> 
         check_template(quick.title, f"{field}.quick_replies[{i}].title")
 
 
-def render_content(content: MessageContent, context: Mapping[str, str | None]) -> MessageContent:
+def render_content(content: MessageContent, context: Mapping[str, object]) -> MessageContent:
     """Render the text and titles of a content; urls, payloads and media stay as written.
 
     The result must go through `validate_content` again: a long name can push text past a limit.

@@ -402,6 +402,7 @@ class Campaign(BaseModel):
     keywords_none = JSONField(default=list)
     created_at = BigIntegerField()
     updated_at = BigIntegerField()
+    attribute_conditions = JSONField(null=True, default=list)  # migration 0015: audience filters on custom attributes
 
 
 class CampaignAction(BaseModel):
@@ -796,3 +797,49 @@ class AssignmentRule(BaseModel):
 
 ROUTING_MODELS: list[type[BaseModel]] = [ContactMerge, StaffAvailability, AssignmentRule]
 ALL_MODELS += ROUTING_MODELS
+
+
+# --- custom contact attributes and status changes (issue 21, migration 0015) -------------------------
+
+
+class AttributeDefinition(BaseModel):
+    """A custom attribute admins define for contacts: `key` is what shortcodes and campaign
+    conditions name (`{{ attributes.vip_level }}`), `kind` is text | number | date | list (one of
+    `choices`). Owned by bot/helpdesk/attributes.py."""
+
+    key = CharField(unique=True, max_length=50)
+    label = CharField(max_length=100)
+    kind = CharField()
+    choices = JSONField(default=list)
+    created_at = BigIntegerField()
+
+
+class ContactAttribute(BaseModel):
+    """One contact's value of one attribute, stored as checked text (a number as written
+    canonically, a date as YYYY-MM-DD), so equality and sorting need no per-type column."""
+
+    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    attribute = ForeignKeyField(AttributeDefinition, on_delete="CASCADE")
+    value = TextField()
+    updated_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("contact", "attribute"), True),)
+
+
+class StatusChange(BaseModel):
+    """A conversation closed or reopened by staff, and when: the fact resolution times and
+    per-agent closes are computed from (bot/reports.py). A customer's message reopening a
+    conversation needs no row: the message itself is the fact."""
+
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    status = CharField()  # open | closed
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    at = BigIntegerField(index=True)
+
+    class Meta:
+        indexes = ((("conversation", "at"), False),)
+
+
+ATTRIBUTE_MODELS: list[type[BaseModel]] = [AttributeDefinition, ContactAttribute, StatusChange]
+ALL_MODELS += ATTRIBUTE_MODELS

@@ -24,6 +24,8 @@ class Action(StrEnum):
     OWN_TOKENS = "tokens.own"  # list, create and revoke one's own API tokens
     MANAGE_TOKENS = "tokens.manage"  # everyone's API tokens
     USE_SANDBOX = "sandbox.use"  # the sandbox's control panel (demo/test installs)
+    MANAGE_ATTRIBUTES = "attributes.manage"  # define and delete custom contact attributes (staff set values)
+    VIEW_REPORTS = "reports.view"  # response/resolution times, volumes, per-agent figures, CSV exports
 
 
 AGENT_ACTIONS: frozenset[Action] = frozenset({Action.WORK_INBOX, Action.VIEW_CHANNELS, Action.OWN_TOKENS})

@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING
 import msgspec
 import streamlit as st
 
-from bot import commands
+from bot import commands, queries
 from bot.automation import campaign_stats, campaigns
-from bot.automation.campaigns import DRY_RUN_DAYS, REASONS, ActionSpec, CampaignSpec, TriggerSpec
+from bot.automation.campaigns import (
+    DRY_RUN_DAYS,
+    REASONS,
+    ActionSpec,
+    AttributeCondition,
+    CampaignSpec,
+    TriggerSpec,
+)
 from bot.automation.flows import store as flow_store
 from bot.core.compose import SHORTCODES, MessageContent, check_content_templates, render_content
 from bot.core.errors import GraphError, Invalid, NotFound, Refused
@@ -119,6 +126,37 @@ def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
     with right:
         drafted(st.text_input, "Never when it contains one of these words", prefix + "kw_none",
                 ", ".join(trigger.keywords_none))
+    audience_editor(prefix, trigger)
+
+
+ANYONE = ""
+
+
+def audience_editor(prefix: str, trigger: TriggerSpec) -> None:
+    """An audience filter on one custom attribute of the commenter (more through the REST API)."""
+    keys = [d.key for d in queries.attribute_definitions()]
+    first = trigger.attribute_conditions[0] if trigger.attribute_conditions else None
+    if not keys and first is None:
+        return
+    key_col, op_col, value_col = st.columns([2, 1, 2])
+    with key_col:
+        drafted(st.selectbox, "Only people whose attribute", prefix + "attr_key", first.key if first else ANYONE,
+                options=[ANYONE, *keys, *([first.key] if first and first.key not in keys else [])],
+                format_func=lambda k: k or "(anyone)")
+    with op_col:
+        drafted(st.selectbox, "is", prefix + "attr_op", first.op if first else "equals",
+                options=list(campaigns.CONDITION_OPS))
+    with value_col:
+        drafted(st.text_input, "this value", prefix + "attr_value", first.value if first else "")
+
+
+def conditions_from_state(prefix: str, saved: TriggerSpec) -> list[AttributeCondition]:
+    """The edited first condition, then any further ones saved through the REST API."""
+    key = state.value(prefix + "attr_key", saved.attribute_conditions[0].key if saved.attribute_conditions
+                      else ANYONE)
+    first = [AttributeCondition(key=key, op=state.value(prefix + "attr_op", "equals"),
+                                value=(state.value(prefix + "attr_value") or "").strip())] if key else []
+    return first + list(saved.attribute_conditions[1:])
 
 
 def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
@@ -270,7 +308,8 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
     trigger = TriggerSpec(all_posts=state.value(prefix + "watch", "all") == "all",
                           post_ids=list(state.drafts().get(prefix + "post_ids", saved.trigger.post_ids)),
                           include_replies=bool(state.value(prefix + "replies", False)),
-                          keywords_any=words("kw_any"), keywords_none=words("kw_none"))
+                          keywords_any=words("kw_any"), keywords_none=words("kw_none"),
+                          attribute_conditions=conditions_from_state(prefix, saved.trigger))
     actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"])
                for item in action_order(prefix, [])]
     return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id,

@@ -8,7 +8,7 @@ from peewee import DoesNotExist
 
 from bot import queries
 from bot.queries import ContactView
-from dashboard import merge, state, widgets
+from dashboard import attributes, merge, state, widgets
 
 OPEN = "sd_open_contact"
 PAGE_KEY = "contacts_page"
@@ -87,15 +87,17 @@ def profile(person: ContactView) -> None:
     with side:
         widgets.tag_editor(person.id, person.tags)
         merge.profile_panel(state.user_or_stop().id, person)
+        attributes.values_form(person.id, person.attributes)
 
 
-state.user_or_stop()
+user = state.user_or_stop()
 state.show_notice()
 open_id = st.session_state.get(OPEN)
 if open_id is None:
     st.title("Contacts")
-    merge.suggestions(state.user_or_stop().id)
+    merge.suggestions(user.id)
     contact_list()
+    attributes.definitions_editor(user)
 else:
     try:
         profile(queries.contact(open_id))

@@ -165,9 +165,10 @@ def details(view: ConversationView) -> None:
 
 def status_control(view: ConversationView) -> None:
     closing = view.status != "closed"  # open or snoozed
+    target = ("closed" if closing else "open", state.user_or_stop().id)  # who closed it counts in reports
     st.button("Close conversation" if closing else "Reopen conversation", key=f"status{view.id}",
               icon=":material/check_circle:" if closing else ":material/undo:", width="stretch",
-              on_click=state.with_db(commands.set_status), args=(view.id, "closed" if closing else "open"))
+              on_click=state.with_db(commands.set_status), args=(view.id, *target))
 
 
 def bot_control(view: ConversationView) -> None:

@@ -1,0 +1,31 @@
+"""The Reports page in real headless Chromium: the charts draw, and the CSV download (built when
+clicked, on the dashboard's own server) holds the conversations."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard.conftest import customer_writes
+from tests.dashboard.test_browser import chromium, dashboard_url, page, shot, sign_in  # noqa: F401
+from tests.servers import Stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+
+def test_reports_page_draws_and_downloads_csv(desk: Stack, page: object) -> None:  # noqa: F811
+    first, _ = customer_writes(desk, "Dana Buyer", "hi")
+    second, _ = customer_writes(desk, "Ian Insta", "hello", account=desk.page["instagram_id"])
+    sign_in(page)
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_role("heading", name="Messages per day").wait_for()
+    page.locator("canvas, svg.marks").first.wait_for()  # a Vega chart drew
+    shot(page, "07-reports")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Conversations (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert sorted(int(r["id"]) for r in rows) == [first, second]
+    assert {r["contact_name"] for r in rows} == {"Dana Buyer", "Ian Insta"}
