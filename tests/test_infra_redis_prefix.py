@@ -159,7 +159,7 @@ def test_locks_leases_and_rate_limits_live_under_the_prefix(redis_url: str) -> N
     ({"DATABASE_URL": "postgresql://u@h:5432/db", "SOCIALDESK_REDIS_PREFIX": "acme-prod"}, "acme-prod"),
 ])
 def test_the_prefix_defaults_to_the_database_name(env: dict[str, str], prefix: str) -> None:
-    assert load_settings({"SOCIALDESK_SECRET_KEY": "k" * 40, **env}).redis_prefix == prefix
+    assert load_settings({"SOCIALDESK_SECRET_KEY": "k" * 40, "META_APP_SECRET": "s", **env}).redis_prefix == prefix
 
 
 def test_a_bad_prefix_names_the_variable() -> None:
@@ -167,5 +167,5 @@ def test_a_bad_prefix_names_the_variable() -> None:
 
     with pytest.raises(ConfigError) as error:
         load_settings({"DATABASE_URL": "postgresql://u@h:5432/db", "SOCIALDESK_SECRET_KEY": "k" * 40,
-                       "SOCIALDESK_REDIS_PREFIX": "a b*"})
+                       "META_APP_SECRET": "s", "SOCIALDESK_REDIS_PREFIX": "a b*"})
     assert error.value.variable == "SOCIALDESK_REDIS_PREFIX"

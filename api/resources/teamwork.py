@@ -55,9 +55,9 @@ class MergeController(Controller):
 class AssignmentController(Controller):
     path = "/channels/{channel_id:str}/assignment"
     tags = ["channels"]
+    guards = [requires(Action.VIEW_CHANNELS)]
 
-    @get(summary="The channel's assignment rule (round-robin among available staff, with a cap)",
-         guards=[requires(Action.VIEW_CHANNELS)])
+    @get(summary="The channel's assignment rule (round-robin among available staff, with a cap)")
     def rule(self, channel_id: IdParam) -> RuleView:
         with connection():
             return queries.assignment_rule(channel_id)
@@ -72,15 +72,14 @@ class AssignmentController(Controller):
 class AvailabilityController(Controller):
     path = "/"
     tags = ["users"]
+    guards = [requires(Action.WORK_INBOX)]
 
-    @get("/me/availability", summary="Whether you take new conversations now",
-         guards=[requires(Action.WORK_INBOX)])
+    @get("/me/availability", summary="Whether you take new conversations now")
     def mine(self, caller: Caller) -> AvailabilityOut:
         with connection():
             return AvailabilityOut(user_id=caller.id, available=queries.is_available(caller.id))
 
-    @put("/me/availability", summary="Take new conversations, or stop (your open ones are handed on)",
-         guards=[requires(Action.WORK_INBOX)])
+    @put("/me/availability", summary="Take new conversations, or stop (your open ones are handed on)")
     def set_mine(self, caller: Caller, data: AvailabilityBody) -> AvailabilityOut:
         return _set(caller.id, data.available)
 

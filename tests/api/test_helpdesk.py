@@ -9,7 +9,7 @@ import time
 from bot.platform.db import connection, now_ms
 from bot.platform.models import Conversation, Message, Note, Notification, Snooze
 from tests.api.conftest import Api, error_of
-from tests.api.test_outhooks import Receiver, receiver  # noqa: F401, F811 - the receiver fixture
+from tests.api.test_outhooks import Receiver, receiver, stack  # noqa: F401, F811 - loopback receivers allowed
 
 
 def ids_of(page: dict) -> list[int]:

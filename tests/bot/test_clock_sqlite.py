@@ -50,7 +50,7 @@ def test_health_round_creates_check_rows_while_webhooks_commit(db, database_url:
 
     monkeypatch.setattr(health, "check_state", check_state_during_a_webhook)
     monkeypatch.setattr(health, "interval_ms", lambda: 3_600_000)  # the setting, without booting a runtime
-    assert health.enqueue_due_checks() == []  # none due yet: the first check is one interval away
+    assert health.claim_due_checks() == []  # none due yet: the first check is one interval away
     assert ChannelCheck.select().count() == 3
     assert Contact.select().where(Contact.name == "webhook").count() == 3
 

@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from streamlit.testing.v1 import AppTest
 
+from bot.platform.settings import Settings
 from bot.staff import permissions
 from bot.staff.permissions import Action
 from tests.api.conftest import Api, api  # noqa: F401 - the `api` fixture
@@ -25,11 +26,11 @@ def test_the_table() -> None:
     assert not any(permissions.allowed("intern", action) for action in Action)
 
 
-def _rest_routes() -> list[tuple[str, str, list[str]]]:
+def _rest_routes(settings: Settings) -> list[tuple[str, str, list[str]]]:
     """(method, path, guard names) of every REST route."""
     from api.app import create_app
 
-    app: Litestar = create_app(mount_sandbox=False)
+    app: Litestar = create_app(settings, mount_sandbox=False)
     found = []
     for route in app.routes:
         if not route.path.startswith("/api/v1"):
@@ -43,7 +44,7 @@ def _rest_routes() -> list[tuple[str, str, list[str]]]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_every_rest_route_asks_the_table(stack) -> None:  # noqa: ANN001 - the stack boots settings
-    routes = _rest_routes()
+    routes = _rest_routes(stack.settings)
     assert len(routes) > 40
     unguarded = [(m, p) for m, p, guards in routes if not any(g.startswith("requires_") for g in guards)]
     assert unguarded == []

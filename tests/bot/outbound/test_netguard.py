@@ -47,6 +47,6 @@ def test_an_unknown_name_passes_registration_but_never_a_delivery() -> None:
 def test_the_setting_allows_private_receivers() -> None:
     assert netguard.check_host("127.0.0.1", 80, allow_private=True) == ["127.0.0.1"]
     assert netguard.refusal(ipaddress.ip_address("10.0.0.1"))
-    env = {"SOCIALDESK_SECRET_KEY": "k" * 40}
+    env = {"SOCIALDESK_SECRET_KEY": "k" * 40, "META_APP_SECRET": "s"}
     assert load_settings(env).outhooks_allow_private is False
     assert load_settings({**env, "SOCIALDESK_OUTHOOKS_ALLOW_PRIVATE": "1"}).outhooks_allow_private is True
