@@ -50,4 +50,4 @@ browser:
 # Tests create and drop their own PostgreSQL databases on SOCIALDESK_TEST_PG's cluster and start their
 # own redis-server; xdist spreads them over TEST_WORKERS processes (auto: one per core).
 test: venv lint browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=15

@@ -27,9 +27,10 @@ from tests.api.conftest import Api
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
-# Examples per operation and pass; about 1,400 requests in all, well under a minute per database.
-PASSES = [("free ids", GenerationMode.POSITIVE, 12), ("invalid", GenerationMode.NEGATIVE, 6),
-          ("seeded ids", GenerationMode.POSITIVE, 12)]
+# Examples per operation and pass: every operation (about 90 now) is fuzzed in all three passes,
+# about 2,000 requests per database; the examples per pass are kept low so the suite stays short.
+PASSES = [("free ids", GenerationMode.POSITIVE, 8), ("invalid", GenerationMode.NEGATIVE, 5),
+          ("seeded ids", GenerationMode.POSITIVE, 8)]
 # A receiver that never answers: `.invalid` never resolves (RFC 6761), so deliveries fail as refused
 # at delivery time, and registration accepts it (only addresses that resolve to private ranges are refused).
 DEAD_URL = "https://socialdesk-fuzz.invalid/fuzzed"
@@ -50,10 +51,17 @@ def seed(api: Api) -> dict[str, int]:
             "token_id": spare["details"]["id"]}
 
 
+FRAMING = {"content-length", "transfer-encoding", "host", "connection"}
+
+
 def local_only(case: Case) -> Case:
-    """A fuzzed webhook URL must never point outside this machine: deliveries would follow."""
+    """A fuzzed webhook URL must never point outside this machine: deliveries would follow. Fuzzed
+    framing headers (a `Content-Length: \\`) are dropped: uvicorn answers those itself, in plain text,
+    before any route of ours runs, so they test the HTTP server, not this API's schema."""
     if isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
         case.body["url"] = DEAD_URL
+    if case.headers:
+        case.headers = {k: v for k, v in case.headers.items() if k.lower() not in FRAMING}
     return case
 
 

@@ -37,7 +37,7 @@ def test_reply_is_sent_and_the_composer_empties(desk, admin_app) -> None:
     app.text_input(key=prefix + "btn0_value").input("https://shop.example")
     app.button(key=prefix + "send").click().run()
     assert not app.exception
-    assert "Reply queued." in texts(app)
+    assert "Reply queued for sending" in texts(app)
     assert app.text_area(key=prefix + "text").value == ""
     sent = wait_until(lambda: desk.sandbox_get("sent", recipient_id=user_id)["sent"], 20, what="the reply")
     body = str(sent[0]["body"])
@@ -71,7 +71,7 @@ def test_a_draft_is_saved_found_by_a_new_session_and_cleared_on_send(desk, admin
 
     reloaded.text_area(key=key).input("Half-written answer, now finished.")
     reloaded.button(key=f"reply{conversation_id}_send").click().run()
-    assert "Reply queued." in texts(reloaded)
+    assert "Reply queued for sending" in texts(reloaded)
     assert drafts.load(admin.id, conversation_id) is None
     assert open_conversation(sign_in(*ADMIN), conversation_id).text_area(key=key).value == ""
     sent = wait_until(lambda: desk.sandbox_get("sent", recipient_id=user_id)["sent"], 20, what="the reply")

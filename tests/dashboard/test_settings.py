@@ -26,14 +26,17 @@ def open_settings(app: AppTest) -> AppTest:
 
 
 def test_channels_toggles_and_health(desk, admin_app) -> None:
+    from bot.channels import health
     from bot.platform import registry as channels
 
     app = open_settings(admin_app)
     page = texts(app)
-    assert "Acme Shoes :green-badge[healthy]" in page
+    assert "Acme Shoes :gray-badge[not checked yet]" in page  # connected, but no health check ran yet
     assert "Followers: **1,200**" in page or "Followers: **unknown**" in page
     assert "Meta limits Instagram messaging for some accounts" in page
     facebook = channels.channel_for("facebook", desk.page["page_id"])
+    assert health.check_channel(facebook.id).status == "healthy"
+    assert "Acme Shoes :green-badge[healthy]" in texts(app.run())
     app.toggle(key=f"toggle_{facebook.id}_human_agent").set_value(True).run()
     assert channels.channel_for("facebook", desk.page["page_id"]).human_agent
     assert desk.page["page_token"] not in everything_shown(app)
