@@ -290,7 +290,8 @@ def _embedded_secret_key(database_url: str) -> str:
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
-    log.warning("SOCIALDESK_SECRET_KEY is not set: generated one and stored it in %s; back it up", key_path)
+    # Expected on a first embedded run, so not a warning; the file is what page tokens are sealed with.
+    log.info("SOCIALDESK_SECRET_KEY is not set: generated one and stored it in %s; back it up", key_path)
     return key
 
 

@@ -16,7 +16,8 @@ KEY = "k" * 40
 
 def test_embedded_default_generates_key_beside_database(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = f"sqlite:///{tmp_path}/data/desk.db"
-    settings = load_settings({"DATABASE_URL": url, "SOCIALDESK_SANDBOX": "1"})
+    with caplog.at_level(logging.INFO, logger="bot.platform.settings"):  # said, but not a warning
+        settings = load_settings({"DATABASE_URL": url, "SOCIALDESK_SANDBOX": "1"})
     key_file = tmp_path / "data" / "desk.db.key"
     assert key_file.read_text().strip() == settings.secret_key
     assert "generated" in caplog.text and settings.secret_key not in caplog.text
