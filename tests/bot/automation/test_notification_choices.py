@@ -46,6 +46,9 @@ def test_a_notification_says_the_channel_and_the_current_name(stack: Stack) -> N
     with connection():
         contact_id, identity_id = Conversation.get_by_id(conversation).contact_id, Conversation.get_by_id(
             conversation).identity_id
+    # the profile fetch runs on its own: let it land first, or it could rename the person mid-test
+    stack.wait(lambda: Identity.get_by_id(identity_id).profile_fetched_at is not None, what="the profile fetched")
+    with connection():
         Contact.update(name="").where(Contact.id == contact_id).execute()  # as before the profile arrives
         Identity.update(name=None, username=None).where(Identity.id == identity_id).execute()
         channel = Conversation.get_by_id(conversation).channel.name
