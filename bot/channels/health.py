@@ -260,10 +260,7 @@ def check_channel(channel_id: int) -> CheckResult | None:
     status, reason = _token_status(channel, state, token, now)
     if status == HEALTHY and channel.health_status in SEND_FINDINGS and not _sent_since_finding(channel):
         status, reason = channel.health_status, channel.health_reason
-    recorded = record(channel_id, status, reason, source="check", read_back=not resubscribed)
-    if recorded and recorded.backfill_run_id:
-        runs.append(recorded.backfill_run_id)
-    emails = (recorded.event_id,) if recorded and recorded.email else ()
+    runs, emails = _follow_ups(record(channel_id, status, reason, source="check", read_back=not resubscribed), runs)
     fine = status not in LOSES_WEBHOOKS  # the token works and webhooks flow
     ChannelCheck.update(last_checked_at=now_ms(), last_error=None if fine else reason, subscribed_fields=fields or [],
                         **({"last_ok_at": now_ms()} if fine else {})).where(
@@ -349,12 +346,18 @@ def _graph_failure(channel: Channel, exc: GraphError, runs: list[int]) -> CheckR
 
 
 def _bad(channel: Channel, status: str, reason: str, runs: list[int]) -> CheckResult:
-    recorded = record(channel.id, status, reason, source="check")
+    runs, emails = _follow_ups(record(channel.id, status, reason, source="check"), runs)
     ChannelCheck.update(last_checked_at=now_ms(), last_error=reason).where(ChannelCheck.channel == channel.id).execute()
-    emails = (recorded.event_id,) if recorded and recorded.email else ()
-    if recorded and recorded.backfill_run_id:
-        runs = [*runs, recorded.backfill_run_id]
     return CheckResult(status, reason, backfill_run_ids=tuple(runs), email_event_ids=emails)
+
+
+def _follow_ups(recorded: Recorded | None, runs: list[int]) -> tuple[list[int], tuple[int, ...]]:
+    """A check's gap backfills and staff e-mails, with what its status change (if any) added."""
+    if recorded is None:
+        return runs, ()
+    if recorded.backfill_run_id:
+        runs = [*runs, recorded.backfill_run_id]
+    return runs, (recorded.event_id,) if recorded.email else ()
 
 
 def _overdue_gap(channel: Channel, state: ChannelCheck, now: int) -> list[int]:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from bot.platform.db import connection
@@ -17,8 +16,6 @@ from bot.platform.models import ApiToken
 from bot.staff import auth
 from tests.api.conftest import Api, api, error_of  # noqa: F401 - the `api` fixture
 from tests.dashboard.conftest import admin_app, agent_app, desk, texts  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -69,9 +66,8 @@ def test_agents_see_and_revoke_only_their_own(api: Api) -> None:
     assert api.call("DELETE", "/tokens/99999").status_code == 404
 
 
-def test_the_cli_lists_and_revokes(tmp_path: Path, database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the CLI runs against its own SQLite file")
+def test_the_cli_lists_and_revokes(tmp_path: Path) -> None:
+    """Runs once: the CLI works on its own SQLite file (`_cli`), whatever database the suite tests."""
     run = _cli(tmp_path)
     assert run("migrate").returncode == 0
     assert run("user", "add", "boss@example.com", "--role", "admin", stdin="a good password\n").returncode == 0
