@@ -85,14 +85,52 @@ def drop_test_database(base_url: str, url: str) -> None:
 
 
 def reset_postgres(url: str) -> None:
-    """Empty every socialdesk table (schema kept), so each test starts clean."""
+    """Empty every socialdesk table (schema kept) and restart the ids, so each test starts clean.
+
+    Only the tables that hold rows are emptied, with DELETE in foreign-key order: a TRUNCATE of
+    every table creates new files for each table and index (about 50 ms a table on a loaded
+    2-core machine, over a second per test), while most tests write to a handful of tables."""
     import psycopg2
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migration'")
-        tables = [row[0] for row in cur.fetchall()]
-        if tables:
-            cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        tables = _filled_tables(cur)
+        for table in _children_first(cur, tables):
+            cur.execute(f'DELETE FROM "{table}"')
+        cur.execute("SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) FROM pg_sequences "
+                    "WHERE schemaname = 'public' AND last_value IS NOT NULL")
+
+
+def _filled_tables(cur: Any) -> set[str]:
+    """The tables with at least one row, in one round trip."""
+    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migration'")
+    tables = [row[0] for row in cur.fetchall()]
+    if not tables:
+        return set()
+    cur.execute(" UNION ALL ".join(f"""(SELECT '{t}' FROM "{t}" LIMIT 1)""" for t in tables))
+    return {row[0] for row in cur.fetchall()}
+
+
+def _children_first(cur: Any, tables: set[str]) -> list[str]:
+    """`tables` ordered so that a table comes before every table it references (self-references
+    are checked at the end of a DELETE and need no order); a cycle keeps its order and is
+    emptied by the TRUNCATE fallback of the last resort."""
+    cur.execute("SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid <> confrelid")
+    parents: dict[str, set[str]] = {t: set() for t in tables}
+    for child, parent in cur.fetchall():
+        child, parent = child.strip('"'), parent.strip('"')
+        if child in tables and parent in tables:
+            parents[child].add(parent)
+    order: list[str] = []
+    while parents:
+        leaves = [t for t in parents if not any(t in ps for c, ps in parents.items() if c != t)]
+        if not leaves:  # a cycle: let PostgreSQL sort it out
+            cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in parents) + " CASCADE")
+            break
+        for table in sorted(leaves):
+            order.append(table)
+            del parents[table]
+    return order
 
 
 class RedisServer:
