@@ -220,6 +220,18 @@ class LiveServer:
         self._thread.join(timeout=10)
 
 
+_APPS: dict[str, Any] = {}
+
+
+def _api_app(create_app: Callable[..., Any], settings: Any) -> Any:
+    """One API app per test process, served by each test's own server: building the Litestar app
+    (route registration) costs about as much as the rest of a stack's start, and the app holds
+    nothing of a test's own (handlers read the settings and database `runtime.boot` set)."""
+    if "api" not in _APPS:
+        _APPS["api"] = create_app(settings, mount_sandbox=False)
+    return _APPS["api"]
+
+
 @dataclass
 class Stack:
     """socialdesk booted in this process against real services, with one connected page."""
@@ -246,7 +258,7 @@ class Stack:
         env = {"GRAPH_API_URL": f"{sandbox.url}/graph", "SOCIALDESK_API_PORT": str(api_port), **env}
         settings = load_settings(env)
         runtime.boot(settings, migrate=True)
-        api = LiveServer(create_app(settings, mount_sandbox=False), port=api_port).start()
+        api = LiveServer(_api_app(create_app, settings), port=api_port).start()
         stack = cls(settings=settings, api=api, sandbox=sandbox, env=env)
         stack.control("reset")
         stack.control("config", app_secret=settings.meta_app_secret, webhook_url=f"{api.url}/webhooks/meta")
