@@ -27,6 +27,7 @@ import httpx
 
 from bench.common import (
     APP_SECRET,
+    connect_page,
     free_port,
     machine,
     memory_table,
@@ -43,11 +44,7 @@ PAGE = "104870358931474"
 def setup(env: dict[str, str]) -> None:
     """Migrate and connect the page, as an operator would before Meta starts sending."""
     subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, check=True, capture_output=True)
-    code = ("import os\nfrom bot import commands\nfrom bot.platform import runtime\n"
-            "from bot.platform.db import connection\nfrom bot.platform.settings import load_settings\n"
-            "runtime.boot(load_settings(dict(os.environ)))\n"
-            f"with connection(): commands.connect_page({PAGE!r}, 'Bench Page', 'bench-token', subscribe=False)")
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    connect_page(env, PAGE)
 
 
 def big_batch(people: int) -> bytes:
@@ -78,6 +75,12 @@ def post(client: httpx.Client, body: bytes) -> tuple[float, str]:
     except httpx.HTTPError as exc:
         outcome = type(exc).__name__
     return time.monotonic() - started, outcome
+
+
+def stored(database: Path) -> int:
+    """Deliveries in the database (the journal moved in): every 200 must be one."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute("SELECT count(*) FROM delivery").fetchone()[0]
 
 
 def applied(database: Path) -> int:
@@ -128,7 +131,8 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{port}/health", process=api)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             quiet = threading.Event()
-            rows.append(row("idle", open_loop(client, args.rate, quiet, 0, 3.0)))
+            rows_idle = open_loop(client, args.rate, quiet, 0, 3.0)
+            rows.append(row("idle", rows_idle))
             elapsed, outcome = post(client, big_batch(args.people))
             started, done = time.monotonic(), threading.Event()
             watcher = threading.Thread(target=lambda: (wait_for(lambda: applied(database) >= 1000, args.timeout,
@@ -138,10 +142,12 @@ def main() -> int:
             watcher.join()
             batch_s = time.monotonic() - started
             rows.append(row("while the 1,000-message batch is applied", during))
+            answered = sum(outcome == "200" for r in (rows_idle, during) for _, outcome in r) + (outcome == "200")
+            found = wait_for(lambda: (n := stored(database)) >= answered and n, 60, "every answered delivery stored")
         memory = memory_table(running)
     print(f"\nbench/sqlite_ack on {machine()}; SQLite, in-process queue; {args.rate:.0f} single deliveries/s; "
           f"batch of 1,000 messages from {args.people} people answered {outcome} in {elapsed * 1000:.0f} ms, "
-          f"applied in {batch_s:.1f} s")
+          f"applied in {batch_s:.1f} s; deliveries stored / answered 200: {found}/{answered}")
     print(table("Webhook acknowledgement", ["phase", "requests", "p50 ms", "p99 ms", "max ms", "answers"], rows))
     print(memory)
     return 0
