@@ -161,7 +161,7 @@ class DeliveryWriter:
 
     def submit_async(self, body: bytes) -> asyncio.Future[int]:
         """Queue one delivery for the next commit; the future, in the caller's event loop, holds
-        its id (or the error)."""
+        its id (its journal id when it was journaled; see `_store`), or the error."""
         self._ensure_thread()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
