@@ -92,6 +92,9 @@ class DeliveryJournal:
         """Whether any row is in the journal (moved or not: a cheap look before anything else)."""
         return self._conn().execute("SELECT 1 FROM pending LIMIT 1").fetchone() is not None
 
+    def count(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM pending").fetchone()[0]
+
     def oldest_received_at(self) -> int | None:
         found = self._conn().execute("SELECT min(received_at) FROM pending").fetchone()
         return found[0] if found else None

@@ -128,3 +128,17 @@ def test_webhooks_are_answered_from_the_journal_while_the_database_is_locked(sql
         assert enqueued == [d.id for d in Delivery.select().order_by(Delivery.id)] and enqueued[-1] == third
         assert not delivery_journal().waiting()
 
+
+
+def test_journaled_deliveries_count_in_the_backlog_gauges(sqlite_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lag alert (/metrics) sees a delivery waiting in the journal like one in `delivery`."""
+    from bot import backlog
+
+    monkeypatch.setattr(backlog.heartbeat, "live_workers", lambda broker: 0)
+    monkeypatch.setattr(backlog.queue, "current_broker", lambda: None)
+    delivery_journal().append(int(time.time() * 1000) - 90_000, [body(1), body(2)])
+    waiting = backlog.read_backlog()
+    assert waiting.depth["deliveries"] == 2
+    assert 90 <= waiting.oldest_delivery_seconds < 120
+    ingest.move_journaled()
+    assert backlog.read_backlog().depth["deliveries"] == 2, "moved, still waiting for the expander"
