@@ -4,9 +4,10 @@ database is busy.
 
 Why: SQLite has one writer at a time per file. While a worker applies a 1,000-message batch, the
 worker threads take the main file's write lock back to back, and a webhook waiting for it could
-wait seconds (15 s then a 500 before), while Meta wants its answer within 5 s. Nothing but the
-API's writer and the mover ever write this file, and each of their transactions is one short
-statement, so a delivery is committed here in a millisecond or two whatever the workers do.
+wait seconds (15 s then a 500 before), while Meta wants its answer within 5 s. Only the API's
+writer (appending) and the movers (deleting what was moved: the API's mover thread, the clock's
+sweep) write this file, each in one short statement, so a delivery is committed here in a
+millisecond or two whatever the workers do.
 
 Exactly once: each journal file has a random generation token; the main database records, per
 generation, the last journal row moved into `delivery` in the same transaction as the moved rows
