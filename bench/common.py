@@ -304,3 +304,14 @@ def cpu_table(before: dict[str, float], after: dict[str, float], per: int, unit:
 
 def ms(value: float) -> str:
     return f"{value:.1f}"
+
+
+def connect_page(env: dict[str, str], page_id: str) -> None:
+    """Connect a page in the benchmark's database (already migrated) in a process of its own,
+    as an operator would before Meta starts sending, so its deliveries are applied, not ignored.
+    No subscription call: `GRAPH_API_URL` in `env` should point nowhere real."""
+    code = ("import os\nfrom bot import commands\nfrom bot.platform import runtime\n"
+            "from bot.platform.db import connection\nfrom bot.platform.settings import load_settings\n"
+            "runtime.boot(load_settings(dict(os.environ)))\n"
+            f"with connection(): commands.connect_page({page_id!r}, 'Bench Page', 'bench-token', subscribe=False)")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)

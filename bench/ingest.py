@@ -12,6 +12,11 @@ the API's rule: the 200 goes out after the commit).
 Workers are off by default: this measures accepting deliveries; expanding 100-entry batches is
 the workers' job and `bench.e2e` measures it. `--workers N` runs N worker processes alongside
 (they then share the 2 cores with the API).
+
+`--drain` is production's shape (issue 18): the page the bodies come from is connected and one
+worker process (or `--workers N`) expands and applies every delivery while the API takes them, so
+the API shares the machine with a busy worker, PostgreSQL and Redis. Profile fetches go to a
+closed local port (they fail fast and are retried later; Meta is never called).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from bench.common import (
     APP_SECRET,
     Processes,
+    connect_page,
     free_port,
     machine,
     memory_table,
@@ -61,10 +67,15 @@ def signed(path: str, raw: list[bytes]) -> list[tuple[str, dict, bytes]]:
             for body in raw]
 
 
-def start(running: Processes, pg: str, redis: str, workers: int) -> tuple[int, int]:
+def start(running: Processes, pg: str, redis: str, workers: int, drain: bool) -> tuple[int, int]:
     api_port, noop_port = free_port(), free_port()
-    env = socialdesk_env(pg, redis, SOCIALDESK_API_PORT=str(api_port))
+    env = socialdesk_env(pg, redis, SOCIALDESK_API_PORT=str(api_port),
+                         GRAPH_API_URL=f"http://127.0.0.1:{free_port()}")  # never Meta
     subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, check=True, capture_output=True)
+    if drain:
+        from tests.bot.meta import payloads as p
+
+        connect_page(env, p.PAGE_ID)
     api = running.socialdesk("api", ["api", "--workers", "2"], env)
     noop = running.start("no-op endpoint", [sys.executable, "-m", "uvicorn", "bench.noop:app", "--workers", "2",
                                             "--port", str(noop_port), "--log-level", "warning"], env)
@@ -92,13 +103,17 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500.0, help="fixed request rate of the latency runs")
     parser.add_argument("--workers", type=int, default=0, help="worker processes running alongside")
+    parser.add_argument("--drain", action="store_true",
+                        help="production's shape: the page connected, a worker applying every delivery meanwhile")
     args = parser.parse_args()
+    if args.drain:
+        args.workers = max(args.workers, 1)
 
     single, batch = bodies(1), bodies(100)
     rows: list[list[str]] = []
     cpu_rows: list[list[str]] = []
     with postgres_database("socialdesk_bench_ingest") as pg, redis_server() as redis, processes() as running:
-        api_port, noop_port = start(running, pg, redis, args.workers)
+        api_port, noop_port = start(running, pg, redis, args.workers, args.drain)
         targets = {"no-op": (noop_port, "/noop"), "webhook": (api_port, "/webhooks/meta")}
         shapes = [("single event, max rate", single, 1, 0.0, args.rounds),
                   ("100-entry batch, max rate", batch, 100, 0.0, args.rounds),
@@ -120,7 +135,8 @@ def main() -> int:
                 cpu_rows.append([f"{label}, {target}", *cpu[target]])
         memory = memory_table(running)
     print(f"\nbench/ingest on {machine()}; API: 2 uvicorn processes; concurrency {args.concurrency}; "
-          f"{args.duration:.0f} s per run; median of {args.rounds} rounds; worker processes: {args.workers}")
+          f"{args.duration:.0f} s per run; median of {args.rounds} rounds; worker processes: {args.workers}"
+          + ("; draining (page connected, every delivery applied meanwhile)" if args.drain else ""))
     print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "rounds' range",
                            "answers", "stored/200"], rows))
     print(table("CPU per request (µs; the load generator is the rest of the machine's figure)",

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from bot.channels import health
 from bot.platform import heartbeat, queue
-from bot.platform.db import now_ms
+from bot.platform.db import delivery_journal, now_ms
 from bot.platform.models import Channel, Delivery, InboundEvent, Message
 
 
@@ -44,14 +44,25 @@ class Backlog:
 
 
 def read_backlog() -> Backlog:
-    """One indexed count per stage (each on its (status, ...) index); the caller holds a connection."""
+    """One indexed count per stage (each on its (status, ...) index); the caller holds a connection.
+    On SQLite, deliveries still in the journal beside the database wait too (bot.platform.journal)."""
     oldest = (Delivery.select(Delivery.received_at).where(Delivery.status == "received")
               .order_by(Delivery.received_at).first())
+    journaled, journaled_since = _journaled()
+    received = [at for at in (oldest.received_at if oldest else None, journaled_since) if at is not None]
     depth = {
-        "deliveries": Delivery.select().where(Delivery.status == "received").count(),
+        "deliveries": Delivery.select().where(Delivery.status == "received").count() + journaled,
         "events": InboundEvent.select().where(InboundEvent.status == "pending").count(),
         "outgoing": Message.select().where(Message.status.in_(["pending", "sending"])).count(),
     }
     unhealthy = Channel.select().where(Channel.is_active & Channel.health_status.not_in(list(health.GOOD))).count()
-    return Backlog(depth=depth, oldest_delivery_seconds=max(0, now_ms() - oldest.received_at) / 1000 if oldest else 0,
+    return Backlog(depth=depth, oldest_delivery_seconds=max(0, now_ms() - min(received)) / 1000 if received else 0,
                    unhealthy_channels=unhealthy, workers=heartbeat.live_workers(queue.current_broker()))
+
+
+def _journaled() -> tuple[int, int | None]:
+    """(deliveries in the SQLite journal, when the oldest came in); none on PostgreSQL."""
+    journal = delivery_journal()
+    if journal is None or not journal.waiting():
+        return 0, None
+    return journal.count(), journal.oldest_received_at()

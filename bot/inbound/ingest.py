@@ -6,6 +6,12 @@ commits the deliveries of concurrent requests together (one transaction, one enq
 a commit per request (~0.5 ms on PostgreSQL) and an enqueue per request (~0.25 ms) would cap
 ingest far below what the web stack can take (shared/stack-notes.md §1).
 
+On the embedded SQLite default the main file has one writer at a time, and the workers hold it
+while they apply events: the writer waits at most `DIRECT_WAIT_MS` for it, then commits the
+batch to the delivery journal beside the database instead (bot/platform/journal.py), answers,
+and its mover thread moves the journal into `delivery`, oldest first, exactly once, when the
+database lets it. While the journal holds anything, new deliveries go behind it (Meta's order).
+
 `expand_delivery` runs in a worker: it parses the body once, writes one `InboundEvent` per event
 (unique by event key, so redeliveries add nothing) and returns the conversation keys to drain.
 Parts we do not handle are recorded with a reason.
@@ -26,8 +32,20 @@ import peewee
 
 from bot.core import events as ev
 from bot.meta.parse import MalformedBody, parse_delivery
-from bot.platform.db import db, insert_new, is_sqlite, now_ms, storable, storable_text, transaction
-from bot.platform.models import Channel, Delivery, IgnoredItem, InboundEvent
+from bot.platform.db import (
+    connection,
+    db,
+    delivery_journal,
+    insert_new,
+    is_sqlite,
+    locked,
+    now_ms,
+    storable,
+    storable_text,
+    transaction,
+)
+from bot.platform.journal import DeliveryJournal
+from bot.platform.models import Channel, Delivery, DeliveryJournalMark, IgnoredItem, InboundEvent
 from bot.platform.registry import channel_for, touch
 
 log = logging.getLogger(__name__)
@@ -41,7 +59,7 @@ def store_deliveries(bodies: list[bytes]) -> list[int]:
     now = now_ms()
     with transaction():
         if is_sqlite():  # no multi-row RETURNING through peewee here; the commit is what costs
-            return [Delivery.insert(received_at=now, body=body, status="received").execute() for body in bodies]
+            return [_insert_sqlite(now, body) for body in bodies]
         from psycopg2 import Binary
 
         # One statement with the bodies as one array parameter: building a VALUES list through the
@@ -55,7 +73,62 @@ _INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, 
                       "ORDER BY n RETURNING id")
 
 
-ENQUEUE_EVERY_S = 0.01
+def _insert_sqlite(received_at: int, body: bytes) -> int:
+    return Delivery.insert(received_at=received_at, body=body, status="received").execute()
+
+
+JOURNAL_MOVE_ROWS = 256
+JOURNAL_MOVE_BYTES = 8 * 1024 * 1024
+JOURNAL_MOVE_ROUNDS = 50
+
+
+def move_journaled(*, older_than_ms: int = 0) -> list[int]:
+    """Move journaled deliveries (embedded SQLite, see the module's docstring) into `delivery`,
+    oldest first, in chunks of one short transaction each; their new ids. Only when the oldest
+    waited `older_than_ms` (the clock's sweep: normally the API's mover does it at once). Safe
+    from several threads and processes at once: the mark read inside the write transaction
+    tells each what is left."""
+    journal = delivery_journal()
+    if journal is None or not journal.waiting():
+        return []
+    oldest = journal.oldest_received_at()
+    if older_than_ms and (oldest is None or oldest > now_ms() - older_than_ms):
+        return []
+    moved: list[int] = []
+    for _ in range(JOURNAL_MOVE_ROUNDS):
+        with transaction():
+            ids, mark = _move_chunk(journal)
+        journal.forget_through(mark)
+        if not ids:
+            break
+        moved += ids
+    return moved
+
+
+def _move_chunk(journal: DeliveryJournal) -> tuple[list[int], int]:
+    """Inside a write transaction: copy the rows above this journal's mark and raise the mark;
+    (the new delivery ids, the mark)."""
+    found = DeliveryJournalMark.get_or_none(DeliveryJournalMark.generation == journal.generation)
+    mark = found.moved_through if found else 0
+    rows = journal.after(mark, max_rows=JOURNAL_MOVE_ROWS, max_bytes=JOURNAL_MOVE_BYTES)
+    if not rows:
+        return [], mark
+    ids = [_insert_sqlite(received_at, body) for _, received_at, body in rows]
+    mark = rows[-1][0]
+    (DeliveryJournalMark.insert(generation=journal.generation, moved_through=mark)
+     .on_conflict(conflict_target=[DeliveryJournalMark.generation], update={DeliveryJournalMark.moved_through: mark})
+     .execute())
+    return ids, mark
+
+
+# One enqueue costs the API ~0.6 ms of CPU (Dramatiq message, Redis script) and the worker a job
+# that mostly finds the expander already at work: at 0.01 s that was up to 100 enqueues per second
+# per API process, about half of the API's CPU per webhook at 250 webhooks/s (issue 18). After a
+# quiet spell the first commit is still enqueued at once; under load the expander is running and
+# takes new deliveries itself, so the wait costs no latency there.
+ENQUEUE_EVERY_S = 0.05
+DIRECT_WAIT_MS = 100  # on SQLite, how long a webhook batch waits for the database before the journal
+MOVER_PAUSE_S = 0.05
 Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 
 
@@ -84,10 +157,11 @@ class DeliveryWriter:
         self._database: peewee.Database | None = None
         self._committed: list[int] = []
         self._committed_ready = threading.Condition()
+        self._mover_wake = threading.Event()
 
     def submit_async(self, body: bytes) -> asyncio.Future[int]:
         """Queue one delivery for the next commit; the future, in the caller's event loop, holds
-        its id (or the error)."""
+        its id (its journal id when it was journaled; see `_store`), or the error."""
         self._ensure_thread()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
@@ -106,6 +180,8 @@ class DeliveryWriter:
                 self._thread = threading.Thread(target=self._run, name="delivery-writer", daemon=True)
                 self._thread.start()
                 threading.Thread(target=self._run_after_commit, name="delivery-enqueue", daemon=True).start()
+                self._mover_wake.set()
+                threading.Thread(target=self._run_mover, name="delivery-mover", daemon=True).start()
 
     def _run(self) -> None:
         while True:
@@ -141,26 +217,70 @@ class DeliveryWriter:
     def _write(self, batch: list[tuple[bytes, Waiter]]) -> None:
         try:
             self._connect()
-            ids = store_deliveries([body for body, _ in batch])
+            ids = self._store([body for body, _ in batch])
         except Exception as exc:  # answered as a 500: Meta delivers again
             log.exception("committing %d deliveries failed", len(batch))
             self._disconnect()
             _resolve([waiter for _, waiter in batch], exc)
             return
         _resolve([waiter for _, waiter in batch], ids)
+
+    def _store(self, bodies: list[bytes]) -> list[int]:
+        """Commit to `delivery` (then enqueue), or on SQLite, when the journal is not empty or the
+        database stayed busy for `DIRECT_WAIT_MS`, to the journal (then wake the mover); the
+        delivery ids, or the journal's ids."""
+        journal = delivery_journal()
+        if journal is None or not journal.waiting():
+            try:
+                ids = store_deliveries(bodies)
+            except peewee.OperationalError as exc:
+                if journal is None or not locked(exc):
+                    raise
+            else:
+                self._hand_over(ids)
+                return ids
+        ids = journal.append(now_ms(), bodies)
+        self._mover_wake.set()
+        return ids
+
+    def _hand_over(self, ids: list[int]) -> None:
+        """Committed deliveries, for the enqueuing thread."""
         with self._committed_ready:
             self._committed += ids
             self._committed_ready.notify()
 
+    def _run_mover(self) -> None:
+        """Move the journal into `delivery` whenever the writer journaled something (and once at
+        start: a journal left by a killed process). It waits for the database as long as it takes;
+        the webhooks it holds were answered already."""
+        while True:
+            self._mover_wake.wait()
+            self._mover_wake.clear()
+            try:
+                with connection():
+                    ids = move_journaled()
+            except Exception as exc:
+                level = logging.DEBUG if locked(exc) else logging.WARNING
+                log.log(level, "moving journaled deliveries failed; trying again", exc_info=True)
+                time.sleep(MOVER_PAUSE_S)
+                self._mover_wake.set()
+                continue
+            if ids:
+                self._hand_over(ids)
+                self._mover_wake.set()  # look again: more may have come in meanwhile
+
     def _connect(self) -> None:
         """Keep one connection open in this thread; follow the proxy if the process re-booted
-        onto another database (tests do)."""
+        onto another database (tests do). On SQLite this connection waits only `DIRECT_WAIT_MS`
+        for the write lock: past that the journal takes the deliveries."""
         database = db.obj
         if database is not self._database:
             self._disconnect()
             self._database = database
         if database.is_closed():
             database.connect()
+            if is_sqlite():
+                database.execute_sql(f"PRAGMA busy_timeout = {DIRECT_WAIT_MS}")
 
     def _disconnect(self) -> None:
         if self._database is not None and not self._database.is_closed():
@@ -426,7 +546,9 @@ def _finish(outcomes: dict[tuple[str, int, int, str | None], list[int]]) -> None
 
 
 def unprocessed_deliveries(older_than_ms: int, limit: int = 500) -> list[int]:
-    """Deliveries committed but not expanded (their queue message was lost): for the clock."""
+    """Deliveries committed but not expanded (their queue message was lost): for the clock. On
+    SQLite, deliveries journaled that long ago are moved in first (their API process died)."""
+    move_journaled(older_than_ms=older_than_ms)
     cutoff = now_ms() - older_than_ms
     return [d.id for d in Delivery.select(Delivery.id)
             .where(_due() & (Delivery.received_at <= cutoff))

@@ -19,6 +19,7 @@ import peewee
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
+from bot.platform.journal import DeliveryJournal, journal_for
 from bot.platform.settings import sqlite_path
 
 db = peewee.DatabaseProxy()
@@ -65,6 +66,15 @@ def is_sqlite() -> bool:
     return isinstance(db.obj, peewee.SqliteDatabase)
 
 
+def delivery_journal() -> DeliveryJournal | None:
+    """The journal file beside the SQLite database (`bot.platform.journal`), None on PostgreSQL
+    (where writers do not exclude each other, so webhooks are committed to `delivery` directly)."""
+    database = db.obj
+    if not isinstance(database, peewee.SqliteDatabase) or database.database == ":memory:":
+        return None
+    return journal_for(Path(database.database))
+
+
 @contextmanager
 def connection() -> Iterator[None]:
     """A connection for one unit of work (a request, a job), returned to the pool afterwards."""
@@ -98,14 +108,15 @@ def retry_locked(work: Callable[[], T], *, attempts: int = LOCK_RETRIES, pause: 
         try:
             return work()
         except peewee.OperationalError as exc:
-            if attempt == attempts - 1 or not _locked(exc):
+            if attempt == attempts - 1 or not locked(exc):
                 raise
             time.sleep(pause * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _locked(exc: BaseException) -> bool:
-    return is_sqlite() and "database is locked" in str(exc)
+def locked(exc: BaseException) -> bool:
+    """Whether an error is SQLite's "database is locked" (another writer held on past the wait)."""
+    return is_sqlite() and isinstance(exc, peewee.OperationalError) and "database is locked" in str(exc)
 
 
 def insert_new(query: peewee.Insert) -> int | None:

@@ -843,3 +843,16 @@ class StatusChange(BaseModel):
 
 ATTRIBUTE_MODELS: list[type[BaseModel]] = [AttributeDefinition, ContactAttribute, StatusChange]
 ALL_MODELS += ATTRIBUTE_MODELS
+
+
+class DeliveryJournalMark(BaseModel):
+    """How far the embedded default's delivery journal (bot/platform/journal.py) has been moved
+    into `delivery`, per journal file: written in the same transaction as the moved rows, so a
+    journal row is moved exactly once even if the process dies before deleting it there."""
+
+    generation = CharField(primary_key=True)
+    moved_through = BigIntegerField()
+
+
+JOURNAL_MODELS: list[type[BaseModel]] = [DeliveryJournalMark]
+ALL_MODELS += JOURNAL_MODELS
