@@ -83,13 +83,18 @@ def _past(action: str) -> str:
 def dry_run_counts(actions: Iterable[tuple[str, list[str], bool]], comments: list[Comment],
                    channel: Channel) -> dict[str, int]:
     """For the dry run: per moderation action, how many matched comments it would like/hide and
-    why it would not ("hide: none of the words", the policy's refusal codes)."""
+    why it would not: `<action>_no_word`, `<action>_already_done` (the ledger has it), or the
+    policy's refusal code (`like_like_not_on_instagram`, `hide_comment_deleted`...)."""
     counts: Counter[str] = Counter()
+    ledger = moderation.for_comments([c.comment_id for c in comments]) if actions else {}
     for kind, words, any_link in actions:
         action = KINDS[kind]
         for comment in comments:
             if qualifies(kind, words, any_link, comment.text) is not None:
                 counts[f"{action}_no_word"] += 1
+                continue
+            if any(r.action == action for r in ledger.get(comment.comment_id, [])):
+                counts[f"{action}_already_done"] += 1  # once per comment, whoever asked first
                 continue
             decision = moderation.decide(moderation.facts_for(action, channel, comment))
             counts[action if isinstance(decision, moderation.Allowed) else f"{action}_{decision.code}"] += 1
