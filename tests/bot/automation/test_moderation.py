@@ -9,7 +9,7 @@ import pytest
 from bot import commands, jobs
 from bot.automation import campaign_stats, campaigns
 from bot.automation import moderation as campaign_moderation
-from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+from bot.automation.campaigns import ActionSpec, CampaignSpec
 from bot.core.errors import Invalid
 from bot.outbound import moderation
 from bot.platform.db import connection
