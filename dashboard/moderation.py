@@ -7,9 +7,11 @@ from __future__ import annotations
 import streamlit as st
 
 from bot import commands, queries
+from bot.automation.campaigns import ActionSpec
 from bot.outbound.moderation import ModerationView
 from bot.queries import ConversationView, MessageView
 from dashboard import state, widgets
+from dashboard.widgets import drafted
 
 DONE_WORDS = {"like": "Liked", "hide": "Hidden"}
 
@@ -46,3 +48,34 @@ def _moderate(user_id: int, conversation_id: int, comment_id: str, action: str) 
         state.notice(f"Not done: {row.reason}", "error")
     else:
         state.notice(f"{action.capitalize()} requested.", "info")
+
+
+# --- campaign editor: the like / hide actions ---------------------------------------------------------
+
+ACTION_LABELS = {"like_comment": "Like the comment (Facebook)", "hide_comment": "Hide the comment"}
+DRY_RUN_WORDS = {"like": "would be liked", "hide": "would be hidden", "like_no_word": "",
+                 "hide_no_word": "stay visible: none of the chosen words", "like_already_done": "already liked",
+                 "hide_already_done": "already hidden"}
+
+
+def action_fields(key: str, kind: str, saved: ActionSpec | None) -> None:
+    """Fields of a like/hide action (a like has none: it likes every matched comment)."""
+    if kind == "like_comment":
+        st.caption("Likes every matched comment as the page. Not available on Instagram.")
+        return
+    drafted(st.text_area, "Hide only comments containing one of these words or links, one per line "
+            "(empty: hide every matched comment)", key + "words", "\n".join(saved.words) if saved else "", height=90)
+    drafted(st.checkbox, "Also hide any comment with a link", key + "any_link", bool(saved and saved.any_link))
+
+
+def action_from_state(key: str, kind: str) -> ActionSpec:
+    words = [w.strip() for w in (state.value(key + "words") or "").splitlines() if w.strip()]
+    if kind == "like_comment":
+        return ActionSpec(kind=kind)
+    return ActionSpec(kind=kind, words=words, any_link=bool(state.value(key + "any_link")))
+
+
+def dry_run_lines(counts: dict[str, int]) -> list[str]:
+    """The dry run's moderation counts in words ("3 would be hidden")."""
+    return [f"{count} {DRY_RUN_WORDS.get(code) or 'not ' + code.replace('_', ' ')}"
+            for code, count in sorted(counts.items())]
