@@ -101,15 +101,18 @@ def dry_run_counts(actions: Iterable[tuple[str, list[str], bool]], comments: lis
     return dict(counts)
 
 
-def campaign_counts(run_ids: list[int]) -> dict[str, int]:
-    """For the stats: "liked", "hidden", and refusals/failures, counted from the ledger rows the
-    campaign's runs requested."""
-    if not run_ids:
-        return {}
-    counts: Counter[str] = Counter()
+def campaign_rows(run_ids: list[int]) -> list[CommentModeration]:
+    """The ledger rows a campaign's runs requested (origin `campaign:<run>:<action>`)."""
     runs = set(run_ids)
-    for row in CommentModeration.select().where(CommentModeration.origin.startswith("campaign:")):
-        if int(row.origin.split(":")[1]) in runs:
-            label = _past(row.action) if row.status == "done" else f"{row.action}_{row.status}"
-            counts[label] += 1
-    return dict(counts)
+    rows = CommentModeration.select().where(CommentModeration.origin.startswith("campaign:")) if runs else []
+    return [r for r in rows if int(r.origin.split(":")[1]) in runs]
+
+
+def campaign_counts(rows: list[CommentModeration]) -> dict[str, int]:
+    """For the stats: "liked", "hidden", and `<action>_<refused|failed|skipped|pending>`."""
+    return dict(Counter(_past(r.action) if r.status == "done" else f"{r.action}_{r.status}" for r in rows))
+
+
+def action_counts(rows: list[CommentModeration], action_id: int) -> Counter[str]:
+    """One like/hide action's rows by status, for the stats' per-action table."""
+    return Counter(r.status for r in rows if int(r.origin.split(":")[2]) == action_id)

@@ -68,6 +68,8 @@ def test_like_and_hide_spam_once_per_comment_with_dry_run_and_stats(stack: Stack
         assert (again.status, again.by) == ("done", "campaign")
         funnel = campaign_stats.funnel(campaign_id)
         assert funnel.moderated == {"liked": 2, "hidden": 1}
+        like, hide = funnel.actions
+        assert (like.kind, like.queued, like.sent, hide.sent) == ("like_comment", 2, 2, 1)
     third = comment(stack, post, spammer, "free money here")
     stack.wait(lambda: moderation_done(third) and CommentModeration.select().where(
         CommentModeration.comment_id == third).count() == 2, what="third moderated")
