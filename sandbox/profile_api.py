@@ -32,9 +32,17 @@ QUESTION_MAX = 80  # unconfirmed
 
 
 def _key(call: GraphCall) -> tuple[str, str]:
-    assert call.account is not None
-    platform = "instagram" if call.instagram or call.param("platform") == "instagram" else "messenger"
-    return call.account.id, platform
+    """Whose profile: the Instagram account's when called on its node or on its Page with
+    `platform=instagram` (one profile either way), else the Page's Messenger profile."""
+    account = call.account
+    assert account is not None
+    if call.instagram:
+        return account.id, "instagram"
+    if call.param("platform") == "instagram":
+        if not account.linked_id:
+            raise graph_rules.invalid_param("This Page has no linked Instagram account")
+        return account.linked_id, "instagram"
+    return account.id, "messenger"
 
 
 def _profile(call: GraphCall) -> dict[str, Any]:

@@ -81,6 +81,7 @@ def test_like_and_hide_spam_once_per_comment_with_dry_run_and_stats(stack: Stack
     assert len(graph_writes(stack, f"{third}/likes")) == 1 and len(graph_writes(stack, third)) == 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the rules, not the database, are tested
 def test_instagram_hides_with_its_parameter_and_refuses_likes(stack: Stack) -> None:
     with connection(), pytest.raises(Invalid) as refused:
         campaigns.save(CampaignSpec(name="Like IG", channel_id=page_channel(stack, True), is_active=True,
@@ -100,6 +101,7 @@ def test_instagram_hides_with_its_parameter_and_refuses_likes(stack: Stack) -> N
     assert not graph_writes(stack, f"{spam}/likes")  # refused before any call
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the rules, not the database, are tested
 def test_meta_refusal_is_recorded_not_retried(stack: Stack) -> None:
     """The sandbox refuses hiding the page's own comment (Meta's rule as we assume it): forcing the
     call past our policy shows the error is recorded on the row, once."""

@@ -71,6 +71,7 @@ def test_profile_pushed_when_changed_read_back_and_get_started_starts_the_flow(s
     assert texts(bot_sent(stack, user)) == ["Welcome to the shop!"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the rules, not the database, are tested
 def test_instagram_profile_and_metas_own_validation(stack: Stack) -> None:
     ig, page = channel_id(stack, instagram=True), channel_id(stack)
     breakers = [IceBreakers(questions=[IceBreaker(question="Sizes?", payload="SIZES")])]
@@ -123,6 +124,7 @@ def test_limits_refused_in_peoples_words(spec: ProfileSpec, platform: str, field
     assert refused.value.field == field and words in refused.value.problem
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the rules, not the database, are tested
 def test_profile_naming_an_unknown_flow_is_refused(db: object) -> None:
     from bot.platform.models import Channel
 
