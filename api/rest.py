@@ -25,6 +25,7 @@ from api.resources.contacts import ContactController
 from api.resources.conversations import ConversationController
 from api.resources.deliveries import DeliveryController
 from api.resources.flows import FlowController
+from api.resources.growth import GROWTH_CONTROLLERS
 from api.resources.helpdesk import CannedController, NoteController
 from api.resources.reports import ReportController
 from api.resources.teamwork import TEAMWORK_CONTROLLERS
@@ -47,7 +48,7 @@ def rest_router() -> Router:
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
                         FlowController, UserController, WebhookController, NoteController, CannedController,
                         DeliveryController, TokenController, SignInController, *TEAMWORK_CONTROLLERS,
-                        *ATTRIBUTE_CONTROLLERS, ReportController],
+                        *ATTRIBUTE_CONTROLLERS, ReportController, *GROWTH_CONTROLLERS],
         guards=[authenticated],
         security=[{BEARER: []}],
         dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},

@@ -16,10 +16,10 @@ import uuid
 
 from bot import jobs
 from bot.automation import notifications
-from bot.channels import backfill, health
+from bot.channels import backfill, health, profile
 from bot.helpdesk import snooze
 from bot.inbound import ingest
-from bot.outbound import outbox, outhooks
+from bot.outbound import moderation, outbox, outhooks
 from bot.platform.db import connection, now_ms, retry_locked
 from bot.platform.models import InboundEvent, Message
 from bot.platform.queue import hold_lease
@@ -93,6 +93,10 @@ def sweep() -> None:
         jobs.deliver_outhook.send(delivery_id)
     for conversation_id, wake_at in snooze.lost_wakeups(STALE_MS):
         jobs.wake_snoozed.send(conversation_id, wake_at)
+    for row_id in moderation.pending_ids(older_than_ms=STALE_MS):
+        jobs.moderate_comment.send(row_id)
+    for channel_id in profile.unpushed(STALE_MS):
+        jobs.push_messenger_profile.send(channel_id)
 
 
 def health_round() -> None:

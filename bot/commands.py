@@ -11,12 +11,14 @@ from bot import jobs
 from bot.automation import assignment, campaigns, handover, notifications
 from bot.automation.router import FollowUps
 from bot.channels import backfill, connect
+from bot.channels import profile as messenger_profile
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.core.errors import Invalid, NotFound, Refused
+from bot.core.profile import ProfileSpec
 from bot.helpdesk import attributes, canned, merge, notes, snooze
 from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
-from bot.outbound import outbox, retry
+from bot.outbound import moderation, outbox, retry
 from bot.outbound.sendpolicy import SendKind
 from bot.platform.db import now_ms, transaction
 from bot.platform.models import Channel, Comment, Contact, Conversation, Message, StaffSession, StatusChange, User
@@ -194,8 +196,36 @@ def send_campaign_to_past_comments(campaign_id: int) -> tuple[int, int]:
     answer privately (7 days), each once; sends go through the normal per-page rate limit.
     Returns (comments answered, messages queued)."""
     done = campaigns.send_to_past_comments(campaign_id)
-    jobs.dispatch(FollowUps(send=done.messages))
+    jobs.dispatch(FollowUps(send=done.messages, moderate=moderation.pending_ids()))
     return done.comments, len(done.messages)
+
+
+# --- comment moderation and the Messenger profile (issue 22) ------------------------------------------
+
+
+def moderate_comment(user_id: int, conversation_id: int, comment_id: str, action: str) -> moderation.ModerationView:
+    """Staff like or hide a comment of this conversation: the same ledger (once per comment and
+    action) and policy as campaigns; a refusal comes back in the row with its reason."""
+    if action not in moderation.ACTIONS:
+        raise Invalid("action", f"must be one of {', '.join(moderation.ACTIONS)}")
+    conversation = _conversation(conversation_id)
+    if not Message.select().where((Message.conversation == conversation) & (Message.comment_id == comment_id)
+                                  ).exists():
+        raise Invalid("comment_id", "no such comment in this conversation")
+    with transaction():
+        asked = moderation.request(conversation.channel_id, comment_id, action, f"staff:{user_id}")
+    if asked.created and asked.row.status == "pending":
+        jobs.dispatch(FollowUps(moderate=[asked.row.id]))
+    return moderation.view_of(asked.row)
+
+
+def save_messenger_profile(channel_id: int, spec: ProfileSpec) -> messenger_profile.ProfileView:
+    """Save a channel's Messenger profile (checked against Meta's limits) and push it to Meta
+    when it changed (the profile API is rate-limited: never pushed needlessly)."""
+    view, changed = messenger_profile.save(channel_id, spec)
+    if changed:
+        jobs.push_messenger_profile.send(channel_id)
+    return view
 
 
 # --- channels (issue 12) ------------------------------------------------------------------------------

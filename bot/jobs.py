@@ -13,11 +13,12 @@ from bot.automation import campaigns, notifications
 from bot.automation.flows import engine
 from bot.automation.router import FollowUps, route
 from bot.channels import backfill, health
+from bot.channels import profile as messenger_profile
 from bot.core import events as ev
 from bot.helpdesk import snooze
 from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
-from bot.outbound import outhooks, sender
+from bot.outbound import moderation, outhooks, sender
 from bot.platform import metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
@@ -137,6 +138,25 @@ def dispatch(follow: FollowUps) -> None:
         send_email_digest.send(digest_id, delay_ms=delay_ms)
     for delivery_id in follow.hooks:
         deliver_outhook.send(delivery_id)
+    for row_id in follow.moderate:
+        moderate_comment.send(row_id)
+
+
+@job(max_retries=0)
+def moderate_comment(row_id: int) -> None:
+    """Like or hide one comment on Meta (issue 22); a retryable failure schedules itself again."""
+    outcome = moderation.perform(row_id)
+    if outcome.finding is not None:
+        status, reason = outcome.finding
+        follow_health(health.record(outcome.channel_id, status, reason, source="send"))
+    if outcome.retry_in is not None:
+        moderate_comment.send(row_id, delay_ms=outcome.retry_in)
+
+
+@job(max_retries=5, min_backoff=60_000)
+def push_messenger_profile(channel_id: int) -> None:
+    """Push a channel's saved Messenger profile; a retryable Graph error is retried by the queue."""
+    messenger_profile.push(channel_id)
 
 
 @job(max_retries=0)
@@ -162,7 +182,7 @@ def refresh_profile(identity_id: int) -> None:
 @job(max_retries=20)
 def continue_campaign(run_id: int, position: int) -> None:
     """Resume a campaign run after its Wait step (scheduled durably by the clock)."""
-    dispatch(FollowUps(send=campaigns.continue_run(run_id, position)))
+    dispatch(FollowUps(send=campaigns.continue_run(run_id, position), moderate=moderation.pending_ids()))
 
 
 @job(max_retries=20)

@@ -15,11 +15,13 @@ from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerS
 from bot.automation.context import attribute_values
 from bot.automation.flows import store
 from bot.channels import connect
+from bot.channels import profile as messenger_profile_store
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
+from bot.core.profile import ProfileSpec
 from bot.helpdesk import attributes, canned, merge, notes, snooze
 from bot.inbound import pauses
-from bot.outbound import retry
+from bot.outbound import moderation, retry
 from bot.outbound.sender import last_customer_message
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
 from bot.platform.db import now_ms
@@ -539,3 +541,25 @@ def is_available(user_id: int) -> bool:
 
 def attribute_definitions() -> list[attributes.AttributeView]:
     return attributes.definitions()
+
+
+# --- comment moderation and the Messenger profile (issue 22) ----------------------------------------
+
+
+def comment_moderation(comment_id: str) -> list[moderation.ModerationView]:
+    """What was done to one comment (liked, hidden) by whom, and why not where refused."""
+    return [moderation.view_of(r) for r in moderation.for_comments([comment_id]).get(comment_id, [])]
+
+
+def comments_moderation(comment_ids: list[str]) -> dict[str, list[moderation.ModerationView]]:
+    """The same for the comments of a conversation screen, in one query."""
+    return {c: [moderation.view_of(r) for r in rows] for c, rows in moderation.for_comments(comment_ids).items()}
+
+
+def messenger_profile(channel_id: int) -> messenger_profile_store.ProfileView:
+    return messenger_profile_store.view(channel_id)
+
+
+def messenger_profile_on_meta(channel_id: int) -> ProfileSpec:
+    """What Meta holds now (one Graph call: for a "check" button, not for every page view)."""
+    return messenger_profile_store.read_from_meta(channel_id)

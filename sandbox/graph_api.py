@@ -22,7 +22,7 @@ from litestar import Request, Response, route
 from litestar.background_tasks import BackgroundTask
 from litestar.enums import HttpMethod
 
-from sandbox import accounts_api, comments, graph_read, graph_rules, send_api
+from sandbox import accounts_api, comments, graph_read, graph_rules, moderation_api, profile_api, send_api
 from sandbox.graph_call import GraphCall
 from sandbox.graph_rules import GraphFault
 from sandbox.records import INSTAGRAM, Account, Attempt, Token
@@ -32,7 +32,8 @@ from sandbox.store import Store, now_ms
 Handler = Callable[[GraphCall], dict[str, Any]]
 
 NOMINAL_CALLS_PER_SECOND = {"facebook": 300, "instagram": 100}
-_JSON_PARAMS = ("recipient", "message", "payload", "subscribed_fields")
+_JSON_PARAMS = ("recipient", "message", "payload", "subscribed_fields", "fields", "get_started", "greeting",
+                "persistent_menu", "ice_breakers")
 _SENDING_EDGES = ("messages", "comments", "replies")
 
 ROUTES: dict[tuple[str, str | None, str], Handler] = {
@@ -56,6 +57,14 @@ ROUTES: dict[tuple[str, str | None, str], Handler] = {
     ("ig_comment", None, "POST"): comments.update_comment,
     ("fb_comment", None, "DELETE"): comments.delete_comment,
     ("ig_comment", None, "DELETE"): comments.delete_comment,
+    ("fb_comment", "likes", "POST"): moderation_api.like_comment,
+    ("fb_comment", "likes", "DELETE"): moderation_api.unlike_comment,
+    ("page", "messenger_profile", "GET"): profile_api.read_profile,
+    ("page", "messenger_profile", "POST"): profile_api.set_profile,
+    ("page", "messenger_profile", "DELETE"): profile_api.delete_profile,
+    ("instagram", "messenger_profile", "GET"): profile_api.read_profile,
+    ("instagram", "messenger_profile", "POST"): profile_api.set_profile,
+    ("instagram", "messenger_profile", "DELETE"): profile_api.delete_profile,
     ("page", "conversations", "GET"): graph_read.list_conversations,
     ("instagram", "conversations", "GET"): graph_read.list_conversations,
     ("conversation", "messages", "GET"): graph_read.list_messages,

@@ -183,6 +183,7 @@ class Comment:
     hidden: bool = False
     removed: bool = False
     private_reply_mid: str | None = None
+    liked: bool = False  # liked by the page (moderation_api)
 
 
 @dataclass

@@ -90,6 +90,7 @@ class Store:
             self.queue: list[QueuedItem] = []
             self.hold = False
             self.call_times: dict[str, deque[float]] = {}
+            self.profiles: dict[tuple[str, str], dict[str, Any]] = {}  # (account, platform) -> profile_api
             self._register_user_token()
 
     def _register_user_token(self) -> None:

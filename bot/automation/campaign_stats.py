@@ -13,10 +13,19 @@ from datetime import UTC, datetime
 import msgspec
 from peewee import fn
 
+from bot.automation import moderation
 from bot.automation.context import parse_payload
 from bot.core import events as ev
 from bot.platform.db import now_ms
-from bot.platform.models import ButtonClick, Campaign, CampaignAction, CampaignRun, Message, TrackedLink
+from bot.platform.models import (
+    ButtonClick,
+    Campaign,
+    CampaignAction,
+    CampaignRun,
+    CommentModeration,
+    Message,
+    TrackedLink,
+)
 
 
 class ActionStats(msgspec.Struct):
@@ -45,6 +54,7 @@ class Funnel(msgspec.Struct):
     failures: dict[str, int]  # outgoing failures and refusals by reason
     per_day: list[dict]  # {"day", "matched", "sent", "clicked"}
     actions: list[ActionStats]
+    moderated: dict[str, int] = {}  # liked / hidden / <action>_<refused|failed|skipped> (issue 22)
 
 
 def record_postback(event: ev.Postback) -> None:
@@ -82,6 +92,7 @@ def funnel(campaign_id: int) -> Funnel:
     sent_private = [m for m in private if m.status in ("sent", "delivered", "read")]
     clicks = list(ButtonClick.select().join(CampaignRun).where(CampaignRun.campaign == campaign))
     clicked_runs = {c.run_id for c in clicks}
+    moderated = moderation.campaign_rows([r.id for r in runs])
     return Funnel(
         campaign_id=campaign_id,
         received=_received(runs),
@@ -94,7 +105,8 @@ def funnel(campaign_id: int) -> Funnel:
         skipped=dict(Counter(r.reason for r in runs if not r.matched)),
         failures=dict(Counter(m.status_reason or m.status for m in messages if m.status in ("failed", "refused"))),
         per_day=_per_day(matched_runs, sent_private, clicks),
-        actions=_per_action(campaign_id, messages, clicks),
+        actions=_per_action(campaign_id, messages, clicks, moderated),
+        moderated=moderation.campaign_counts(moderated),
     )
 
 
@@ -132,7 +144,8 @@ def _per_day(matched: list[CampaignRun], sent: list[Message], clicks: list[Butto
             for day, c in sorted(days.items())]
 
 
-def _per_action(campaign_id: int, messages: list[Message], clicks: list[ButtonClick]) -> list[ActionStats]:
+def _per_action(campaign_id: int, messages: list[Message], clicks: list[ButtonClick],
+                moderated: list[CommentModeration] | None = None) -> list[ActionStats]:
     result = []
     for action in CampaignAction.select().where(CampaignAction.campaign == campaign_id).order_by(
             CampaignAction.position):
@@ -147,6 +160,10 @@ def _per_action(campaign_id: int, messages: list[Message], clicks: list[ButtonCl
             stats.refused += message.status == "refused"
             stats.failed += message.status == "failed"
         stats.clicked = len({c.run_id for c in clicks if c.action_id == action.id})
+        if action.kind in moderation.KINDS:  # a like / hide: "sent" is done on Meta
+            done = moderation.action_counts(moderated or [], action.id)
+            stats.queued, stats.sent = sum(done.values()), done["done"]
+            stats.refused, stats.failed = done["refused"], done["failed"]
         result.append(stats)
     return result
 

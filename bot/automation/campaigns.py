@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import msgspec
 
+from bot.automation import moderation
 from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
@@ -50,7 +51,7 @@ from bot.platform.models import (
 )
 from bot.platform.scheduler import schedule
 
-ACTION_KINDS = ("send_message", "reply_comment", "add_tag", "wait", "start_flow")
+ACTION_KINDS = ("send_message", "reply_comment", "add_tag", "wait", "start_flow", *moderation.KINDS)
 MAX_WAIT_SECONDS = 30 * 86400
 MAX_NAME = 200  # names and tags live in 255-character columns
 
@@ -107,6 +108,9 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     tag: str | None = None
     seconds: int | None = None
     flow: str | None = None
+    # like_comment / hide_comment (issue 22): hide only comments with one of `words` or a link.
+    words: list[str] = []
+    any_link: bool = False
 
 
 class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -212,6 +216,8 @@ def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
         raise Invalid(f"{field}.tag", f"must be 1 to {MAX_NAME} characters")
     elif action.kind == "start_flow" and not Flow.select().where(Flow.name == (action.flow or "")).exists():
         raise Invalid(f"{field}.flow", "no bot flow with this name")
+    elif action.kind in moderation.KINDS:
+        moderation.validate_action(action.kind, action.words, action.any_link, platform, field)
     elif action.kind == "wait" and not (action.seconds and 0 < action.seconds <= MAX_WAIT_SECONDS):
         raise Invalid(f"{field}.seconds", f"must be between 1 and {MAX_WAIT_SECONDS}")
 
@@ -413,6 +419,10 @@ def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comm
         ready = outbox.add(draft)
         _step(run, action, "queued", "public reply under the comment")
         return ready
+    if spec.kind in moderation.KINDS:  # acts on the comment, not in the DM thread: no pause applies
+        status, detail = moderation.run_action(spec.kind, spec.words, spec.any_link, comment, key)
+        _step(run, action, status, detail)
+        return []
     if _dm_paused(comment):  # automations never talk over a human in the person's DM thread
         _step(run, action, "refused", PAUSED_DETAIL)
         return []
@@ -509,6 +519,7 @@ class DryRunReport(msgspec.Struct):
     eligible_for_private_reply: int  # matched and still within Meta's 7-day private-reply window
     samples: list[DryRunSample]
     matched_comment_ids: list[str]
+    moderation: dict[str, int] = {}  # like / hide / <action>_<why not> over the matched comments
 
 
 def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = DRY_RUN_DAYS,
@@ -536,7 +547,10 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
     return DryRunReport(comments=len(comments), matched=len(matched), skipped=skipped,
                         eligible_for_private_reply=len(eligible),
                         samples=[_sample(spec, c) for c in matched[:samples]],
-                        matched_comment_ids=[c.comment_id for c in matched])
+                        matched_comment_ids=[c.comment_id for c in matched],
+                        moderation=moderation.dry_run_counts(
+                            [(a.kind, a.words, a.any_link) for a in spec.actions if a.kind in moderation.KINDS],
+                            matched, Channel.get_by_id(spec.channel_id)))
 
 
 class PastComments(msgspec.Struct, frozen=True):

@@ -11,7 +11,7 @@ from bot.automation import assignment, campaign_stats, campaigns, notifications
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
-from bot.outbound import outhooks
+from bot.outbound import moderation, outhooks
 
 BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
 
@@ -24,12 +24,14 @@ class FollowUps:
     profiles: list[int] = field(default_factory=list)  # identity ids to refresh
     digests: list[tuple[int, int]] = field(default_factory=list)  # (digest id, due at ms)
     hooks: list[int] = field(default_factory=list)  # outgoing webhook deliveries
+    moderate: list[int] = field(default_factory=list)  # comment moderation rows (like / hide)
 
     def extend(self, other: FollowUps) -> None:
         self.send += other.send
         self.profiles += other.profiles
         self.digests += other.digests
         self.hooks += other.hooks
+        self.moderate += other.moderate
 
 
 def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> FollowUps:
@@ -51,6 +53,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         follow.send += bot_flows.on_event(applied)
     if comment:
         follow.send += answered
+        follow.moderate += moderation.pending_ids([applied.event.comment_id])
         follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)
     if isinstance(applied.event, ev.Postback):
         campaign_stats.record_postback(applied.event)

@@ -22,7 +22,9 @@ from typing import Any, Self
 import httpx
 
 from bot.core.events import MessageEcho, MessageReceived
+from bot.core.profile import ProfileSpec
 from bot.meta import graph_shapes as shapes
+from bot.meta import profile_shapes
 from bot.meta.graph_shapes import (
     CommentsPage,
     ConversationsPage,
@@ -139,6 +141,11 @@ class GraphClient:
         body = shapes.hide_body(platform, hidden)
         shapes.read_success(self._call("POST", comment_id, token, json=body), "hide comment")
 
+    def like_comment(self, comment_id: str, token: str) -> None:
+        """Facebook `POST /{comment-id}/likes` (§12; needs `pages_manage_engagement`): the page
+        likes the comment. Liking twice is not an error on Meta's side (unconfirmed; assumed)."""
+        shapes.read_success(self._call("POST", f"{comment_id}/likes", token), "like comment")
+
     def can_reply_privately(self, comment_id: str, token: str) -> bool:
         """§6 pre-check: Meta's own answer to "may this comment get a private reply?"."""
         answer = self._call("GET", comment_id, token, params={"fields": "can_reply_privately"})
@@ -152,6 +159,29 @@ class GraphClient:
         return shapes.read_attachment_id(
             self._call("POST", f"{page_id}/message_attachments", token, json=body)
         )
+
+    # ------------------------------------------------------------------ Messenger profile (§12)
+
+    def set_messenger_profile(self, page_id: str, platform: str, token: str, spec: ProfileSpec) -> None:
+        """Set the properties `spec` has (`POST /{page-id}/messenger_profile`)."""
+        body = profile_shapes.properties(spec)
+        if body:
+            answer = self._call("POST", f"{page_id}/messenger_profile", token,
+                                params=profile_shapes.profile_params(platform), json=body)
+            profile_shapes.read_result(answer)
+
+    def delete_messenger_profile(self, page_id: str, platform: str, token: str, fields: list[str]) -> None:
+        """Remove properties (`DELETE` with `{"fields": [...]}`)."""
+        if fields:
+            answer = self._call("DELETE", f"{page_id}/messenger_profile", token,
+                                params=profile_shapes.profile_params(platform), json={"fields": fields})
+            profile_shapes.read_result(answer)
+
+    def get_messenger_profile(self, page_id: str, platform: str, token: str) -> ProfileSpec:
+        """What Meta has now (`GET ...?fields=...`)."""
+        fields = profile_shapes.PROPERTIES if platform != "instagram" else ("persistent_menu", "ice_breakers")
+        params = {**profile_shapes.profile_params(platform), "fields": ",".join(fields)}
+        return profile_shapes.read_profile(self._call("GET", f"{page_id}/messenger_profile", token, params=params))
 
     # ------------------------------------------------------------------ people (§9)
 

@@ -856,3 +856,47 @@ class DeliveryJournalMark(BaseModel):
 
 JOURNAL_MODELS: list[type[BaseModel]] = [DeliveryJournalMark]
 ALL_MODELS += JOURNAL_MODELS
+
+
+# --- comment moderation and the Messenger profile (issue 22, migration 0025) -------------------------
+
+
+class CommentModeration(BaseModel):
+    """One moderation act on one comment (`action` like | hide), asked by a campaign or staff:
+    unique per (comment, action), so a comment is liked or hidden once whoever asks again. The
+    row is the ledger: `status` pending -> sending -> done | skipped | refused | failed, with the
+    reason in plain words. Owned by bot/outbound/moderation.py."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    comment_id = CharField()
+    action = CharField()
+    origin = CharField()  # campaign:<run>:<action> | staff:<user id>
+    status = CharField(default="pending")
+    reason = TextField(null=True)
+    error_code = IntegerField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = BigIntegerField()
+    started_at = BigIntegerField(null=True)
+    done_at = BigIntegerField(null=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("comment_id", "action"), True), (("status", "next_attempt_at"), False))
+
+
+class MessengerProfile(BaseModel):
+    """A channel's Get Started button, greeting, persistent menu and ice breakers as edited
+    (`spec`, bot/core/profile.py's ProfileSpec) and as last accepted by Meta (`pushed`): pushed
+    only when they differ, because Meta rate-limits the profile API. Owned by bot/channels/profile.py."""
+
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    spec = JSONField(default=dict)
+    pushed = JSONField(null=True)
+    status = CharField(default="pending")  # pending | pushing | pushed | failed
+    reason = TextField(null=True)
+    pushed_at = BigIntegerField(null=True)
+    updated_at = BigIntegerField()
+
+
+GROWTH_MODELS: list[type[BaseModel]] = [CommentModeration, MessengerProfile]
+ALL_MODELS += GROWTH_MODELS

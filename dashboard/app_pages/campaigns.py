@@ -32,7 +32,7 @@ from bot.core.errors import GraphError, Invalid, NotFound, Refused
 from bot.platform import registry as channels
 from bot.platform import runtime
 from bot.staff.permissions import Action
-from dashboard import state, widgets
+from dashboard import moderation, state, widgets
 from dashboard.widgets import drafted
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 EDIT = "sd_campaign_edit"
 ACTION_KINDS = {"send_message": "Send a private message", "reply_comment": "Reply to the comment publicly",
-                "add_tag": "Add a tag", "wait": "Wait", "start_flow": "Start a bot flow"}
+                "add_tag": "Add a tag", "wait": "Wait", "start_flow": "Start a bot flow", **moderation.ACTION_LABELS}
 LIST_NUMBERS = {"received": "Comments", "matched": "Matched", "sent": "Sent", "delivered": "Delivered",
                 "read": "Read", "clicked": "Clicked"}
 WAIT_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -261,6 +261,8 @@ def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channe
                 key + "variations", "\n".join(saved.variations) if saved else "", height=90)
     elif kind == "add_tag":
         drafted(st.text_input, "Tag", key + "tag", saved.tag if saved else "")
+    elif kind in moderation.ACTION_LABELS:
+        moderation.action_fields(key, kind, saved)
     elif kind == "start_flow":
         names = [f.name for f in flow_store.list_flows(channel.id)]
         if not names:
@@ -324,6 +326,8 @@ def action_from_state(key: str, kind: str) -> ActionSpec:
         return ActionSpec(kind=kind, text=(state.value(key + "text") or "").strip(), variations=variations)
     if kind == "add_tag":
         return ActionSpec(kind=kind, tag=(state.value(key + "tag") or "").strip())
+    if kind in moderation.ACTION_LABELS:
+        return moderation.action_from_state(key, kind)
     if kind == "start_flow":
         return ActionSpec(kind=kind, flow=state.value(key + "flow"))
     seconds = int(state.value(key + "amount", 1) or 1) * WAIT_UNITS[state.value(key + "unit", "hours")]
@@ -436,6 +440,8 @@ def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
     eligible.metric("Still within Meta's 7 days for a private reply", report.eligible_for_private_reply)
     for reason, count in sorted(report.skipped.items(), key=lambda item: -item[1]):
         st.caption(f"{count} skipped: {REASONS.get(reason, reason)}")
+    for line in moderation.dry_run_lines(report.moderation):
+        st.caption(f"Of the matched comments, {line}")
     for sample in report.samples:
         with st.container(border=True):
             st.markdown(f"**{widgets.plain(sample.author or 'Someone')}** wrote "

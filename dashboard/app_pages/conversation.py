@@ -20,7 +20,7 @@ from bot import commands, queries
 from bot.core.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
 from bot.staff import drafts
-from dashboard import helpdesk, state, widgets
+from dashboard import helpdesk, moderation, state, widgets
 
 SEEN = "sd_seen_message"
 SAVED_LOADED = "sd_saved_drafts_loaded"  # conversations whose saved reply this session has put back
@@ -199,7 +199,7 @@ def _assign(conversation_id: int, key: str) -> None:
     commands.assign(conversation_id, st.session_state[key] or None)
 
 
-def ledger(view: ConversationView) -> None:
+def ledger(view: ConversationView, user_id: int) -> None:
     """For each of the person's comments: which campaigns matched or not and why, and what
     each action did."""
     st.markdown("#### Campaigns")
@@ -210,6 +210,7 @@ def ledger(view: ConversationView) -> None:
         entries = queries.comment_ledger(comment.comment_id or "")
         matched = sum(e.matched for e in entries)
         with st.expander(f"“{widgets.plain((comment.text or '')[:40])}” · {matched} of {len(entries)} matched"):
+            moderation.comment_moderation(user_id, view, comment)  # like / hide (issue 22)
             if not entries:
                 st.caption("No campaign looked at this comment.")
             for entry in entries:
@@ -252,7 +253,7 @@ def page() -> None:
     with side:
         details(view)
         if view.kind.endswith("_comments"):
-            ledger(view)
+            ledger(view, user.id)
 
 
 page()

@@ -23,7 +23,7 @@ from bot.platform.db import now_ms
 from bot.platform.models import Channel
 from bot.staff import auth
 from bot.staff.permissions import Action
-from dashboard import access, assignment, state, widgets
+from dashboard import access, assignment, messenger_profile, state, widgets
 
 FOUND_PAGES = "sd_found_pages"  # PageAccount list (with tokens) between "find" and "connect"; never drawn
 TOGGLE_LABELS = {
@@ -74,6 +74,7 @@ def channel_card(channel: Channel) -> None:
             st.warning(warning, icon=":material/warning:")
         handover_panel(channel)
         assignment.rule_panel(channel)
+        messenger_profile.profile_panel(channel)
 
 
 def health_badge(view: health.HealthView) -> str:

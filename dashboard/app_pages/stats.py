@@ -65,3 +65,6 @@ st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_"
                             "Sent": a.sent, "Delivered": a.delivered, "Read": a.read, "Clicked": a.clicked,
                             "Refused": a.refused, "Failed": a.failed} for a in funnel.actions]),
              hide_index=True, width="stretch")
+if funnel.moderated:  # issue 22: likes and hides, and those refused or failed
+    st.caption("Comments moderated: " + " · ".join(f"{label.replace('_', ' ')} {count}"
+                                                   for label, count in sorted(funnel.moderated.items())))
