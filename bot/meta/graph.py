@@ -27,6 +27,7 @@ from bot.meta.graph_shapes import (
     CommentsPage,
     ConversationsPage,
     InstagramAccount,
+    InstagramLoginAccount,
     MessageRef,
     PageAccount,
     Post,
@@ -41,6 +42,7 @@ __all__ = [
     "ConversationsPage",
     "GraphClient",
     "InstagramAccount",
+    "InstagramLoginAccount",
     "MessageRef",
     "PageAccount",
     "Post",
@@ -80,7 +82,9 @@ if not any(isinstance(f, _RedactTokens) for f in _httpx_logger.filters):
 
 class GraphClient:
     """Calls `{base_url}/{version}/{path}`: https://graph.facebook.com for Facebook Login
-    (Messenger and linked Instagram accounts), the sandbox in tests.
+    (Messenger and linked Instagram accounts), https://graph.instagram.com for Instagram Login
+    (`runtime.graph("instagram")`), the sandbox in tests. The paths and bodies are the same on
+    both hosts (§12); only the token kind differs.
 
     `app_secret`, when given, adds `appsecret_proof` to every call (needed when the app
     requires it). `last_usage` is the last usage percentage Meta reported (§8), on any call.
@@ -188,6 +192,12 @@ class GraphClient:
         """The id of the Page a page token belongs to: `GET /me` answers the Page itself for a page
         token (§10). (`GET /{page-id}` would not tell: any token may read a public Page.)"""
         return shapes.read_node_id(self._call("GET", "me", token, params={"fields": "id"}))
+
+    def instagram_login_account(self, token: str) -> InstagramLoginAccount:
+        """Instagram Login (§12, on graph.instagram.com): the account an Instagram User token
+        belongs to, so connecting checks the token against the account before storing it."""
+        answer = self._call("GET", "me", token, params={"fields": shapes.INSTAGRAM_LOGIN_FIELDS})
+        return shapes.read_instagram_login_account(answer)
 
     def subscribe_app(self, page_id: str, token: str, fields: Iterable[str]) -> None:
         """(Re)subscribe our app to the Page's webhooks: Meta drops it after an hour of failed
