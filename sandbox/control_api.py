@@ -76,7 +76,8 @@ class ControlController(Controller):
         """An account for Instagram Login (no page): answers its id and Instagram User token."""
         return add_account(sandbox.store, name=data.name or data.username, username=data.username,
                            ig_id=data.ig_id, token=data.token, followers_count=data.followers_count,
-                           subscribed=data.subscribed, scopes=data.scopes)
+                           subscribed=data.subscribed, scopes=data.scopes,
+                           token_age_s=data.token_age_days * 86400)
 
     @post("/posts", status_code=200)
     async def create_post(self, sandbox: Sandbox, data: PostSpec) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class InstagramLoginSpec(_Body):
     followers_count: int = 0
     subscribed: bool = True
     scopes: list[str] | None = None
+    token_age_days: int = 0  # the token was issued this many days ago (refresh needs 1 day)
 
 
 class InstagramSpec(_Body):

@@ -224,6 +224,8 @@ def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Ha
         return accounts_api.debug_token  # the Instagram host documents none (unconfirmed): a missing node there
     if token.kind == "app":
         raise graph_rules.permission("This call requires a Page or User access token")
+    if node_id == "refresh_access_token" and call.host == instagram_host.INSTAGRAM_HOST and call.method == "GET":
+        return instagram_host.refresh_token
     if node_id == "me":
         user_handler = _user_route(token, edge, call.method)
         if user_handler is not None:

@@ -304,9 +304,11 @@ def _token_status(channel: Channel, state: ChannelCheck, token: str, now: int) -
     expires_at = state.token_expires_at
     settings = runtime.settings()
     due = state.token_checked_at is None or now - state.token_checked_at >= TOKEN_RECHECK_MS
-    # Instagram Login tokens are not checked with debug_token: graph.instagram.com documents no
-    # such edge (unconfirmed); their 60-day expiry is not tracked yet (see README).
-    if due and settings.meta_app_id is not None and channel.login != "instagram":
+    if due and channel.login == "instagram":
+        expires_at = _refresh_instagram_token(channel, token, now) or expires_at
+        ChannelCheck.update(token_checked_at=now, token_expires_at=expires_at).where(
+            ChannelCheck.channel == channel.id).execute()
+    elif due and settings.meta_app_id is not None:
         try:  # an app token is "{app-id}|{app-secret}"
             info = runtime.graph().debug_token(token, f"{settings.meta_app_id}|{settings.meta_app_secret}")
         except GraphError as exc:  # the check itself succeeded; the expiry stays unknown until tomorrow
@@ -319,7 +321,24 @@ def _token_status(channel: Channel, state: ChannelCheck, token: str, now: int) -
             ChannelCheck.channel == channel.id).execute()
     if expires_at is not None and expires_at - now < EXPIRY_WARNING_MS:
         return TOKEN_EXPIRING, f"The page token expires on {_date(expires_at)}: connect the page again before then."
-    return HEALTHY, NO_APP_ID if settings.meta_app_id is None else None
+    return HEALTHY, NO_APP_ID if settings.meta_app_id is None and channel.login != "instagram" else None
+
+
+def _refresh_instagram_token(channel: Channel, token: str, now: int) -> int | None:
+    """Instagram Login tokens are renewed rather than inspected (graph.instagram.com documents no
+    `debug_token`, unconfirmed): once a day the token is exchanged for a fresh long-lived one
+    (§12, `GET /refresh_access_token?grant_type=ig_refresh_token`, which Meta allows once the
+    token is 24 hours old), stored encrypted, and its expiry becomes the channel's. A refusal
+    (too young, Meta busy) keeps the current token until the next day's try; the expiry then
+    stays what it was (unknown right after connecting)."""
+    try:
+        fresh = runtime.graph("instagram").refresh_instagram_token(token)
+    except GraphError as exc:
+        log.info("refreshing the Instagram token of channel %s failed: %s", channel.id, exc.describe())
+        return None
+    Channel.update(token_encrypted=runtime.vault().encrypt(fresh.access_token)).where(
+        Channel.id == channel.id).execute()
+    return now + fresh.expires_in * 1000
 
 
 def _date(ms: int) -> str:

@@ -261,6 +261,14 @@ class TokenInfo(msgspec.Struct, frozen=True):
     scopes: list[str]
 
 
+class RefreshedToken(msgspec.Struct, frozen=True):
+    """Instagram Login's token refresh (§12): a new long-lived token, valid `expires_in` seconds
+    (a secret: store it encrypted)."""
+
+    access_token: str
+    expires_in: int
+
+
 class ConversationRef(msgspec.Struct, frozen=True):
     """A conversation from the Conversations API (§10), newest first; `updated_time` in ms."""
 
@@ -574,6 +582,12 @@ def read_instagram_login_account(body: bytes) -> InstagramLoginAccount:
     if me.user_id is None or not str(me.user_id).isdigit():
         raise malformed_answer("Instagram account (no user_id)")
     return InstagramLoginAccount(str(me.user_id), me.username, me.name, me.followers_count, me.profile_picture_url)
+
+
+def read_refreshed_token(body: bytes) -> RefreshedToken:
+    """§12 `GET /refresh_access_token` on graph.instagram.com: `access_token`, `token_type`
+    ("bearer"), `expires_in` (seconds, about 60 days)."""
+    return _decode(body, RefreshedToken, "refreshed token")
 
 
 def read_pages(body: bytes) -> tuple[list[PageAccount], str | None]:

@@ -7,9 +7,9 @@ reply, a campaign's private reply and a story campaign's DM sent through the Ins
 from __future__ import annotations
 
 from bot.channels import health
-from bot.platform.db import connection
-from bot.platform.models import CampaignRun, Channel, Message
-from bot.platform.registry import INSTAGRAM_FIELDS
+from bot.platform.db import connection, now_ms
+from bot.platform.models import CampaignRun, Channel, ChannelCheck, Message
+from bot.platform.registry import INSTAGRAM_FIELDS, page_token
 from tests.api.conftest import Api, error_of
 
 VERSION = "v21.0"
@@ -27,7 +27,7 @@ def sent(api: Api, **filters: str) -> list[dict]:
 def test_connect_receive_and_send_through_the_instagram_host(api: Api) -> None:
     stack = api.stack
     account = stack.control("instagram-accounts", username="solo.shop", name="Solo Shop", followers_count=321,
-                            subscribed=False)
+                            subscribed=False, token_age_days=2)
     ig_id, token = account["instagram_id"], account["token"]
     refusals = [({"token": "IGAA-wrong"}, None), ({"token": stack.page["page_token"]}, None),  # a page token
                 ({"token": token, "instagram_id": stack.page["instagram_id"]}, "token")]
@@ -69,7 +69,10 @@ def test_connect_receive_and_send_through_the_instagram_host(api: Api) -> None:
         [run] = CampaignRun.select().where(CampaignRun.campaign == campaign["id"])
     assert (run.comment_id, run.reason) == (comment_id, "matched")
 
-    with connection():  # health asks the Instagram host: a revoked Instagram token is caught
+    with connection():  # health asks the Instagram host, renews the token, and catches a revoked one
         assert health.check_channel(view["id"]).status == health.HEALTHY
-        stack.control("tokens/revoke", token=token)
+        fresh = page_token(Channel.get_by_id(view["id"]))
+        expires = ChannelCheck.get(ChannelCheck.channel == view["id"]).token_expires_at
+        assert fresh != token and expires > now_ms() + 59 * 86_400_000
+        stack.control("tokens/revoke", token=fresh)
         assert health.check_channel(view["id"]).status == health.NEEDS_RECONNECTING

@@ -88,3 +88,15 @@ def test_story_mentions_are_instagram_only(sandbox: Sandbox, world: World) -> No
                     attachments=[{"type": "story_mention", "url": "https://cdn.example/s.mp4"}])
     sent = sandbox.send(world.token, world.page_id, text_body({"id": world.igsid}, "Thanks for the mention"))
     assert sent.status_code == 200  # the mention opened the 24-hour window (§12)
+
+
+def test_token_refresh_needs_a_day_old_token_and_gives_sixty_days(sandbox: Sandbox, account: dict[str, str]) -> None:
+    young = ig(sandbox, "GET", "refresh_access_token", account["token"], params={"grant_type": "ig_refresh_token"})
+    assert error_of(young)["code"] == 100
+    old = sandbox.control("instagram-accounts", username="older.shop", token_age_days=2)["token"]
+    wrong = ig(sandbox, "GET", "refresh_access_token", old, params={"grant_type": "fb_exchange_token"})
+    assert error_of(wrong)["code"] == 100
+    fresh = ig(sandbox, "GET", "refresh_access_token", old, params={"grant_type": "ig_refresh_token"}).json()
+    assert fresh["token_type"] == "bearer" and fresh["expires_in"] == 60 * 86400
+    assert ig(sandbox, "GET", "me", fresh["access_token"], params={"fields": "username"}).json()["username"] == (
+        "older.shop")
