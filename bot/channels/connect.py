@@ -65,7 +65,9 @@ def connect_instagram_login(token: str, *, instagram_id: str | None = None) -> C
     is stored unless Meta says whose token it is (and it is `instagram_id`'s, when given) and
     the webhook subscription took. The channel is an Instagram channel like a linked one (same
     webhooks, inbox, campaigns and send rules) with `login == "instagram"`; an account already
-    connected through its page moves to Instagram Login (one channel per account)."""
+    connected through its page moves to Instagram Login (one channel per account). Its webhooks
+    are checked with META_APP_SECRET like all others: that Meta signs Instagram Login deliveries
+    with the Meta app's secret rather than the "Instagram app secret" is unconfirmed."""
     if not token:
         raise Invalid("token", "is required")
     account = _check_instagram_token_and_subscribe(token, (instagram_id or "").strip() or None)

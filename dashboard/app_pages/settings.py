@@ -336,7 +336,8 @@ def webhook_help() -> None:
     st.caption("Verify token")
     st.code(current.meta_verify_token, language=None)
     st.markdown("and subscribe these fields: " + ", ".join(f"`{f}`" for f in channels.PAGE_FIELDS)
-                + "; for Instagram also `comments`.")
+                + "; for Instagram also `comments`. For accounts connected with Instagram Login, set the same "
+                "two values under *Instagram → API setup with Instagram login → Webhooks*.")
     if current.sandbox:
         st.info("Sandbox mode: no Meta app is configured; the built-in sandbox Graph API plays Meta.")
 
