@@ -1,4 +1,5 @@
-"""The Graph API route: `/graph/{version}/{node}[/{edge}]` for GET, POST and DELETE.
+"""The Graph API routes: `/graph/{version}/{node}[/{edge}]` (graph.facebook.com) and
+`/instagram/{version}/...` (graph.instagram.com, Instagram Login) for GET, POST and DELETE.
 
 One place does what Meta does around every call, in Meta's order: latency, token check (190,
 or 200 for another page's token), node lookup (100/33), the per-account one-second rate window
@@ -220,7 +221,7 @@ def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Ha
         raise GraphFault(2500, "Unknown path components: /" + "/".join(segments[2:]))
     node_id, edge = segments[0], (segments[1] if len(segments) > 1 else None)
     call.node_id, call.edge = node_id, edge
-    if node_id == "debug_token" and edge is None and call.method == "GET" and call.host == "facebook":
+    if node_id == "debug_token" and edge is None and call.method == "GET" and call.host == instagram_host.FACEBOOK_HOST:
         return accounts_api.debug_token  # the Instagram host documents none (unconfirmed): a missing node there
     if token.kind == "app":
         raise graph_rules.permission("This call requires a Page or User access token")
