@@ -111,6 +111,15 @@ class ConnectChannelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     instagram_followers: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | None = None
 
 
+class ConnectInstagramLoginIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Connect (or reconnect) an Instagram professional account with Instagram Login: no Facebook
+    Page, an Instagram User access token. `instagram_id`, when given, must be the token's account."""
+
+    token: Annotated[str, msgspec.Meta(pattern=r"^[\x21-\x7e]{1,4096}$",
+                                       description="the Instagram User access token")]
+    instagram_id: MetaId | None = None
+
+
 class ChannelSettingsIn(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """Only the settings given change. `fallback_message`: the bot's answer when nothing
     matches (an empty string removes it)."""
@@ -214,6 +223,8 @@ PauseBody = Annotated[PauseIn, _body("Pause for an hour", {"minutes": 60})]
 ConnectChannelBody = Annotated[ConnectChannelIn, _body("A page and its Instagram account", {
     "page_id": "104870358931474", "name": "Acme Shoes", "token": "EAAG...page-token",
     "instagram_id": "17841405822304914", "instagram_username": "acme.shoes"})]
+ConnectInstagramLoginBody = Annotated[ConnectInstagramLoginIn, _body("An Instagram account without a page", {
+    "token": "IGAA...instagram-user-token", "instagram_id": "17841405822304914"})]
 ChannelSettingsBody = Annotated[ChannelSettingsIn, _body("Stop showing comments", {
     "receive_comments": False, "fallback_message": "Thanks! We answer within a day."})]
 HandoverBody = Annotated[HandoverSettings, _body("Hand over on a button or two phrases, pause for two hours", {

@@ -240,6 +240,15 @@ def connect_page(page_id: str, name: str, token: str, **options: Any) -> list[Ch
     return connected.channels
 
 
+def connect_instagram_login(token: str, instagram_id: str | None = None) -> list[Channel]:
+    """Connect (or reconnect) an Instagram account with Instagram Login, no Facebook Page
+    (`bot.channels.connect`), then enqueue what connecting recorded."""
+    connected = connect.connect_instagram_login(token, instagram_id=instagram_id)
+    for recorded in connected.health:
+        jobs.follow_health(recorded)
+    return connected.channels
+
+
 def update_channel_settings(channel_id: int, **toggles: bool | str | None) -> Channel:
     """Change a channel's toggles and bot fallback message (`bot.channels.connect`)."""
     return connect.update_settings(channel_id, **toggles)

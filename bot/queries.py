@@ -363,6 +363,7 @@ class ChannelView(msgspec.Struct):
     notify_postbacks: bool = False
     notify_campaign_comments: bool = False
     warnings: list[str] = msgspec.field(default_factory=list)  # settings that cannot work as set
+    login: str = "facebook"  # "instagram": Instagram Login (no Facebook Page, graph.instagram.com)
 
 
 class CampaignView(msgspec.Struct):
@@ -408,7 +409,7 @@ def _channel_view(c: Channel) -> ChannelView:
                        health_reason=c.health_reason, last_webhook_at=c.last_webhook_at,
                        last_send_at=c.last_send_at, is_active=c.is_active, created_at=c.created_at,
                        notify_postbacks=c.notify_postbacks, notify_campaign_comments=c.notify_campaign_comments,
-                       warnings=connect.setting_warnings(c))
+                       warnings=connect.setting_warnings(c), login=c.login)
 
 
 def campaigns() -> list[CampaignView]:

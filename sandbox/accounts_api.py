@@ -20,6 +20,9 @@ from sandbox.records import (
     PAGE_FIELDS_ACCEPTED,
 )
 
+# Facebook Login needs pages_manage_metadata; for Instagram Login we assume instagram_business_basic
+# (Meta's Instagram Login webhook page names no permission for the edge itself: unconfirmed).
+SUBSCRIBE_SCOPES = ("pages_manage_metadata", "instagram_business_basic")
 ACCOUNT_DEFAULTS = ("access_token", "category", "category_list", "name", "id", "tasks")
 
 
@@ -102,7 +105,7 @@ def subscribe(call: GraphCall) -> dict[str, Any]:
     """
     account = call.account
     assert account is not None
-    call.require_scope("pages_manage_metadata")
+    call.require_scope(*SUBSCRIBE_SCOPES)
     fields = _field_list(call.param("subscribed_fields"))
     accepted = INSTAGRAM_FIELDS_ACCEPTED if account.platform == INSTAGRAM else PAGE_FIELDS_ACCEPTED
     for index, name in enumerate(fields):
@@ -134,6 +137,6 @@ def _field_list(raw: Any) -> list[str]:
 def unsubscribe(call: GraphCall) -> dict[str, Any]:
     account = call.account
     assert account is not None
-    call.require_scope("pages_manage_metadata")
+    call.require_scope(*SUBSCRIBE_SCOPES)
     account.subscribed_fields = []
     return {"success": True}

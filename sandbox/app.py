@@ -1,4 +1,5 @@
-"""The sandbox Graph API as a Litestar app: Meta's Graph API under `/graph/{version}/...` and the
+"""The sandbox Graph API as a Litestar app: Meta's Graph API under `/graph/{version}/...`, the
+Instagram host (Instagram Login, graph.instagram.com) under `/instagram/{version}/...`, and the
 control API under `/control/...`.
 
 socialdesk mounts it (embedded mode, usually at "/sandbox") or runs it alone (scale-out mode,
@@ -13,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 
 from sandbox.control_api import ControlController
 from sandbox.customer_api import CustomerController
-from sandbox.graph_api import graph
+from sandbox.graph_api import graph, instagram_graph
 from sandbox.records import Config
 from sandbox.runtime import ControlError, Sandbox
 from sandbox.store import Store
@@ -33,7 +34,7 @@ def create_sandbox_app(app_secret: str, webhook_url: str | None = None, *, path_
     prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else "/"
     router = Router(
         path=prefix,
-        route_handlers=[graph, ControlController, CustomerController],
+        route_handlers=[graph, instagram_graph, ControlController, CustomerController],
         dependencies={"sandbox": Provide(lambda: sandbox, use_cache=True, sync_to_thread=False)},
         exception_handlers={ControlError: _control_error},
         request_max_body_size=MAX_BODY_BYTES,

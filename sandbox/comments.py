@@ -75,7 +75,8 @@ def comment_item(store: Store, comment: Comment, verb: str) -> QueuedItem | None
 
 
 def _require_moderation(call: GraphCall) -> None:
-    call.require_scope("instagram_manage_comments" if call.instagram else "pages_manage_engagement")
+    call.require_scope(*(("instagram_manage_comments", "instagram_business_manage_comments") if call.instagram
+                        else ("pages_manage_engagement",)))
 
 
 def reply_publicly(call: GraphCall) -> dict[str, Any]:

@@ -20,12 +20,14 @@ from sandbox.control_schemas import (
     CustomerSpec,
     FlushRequest,
     HoldRequest,
+    InstagramLoginSpec,
     PageSpec,
     PostSpec,
     RedeliverRequest,
     ResetRequest,
     RevokeRequest,
 )
+from sandbox.instagram_host import add_account
 from sandbox.records import (
     DEFAULT_SCOPES,
     FACEBOOK,
@@ -68,6 +70,14 @@ class ControlController(Controller):
     @post("/pages", status_code=200)
     async def create_page(self, sandbox: Sandbox, data: PageSpec) -> dict[str, Any]:
         return add_page(sandbox.store, data)
+
+    @post("/instagram-accounts", status_code=200)
+    async def create_instagram_account(self, sandbox: Sandbox, data: InstagramLoginSpec) -> dict[str, Any]:
+        """An account for Instagram Login (no page): answers its id and Instagram User token."""
+        return add_account(sandbox.store, name=data.name or data.username, username=data.username,
+                           ig_id=data.ig_id, token=data.token, followers_count=data.followers_count,
+                           subscribed=data.subscribed, scopes=data.scopes,
+                           token_age_s=data.token_age_days * 86400)
 
     @post("/posts", status_code=200)
     async def create_post(self, sandbox: Sandbox, data: PostSpec) -> dict[str, Any]:

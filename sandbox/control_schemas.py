@@ -38,6 +38,19 @@ class ResetRequest(_Body):
     keep_config: bool = False
 
 
+class InstagramLoginSpec(_Body):
+    """An Instagram professional account connected with Instagram Login (no Facebook Page)."""
+
+    username: str
+    name: str | None = None
+    ig_id: str | None = None
+    token: str | None = None
+    followers_count: int = 0
+    subscribed: bool = True
+    scopes: list[str] | None = None
+    token_age_days: int = 0  # the token was issued this many days ago (refresh needs 1 day)
+
+
 class InstagramSpec(_Body):
     username: str
     followers_count: int = 0

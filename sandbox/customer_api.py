@@ -189,8 +189,9 @@ def play_dm(store: Store, spec: DmSpec) -> tuple[Message, QueuedItem]:
     with store.lock:
         account, customer = _person(store, spec.account_id, spec.user_id)
         instagram = account.platform == INSTAGRAM
-        if spec.story_reply_url and not instagram:
-            raise bad_request("story replies exist on Instagram only")
+        mentions = any(a.get("type") == "story_mention" for a in spec.attachments)
+        if (spec.story_reply_url or mentions) and not instagram:
+            raise bad_request("story replies and story mentions exist on Instagram only")
         text = spec.text
         if spec.quick_reply_payload is not None and text is None:
             text = _quick_reply_title(store, account, customer, spec.quick_reply_payload)

@@ -1,4 +1,5 @@
-"""The Graph API route: `/graph/{version}/{node}[/{edge}]` for GET, POST and DELETE.
+"""The Graph API routes: `/graph/{version}/{node}[/{edge}]` (graph.facebook.com) and
+`/instagram/{version}/...` (graph.instagram.com, Instagram Login) for GET, POST and DELETE.
 
 One place does what Meta does around every call, in Meta's order: latency, token check (190,
 or 200 for another page's token), node lookup (100/33), the per-account one-second rate window
@@ -22,7 +23,16 @@ from litestar import Request, Response, route
 from litestar.background_tasks import BackgroundTask
 from litestar.enums import HttpMethod
 
-from sandbox import accounts_api, comments, graph_read, graph_rules, moderation_api, profile_api, send_api
+from sandbox import (
+    accounts_api,
+    comments,
+    graph_read,
+    graph_rules,
+    instagram_host,
+    moderation_api,
+    profile_api,
+    send_api,
+)
 from sandbox.graph_call import GraphCall
 from sandbox.graph_rules import GraphFault
 from sandbox.records import INSTAGRAM, Account, Attempt, Token
@@ -35,6 +45,9 @@ NOMINAL_CALLS_PER_SECOND = {"facebook": 300, "instagram": 100}
 _JSON_PARAMS = ("recipient", "message", "payload", "subscribed_fields", "fields", "get_started", "greeting",
                 "persistent_menu", "ice_breakers")
 _SENDING_EDGES = ("messages", "comments", "replies")
+# Tokens that act for accounts: a page token (the page and its linked Instagram account) and an
+# Instagram User token (Instagram Login: the one account, on the Instagram host).
+ACTING_TOKENS = ("page", instagram_host.TOKEN_KIND)
 
 ROUTES: dict[tuple[str, str | None, str], Handler] = {
     ("page", "messages", "POST"): send_api.send_message,
@@ -87,12 +100,24 @@ async def graph(request: Request, sandbox: Sandbox, version: str, rest: str) -> 
     return await answer(sandbox, request, version, rest)
 
 
-async def answer(sandbox: Sandbox, request: Request, version: str, rest: str) -> Response:
+@route(
+    "/instagram/{version:str}/{rest:path}",
+    http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE],
+    include_in_schema=False,
+)
+async def instagram_graph(request: Request, sandbox: Sandbox, version: str, rest: str) -> Response:
+    """Every call to the Instagram host (Instagram Login, `sandbox/instagram_host.py`) ends here."""
+    return await answer(sandbox, request, version, rest, host=instagram_host.INSTAGRAM_HOST)
+
+
+async def answer(sandbox: Sandbox, request: Request, version: str, rest: str, *,
+                 host: str = instagram_host.FACEBOOK_HOST) -> Response:
     store = sandbox.store
     latency = store.config.latency_ms
     if latency > 0:
         await asyncio.sleep(latency / 1000)
     call = _new_call(store, request, f"/{version}/{rest.strip('/')}")
+    call.host = host
     drop = roll_drop(store)
     if drop == "before":  # lost on the way in: Meta never saw the call
         return await _drop(request, store, call, drop)
@@ -206,6 +231,7 @@ def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Ha
     store = call.store
     token = authenticate(store, token_value)
     call.token = token
+    instagram_host.check_host(call.host, token)
     _check_proof(store, token, call.params.pop("appsecret_proof", None))
     if not segments:
         raise graph_rules.invalid_param("Unsupported request: no node given")
@@ -213,23 +239,25 @@ def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Ha
         raise GraphFault(2500, "Unknown path components: /" + "/".join(segments[2:]))
     node_id, edge = segments[0], (segments[1] if len(segments) > 1 else None)
     call.node_id, call.edge = node_id, edge
-    if node_id == "debug_token" and edge is None and call.method == "GET":
-        return accounts_api.debug_token
+    if node_id == "debug_token" and edge is None and call.method == "GET" and call.host == instagram_host.FACEBOOK_HOST:
+        return accounts_api.debug_token  # the Instagram host documents none (unconfirmed): a missing node there
     if token.kind == "app":
         raise graph_rules.permission("This call requires a Page or User access token")
+    if node_id == "refresh_access_token" and call.host == instagram_host.INSTAGRAM_HOST and call.method == "GET":
+        return instagram_host.refresh_token
     if node_id == "me":
         user_handler = _user_route(token, edge, call.method)
         if user_handler is not None:
             return user_handler
         node_id = str(token.page_id)
     found = store.node(node_id)
-    if token.kind != "page" and not _user_may_read(found, edge, call.method):
+    if token.kind not in ACTING_TOKENS and not _user_may_read(found, edge, call.method):
         raise graph_rules.permission("This call requires a Page access token")
     if found is None:
         raise graph_rules.does_not_exist(node_id, call.method)
     kind, record = found
     account = store.accounts[str(store.owner_of(kind, record))]
-    if token.kind == "page" and account not in store.accounts_of_page(str(token.page_id)):
+    if token.kind in ACTING_TOKENS and account not in store.accounts_of_page(str(token.page_id)):
         raise graph_rules.permission(
             f"The access token does not have permission to act on behalf of {account.id}"
         )
@@ -238,6 +266,8 @@ def resolve(call: GraphCall, token_value: str | None, segments: list[str]) -> Ha
 
 
 def _user_route(token: Token, edge: str | None, method: str) -> Handler | None:
+    if token.kind == instagram_host.TOKEN_KIND:  # `/me` is the account; `/me/{edge}` its edges
+        return instagram_host.me if method == "GET" and edge is None else None
     if method == "GET" and edge is None:
         return accounts_api.me
     if token.kind == "user":

@@ -35,6 +35,7 @@ class GraphCall:
     kind: str | None = None
     record: Any = None
     account: Account | None = None
+    host: str = "facebook"  # "instagram": graph.instagram.com (sandbox/instagram_host.py)
     webhooks: list[QueuedItem] = field(default_factory=list)
 
     @property

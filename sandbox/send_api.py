@@ -16,6 +16,9 @@ from sandbox.records import INSTAGRAM, Account, Comment, Customer, Message, Queu
 from sandbox.store import Store, now_ms
 from sandbox.webhook_shapes import echo_attachments, from_person, messaging_item
 
+# Facebook Login's permission, or Instagram Login's (sandbox/instagram_host.py).
+INSTAGRAM_MESSAGING = ("instagram_manage_messages", "instagram_business_manage_messages")
+
 
 def send_message(call: GraphCall) -> dict[str, Any]:
     """Validate, judge the window or private-reply rules, record, and answer like Meta."""
@@ -24,7 +27,7 @@ def send_message(call: GraphCall) -> dict[str, Any]:
     account = _sending_account(store, call.account, body)
     call.account = account
     instagram = account.platform == INSTAGRAM
-    call.require_scope("instagram_manage_messages" if instagram else "pages_messaging")
+    call.require_scope(*(INSTAGRAM_MESSAGING if instagram else ("pages_messaging",)))
     shape = graph_rules.check_send_body(body, instagram=instagram)
     now = now_ms()
     comment = None
@@ -240,7 +243,7 @@ def upload_attachment(call: GraphCall) -> dict[str, Any]:
     """`POST /{page-id}/message_attachments`: keep a media URL, answer a reusable id."""
     account = call.account
     assert account is not None
-    call.require_scope("instagram_manage_messages" if call.instagram else "pages_messaging")
+    call.require_scope(*(INSTAGRAM_MESSAGING if call.instagram else ("pages_messaging",)))
     message = call.param("message")
     attachment = message.get("attachment") if isinstance(message, dict) else None
     if not isinstance(attachment, dict):

@@ -176,8 +176,10 @@ def feed_comment_item(account: Account, post: Post, comment: Comment, verb: str,
 def instagram_comment_item(account: Account, post: Post, comment: Comment, now_s: int) -> QueuedItem:
     """An Instagram `comments` change (Instagram sends these for new comments only)."""
     author: dict[str, Any] = {"id": comment.author_id, "username": comment.author_name}
-    if not comment.by_account:
+    if not comment.by_account and account.linked_id:
         # self_ig_scoped_id: the commenter's IGSID (unconfirmed that it always equals from.id).
+        # An account with no page (Instagram Login) gets the leaner `from` {id, username}: Meta
+        # says its comment `from` may lack fields Facebook Login delivers (unconfirmed which).
         author["self_ig_scoped_id"] = comment.author_id
     value: dict[str, Any] = {
         "from": author,

@@ -11,7 +11,7 @@ from litestar import Controller
 
 from api.guards import Caller, requires
 from api.resources import get, patch, post, put
-from api.schemas import ChannelSettingsBody, ConnectChannelBody, HandoverBody, IdParam
+from api.schemas import ChannelSettingsBody, ConnectChannelBody, ConnectInstagramLoginBody, HandoverBody, IdParam
 from bot import commands, queries
 from bot.automation import handover
 from bot.automation.handover import HandoverSettings
@@ -50,6 +50,13 @@ class ChannelController(Controller):
                                               instagram_id=data.instagram_id,
                                               instagram_username=data.instagram_username,
                                               instagram_followers=data.instagram_followers)
+            return [queries.channel(c.id) for c in connected]
+
+    @post("/instagram-login", guards=MANAGE,
+          summary="Connect an Instagram professional account with Instagram Login (no Facebook Page)")
+    def connect_instagram_login(self, data: ConnectInstagramLoginBody) -> list[ChannelView]:
+        with connection():
+            connected = commands.connect_instagram_login(data.token, data.instagram_id)
             return [queries.channel(c.id) for c in connected]
 
     @get("/{channel_id:str}", summary="A channel")

@@ -43,9 +43,9 @@ class ActionStats(msgspec.Struct):
 
 class Funnel(msgspec.Struct):
     campaign_id: int
-    received: int  # comments on the watched posts
+    received: int  # comments on the watched posts (story campaigns: story events of their kind)
     matched: int
-    sent: int  # private replies accepted by Meta
+    sent: int  # private replies accepted by Meta (story campaigns: their DMs)
     delivered: int
     read: int
     clicked: int
@@ -88,7 +88,7 @@ def funnel(campaign_id: int) -> Funnel:
     runs = list(CampaignRun.select().where(CampaignRun.campaign == campaign))
     matched_runs = [r for r in runs if r.matched]
     messages = _campaign_messages(campaign_id)
-    private = [m for m in messages if m.send_kind == "private_reply"]
+    private = _openers(campaign, messages)
     sent_private = [m for m in private if m.status in ("sent", "delivered", "read")]
     clicks = list(ButtonClick.select().join(CampaignRun).where(CampaignRun.campaign == campaign))
     clicked_runs = {c.run_id for c in clicks}
@@ -108,6 +108,14 @@ def funnel(campaign_id: int) -> Funnel:
         actions=_per_action(campaign_id, messages, clicks, moderated),
         moderated=moderation.campaign_counts(moderated),
     )
+
+
+def _openers(campaign: Campaign, messages: list[Message]) -> list[Message]:
+    """The message that answers each trigger: the private reply to a comment, or for a story
+    campaign (issue 22) the first part of each DM it sent (one per run and action)."""
+    if campaign.trigger_kind == "comment":
+        return [m for m in messages if m.send_kind == "private_reply"]
+    return [m for m in messages if m.send_kind == "direct" and m.idempotency_key.endswith(":0")]
 
 
 def _campaign_messages(campaign_id: int) -> list[Message]:

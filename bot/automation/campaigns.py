@@ -67,6 +67,10 @@ REASONS = {
     "author_hidden": "Meta did not tell who wrote the comment, so nobody can be answered.",
     "attribute_mismatch": "The commenter's custom attributes do not meet the campaign's conditions.",
 }
+# What starts a campaign: a comment, or an Instagram story event (bot/automation/story_triggers.py).
+STORY_TRIGGERS = ("story_mention", "story_reply")
+TRIGGER_KINDS = ("comment", *STORY_TRIGGERS)
+STORY_ACTIONS = ("send_message", "add_tag")
 CONDITION_OPS = ("equals", "contains")
 MAX_CONDITIONS = 5
 
@@ -84,8 +88,10 @@ class AttributeCondition(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 
 
 class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Trigger "Comment on a post"; `attribute_conditions` must all hold (issue 21)."""
+    """Trigger "Comment on a post" (`kind` "comment"), or an Instagram story mention / story reply
+    (issue 22: the post fields do not apply); `attribute_conditions` must all hold (issue 21)."""
 
+    kind: str = "comment"
     all_posts: bool = True
     post_ids: list[str] = []
     include_replies: bool = False
@@ -177,10 +183,27 @@ def validate(spec: CampaignSpec) -> None:
     if not spec.trigger.all_posts and not spec.trigger.post_ids:
         raise Invalid("trigger.post_ids", "choose at least one post, or watch all posts")
     _validate_conditions(spec.trigger.attribute_conditions)
+    _validate_trigger_kind(spec, channel)
     if not spec.actions:
         raise Invalid("actions", "add at least one action")
     for index, action in enumerate(spec.actions):
         _validate_action(action, f"actions[{index}]", channel.platform)
+
+
+def _validate_trigger_kind(spec: CampaignSpec, channel: Channel) -> None:
+    """Story triggers exist on Instagram only, watch no posts, and answer by DM or tag."""
+    kind = spec.trigger.kind
+    if kind not in TRIGGER_KINDS:
+        raise Invalid("trigger.kind", f"must be one of {', '.join(TRIGGER_KINDS)}")
+    if kind == "comment":
+        return
+    if channel.platform != "instagram":
+        raise Invalid("trigger.kind", "story mentions and story replies exist on Instagram accounts only")
+    if spec.trigger.post_ids or spec.trigger.include_replies:
+        raise Invalid("trigger.post_ids", "a story campaign watches no posts or comment replies")
+    for index, action in enumerate(spec.actions):
+        if action.kind not in STORY_ACTIONS:
+            raise Invalid(f"actions[{index}].kind", "a story campaign can send a message or add a tag only")
 
 
 def _validate_conditions(conditions: list[AttributeCondition]) -> None:
@@ -228,6 +251,7 @@ def save(spec: CampaignSpec, campaign_id: int | None = None) -> Campaign:
     validate(spec)
     now = now_ms()
     trigger = msgspec.to_builtins(spec.trigger)
+    trigger["trigger_kind"] = trigger.pop("kind", "comment")
     with transaction():
         if campaign_id is None:
             campaign = Campaign.create(name=spec.name.strip(), channel=spec.channel_id, is_active=spec.is_active,
@@ -283,7 +307,8 @@ def load(campaign_id: int) -> tuple[Campaign, CampaignSpec]:
 def spec_of(campaign: Campaign) -> CampaignSpec:
     actions = [msgspec.convert(a.config, ActionSpec) for a in
                CampaignAction.select().where(CampaignAction.campaign == campaign).order_by(CampaignAction.position)]
-    trigger = TriggerSpec(all_posts=campaign.all_posts, post_ids=list(campaign.post_ids or []),
+    trigger = TriggerSpec(kind=campaign.trigger_kind, all_posts=campaign.all_posts,
+                          post_ids=list(campaign.post_ids or []),
                           include_replies=campaign.include_replies, keywords_any=list(campaign.keywords_any or []),
                           keywords_none=list(campaign.keywords_none or []),
                           attribute_conditions=msgspec.convert(campaign.attribute_conditions or [],
@@ -364,7 +389,8 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
     facts = CommentFacts(post_id=event.post_id, parent_id=event.parent_id, text=event.text,
                          by_account=event.by_account, from_id=event.from_id)
     ready: list[int] = []
-    for campaign in Campaign.select().where(Campaign.channel == applied.channel):
+    for campaign in Campaign.select().where((Campaign.channel == applied.channel)
+                                            & (Campaign.trigger_kind == "comment")):
         spec = spec_of(campaign)
         if spec.trigger.attribute_conditions and facts.attributes is None:  # read only when asked
             facts = replace(facts, attributes=_commenter_attributes(applied.channel.id, event.from_id))
@@ -570,6 +596,8 @@ def send_to_past_comments(campaign_id: int, *, days: int = DRY_RUN_DAYS) -> Past
     if not campaign.is_active:  # activation is where a marketer confirms the dry run
         raise Refused("activate the campaign before sending it to past comments")
     spec = spec_of(campaign)
+    if spec.trigger.kind != "comment":
+        raise Refused("a story campaign answers story mentions and replies as they come, not past comments")
     now = now_ms()
     ready: list[int] = []
     answered = 0

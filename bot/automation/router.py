@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.automation import assignment, campaign_stats, campaigns, notifications
+from bot.automation import assignment, campaign_stats, campaigns, notifications, story_triggers
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
@@ -51,6 +51,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
             follow.hooks += outhooks.message_received(applied.message)
     if isinstance(applied.event, BOT_EVENTS):
         follow.send += bot_flows.on_event(applied)
+    follow.send += story_triggers.on_story(applied)  # Instagram story mentions and replies (issue 22)
     if comment:
         follow.send += answered
         follow.moderate += moderation.pending_ids([applied.event.comment_id])

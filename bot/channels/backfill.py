@@ -259,7 +259,7 @@ def _messages(channel: Channel, token: str, since: int, until: int, read: _Reade
               drain: Callable[[str], None]) -> None:
     """Conversations newest first (no time filter exists: stop at the first one last updated
     before `since`), then each conversation's recent messages in the period."""
-    graph = runtime.graph()
+    graph = runtime.graph(channel.login)
     after = None
     for _ in range(MAX_CONVERSATION_PAGES):
         page = read(graph.list_conversations, channel.page_id, channel.platform, token, after)
@@ -287,7 +287,7 @@ def _conversation(channel: Channel, token: str, conversation_id: str, refs: list
     events: list[ev.Event] = []
     for ref in (r for r in in_period if not _known_message(r.id)):
         try:
-            event = read(runtime.graph().get_message, channel.platform, channel.account_id, ref.id, token)
+            event = read(runtime.graph(channel.login).get_message, channel.platform, channel.account_id, ref.id, token)
         except GraphError as exc:
             if exc.invalidates_token or exc.retryable:
                 raise
@@ -307,7 +307,7 @@ def _known_message(mid: str) -> bool:
 def _comments(channel: Channel, token: str, since: int, until: int, read: _Reader, tally: _Tally,
               drain: Callable[[str], None]) -> None:
     """Comments of the period under the page's most recent posts (Instagram: media)."""
-    graph = runtime.graph()
+    graph = runtime.graph(channel.login)
     posts = read(graph.list_posts, channel.account_id, channel.platform, token, None, MAX_POSTS)
     if posts.after is not None:
         tally.unrecovered.append(f"Only the {MAX_POSTS} most recent posts were read: comments in the period on "
@@ -322,7 +322,7 @@ def _comments(channel: Channel, token: str, since: int, until: int, read: _Reade
 
 def _post_comments(channel: Channel, token: str, post_id: str, since: int, until: int, read: _Reader,
                    tally: _Tally, drain: Callable[[str], None]) -> None:
-    graph = runtime.graph()
+    graph = runtime.graph(channel.login)
     newest_first = channel.platform != "instagram"  # Facebook: filter=stream, reverse chronological
     after = None
     for _ in range(MAX_COMMENT_PAGES):

@@ -1,5 +1,6 @@
-"""Connecting a page (and its Instagram account) and changing a channel's settings: what an admin
-does to a channel. The registry of channels (lookups, tokens) is `bot.platform.registry`."""
+"""Connecting a page (and its Instagram account), or an Instagram account on its own (Instagram
+Login), and changing a channel's settings: what an admin does to a channel. The registry of
+channels (lookups, tokens) is `bot.platform.registry`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass
 
 from bot.channels import health
 from bot.core.errors import Invalid, NotFound
+from bot.meta.graph import InstagramLoginAccount
 from bot.platform import runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.models import Channel
-from bot.platform.registry import PAGE_FIELDS, TOGGLES
+from bot.platform.registry import INSTAGRAM_FIELDS, PAGE_FIELDS, TOGGLES, subscription_node
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,47 @@ def _check_token_and_subscribe(page_id: str, token: str) -> None:
     graph.subscribe_app(page_id, token, list(PAGE_FIELDS))
 
 
-def _upsert(platform: str, account_id: str, page_id: str, name: str, sealed: str) -> Channel:
+def connect_instagram_login(token: str, *, instagram_id: str | None = None) -> Connected:
+    """Connect (or reconnect) an Instagram professional account with Instagram Login: no Facebook
+    Page, an Instagram User token, calls to graph.instagram.com (meta-platform.md §12). Nothing
+    is stored unless Meta says whose token it is (and it is `instagram_id`'s, when given) and
+    the webhook subscription took. The channel is an Instagram channel like a linked one (same
+    webhooks, inbox, campaigns and send rules) with `login == "instagram"`; an account already
+    connected through its page moves to Instagram Login (one channel per account). Its webhooks
+    are checked with META_APP_SECRET like all others: that Meta signs Instagram Login deliveries
+    with the Meta app's secret rather than the "Instagram app secret" is unconfirmed."""
+    if not token:
+        raise Invalid("token", "is required")
+    account = _check_instagram_token_and_subscribe(token, (instagram_id or "").strip() or None)
+    sealed = runtime.vault().encrypt(token)
+    with transaction():
+        channel = _upsert("instagram", account.id, account.id, account.name or account.username or account.id,
+                          sealed, login="instagram")
+        Channel.update(username=account.username, followers_count=account.followers_count,
+                       picture_url=account.picture_url).where(Channel.id == channel.id).execute()
+    recorded = health.on_connected(channel.id)
+    return Connected([Channel.get_by_id(channel.id)], [recorded] if recorded is not None else [])
+
+
+def _check_instagram_token_and_subscribe(token: str, instagram_id: str | None) -> InstagramLoginAccount:
+    """`GET /me?fields=user_id,...` names the account the token belongs to; then
+    `POST /me/subscribed_apps` (§12). The subscription is asked of `me`, as Meta's Instagram
+    Login page shows; `/{ig-user-id}/subscribed_apps` is not documented there (unconfirmed)."""
+    graph = runtime.graph("instagram")
+    account = graph.instagram_login_account(token)
+    if instagram_id is not None and account.id != instagram_id:
+        raise Invalid("token", f"is the token of Instagram account {account.id}, not of account {instagram_id}")
+    graph.subscribe_app(subscription_node("instagram"), token, list(INSTAGRAM_FIELDS))
+    return account
+
+
+def _upsert(platform: str, account_id: str, page_id: str, name: str, sealed: str, *,
+            login: str = "facebook") -> Channel:
     existing = Channel.get_or_none((Channel.platform == platform) & (Channel.account_id == account_id))
     if existing is None:
         return Channel.create(platform=platform, account_id=account_id, page_id=page_id, name=name,
-                              token_encrypted=sealed, created_at=now_ms())
-    Channel.update(page_id=page_id, name=name, token_encrypted=sealed, is_active=True).where(
+                              token_encrypted=sealed, created_at=now_ms(), login=login)
+    Channel.update(page_id=page_id, name=name, token_encrypted=sealed, is_active=True, login=login).where(
         Channel.id == existing.id).execute()
     return Channel.get_by_id(existing.id)
 

@@ -28,7 +28,7 @@ from bot.platform import runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Channel, ChannelCheck, ChannelHealthEvent, User
-from bot.platform.registry import INSTAGRAM_FIELDS, PAGE_FIELDS, page_token
+from bot.platform.registry import INSTAGRAM_FIELDS, PAGE_FIELDS, page_token, subscription_node
 
 log = logging.getLogger(__name__)
 
@@ -240,9 +240,10 @@ def check_channel(channel_id: int) -> CheckResult | None:
         token = page_token(channel)
     except NotFound:
         return _bad(channel, NEEDS_RECONNECTING, "No page token is stored: connect the page again.", runs)
-    graph = runtime.graph()
+    graph = runtime.graph(channel.login)
     try:
-        fields = graph.subscribed_fields(channel.account_id, token, app_id=_our_app_id())
+        fields = graph.subscribed_fields(subscription_node(channel.login, channel.account_id), token,
+                                         app_id=_our_app_id(channel))
     except GraphError as exc:
         return _graph_failure(channel, exc, runs)
     missing = [f for f in required_fields(channel) if f not in (fields or [])]
@@ -278,10 +279,12 @@ def _read_back_after_resubscribing(channel: Channel) -> list[int]:
                               reason="Meta had dropped the webhook subscription") for c in served]
 
 
-def _our_app_id() -> str | None:
+def _our_app_id(channel: Channel) -> str | None:
     """Meta lists every app subscribed to a Page; ours is picked by its numeric app id. Without
-    `META_APP_ID` the first app is taken."""
-    return runtime.settings().meta_app_id
+    `META_APP_ID` the first app is taken. With Instagram Login the token is our app's own and the
+    app listed may carry the Instagram app id rather than the Meta app id (unconfirmed): we
+    take the first entry there."""
+    return None if channel.login == "instagram" else runtime.settings().meta_app_id
 
 
 def _resubscribe(channel: Channel, token: str, current: list[str] | None, missing: list[str]) -> list[str]:
@@ -289,7 +292,7 @@ def _resubscribe(channel: Channel, token: str, current: list[str] | None, missin
     account (Facebook Login) this posts to `/{ig-id}/subscribed_apps`, as for a page; that Meta
     accepts it there for a linked account is unconfirmed."""
     wanted = list(dict.fromkeys([*required_fields(channel), *(current or [])]))
-    runtime.graph().subscribe_app(channel.account_id, token, wanted)
+    runtime.graph(channel.login).subscribe_app(subscription_node(channel.login, channel.account_id), token, wanted)
     what = "the whole subscription" if not current else "fields " + ", ".join(missing)
     note(channel.id, "resubscribed", f"Meta had dropped {what}; socialdesk subscribed again.")
     return wanted
@@ -301,8 +304,12 @@ def _token_status(channel: Channel, state: ChannelCheck, token: str, now: int) -
     expires_at = state.token_expires_at
     settings = runtime.settings()
     due = state.token_checked_at is None or now - state.token_checked_at >= TOKEN_RECHECK_MS
-    if due and settings.meta_app_id is not None:  # an app token is "{app-id}|{app-secret}"
-        try:
+    if due and channel.login == "instagram":
+        expires_at = _refresh_instagram_token(channel, token, now) or expires_at
+        ChannelCheck.update(token_checked_at=now, token_expires_at=expires_at).where(
+            ChannelCheck.channel == channel.id).execute()
+    elif due and settings.meta_app_id is not None:
+        try:  # an app token is "{app-id}|{app-secret}"
             info = runtime.graph().debug_token(token, f"{settings.meta_app_id}|{settings.meta_app_secret}")
         except GraphError as exc:  # the check itself succeeded; the expiry stays unknown until tomorrow
             log.info("debug_token for channel %s failed: %s", channel.id, exc.describe())
@@ -314,7 +321,24 @@ def _token_status(channel: Channel, state: ChannelCheck, token: str, now: int) -
             ChannelCheck.channel == channel.id).execute()
     if expires_at is not None and expires_at - now < EXPIRY_WARNING_MS:
         return TOKEN_EXPIRING, f"The page token expires on {_date(expires_at)}: connect the page again before then."
-    return HEALTHY, NO_APP_ID if settings.meta_app_id is None else None
+    return HEALTHY, NO_APP_ID if settings.meta_app_id is None and channel.login != "instagram" else None
+
+
+def _refresh_instagram_token(channel: Channel, token: str, now: int) -> int | None:
+    """Instagram Login tokens are renewed rather than inspected (graph.instagram.com documents no
+    `debug_token`, unconfirmed): once a day the token is exchanged for a fresh long-lived one
+    (§12, `GET /refresh_access_token?grant_type=ig_refresh_token`, which Meta allows once the
+    token is 24 hours old), stored encrypted, and its expiry becomes the channel's. A refusal
+    (too young, Meta busy) keeps the current token until the next day's try; the expiry then
+    stays what it was (unknown right after connecting)."""
+    try:
+        fresh = runtime.graph("instagram").refresh_instagram_token(token)
+    except GraphError as exc:
+        log.info("refreshing the Instagram token of channel %s failed: %s", channel.id, exc.describe())
+        return None
+    Channel.update(token_encrypted=runtime.vault().encrypt(fresh.access_token)).where(
+        Channel.id == channel.id).execute()
+    return now + fresh.expires_in * 1000
 
 
 def _date(ms: int) -> str:

@@ -82,7 +82,7 @@ def refresh_profile(identity_id: int) -> None:
         return
     channel = identity.channel
     try:
-        profile = runtime.graph().get_profile(channel.platform, identity.scoped_id, page_token(channel))
+        profile = runtime.graph(channel.login).get_profile(channel.platform, identity.scoped_id, page_token(channel))
     except GraphError as exc:
         if exc.retryable:
             raise

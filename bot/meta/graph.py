@@ -29,6 +29,7 @@ from bot.meta.graph_shapes import (
     CommentsPage,
     ConversationsPage,
     InstagramAccount,
+    InstagramLoginAccount,
     MessageRef,
     PageAccount,
     Post,
@@ -43,6 +44,7 @@ __all__ = [
     "ConversationsPage",
     "GraphClient",
     "InstagramAccount",
+    "InstagramLoginAccount",
     "MessageRef",
     "PageAccount",
     "Post",
@@ -82,7 +84,9 @@ if not any(isinstance(f, _RedactTokens) for f in _httpx_logger.filters):
 
 class GraphClient:
     """Calls `{base_url}/{version}/{path}`: https://graph.facebook.com for Facebook Login
-    (Messenger and linked Instagram accounts), the sandbox in tests.
+    (Messenger and linked Instagram accounts), https://graph.instagram.com for Instagram Login
+    (`runtime.graph("instagram")`), the sandbox in tests. The paths and bodies are the same on
+    both hosts (§12); only the token kind differs.
 
     `app_secret`, when given, adds `appsecret_proof` to every call (needed when the app
     requires it). `last_usage` is the last usage percentage Meta reported (§8), on any call.
@@ -218,6 +222,20 @@ class GraphClient:
         """The id of the Page a page token belongs to: `GET /me` answers the Page itself for a page
         token (§10). (`GET /{page-id}` would not tell: any token may read a public Page.)"""
         return shapes.read_node_id(self._call("GET", "me", token, params={"fields": "id"}))
+
+    def instagram_login_account(self, token: str) -> InstagramLoginAccount:
+        """Instagram Login (§12, on graph.instagram.com): the account an Instagram User token
+        belongs to, so connecting checks the token against the account before storing it."""
+        answer = self._call("GET", "me", token, params={"fields": shapes.INSTAGRAM_LOGIN_FIELDS})
+        return shapes.read_instagram_login_account(answer)
+
+    def refresh_instagram_token(self, token: str) -> shapes.RefreshedToken:
+        """Instagram Login (§12): exchange a valid long-lived Instagram User token, at least 24
+        hours old, for a fresh one (60 days). The token travels as the Bearer header like every
+        call; Meta's page shows it as the `access_token` query parameter (both are accepted by
+        the Graph hosts; for this edge on graph.instagram.com the header is unconfirmed)."""
+        answer = self._call("GET", "refresh_access_token", token, params={"grant_type": "ig_refresh_token"})
+        return shapes.read_refreshed_token(answer)
 
     def subscribe_app(self, page_id: str, token: str, fields: Iterable[str]) -> None:
         """(Re)subscribe our app to the Page's webhooks: Meta drops it after an hour of failed

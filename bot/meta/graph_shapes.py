@@ -213,6 +213,17 @@ class InstagramAccount(msgspec.Struct, frozen=True):
     picture_url: str | None = None
 
 
+class InstagramLoginAccount(msgspec.Struct, frozen=True):
+    """The Instagram professional account an Instagram User token speaks for (Instagram Login,
+    §12): `id` is Meta's `user_id`, the account id its webhooks carry as `entry.id`."""
+
+    id: str
+    username: str | None = None
+    name: str | None = None
+    followers_count: int | None = None
+    picture_url: str | None = None
+
+
 class PageAccount(msgspec.Struct, frozen=True):
     """A Page the user manages, with its page token (a secret: store it encrypted)."""
 
@@ -248,6 +259,14 @@ class TokenInfo(msgspec.Struct, frozen=True):
     is_valid: bool
     expires_at: int | None
     scopes: list[str]
+
+
+class RefreshedToken(msgspec.Struct, frozen=True):
+    """Instagram Login's token refresh (§12): a new long-lived token, valid `expires_in` seconds
+    (a secret: store it encrypted)."""
+
+    access_token: str
+    expires_in: int
 
 
 class ConversationRef(msgspec.Struct, frozen=True):
@@ -322,6 +341,14 @@ class _ProfileAnswer(msgspec.Struct):
 class _IgAccount(msgspec.Struct):
     id: str
     username: str | None = None
+    followers_count: int | None = None
+    profile_picture_url: str | None = None
+
+
+class _IgLoginMe(msgspec.Struct):
+    user_id: str | int | None = None
+    username: str | None = None
+    name: str | None = None
     followers_count: int | None = None
     profile_picture_url: str | None = None
 
@@ -542,6 +569,25 @@ class _Node(msgspec.Struct):
 def read_node_id(body: bytes) -> str:
     """`GET /me?fields=id`: the node a token speaks for (a page token: its Page, §10)."""
     return _decode(body, _Node, "token owner").id
+
+
+INSTAGRAM_LOGIN_FIELDS = "user_id,username,name,followers_count,profile_picture_url"
+
+
+def read_instagram_login_account(body: bytes) -> InstagramLoginAccount:
+    """§12 `GET /me?fields=user_id,username,...` on graph.instagram.com. `user_id` is the
+    professional account id; `/me`'s `id` is app-scoped (another number) and is never used.
+    (Meta's samples show `user_id` as a string; a number is accepted too.)"""
+    me = _decode(body, _IgLoginMe, "Instagram account")
+    if me.user_id is None or not str(me.user_id).isdigit():
+        raise malformed_answer("Instagram account (no user_id)")
+    return InstagramLoginAccount(str(me.user_id), me.username, me.name, me.followers_count, me.profile_picture_url)
+
+
+def read_refreshed_token(body: bytes) -> RefreshedToken:
+    """§12 `GET /refresh_access_token` on graph.instagram.com: `access_token`, `token_type`
+    ("bearer"), `expires_in` (seconds, about 60 days)."""
+    return _decode(body, RefreshedToken, "refreshed token")
 
 
 def read_pages(body: bytes) -> tuple[list[PageAccount], str | None]:

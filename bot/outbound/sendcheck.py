@@ -31,7 +31,7 @@ def delivered_mid(message: Message, channel: Channel, token: str) -> str | None:
     GraphError when Meta cannot be asked (the caller retries later). Only the 20 most recent
     messages of a thread have details (§10): an ambiguous send is checked seconds later, so
     ours is among them unless twenty messages followed it."""
-    graph = runtime.graph()
+    graph = runtime.graph(channel.login)
     threads = graph.list_conversations(channel.account_id, channel.platform, token, limit=1,
                                        user_id=message.recipient_id)
     if not threads.conversations:
@@ -68,7 +68,8 @@ def published_reply_id(message: Message, channel: Channel, token: str) -> str | 
     for comment in stored:  # the page's comment webhook came, but not our answer
         if (comment.text or "") == (message.text or "") and not _ours(comment.comment_id):
             return comment.comment_id
-    replies = runtime.graph().comment_replies(channel.platform, channel.account_id, message.target_comment_id, token)
+    replies = runtime.graph(channel.login).comment_replies(channel.platform, channel.account_id,
+                                                           message.target_comment_id, token)
     for reply in replies.comments:
         if (reply.by_account and (reply.text or "") == (message.text or "")
                 and (reply.created_time or since) >= since and not _ours(reply.comment_id)):

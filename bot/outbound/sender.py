@@ -162,7 +162,7 @@ def last_customer_message(channel: Channel, user_id: str | None) -> int | None:
 
 
 def _call_meta(message: Message, channel: Channel, decision: Allowed) -> tuple[str, str | None]:
-    graph = runtime.graph()
+    graph = runtime.graph(channel.login)
     token = page_token(channel)
     if message.send_kind == SendKind.COMMENT_REPLY:
         new_id = graph.reply_to_comment(channel.platform, message.target_comment_id, token, message.text or "")

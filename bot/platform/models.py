@@ -72,7 +72,8 @@ class Channel(BaseModel):
 
     `account_id` is the page id or the Instagram account id (the `entry.id` of its webhooks);
     `page_id` is the Facebook Page whose token and Send API endpoint serve it (itself for a page,
-    the linked page for an Instagram account). The token is encrypted (`bot.platform.vault`).
+    the linked page for an Instagram account; the account itself for Instagram Login, `login ==
+    "instagram"`, whose token is an Instagram User token). The token is encrypted (`bot.platform.vault`).
     """
 
     platform = CharField()
@@ -97,6 +98,7 @@ class Channel(BaseModel):
     last_send_at = BigIntegerField(null=True)
     is_active = BooleanField(default=True)
     created_at = BigIntegerField()
+    login = CharField(default="facebook")  # migration 0023: "instagram" = Instagram Login (graph.instagram.com)
 
     class Meta:
         indexes = ((("platform", "account_id"), True),)
@@ -403,6 +405,7 @@ class Campaign(BaseModel):
     created_at = BigIntegerField()
     updated_at = BigIntegerField()
     attribute_conditions = JSONField(null=True, default=list)  # migration 0015: audience filters on custom attributes
+    trigger_kind = CharField(default="comment")  # migration 0023: comment | story_mention | story_reply
 
 
 class CampaignAction(BaseModel):

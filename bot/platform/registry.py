@@ -1,4 +1,5 @@
-"""The registry of connected channels: a Facebook Page and the Instagram account linked to it.
+"""The registry of connected channels: a Facebook Page and the Instagram account linked to it, or
+an Instagram account connected on its own with Instagram Login (`Channel.login == "instagram"`).
 
 The page token is the key to everything we send, so it is stored encrypted and decrypted only
 at the moment of a Graph call. Settings toggles live on the channel row and are read on every
@@ -21,6 +22,12 @@ PAGE_FIELDS = ("messages", "messaging_postbacks", "message_deliveries", "message
 # Meta's documented spelling (unconfirmed).
 INSTAGRAM_FIELDS = ("messages", "messaging_postbacks", "messaging_seen", "message_reactions", "messaging_referral",
                     "comments")
+
+
+def subscription_node(login: str, account_id: str = "me") -> str:
+    """Where a channel's webhook subscription lives: `/{page-or-ig-id}/subscribed_apps` with
+    Facebook Login, `/me/subscribed_apps` on graph.instagram.com with Instagram Login (§12)."""
+    return "me" if login == "instagram" else account_id
 
 
 def channel_for(platform: str, account_id: str) -> Channel | None:
@@ -52,7 +59,8 @@ def touch(channel: Channel, field: str, at: int, *, always: bool = False) -> Non
 
 
 def page_token(channel: Channel) -> str:
-    """The decrypted page token (never log it)."""
+    """The decrypted token (never log it): a page token, or an Instagram User token for an
+    Instagram Login channel (use it with `runtime.graph(channel.login)`)."""
     if not channel.token_encrypted:
         raise NotFound("page token of channel", channel.id)
     return runtime.vault().decrypt(channel.token_encrypted)

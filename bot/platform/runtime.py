@@ -1,5 +1,5 @@
 """What one process holds once configured: the settings, the database, the broker, the vault
-and the Graph API client. `boot` is called by each entry point (CLI command, worker boot,
+and the Graph API clients (one per Meta host). `boot` is called by each entry point (CLI command, worker boot,
 dashboard, tests); services read these through the accessors instead of threading them through
 every call.
 """
@@ -28,12 +28,14 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
         migrations.upgrade(database)
     queue.setup_broker(settings.redis_url, send_rate=settings.send_rate, media_send_rate=settings.media_send_rate,
                        prefix=settings.redis_prefix)
-    old_graph = _state.get("graph")
-    if old_graph is not None:
-        old_graph.close()
+    for old in (_state.get("graph"), _state.get("instagram_graph")):
+        if old is not None:
+            old.close()
     _state.update(settings=settings, vault=Vault(settings.secret_key),
                   graph=GraphClient(settings.graph_api_url, settings.graph_api_version,
-                                    on_answer=metrics.graph_answered))
+                                    on_answer=metrics.graph_answered),
+                  instagram_graph=GraphClient(settings.instagram_api_url, settings.graph_api_version,
+                                              on_answer=metrics.graph_answered))
     return settings
 
 
@@ -45,8 +47,11 @@ def vault() -> Vault:
     return _get("vault")
 
 
-def graph() -> GraphClient:
-    return _get("graph")
+def graph(login: str = "facebook") -> GraphClient:
+    """The Graph API client for a channel's login: `graph.facebook.com` for Facebook Login (pages
+    and their linked Instagram accounts), `graph.instagram.com` for Instagram Login
+    (`Channel.login == "instagram"`, meta-platform.md §12)."""
+    return _get("instagram_graph" if login == "instagram" else "graph")
 
 
 def _get(name: str) -> Any:

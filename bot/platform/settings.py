@@ -28,6 +28,7 @@ from bot.core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 META_GRAPH_URL = "https://graph.facebook.com"
+META_INSTAGRAM_URL = "https://graph.instagram.com"  # Instagram API with Instagram Login (§12)
 DEFAULT_GRAPH_VERSION = "v21.0"
 SANDBOX_PREFIX = "/sandbox"
 SANDBOX_APP_ID = "1234567890123456"  # the sandbox's own app id (sandbox/records.py Config)
@@ -48,6 +49,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
                            "development); `socialdesk run` sets it itself when no Meta app is configured"),
     "GRAPH_API_URL": ("Meta's (sandbox: the built-in one)", "base URL of the Graph API"),
     "GRAPH_API_VERSION": (f"`{DEFAULT_GRAPH_VERSION}`", "Graph API version"),
+    "INSTAGRAM_API_URL": ("Meta's (a `GRAPH_API_URL` ending in `/graph`: its `/instagram` sibling, the "
+                          "sandbox's)", "base URL of the Instagram host (`graph.instagram.com`) that serves "
+                          "Instagram accounts connected with Instagram Login"),
     "SOCIALDESK_SECRET_KEY": ("generated beside the SQLite file", "encrypts page tokens at rest (32+ "
                               "characters); required with PostgreSQL"),
     "PUBLIC_URL": ("`http://127.0.0.1:<api port>`", "where staff and customers reach this installation "
@@ -96,6 +100,8 @@ class Settings:
     """Base URL of the Graph API (Meta's, or the sandbox's)."""
     graph_api_version: str
     """Graph API version path segment, e.g. v21.0."""
+    instagram_api_url: str
+    """Base URL of the Instagram host (Instagram Login channels; Meta's, or the sandbox's)."""
     secret_key: str = field(repr=False)
     """Encrypts page access tokens at rest."""
     smtp_url: str | None = field(repr=False)
@@ -158,6 +164,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     _require_http(graph_url, "GRAPH_API_URL")
     if sandbox and is_meta_graph(graph_url):
         raise ConfigError("SOCIALDESK_SANDBOX", "the sandbox cannot be used with Meta's Graph API (GRAPH_API_URL)")
+    instagram_url = _instagram_url(env, graph_url)
+    if sandbox and is_meta_graph(instagram_url):
+        raise ConfigError("SOCIALDESK_SANDBOX", "the sandbox cannot be used with Meta's Instagram host "
+                          "(INSTAGRAM_API_URL)")
     public_url = env.get("PUBLIC_URL") or f"http://127.0.0.1:{api_port}"
     _require_http(public_url, "PUBLIC_URL")
     return Settings(
@@ -167,6 +177,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         meta_verify_token=env.get("META_VERIFY_TOKEN") or _derive(secret_key, "verify-token")[:24],
         graph_api_url=graph_url.rstrip("/"),
         graph_api_version=_graph_version(env.get("GRAPH_API_VERSION", DEFAULT_GRAPH_VERSION)),
+        instagram_api_url=instagram_url.rstrip("/"),
         secret_key=secret_key,
         smtp_url=smtp_url,
         public_url=public_url.rstrip("/"),
@@ -206,10 +217,22 @@ def _app_id(env: Mapping[str, str], sandbox: bool) -> str | None:
     return value or (SANDBOX_APP_ID if sandbox else None)
 
 
+def _instagram_url(env: Mapping[str, str], graph_url: str) -> str:
+    """The Instagram host: set, or derived so one sandbox serves both hosts (its Graph API is at
+    `.../graph`, its Instagram host at `.../instagram`); otherwise Meta's."""
+    url = env.get("INSTAGRAM_API_URL") or ""
+    if not url:
+        base = graph_url.rstrip("/")
+        derived = not is_meta_graph(base) and base.endswith("/graph")
+        url = base.removesuffix("/graph") + "/instagram" if derived else META_INSTAGRAM_URL
+    _require_http(url, "INSTAGRAM_API_URL")
+    return url
+
+
 def is_meta_graph(url: str) -> bool:
-    """Whether `url` is Meta's Graph API (where no sandbox may ever stand in)."""
+    """Whether `url` is one of Meta's Graph API hosts (where no sandbox may ever stand in)."""
     host = (urlparse(url).hostname or "").lower()
-    return host == "facebook.com" or host.endswith(".facebook.com")
+    return any(host == domain or host.endswith("." + domain) for domain in ("facebook.com", "instagram.com"))
 
 
 def markdown_table() -> str:

@@ -17,7 +17,7 @@ import msgspec
 import streamlit as st
 
 from bot import commands, queries
-from bot.automation import campaign_stats, campaigns
+from bot.automation import campaign_stats, campaigns, story_triggers
 from bot.automation.campaigns import (
     DRY_RUN_DAYS,
     REASONS,
@@ -111,7 +111,19 @@ def _close_editor() -> None:
     st.session_state.pop(EDIT, None)
 
 
+TRIGGER_LABELS = {"comment": "someone comments on a post", "story_mention": "someone mentions the account in "
+                  "their Instagram story", "story_reply": "someone replies to one of the account's Instagram stories"}
+
+
 def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
+    kinds = list(campaigns.TRIGGER_KINDS) if channel.platform == "instagram" else ["comment"]
+    kind = drafted(st.selectbox, "Trigger", prefix + "trigger_kind", trigger.kind if trigger.kind in kinds
+                   else "comment", options=kinds, format_func=TRIGGER_LABELS.get)
+    if kind != "comment":
+        st.caption("The message goes to the person's Instagram DMs (the story opened the 24-hour window). "
+                   "A story mention rarely carries words, so a word filter lets few through.")
+        keyword_fields(prefix, trigger, "message")
+        return
     st.subheader("Trigger: someone comments on a post")
     watch = drafted(st.radio, "Posts", prefix + "watch", "all" if trigger.all_posts else "chosen",
                     options=["all", "chosen"], format_func={"all": "Any post", "chosen": "Chosen posts"}.get,
@@ -119,10 +131,15 @@ def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
     if watch == "chosen":
         post_picker(prefix, trigger.post_ids, channel)
     drafted(st.toggle, "Also answer replies to other comments", prefix + "replies", trigger.include_replies)
+    keyword_fields(prefix, trigger, "comment")
+
+
+def keyword_fields(prefix: str, trigger: TriggerSpec, noun: str) -> None:
+    """Word filters and the audience filter, on a comment or on a story event's message."""
     left, right = st.columns(2)
     with left:
-        drafted(st.text_input, "Only when the comment contains any of these words (comma-separated; empty: "
-                "any comment)", prefix + "kw_any", ", ".join(trigger.keywords_any))
+        drafted(st.text_input, f"Only when the {noun} contains any of these words (comma-separated; empty: "
+                f"any {noun})", prefix + "kw_any", ", ".join(trigger.keywords_any))
     with right:
         drafted(st.text_input, "Never when it contains one of these words", prefix + "kw_none",
                 ", ".join(trigger.keywords_none))
@@ -195,7 +212,8 @@ def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
 def load_posts(channel: Channel, after: str | None = None) -> tuple[list, str | None, str | None]:
     """One page of the page's posts (newest first) and the cursor of the next, from the Graph API."""
     try:
-        page = runtime.graph().list_posts(channel.account_id, channel.platform, channels.page_token(channel),
+        page = runtime.graph(channel.login).list_posts(channel.account_id, channel.platform,
+                                                       channels.page_token(channel),
                                           after=after)
     except (GraphError, NotFound) as exc:
         return [], f"Could not load the posts: {exc}", None
@@ -307,9 +325,12 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
     def words(key: str) -> list[str]:
         return [w.strip() for w in (state.value(prefix + key) or "").split(",") if w.strip()]
 
-    trigger = TriggerSpec(all_posts=state.value(prefix + "watch", "all") == "all",
-                          post_ids=list(state.drafts().get(prefix + "post_ids", saved.trigger.post_ids)),
-                          include_replies=bool(state.value(prefix + "replies", False)),
+    kind = state.value(prefix + "trigger_kind", saved.trigger.kind) or "comment"
+    story = kind != "comment"
+    trigger = TriggerSpec(kind=kind, all_posts=story or state.value(prefix + "watch", "all") == "all",
+                          post_ids=[] if story else list(state.drafts().get(prefix + "post_ids",
+                                                                            saved.trigger.post_ids)),
+                          include_replies=not story and bool(state.value(prefix + "replies", False)),
                           keywords_any=words("kw_any"), keywords_none=words("kw_none"),
                           attribute_conditions=conditions_from_state(prefix, saved.trigger))
     actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"])
@@ -351,7 +372,7 @@ def footer(campaign_id: int | None, spec: CampaignSpec, saved: CampaignSpec, pre
         _save(campaign_id, msgspec.structs.replace(spec, is_active=active), prefix, "Saved.")
     if dry_col.button("Dry run", icon=":material/science:", key=prefix + "dry"):
         try:
-            st.session_state[dry_key] = (fingerprint(spec), campaigns.dry_run(spec, campaign_id=campaign_id))
+            st.session_state[dry_key] = (fingerprint(spec), story_triggers.dry_run_any(spec, campaign_id=campaign_id))
         except Invalid as exc:
             st.error(f"Fix this first: {exc}")
     tested = st.session_state.get(dry_key, (None, None))
@@ -383,7 +404,7 @@ def past_comments(campaign_id: int, saved: CampaignSpec, *, unsaved: bool, prefi
             st.session_state[confirm_key] = True
             st.rerun()
         return
-    waiting = campaigns.dry_run(saved, campaign_id=campaign_id).eligible_for_private_reply
+    waiting = story_triggers.dry_run_any(saved, campaign_id=campaign_id).eligible_for_private_reply
     with st.container(border=True):
         if waiting:
             st.warning(f"{waiting} stored comment{'s' if waiting != 1 else ''} from the last {DRY_RUN_DAYS} days "

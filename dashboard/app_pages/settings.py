@@ -23,7 +23,7 @@ from bot.platform.db import now_ms
 from bot.platform.models import Channel
 from bot.staff import auth
 from bot.staff.permissions import Action
-from dashboard import access, assignment, messenger_profile, state, widgets
+from dashboard import access, assignment, instagram_login, messenger_profile, state, widgets
 
 FOUND_PAGES = "sd_found_pages"  # PageAccount list (with tokens) between "find" and "connect"; never drawn
 TOGGLE_LABELS = {
@@ -51,6 +51,7 @@ INSTAGRAM_NOTE = ("Meta limits Instagram messaging for some accounts: it once re
 def channel_card(channel: Channel) -> None:
     with st.container(border=True):
         kind = "Instagram account" if channel.platform == "instagram" else "Facebook Page"
+        kind += " (Instagram Login, no Facebook Page)" if channel.login == "instagram" else ""
         view = health.view(channel.id)
         badge = health_badge(view)
         st.markdown(f"#### {widgets.plain(channel.name)} {badge}\n{kind} · id `{channel.account_id}`"
@@ -61,7 +62,7 @@ def channel_card(channel: Channel) -> None:
                    f"last send: {state.when(channel.last_send_at) or 'never'}")
         health_panel(channel, view)
         if channel.health_status in RECONNECT_STATUSES:
-            reconnect_form(channel)
+            (instagram_login.reconnect_form if channel.login == "instagram" else reconnect_form)(channel)
         if channel.platform == "instagram":
             followers = "unknown" if channel.followers_count is None else f"{channel.followers_count:,}"
             st.markdown(f"Followers: **{followers}**")
@@ -336,7 +337,8 @@ def webhook_help() -> None:
     st.caption("Verify token")
     st.code(current.meta_verify_token, language=None)
     st.markdown("and subscribe these fields: " + ", ".join(f"`{f}`" for f in channels.PAGE_FIELDS)
-                + "; for Instagram also `comments`.")
+                + "; for Instagram also `comments`. For accounts connected with Instagram Login, set the same "
+                "two values under *Instagram → API setup with Instagram login → Webhooks*.")
     if current.sandbox:
         st.info("Sandbox mode: no Meta app is configured; the built-in sandbox Graph API plays Meta.")
 
@@ -368,7 +370,7 @@ state.require(state.user_or_stop(), Action.MANAGE_CHANNELS)
 st.title("Settings")
 state.show_notice()
 channel_tab, connect_tab, webhook_tab, staff_tab, sign_in_tab = st.tabs(
-    ["Channels", "Connect a page", "Webhook", "Staff", "Sign-ins"])
+    ["Channels", "Connect a page or account", "Webhook", "Staff", "Sign-ins"])
 with channel_tab:
     connected = channels.list_channels()
     if not connected:
@@ -379,6 +381,8 @@ with connect_tab:
     connect_by_token()
     st.divider()
     connect_from_user_token()
+    st.divider()
+    instagram_login.connect_form()
 with webhook_tab:
     webhook_help()
 with staff_tab:

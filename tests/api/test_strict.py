@@ -23,6 +23,7 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/campaigns/dry-run", {**CAMPAIGN, "days": 3}, "days"),
     ("PUT", "/campaigns/1", {**CAMPAIGN, "is_enabled": True}, "is_enabled"),
     ("POST", "/channels", {"page_id": "1", "name": "x", "token": "t", "receive_comments": False}, "receive_comments"),
+    ("POST", "/channels/instagram-login", {"token": "t", "page_id": "1"}, "page_id"),
     ("PATCH", "/channels/1/settings", {"emails": True, "email": True}, "email"),
     ("PUT", "/channels/1/handover", {"pause_seconds": 60, "pause_minutes": 1}, "pause_minutes"),
     ("POST", "/channels/1/backfill", {"since": 0, "from": 0}, "from"),

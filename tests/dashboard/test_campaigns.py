@@ -199,3 +199,26 @@ def test_send_a_live_campaign_to_eligible_past_comments(desk, admin_app) -> None
     app.button(key=prefix + "past").click().run()  # each comment gets it once
     assert "No stored comment is waiting for this campaign" in texts(app)
     assert prefix + "past_yes" not in [b.key for b in app.button]
+
+
+def test_story_mention_campaign_on_an_instagram_channel(desk, admin_app) -> None:
+    """Issue 22: an Instagram channel offers the story triggers; the post fields give way to the
+    word filters, and the saved campaign has the trigger kind."""
+    from bot.platform import registry as channels
+    from bot.platform.models import Campaign
+
+    instagram = channels.channel_for("instagram", desk.page["instagram_id"])
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Mentions")
+    assert app.selectbox(key=prefix + "trigger_kind").options == ["someone comments on a post"]  # the page
+    app.selectbox(key=prefix + "channel").select(instagram.id).run()
+    app.selectbox(key=prefix + "trigger_kind").select("story_mention").run()
+    assert not app.get("radio")  # no post choice for a story trigger
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Thanks for the mention!").run()
+    app.button(key=prefix + "dry").click().run()
+    assert not app.exception, app.exception
+    app.button(key=prefix + "activate").click().run()
+    assert not app.exception, app.exception
+    assert Campaign.get(Campaign.name == "Mentions").trigger_kind == "story_mention"

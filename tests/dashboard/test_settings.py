@@ -138,3 +138,24 @@ def test_add_staff(desk, admin_app) -> None:
     assert auth.authenticate("new@example.com", "long-enough-password") is not None
     # The staff table (channel panels above it hold editable tables too: the Messenger profile's).
     assert any("new@example.com" in str(table.value) for table in app.dataframe)
+
+
+def test_connect_an_instagram_account_without_a_page(desk, admin_app) -> None:
+    """Instagram Login (issue 22): a refused token shows Meta's reason and stores nothing; a good
+    one connects the account, whose card says how it is connected; the token never shows."""
+    from bot.platform.models import Channel
+
+    account = desk.control("instagram-accounts", username="solo.shop", name="Solo Shop")
+    app = open_settings(admin_app)
+    app.text_input(key="ig_login_token").input("IGAA-not-a-token")
+    next(b for b in app.button if b.label == "Connect Instagram account").click().run()
+    assert "Not connected:" in texts(app) and "190" in texts(app)
+    assert not Channel.select().where(Channel.account_id == account["instagram_id"]).exists()
+    app.text_input(key="ig_login_token").input(account["token"])
+    next(b for b in app.button if b.label == "Connect Instagram account").click().run()
+    assert not app.exception
+    assert r"Connected with Instagram Login: @solo\.shop" in texts(app) or \
+        "Connected with Instagram Login: @solo.shop" in texts(app)
+    assert Channel.get(Channel.account_id == account["instagram_id"]).login == "instagram"
+    assert "Instagram account (Instagram Login, no Facebook Page)" in texts(app.run())
+    assert account["token"] not in everything_shown(app)

@@ -181,7 +181,7 @@ def test_missing_fields_are_added_back(stack: Stack) -> None:
 def test_a_meta_outage_changes_nothing_but_the_last_error(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     page = channel_id(stack)
     unreachable = GraphClient(f"http://127.0.0.1:{free_port()}", "v21.0", timeout=2)  # nothing listens there
-    monkeypatch.setattr(health.runtime, "graph", lambda: unreachable)
+    monkeypatch.setattr(health.runtime, "graph", lambda login="facebook": unreachable)
     result = check(page)
     unreachable.close()
     assert result.status == "healthy" and result.error and "network" in result.error

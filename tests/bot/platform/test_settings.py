@@ -38,6 +38,21 @@ def test_meta_app_secret_switches_to_meta() -> None:
     assert with_id.meta_app_id == "123456789"
 
 
+def test_instagram_host_follows_the_graph_api_and_never_meets_the_sandbox(tmp_path: Path) -> None:
+    """Instagram Login's host: Meta's beside Meta's Graph API, the sandbox's `/instagram` beside
+    the sandbox's `/graph`, and Meta's Instagram host is refused with the sandbox (issue 22)."""
+    base = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SOCIALDESK_SECRET_KEY": KEY}
+    assert load_settings({**base, "META_APP_SECRET": "s"}).instagram_api_url == "https://graph.instagram.com"
+    sandboxed = load_settings({**base, "SOCIALDESK_SANDBOX": "1"})
+    assert sandboxed.instagram_api_url == "http://127.0.0.1:8000/sandbox/instagram"
+    with pytest.raises(ConfigError) as error:
+        load_settings({**base, "SOCIALDESK_SANDBOX": "1", "INSTAGRAM_API_URL": "https://graph.instagram.com"})
+    assert error.value.variable == "SOCIALDESK_SANDBOX"
+    with pytest.raises(ConfigError) as error:
+        load_settings({**base, "META_APP_SECRET": "s", "INSTAGRAM_API_URL": "ftp://x"})
+    assert error.value.variable == "INSTAGRAM_API_URL"
+
+
 @pytest.mark.parametrize(("env", "variable"), [
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
     ({"DATABASE_URL": "postgresql://u@h:5432/"}, "DATABASE_URL"),
