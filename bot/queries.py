@@ -10,6 +10,7 @@ import msgspec
 from peewee import JOIN, fn
 
 from bot.automation import assignment
+from bot.automation.audience import AudienceSpec
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.context import attribute_values
@@ -268,6 +269,7 @@ class LedgerEntry(msgspec.Struct):
     explanation: str
     source: str
     steps: list[LedgerStep]
+    detail: str | None = None  # e.g. when a delayed start is due and why
 
 
 def comment_ledger(comment_id: str) -> list[LedgerEntry]:
@@ -281,7 +283,7 @@ def comment_ledger(comment_id: str) -> list[LedgerEntry]:
             sent = Message.select().where(Message.idempotency_key.startswith(key)).order_by(Message.id)
             steps.append(LedgerStep(step.position, step.status, step.detail, [_message_view(m) for m in sent]))
         entries.append(LedgerEntry(run.campaign_id, run.campaign.name, run.matched, run.reason,
-                                   REASONS.get(run.reason, run.reason), run.source, steps))
+                                   REASONS.get(run.reason, run.reason), run.source, steps, run.detail))
     return entries
 
 
@@ -372,6 +374,8 @@ class CampaignView(msgspec.Struct):
     actions: list[ActionSpec]
     created_at: int
     updated_at: int
+    audience: AudienceSpec = AudienceSpec()  # issue 22
+    bound_post_id: str | None = None  # "the next post": the post it bound to (None while waiting)
 
 
 class UserView(msgspec.Struct):
@@ -421,7 +425,7 @@ def _campaign_view(c: Campaign) -> CampaignView:
     spec = spec_of(c)
     return CampaignView(id=c.id, name=c.name, channel_id=c.channel_id, is_active=c.is_active,
                         trigger=spec.trigger, actions=list(spec.actions), created_at=c.created_at,
-                        updated_at=c.updated_at)
+                        updated_at=c.updated_at, audience=spec.audience, bound_post_id=c.bound_post_id)
 
 
 def campaign_funnel(campaign_id: int) -> Funnel:

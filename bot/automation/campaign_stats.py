@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import msgspec
 from peewee import fn
 
+from bot.automation import variants
 from bot.automation.context import parse_payload
 from bot.core import events as ev
 from bot.platform.db import now_ms
@@ -45,6 +46,7 @@ class Funnel(msgspec.Struct):
     failures: dict[str, int]  # outgoing failures and refusals by reason
     per_day: list[dict]  # {"day", "matched", "sent", "clicked"}
     actions: list[ActionStats]
+    variants: list[variants.VariantStats] = []  # A/B actions: each variant on sent -> read -> clicked -> replied
 
 
 def record_postback(event: ev.Postback) -> None:
@@ -95,6 +97,7 @@ def funnel(campaign_id: int) -> Funnel:
         failures=dict(Counter(m.status_reason or m.status for m in messages if m.status in ("failed", "refused"))),
         per_day=_per_day(matched_runs, sent_private, clicks),
         actions=_per_action(campaign_id, messages, clicks),
+        variants=variants.compare(campaign_id, messages, clicks, _replied_after),
     )
 
 
