@@ -438,4 +438,5 @@ _HANDLERS = {
     ev.CommentEdited: _comment_edited,
     ev.CommentRemoved: _comment_removed,
     ev.CommentVisibility: _comment_visibility,
+    ev.PostPublished: _post_published,
 }
