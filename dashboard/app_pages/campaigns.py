@@ -32,6 +32,7 @@ from bot.core.errors import GraphError, Invalid, NotFound, Refused
 from bot.platform import registry as channels
 from bot.platform import runtime
 from bot.staff.permissions import Action
+from dashboard import campaign_growth as growth
 from dashboard import state, widgets
 from dashboard.widgets import drafted
 
@@ -101,8 +102,9 @@ def editor(campaign_id: int | None) -> None:
     channel_id = drafted(st.selectbox, "Channel", prefix + "channel", saved.channel_id, options=list(by_id),
                          format_func=lambda i: widgets.channel_label(by_id[i]))
     channel = by_id[channel_id]
-    trigger_editor(prefix, saved.trigger, channel)
+    trigger_editor(prefix, saved.trigger, channel, loaded[0].bound_post_id if loaded else None)
     actions_editor(prefix, saved.actions, channel)
+    growth.audience_fields(prefix, saved.audience)
     spec = spec_from_state(prefix, saved, channel.id)
     footer(campaign_id, spec, saved, prefix)
 
@@ -111,13 +113,14 @@ def _close_editor() -> None:
     st.session_state.pop(EDIT, None)
 
 
-def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
+def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel, bound_post_id: str | None = None) -> None:
     st.subheader("Trigger: someone comments on a post")
-    watch = drafted(st.radio, "Posts", prefix + "watch", "all" if trigger.all_posts else "chosen",
-                    options=["all", "chosen"], format_func={"all": "Any post", "chosen": "Chosen posts"}.get,
-                    horizontal=True)
+    watch = drafted(st.radio, "Posts", prefix + "watch", growth.scope_of(trigger), options=list(growth.SCOPES),
+                    format_func=growth.SCOPES.get, horizontal=True)
     if watch == "chosen":
         post_picker(prefix, trigger.post_ids, channel)
+    elif watch == "next":
+        growth.next_post_note(bound_post_id)
     drafted(st.toggle, "Also answer replies to other comments", prefix + "replies", trigger.include_replies)
     left, right = st.columns(2)
     with left:
@@ -127,6 +130,7 @@ def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
         drafted(st.text_input, "Never when it contains one of these words", prefix + "kw_none",
                 ", ".join(trigger.keywords_none))
     audience_editor(prefix, trigger)
+    growth.source_fields(prefix, trigger)
 
 
 ANYONE = ""
@@ -254,7 +258,7 @@ def _add(prefix: str, kind: str) -> None:
 
 def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channel) -> None:
     if kind == "send_message":
-        message_fields(key, saved.message if saved else None, channel)
+        growth.message_or_variants(key, saved, channel, message_fields)
     elif kind == "reply_comment":
         drafted(st.text_input, "Public reply", key + "text", saved.text if saved else "")
         drafted(st.text_area, "Variations, one per line (one is picked at random, so replies differ)",
@@ -305,7 +309,9 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
     def words(key: str) -> list[str]:
         return [w.strip() for w in (state.value(prefix + key) or "").split(",") if w.strip()]
 
-    trigger = TriggerSpec(all_posts=state.value(prefix + "watch", "all") == "all",
+    scope = state.value(prefix + "watch", growth.scope_of(saved.trigger))
+    trigger = TriggerSpec(all_posts=scope == "all", next_post=scope == "next",
+                          source_conditions=growth.sources_from_state(prefix, saved.trigger),
                           post_ids=list(state.drafts().get(prefix + "post_ids", saved.trigger.post_ids)),
                           include_replies=bool(state.value(prefix + "replies", False)),
                           keywords_any=words("kw_any"), keywords_none=words("kw_none"),
@@ -313,12 +319,13 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
     actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"])
                for item in action_order(prefix, [])]
     return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id,
-                        trigger=trigger, actions=actions, is_active=saved.is_active)
+                        trigger=trigger, actions=actions, is_active=saved.is_active,
+                        audience=growth.audience_from_state(prefix, saved.audience))
 
 
 def action_from_state(key: str, kind: str) -> ActionSpec:
     if kind == "send_message":
-        return ActionSpec(kind=kind, message=widgets.composed(key, media=True))
+        return growth.action_from_state(key) or ActionSpec(kind=kind, message=widgets.composed(key, media=True))
     if kind == "reply_comment":
         variations = [v.strip() for v in (state.value(key + "variations") or "").splitlines() if v.strip()]
         return ActionSpec(kind=kind, text=(state.value(key + "text") or "").strip(), variations=variations)
@@ -436,6 +443,7 @@ def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
     eligible.metric("Still within Meta's 7 days for a private reply", report.eligible_for_private_reply)
     for reason, count in sorted(report.skipped.items(), key=lambda item: -item[1]):
         st.caption(f"{count} skipped: {REASONS.get(reason, reason)}")
+    growth.dry_run_notes(report)
     for sample in report.samples:
         with st.container(border=True):
             st.markdown(f"**{widgets.plain(sample.author or 'Someone')}** wrote "

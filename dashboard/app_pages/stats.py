@@ -9,7 +9,7 @@ import streamlit as st
 from bot.automation import campaign_stats
 from bot.automation.campaigns import REASONS
 from bot.staff.permissions import Action
-from dashboard import state, widgets
+from dashboard import campaign_growth, state, widgets
 
 state.require(state.user_or_stop(), Action.MANAGE_CAMPAIGNS)
 st.title("Stats")
@@ -65,3 +65,4 @@ st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_"
                             "Sent": a.sent, "Delivered": a.delivered, "Read": a.read, "Clicked": a.clicked,
                             "Refused": a.refused, "Failed": a.failed} for a in funnel.actions]),
              hide_index=True, width="stretch")
+campaign_growth.variant_table(funnel)
