@@ -31,6 +31,7 @@ from bot.platform.models import (
     Channel,
     Comment,
     Contact,
+    ContactSource,
     ContactTag,
     Conversation,
     Identity,
@@ -295,6 +296,7 @@ class ContactView(msgspec.Struct):
     identities: list[dict]
     conversations: list[dict]
     attributes: dict[str, str] = {}  # custom attribute values by key (issue 21)
+    source: dict[str, str | int] = {}  # issue 22: first/last referral (ref, ad_id, source, at)
 
 
 def contacts(search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[ContactView]:
@@ -317,7 +319,18 @@ def contact(contact_id: int) -> ContactView:
                      for v in Conversation.select().where(Conversation.contact == c)
                      .order_by(Conversation.last_message_at.desc(nulls="LAST"))]
     return ContactView(id=c.id, name=c.name or "Unknown", picture_url=c.picture_url, tags=_tags(c.id),
-                       identities=identities, conversations=conversations, attributes=attribute_values(c.id))
+                       identities=identities, conversations=conversations, attributes=attribute_values(c.id),
+                       source=_source(c.id))
+
+
+def _source(contact_id: int) -> dict[str, str | int]:
+    """Where the contact came from (ref link, ad), first and latest; empty when never referred."""
+    row = ContactSource.get_or_none(ContactSource.contact == contact_id)
+    if row is None:
+        return {}
+    fields = ("ref", "ad_id", "source", "at")
+    values = {f"{when}_{f}": getattr(row, f"{when}_{f}") for when in ("first", "last") for f in fields}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def tag_names() -> list[str]:

@@ -179,3 +179,17 @@ def variant_table(funnel: Funnel) -> None:
         "Chosen": v.chosen, "Sent": v.sent, "Read": v.read, "Read rate": f"{v.read_rate:.0%}",
         "Clicked": v.clicked, "Click rate": f"{v.click_rate:.0%}", "Replied": v.replied,
         "Reply rate": f"{v.reply_rate:.0%}"} for v in funnel.variants]), hide_index=True, width="stretch")
+
+
+def source_panel(source: dict) -> None:
+    """Where the contact came from, first and latest (ref links anyone can craft: shown as text)."""
+    if not source:
+        return
+    st.markdown("#### Came from")
+    for when in ("first", "last"):
+        parts = [f"ref {source[f'{when}_ref']}" if source.get(f"{when}_ref") else "",
+                 f"ad {source[f'{when}_ad_id']}" if source.get(f"{when}_ad_id") else ""]
+        label = " · ".join(p for p in parts if p)
+        if label:
+            st.caption(f"{'First' if when == 'first' else 'Latest'}: {widgets.plain(label)} "
+                       f"({state.when(source.get(f'{when}_at'))})")

@@ -578,7 +578,7 @@ def _feed(raw: msgspec.Raw, scope: _Scope) -> Event | str:
     """A Page `feed` change (§4). Only `item: "comment"` with a known verb is handled; other
     items (status, photo, reaction, share, ...) and verbs (block, mute, ...) are ignored."""
     head = wh.FEED_HEAD_DECODER.decode(raw)
-    if head.item in _POST_ITEMS and head.verb == "add":
+    if isinstance(head.item, str) and head.item in _POST_ITEMS and head.verb == "add":
         return _feed_post(raw, scope, head.item)
     if head.item != "comment":
         return f"feed item {_show(head.item)} not handled"
