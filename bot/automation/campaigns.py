@@ -15,6 +15,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -418,7 +419,8 @@ def _start(run: CampaignRun, spec: CampaignSpec, from_id: str) -> list[int]:
     due, why = aud.start_due(spec.audience, now_ms())
     if why is None:
         return run_actions(run, spec, start=0)
-    CampaignRun.update(detail=f"starts at {due}: {why}").where(CampaignRun.id == run.id).execute()
+    starts = datetime.fromtimestamp(due / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    CampaignRun.update(detail=f"starts at {starts}: {why}").where(CampaignRun.id == run.id).execute()
     schedule("continue_campaign", [run.id, 0], due, dedupe_key=f"run:{run.id}:start")
     return []
 
