@@ -387,7 +387,7 @@ class CampaignView(msgspec.Struct):
     actions: list[ActionSpec]
     created_at: int
     updated_at: int
-    audience: AudienceSpec = AudienceSpec()  # issue 22
+    audience: AudienceSpec = msgspec.field(default_factory=AudienceSpec)  # issue 22
     bound_post_id: str | None = None  # "the next post": the post it bound to (None while waiting)
 
 
