@@ -76,8 +76,9 @@ def referral_of(event: ev.Event) -> ev.ReferralInfo | None:
 
 
 def record_referral(applied: Applied) -> None:
-    """Record where the person came from on their contact (first touch kept, last replaced).
-    A referral with neither ref nor ad id (a plain thread opening) says nothing and is skipped."""
+    """Record where the person came from on their contact: the earliest and the latest referral
+    by Meta's timestamps (deliveries may arrive out of order, §1). A referral with neither ref nor
+    ad id (a plain thread opening) says nothing and is skipped."""
     referral = referral_of(applied.event)
     if applied.duplicate or referral is None or applied.identity is None:
         return
@@ -89,8 +90,9 @@ def record_referral(applied: Applied) -> None:
     first = {f"first_{k}": v for k, v in fields.items()}
     ContactSource.insert(contact=applied.identity.contact_id, first_at=at, last_at=at, **first, **last) \
         .on_conflict_ignore().execute()
-    ContactSource.update(last_at=at, **last).where(
-        (ContactSource.contact == applied.identity.contact_id) & (ContactSource.last_at <= at)).execute()
+    mine = ContactSource.contact == applied.identity.contact_id
+    ContactSource.update(last_at=at, **last).where(mine & (ContactSource.last_at <= at)).execute()
+    ContactSource.update(first_at=at, **first).where(mine & (ContactSource.first_at > at)).execute()  # out of order
 
 
 def _cut(value: str | None) -> str | None:
