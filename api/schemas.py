@@ -17,6 +17,7 @@ import msgspec
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
+from bot.automation.audience import AudienceSpec
 from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.automation.handover import MAX_PAUSE_SECONDS, HandoverSettings
 from bot.core.compose import Button, MediaAttachment
@@ -155,11 +156,12 @@ class CampaignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     trigger: TriggerSpec = msgspec.field(default_factory=TriggerSpec)
     actions: list[ActionSpec] = []
     is_active: bool = False
+    audience: AudienceSpec = msgspec.field(default_factory=AudienceSpec)
 
     def spec(self, channel_id: int) -> CampaignSpec:
         """The campaign for the channel `bot.automation.campaigns.resolve_channel` found."""
         return CampaignSpec(name=self.name, channel_id=channel_id, trigger=self.trigger,
-                            actions=list(self.actions), is_active=self.is_active)
+                            actions=list(self.actions), is_active=self.is_active, audience=self.audience)
 
 
 # --- users -------------------------------------------------------------------------------------------

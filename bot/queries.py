@@ -10,6 +10,7 @@ import msgspec
 from peewee import JOIN, fn
 
 from bot.automation import assignment
+from bot.automation.audience import AudienceSpec
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
 from bot.automation.context import attribute_values
@@ -32,6 +33,7 @@ from bot.platform.models import (
     Channel,
     Comment,
     Contact,
+    ContactSource,
     ContactTag,
     Conversation,
     Identity,
@@ -270,6 +272,7 @@ class LedgerEntry(msgspec.Struct):
     explanation: str
     source: str
     steps: list[LedgerStep]
+    detail: str | None = None  # e.g. when a delayed start is due and why
 
 
 def comment_ledger(comment_id: str) -> list[LedgerEntry]:
@@ -283,7 +286,7 @@ def comment_ledger(comment_id: str) -> list[LedgerEntry]:
             sent = Message.select().where(Message.idempotency_key.startswith(key)).order_by(Message.id)
             steps.append(LedgerStep(step.position, step.status, step.detail, [_message_view(m) for m in sent]))
         entries.append(LedgerEntry(run.campaign_id, run.campaign.name, run.matched, run.reason,
-                                   REASONS.get(run.reason, run.reason), run.source, steps))
+                                   REASONS.get(run.reason, run.reason), run.source, steps, run.detail))
     return entries
 
 
@@ -295,6 +298,7 @@ class ContactView(msgspec.Struct):
     identities: list[dict]
     conversations: list[dict]
     attributes: dict[str, str] = {}  # custom attribute values by key (issue 21)
+    source: dict[str, str | int] = {}  # issue 22: first/last referral (ref, ad_id, source, at)
 
 
 def contacts(search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[ContactView]:
@@ -317,7 +321,18 @@ def contact(contact_id: int) -> ContactView:
                      for v in Conversation.select().where(Conversation.contact == c)
                      .order_by(Conversation.last_message_at.desc(nulls="LAST"))]
     return ContactView(id=c.id, name=c.name or "Unknown", picture_url=c.picture_url, tags=_tags(c.id),
-                       identities=identities, conversations=conversations, attributes=attribute_values(c.id))
+                       identities=identities, conversations=conversations, attributes=attribute_values(c.id),
+                       source=_source(c.id))
+
+
+def _source(contact_id: int) -> dict[str, str | int]:
+    """Where the contact came from (ref link, ad), first and latest; empty when never referred."""
+    row = ContactSource.get_or_none(ContactSource.contact == contact_id)
+    if row is None:
+        return {}
+    fields = ("ref", "ad_id", "source", "at")
+    values = {f"{when}_{f}": getattr(row, f"{when}_{f}") for when in ("first", "last") for f in fields}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def tag_names() -> list[str]:
@@ -375,6 +390,8 @@ class CampaignView(msgspec.Struct):
     actions: list[ActionSpec]
     created_at: int
     updated_at: int
+    audience: AudienceSpec = msgspec.field(default_factory=AudienceSpec)  # issue 22
+    bound_post_id: str | None = None  # "the next post": the post it bound to (None while waiting)
 
 
 class UserView(msgspec.Struct):
@@ -424,7 +441,7 @@ def _campaign_view(c: Campaign) -> CampaignView:
     spec = spec_of(c)
     return CampaignView(id=c.id, name=c.name, channel_id=c.channel_id, is_active=c.is_active,
                         trigger=spec.trigger, actions=list(spec.actions), created_at=c.created_at,
-                        updated_at=c.updated_at)
+                        updated_at=c.updated_at, audience=spec.audience, bound_post_id=c.bound_post_id)
 
 
 def campaign_funnel(campaign_id: int) -> Funnel:

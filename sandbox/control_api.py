@@ -40,6 +40,7 @@ from sandbox.records import (
 )
 from sandbox.runtime import ControlError, Sandbox, bad_request, not_found
 from sandbox.store import Store, now_ms
+from sandbox.webhook_shapes import feed_post_item
 from sandbox.webhooks import delivery_view
 
 ERROR_KINDS = ("rate_limit", "server", "ambiguous")
@@ -82,7 +83,11 @@ class ControlController(Controller):
     @post("/posts", status_code=200)
     async def create_post(self, sandbox: Sandbox, data: PostSpec) -> dict[str, Any]:
         created = add_post(sandbox.store, data)
-        return {"post_id": created.id, "permalink_url": created.permalink_url}
+        answer: dict[str, Any] = {"post_id": created.id, "permalink_url": created.permalink_url}
+        account = sandbox.store.accounts[created.account_id]
+        if data.webhook and account.platform != INSTAGRAM:
+            answer["delivery"] = await sandbox.webhooks.emit(feed_post_item(account, created))
+        return answer
 
     @post("/customers", status_code=200)
     async def create_customer(self, sandbox: Sandbox, data: CustomerSpec) -> dict[str, Any]:

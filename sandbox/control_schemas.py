@@ -75,6 +75,9 @@ class PostSpec(_Body):
     picture_url: str | None = None
     created_time: int | None = None
     media_product_type: str = "FEED"
+    # Meta sends the Page `feed` change (item status/photo, verb add) for a page's new post; off by
+    # default so setups that only seed posts stay quiet. Instagram sends none (nothing documented).
+    webhook: bool = False
 
 
 class CustomerSpec(_Body):

@@ -173,6 +173,25 @@ def feed_comment_item(account: Account, post: Post, comment: Comment, verb: str,
     )
 
 
+def feed_post_item(account: Account, post: Post) -> QueuedItem:
+    """A Facebook Page `feed` change for the page's new post (item status/photo, verb add; the
+    shape integrations capture: `published: 1` is *unconfirmed* as always present)."""
+    value: dict[str, Any] = {
+        "from": {"id": account.id, "name": account.name},
+        "post_id": post.id,
+        "created_time": post.created_time,
+        "item": "photo" if post.picture_url else "status",
+        "verb": "add",
+        "published": 1,
+    }
+    if post.message:
+        value["message"] = post.message
+    if post.picture_url:
+        value["link"] = post.picture_url
+    return QueuedItem(object="page", account_id=account.id, section="changes", field="feed",
+                      item={"field": "feed", "value": value}, time=post.created_time)
+
+
 def instagram_comment_item(account: Account, post: Post, comment: Comment, now_s: int) -> QueuedItem:
     """An Instagram `comments` change (Instagram sends these for new comments only)."""
     author: dict[str, Any] = {"id": comment.author_id, "username": comment.author_name}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import msgspec
 from peewee import fn
 
-from bot.automation import moderation
+from bot.automation import moderation, variants
 from bot.automation.context import parse_payload
 from bot.core import events as ev
 from bot.platform.db import now_ms
@@ -55,6 +55,7 @@ class Funnel(msgspec.Struct):
     per_day: list[dict]  # {"day", "matched", "sent", "clicked"}
     actions: list[ActionStats]
     moderated: dict[str, int] = {}  # liked / hidden / <action>_<refused|failed|skipped> (issue 22)
+    variants: list[variants.VariantStats] = []  # A/B actions: each variant on sent -> read -> clicked -> replied
 
 
 def record_postback(event: ev.Postback) -> None:
@@ -107,6 +108,7 @@ def funnel(campaign_id: int) -> Funnel:
         per_day=_per_day(matched_runs, sent_private, clicks),
         actions=_per_action(campaign_id, messages, clicks, moderated),
         moderated=moderation.campaign_counts(moderated),
+        variants=variants.compare(campaign_id, messages, clicks, _replied_after),
     )
 
 

@@ -15,10 +15,12 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import msgspec
 
-from bot.automation import moderation
+from bot.automation import audience as aud
+from bot.automation import moderation, triggers, variants
 from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
@@ -66,6 +68,8 @@ REASONS = {
     "already_handled": "This campaign already handled this comment.",
     "author_hidden": "Meta did not tell who wrote the comment, so nobody can be answered.",
     "attribute_mismatch": "The commenter's custom attributes do not meet the campaign's conditions.",
+    **triggers.REASONS,
+    **aud.REASONS,
 }
 # What starts a campaign: a comment, or an Instagram story event (bot/automation/story_triggers.py).
 STORY_TRIGGERS = ("story_mention", "story_reply")
@@ -98,6 +102,8 @@ class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     keywords_any: list[str] = []
     keywords_none: list[str] = []
     attribute_conditions: list[AttributeCondition] = []
+    next_post: bool = False  # issue 22: watch only the next post the page publishes
+    source_conditions: list[triggers.SourceCondition] = []  # issue 22: came from a ref link / ad
 
 
 class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -117,6 +123,7 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     # like_comment / hide_comment (issue 22): hide only comments with one of `words` or a link.
     words: list[str] = []
     any_link: bool = False
+    variants: list[variants.MessageVariant] = []  # issue 22: A/B variants instead of `message`
 
 
 class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -125,6 +132,7 @@ class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     trigger: TriggerSpec = TriggerSpec()
     actions: list[ActionSpec] = []
     is_active: bool = False
+    audience: aud.AudienceSpec = aud.AudienceSpec()
 
 
 def resolve_channel(channel_id: int | None, page_id: str | None) -> int:
@@ -180,10 +188,14 @@ def validate(spec: CampaignSpec) -> None:
     channel = Channel.get_or_none(Channel.id == spec.channel_id)
     if channel is None:
         raise Invalid("channel_id", "no such channel")
-    if not spec.trigger.all_posts and not spec.trigger.post_ids:
+    if not spec.trigger.all_posts and not spec.trigger.post_ids and not spec.trigger.next_post:
         raise Invalid("trigger.post_ids", "choose at least one post, or watch all posts")
+    if spec.trigger.next_post:
+        triggers.validate_next_post(channel.platform)
     _validate_conditions(spec.trigger.attribute_conditions)
     _validate_trigger_kind(spec, channel)
+    triggers.validate_conditions(spec.trigger.source_conditions)
+    aud.validate(spec.audience)
     if not spec.actions:
         raise Invalid("actions", "add at least one action")
     for index, action in enumerate(spec.actions):
@@ -223,7 +235,11 @@ def _validate_conditions(conditions: list[AttributeCondition]) -> None:
 def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
     if action.kind not in ACTION_KINDS:
         raise Invalid(f"{field}.kind", f"must be one of {', '.join(ACTION_KINDS)}")
-    if action.kind == "send_message":
+    if action.kind == "send_message" and action.variants:
+        if action.message is not None:
+            raise Invalid(f"{field}.message", "give either one message or variants, not both")
+        variants.validate(action.variants, platform, field)
+    elif action.kind == "send_message":
         if action.message is None:
             raise Invalid(f"{field}.message", "is required")
         check_content_templates(action.message, f"{field}.message")
@@ -250,8 +266,10 @@ def save(spec: CampaignSpec, campaign_id: int | None = None) -> Campaign:
     spec = normalized(spec)
     validate(spec)
     now = now_ms()
-    trigger = msgspec.to_builtins(spec.trigger)
+    trigger = {**msgspec.to_builtins(spec.trigger), "audience": msgspec.to_builtins(spec.audience)}
     trigger["trigger_kind"] = trigger.pop("kind", "comment")
+    if not spec.trigger.next_post:
+        trigger.update(bound_post_id=None, armed_at=None)  # leaving the scope forgets the bound post
     with transaction():
         if campaign_id is None:
             campaign = Campaign.create(name=spec.name.strip(), channel=spec.channel_id, is_active=spec.is_active,
@@ -263,9 +281,13 @@ def save(spec: CampaignSpec, campaign_id: int | None = None) -> Campaign:
             Campaign.update(name=spec.name.strip(), channel=spec.channel_id, is_active=spec.is_active,
                             updated_at=now, **trigger).where(Campaign.id == campaign_id).execute()
             _replace_actions(campaign_id, spec.actions)
+            if spec.is_active:
+                triggers.arm(campaign_id)
             return Campaign.get_by_id(campaign_id)
         _replace_actions(campaign.id, spec.actions)
-    return campaign
+        if spec.is_active:
+            triggers.arm(campaign.id)
+    return Campaign.get_by_id(campaign.id)
 
 
 def _replace_actions(campaign_id: int, actions: list[ActionSpec]) -> None:
@@ -285,6 +307,8 @@ def _replace_actions(campaign_id: int, actions: list[ActionSpec]) -> None:
 def set_active(campaign_id: int, active: bool) -> Campaign:
     if Campaign.update(is_active=active, updated_at=now_ms()).where(Campaign.id == campaign_id).execute() == 0:
         raise NotFound("campaign", campaign_id)
+    if active:
+        triggers.arm(campaign_id)  # "the next post" counts from the moment it goes live
     return Campaign.get_by_id(campaign_id)
 
 
@@ -312,9 +336,13 @@ def spec_of(campaign: Campaign) -> CampaignSpec:
                           include_replies=campaign.include_replies, keywords_any=list(campaign.keywords_any or []),
                           keywords_none=list(campaign.keywords_none or []),
                           attribute_conditions=msgspec.convert(campaign.attribute_conditions or [],
-                                                               list[AttributeCondition]))
+                                                               list[AttributeCondition]),
+                          next_post=bool(campaign.next_post),
+                          source_conditions=msgspec.convert(campaign.source_conditions or [],
+                                                            list[triggers.SourceCondition]))
     return CampaignSpec(name=campaign.name, channel_id=campaign.channel_id, trigger=trigger, actions=actions,
-                        is_active=campaign.is_active)
+                        is_active=campaign.is_active,
+                        audience=msgspec.convert(campaign.audience or {}, aud.AudienceSpec))
 
 
 # --- matching (pure) --------------------------------------------------------------------------------
@@ -330,14 +358,17 @@ class CommentFacts:
     by_account: bool
     from_id: str | None
     attributes: Mapping[str, str] | None = None  # the commenter's custom attributes, when a condition asks
+    source: Mapping[str, str] | None = None  # the commenter's recorded referrals, when a condition asks
 
 
-def match(trigger: TriggerSpec, active: bool, comment: CommentFacts) -> str:
-    """The reason code: "matched" or why not (see REASONS)."""
+def match(trigger: TriggerSpec, active: bool, comment: CommentFacts, bound_post: str | None = None) -> str:
+    """The reason code: "matched" or why not (see REASONS). `bound_post`: the post a "next post"
+    campaign bound to (None while it waits)."""
     if comment.by_account:
         return "own_comment"
-    if not trigger.all_posts and comment.post_id not in trigger.post_ids:
-        return "post_not_watched"
+    scope = triggers.watches(trigger.all_posts, trigger.post_ids, trigger.next_post, bound_post, comment.post_id)
+    if scope is not None:
+        return scope
     if comment.parent_id and not trigger.include_replies:
         return "reply_excluded"
     if not active:
@@ -351,6 +382,8 @@ def match(trigger: TriggerSpec, active: bool, comment: CommentFacts) -> str:
         return "keyword_excluded"
     if not all(_holds(c, comment.attributes or {}) for c in trigger.attribute_conditions):
         return "attribute_mismatch"
+    if not triggers.source_holds(trigger.source_conditions, comment.source or {}):
+        return "source_mismatch"
     return "matched"
 
 
@@ -394,13 +427,33 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
         spec = spec_of(campaign)
         if spec.trigger.attribute_conditions and facts.attributes is None:  # read only when asked
             facts = replace(facts, attributes=_commenter_attributes(applied.channel.id, event.from_id))
-        reason = match(spec.trigger, campaign.is_active, facts)
-        if reason in ("post_not_watched", "reply_excluded") and not campaign.is_active:
+        if spec.trigger.source_conditions and facts.source is None:
+            facts = replace(facts, source=triggers.source_of(applied.channel.id, event.from_id))
+        reason = match(spec.trigger, campaign.is_active, facts, campaign.bound_post_id)
+        if reason in ("post_not_watched", "reply_excluded", "next_post_pending") and not campaign.is_active:
             continue  # an inactive campaign that would not watch this comment anyway: no ledger noise
+        if reason == "matched":
+            reason = aud.check(spec.audience, campaign.id, applied.channel.id, event.from_id or "",
+                               event.comment_id, event.created_time or event.timestamp)
         run = _record_run(campaign, event.comment_id, event.post_id, reason, source)
         if run is not None and reason == "matched":
-            ready += run_actions(run, spec, start=0)
+            ready += _start(run, spec, event.from_id or "")
     return ready
+
+
+def _start(run: CampaignRun, spec: CampaignSpec, from_id: str) -> list[int]:
+    """Run a matched campaign's actions now, or schedule them (random delay, active hours);
+    "once per person" is claimed first, so a person's second comment is recorded as such."""
+    if spec.audience.once_per_person and not aud.claim_person(run.campaign_id, from_id, run.id):
+        CampaignRun.update(matched=False, reason="already_reached_person").where(CampaignRun.id == run.id).execute()
+        return []
+    due, why = aud.start_due(spec.audience, now_ms())
+    if why is None:
+        return run_actions(run, spec, start=0)
+    starts = datetime.fromtimestamp(due / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    CampaignRun.update(detail=f"starts at {starts}: {why}").where(CampaignRun.id == run.id).execute()
+    schedule("continue_campaign", [run.id, 0], due, dedupe_key=f"run:{run.id}:start")
+    return []
 
 
 def _record_run(campaign: Campaign, comment_id: str, post_id: str, reason: str, source: str) -> CampaignRun | None:
@@ -454,12 +507,15 @@ def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comm
         return []
     if spec.kind == "start_flow":
         return _start_flow(run, action, spec, comment, key)
-    content = _track_links(render_content(spec.message, context), run, action)
+    variant = variants.pick(spec.variants) if spec.variants else None
+    message = spec.variants[variant].message if variant is not None else spec.message
+    content = _track_links(render_content(message, context), run, action)
     content = _tag_payloads(content, run, action)
     draft = outbox.Draft(key=key, kind=SendKind.PRIVATE_REPLY, content=content, author="campaign",
                          comment_id=comment.comment_id, origin=key)
     ready = outbox.add(draft)
-    _step(run, action, "queued", "private reply to the comment")
+    which = "" if variant is None else f" (variant {variants.letter(variant)})"
+    _step(run, action, "queued", f"private reply to the comment{which}", variant=variant)
     return ready
 
 
@@ -493,9 +549,10 @@ def continue_run(run_id: int, position: int) -> list[int]:
         return run_actions(run, spec_of(run.campaign), start=position)
 
 
-def _step(run: CampaignRun, action: CampaignAction, status: str, detail: str, due_at: int | None = None) -> None:
+def _step(run: CampaignRun, action: CampaignAction, status: str, detail: str, due_at: int | None = None,
+          variant: int | None = None) -> None:
     CampaignStep.insert(run=run, action=action, position=action.position, status=status, detail=detail,
-                        due_at=due_at, created_at=now_ms()).on_conflict_ignore().execute()
+                        due_at=due_at, variant=variant, created_at=now_ms()).on_conflict_ignore().execute()
 
 
 def _track_links(content: MessageContent, run: CampaignRun, action: CampaignAction) -> MessageContent:
@@ -546,6 +603,7 @@ class DryRunReport(msgspec.Struct):
     samples: list[DryRunSample]
     matched_comment_ids: list[str]
     moderation: dict[str, int] = {}  # like / hide / <action>_<why not> over the matched comments
+    waiting_for_hours: int = 0  # matched outside the active hours (set to wait): answered when they open
 
 
 def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = DRY_RUN_DAYS,
@@ -562,21 +620,42 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
     skipped: dict[str, int] = {}
     matched: list[Comment] = []
     comments = list(comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000))
+    bound = Campaign.get_by_id(campaign_id).bound_post_id if campaign_id is not None else None
+    reached: set[str] = set()  # once per person: people this dry run already answered
     for comment in comments:
         handled_now = comment.comment_id in handled
-        reason = "already_handled" if handled_now else match(spec.trigger, True, _facts(comment, spec))
+        reason = "already_handled" if handled_now else _dry_reason(spec, campaign_id, comment, bound, reached)
         if reason == "matched":
             matched.append(comment)
         else:
             skipped[reason] = skipped.get(reason, 0) + 1
     eligible = [c for c in matched if c.deleted_at is None and c.created_at + PRIVATE_REPLY_MS > now]
+    hours = spec.audience.active_hours
+    waiting = sum(1 for c in matched if hours and not aud.is_open(hours, c.created_at))
     return DryRunReport(comments=len(comments), matched=len(matched), skipped=skipped,
                         eligible_for_private_reply=len(eligible),
                         samples=[_sample(spec, c) for c in matched[:samples]],
                         matched_comment_ids=[c.comment_id for c in matched],
                         moderation=moderation.dry_run_counts(
                             [(a.kind, a.words, a.any_link) for a in spec.actions if a.kind in moderation.KINDS],
-                            matched, Channel.get_by_id(spec.channel_id)))
+                            matched, Channel.get_by_id(spec.channel_id)),
+                        waiting_for_hours=waiting)
+
+
+def _dry_reason(spec: CampaignSpec, campaign_id: int | None, comment: Comment, bound: str | None,
+                reached: set[str]) -> str:
+    """The live engine's decision for a stored comment: trigger, then audience at its time."""
+    reason = match(spec.trigger, True, _facts(comment, spec), bound)
+    if reason != "matched":
+        return reason
+    from_id = comment.from_id or ""
+    if spec.audience.once_per_person and from_id in reached:
+        return "already_reached_person"
+    reason = aud.check(spec.audience, campaign_id, comment.channel_id, from_id, comment.comment_id,
+                       comment.created_at)
+    if reason == "matched":
+        reached.add(from_id)
+    return reason
 
 
 class PastComments(msgspec.Struct, frozen=True):
@@ -605,20 +684,26 @@ def send_to_past_comments(campaign_id: int, *, days: int = DRY_RUN_DAYS) -> Past
         for comment in comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000):
             if comment.deleted_at or comment.created_at + PRIVATE_REPLY_MS <= now:
                 continue
-            if match(spec.trigger, True, _facts(comment, spec)) != "matched":
+            if match(spec.trigger, True, _facts(comment, spec), campaign.bound_post_id) != "matched":
+                continue
+            if aud.check(spec.audience, campaign_id, spec.channel_id, comment.from_id or "", comment.comment_id,
+                         now) != "matched":  # hours as of now: the answer goes now (or when they open)
                 continue
             run = _record_run(campaign, comment.comment_id, comment.post_id, "matched", "past_comment")
             if run is not None:
-                answered += 1
-                ready += run_actions(run, spec, start=0)
+                started = _start(run, spec, comment.from_id or "")
+                answered += CampaignRun.get_by_id(run.id).matched
+                ready += started
     return PastComments(comments=answered, messages=ready)
 
 
 def _facts(comment: Comment, spec: CampaignSpec | None = None) -> CommentFacts:
     wanted = spec is not None and bool(spec.trigger.attribute_conditions)
+    sourced = spec is not None and bool(spec.trigger.source_conditions)
     return CommentFacts(post_id=comment.post_id, parent_id=comment.parent_id, text=comment.text,
                         by_account=comment.by_account, from_id=comment.from_id,
-                        attributes=_commenter_attributes(comment.channel_id, comment.from_id) if wanted else None)
+                        attributes=_commenter_attributes(comment.channel_id, comment.from_id) if wanted else None,
+                        source=triggers.source_of(comment.channel_id, comment.from_id) if sourced else None)
 
 
 def _commenter_attributes(channel_id: int, from_id: str | None) -> dict[str, str]:
@@ -636,5 +721,13 @@ def _sample(spec: CampaignSpec, comment: Comment) -> DryRunSample:
             texts.append(render(action.message.text, context))
         elif action.kind == "reply_comment" and action.text:
             texts.append(render(action.text, context))
+        texts += _variant_samples(action, context)
     return DryRunSample(comment_id=comment.comment_id, comment_text=comment.text,
                         author=comment.from_name or comment.from_username, messages=texts)
+
+
+def _variant_samples(action: ActionSpec, context: dict[str, str | None]) -> list[str]:
+    """Each A/B variant's text, labelled with its letter."""
+    if action.kind != "send_message":
+        return []
+    return [f"[{variants.letter(i)}] {render(v.message.text or '', context)}" for i, v in enumerate(action.variants)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.automation import assignment, campaign_stats, campaigns, notifications, story_triggers
+from bot.automation import assignment, campaign_stats, campaigns, notifications, story_triggers, triggers
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
@@ -40,6 +40,8 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         return follow
     if applied.fetch_profile and applied.identity is not None:
         follow.profiles.append(applied.identity.id)
+    triggers.record_referral(applied)  # before campaigns: a comment's source condition may need it
+    triggers.bind_next_post(applied)
     comment = isinstance(applied.event, ev.CommentAdded)
     answered = campaigns.on_comment(applied, source=applied.source) if comment else []  # before the bell
     if applied.customer_message:

@@ -307,6 +307,23 @@ class CommentVisibility(_CommentEvent, frozen=True, tag=True, omit_defaults=True
         return f"comment:{self.comment_id}:{verb}:{self.timestamp}"
 
 
+class PostPublished(_Event, frozen=True, tag=True, omit_defaults=True):
+    """The page published a post (a Page `feed` change with a post item and verb `add`, §4):
+    what a campaign scoped to "the next post published" binds to (issue 22)."""
+
+    post_id: str
+    item: str | None = None  # status | photo | video | post | share
+    text: str | None = None
+
+    @property
+    def event_key(self) -> str:
+        return f"post:{self.post_id}:add"
+
+    @property
+    def conversation_key(self) -> str:
+        return f"posts:{self.platform}:{self.account_id}"
+
+
 Event = (
     MessageReceived
     | MessageEcho
@@ -321,6 +338,7 @@ Event = (
     | CommentEdited
     | CommentRemoved
     | CommentVisibility
+    | PostPublished
 )
 
 COMMENT_EVENTS = (CommentAdded, CommentEdited, CommentRemoved, CommentVisibility)

@@ -419,6 +419,11 @@ def _preview(text: str | None, attachments: tuple[ev.Attachment, ...]) -> str:
     return ""
 
 
+def _post_published(event: ev.PostPublished, channel: Channel) -> Applied:
+    """Nothing is stored for a new post: campaigns waiting for the next post bind to it."""
+    return Applied(event, channel, note="post published")
+
+
 _HANDLERS = {
     ev.MessageReceived: _message_received,
     ev.MessageEcho: _echo,
@@ -433,4 +438,5 @@ _HANDLERS = {
     ev.CommentEdited: _comment_edited,
     ev.CommentRemoved: _comment_removed,
     ev.CommentVisibility: _comment_visibility,
+    ev.PostPublished: _post_published,
 }

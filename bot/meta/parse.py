@@ -35,6 +35,7 @@ from bot.core.events import (
     MessagesRead,
     Platform,
     Postback,
+    PostPublished,
     ReactionChanged,
     ReferralInfo,
     Referred,
@@ -577,6 +578,8 @@ def _feed(raw: msgspec.Raw, scope: _Scope) -> Event | str:
     """A Page `feed` change (§4). Only `item: "comment"` with a known verb is handled; other
     items (status, photo, reaction, share, ...) and verbs (block, mute, ...) are ignored."""
     head = wh.FEED_HEAD_DECODER.decode(raw)
+    if isinstance(head.item, str) and head.item in _POST_ITEMS and head.verb == "add":
+        return _feed_post(raw, scope, head.item)
     if head.item != "comment":
         return f"feed item {_show(head.item)} not handled"
     if not isinstance(head.verb, str) or head.verb not in _COMMENT_VERBS:
@@ -586,6 +589,28 @@ def _feed(raw: msgspec.Raw, scope: _Scope) -> Event | str:
     if comment_id is None or post_id is None:
         return "comment without comment_id or post_id"
     return _feed_comment(value, scope, comment_id, post_id)
+
+
+# Items of a new Page post (§4 lists status, photo, ...; "post", "share" and "video" seen in
+# integrations' captures: unconfirmed as a complete list).
+_POST_ITEMS = frozenset({"status", "photo", "video", "post", "share"})
+
+
+def _feed_post(raw: msgspec.Raw, scope: _Scope, item: str) -> Event | str:
+    """A post the page itself published (issue 22: "the next post" campaigns bind to it). Posts
+    by visitors, and posts flagged `published: 0` (scheduled/unpublished, unconfirmed) are ignored."""
+    value = wh.FEED_POST_DECODER.decode(raw)
+    post_id, author = _id(value.post_id), _id((value.from_ or wh.Author()).id)
+    if post_id is None:
+        return "post without post_id"
+    if author is not None and author != scope.account_id:
+        return "post by a visitor, not by the page"
+    if value.published in (0, False):
+        return "unpublished post"
+    created = _time(value.created_time, scope.now, seconds_expected=True)[0]
+    return PostPublished(platform=scope.platform, account_id=scope.account_id,
+                         timestamp=_first(created, scope.time, scope.now), post_id=post_id, item=item,
+                         text=value.message)
 
 
 def _feed_comment(value: wh.FeedComment, scope: _Scope, comment_id: str, post_id: str) -> Event | str:

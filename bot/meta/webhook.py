@@ -279,6 +279,18 @@ class FeedPost(_Shape):
     permalink_url: str | None = None
 
 
+class FeedPostAdded(_Shape):
+    """`value` of a Page feed change for a new post (`item` status/photo/video/post/share, verb
+    `add`): `post_id`, `from`, `message`, `created_time` (seconds), `published` (1, or 0 for an
+    unpublished or scheduled post: *unconfirmed*, we read a missing flag as published)."""
+
+    post_id: Id | None = None
+    from_: Author | None = msgspec.field(default=None, name="from")
+    message: str | None = None
+    created_time: Number | None = None
+    published: Number | bool | None = None
+
+
 class FeedComment(_Shape):
     """`value` of a Page feed change with `item: "comment"` (§4). Older payloads carry
     `sender_id`/`sender_name` instead of `from`; `remove` has no `message`/`created_time`."""
@@ -329,4 +341,5 @@ ATTACHMENT_TYPE_DECODER = _decoder(AttachmentType)
 CHANGE_DECODER = _decoder(Change)
 FEED_HEAD_DECODER = _decoder(FeedHead)
 FEED_COMMENT_DECODER = _decoder(FeedComment)
+FEED_POST_DECODER = _decoder(FeedPostAdded)
 IG_COMMENT_DECODER = _decoder(IgComment)

@@ -903,3 +903,46 @@ class MessengerProfile(BaseModel):
 
 GROWTH_MODELS: list[type[BaseModel]] = [CommentModeration, MessengerProfile]
 ALL_MODELS += GROWTH_MODELS
+
+
+# --- campaign audience, referral sources, A/B variants, next-post scope (issue 22, migration 0024) ----
+
+Campaign._meta.add_field("audience", JSONField(null=True))  # AudienceSpec: once per person, hours, delay...
+Campaign._meta.add_field("source_conditions", JSONField(null=True))  # trigger.source_conditions (ref / ad id)
+Campaign._meta.add_field("next_post", BooleanField(default=False))  # scope: the next post published
+Campaign._meta.add_field("armed_at", BigIntegerField(null=True))  # next post: published at or after this
+Campaign._meta.add_field("bound_post_id", CharField(null=True))  # next post: the post it bound to
+CampaignStep._meta.add_field("variant", IntegerField(null=True))  # A/B: which message variant went
+
+
+class ContactSource(BaseModel):
+    """Where a contact came from: the first and the latest referral (m.me / ig.me `ref` link,
+    Get Started with a ref, click-to-Messenger/Instagram ad) on any of its channels. Written by
+    bot/automation/triggers.py; read by campaign conditions and the contact profile."""
+
+    contact = ForeignKeyField(Contact, unique=True, on_delete="CASCADE")
+    first_ref = CharField(null=True)
+    first_ad_id = CharField(null=True)
+    first_source = CharField(null=True)  # Meta's `source`: SHORTLINK, ADS, ...
+    first_at = BigIntegerField()
+    last_ref = CharField(null=True)
+    last_ad_id = CharField(null=True)
+    last_source = CharField(null=True)
+    last_at = BigIntegerField()
+
+
+class CampaignPerson(BaseModel):
+    """A person a campaign with "once per person" reached: unique per (campaign, channel, scoped
+    id), so two comments of one person drained at once still fire the campaign once."""
+
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    person = CharField()  # the commenter's page- or Instagram-scoped id on the campaign's channel
+    run = ForeignKeyField(CampaignRun, on_delete="CASCADE")
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("campaign", "person"), True),)
+
+
+AUDIENCE_MODELS: list[type[BaseModel]] = [ContactSource, CampaignPerson]
+ALL_MODELS += AUDIENCE_MODELS

@@ -32,6 +32,7 @@ from bot.core.errors import GraphError, Invalid, NotFound, Refused
 from bot.platform import registry as channels
 from bot.platform import runtime
 from bot.staff.permissions import Action
+from dashboard import campaign_growth as growth
 from dashboard import moderation, state, widgets
 from dashboard.widgets import drafted
 
@@ -101,8 +102,9 @@ def editor(campaign_id: int | None) -> None:
     channel_id = drafted(st.selectbox, "Channel", prefix + "channel", saved.channel_id, options=list(by_id),
                          format_func=lambda i: widgets.channel_label(by_id[i]))
     channel = by_id[channel_id]
-    trigger_editor(prefix, saved.trigger, channel)
+    trigger_editor(prefix, saved.trigger, channel, loaded[0].bound_post_id if loaded else None)
     actions_editor(prefix, saved.actions, channel)
+    growth.audience_fields(prefix, saved.audience)
     spec = spec_from_state(prefix, saved, channel.id)
     footer(campaign_id, spec, saved, prefix)
 
@@ -115,7 +117,7 @@ TRIGGER_LABELS = {"comment": "someone comments on a post", "story_mention": "som
                   "their Instagram story", "story_reply": "someone replies to one of the account's Instagram stories"}
 
 
-def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
+def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel, bound_post_id: str | None = None) -> None:
     kinds = list(campaigns.TRIGGER_KINDS) if channel.platform == "instagram" else ["comment"]
     kind = drafted(st.selectbox, "Trigger", prefix + "trigger_kind", trigger.kind if trigger.kind in kinds
                    else "comment", options=kinds, format_func=TRIGGER_LABELS.get)
@@ -125,11 +127,12 @@ def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel) -> None:
         keyword_fields(prefix, trigger, "message")
         return
     st.subheader("Trigger: someone comments on a post")
-    watch = drafted(st.radio, "Posts", prefix + "watch", "all" if trigger.all_posts else "chosen",
-                    options=["all", "chosen"], format_func={"all": "Any post", "chosen": "Chosen posts"}.get,
-                    horizontal=True)
+    watch = drafted(st.radio, "Posts", prefix + "watch", growth.scope_of(trigger), options=list(growth.SCOPES),
+                    format_func=growth.SCOPES.get, horizontal=True)
     if watch == "chosen":
         post_picker(prefix, trigger.post_ids, channel)
+    elif watch == "next":
+        growth.next_post_note(bound_post_id)
     drafted(st.toggle, "Also answer replies to other comments", prefix + "replies", trigger.include_replies)
     keyword_fields(prefix, trigger, "comment")
 
@@ -144,6 +147,7 @@ def keyword_fields(prefix: str, trigger: TriggerSpec, noun: str) -> None:
         drafted(st.text_input, "Never when it contains one of these words", prefix + "kw_none",
                 ", ".join(trigger.keywords_none))
     audience_editor(prefix, trigger)
+    growth.source_fields(prefix, trigger)
 
 
 ANYONE = ""
@@ -272,7 +276,7 @@ def _add(prefix: str, kind: str) -> None:
 
 def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channel) -> None:
     if kind == "send_message":
-        message_fields(key, saved.message if saved else None, channel)
+        growth.message_or_variants(key, saved, channel, message_fields)
     elif kind == "reply_comment":
         drafted(st.text_input, "Public reply", key + "text", saved.text if saved else "")
         drafted(st.text_area, "Variations, one per line (one is picked at random, so replies differ)",
@@ -327,7 +331,9 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
 
     kind = state.value(prefix + "trigger_kind", saved.trigger.kind) or "comment"
     story = kind != "comment"
-    trigger = TriggerSpec(kind=kind, all_posts=story or state.value(prefix + "watch", "all") == "all",
+    scope = "all" if story else state.value(prefix + "watch", growth.scope_of(saved.trigger))
+    trigger = TriggerSpec(kind=kind, all_posts=scope == "all", next_post=scope == "next",
+                          source_conditions=growth.sources_from_state(prefix, saved.trigger),
                           post_ids=[] if story else list(state.drafts().get(prefix + "post_ids",
                                                                             saved.trigger.post_ids)),
                           include_replies=not story and bool(state.value(prefix + "replies", False)),
@@ -336,12 +342,13 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
     actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"])
                for item in action_order(prefix, [])]
     return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id,
-                        trigger=trigger, actions=actions, is_active=saved.is_active)
+                        trigger=trigger, actions=actions, is_active=saved.is_active,
+                        audience=growth.audience_from_state(prefix, saved.audience))
 
 
 def action_from_state(key: str, kind: str) -> ActionSpec:
     if kind == "send_message":
-        return ActionSpec(kind=kind, message=widgets.composed(key, media=True))
+        return growth.action_from_state(key) or ActionSpec(kind=kind, message=widgets.composed(key, media=True))
     if kind == "reply_comment":
         variations = [v.strip() for v in (state.value(key + "variations") or "").splitlines() if v.strip()]
         return ActionSpec(kind=kind, text=(state.value(key + "text") or "").strip(), variations=variations)
@@ -463,6 +470,7 @@ def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
         st.caption(f"{count} skipped: {REASONS.get(reason, reason)}")
     for line in moderation.dry_run_lines(report.moderation):
         st.caption(f"Of the matched comments, {line}")
+    growth.dry_run_notes(report)
     for sample in report.samples:
         with st.container(border=True):
             st.markdown(f"**{widgets.plain(sample.author or 'Someone')}** wrote "

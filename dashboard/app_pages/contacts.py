@@ -8,7 +8,7 @@ from peewee import DoesNotExist
 
 from bot import queries
 from bot.queries import ContactView
-from dashboard import attributes, merge, state, widgets
+from dashboard import attributes, campaign_growth, merge, state, widgets
 
 OPEN = "sd_open_contact"
 PAGE_KEY = "contacts_page"
@@ -88,6 +88,7 @@ def profile(person: ContactView) -> None:
         widgets.tag_editor(person.id, person.tags)
         merge.profile_panel(state.user_or_stop().id, person)
         attributes.values_form(person.id, person.attributes)
+        campaign_growth.source_panel(person.source)
 
 
 user = state.user_or_stop()

@@ -9,7 +9,7 @@ import streamlit as st
 from bot.automation import campaign_stats
 from bot.automation.campaigns import REASONS
 from bot.staff.permissions import Action
-from dashboard import state, widgets
+from dashboard import campaign_growth, state, widgets
 
 state.require(state.user_or_stop(), Action.MANAGE_CAMPAIGNS)
 st.title("Stats")
@@ -68,3 +68,4 @@ st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_"
 if funnel.moderated:  # issue 22: likes and hides, and those refused or failed
     st.caption("Comments moderated: " + " · ".join(f"{label.replace('_', ' ')} {count}"
                                                    for label, count in sorted(funnel.moderated.items())))
+campaign_growth.variant_table(funnel)

@@ -26,6 +26,7 @@ from bot.core.events import (
     MessagesRead,
     Platform,
     Postback,
+    PostPublished,
     ReactionChanged,
     ReferralInfo,
     Referred,
@@ -642,21 +643,33 @@ def test_feed_comment_edited_removed_hidden_unhidden() -> None:
     ]
 
 
+def test_a_post_the_page_publishes() -> None:
+    """Issue 22: the page's new post (feed item status/photo/video, verb add) is an event, so a
+    campaign waiting for "the next post" can bind to it; its time is the post's created_time."""
+    body = p.feed_item(PAGE_ID, "photo", post_id=POST_ID, message="Summer drop", created_time=T_S - 5,
+                       published=1, **{"from": {"id": PAGE_ID, "name": "Shop"}})
+    assert only_event(body) == PostPublished(**FB, timestamp=(T_S - 5) * 1000, post_id=POST_ID, item="photo",
+                                             text="Summer drop")
+    assert only_event(p.feed_item(PAGE_ID, "status", post_id=POST_ID)).timestamp == T_S * 1000  # entry time
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
         (p.feed_comment(PAGE_ID, COMMENT_ID, POST_ID, verb="block"), "comment verb 'block' not handled"),
         (p.feed_comment(PAGE_ID, COMMENT_ID, POST_ID, verb="mute"), "comment verb 'mute' not handled"),
         (
-            p.feed_item(PAGE_ID, "status", message="New menu!", post_id=POST_ID),
-            "feed item 'status' not handled",
+            p.feed_item(PAGE_ID, "status", message="Visitor post", post_id=POST_ID, **{"from": {"id": PSID}}),
+            "post by a visitor, not by the page",
         ),
-        (p.feed_item(PAGE_ID, "photo", link="https://p/1.jpg"), "feed item 'photo' not handled"),
+        (p.feed_item(PAGE_ID, "photo", link="https://p/1.jpg"), "post without post_id"),
+        (p.feed_item(PAGE_ID, "status", post_id=POST_ID, published=0), "unpublished post"),
+        (p.feed_item(PAGE_ID, "status", verb="edited", post_id=POST_ID), "feed item 'status' not handled"),
         (
             p.feed_item(PAGE_ID, "reaction", reaction_type="like", post_id=POST_ID),
             "feed item 'reaction' not handled",
         ),
-        (p.feed_item(PAGE_ID, "share", post_id=POST_ID), "feed item 'share' not handled"),
+        (p.feed_item(PAGE_ID, "share", verb="remove", post_id=POST_ID), "feed item 'share' not handled"),
         (p.change("page", PAGE_ID, "ratings", {"item": "rating"}), "unhandled field 'ratings'"),
         (p.change("page", PAGE_ID, "feed", {"item": "comment", "verb": "add"}), "comment without comment_id"),
     ],
@@ -849,6 +862,8 @@ SAMPLES: list[dict[str, Any]] = [
     p.batch(p.messenger_read(PAGE_ID, PSID, T_MS), p.messenger_delivery(PAGE_ID, PSID, T_MS, mids=["m_1"])),
     p.messenger_reaction(PAGE_ID, PSID, "m_1"),
     p.messenger_referral(PAGE_ID, PSID),
+    p.feed_item(PAGE_ID, "status", post_id=POST_ID, message="m", created_time=T_S, published=1,
+                **{"from": {"id": PAGE_ID}}),
     p.messenger_edit(PAGE_ID, PSID, "m_1", "new", num_edit="3"),
     p.as_standby(p.messenger_message(PAGE_ID, PSID, "m_3", text="standby", is_deleted=True)),
     p.instagram_message(
