@@ -140,6 +140,7 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
         name, avatar = "assistant", AUTHOR_AVATARS.get(message.author, ":material/support_agent:")
     with st.chat_message(name, avatar=avatar):
         st.caption(_byline(message, customer_name))
+        story_context(message)
         if message.reply_to_story:
             story_view(message.reply_to_story)
         if message.deleted:
@@ -160,6 +161,25 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
 
 
 UNSUPPORTED_WORDS = "This message type cannot be shown here: open it in Meta's inbox."
+CONVERSATION_PAGE = "app_pages/conversation.py"
+
+
+def story_context(message: MessageView) -> None:
+    """Where a message stands in the person's story (issue 20): the comment it answers (a reply
+    under someone's comment, a private or public reply), with a link to that comment's thread;
+    and for a private reply shown in its comment thread, the DM conversation it opened."""
+    answered = message.replying_to
+    if answered:
+        who = "your page" if answered.get("by_page") else plain(answered.get("author"))
+        quote = plain((answered.get("text") or "")[:140])
+        st.caption(f":material/subdirectory_arrow_right: Replying to {who}'s comment: “{quote}”")
+        elsewhere = answered.get("conversation_id")
+        if elsewhere and message.elsewhere_conversation_id is None and message.send_kind == "private_reply":
+            st.page_link(CONVERSATION_PAGE, label="Open the comment thread", icon=":material/forum:",
+                         query_params={"conversation": str(elsewhere)})
+    if message.elsewhere_conversation_id is not None:
+        st.page_link(CONVERSATION_PAGE, label="Private reply: continue in the person's inbox conversation",
+                     icon=":material/chat:", query_params={"conversation": str(message.elsewhere_conversation_id)})
 
 
 def story_view(story: dict) -> None:

@@ -72,6 +72,10 @@ def reply_box(user_id: int, view: ConversationView) -> None:
             comment_id = st.selectbox("Comment", list(labels), format_func=labels.get, key=prefix + "comment")
         elif comments:
             comment_id = comments[0].comment_id
+    sent = private_reply_of(view, comment_id) if reply_type == "private" else None
+    if sent is not None:
+        private_reply_sent(view, sent)
+        return
     widgets.send_window_badge(view.options, selected=reply_type)
     media = reply_type != "comment"
     helpdesk.canned_picker(user_id, view.id, prefix)
@@ -80,6 +84,27 @@ def reply_box(user_id: int, view: ConversationView) -> None:
     allowed = any(o.allowed for o in view.options if o.reply_type == reply_type)
     st.button("Send", type="primary", icon=":material/send:", key=prefix + "send", disabled=not allowed,
               on_click=send, args=(user_id, view.id, prefix, reply_type, comment_id, media))
+
+
+def private_reply_of(view: ConversationView, comment_id: str | None) -> MessageView | None:
+    """The private reply this comment already had (Meta allows one), if any."""
+    for message in view.messages:
+        answered = message.replying_to or {}
+        if (message.send_kind == "private_reply" and message.status != "refused"
+                and answered.get("comment_id") == comment_id):
+            return message
+    return None
+
+
+def private_reply_sent(view: ConversationView, sent: MessageView) -> None:
+    """Instead of "not possible now": what was sent, and where the conversation goes on."""
+    st.info(f"This comment had its private reply ({widgets.status_line(sent)}, {state.when(sent.occurred_at)}); "
+            "Meta allows one per comment. The person answers in their inbox: continue there, or reply "
+            "publicly under the comment.", icon=":material/mark_chat_read:")
+    thread_id = sent.elsewhere_conversation_id or view.dm_conversation_id
+    if thread_id:
+        st.page_link("app_pages/conversation.py", label="Open the inbox conversation", icon=":material/chat:",
+                     query_params={"conversation": str(thread_id)})
 
 
 def restore_saved_reply(user_id: int, view: ConversationView, prefix: str) -> None:
