@@ -237,7 +237,9 @@ def attachment_view(attachment: dict, *, key: str = "att") -> None:
     as a link with its title. Only http(s) URLs are ever linked or loaded."""
     kind = str(attachment.get("type") or "file")
     url = safe_url(attachment.get("url"))
-    if kind == "template":
+    if attachment.get("file_id"):
+        stored_file_view(attachment, key=key)
+    elif kind == "template":
         template_view(attachment, key=key)
     elif kind == "location":
         location_view(attachment)
@@ -251,6 +253,38 @@ def attachment_view(attachment: dict, *, key: str = "att") -> None:
         st.audio(url)
     else:
         st.markdown(f":material/attach_file: {_attachment_line(kind, attachment, url)}")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+@state.with_db
+def _stored_bytes(file_id: str) -> tuple[str, str, bytes] | None:
+    """A stored file's name, type and bytes (files never change: cached by id)."""
+    try:
+        view, stream = queries.stored_file(file_id)
+    except NotFound:
+        return None
+    with stream:
+        return view.name, view.content_type, stream.read()
+
+
+def stored_file_view(attachment: dict, *, key: str) -> None:
+    """A file staff attached from their computer: media shown from our own store (its type was
+    sniffed from its bytes), anything else as a download (never rendered in the page)."""
+    found = _stored_bytes(str(attachment["file_id"]))
+    if found is None:
+        st.caption(":material/attach_file: A file that is no longer stored")
+        return
+    name, content_type, data = found
+    kind = attachment.get("type")
+    if kind == "image":
+        st.image(data, width=240, caption=name)
+    elif kind == "video":
+        st.video(data, format=content_type)
+    elif kind == "audio":
+        st.audio(data, format=content_type)
+    else:
+        st.download_button(f"{name} ({len(data) // 1024 + 1} KB)", data, file_name=name, mime=content_type,
+                           icon=":material/attach_file:", key=f"{key}dl")
 
 
 def _attachment_line(kind: str, attachment: dict, url: str | None) -> str:

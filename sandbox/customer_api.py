@@ -319,13 +319,23 @@ def _tapped_button(store: Store, customer: Customer, mid: str, index: int | None
     if sent is None or sent.customer_id != customer.id or not sent.from_account or sent.body is None:
         raise bad_request(f"no message {mid!r} sent by the app to this person")
     attachment = (sent.body.get("message") or {}).get("attachment") or {}
-    buttons = (attachment.get("payload") or {}).get("buttons") or []
+    buttons = template_buttons(attachment.get("payload") or {})
     if index is None or not 0 <= index < len(buttons):
         raise bad_request(f"message {mid!r} has no button {index} (it has {len(buttons)})")
     button = buttons[index]
     if button.get("type") != "postback":
         raise bad_request(f"button {index} is a {button.get('type')} button: tapping it sends no postback")
     return str(button["payload"]), str(button["title"])
+
+
+def template_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button of a template, in the order the person sees them: a button template's, then
+    each card's of a generic template (`button_index` counts through them all)."""
+    buttons = [b for b in payload.get("buttons") or [] if isinstance(b, dict)]
+    for element in payload.get("elements") or []:
+        if isinstance(element, dict):
+            buttons.extend(b for b in element.get("buttons") or [] if isinstance(b, dict))
+    return buttons
 
 
 def play_read(store: Store, spec: PersonRef) -> QueuedItem:

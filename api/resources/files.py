@@ -77,8 +77,8 @@ class FileController(Controller):
         quoted = urllib.parse.quote(view.name, safe="")
         headers = dict(SAFE_HEADERS, **{"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}",
                                        "Content-Length": str(view.size)})
-        media = "text/plain; charset=utf-8" if view.content_type == "text/plain" else view.content_type
-        return Stream(_chunks(stream), media_type=media, headers=headers)
+        # Litestar adds `charset=utf-8` to text types itself.
+        return Stream(_chunks(stream), media_type=view.content_type, headers=headers)
 
 
 async def _receive(chunks: AsyncIterator[bytes], spool: BinaryIO, limit: int) -> None:

@@ -28,7 +28,7 @@ def test_uploaded_file_goes_through_metas_attachment_upload_once(api: Api) -> No
                                                                                  "blue boots.png")
     attachment = {"type": "image", "file_id": file["id"]}
     for text in ("Here it is", "And again"):
-        rows = api.ok("POST", f"/conversations/{conversation}/messages", as_="agent",
+        rows = api.ok("POST", f"/conversations/{conversation}/messages", 201, as_="agent",
                       json={"message": {"text": text, "attachments": [attachment]}})
         api.stack.wait(lambda r=rows: Message.get_or_none((Message.id == r[-1]["id"]) & (Message.status == "sent")),
                        what="the image sent")
