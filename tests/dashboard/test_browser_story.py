@@ -40,18 +40,19 @@ def test_comment_thread_dm_file_and_the_sandbox_phone(desk: Stack, page: object,
 
     sign_in(page)
     page.goto(f"{dashboard_url}/conversation?conversation={thread.id}")
-    page.get_by_test_id("stChatMessage").filter(has_text="Is there a discount?").wait_for()
-    page.get_by_test_id("stChatMessage").filter(has_text="Your code: SPRING-10").wait_for()
-    page.get_by_text("had its private reply").wait_for()
+    page.get_by_test_id("stChatMessage").filter(has_text="Is there a discount?").first.wait_for()
+    page.get_by_test_id("stChatMessage").filter(has_text="Your code: SPRING-10").first.wait_for()
+    page.get_by_text("had its private reply").first.wait_for()
+    page.get_by_role("link", name="Private reply: continue in the person's inbox conversation").wait_for()
     shot(page, "comment-thread")
 
     page.get_by_role("link", name="Open the inbox conversation").click()
-    page.get_by_test_id("stChatMessage").filter(has_text="Your code: SPRING-10").wait_for()
+    page.get_by_test_id("stChatMessage").filter(has_text="Your code: SPRING-10").first.wait_for()
     desk.control("dm", account_id=account, user_id=sam, text="Can I see it?")  # the window opens
-    page.get_by_test_id("stChatMessage").filter(has_text="Can I see it?").wait_for()
+    page.get_by_test_id("stChatMessage").filter(has_text="Can I see it?").first.wait_for()
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "boots.png", "mimeType": "image/png", "buffer": PNG}])
-    page.get_by_test_id("stFileUploaderFileName").filter(has_text="boots.png").wait_for()
+    page.get_by_text("boots.png").first.wait_for()
     page.get_by_role("button", name="Send").click()
     sent = desk.wait(lambda: Message.get_or_none((Message.conversation == reply.conversation_id)
                                                  & (Message.status == "sent") & Message.attachments.is_null(False)),
@@ -61,9 +62,9 @@ def test_comment_thread_dm_file_and_the_sandbox_phone(desk: Stack, page: object,
     assert [u["body"]["filedata"]["content_type"] for u in uploads] == ["image/png"]
 
     page.goto(f"{dashboard_url}/sandbox")
-    phone = page.get_by_test_id("stVerticalBlockBorderWrapper").filter(has_text="Sam Shopper's phone").last
-    phone.get_by_text("Your code: SPRING-10").wait_for()
-    phone.get_by_text("Reply to your comment").wait_for()
+    phone = page.locator(".st-key-sandbox_phone")
+    phone.get_by_text("Your code: SPRING-10").first.wait_for()
+    phone.get_by_text("Reply to your comment").first.wait_for()
     phone.get_by_role("img").first.wait_for()
     shot(page, "sandbox-phone")
     phone.get_by_role("button", name="Show me").click()
