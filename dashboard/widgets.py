@@ -255,27 +255,43 @@ def attachment_view(attachment: dict, *, key: str = "att") -> None:
         st.markdown(f":material/attach_file: {_attachment_line(kind, attachment, url)}")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+INLINE_FILE_BYTES = 5 * 1024 * 1024  # larger stored files are read only when staff ask for them
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
 @state.with_db
-def _stored_bytes(file_id: str) -> tuple[str, str, bytes] | None:
-    """A stored file's name, type and bytes (files never change: cached by id)."""
+def _stored_facts(file_id: str) -> tuple[str, str, int] | None:
+    """A stored file's name, type and size (files never change: cached by id)."""
     try:
         view, stream = queries.stored_file(file_id)
     except NotFound:
         return None
+    stream.close()
+    return view.name, view.content_type, view.size
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+@state.with_db
+def _stored_bytes(file_id: str) -> bytes:
+    view, stream = queries.stored_file(file_id)
     with stream:
-        return view.name, view.content_type, stream.read()
+        return stream.read(view.size)
 
 
 def stored_file_view(attachment: dict, *, key: str) -> None:
     """A file staff attached from their computer: media shown from our own store (its type was
-    sniffed from its bytes), anything else as a download (never rendered in the page)."""
-    found = _stored_bytes(str(attachment["file_id"]))
-    if found is None:
+    sniffed from its bytes), anything else as a download (never rendered in the page). Files
+    beyond 5 MB are read only when staff ask, so a thread never holds many large files."""
+    file_id = str(attachment["file_id"])
+    facts = _stored_facts(file_id)
+    if facts is None:
         st.caption(":material/attach_file: A file that is no longer stored")
         return
-    name, content_type, data = found
-    kind = attachment.get("type")
+    name, content_type, size = facts
+    label = f"{name} ({size // 1024 + 1} KB)"
+    if size > INLINE_FILE_BYTES and not st.toggle(f"Show {label}", key=f"{key}load"):
+        return
+    data, kind = _stored_bytes(file_id), attachment.get("type")
     if kind == "image":
         st.image(data, width=240, caption=name)
     elif kind == "video":
@@ -283,8 +299,8 @@ def stored_file_view(attachment: dict, *, key: str) -> None:
     elif kind == "audio":
         st.audio(data, format=content_type)
     else:
-        st.download_button(f"{name} ({len(data) // 1024 + 1} KB)", data, file_name=name, mime=content_type,
-                           icon=":material/attach_file:", key=f"{key}dl")
+        st.download_button(label, data, file_name=name, mime=content_type, icon=":material/attach_file:",
+                           key=f"{key}dl")
 
 
 def _attachment_line(kind: str, attachment: dict, url: str | None) -> str:
