@@ -60,6 +60,7 @@ def test_comment_thread_dm_file_and_the_sandbox_phone(desk: Stack, page: object,
     assert sent.attachments[0]["name"] == "boots.png"
     uploads = [a for a in desk.sandbox_get("attempts")["attempts"] if a["path"].endswith("message_attachments")]
     assert [u["body"]["filedata"]["content_type"] for u in uploads] == ["image/png"]
+    page.get_by_test_id("stChatMessage").filter(has_text="boots.png").filter(has=page.get_by_role("img")).first.wait_for()
 
     page.goto(f"{dashboard_url}/sandbox")
     phone = page.locator(".st-key-sandbox_phone")
