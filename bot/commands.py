@@ -352,6 +352,6 @@ def clear_contact_attribute(contact_id: int, key: str) -> dict[str, str]:
 def upload_file(user_id: int, chunks: Iterable[bytes], name: str, declared_type: str | None = None
                 ) -> stored_files.FileView:
     """Keep a file staff attach (size and type checked while it streams in); reply with it as an
-    attachment `{"type": ..., "file_id": <id>}`."""
-    with transaction():
-        return stored_files.store_file(chunks, name, user_id, declared_type)
+    attachment `{"type": ..., "file_id": <id>}`. No transaction around it: the file streams to disk
+    first, and no database lock is held meanwhile."""
+    return stored_files.store_file(chunks, name, user_id, declared_type)

@@ -23,7 +23,7 @@ from typing import BinaryIO
 import msgspec
 
 from bot.core.compose import MediaAttachment, MessageContent
-from bot.core.errors import Invalid, NotFound
+from bot.core.errors import Invalid, NotFound, Refused
 from bot.platform import runtime
 from bot.platform.db import now_ms
 from bot.platform.files import Spooled, TooLarge, valid_key
@@ -190,12 +190,6 @@ def open_file(file_id: str) -> tuple[FileView, BinaryIO]:
     return view(row), runtime.files().open(row.key)
 
 
-def as_attachment(file_id: str) -> MediaAttachment:
-    """The attachment that sends a stored file (its type is what its bytes are)."""
-    row = stored(file_id)
-    return MediaAttachment(type=row.media_type, file_id=row.key, name=row.name)  # type: ignore[arg-type]
-
-
 def check_for_channel(content: MessageContent, channel: Channel, field: str = "attachments") -> None:
     """Stored files this channel cannot take, refused before anything is queued: a file that does
     not exist, a type that does not match, Instagram's images (PNG/JPEG up to 8 MB, §5)."""
@@ -225,7 +219,10 @@ def with_meta_ids(content: MessageContent, channel: Channel) -> MessageContent:
 
 
 def _uploaded(attachment: MediaAttachment, channel: Channel) -> MediaAttachment:
-    row = stored(attachment.file_id or "")
+    try:
+        row = stored(attachment.file_id or "")
+    except NotFound:
+        raise Refused(f"the attached file {attachment.name or attachment.file_id} is no longer stored") from None
     known = MetaUpload.get_or_none((MetaUpload.file == row) & (MetaUpload.channel == channel))
     if known is None or known.uploaded_at < now_ms() - REUPLOAD_AFTER_MS:
         attachment_id = _upload(row, channel)
@@ -238,7 +235,11 @@ def _uploaded(attachment: MediaAttachment, channel: Channel) -> MediaAttachment:
 
 
 def _upload(row: StoredFile, channel: Channel) -> str:
-    with runtime.files().open(row.key) as stream:
+    try:
+        stream = runtime.files().open(row.key)
+    except FileNotFoundError:
+        raise Refused(f"the attached file {row.name} is no longer stored") from None
+    with stream:
         return runtime.graph().upload_file(channel.page_id, page_token(channel), row.media_type, stream,
                                            filename=row.name, content_type=row.content_type,
                                            platform=channel.platform)

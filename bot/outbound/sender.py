@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from bot.core.errors import GraphError
+from bot.core.errors import GraphError, Refused
 from bot.meta import graph_shapes as shapes
 from bot.outbound import attachments
 from bot.outbound.outbox import part_content, promote_next
@@ -91,6 +91,9 @@ def _send(message: Message) -> Outcome:
         meta_id, recipient = _call_meta(message, channel, decision)
     except GraphError as exc:
         return _failed(message, channel, exc)
+    except Refused as exc:  # an attached file that is no longer stored: nothing to send
+        _record(message, status="refused", reason=exc.reason, kind="file")
+        return Outcome()
     return _sent(message, channel, meta_id, recipient)
 
 

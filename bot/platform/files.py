@@ -8,8 +8,8 @@ were read and never costs more memory than one chunk. Only then is it moved unde
 Keys are ours (random, `[A-Za-z0-9_-]`); a key read back from a request is checked against that
 alphabet before it becomes a path, so no key can name a file outside the directory.
 
-An S3-compatible backend would implement the same three methods (`put`, `open`, `delete`);
-it is not written yet (see README, "Attachments").
+An S3-compatible backend would implement the same `FileStore` methods (spool to a local
+temporary file, then `put` uploads it; `open` streams it back); it is not written yet.
 """
 
 from __future__ import annotations
