@@ -18,7 +18,7 @@ from bot.outbound.attachments import _clean_name, sniff
     (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav", "audio"),
     (b"%PDF-1.7\n", "application/pdf", "file"),
     (b"PK\x03\x04\x14\x00", "application/zip", "file"),
-    ("name;size\nBoots;42\n".encode(), "text/plain", "file"),
+    (b"name;size\nBoots;42\n", "text/plain", "file"),
     ("Größe 42 ".encode() + "é".encode()[:1], "text/plain", "file"),  # a character cut at the end
 ])
 def test_known_formats(head: bytes, content_type: str, media_type: str) -> None:
