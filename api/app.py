@@ -15,7 +15,7 @@ from api.health import health
 from api.local import is_local
 from api.metrics import metrics_endpoint
 from api.redirects import follow_link
-from api.rest import SECURITY_SCHEMES, rest_router
+from api.rest import SECURITY_SCHEMES, rest_routers
 from api.webhooks import MetaWebhook
 from bot.platform import logs, metrics, runtime
 from bot.platform.settings import SANDBOX_PREFIX, Settings, is_meta_graph
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None =
     if not logging.getLogger().handlers:  # an `api --workers N` process, spawned without our logging
         logs.configure()
     settings = runtime.boot(settings)
-    handlers: list = [index, MetaWebhook, health, metrics_endpoint, follow_link, rest_router()]
+    handlers: list = [index, MetaWebhook, health, metrics_endpoint, follow_link, *rest_routers()]
     if _mounts_sandbox(settings, mount_sandbox):
         handlers.append(_sandbox_mount(settings))
     return Litestar(

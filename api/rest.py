@@ -24,6 +24,7 @@ from api.resources.channels import ChannelController
 from api.resources.contacts import ContactController
 from api.resources.conversations import ConversationController
 from api.resources.deliveries import DeliveryController
+from api.resources.files import files_router
 from api.resources.flows import FlowController
 from api.resources.growth import GROWTH_CONTROLLERS
 from api.resources.helpdesk import CannedController, NoteController
@@ -40,6 +41,11 @@ SECURITY_SCHEMES: dict[str, SecurityScheme] = {
                            description="An API token from `socialdesk token create`, sent as "
                                        "`Authorization: Bearer <token>`."),
 }
+
+
+def rest_routers() -> list[Router]:
+    """The REST API, and its files routes (streamed bodies: `api.resources.files`)."""
+    return [rest_router(), files_router(PREFIX, [{BEARER: []}])]
 
 
 def rest_router() -> Router:

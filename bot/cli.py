@@ -412,6 +412,7 @@ def _later(coroutine_fn: Callable, *args: object) -> Callable:
 def _spawn_dashboard(settings: Settings) -> subprocess.Popen:
     command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT),
                "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={settings.dashboard_port}",
+               f"--server.maxUploadSize={settings.upload_max_mib}",  # attachments: refused beyond, by Streamlit
                "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal", "--logger.level=warning"]
     # stdout: Streamlit's own banner (the URL is printed by us); its warnings and errors come on stderr.
     return subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL,

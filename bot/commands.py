@@ -5,6 +5,7 @@ enqueues the resulting sends: one send policy for staff, bot and campaigns."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from bot import jobs
@@ -18,6 +19,7 @@ from bot.core.profile import ProfileSpec
 from bot.helpdesk import attributes, canned, merge, notes, snooze
 from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
+from bot.outbound import attachments as stored_files
 from bot.outbound import moderation, outbox, retry
 from bot.outbound.sendpolicy import SendKind
 from bot.platform.db import now_ms, transaction
@@ -36,6 +38,7 @@ def reply(user_id: int, conversation_id: int, *, text: str | None = None,
     reply_type = parse_reply_type(reply_type)
     content = MessageContent(text=text or None, attachments=tuple(attachments or ()), buttons=tuple(buttons or ()))
     validate_content(content, conversation.channel.platform, "message")
+    stored_files.check_for_channel(content, conversation.channel, "message.attachments")
     key = f"staff:{client_key or uuid.uuid4().hex}"
     draft = _draft(conversation, reply_type, content, key, user_id, comment_id)
     with transaction():
@@ -380,3 +383,14 @@ def set_contact_attributes(contact_id: int, values: dict[str, str | float | None
 
 def clear_contact_attribute(contact_id: int, key: str) -> dict[str, str]:
     return attributes.clear(contact_id, key)
+
+
+# --- attached files (issue 20) ------------------------------------------------------------------------
+
+
+def upload_file(user_id: int, chunks: Iterable[bytes], name: str, declared_type: str | None = None
+                ) -> stored_files.FileView:
+    """Keep a file staff attach (size and type checked while it streams in); reply with it as an
+    attachment `{"type": ..., "file_id": <id>}`. No transaction around it: the file streams to disk
+    first, and no database lock is held meanwhile."""
+    return stored_files.store_file(chunks, name, user_id, declared_type)

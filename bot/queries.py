@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Collection
+from typing import BinaryIO
 
 import msgspec
 from peewee import JOIN, fn
@@ -22,6 +23,7 @@ from bot.core.errors import NotFound
 from bot.core.profile import ProfileSpec
 from bot.helpdesk import attributes, canned, merge, notes, snooze
 from bot.inbound import pauses
+from bot.outbound import attachments as stored_files
 from bot.outbound import moderation, retry
 from bot.outbound.sender import last_customer_message
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, windows
@@ -89,6 +91,11 @@ class MessageView(msgspec.Struct):
     unsupported: bool = False
     author_name: str | None = None  # the staff member who sent it (issue 20)
     can_retry: bool = False  # failed, and sending it again can help (`bot.outbound.retry`)
+    # One person, one story (issue 20): the comment this answers (a reply under someone's comment,
+    # or a private reply), {"comment_id", "author", "text", "conversation_id"}; and for a private
+    # reply shown in its comment thread, the DM conversation where it lives.
+    replying_to: dict | None = None
+    elsewhere_conversation_id: int | None = None
 
 
 class SendOption(msgspec.Struct):
@@ -120,6 +127,7 @@ class ConversationView(msgspec.Struct):
     bot_paused_until: int | None = None  # a human has the conversation until then (ms)
     bot_paused_reason: str | None = None
     snoozed_until: int | None = None  # status `snoozed`: until then (ms); None: until the customer writes
+    dm_conversation_id: int | None = None  # a comment conversation: the person's DM thread on this channel
 
 
 def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
@@ -174,7 +182,9 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
     messages = list(Message.select().where(Message.conversation == c)
                     .order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit))[::-1]
     username = identity.username if identity else None
+    messages = _with_private_replies(c, messages)
     names = staff_names(messages)
+    views = _with_context(c, messages, names)
     return ConversationView(
         id=c.id, kind=c.kind, status=c.status, channel=c.channel.name, channel_platform=c.channel.platform,
         contact_id=c.contact_id, contact_name=(contact.name if contact else "") or (username or "Unknown"),
@@ -183,9 +193,66 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
         profile_url=(f"https://www.instagram.com/{urllib.parse.quote(username, safe='')}"
                      if username and c.channel.platform == "instagram" else None),
         post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
-        messages=[_message_view(m, names) for m in messages], options=send_options(c, author), **_bot_fields(c),
+        messages=views, options=send_options(c, author), **_bot_fields(c),
         snoozed_until=snooze.snoozed_until(c.id)[1] if c.status == snooze.SNOOZED else None,
+        dm_conversation_id=_dm_thread_id(c),
     )
+
+
+# --- one person, one story (issue 20) ----------------------------------------------------------------
+
+
+def _with_private_replies(c: Conversation, messages: list[Message]) -> list[Message]:
+    """A comment thread shows the private replies sent from it, in time order, although they
+    live in the person's DM thread (Meta opens the DM there)."""
+    comment_ids = [m.comment_id for m in messages if m.direction == "in" and m.comment_id]
+    if not c.kind.endswith("_comments") or not comment_ids:
+        return messages
+    replies = list(Message.select().where(Message.private_reply_to.in_(comment_ids)
+                                          & ((Message.conversation != c.id) | Message.conversation.is_null())))
+    return sorted(messages + replies, key=lambda m: (m.occurred_at, m.id))
+
+
+def _with_context(c: Conversation, messages: list[Message], names: dict[int, str]) -> list[MessageView]:
+    """Each message with the comment it answers (a reply under a comment, a private or public
+    reply), and a private reply shown in its comment thread with the DM conversation it lives in."""
+    answered = {m.parent_comment_id or m.target_comment_id for m in messages} - {None}
+    comments = {k.comment_id: k for k in Comment.select().where(Comment.comment_id.in_(list(answered)))}
+    threads = _comment_threads(list(comments))
+    views = []
+    for message in messages:
+        view = _message_view(message, names)
+        answers = comments.get(message.parent_comment_id or message.target_comment_id or "")
+        if answers is not None:
+            view.replying_to = {"comment_id": answers.comment_id, "text": answers.text,
+                                "author": _comment_author(answers, c), "by_page": answers.by_account,
+                                "conversation_id": threads.get(answers.comment_id)}
+        if message.private_reply_to and message.conversation_id != c.id:
+            view.elsewhere_conversation_id = message.conversation_id
+        views.append(view)
+    return views
+
+
+def _comment_author(comment: Comment, c: Conversation) -> str:
+    if comment.by_account:
+        return c.channel.name
+    return comment.from_name or (f"@{comment.from_username}" if comment.from_username else "Someone")
+
+
+def _comment_threads(comment_ids: list[str]) -> dict[str, int]:
+    """comment id -> the comment conversation it is in (when it is shown in the inbox)."""
+    if not comment_ids:
+        return {}
+    rows = Message.select(Message.comment_id, Message.conversation).where(
+        Message.comment_id.in_(comment_ids) & Message.conversation.is_null(False))
+    return {m.comment_id: m.conversation_id for m in rows}
+
+
+def _dm_thread_id(c: Conversation) -> int | None:
+    if not c.kind.endswith("_comments") or not c.identity_id:
+        return None
+    thread = pauses.dm_thread(c.channel, c.identity.scoped_id)
+    return thread.id if thread is not None else None
 
 
 def _bot_fields(c: Conversation) -> dict:
@@ -317,8 +384,10 @@ def contact(contact_id: int) -> ContactView:
                    "username": i.username, "name": i.name, "follower_count": i.follower_count}
                   for i in Identity.select().where(Identity.contact == c)]
     conversations = [{"id": v.id, "kind": v.kind, "status": v.status, "preview": v.preview,
-                      "last_message_at": v.last_message_at}
-                     for v in Conversation.select().where(Conversation.contact == c)
+                      "last_message_at": v.last_message_at, "channel": v.channel.name,
+                      "post_permalink": v.post_permalink}
+                     for v in Conversation.select(Conversation, Channel).join(Channel)
+                     .where(Conversation.contact == c)
                      .order_by(Conversation.last_message_at.desc(nulls="LAST"))]
     return ContactView(id=c.id, name=c.name or "Unknown", picture_url=c.picture_url, tags=_tags(c.id),
                        identities=identities, conversations=conversations, attributes=attribute_values(c.id),
@@ -581,3 +650,12 @@ def messenger_profile(channel_id: int) -> messenger_profile_store.ProfileView:
 def messenger_profile_on_meta(channel_id: int) -> ProfileSpec:
     """What Meta holds now (one Graph call: for a "check" button, not for every page view)."""
     return messenger_profile_store.read_from_meta(channel_id)
+
+
+# --- attached files (issue 20) ------------------------------------------------------------------------
+
+
+def stored_file(file_id: str) -> tuple[stored_files.FileView, BinaryIO]:
+    """A file staff attached: its facts and its bytes (the caller closes the stream). NotFound
+    for an unknown id."""
+    return stored_files.open_file(file_id)

@@ -140,6 +140,7 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
         name, avatar = "assistant", AUTHOR_AVATARS.get(message.author, ":material/support_agent:")
     with st.chat_message(name, avatar=avatar):
         st.caption(_byline(message, customer_name))
+        story_context(message)
         if message.reply_to_story:
             story_view(message.reply_to_story)
         if message.deleted:
@@ -160,6 +161,25 @@ def message_bubble(message: MessageView, *, customer_name: str, customer_picture
 
 
 UNSUPPORTED_WORDS = "This message type cannot be shown here: open it in Meta's inbox."
+CONVERSATION_PAGE = "app_pages/conversation.py"
+
+
+def story_context(message: MessageView) -> None:
+    """Where a message stands in the person's story (issue 20): the comment it answers (a reply
+    under someone's comment, a private or public reply), with a link to that comment's thread;
+    and for a private reply shown in its comment thread, the DM conversation it opened."""
+    answered = message.replying_to
+    if answered:
+        who = "your page" if answered.get("by_page") else plain(answered.get("author"))
+        quote = plain((answered.get("text") or "")[:140])
+        st.caption(f":material/subdirectory_arrow_right: Replying to {who}'s comment: “{quote}”")
+        elsewhere = answered.get("conversation_id")
+        if elsewhere and message.elsewhere_conversation_id is None and message.send_kind == "private_reply":
+            st.page_link(CONVERSATION_PAGE, label="Open the comment thread", icon=":material/forum:",
+                         query_params={"conversation": str(elsewhere)})
+    if message.elsewhere_conversation_id is not None:
+        st.page_link(CONVERSATION_PAGE, label="Private reply: continue in the person's inbox conversation",
+                     icon=":material/chat:", query_params={"conversation": str(message.elsewhere_conversation_id)})
 
 
 def story_view(story: dict) -> None:
@@ -217,7 +237,9 @@ def attachment_view(attachment: dict, *, key: str = "att") -> None:
     as a link with its title. Only http(s) URLs are ever linked or loaded."""
     kind = str(attachment.get("type") or "file")
     url = safe_url(attachment.get("url"))
-    if kind == "template":
+    if attachment.get("file_id"):
+        stored_file_view(attachment, key=key)
+    elif kind == "template":
         template_view(attachment, key=key)
     elif kind == "location":
         location_view(attachment)
@@ -231,6 +253,54 @@ def attachment_view(attachment: dict, *, key: str = "att") -> None:
         st.audio(url)
     else:
         st.markdown(f":material/attach_file: {_attachment_line(kind, attachment, url)}")
+
+
+INLINE_FILE_BYTES = 5 * 1024 * 1024  # larger stored files are read only when staff ask for them
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+@state.with_db
+def _stored_facts(file_id: str) -> tuple[str, str, int] | None:
+    """A stored file's name, type and size (files never change: cached by id)."""
+    try:
+        view, stream = queries.stored_file(file_id)
+    except NotFound:
+        return None
+    stream.close()
+    return view.name, view.content_type, view.size
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+@state.with_db
+def _stored_bytes(file_id: str) -> bytes:
+    view, stream = queries.stored_file(file_id)
+    with stream:
+        return stream.read(view.size)
+
+
+def stored_file_view(attachment: dict, *, key: str) -> None:
+    """A file staff attached from their computer: media shown from our own store (its type was
+    sniffed from its bytes), anything else as a download (never rendered in the page). Files
+    beyond 5 MB are read only when staff ask, so a thread never holds many large files."""
+    file_id = str(attachment["file_id"])
+    facts = _stored_facts(file_id)
+    if facts is None:
+        st.caption(":material/attach_file: A file that is no longer stored")
+        return
+    name, content_type, size = facts
+    label = f"{name} ({size // 1024 + 1} KB)"
+    if size > INLINE_FILE_BYTES and not st.toggle(f"Show {label}", key=f"{key}load"):
+        return
+    data, kind = _stored_bytes(file_id), attachment.get("type")
+    if kind == "image":
+        st.image(data, width=240, caption=name)
+    elif kind == "video":
+        st.video(data, format=content_type)
+    elif kind == "audio":
+        st.audio(data, format=content_type)
+    else:
+        st.download_button(label, data, file_name=name, mime=content_type, icon=":material/attach_file:",
+                           key=f"{key}dl")
 
 
 def _attachment_line(kind: str, attachment: dict, url: str | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Response, get, post
 
 from sandbox import comments
 from sandbox.control_schemas import (
@@ -27,7 +27,7 @@ from sandbox.control_schemas import (
     ReactSpec,
     ReferralSpec,
 )
-from sandbox.records import INSTAGRAM, Account, Comment, Customer, Message, QueuedItem
+from sandbox.records import INSTAGRAM, Account, Comment, Customer, Message, Post, QueuedItem
 from sandbox.runtime import Sandbox, bad_request, not_found
 from sandbox.send_api import echo_from_other_app
 from sandbox.store import Store, now_ms
@@ -125,6 +125,24 @@ class CustomerController(Controller):
     async def referral(self, sandbox: Sandbox, data: ReferralSpec) -> dict[str, Any]:
         item = play_referral(sandbox.store, data)
         return {"delivery": await sandbox.webhooks.emit(item)}
+
+    @get("/phone")
+    async def phone(self, sandbox: Sandbox, account_id: str, user_id: str) -> dict[str, Any]:
+        """What the person's phone shows: the chat with the page, and the posts they commented on."""
+        return phone_view(sandbox.store, account_id, user_id)
+
+    @get("/uploads/{upload_id:str}")
+    async def uploaded(self, sandbox: Sandbox, upload_id: str) -> Response[bytes]:
+        """A file uploaded through `/message_attachments`, as Meta's CDN would serve it. Always a
+        download that nothing renders or runs (the bytes were sent by whoever uploaded them)."""
+        with sandbox.store.lock:
+            upload = sandbox.store.uploads.get(upload_id)
+            if upload is None or upload.data is None:
+                raise not_found("uploaded file", upload_id)
+            data, content_type = upload.data, upload.content_type or "application/octet-stream"
+        headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+                   "Content-Disposition": "attachment"}
+        return Response(data, media_type=content_type, headers=headers)
 
 
 async def _emit(sandbox: Sandbox, item: QueuedItem | None) -> dict[str, Any]:
@@ -302,13 +320,23 @@ def _tapped_button(store: Store, customer: Customer, mid: str, index: int | None
     if sent is None or sent.customer_id != customer.id or not sent.from_account or sent.body is None:
         raise bad_request(f"no message {mid!r} sent by the app to this person")
     attachment = (sent.body.get("message") or {}).get("attachment") or {}
-    buttons = (attachment.get("payload") or {}).get("buttons") or []
+    buttons = template_buttons(attachment.get("payload") or {})
     if index is None or not 0 <= index < len(buttons):
         raise bad_request(f"message {mid!r} has no button {index} (it has {len(buttons)})")
     button = buttons[index]
     if button.get("type") != "postback":
         raise bad_request(f"button {index} is a {button.get('type')} button: tapping it sends no postback")
     return str(button["payload"]), str(button["title"])
+
+
+def template_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button of a template, in the order the person sees them: a button template's, then
+    each card's of a generic template (`button_index` counts through them all)."""
+    buttons = [b for b in payload.get("buttons") or [] if isinstance(b, dict)]
+    for element in payload.get("elements") or []:
+        if isinstance(element, dict):
+            buttons.extend(b for b in element.get("buttons") or [] if isinstance(b, dict))
+    return buttons
 
 
 def play_read(store: Store, spec: PersonRef) -> QueuedItem:
@@ -391,3 +419,54 @@ def play_referral(store: Store, spec: ReferralSpec) -> QueuedItem:
             value["ad_id"] = spec.ad_id
         _opened_window(customer, at)
         return from_person(account, customer.id, "referral", value, at)
+
+
+# --- the person's phone (the dashboard's sandbox page draws it) ----------------------------------------
+
+
+def phone_view(store: Store, account_id: str, user_id: str) -> dict[str, Any]:
+    """The chat as the person sees it (oldest first; what the page sent with its buttons, cards,
+    attachments and quick replies) and every comment thread they took part in."""
+    with store.lock:
+        account, customer = _person(store, account_id, user_id)
+        chat = [_bubble(store, m) for m in store.thread(account.id, customer.id) if not m.deleted]
+        mine = [c for c in store.comments.values() if c.author_id == customer.id and not c.removed]
+        post_ids = list(dict.fromkeys(c.post_id for c in sorted(mine, key=lambda c: c.created_time)))
+        threads = [_post_thread(store, store.posts[p]) for p in post_ids if p in store.posts]
+        return {"platform": account.platform, "account_name": account.name, "customer_name": customer.name,
+                "chat": chat, "posts": threads}
+
+
+def _bubble(store: Store, message: Message) -> dict[str, Any]:
+    """One message: who wrote it, its text, attachments, the template's cards and buttons, and the
+    quick replies it offered; for a private reply, the comment it answers."""
+    sent = ((message.body or {}).get("message") or {}) if message.from_account else {}
+    bubble: dict[str, Any] = {"mid": message.mid, "from_page": message.from_account,
+                              "time_ms": message.created_ms, "text": message.text, "media": [],
+                              "template": None, "quick_replies": list(sent.get("quick_replies") or [])}
+    for attachment in message.attachments:
+        payload = attachment.get("payload") or {}
+        if attachment.get("type") == "template":
+            bubble["template"] = payload
+        else:
+            bubble["media"].append({"type": attachment.get("type"), "url": payload.get("url"),
+                                    "title": attachment.get("title")})
+    if message.private_reply_to:
+        comment = store.comments.get(message.private_reply_to)
+        bubble["private_reply_to"] = {"id": message.private_reply_to, "text": comment.text if comment else None}
+    return bubble
+
+
+def _post_thread(store: Store, post: Post) -> dict[str, Any]:
+    """A post with its visible comments, replies under their comment (as the app shows them)."""
+    visible = [c for c in store.comments.values() if c.post_id == post.id and not c.removed and not c.hidden]
+    visible.sort(key=lambda c: (c.created_time, c.id))
+    rows = [{"id": c.id, "author": c.author_name, "by_page": c.by_account, "text": c.text,
+             "time_s": c.created_time, "replies": []} for c in visible if c.parent_id is None]
+    by_id = {row["id"]: row for row in rows}
+    for c in visible:
+        parent = by_id.get(c.parent_id or "")
+        if parent is not None:
+            parent["replies"].append({"id": c.id, "author": c.author_name, "by_page": c.by_account,
+                                      "text": c.text, "time_s": c.created_time})
+    return {"id": post.id, "message": post.message, "picture_url": post.picture_url, "comments": rows}

@@ -32,6 +32,7 @@ from sandbox import (
     moderation_api,
     profile_api,
     send_api,
+    uploads,
 )
 from sandbox.graph_call import GraphCall
 from sandbox.graph_rules import GraphFault
@@ -94,6 +95,7 @@ ROUTES: dict[tuple[str, str | None, str], Handler] = {
     "/graph/{version:str}/{rest:path}",
     http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE],
     include_in_schema=False,
+    request_max_body_size=uploads.MAX_BODY,  # file uploads: just past 25 MB still arrives to be refused
 )
 async def graph(request: Request, sandbox: Sandbox, version: str, rest: str) -> Response:
     """Every Graph API call socialdesk makes ends here."""
@@ -171,8 +173,8 @@ def _read_params(call: GraphCall, request: Request, body: bytes) -> str | None:
     content_type = request.headers.get("content-type", "")
     if body.strip():
         if "multipart" in content_type:
-            raise graph_rules.invalid_param("multipart uploads are not emulated: send attachments by URL")
-        if "form" in content_type:
+            params.update(uploads.read_form(body, content_type))
+        elif "form" in content_type:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         else:
             try:
@@ -404,7 +406,7 @@ def _record_attempt(
             method=call.method,
             path=call.path,
             account_id=call.account.id if call.account else None,
-            body=dict(call.params),
+            body={key: uploads.described(value) for key, value in call.params.items()},
             status=status,
             response=payload,
             time_ms=now_ms(),

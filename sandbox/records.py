@@ -229,12 +229,16 @@ class Conversation:
 
 @dataclass
 class Upload:
-    """An attachment uploaded through `/message_attachments`, reusable by `attachment_id`."""
+    """An attachment uploaded through `/message_attachments`, reusable by `attachment_id`: by
+    URL, or as a file whose bytes are kept (`data`) and served at `url` like Meta's CDN."""
 
     id: str
     page_id: str
     type: str
     url: str
+    data: bytes | None = None
+    content_type: str | None = None
+    filename: str | None = None
 
 
 @dataclass

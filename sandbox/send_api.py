@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import graph_rules
+from sandbox import graph_rules, uploads
 from sandbox.graph_call import GraphCall
 from sandbox.graph_rules import GraphFault, SendShape
 from sandbox.records import INSTAGRAM, Account, Comment, Customer, Message, QueuedItem, Sent, Upload
@@ -240,7 +240,8 @@ def receipts(account: Account, customer: Customer, message: Message) -> list[Que
 
 
 def upload_attachment(call: GraphCall) -> dict[str, Any]:
-    """`POST /{page-id}/message_attachments`: keep a media URL, answer a reusable id."""
+    """`POST /{page-id}/message_attachments`: keep a media URL, or the file sent as the
+    multipart `filedata` part (checked as Meta does: `sandbox.uploads`), answer a reusable id."""
     account = call.account
     assert account is not None
     call.require_scope(*(INSTAGRAM_MESSAGING if call.instagram else ("pages_messaging",)))
@@ -249,11 +250,21 @@ def upload_attachment(call: GraphCall) -> dict[str, Any]:
     if not isinstance(attachment, dict):
         raise graph_rules.invalid_param("param message[attachment] is required")
     kind = attachment.get("type")
-    url = (attachment.get("payload") or {}).get("url")
     if kind not in graph_rules.MEDIA_TYPES:
         raise graph_rules.invalid_param(
             "param message[attachment][type] must be one of {image, video, audio, file}"
         )
+    filedata = call.param("filedata")
+    if isinstance(filedata, uploads.FilePart):
+        # A page token uploads for the page's Instagram account with `platform=instagram` (§5).
+        instagram = call.instagram or call.param("platform") == "instagram"
+        content_type = uploads.check_file(str(kind), filedata, instagram=instagram)
+        upload_id = _store_upload(call.store, account, str(kind), "")
+        upload = call.store.uploads[upload_id]
+        upload.url = f"{call.base_url.split('/graph/')[0]}/control/uploads/{upload_id}"
+        upload.data, upload.content_type, upload.filename = filedata.data, content_type, filedata.filename
+        return {"attachment_id": upload_id}
+    url = (attachment.get("payload") or {}).get("url")
     if not graph_rules.is_http_url(url):
         raise graph_rules.invalid_param("param message[attachment][payload][url] must be an http(s) URL")
     return {"attachment_id": _store_upload(call.store, account, str(kind), str(url))}

@@ -49,11 +49,15 @@ class Button(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fie
 
 
 class MediaAttachment(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
-    """A file to send: fetched by Meta from `url`, or already uploaded (`attachment_id`)."""
+    """A file to send: fetched by Meta from `url`, already uploaded to Meta (`attachment_id`), or
+    a file socialdesk keeps (`file_id`, uploaded to each page through Meta's Attachment Upload
+    API when it is sent: `bot.outbound.attachments`). `name` is the file's name, for staff."""
 
     type: MediaType
     url: str | None = None
     attachment_id: str | None = None
+    file_id: str | None = None
+    name: str | None = None
 
 
 class QuickReply(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
@@ -243,12 +247,15 @@ def _check_attachments(attachments: tuple[MediaAttachment, ...], field: str) -> 
         where = f"{field}[{i}]"
         if attachment.type not in MEDIA_TYPES:
             raise Invalid(f"{where}.type", f"must be one of {', '.join(sorted(MEDIA_TYPES))}")
-        if (attachment.url is None) == (attachment.attachment_id is None):
-            raise Invalid(where, "give either a url or an attachment_id")
+        given = [f for f in ("url", "attachment_id", "file_id") if getattr(attachment, f) is not None]
+        if len(given) != 1:
+            raise Invalid(where, "give one of a url, an attachment_id or a file_id (an uploaded file)")
         if attachment.url is not None:
             _check_url(attachment.url, f"{where}.url")
-        elif not (attachment.attachment_id or "").strip():
-            raise Invalid(f"{where}.attachment_id", "must not be empty")
+        elif not (getattr(attachment, given[0]) or "").strip():
+            raise Invalid(f"{where}.{given[0]}", "must not be empty")
+        if attachment.name is not None and len(attachment.name) > 255:
+            raise Invalid(f"{where}.name", "at most 255 characters")
 
 
 def _check_buttons(content: MessageContent, field: str) -> None:

@@ -127,6 +127,17 @@ def upload_body(media_type: str, url: str, platform: str = "facebook") -> dict[s
     return body
 
 
+def upload_file_form(media_type: str, platform: str = "facebook") -> dict[str, str]:
+    """The form fields of a file upload to `/message_attachments` (§5): `message` as JSON with
+    `is_reusable` and no URL (the bytes travel as the `filedata` part). Instagram uploads name
+    the platform (the multipart form on Instagram's edge is *unconfirmed*; it mirrors the URL form)."""
+    message = {"attachment": {"type": media_type, "payload": {"is_reusable": True}}}
+    form = {"message": json.dumps(message)}
+    if platform == "instagram":
+        form["platform"] = "instagram"
+    return form
+
+
 # --------------------------------------------------------------------------- comments (§6)
 
 

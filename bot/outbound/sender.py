@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import peewee
 
-from bot.core.errors import GraphError
+from bot.core.errors import GraphError, Refused
 from bot.meta import graph_shapes as shapes
+from bot.outbound import attachments
 from bot.outbound.outbox import part_content, promote_next
 from bot.outbound.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
@@ -90,6 +91,9 @@ def _send(message: Message) -> Outcome:
         meta_id, recipient = _call_meta(message, channel, decision)
     except GraphError as exc:
         return _failed(message, channel, exc)
+    except Refused as exc:  # an attached file that is no longer stored: nothing to send
+        _record(message, status="refused", reason=exc.reason, kind="file")
+        return Outcome()
     return _sent(message, channel, meta_id, recipient)
 
 
@@ -171,7 +175,8 @@ def _call_meta(message: Message, channel: Channel, decision: Allowed) -> tuple[s
         recipient = shapes.comment_recipient(message.target_comment_id)
     else:
         recipient = shapes.user_recipient(message.recipient_id)
-    body = shapes.send_body(recipient, shapes.message_body(part_content(message), channel.platform),
+    content = attachments.with_meta_ids(part_content(message), channel)  # stored files -> Meta's ids
+    body = shapes.send_body(recipient, shapes.message_body(content, channel.platform),
                             decision.messaging_type, decision.tag, message.idempotency_key)
     result = graph.send_message(channel.account_id, token, body)
     return result.message_id, result.recipient_id

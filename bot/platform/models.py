@@ -946,3 +946,37 @@ class CampaignPerson(BaseModel):
 
 AUDIENCE_MODELS: list[type[BaseModel]] = [ContactSource, CampaignPerson]
 ALL_MODELS += AUDIENCE_MODELS
+
+
+# --- attached files (issue 20) -----------------------------------------------------------------------
+
+
+class StoredFile(BaseModel):
+    """A file staff attached, kept by socialdesk (`bot.platform.files`): `key` names it in the
+    store and in URLs; `content_type` is what its bytes are (sniffed), not what the browser said."""
+
+    key = CharField(unique=True, max_length=64)
+    name = CharField(max_length=255)
+    content_type = CharField()
+    media_type = CharField()  # image | video | audio | file: how Meta sends it
+    size = IntegerField()
+    sha256 = CharField(max_length=64)
+    uploaded_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = BigIntegerField()
+
+
+class MetaUpload(BaseModel):
+    """A stored file uploaded to one page through Meta's Attachment Upload API: the reusable
+    `attachment_id` Meta answered, reused for every send until it nears its 90 days."""
+
+    file = ForeignKeyField(StoredFile, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    attachment_id = CharField()
+    uploaded_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("file", "channel"), True),)
+
+
+FILE_MODELS: list[type[BaseModel]] = [StoredFile, MetaUpload]
+ALL_MODELS += FILE_MODELS

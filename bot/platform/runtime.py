@@ -6,12 +6,14 @@ every call.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot import migrations
 from bot.meta.graph import GraphClient
 from bot.platform import metrics, queue
 from bot.platform.db import open_database
+from bot.platform.files import FileStore, LocalFileStore
 from bot.platform.settings import Settings, load_settings
 from bot.platform.vault import Vault
 
@@ -35,7 +37,8 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
                   graph=GraphClient(settings.graph_api_url, settings.graph_api_version,
                                     on_answer=metrics.graph_answered),
                   instagram_graph=GraphClient(settings.instagram_api_url, settings.graph_api_version,
-                                              on_answer=metrics.graph_answered))
+                                              on_answer=metrics.graph_answered),
+                  files=LocalFileStore(Path(settings.files_dir)))
     return settings
 
 
@@ -52,6 +55,11 @@ def graph(login: str = "facebook") -> GraphClient:
     and their linked Instagram accounts), `graph.instagram.com` for Instagram Login
     (`Channel.login == "instagram"`, meta-platform.md §12)."""
     return _get("instagram_graph" if login == "instagram" else "graph")
+
+
+def files() -> FileStore:
+    """Where attached files are kept (the local directory of `SOCIALDESK_FILES_DIR`)."""
+    return _get("files")
 
 
 def _get(name: str) -> Any:

@@ -76,6 +76,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                         "gets 408"),
     "SOCIALDESK_WEBHOOK_INFLIGHT_MIB": ("`32`", "webhook body bytes one API process holds at once (at least 16); "
                                         "beyond it 503, which Meta retries"),
+    "SOCIALDESK_FILES_DIR": ("beside the SQLite file (`<db>.files`); PostgreSQL: `./socialdesk-files`",
+                             "where files staff attach are stored (a local directory; share it between "
+                             "machines, e.g. a network mount, when API and workers run apart)"),
+    "SOCIALDESK_UPLOAD_MAX_MIB": ("`25`", "largest file staff may attach, in MiB (Meta's limit is 25 MB: at "
+                                  "most 25)"),
     "SOCIALDESK_LOG_LEVEL": ("`INFO`", "log level"),
     "SOCIALDESK_LOG_FORMAT": ("`text`", "`text` (one line per record) or `json` (one JSON object per line)"),
     "PROMETHEUS_MULTIPROC_DIR": ("unset", "an empty directory shared by the processes of one machine "
@@ -131,6 +136,10 @@ class Settings:
     """How long a webhook body may take to arrive; a slower sender is cut off with 408."""
     webhook_inflight_mib: int = 32
     """Webhook body bytes one API process holds at once (reading or committing); beyond: 503."""
+    files_dir: str = "socialdesk-files"
+    """Where attached files are kept (`bot.platform.files.LocalFileStore`)."""
+    upload_max_mib: int = 25
+    """Largest attachment staff may upload (Meta: 25 MB per file, meta-platform.md §5)."""
 
     @property
     def is_postgres(self) -> bool:
@@ -197,7 +206,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_read_seconds=float(_int(env, "SOCIALDESK_WEBHOOK_READ_SECONDS", 10, 1, 300)),
         # At least one body of the largest size (16 MiB) must fit, or such a delivery never would.
         webhook_inflight_mib=_int(env, "SOCIALDESK_WEBHOOK_INFLIGHT_MIB", 32, 16, 4096),
+        files_dir=env.get("SOCIALDESK_FILES_DIR") or _default_files_dir(database_url),
+        upload_max_mib=_int(env, "SOCIALDESK_UPLOAD_MAX_MIB", 25, 1, 25),
     )
+
+
+def _default_files_dir(database_url: str) -> str:
+    """Beside the SQLite file, like its key; with PostgreSQL a folder in the working directory."""
+    if database_url.startswith(("postgres://", "postgresql://")):
+        return "socialdesk-files"
+    db_path = sqlite_path(database_url)
+    return str(db_path.with_name(db_path.name + ".files"))
 
 
 def _sandbox_chosen(env: Mapping[str, str], app_secret: str) -> bool:

@@ -60,6 +60,15 @@ def identity_line(identity: dict) -> str:
     return " · ".join(parts) + f"  \n:gray[id {widgets.plain(identity['scoped_id'])}]"
 
 
+def conversation_line(conversation: dict) -> str:
+    """One of the person's conversations: where (kind and page or account), its state, its last words."""
+    kind = widgets.KIND_LABELS.get(conversation["kind"], conversation["kind"])
+    where = f" on {widgets.plain(conversation['channel'])}" if conversation.get("channel") else ""
+    return (f"{widgets.KIND_ICONS.get(conversation['kind'], '')} **{kind}**{where} · {conversation['status']} · "
+            f"{state.when(conversation['last_message_at'])}  \n"
+            f":gray[{widgets.plain((conversation['preview'] or '')[:140])}]")
+
+
 def profile(person: ContactView) -> None:
     if st.button("All contacts", icon=":material/arrow_back:", key="contacts_back"):
         st.session_state.pop(OPEN, None)
@@ -72,14 +81,11 @@ def profile(person: ContactView) -> None:
         st.markdown("#### Identities")
         for identity in person.identities:
             st.markdown(identity_line(identity))
-        st.markdown("#### Conversations")
+        st.markdown(f"#### Conversations ({len(person.conversations)})")
         for conversation in person.conversations:
             with st.container(border=True):
                 body, action = st.columns([7, 1], vertical_alignment="center")
-                body.markdown(f"{widgets.KIND_ICONS.get(conversation['kind'], '')} "
-                              f"**{widgets.KIND_LABELS.get(conversation['kind'], conversation['kind'])}** · "
-                              f"{conversation['status']} · {state.when(conversation['last_message_at'])}  \n"
-                              f":gray[{widgets.plain((conversation['preview'] or '')[:140])}]")
+                body.markdown(conversation_line(conversation))
                 if action.button("Open", key=f"contact_conv_{conversation['id']}"):
                     state.remember_conversation(conversation["id"])
                     st.switch_page("app_pages/conversation.py",

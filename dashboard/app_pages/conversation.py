@@ -17,6 +17,7 @@ import streamlit as st
 from peewee import DoesNotExist
 
 from bot import commands, queries
+from bot.core.compose import MAX_ATTACHMENTS, MediaAttachment
 from bot.core.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
 from bot.staff import drafts
@@ -27,6 +28,7 @@ SAVED_LOADED = "sd_saved_drafts_loaded"  # conversations whose saved reply this 
 COMMENT_REPLY_TYPES = ("private", "comment")
 # How a ledger entry came about, when not from the comment's own webhook.
 SOURCE_WORDS = {"past_comment": " (sent to a past comment)", "backfill": " (comment recovered by a backfill)"}
+CHUNK = 64 * 1024
 NOBODY = 0  # the "unassigned" choice (a selectbox shows None as no choice at all)
 
 
@@ -72,14 +74,44 @@ def reply_box(user_id: int, view: ConversationView) -> None:
             comment_id = st.selectbox("Comment", list(labels), format_func=labels.get, key=prefix + "comment")
         elif comments:
             comment_id = comments[0].comment_id
+    sent = private_reply_of(view, comment_id) if reply_type == "private" else None
+    if sent is not None:
+        private_reply_sent(view, sent)
+        return
     widgets.send_window_badge(view.options, selected=reply_type)
     media = reply_type != "comment"
     helpdesk.canned_picker(user_id, view.id, prefix)
     widgets.composer(prefix, media=media, text_label="Your reply",
                      on_text_change=helpdesk.expanding(user_id, view.id, prefix, save))
+    if media:
+        st.file_uploader("Attach files from your computer", accept_multiple_files=True, key=files_key(prefix),
+                         help=f"Up to {MAX_ATTACHMENTS} attachments in all (each is its own message). Images, "
+                              "video, audio, PDF, office documents or text, up to 25 MB each; what a file is "
+                              "is checked from its content.")
     allowed = any(o.allowed for o in view.options if o.reply_type == reply_type)
     st.button("Send", type="primary", icon=":material/send:", key=prefix + "send", disabled=not allowed,
               on_click=send, args=(user_id, view.id, prefix, reply_type, comment_id, media))
+
+
+def private_reply_of(view: ConversationView, comment_id: str | None) -> MessageView | None:
+    """The private reply this comment already had (Meta allows one), if any."""
+    for message in view.messages:
+        answered = message.replying_to or {}
+        if (message.send_kind == "private_reply" and message.status != "refused"
+                and answered.get("comment_id") == comment_id):
+            return message
+    return None
+
+
+def private_reply_sent(view: ConversationView, sent: MessageView) -> None:
+    """Instead of "not possible now": what was sent, and where the conversation goes on."""
+    st.info(f"This comment had its private reply ({widgets.status_line(sent)}, {state.when(sent.occurred_at)}); "
+            "Meta allows one per comment. The person answers in their inbox: continue there, or reply "
+            "publicly under the comment.", icon=":material/mark_chat_read:")
+    thread_id = sent.elsewhere_conversation_id or view.dm_conversation_id
+    if thread_id:
+        st.page_link("app_pages/conversation.py", label="Open the inbox conversation", icon=":material/chat:",
+                     query_params={"conversation": str(thread_id)})
 
 
 def restore_saved_reply(user_id: int, view: ConversationView, prefix: str) -> None:
@@ -117,19 +149,40 @@ def send(user_id: int, conversation_id: int, prefix: str, reply_type: str, comme
     content = widgets.composed(prefix, media=media)
     client_key = state.drafts().setdefault(prefix + "client_key", uuid.uuid4().hex)
     try:
+        files = stored_files(user_id, prefix) if media else []
         rows = commands.reply(user_id, conversation_id, text=content.text,
-                              attachments=list(content.attachments), buttons=list(content.buttons),
+                              attachments=[*content.attachments, *files], buttons=list(content.buttons),
                               reply_type=reply_type, comment_id=comment_id, client_key=client_key)
     except (Invalid, NotFound) as exc:
         state.notice(f"Not sent: {exc}", "error")
         return
     state.clear_drafts(prefix, widgets.composer_keys(prefix))
+    state.drafts()[prefix + "files_round"] = state.drafts().get(prefix + "files_round", 0) + 1  # empties it
     drafts.clear(user_id, conversation_id)
     refused = [r for r in rows if r.status == "refused"]
     if refused:
         state.notice(f"Not sent: {refused[0].status_reason}", "error")
     else:
         state.notice(queued_words(reply_type), "info")
+
+
+def files_key(prefix: str) -> str:
+    """The file picker's key: a new one after each send, which empties it (its value cannot be set)."""
+    return f"{prefix}files{state.drafts().get(prefix + 'files_round', 0)}"
+
+
+def stored_files(user_id: int, prefix: str) -> list[MediaAttachment]:
+    """The files picked for this reply, kept by socialdesk (checked from their bytes, bounded);
+    Invalid names the file that was refused and why."""
+    attachments = []
+    for picked in st.session_state.get(files_key(prefix)) or []:
+        picked.seek(0)
+        try:
+            view = commands.upload_file(user_id, iter(lambda f=picked: f.read(CHUNK), b""), picked.name)
+        except Invalid as exc:
+            raise Invalid("file", f"{picked.name}: {exc.problem}") from None
+        attachments.append(MediaAttachment(type=view.type, file_id=view.id, name=view.name))  # type: ignore[arg-type]
+    return attachments
 
 
 def queued_words(reply_type: str) -> str:

@@ -1,7 +1,11 @@
 """The sandbox (only when the Graph API in use is the built-in emulator): play a customer over
-the sandbox's control API -- write a DM, comment on a post, tap a button -- and watch the
-automations answer. Everything goes through the same signed webhooks and Send API calls as
-with Meta, so what happens here is what would happen live.
+the sandbox's control API -- write a DM, comment on a post or reply under a comment, tap a button
+or a quick reply -- and see what the person's phone shows. Everything goes through the same
+signed webhooks and Send API calls as with Meta, so what happens here is what would happen live.
+
+The phone is drawn from the sandbox's own record of what Meta would show the person
+(`/control/phone`), not from socialdesk's database: it is the other side's view, bubbles, cards,
+buttons, attachments and quick replies included. Customer text is shown with `widgets.plain`.
 """
 
 from __future__ import annotations
@@ -9,17 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pandas as pd
 import streamlit as st
 
 from bot.platform import registry as channels
 from bot.staff.permissions import Action
-from dashboard import state
+from dashboard import state, widgets
 
 if TYPE_CHECKING:
     from bot.platform.models import Channel
 
-PEOPLE = "sd_sandbox_people"  # [(account id, user id, name)] created in this session
+PHONE_HEIGHT = 560
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,21 +32,21 @@ def client() -> httpx.Client:
 
 
 def control(path: str, **body: Any) -> dict | None:
-    """POST to the sandbox control API; shows the sandbox's refusal instead of raising."""
+    """POST to the sandbox control API; a refusal becomes a notice instead of an exception."""
     try:
         answer = client().post(f"{state.sandbox_url()}/control/{path}", json=body)
     except httpx.HTTPError as exc:
-        st.error(f"The sandbox did not answer: {exc}")
+        state.notice(f"The sandbox did not answer: {exc}", "error")
         return None
     if answer.status_code >= 300:
-        st.error(f"The sandbox refused: {answer.text}")
+        state.notice(f"The sandbox refused: {answer.text}", "error")
         return None
     return answer.json()
 
 
-def world() -> dict:
+def read(path: str, **params: Any) -> dict:
     try:
-        answer = client().get(f"{state.sandbox_url()}/control/state")
+        answer = client().get(f"{state.sandbox_url()}/control/{path}", params=params)
         answer.raise_for_status()
     except httpx.HTTPError as exc:
         st.error(f"The sandbox did not answer: {exc}")
@@ -54,6 +57,16 @@ def world() -> dict:
 def people_of(account_id: str, known: dict) -> dict[str, str]:
     """The sandbox's customers of this account: user id -> name."""
     return {c["id"]: c["name"] for c in known.get("customers", []) if c["account_id"] == account_id}
+
+
+def reconnect_token(known: dict) -> None:
+    """The sandbox user's token: what Settings -> Connect asks for to (re)connect sandbox pages."""
+    with st.expander("Sandbox user token (to connect or reconnect a page in Settings)", icon=":material/key:"):
+        st.code(known["config"]["user_token"], language=None)
+        st.caption(f"User {widgets.plain(known['config']['user_name'])}; a sandbox token, never a real one.")
+
+
+# --- playing the customer ------------------------------------------------------------------------------
 
 
 def add_person(account_id: str) -> None:
@@ -67,22 +80,19 @@ def add_person(account_id: str) -> None:
             st.rerun()
 
 
-def write_dm(account_id: str, people: dict[str, str]) -> None:
+def write_dm(account_id: str, who: str) -> None:
     with st.form("sandbox_dm", clear_on_submit=True):
-        who = st.selectbox("As", list(people), format_func=people.get, key="sandbox_dm_who")
         text = st.text_input("Message")
         image = st.text_input("Image URL (optional)")
         sent = st.form_submit_button("Send DM", type="primary")
-    if sent and who and (text.strip() or image.strip()):
+    if sent and (text.strip() or image.strip()):
         attachments = [{"type": "image", "url": image.strip()}] if image.strip() else []
-        answer = control("dm", account_id=account_id, user_id=who, text=text.strip() or None,
-                         attachments=attachments)
-        if answer:
+        if control("dm", account_id=account_id, user_id=who, text=text.strip() or None, attachments=attachments):
             state.notice("Message sent: it appears in the inbox within seconds.")
             st.rerun()
 
 
-def write_comment(account_id: str, people: dict[str, str], posts: list[dict]) -> None:
+def write_comment(account_id: str, who: str, posts: list[dict]) -> None:
     if st.button("Publish a new post", key="sandbox_post"):
         text = st.session_state.get("sandbox_post_text") or "New post"
         control("posts", account_id=account_id, message=text)
@@ -93,73 +103,155 @@ def write_comment(account_id: str, people: dict[str, str], posts: list[dict]) ->
         return
     labels = {p["id"]: f"{p['message'][:50] or p['id']}" for p in posts}
     with st.form("sandbox_comment", clear_on_submit=True):
-        who = st.selectbox("As", list(people), format_func=people.get, key="sandbox_comment_who")
-        post = st.selectbox("On the post", list(labels), format_func=labels.get)
+        post = st.selectbox("On the post", list(labels), format_func=labels.get, index=len(labels) - 1)
         text = st.text_input("Comment")
         sent = st.form_submit_button("Comment", type="primary")
-    if sent and who and text.strip() and control("comment", account_id=account_id, post_id=post, user_id=who,
-                                                  text=text.strip()):
+    if sent and text.strip() and control("comment", account_id=account_id, post_id=post, user_id=who,
+                                         text=text.strip()):
         state.notice("Comment posted: campaigns that watch this post run now.")
         st.rerun()
 
 
-def tap_button(account_id: str, people: dict[str, str], sent_rows: list[dict]) -> None:
-    with_buttons = [r for r in sent_rows if r.get("message_id") and r.get("recipient_id") in people
-                    and _buttons_of(r["body"])]
-    if not with_buttons:
-        st.caption("No message with buttons was sent yet.")
-        return
-    options = {}
-    for row in with_buttons:
-        for index, button in enumerate(_buttons_of(row["body"])):
-            if button.get("type") == "postback":
-                options[(row["message_id"], index, row["recipient_id"])] = (
-                    f"{people[row['recipient_id']]}: “{button.get('title')}”")
-    if not options:
-        st.caption("The buttons sent so far are links (a tap opens a page; no postback).")
-        return
-    choice = st.selectbox("Button", list(options), format_func=options.get, key="sandbox_tap")
-    if st.button("Tap it", key="sandbox_tap_go"):
-        mid, index, user_id = choice
-        if control("postback", account_id=account_id, user_id=user_id, mid=mid, button_index=index):
-            state.notice("Tapped.")
-            st.rerun()
-
-
-def _buttons_of(body: dict) -> list[dict]:
-    """The buttons of a Send API body (a button template), if any."""
-    message = body.get("message")
-    if not isinstance(message, dict):
-        return []
-    return ((message.get("attachment") or {}).get("payload") or {}).get("buttons") or []
-
-
-def sent_by_page(account_id: str) -> list[dict]:
-    answer = client().get(f"{state.sandbox_url()}/control/sent", params={"account_id": account_id})
-    return answer.json().get("sent", []) if answer.status_code == 200 else []
+# --- the phone -----------------------------------------------------------------------------------------
 
 
 @st.fragment(run_every=state.LIVE_SECONDS)
 @state.with_db
-def outbox_view(account_id: str, people: dict[str, str]) -> None:
-    """What socialdesk sent through the sandbox, live, newest first."""
+def phone(account_id: str, who: str, name: str) -> None:
+    """What the person's phone shows, live: the chat with the page and the comment threads."""
     state.user_or_stop()
-    rows = sent_by_page(account_id)
-    if not rows:
-        st.caption("Nothing sent yet.")
+    seen = read("phone", account_id=account_id, user_id=who)
+    chat_tab, comments_tab = st.tabs(["Chat", f"Comments ({len(seen['posts'])} posts)"])
+    with chat_tab, st.container(border=True, height=PHONE_HEIGHT, autoscroll=True, key="sandbox_phone"):
+        st.caption(f":material/smartphone: {widgets.plain(name)}'s phone · {widgets.plain(seen['account_name'])}")
+        if not seen["chat"]:
+            st.caption("No messages yet.")
+        for index, bubble in enumerate(seen["chat"]):
+            last = index == len(seen["chat"]) - 1
+            message_bubble(bubble, account_id, who, quick_replies=last)
+    with comments_tab, st.container(border=True, height=PHONE_HEIGHT):
+        if not seen["posts"]:
+            st.caption(f"{widgets.plain(name)} has not commented yet.")
+        for post in seen["posts"]:
+            post_thread(post, account_id, who)
+
+
+def message_bubble(bubble: dict, account_id: str, who: str, *, quick_replies: bool) -> None:
+    """One message, on the page's side (left) or the person's (right), with its cards, buttons to
+    tap, attachments, and (on the newest message) the quick replies above the keyboard."""
+    left, right = st.columns([4, 1] if bubble["from_page"] else [1, 4])
+    with (left if bubble["from_page"] else right), st.container(border=True):
+        if bubble.get("private_reply_to"):
+            st.caption(":material/comment: Reply to your comment: “"
+                       f"{widgets.plain((bubble['private_reply_to'].get('text') or '')[:80])}”")
+        if bubble.get("text"):
+            st.markdown(widgets.plain(bubble["text"]))
+        for media in bubble["media"]:
+            media_view(media)
+        if bubble.get("template"):
+            template_view(bubble["template"], bubble["mid"], account_id, who)
+        st.caption(state.when(bubble["time_ms"]))
+    if quick_replies and bubble["from_page"] and bubble["quick_replies"]:
+        quick_reply_row(bubble["quick_replies"], bubble["mid"], account_id, who)
+
+
+def media_view(media: dict) -> None:
+    url = widgets.safe_url(media.get("url"))
+    if url and media.get("type") == "image":
+        st.image(url, width=220)
+    elif url and media.get("type") == "video":
+        st.video(url)
+    elif url and media.get("type") == "audio":
+        st.audio(url)
+    else:
+        st.markdown(f":material/attach_file: {widgets.link(media.get('title') or 'File', url)}")
+
+
+def template_view(template: dict, mid: str, account_id: str, who: str) -> None:
+    """A button template (text and buttons) or a generic template (cards with image, title,
+    subtitle and buttons); every postback button can be tapped, link buttons open their page."""
+    if template.get("text"):
+        st.markdown(widgets.plain(template["text"]))
+    index = 0
+    for button in template.get("buttons") or []:
+        tap_button(button, mid, index, account_id, who)
+        index += 1
+    for card in template.get("elements") or []:
+        with st.container(border=True):
+            image = widgets.safe_url(card.get("image_url"))
+            if image:
+                st.image(image, width=220)
+            st.markdown(f"**{widgets.plain(card.get('title'))}**")
+            if card.get("subtitle"):
+                st.caption(widgets.plain(card["subtitle"]))
+            for button in card.get("buttons") or []:
+                tap_button(button, mid, index, account_id, who)
+                index += 1
+
+
+def tap_button(button: dict, mid: str, index: int, account_id: str, who: str) -> None:
+    title = str(button.get("title") or "Button")
+    url = widgets.safe_url(button.get("url"))
+    if button.get("type") == "web_url" and url:
+        st.link_button(title, url, width="stretch")
+    else:
+        st.button(title, key=f"tap_{mid}_{index}", width="stretch", on_click=_tap, args=(account_id, who, mid, index))
+
+
+def quick_reply_row(replies: list[dict], mid: str, account_id: str, who: str) -> None:
+    columns = st.columns(min(len(replies), 4))
+    for index, reply in enumerate(replies):
+        with columns[index % len(columns)]:
+            st.button(str(reply.get("title") or reply.get("payload")), key=f"quick_{mid}_{index}",
+                      on_click=_quick_reply, args=(account_id, who, str(reply.get("payload"))))
+
+
+def post_thread(post: dict, account_id: str, who: str) -> None:
+    """A post with its comments; replies sit under their comment; any comment can be answered."""
+    st.markdown(f":material/article: **{widgets.plain(post['message'] or post['id'])}**")
+    for comment in post["comments"]:
+        with st.container(border=True):
+            comment_line(comment)
+            for reply in comment["replies"]:
+                _, inner = st.columns([1, 12])
+                with inner:
+                    comment_line(reply)
+            reply_under(post["id"], comment["id"], account_id, who)
+
+
+def comment_line(comment: dict) -> None:
+    author = "Your page" if comment["by_page"] else widgets.plain(comment["author"])
+    st.markdown(f"**{author}** {widgets.plain(comment['text'])}")
+
+
+def reply_under(post_id: str, comment_id: str, account_id: str, who: str) -> None:
+    key = f"reply_under_{comment_id}"
+    with st.popover("Reply under this comment", icon=":material/reply:"):
+        st.text_input("Your reply", key=key)
+        st.button("Reply", key=f"{key}_go", type="primary", on_click=_reply_under,
+                  args=(account_id, who, post_id, comment_id, key))
+
+
+@state.with_db
+def _tap(account_id: str, who: str, mid: str, index: int) -> None:
+    if control("postback", account_id=account_id, user_id=who, mid=mid, button_index=index):
+        state.notice("Tapped: the page's answer arrives in the chat.")
+
+
+@state.with_db
+def _quick_reply(account_id: str, who: str, payload: str) -> None:
+    if control("dm", account_id=account_id, user_id=who, quick_reply_payload=payload):
+        state.notice("Quick reply sent.")
+
+
+@state.with_db
+def _reply_under(account_id: str, who: str, post_id: str, comment_id: str, key: str) -> None:
+    text = (st.session_state.get(key) or "").strip()
+    if not text:
         return
-    st.dataframe(pd.DataFrame([{"When": state.when(r["time_ms"]), "Kind": r["kind"].replace("_", " "),
-                                "To": people.get(r.get("recipient_id") or "", r.get("recipient_id"))
-                                or f"comment {r.get('comment_id')}", "Text": _text_of(r["body"])}
-                               for r in reversed(rows)]), hide_index=True, width="stretch")
-
-
-def _text_of(body: dict) -> str:
-    message = body.get("message") or {}
-    if isinstance(message, str):  # a public comment reply's `message` is the text itself
-        return message
-    payload = (message.get("attachment") or {}).get("payload") or {}
-    return message.get("text") or payload.get("text") or payload.get("url") or ""
+    if control("comment", account_id=account_id, post_id=post_id, user_id=who, text=text, parent_id=comment_id):
+        st.session_state[key] = ""
+        state.notice("Reply posted under the comment.")
 
 
 def account_label(channel: Channel) -> str:
@@ -168,28 +260,31 @@ def account_label(channel: Channel) -> str:
 
 state.require(state.user_or_stop(), Action.USE_SANDBOX)
 st.title("Sandbox")
-st.caption("Play a customer against the built-in sandbox Graph API and watch the automations run.")
+st.caption("Play a customer against the built-in sandbox Graph API and see what their phone shows.")
 state.show_notice()
+known = read("state")
+reconnect_token(known)
 connected = {c.account_id: c for c in channels.list_channels()}
 if not connected:
-    st.info("Connect a sandbox page in Settings first.")
+    st.info("Connect a sandbox page in Settings first (with the sandbox user token above).")
     st.stop()
 account = st.selectbox("Account", list(connected), format_func=lambda a: account_label(connected[a]),
                        key="sandbox_account")
-known = world()
 people = people_of(account, known)
 posts = [p for p in known.get("posts", []) if p["account_id"] == account]
-play, watch = st.columns([1, 1.5], gap="large")
+play, watch = st.columns([1, 1.3], gap="large")
 with play:
     add_person(account)
     if people:
-        dm_tab, comment_tab, tap_tab = st.tabs(["Direct message", "Comment", "Tap a button"])
+        person = st.selectbox("Play as", list(people), format_func=people.get, index=len(people) - 1,
+                              key="sandbox_person")
+        dm_tab, comment_tab = st.tabs(["Direct message", "Comment"])
         with dm_tab:
-            write_dm(account, people)
+            write_dm(account, person)
         with comment_tab:
-            write_comment(account, people, posts)
-        with tap_tab:
-            tap_button(account, people, sent_by_page(account))
+            write_comment(account, person, posts)
 with watch:
-    st.subheader("What the page sent")
-    outbox_view(account, people)
+    if people:
+        phone(account, person, people[person])
+    else:
+        st.caption("Create a customer to see their phone.")

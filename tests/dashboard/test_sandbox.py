@@ -1,29 +1,34 @@
-"""The sandbox page: play a customer over the sandbox's control API and see the result."""
+"""The sandbox page (issue 20, problem 6): play a customer over the sandbox's control API and see
+their phone: the page's messages as bubbles with cards, buttons to tap and quick replies, the
+comment threads with "reply under this comment", and the user token needed to reconnect."""
 
 from __future__ import annotations
 
 import pytest
 
+from dashboard.widgets import plain
 from tests.dashboard.conftest import texts
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def test_play_a_customer_and_watch_the_campaign_answer(desk, admin_app) -> None:
+def test_play_a_customer_and_see_their_phone(desk, admin_app) -> None:
     from bot.automation import campaigns
     from bot.automation.campaigns import ActionSpec, CampaignSpec
     from bot.core.compose import Button, MessageContent
     from bot.platform import registry as channels
-    from bot.platform.models import Conversation
+    from bot.platform.models import Conversation, Message
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)
-    message = MessageContent(text="Thanks!", buttons=(Button(title="More", payload="MORE"),))
+    message = MessageContent(text="Thanks! Here is your code: SPRING-10 " + "x" * 80,
+                             buttons=(Button(title="More", payload="MORE"),))
     campaigns.save(CampaignSpec(name="Hello", channel_id=channel.id, is_active=True,
                                 actions=[ActionSpec(kind="send_message", message=message)]))
     app = admin_app.switch_page("app_pages/sandbox.py").run()
     assert not app.exception, app.exception
+    assert app.code[0].value == desk.sandbox_get("config")["user_token"]  # to reconnect in Settings
     next(t for t in app.text_input if t.label == "Name of a new customer").input("Pat")
     next(b for b in app.button if b.label == "Create customer").click().run()
     assert "Pat exists now" in texts(app)
@@ -40,7 +45,16 @@ def test_play_a_customer_and_watch_the_campaign_answer(desk, admin_app) -> None:
     assert "Comment posted" in texts(app)
     wait_until(lambda: desk.sandbox_get("sent", kind="private_reply")["sent"], 20, what="the private reply")
     app.run()
-    assert "Thanks!" in str(app.dataframe[0].value)
-    assert app.selectbox(key="sandbox_tap").options == ["Pat: “More”"]
-    app.button(key="sandbox_tap_go").click().run()
-    assert "Tapped." in texts(app)
+    page = texts(app)
+    assert plain(message.text) in page  # whole, not cut
+    assert "Reply to your comment: “Love it”" in page
+    more = next(b for b in app.button if b.label == "More")
+    more.click().run()
+    assert "Tapped" in texts(app)
+    desk.wait(lambda: Message.get_or_none(Message.kind == "postback"), what="the tap reaching socialdesk")
+
+    comment_id = next(iter(desk.sandbox_get("state")["comments"]))["id"]
+    app.text_input(key=f"reply_under_{comment_id}").input("Me too")
+    app.button(key=f"reply_under_{comment_id}_go").click().run()
+    assert "Reply posted under the comment" in texts(app)
+    desk.wait(lambda: Message.get_or_none(Message.parent_comment_id == comment_id), what="the reply under it")
