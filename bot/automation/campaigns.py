@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import msgspec
 
+from bot.automation import conditions
 from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
@@ -37,7 +38,6 @@ from bot.outbound.sendpolicy import SendKind
 from bot.platform import runtime
 from bot.platform.db import insert_new, now_ms, transaction
 from bot.platform.models import (
-    AttributeDefinition,
     Campaign,
     CampaignAction,
     CampaignRun,
@@ -66,20 +66,16 @@ REASONS = {
     "author_hidden": "Meta did not tell who wrote the comment, so nobody can be answered.",
     "attribute_mismatch": "The commenter's custom attributes do not meet the campaign's conditions.",
 }
-CONDITION_OPS = ("equals", "contains")
-MAX_CONDITIONS = 5
+CONDITION_OPS = tuple(dict.fromkeys(op for ops in conditions.OPS.values() for op in ops))
+MAX_CONDITIONS = conditions.MAX_CONDITIONS
 
 
 # --- definitions ----------------------------------------------------------------------------------
 
 
-class AttributeCondition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An audience filter: the commenter's custom attribute `key` equals (or contains) `value`,
-    compared without case or accents. A commenter with no such value does not match."""
-
-    key: str
-    op: str = "equals"
-    value: str
+# An audience filter on the commenter's custom attributes, typed by the attribute (issue 21):
+# `bot.automation.conditions` checks and evaluates it.
+AttributeCondition = conditions.Condition
 
 
 class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -107,6 +103,7 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     tag: str | None = None
     seconds: int | None = None
     flow: str | None = None
+    only_if: list[AttributeCondition] = []  # the action runs only for commenters whose attributes hold
 
 
 class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -179,23 +176,14 @@ def validate(spec: CampaignSpec) -> None:
         _validate_action(action, f"actions[{index}]", channel.platform)
 
 
-def _validate_conditions(conditions: list[AttributeCondition]) -> None:
-    if len(conditions) > MAX_CONDITIONS:
-        raise Invalid("trigger.attribute_conditions", f"at most {MAX_CONDITIONS} conditions")
-    defined = {d.key for d in AttributeDefinition.select(AttributeDefinition.key)} if conditions else set()
-    for i, condition in enumerate(conditions):
-        field = f"trigger.attribute_conditions[{i}]"
-        if condition.key not in defined:
-            raise Invalid(f"{field}.key", "no custom attribute with this key")
-        if condition.op not in CONDITION_OPS:
-            raise Invalid(f"{field}.op", f"must be one of {', '.join(CONDITION_OPS)}")
-        if not 0 < len(condition.value.strip()) <= MAX_NAME:
-            raise Invalid(f"{field}.value", f"must be 1 to {MAX_NAME} characters")
+def _validate_conditions(found: list[AttributeCondition]) -> None:
+    conditions.validate(found, "trigger.attribute_conditions")
 
 
 def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
     if action.kind not in ACTION_KINDS:
         raise Invalid(f"{field}.kind", f"must be one of {', '.join(ACTION_KINDS)}")
+    conditions.validate(action.only_if, f"{field}.only_if")
     if action.kind == "send_message":
         if action.message is None:
             raise Invalid(f"{field}.message", "is required")
@@ -318,17 +306,9 @@ def match(trigger: TriggerSpec, active: bool, comment: CommentFacts) -> str:
         return "keyword_missing"
     if any(_contains(words, k) for k in trigger.keywords_none):
         return "keyword_excluded"
-    if not all(_holds(c, comment.attributes or {}) for c in trigger.attribute_conditions):
+    if not conditions.holds(trigger.attribute_conditions, comment.attributes or {}):
         return "attribute_mismatch"
     return "matched"
-
-
-def _holds(condition: AttributeCondition, attributes: Mapping[str, str]) -> bool:
-    value = attributes.get(condition.key)
-    if value is None:
-        return False
-    wanted, have = _fold(condition.value.strip()), _fold(value)
-    return have == wanted if condition.op == "equals" else wanted in have
 
 
 def _fold(text: str) -> str:
@@ -387,6 +367,10 @@ def run_actions(run: CampaignRun, spec: CampaignSpec, start: int) -> list[int]:
     ready: list[int] = []
     for action in actions[start:]:
         action_spec = spec.actions[action.position]
+        unmet = _unmet(action_spec, comment)
+        if unmet is not None:
+            _step(run, action, "skipped", f"only if {unmet}")
+            continue
         if action.kind == "wait":
             due = now_ms() + (action_spec.seconds or 0) * 1000
             _step(run, action, "waiting", f"until {due}", due_at=due)
@@ -425,6 +409,13 @@ def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comm
     ready = outbox.add(draft)
     _step(run, action, "queued", "private reply to the comment")
     return ready
+
+
+def _unmet(spec: ActionSpec, comment: Comment) -> str | None:
+    """Why the action's "only if" conditions fail for this commenter (None: it runs)."""
+    if not spec.only_if:
+        return None
+    return conditions.miss(spec.only_if, _commenter_attributes(comment.channel_id, comment.from_id))
 
 
 PAUSED_DETAIL = "A person is handling this conversation, so the campaign did not write in it."
@@ -500,6 +491,7 @@ class DryRunSample(msgspec.Struct):
     comment_text: str | None
     author: str | None
     messages: list[str]  # rendered texts of the message / reply actions
+    skipped_actions: list[str] = []  # actions whose "only if" fails for this commenter, and why
 
 
 class DryRunReport(msgspec.Struct):
@@ -509,6 +501,7 @@ class DryRunReport(msgspec.Struct):
     eligible_for_private_reply: int  # matched and still within Meta's 7-day private-reply window
     samples: list[DryRunSample]
     matched_comment_ids: list[str]
+    condition_misses: dict[str, int] = {}  # attribute_mismatch broken down: the first failing condition, in words
 
 
 def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = DRY_RUN_DAYS,
@@ -523,20 +516,24 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
         handled = {r.comment_id for r in CampaignRun.select(CampaignRun.comment_id).where(
             CampaignRun.campaign == campaign_id)}
     skipped: dict[str, int] = {}
+    misses: dict[str, int] = {}
     matched: list[Comment] = []
     comments = list(comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000))
     for comment in comments:
-        handled_now = comment.comment_id in handled
-        reason = "already_handled" if handled_now else match(spec.trigger, True, _facts(comment, spec))
+        facts = _facts(comment, spec)
+        reason = "already_handled" if comment.comment_id in handled else match(spec.trigger, True, facts)
         if reason == "matched":
             matched.append(comment)
         else:
             skipped[reason] = skipped.get(reason, 0) + 1
+        if reason == "attribute_mismatch":
+            why = conditions.miss(spec.trigger.attribute_conditions, facts.attributes or {}) or reason
+            misses[why] = misses.get(why, 0) + 1
     eligible = [c for c in matched if c.deleted_at is None and c.created_at + PRIVATE_REPLY_MS > now]
     return DryRunReport(comments=len(comments), matched=len(matched), skipped=skipped,
                         eligible_for_private_reply=len(eligible),
                         samples=[_sample(spec, c) for c in matched[:samples]],
-                        matched_comment_ids=[c.comment_id for c in matched])
+                        matched_comment_ids=[c.comment_id for c in matched], condition_misses=misses)
 
 
 class PastComments(msgspec.Struct, frozen=True):
@@ -588,11 +585,15 @@ def _commenter_attributes(channel_id: int, from_id: str | None) -> dict[str, str
 
 def _sample(spec: CampaignSpec, comment: Comment) -> DryRunSample:
     context = shortcode_context(comment)
-    texts = []
-    for action in spec.actions:
-        if action.kind == "send_message" and action.message and action.message.text:
+    texts, skipped = [], []
+    for index, action in enumerate(spec.actions):
+        unmet = _unmet(action, comment)
+        if unmet is not None:
+            skipped.append(f"actions[{index}] ({action.kind}): only if {unmet}")
+        elif action.kind == "send_message" and action.message and action.message.text:
             texts.append(render(action.message.text, context))
         elif action.kind == "reply_comment" and action.text:
             texts.append(render(action.text, context))
     return DryRunSample(comment_id=comment.comment_id, comment_text=comment.text,
-                        author=comment.from_name or comment.from_username, messages=texts)
+                        author=comment.from_name or comment.from_username, messages=texts,
+                        skipped_actions=skipped)
