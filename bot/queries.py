@@ -118,6 +118,7 @@ class ConversationView(msgspec.Struct):
     bot_paused_reason: str | None = None
     snoozed_until: int | None = None  # status `snoozed`: until then (ms); None: until the customer writes
     team_id: int | None = None  # the team the conversation is given to
+    channel_id: int | None = None
 
 
 def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
@@ -190,6 +191,7 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
         post_url=c.post_permalink, tags=_tags(c.contact_id), assignee_id=c.assignee_id,
         messages=[_message_view(m, names) for m in messages], options=send_options(c, author), **_bot_fields(c),
         snoozed_until=snooze.snoozed_until(c.id)[1] if c.status == snooze.SNOOZED else None, team_id=c.team_id,
+        channel_id=c.channel_id,
     )
 
 
