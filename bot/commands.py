@@ -96,6 +96,10 @@ def set_status(conversation_id: int, status: str, by: int | None = None) -> Conv
         snooze.clear(conversation.id)  # closing or reopening by hand ends a snooze
         if (status == "closed") != (conversation.status == "closed"):
             StatusChange.create(conversation=conversation.id, status=status, user=by, at=now_ms())
+        hooks = [] if conversation.status != snooze.SNOOZED else outhooks.conversation_changed(
+            outhooks.CONVERSATION_UNSNOOZED, conversation.id,
+            {"reason": "closed" if status == "closed" else "reopened", "by_user_id": by})
+    jobs.dispatch(FollowUps(hooks=hooks))
     return Conversation.get_by_id(conversation.id)
 
 

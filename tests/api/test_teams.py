@@ -1,7 +1,7 @@
 """Teams over REST on the live stack, in one run: admins create and change teams (agents read
 them), a conversation is given to a team and the inbox filters by it (`team_id`, `my_teams`),
 the helpdesk's outgoing-webhook events reach a subscribed receiver (team changed, snoozed,
-attribute changed), and the CSV exports are streamed (chunked, no length known up front)."""
+unsnoozed by a reopen, attribute changed), and the CSV exports are streamed (chunked, no length known up front)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import io
 from tests.api.conftest import Api, error_of
 from tests.api.test_outhooks import Receiver, receiver, stack  # noqa: F401, F811 - loopback receivers allowed
 
-EVENTS = ["conversation.team_changed", "conversation.snoozed", "contact.attributes_changed"]
+EVENTS = ["conversation.team_changed", "conversation.snoozed", "conversation.unsnoozed", "contact.attributes_changed"]
 
 
 def test_teams_inbox_filters_events_and_streamed_exports(api: Api, receiver: tuple[Receiver, str]) -> None:  # noqa: F811
@@ -36,6 +36,7 @@ def test_teams_inbox_filters_events_and_streamed_exports(api: Api, receiver: tup
     assert other not in [i["id"] for i in api.ok("GET", f"/conversations?team_id={team['id']}")["items"]]
 
     api.ok("POST", f"/conversations/{talk}/snooze", json={"until": None})
+    api.ok("POST", f"/conversations/{talk}/reopen")
     api.ok("POST", "/attributes", 201, json={"key": "plan", "label": "Plan", "kind": "text"})
     contact_id = api.ok("GET", f"/conversations/{talk}")["contact_id"]
     api.ok("PUT", f"/contacts/{contact_id}/attributes", json={"values": {"plan": "gold"}})
@@ -44,7 +45,9 @@ def test_teams_inbox_filters_events_and_streamed_exports(api: Api, receiver: tup
     assert got["conversation.team_changed"]["team_id"] == team["id"]
     assert got["conversation.team_changed"]["by_user_id"] == agent
     assert got["conversation.snoozed"]["until"] is None
-    assert got["conversation.snoozed"]["conversation"]["status"] == "snoozed"
+    assert got["conversation.snoozed"]["conversation"]["id"] == talk
+    assert (got["conversation.unsnoozed"]["reason"], got["conversation.unsnoozed"]["conversation"]["status"]) == (
+        "reopened", "open")
     assert got["contact.attributes_changed"]["changed"] == {"plan": {"before": None, "after": "gold"}}
 
     with api.stack.http.stream("GET", f"{api.url}/api/v1/reports/conversations.csv",
