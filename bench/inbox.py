@@ -42,7 +42,7 @@ RUNS = {
     "one connected account (of 2)": "?channel_id=2",
     "snoozed (5 %)": "?status=snoozed",
     "one team (of 4)": "?team_id=1",
-    "snoozed, one team": "?status=snoozed&team_id=2",
+    "snoozed, one team": "?status=snoozed&team_id=4",
     "my teams (2 of 4), open": "?my_teams=true&status=open",
     f"search '{SEARCH}'": f"?search={SEARCH}",
 }
