@@ -29,6 +29,7 @@ from api.resources.flows import FlowController
 from api.resources.growth import GROWTH_CONTROLLERS
 from api.resources.helpdesk import CannedController, NoteController
 from api.resources.reports import ReportController
+from api.resources.teams import TEAM_CONTROLLERS
 from api.resources.teamwork import TEAMWORK_CONTROLLERS
 from api.resources.users import UserController
 from api.resources.webhooks import WebhookController
@@ -53,7 +54,7 @@ def rest_router() -> Router:
         path=PREFIX,
         route_handlers=[ChannelController, ConversationController, ContactController, CampaignController,
                         FlowController, UserController, WebhookController, NoteController, CannedController,
-                        DeliveryController, TokenController, SignInController, *TEAMWORK_CONTROLLERS,
+                        DeliveryController, TokenController, SignInController, *TEAMWORK_CONTROLLERS, *TEAM_CONTROLLERS,
                         *ATTRIBUTE_CONTROLLERS, ReportController, *GROWTH_CONTROLLERS],
         guards=[authenticated],
         security=[{BEARER: []}],

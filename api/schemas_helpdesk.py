@@ -47,11 +47,13 @@ class CannedMessage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class CannedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A saved reply: `shared` with the whole team, or personal."""
+    """A saved reply: `shared` with all staff, kept for one team (`team_id`, its members use it),
+    or personal."""
 
     name: CannedName
     message: CannedMessage
     shared: bool = False
+    team_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
 
 
 class CannedPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):

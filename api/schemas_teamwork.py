@@ -24,11 +24,13 @@ class MergeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class RuleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Round-robin for the channel's new conversations: `enabled`, at most `cap` open
-    conversations per person, among `members` (staff ids; empty: all active staff)."""
+    conversations per person, among `members` (staff ids; empty: all active staff), of `team_id`
+    when given (its new conversations are given to that team)."""
 
     enabled: bool
     cap: Annotated[int, msgspec.Meta(ge=1, le=MAX_CAP)] = 10
     members: Annotated[list[Id], msgspec.Meta(max_length=500)] = []
+    team_id: Id | None = None  # new conversations go to this team, round-robin among its members
 
 
 class AvailabilityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

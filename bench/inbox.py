@@ -2,7 +2,8 @@
 
     python -m bench.inbox [--conversations 100000] [--messages 1000000] [--repeat 30]
 
-Seeds a database of its own with `--conversations` conversations (each with a contact) and
+Seeds a database of its own with `--conversations` conversations (each with a contact; 5 % snoozed,
+80 % given to one of 4 teams, the bench user a member of two) and
 `--messages` messages spread over them (SQL `generate_series`, a minute or two at full size), with
 the schema and indexes of the migrations (0006 adds the inbox's), then times the REST API's
 `GET /api/v1/conversations` over HTTP from a separate process: query plus rendering plus the
@@ -40,6 +41,9 @@ RUNS = {
     "filtered page (open, messenger)": "?status=open&kind=messenger",
     "one connected account (of 2)": "?channel_id=2",
     "snoozed (5 %)": "?status=snoozed",
+    "one team (of 4)": "?team_id=1",
+    "snoozed, one team": "?status=snoozed&team_id=4",
+    "my teams (2 of 4), open": "?my_teams=true&status=open",
     f"search '{SEARCH}'": f"?search={SEARCH}",
 }
 
@@ -74,13 +78,16 @@ def seed(pg: str, conversations: int, messages: int) -> float:
         cur.execute(insert_sql(cur, "contact", {
             "name": f"initcap({words}[1 + g % 40]) || ' ' || initcap({words}[1 + (g / 40) % 40]) || ' ' || g",
             "created_at": str(now), "updated_at": str(now)}, f"generate_series(1, {conversations}) g"))
+        cur.execute(insert_sql(cur, "team", {"name": "'Team ' || g", "created_at": str(now),
+                                             "updated_at": str(now)}, "generate_series(1, 4) g"))
         kinds = "(ARRAY['messenger','instagram','facebook_comments','instagram_comments'])[1 + g % 4]"
         cur.execute(insert_sql(cur, "conversation", {
             "thread_key": "'bench:' || g", "kind": kinds, "channel_id": "1 + g % 2", "contact_id": "g",
             "status": "CASE WHEN g % 10 < 7 THEN 'open' WHEN g % 20 = 7 THEN 'snoozed' ELSE 'closed' END",
             "unread_count": "g % 3",
             "last_message_at": f"{now} - g * 1000", "last_customer_message_at": f"{now} - g * 1000",
-            "preview": f"{words}[1 + g % 40] || ' ' || {words}[1 + g % 37]", "created_at": f"{now} - g * 1000"},
+            "preview": f"{words}[1 + g % 40] || ' ' || {words}[1 + g % 37]", "created_at": f"{now} - g * 1000",
+            "team_id": "CASE WHEN g % 5 = 0 THEN NULL ELSE 1 + g % 4 END"},
             f"generate_series(1, {conversations}) g"))
         text = (f"CASE WHEN g % 200 = 7 THEN 'I would like a {SEARCH} please' ELSE "
                 f"{words}[1 + g % 40] || ' ' || {words}[1 + (g / 7) % 40] || ' ' || {words}[1 + (g / 13) % 40] "
@@ -98,6 +105,16 @@ def seed(pg: str, conversations: int, messages: int) -> float:
         cur.execute("VACUUM ANALYZE")
     conn.close()
     return time.monotonic() - started
+
+
+def join_teams(pg: str, email: str, team_ids: list[int]) -> None:
+    """The bench user in some teams, for the inbox's "my teams" filter."""
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        for team_id in team_ids:
+            cur.execute('INSERT INTO team_member (team_id, user_id) SELECT %s, id FROM "user" WHERE email = %s',
+                        (team_id, email))
 
 
 TIMER = r"""
@@ -135,11 +152,13 @@ def main() -> int:
         seconds = seed(pg, args.conversations, args.messages)
         subprocess.run([sys.executable, "-m", "bot.cli", "user", "add", "bench@example.com", "--role", "admin"],
                        env=env, check=True, capture_output=True, input="bench password 123\n", text=True)
+        join_teams(pg, "bench@example.com", [1, 3])
         token = subprocess.run([sys.executable, "-m", "bot.cli", "token", "create", "--user", "bench@example.com",
                                 "--name", "bench"], env=env, check=True, capture_output=True,
                                text=True).stdout.split()[-1]
         api = running.socialdesk("api", ["api", "--workers", "2"], env)
-        wait_http(f"http://127.0.0.1:{port}/health", process=api)
+        # not /health: it is 503 while no worker consumes, and this bench runs the API alone
+        wait_http(f"http://127.0.0.1:{port}/schema", process=api, timeout=240)
         timed = subprocess.run([sys.executable, "-c", TIMER, f"http://127.0.0.1:{port}/api/v1/conversations",
                                 token, str(args.repeat)], input=json.dumps(RUNS), capture_output=True, text=True,
                                check=True, timeout=600)

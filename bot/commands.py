@@ -10,17 +10,18 @@ from typing import Any
 
 from bot import jobs
 from bot.automation import assignment, campaigns, handover, notifications
+from bot.automation.context import attribute_values
 from bot.automation.router import FollowUps
 from bot.channels import backfill, connect
 from bot.channels import profile as messenger_profile
 from bot.core.compose import Button, MediaAttachment, MessageContent, validate_content
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.core.profile import ProfileSpec
-from bot.helpdesk import attributes, canned, merge, notes, snooze
+from bot.helpdesk import attributes, canned, merge, notes, snooze, teams
 from bot.inbound import ingest
 from bot.inbound.contacts import tag_contact, tags_of, untag_contact
 from bot.outbound import attachments as stored_files
-from bot.outbound import moderation, outbox, retry
+from bot.outbound import moderation, outbox, outhooks, retry
 from bot.outbound.sendpolicy import SendKind
 from bot.platform.db import now_ms, transaction
 from bot.platform.models import Channel, Comment, Contact, Conversation, Message, StaffSession, StatusChange, User
@@ -100,6 +101,10 @@ def set_status(conversation_id: int, status: str, by: int | None = None) -> Conv
         snooze.clear(conversation.id)  # closing or reopening by hand ends a snooze
         if (status == "closed") != (conversation.status == "closed"):
             StatusChange.create(conversation=conversation.id, status=status, user=by, at=now_ms())
+        hooks = [] if conversation.status != snooze.SNOOZED else outhooks.conversation_changed(
+            outhooks.CONVERSATION_UNSNOOZED, conversation.id,
+            {"reason": "closed" if status == "closed" else "reopened", "by_user_id": by})
+    jobs.dispatch(FollowUps(hooks=hooks))
     return Conversation.get_by_id(conversation.id)
 
 
@@ -282,14 +287,20 @@ def delete_note(user_id: int, note_id: int, conversation_id: int | None = None) 
 
 
 def snooze_conversation(user_id: int, conversation_id: int, until: int | None) -> Conversation:
-    """Snooze until `until` (ms) or, with None, until the customer writes again."""
-    snooze.snooze(conversation_id, until, user_id)
+    """Snooze until `until` (ms) or, with None, until the customer writes again; the
+    `conversation.snoozed` outgoing webhook is enqueued once committed."""
+    with transaction():
+        snooze.snooze(conversation_id, until, user_id)
+        hooks = outhooks.conversation_changed(outhooks.CONVERSATION_SNOOZED, conversation_id,
+                                              {"until": until, "by_user_id": user_id})
+    jobs.dispatch(FollowUps(hooks=hooks))
     return Conversation.get_by_id(conversation_id)
 
 
-def create_canned(user_id: int, name: str, content: MessageContent | str, *, shared: bool) -> canned.CannedView:
-    """Save a canned response (checked like a campaign message)."""
-    return canned.create(user_id, name, content, shared=shared)
+def create_canned(user_id: int, name: str, content: MessageContent | str, *, shared: bool,
+                  team_id: int | None = None) -> canned.CannedView:
+    """Save a canned response (checked like a campaign message): shared, a team's, or personal."""
+    return canned.create(user_id, name, content, shared=shared, team_id=team_id)
 
 
 def update_canned(user_id: int, canned_id: int, *, name: str | None = None,
@@ -360,9 +371,37 @@ def set_availability(user_id: int, available: bool) -> assignment.Handed:
     return assignment.set_available(user_id, available)
 
 
-def set_assignment_rule(channel_id: int, *, enabled: bool, cap: int, members: list[int]) -> assignment.RuleView:
-    """A channel's round-robin settings (admins)."""
-    return assignment.set_rule(channel_id, enabled=enabled, cap=cap, members=members)
+def set_assignment_rule(channel_id: int, *, enabled: bool, cap: int, members: list[int],
+                        team_id: int | None = None) -> assignment.RuleView:
+    """A channel's round-robin settings (admins); with a team, among its members."""
+    return assignment.set_rule(channel_id, enabled=enabled, cap=cap, members=members, team_id=team_id)
+
+
+# --- teams (issue 21) ------------------------------------------------------------------------------
+
+
+def create_team(name: str, channel_id: int | None, members: list[int]) -> teams.TeamView:
+    return teams.create(name, channel_id, members)
+
+
+def update_team(team_id: int, **changes: Any) -> teams.TeamView:
+    """Change a team's name, channel (None: every channel) or members (only those given)."""
+    return teams.update(team_id, **changes)
+
+
+def delete_team(team_id: int) -> None:
+    teams.delete(team_id)
+
+
+def assign_team(user_id: int, conversation_id: int, team_id: int | None) -> Conversation:
+    """Give a conversation to a team (or none); `conversation.team_changed` is enqueued."""
+    with transaction():
+        before, after = teams.assign(conversation_id, team_id)
+        hooks = [] if before == after else outhooks.conversation_changed(
+            outhooks.CONVERSATION_TEAM_CHANGED, conversation_id,
+            {"team_id": after, "previous_team_id": before, "by_user_id": user_id})
+    jobs.dispatch(FollowUps(hooks=hooks))
+    return Conversation.get_by_id(conversation_id)
 
 
 # --- custom contact attributes (issue 21) -----------------------------------------------------------
@@ -376,13 +415,24 @@ def remove_attribute(key: str) -> None:
     attributes.remove(key)
 
 
-def set_contact_attributes(contact_id: int, values: dict[str, str | float | None]) -> dict[str, str]:
-    """Set several values at once (None or "" clears one); one bad value changes nothing."""
-    return attributes.set_values(contact_id, values)
+def set_contact_attributes(contact_id: int, values: dict[str, str | float | None],
+                           user_id: int | None = None) -> dict[str, str]:
+    """Set several values at once (None or "" clears one); one bad value changes nothing. A real
+    change enqueues `contact.attributes_changed`."""
+    return _attributes_change(contact_id, user_id, lambda: attributes.set_values(contact_id, values))
 
 
-def clear_contact_attribute(contact_id: int, key: str) -> dict[str, str]:
-    return attributes.clear(contact_id, key)
+def clear_contact_attribute(contact_id: int, key: str, user_id: int | None = None) -> dict[str, str]:
+    return _attributes_change(contact_id, user_id, lambda: attributes.clear(contact_id, key))
+
+
+def _attributes_change(contact_id: int, user_id: int | None, change: Any) -> dict[str, str]:
+    with transaction():
+        before = attribute_values(contact_id)
+        after = change()
+        hooks = outhooks.attributes_changed(contact_id, before, after, user_id)
+    jobs.dispatch(FollowUps(hooks=hooks))
+    return after
 
 
 # --- attached files (issue 20) ------------------------------------------------------------------------

@@ -203,8 +203,13 @@ def flow_timeout(conversation_id: int, step: int) -> None:
 
 @job(max_retries=20)
 def wake_snoozed(conversation_id: int, wake_at: int) -> None:
-    """A snoozed conversation's time has come (scheduled durably by `bot.helpdesk.snooze`)."""
-    snooze.wake(conversation_id, wake_at)
+    """A snoozed conversation's time has come (scheduled durably by `bot.helpdesk.snooze`);
+    `conversation.unsnoozed` is enqueued when it did wake."""
+    with transaction():
+        woke = snooze.wake(conversation_id, wake_at)
+        hooks = outhooks.conversation_changed(outhooks.CONVERSATION_UNSNOOZED, conversation_id,
+                                              {"reason": "time", "wake_at": wake_at}) if woke else []
+    dispatch(FollowUps(hooks=hooks))
 
 
 EMAIL_RETRY_MS = (30_000, 120_000, 600_000, 1_800_000, 3_600_000)

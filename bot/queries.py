@@ -21,7 +21,7 @@ from bot.channels import profile as messenger_profile_store
 from bot.core.compose import MessageContent
 from bot.core.errors import NotFound
 from bot.core.profile import ProfileSpec
-from bot.helpdesk import attributes, canned, merge, notes, snooze
+from bot.helpdesk import attributes, canned, merge, notes, snooze, teams
 from bot.inbound import pauses
 from bot.outbound import attachments as stored_files
 from bot.outbound import moderation, retry
@@ -59,6 +59,7 @@ class InboxItem(msgspec.Struct):
     unread: int
     assignee: str | None
     last_message_at: int | None
+    team_id: int | None = None
 
 
 class InboxPage(msgspec.Struct):
@@ -128,14 +129,18 @@ class ConversationView(msgspec.Struct):
     bot_paused_reason: str | None = None
     snoozed_until: int | None = None  # status `snoozed`: until then (ms); None: until the customer writes
     dm_conversation_id: int | None = None  # a comment conversation: the person's DM thread on this channel
+    team_id: int | None = None  # the team the conversation is given to
+    channel_id: int | None = None
 
 
 def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: int | None = None,
           tag: str | None = None, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
-          unassigned: bool = False, channel_ids: Collection[int] = ()) -> InboxPage:
+          unassigned: bool = False, channel_ids: Collection[int] = (), team_id: int | None = None,
+          teams_of: int | None = None) -> InboxPage:
     """Conversations newest first, filtered; paginated with indexes so large inboxes stay fast.
     `channel_ids` keeps the conversations of those connected pages / accounts (empty: all); it
-    filters on the conversation's own indexed channel id, never on a channel's name."""
+    filters on the conversation's own indexed channel id, never on a channel's name. `team_id`
+    keeps one team's conversations, `teams_of` those of the teams that staff member is in."""
     query = (Conversation.select(Conversation, Contact, Channel, User)
              .join(Channel, on=Conversation.channel == Channel.id)
              .switch(Conversation).join(Contact, JOIN.LEFT_OUTER, on=Conversation.contact == Contact.id)
@@ -150,6 +155,10 @@ def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: in
         query = query.where(Conversation.assignee.is_null())
     elif assignee_id is not None:
         query = query.where(Conversation.assignee == assignee_id)
+    if team_id is not None:
+        query = query.where(Conversation.team == team_id)
+    if teams_of is not None:
+        query = query.where(Conversation.team.in_(teams.team_ids_of(teams_of) or [0]))
     if tag:
         tagged = ContactTag.select(ContactTag.contact).join(Tag).where(Tag.name == tag)
         query = query.where(Conversation.contact.in_(tagged))
@@ -166,7 +175,8 @@ def inbox(*, kind: str | None = None, status: str | None = None, assignee_id: in
                        contact_name=(c.contact.name if c.contact_id else "") or "Unknown",
                        picture_url=c.contact.picture_url if c.contact_id else None, preview=c.preview,
                        status=c.status, unread=c.unread_count,
-                       assignee=c.assignee.email if c.assignee_id else None, last_message_at=c.last_message_at)
+                       assignee=c.assignee.email if c.assignee_id else None, last_message_at=c.last_message_at,
+                       team_id=c.team_id)
              for c in rows]
     return InboxPage(items=items, total=total, page=page, pages=max(1, -(-total // page_size)))
 
@@ -196,6 +206,7 @@ def conversation(conversation_id: int, *, author: Author = Author.STAFF, limit: 
         messages=views, options=send_options(c, author), **_bot_fields(c),
         snoozed_until=snooze.snoozed_until(c.id)[1] if c.status == snooze.SNOOZED else None,
         dm_conversation_id=_dm_thread_id(c),
+        team_id=c.team_id, channel_id=c.channel_id,
     )
 
 
@@ -659,3 +670,15 @@ def stored_file(file_id: str) -> tuple[stored_files.FileView, BinaryIO]:
     """A file staff attached: its facts and its bytes (the caller closes the stream). NotFound
     for an unknown id."""
     return stored_files.open_file(file_id)
+
+
+def teams_list() -> list[teams.TeamView]:
+    return teams.teams()
+
+
+def team(team_id: int) -> teams.TeamView:
+    return teams.team(team_id)
+
+
+def team_ids_of(user_id: int) -> list[int]:
+    return teams.team_ids_of(user_id)

@@ -26,11 +26,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 import msgspec
 from peewee import fn
 
 from bot.core.errors import Invalid
+from bot.platform.db import connection
 from bot.platform.models import (
     AttributeDefinition,
     Channel,
@@ -309,6 +311,18 @@ def _batches(query) -> Iterator[list]:  # noqa: ANN001 - any peewee select order
             return
         yield batch
         last = batch[-1].id
+
+
+def chunks(lines: Iterator[str], lines_per_chunk: int = BATCH) -> Iterator[bytes]:
+    """An export as byte chunks for a streamed download. Each chunk is drawn inside its own
+    database connection: the web server pulls the next one later, on any worker thread, after
+    the request handler has returned. Memory stays one batch of rows, whatever the table's size."""
+    while True:
+        with connection():
+            chunk = "".join(islice(lines, lines_per_chunk))
+        if not chunk:
+            return
+        yield chunk.encode()
 
 
 def _line(cells: Iterable[object]) -> str:

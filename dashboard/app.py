@@ -72,6 +72,8 @@ def pages_for(user: User) -> dict[str, list[st.Page]]:
     admin = []
     if state.may(user, Action.MANAGE_CHANNELS) or state.may(user, Action.MANAGE_USERS):
         admin.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
+    if state.may(user, Action.MANAGE_USERS):
+        admin.append(st.Page("app_pages/teams.py", title="Teams", icon=":material/groups:"))
     if state.may(user, Action.VIEW_REPORTS):
         admin.append(st.Page("app_pages/reports.py", title="Reports", icon=":material/monitoring:"))
     if state.may(user, Action.MANAGE_DELIVERIES):

@@ -43,6 +43,10 @@ def rule_panel(channel: Channel) -> None:
                         value=rule.cap, step=1, key=key + "cap")
         st.multiselect("Among (empty: all staff; only those marked available get work)", list(names),
                        default=[m for m in rule.members if m in names], format_func=names.get, key=key + "members")
+        teams = {0: "No team", **{t.id: t.name for t in queries.teams_list() if t.channel_id in (None, channel.id)}}
+        st.selectbox("Give new conversations to the team (its members share the work)", list(teams),
+                     index=list(teams).index(rule.team_id) if rule.team_id in teams else 0, format_func=teams.get,
+                     key=key + "team")
         st.form_submit_button("Save assignment", on_click=_save_rule, args=(channel.id, key))
 
 
@@ -51,7 +55,8 @@ def _save_rule(channel_id: int, key: str) -> None:
     try:
         commands.set_assignment_rule(channel_id, enabled=bool(st.session_state[key + "enabled"]),
                                      cap=int(st.session_state[key + "cap"]),
-                                     members=list(st.session_state[key + "members"]))
+                                     members=list(st.session_state[key + "members"]),
+                                     team_id=st.session_state.get(key + "team") or None)
     except (Invalid, NotFound) as exc:
         state.notice(f"Assignment not saved: {exc}", "error")
         return

@@ -55,7 +55,7 @@ def _date(text: str | None) -> datetime.date | None:
 
 def _save(contact_id: int, entered: dict[str, str | None]) -> None:
     try:
-        commands.set_contact_attributes(contact_id, entered)
+        commands.set_contact_attributes(contact_id, entered, state.user_or_stop().id)
     except (Invalid, NotFound) as exc:
         st.error(f"Attributes not saved: {exc}")
         return

@@ -16,6 +16,7 @@ import streamlit as st
 from bot import commands, queries
 from bot.core.compose import MAX_ATTACHMENTS, MAX_BUTTONS, MessageContent
 from bot.core.errors import Invalid, NotFound, Refused
+from bot.helpdesk.canned import CannedView
 from bot.helpdesk.notes import NoteView
 from bot.queries import ConversationView, MessageView
 from dashboard import state, widgets
@@ -130,8 +131,12 @@ def canned_picker(user_id: int, conversation_id: int, prefix: str) -> None:
     key = f"{prefix}canned"
     st.session_state[key] = NO_CANNED
     st.selectbox("Insert a saved reply (or type /name)", [NO_CANNED, *responses], key=key,
-                 format_func=lambda i: f"/{responses[i].name}" + (" · team" if responses[i].shared else "")
-                 if i in responses else "—", on_change=_insert, args=(user_id, conversation_id, prefix, key))
+                 format_func=lambda i: _canned_label(responses[i]) if i in responses else "—",
+                 on_change=_insert, args=(user_id, conversation_id, prefix, key))
+
+
+def _canned_label(item: CannedView) -> str:
+    return f"/{item.name}" + (" · everyone" if item.shared else " · team" if item.team_id else "")
 
 
 @state.with_db

@@ -9,7 +9,7 @@ from typing import Annotated
 from litestar import Controller
 from litestar.params import Parameter
 
-from api.guards import requires
+from api.guards import Caller, requires
 from api.resources import delete, get, post, put
 from api.schemas import IdParam
 from api.schemas_reports import AttributeBody, AttributeValuesBody
@@ -50,14 +50,14 @@ class ContactAttributeController(Controller):
     guards = [requires(Action.WORK_INBOX)]
 
     @put(summary="Set (or with null clear) some of a contact's attribute values; returns all of them")
-    def set_values(self, contact_id: IdParam, data: AttributeValuesBody) -> dict[str, str]:
+    def set_values(self, caller: Caller, contact_id: IdParam, data: AttributeValuesBody) -> dict[str, str]:
         with connection():
-            return commands.set_contact_attributes(contact_id, data.values)
+            return commands.set_contact_attributes(contact_id, data.values, caller.id)
 
     @delete("/{key:str}", status_code=200, summary="Clear one value; returns the contact's values")
-    def clear(self, contact_id: IdParam, key: KeyParam) -> dict[str, str]:
+    def clear(self, caller: Caller, contact_id: IdParam, key: KeyParam) -> dict[str, str]:
         with connection():
-            return commands.clear_contact_attribute(contact_id, key)
+            return commands.clear_contact_attribute(contact_id, key, caller.id)
 
 
 ATTRIBUTE_CONTROLLERS = [AttributeController, ContactAttributeController]

@@ -39,15 +39,19 @@ class ConversationController(Controller):
 
     @get(summary="List conversations (the inbox), newest first")
     def list_conversations(
-        self, kind: ConversationKind | None = None, status: Literal["open", "closed", "snoozed"] | None = None,
+        self, caller: Caller, kind: ConversationKind | None = None,
+        status: Literal["open", "closed", "snoozed"] | None = None,
         assignee_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None, unassigned: bool = False,
         tag: Annotated[str | None, Parameter(max_length=MAX_NAME)] = None, search: Search = None,
         channel_id: ChannelIdsParam = None, page: PageParam = 1, page_size: PageSizeParam = queries.PAGE_SIZE,
+        team_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1, description="one team's")] = None,
+        my_teams: Annotated[bool, Parameter(description="those of the teams you are in")] = False,
     ) -> InboxPage:
         with connection():
             return queries.inbox(kind=kind, status=status, assignee_id=assignee_id, unassigned=unassigned,
                                  tag=tag, search=search, channel_ids=channel_id or (), page=page,
-                                 page_size=page_size)
+                                 page_size=page_size, team_id=team_id,
+                                 teams_of=caller.id if my_teams else None)
 
     @get("/{conversation_id:str}", summary="A conversation with the person's details and recent messages")
     def get_conversation(self, conversation_id: IdParam) -> ConversationView:

@@ -58,7 +58,7 @@ class CannedController(Controller):
     tags = ["canned responses"]
     guards = [requires(Action.WORK_INBOX)]
 
-    @get(summary="The canned responses you can use: the team's and your own")
+    @get(summary="The canned responses you can use: shared ones, your teams' and your own")
     def list_canned(self, caller: Caller) -> list[CannedView]:
         with connection():
             return queries.canned_responses(caller.id)
@@ -66,7 +66,8 @@ class CannedController(Controller):
     @post(summary="Save a canned response (checked like campaign texts)")
     def create(self, caller: Caller, data: CannedBody) -> CannedView:
         with connection():
-            return commands.create_canned(caller.id, data.name, data.message.content(), shared=data.shared)
+            return commands.create_canned(caller.id, data.name, data.message.content(), shared=data.shared,
+                                          team_id=data.team_id)
 
     @get("/{canned_id:str}", summary="One canned response")
     def get_canned(self, caller: Caller, canned_id: IdParam) -> CannedView:

@@ -66,7 +66,7 @@ class AssignmentController(Controller):
     def set_rule(self, channel_id: IdParam, data: RuleBody) -> RuleView:
         with connection():
             return commands.set_assignment_rule(channel_id, enabled=data.enabled, cap=data.cap,
-                                                members=list(data.members))
+                                                members=list(data.members), team_id=data.team_id)
 
 
 class AvailabilityController(Controller):

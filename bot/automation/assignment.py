@@ -21,7 +21,16 @@ from peewee import fn
 from bot.core.errors import Invalid, NotFound
 from bot.inbound.inbox import Applied
 from bot.platform.db import is_sqlite, now_ms, transaction
-from bot.platform.models import AssignmentRule, Channel, Conversation, Notification, StaffAvailability, User
+from bot.platform.models import (
+    AssignmentRule,
+    Channel,
+    Conversation,
+    Notification,
+    StaffAvailability,
+    Team,
+    TeamMember,
+    User,
+)
 
 MAX_CAP = 1000
 OPEN = "open"
@@ -35,6 +44,7 @@ class RuleView(msgspec.Struct, kw_only=True):
     cap: int
     members: list[int]  # empty: every active staff member
     updated_at: int | None
+    team_id: int | None = None  # new conversations go to this team, round-robin among its members
 
 
 @dataclass
@@ -56,22 +66,35 @@ def rule_of(channel_id: int) -> RuleView:
     if row is None:
         return RuleView(channel_id=channel_id, enabled=False, cap=10, members=[], updated_at=None)
     return RuleView(channel_id=channel_id, enabled=row.enabled, cap=row.cap, members=list(row.members or []),
-                    updated_at=row.updated_at)
+                    updated_at=row.updated_at, team_id=row.team_id)
 
 
-def set_rule(channel_id: int, *, enabled: bool, cap: int, members: list[int]) -> RuleView:
-    """Save a channel's rule; `members` must be active staff (empty: everyone)."""
+def set_rule(channel_id: int, *, enabled: bool, cap: int, members: list[int], team_id: int | None = None) -> RuleView:
+    """Save a channel's rule; `members` must be active staff (empty: everyone, or with a team
+    every member of the team), the team one that works this channel."""
     rule_of(channel_id)
     if not 1 <= cap <= MAX_CAP:
         raise Invalid("cap", f"must be between 1 and {MAX_CAP}")
     _check_members(members)
+    _check_team(team_id, channel_id)
     now = now_ms()
     members = sorted(set(members))
-    (AssignmentRule.insert(channel=channel_id, enabled=enabled, cap=cap, members=members, updated_at=now)
+    (AssignmentRule.insert(channel=channel_id, enabled=enabled, cap=cap, members=members, team=team_id,
+                           updated_at=now)
      .on_conflict(conflict_target=[AssignmentRule.channel],
-                  update={AssignmentRule.enabled: enabled, AssignmentRule.cap: cap,
+                  update={AssignmentRule.enabled: enabled, AssignmentRule.cap: cap, AssignmentRule.team: team_id,
                           AssignmentRule.members: members, AssignmentRule.updated_at: now}).execute())
     return rule_of(channel_id)
+
+
+def _check_team(team_id: int | None, channel_id: int) -> None:
+    if team_id is None:
+        return
+    team = Team.get_or_none(Team.id == team_id)
+    if team is None:
+        raise Invalid("team_id", "no such team")
+    if team.channel_id not in (None, channel_id):
+        raise Invalid("team_id", f"team {team.name!r} works another channel")
 
 
 def _check_members(members: list[int]) -> None:
@@ -168,10 +191,21 @@ def on_customer_message(applied: Applied) -> int | None:
     conversation = applied.conversation
     if conversation is None or conversation.assignee_id is not None or conversation.status != OPEN:
         return None
+    _to_rule_team(conversation)
     chosen = choose(conversation.channel_id)
     if chosen is not None:
         _give(conversation, chosen, reason="new conversation")
     return chosen
+
+
+def _to_rule_team(conversation: Conversation) -> None:
+    """A conversation with no team joins the team the channel's rule names (if any)."""
+    if conversation.team_id is not None:
+        return
+    rule = AssignmentRule.get_or_none((AssignmentRule.channel == conversation.channel_id) & AssignmentRule.enabled)
+    if rule is not None and rule.team_id is not None:
+        Conversation.update(team=rule.team_id).where(Conversation.id == conversation.id).execute()
+        conversation.team = rule.team_id
 
 
 def choose(channel_id: int, exclude: int | None = None) -> int | None:
@@ -197,11 +231,15 @@ def _locked(query):  # noqa: ANN001, ANN202 - a peewee select, returned locked w
 
 
 def _candidates(rule: AssignmentRule) -> list[int]:
-    """Available, active staff (of the rule's members when listed), locked in id order."""
+    """Available, active staff (of the rule's members when listed, of its team when it names
+    one), locked in id order."""
     query = (StaffAvailability.select(StaffAvailability.user).join(User)
              .where(StaffAvailability.available & User.is_active).order_by(StaffAvailability.user))
     if rule.members:
         query = query.where(StaffAvailability.user.in_(rule.members))
+    if rule.team_id is not None:
+        query = query.where(StaffAvailability.user.in_(
+            TeamMember.select(TeamMember.user).where(TeamMember.team == rule.team_id)))
     if not is_sqlite():
         query = query.for_update(of=StaffAvailability)
     return [row.user_id for row in query]

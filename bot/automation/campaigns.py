@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from bot.automation import audience as aud
-from bot.automation import moderation, triggers, variants
+from bot.automation import conditions, moderation, triggers, variants
 from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
@@ -40,7 +40,6 @@ from bot.outbound.sendpolicy import SendKind
 from bot.platform import runtime
 from bot.platform.db import insert_new, now_ms, transaction
 from bot.platform.models import (
-    AttributeDefinition,
     Campaign,
     CampaignAction,
     CampaignRun,
@@ -75,20 +74,16 @@ REASONS = {
 STORY_TRIGGERS = ("story_mention", "story_reply")
 TRIGGER_KINDS = ("comment", *STORY_TRIGGERS)
 STORY_ACTIONS = ("send_message", "add_tag")
-CONDITION_OPS = ("equals", "contains")
-MAX_CONDITIONS = 5
+CONDITION_OPS = tuple(dict.fromkeys(op for ops in conditions.OPS.values() for op in ops))
+MAX_CONDITIONS = conditions.MAX_CONDITIONS
 
 
 # --- definitions ----------------------------------------------------------------------------------
 
 
-class AttributeCondition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An audience filter: the commenter's custom attribute `key` equals (or contains) `value`,
-    compared without case or accents. A commenter with no such value does not match."""
-
-    key: str
-    op: str = "equals"
-    value: str
+# An audience filter on the commenter's custom attributes, typed by the attribute (issue 21):
+# `bot.automation.conditions` checks and evaluates it.
+AttributeCondition = conditions.Condition
 
 
 class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -124,6 +119,7 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     words: list[str] = []
     any_link: bool = False
     variants: list[variants.MessageVariant] = []  # issue 22: A/B variants instead of `message`
+    only_if: list[AttributeCondition] = []  # the action runs only for commenters whose attributes hold
 
 
 class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -218,23 +214,14 @@ def _validate_trigger_kind(spec: CampaignSpec, channel: Channel) -> None:
             raise Invalid(f"actions[{index}].kind", "a story campaign can send a message or add a tag only")
 
 
-def _validate_conditions(conditions: list[AttributeCondition]) -> None:
-    if len(conditions) > MAX_CONDITIONS:
-        raise Invalid("trigger.attribute_conditions", f"at most {MAX_CONDITIONS} conditions")
-    defined = {d.key for d in AttributeDefinition.select(AttributeDefinition.key)} if conditions else set()
-    for i, condition in enumerate(conditions):
-        field = f"trigger.attribute_conditions[{i}]"
-        if condition.key not in defined:
-            raise Invalid(f"{field}.key", "no custom attribute with this key")
-        if condition.op not in CONDITION_OPS:
-            raise Invalid(f"{field}.op", f"must be one of {', '.join(CONDITION_OPS)}")
-        if not 0 < len(condition.value.strip()) <= MAX_NAME:
-            raise Invalid(f"{field}.value", f"must be 1 to {MAX_NAME} characters")
+def _validate_conditions(found: list[AttributeCondition]) -> None:
+    conditions.validate(found, "trigger.attribute_conditions")
 
 
 def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
     if action.kind not in ACTION_KINDS:
         raise Invalid(f"{field}.kind", f"must be one of {', '.join(ACTION_KINDS)}")
+    conditions.validate(action.only_if, f"{field}.only_if")
     if action.kind == "send_message" and action.variants:
         if action.message is not None:
             raise Invalid(f"{field}.message", "give either one message or variants, not both")
@@ -380,19 +367,11 @@ def match(trigger: TriggerSpec, active: bool, comment: CommentFacts, bound_post:
         return "keyword_missing"
     if any(_contains(words, k) for k in trigger.keywords_none):
         return "keyword_excluded"
-    if not all(_holds(c, comment.attributes or {}) for c in trigger.attribute_conditions):
+    if not conditions.holds(trigger.attribute_conditions, comment.attributes or {}):
         return "attribute_mismatch"
     if not triggers.source_holds(trigger.source_conditions, comment.source or {}):
         return "source_mismatch"
     return "matched"
-
-
-def _holds(condition: AttributeCondition, attributes: Mapping[str, str]) -> bool:
-    value = attributes.get(condition.key)
-    if value is None:
-        return False
-    wanted, have = _fold(condition.value.strip()), _fold(value)
-    return have == wanted if condition.op == "equals" else wanted in have
 
 
 def _fold(text: str) -> str:
@@ -472,6 +451,10 @@ def run_actions(run: CampaignRun, spec: CampaignSpec, start: int) -> list[int]:
     ready: list[int] = []
     for action in actions[start:]:
         action_spec = spec.actions[action.position]
+        unmet = _unmet(action_spec, comment)
+        if unmet is not None:
+            _step(run, action, "skipped", f"only if {unmet}")
+            continue
         if action.kind == "wait":
             due = now_ms() + (action_spec.seconds or 0) * 1000
             _step(run, action, "waiting", f"until {due}", due_at=due)
@@ -517,6 +500,13 @@ def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comm
     which = "" if variant is None else f" (variant {variants.letter(variant)})"
     _step(run, action, "queued", f"private reply to the comment{which}", variant=variant)
     return ready
+
+
+def _unmet(spec: ActionSpec, comment: Comment) -> str | None:
+    """Why the action's "only if" conditions fail for this commenter (None: it runs)."""
+    if not spec.only_if:
+        return None
+    return conditions.miss(spec.only_if, _commenter_attributes(comment.channel_id, comment.from_id))
 
 
 PAUSED_DETAIL = "A person is handling this conversation, so the campaign did not write in it."
@@ -593,6 +583,7 @@ class DryRunSample(msgspec.Struct):
     comment_text: str | None
     author: str | None
     messages: list[str]  # rendered texts of the message / reply actions
+    skipped_actions: list[str] = []  # actions whose "only if" fails for this commenter, and why
 
 
 class DryRunReport(msgspec.Struct):
@@ -604,6 +595,7 @@ class DryRunReport(msgspec.Struct):
     matched_comment_ids: list[str]
     moderation: dict[str, int] = {}  # like / hide / <action>_<why not> over the matched comments
     waiting_for_hours: int = 0  # matched outside the active hours (set to wait): answered when they open
+    condition_misses: dict[str, int] = {}  # attribute_mismatch broken down: the first failing condition, in words
 
 
 def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = DRY_RUN_DAYS,
@@ -618,17 +610,23 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
         handled = {r.comment_id for r in CampaignRun.select(CampaignRun.comment_id).where(
             CampaignRun.campaign == campaign_id)}
     skipped: dict[str, int] = {}
+    misses: dict[str, int] = {}
     matched: list[Comment] = []
     comments = list(comments_for_dry_run(spec.channel_id, now - days * 86400 * 1000))
     bound = Campaign.get_by_id(campaign_id).bound_post_id if campaign_id is not None else None
     reached: set[str] = set()  # once per person: people this dry run already answered
     for comment in comments:
+        facts = _facts(comment, spec)
         handled_now = comment.comment_id in handled
-        reason = "already_handled" if handled_now else _dry_reason(spec, campaign_id, comment, bound, reached)
+        reason = "already_handled" if handled_now else _dry_reason(spec, campaign_id, comment, facts, bound,
+                                                                   reached)
         if reason == "matched":
             matched.append(comment)
         else:
             skipped[reason] = skipped.get(reason, 0) + 1
+        if reason == "attribute_mismatch":
+            why = conditions.miss(spec.trigger.attribute_conditions, facts.attributes or {}) or reason
+            misses[why] = misses.get(why, 0) + 1
     eligible = [c for c in matched if c.deleted_at is None and c.created_at + PRIVATE_REPLY_MS > now]
     hours = spec.audience.active_hours
     waiting = sum(1 for c in matched if hours and not aud.is_open(hours, c.created_at))
@@ -639,13 +637,13 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
                         moderation=moderation.dry_run_counts(
                             [(a.kind, a.words, a.any_link) for a in spec.actions if a.kind in moderation.KINDS],
                             matched, Channel.get_by_id(spec.channel_id)),
-                        waiting_for_hours=waiting)
+                        waiting_for_hours=waiting, condition_misses=misses)
 
 
-def _dry_reason(spec: CampaignSpec, campaign_id: int | None, comment: Comment, bound: str | None,
-                reached: set[str]) -> str:
+def _dry_reason(spec: CampaignSpec, campaign_id: int | None, comment: Comment, facts: CommentFacts,
+                bound: str | None, reached: set[str]) -> str:
     """The live engine's decision for a stored comment: trigger, then audience at its time."""
-    reason = match(spec.trigger, True, _facts(comment, spec), bound)
+    reason = match(spec.trigger, True, facts, bound)
     if reason != "matched":
         return reason
     from_id = comment.from_id or ""
@@ -715,15 +713,19 @@ def _commenter_attributes(channel_id: int, from_id: str | None) -> dict[str, str
 
 def _sample(spec: CampaignSpec, comment: Comment) -> DryRunSample:
     context = shortcode_context(comment)
-    texts = []
-    for action in spec.actions:
-        if action.kind == "send_message" and action.message and action.message.text:
+    texts, skipped = [], []
+    for index, action in enumerate(spec.actions):
+        unmet = _unmet(action, comment)
+        if unmet is not None:
+            skipped.append(f"actions[{index}] ({action.kind}): only if {unmet}")
+        elif action.kind == "send_message" and action.message and action.message.text:
             texts.append(render(action.message.text, context))
         elif action.kind == "reply_comment" and action.text:
             texts.append(render(action.text, context))
         texts += _variant_samples(action, context)
     return DryRunSample(comment_id=comment.comment_id, comment_text=comment.text,
-                        author=comment.from_name or comment.from_username, messages=texts)
+                        author=comment.from_name or comment.from_username, messages=texts,
+                        skipped_actions=skipped)
 
 
 def _variant_samples(action: ActionSpec, context: dict[str, str | None]) -> list[str]:

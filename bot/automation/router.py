@@ -34,6 +34,15 @@ class FollowUps:
         self.moderate += other.moderate
 
 
+def _woken(applied: Applied) -> list[int]:
+    """The customer wrote in a snoozed conversation (`applied.conversation` is the row as it was
+    before the message woke it): `conversation.unsnoozed`."""
+    if applied.conversation is None or applied.conversation.status != "snoozed":
+        return []
+    return outhooks.conversation_changed(outhooks.CONVERSATION_UNSNOOZED, applied.conversation.id,
+                                         {"reason": "customer_wrote"})
+
+
 def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> FollowUps:
     follow = FollowUps(send=list(applied.released))
     if applied.duplicate:
@@ -51,6 +60,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         assignment.on_customer_message(applied)
         if applied.message is not None:
             follow.hooks += outhooks.message_received(applied.message)
+        follow.hooks += _woken(applied)
     if isinstance(applied.event, BOT_EVENTS):
         follow.send += bot_flows.on_event(applied)
     follow.send += story_triggers.on_story(applied)  # Instagram story mentions and replies (issue 22)

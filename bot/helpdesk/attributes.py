@@ -8,13 +8,11 @@ conditions compare plain strings. A bad value is an `Invalid` naming `attributes
 
 from __future__ import annotations
 
-import datetime
-import math
 import re
-from decimal import Decimal, InvalidOperation
 
 import msgspec
 
+from bot.automation.conditions import parse_date, parse_number
 from bot.automation.context import attribute_values
 from bot.core.errors import Invalid, NotFound
 from bot.platform.db import now_ms, storable_text, transaction
@@ -153,25 +151,18 @@ def checked_value(definition: AttributeDefinition | AttributeView, raw: str | fl
 
 
 def _number(text: str, field: str) -> str:
-    try:
-        number = Decimal(text) if len(text) <= 40 else None
-    except InvalidOperation:
-        number = None
-    if number is None or not math.isfinite(number) or abs(number) >= Decimal(10) ** 15:
+    number = parse_number(text)
+    if number is None:
         raise Invalid(field, "must be a number (like 42 or -3.5)")
     canonical = format(number.normalize(), "f")
     return canonical if canonical != "-0" else "0"
 
 
 def _date(text: str, field: str) -> str:
-    try:
-        return datetime.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_date(field)
-    except ValueError:
-        return _bad_date(field)
-
-
-def _bad_date(field: str) -> str:
-    raise Invalid(field, "must be a date as YYYY-MM-DD")
+    day = parse_date(text)
+    if day is None:
+        raise Invalid(field, "must be a date as YYYY-MM-DD")
+    return day.isoformat()
 
 
 def _contact(contact_id: int) -> None:

@@ -4,8 +4,9 @@ A response is a message content: a text in the campaigns' template language, wit
 attachments and buttons. It is checked when saved with the same rules as campaign messages
 (`bot.core.compose`: a typo in a shortcode, a third button or a bad url is refused then, not when
 sending) and rendered for the conversation's person (`bot.automation.context`). A response is
-shared with the whole team or personal; a personal one shadows a shared one of the same name for
-its owner. Inserting only fills the reply box: what is sent still goes through the send policy.
+shared with all staff, kept for one team (`bot.helpdesk.teams`: its members use it), or
+personal; where names meet, a personal one shadows a team's, which shadows a shared one.
+Inserting only fills the reply box: what is sent still goes through the send policy.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.core.compose import (
 )
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.platform.db import insert_new, now_ms, storable_text
-from bot.platform.models import CannedResponse, Conversation, User
+from bot.platform.models import CannedResponse, Conversation, Team, TeamMember, User
 
 SHARED = "shared"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -43,17 +44,20 @@ class CannedView(msgspec.Struct):
     shared: bool
     owner_id: int | None
     updated_at: int
+    team_id: int | None = None  # kept for this team (its members use it)
 
 
-def create(user_id: int, name: str, content: MessageContent | str, *, shared: bool) -> CannedView:
-    """Save a response; the name is unique among the shared ones, or among the owner's own."""
+def create(user_id: int, name: str, content: MessageContent | str, *, shared: bool,
+           team_id: int | None = None) -> CannedView:
+    """Save a response; the name is unique among the shared ones, a team's, or the owner's own.
+    A team's response is saved by its members (or an admin)."""
     name, content = _checked(name, _content(content))
-    scope = SHARED if shared else _personal(user_id)
+    scope = _team_scope(user_id, team_id) if team_id is not None else SHARED if shared else _personal(user_id)
     now = now_ms()
     row_id = insert_new(CannedResponse.insert(scope=scope, owner=user_id, name=name, created_at=now, updated_at=now,
                                               **_columns(content)))
     if not row_id:
-        raise Invalid("name", f"/{name} already exists {'for the team' if shared else 'among yours'}")
+        raise Invalid("name", f"/{name} already exists {'for the team' if shared or team_id else 'among yours'}")
     return view_of(CannedResponse.get_by_id(row_id))
 
 
@@ -79,9 +83,9 @@ def delete(user_id: int, canned_id: int) -> None:
 
 def visible(user_id: int) -> list[CannedView]:
     """The responses `user_id` may use, by name; their own first where names meet."""
-    rows = CannedResponse.select().where(CannedResponse.scope.in_([SHARED, _personal(user_id)]))
+    rows = CannedResponse.select().where(CannedResponse.scope.in_(_scopes(user_id)))
     chosen: dict[str, CannedResponse] = {}
-    for row in sorted(rows, key=lambda r: (r.name, r.scope == SHARED)):
+    for row in sorted(rows, key=lambda r: (r.name, r.scope == SHARED, r.scope.startswith("team:"))):
         chosen.setdefault(row.name, row)
     return [view_of(r) for r in chosen.values()]
 
@@ -156,9 +160,28 @@ def _personal(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def _scopes(user_id: int) -> list[str]:
+    """What `user_id` sees: the shared responses, their teams' and their own."""
+    teams = TeamMember.select(TeamMember.team).where(TeamMember.user == user_id)
+    return [SHARED, _personal(user_id), *(f"team:{t.team_id}" for t in teams)]
+
+
+def _team_scope(user_id: int, team_id: int) -> str:
+    if not Team.select().where(Team.id == team_id).exists():
+        raise Invalid("team_id", "no such team")
+    member = TeamMember.select().where((TeamMember.team == team_id) & (TeamMember.user == user_id)).exists()
+    if not member and User.get_by_id(user_id).role != "admin":
+        raise Invalid("team_id", "you are not a member of this team")
+    return f"team:{team_id}"
+
+
+def _team_of(row: CannedResponse) -> int | None:
+    return int(row.scope.split(":", 1)[1]) if row.scope.startswith("team:") else None
+
+
 def _visible_row(user_id: int, canned_id: int) -> CannedResponse:
     row = CannedResponse.get_or_none(CannedResponse.id == canned_id)
-    if row is None or row.scope not in (SHARED, _personal(user_id)):
+    if row is None or row.scope not in _scopes(user_id):
         raise NotFound("canned response", canned_id)  # someone else's personal one is not there for you
     return row
 
@@ -174,4 +197,4 @@ def view_of(row: CannedResponse) -> CannedView:
     content = content_of(row)
     return CannedView(id=row.id, name=row.name, text=row.text, attachments=list(content.attachments),
                       buttons=list(content.buttons), shared=row.scope == SHARED, owner_id=row.owner_id,
-                      updated_at=row.updated_at)
+                      updated_at=row.updated_at, team_id=_team_of(row))

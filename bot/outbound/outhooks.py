@@ -44,8 +44,14 @@ MESSAGE_FAILED = "message.failed"
 CAMPAIGN_FIRED = "campaign.fired"
 NOTE_CREATED = "note.created"  # a private note by staff (never sent to the customer)
 CONTACT_MERGED = "contact.merged"  # staff merged two contacts of one person (bot/helpdesk/merge.py)
+# Helpdesk state changes (issue 21): payloads documented in README ("Outgoing webhook events").
+CONVERSATION_SNOOZED = "conversation.snoozed"
+CONVERSATION_UNSNOOZED = "conversation.unsnoozed"
+CONVERSATION_TEAM_CHANGED = "conversation.team_changed"
+CONTACT_ATTRIBUTES_CHANGED = "contact.attributes_changed"
+HELPDESK_EVENTS = (CONVERSATION_SNOOZED, CONVERSATION_UNSNOOZED, CONVERSATION_TEAM_CHANGED, CONTACT_ATTRIBUTES_CHANGED)
 EVENTS = (CONVERSATION_CREATED, MESSAGE_RECEIVED, MESSAGE_SENT, MESSAGE_FAILED, CAMPAIGN_FIRED, NOTE_CREATED,
-          CONTACT_MERGED)
+          CONTACT_MERGED, *HELPDESK_EVENTS)
 
 SIGNATURE_HEADER = "X-Socialdesk-Signature-256"
 EVENT_HEADER = "X-Socialdesk-Event"
@@ -307,6 +313,26 @@ def contact_merged(merge: dict[str, Any]) -> list[int]:
     """`contact.merged` once per merge: `merged_id` now lives on as `survivor_id` (integrators
     keyed on the merged contact re-point their records)."""
     return _emit(CONTACT_MERGED, lambda: merge, subject=str(merge["id"]))
+
+
+def conversation_changed(event: str, conversation_id: int, change: dict[str, Any]) -> list[int]:
+    """A helpdesk change of one conversation (snoozed, woken, given to a team): the conversation
+    as `conversation_data` draws it, plus `change` (what happened, by whom). Not deduplicated:
+    each change is its own fact (the callers act once per change)."""
+    return _emit(event, lambda: {"conversation": conversation_data(Conversation.get_by_id(conversation_id)),
+                                 **change})
+
+
+def attributes_changed(contact_id: int, before: dict[str, str], after: dict[str, str],
+                       user_id: int | None) -> list[int]:
+    """`contact.attributes_changed` when staff changed a contact's custom attributes: the values
+    now, and per changed key its value before and after (null: not set)."""
+    changed = {k: {"before": before.get(k), "after": after.get(k)} for k in sorted(set(before) | set(after))
+               if before.get(k) != after.get(k)}
+    if not changed:
+        return []
+    return _emit(CONTACT_ATTRIBUTES_CHANGED, lambda: {"contact_id": contact_id, "attributes": after,
+                                                      "changed": changed, "by_user_id": user_id})
 
 
 def note_data(note: Note) -> dict[str, Any]:

@@ -980,3 +980,37 @@ class MetaUpload(BaseModel):
 
 FILE_MODELS: list[type[BaseModel]] = [StoredFile, MetaUpload]
 ALL_MODELS += FILE_MODELS
+
+
+# --- teams (issue 21, migration 0022; owned by bot/helpdesk/teams.py) --------------------------------------------
+
+
+class Team(BaseModel):
+    """A group of staff working one channel (or, with no channel, every channel): conversations
+    are assigned to it, an assignment rule can hand its work round-robin among its members, and
+    canned responses can be kept for it."""
+
+    name = CharField(unique=True, max_length=100)
+    channel = ForeignKeyField(Channel, null=True, on_delete="CASCADE")
+    created_at = BigIntegerField()
+    updated_at = BigIntegerField()
+
+
+class TeamMember(BaseModel):
+    """One staff member of one team: a row (not a list on the team) so "my teams" is an indexed
+    sub-select of the inbox query."""
+
+    team = ForeignKeyField(Team, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("team", "user"), True), (("user",), False))
+
+
+# The team columns of two older tables, added here rather than in their classes so this block
+# merges as one piece; migration 0022 adds the columns and the inbox's (team, status, newest) index.
+Conversation._meta.add_field("team", ForeignKeyField(Team, null=True, on_delete="SET NULL"))
+AssignmentRule._meta.add_field("team", ForeignKeyField(Team, null=True, on_delete="SET NULL"))
+
+TEAM_MODELS: list[type[BaseModel]] = [Team, TeamMember]
+ALL_MODELS += TEAM_MODELS

@@ -21,7 +21,7 @@ from bot.core.compose import MAX_ATTACHMENTS, MediaAttachment
 from bot.core.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
 from bot.staff import drafts
-from dashboard import helpdesk, moderation, state, widgets
+from dashboard import helpdesk, moderation, state, teams, widgets
 
 SEEN = "sd_seen_message"
 SAVED_LOADED = "sd_saved_drafts_loaded"  # conversations whose saved reply this session has put back
@@ -211,6 +211,7 @@ def details(view: ConversationView) -> None:
     status_control(view)
     helpdesk.snooze_control(view)
     assignee_control(view)
+    teams.team_control(view)
     bot_control(view)
     if view.contact_id is not None:
         widgets.tag_editor(view.contact_id, view.tags)

@@ -16,7 +16,7 @@ import streamlit as st
 from bot import queries
 from bot.platform import registry as channels
 from bot.queries import InboxItem
-from dashboard import state, widgets
+from dashboard import state, teams, widgets
 
 PAGE_KEY = "inbox_page"
 CHANNELS_KEY = "inbox_channels"
@@ -31,6 +31,8 @@ class InboxFilters(msgspec.Struct, frozen=True):
     unassigned: bool = False
     tag: str | None = None
     search: str | None = None
+    team_id: int | None = None
+    my_teams: bool = False
 
 
 def filters(user_id: int) -> InboxFilters:
@@ -39,7 +41,8 @@ def filters(user_id: int) -> InboxFilters:
         st.session_state[PAGE_KEY] = 1
 
     staff = {u.id: u.name or u.email for u in queries.staff_users() if u.is_active}
-    kind_col, channel_col, status_col, who_col, tag_col, search_col = st.columns([1.1, 2.2, 0.9, 1.2, 1, 1.6])
+    kind_col, channel_col, status_col, who_col, team_col, tag_col, search_col = st.columns(
+        [1.1, 2.0, 0.9, 1.2, 1, 1, 1.5])
     kind = kind_col.selectbox("Channel", [ANY, *widgets.KIND_LABELS], key="inbox_kind", on_change=reset_page,
                               format_func=lambda k: widgets.KIND_LABELS.get(k, k))
     with channel_col:
@@ -50,12 +53,15 @@ def filters(user_id: int) -> InboxFilters:
                             on_change=reset_page,
                             format_func=lambda w: {"mine": "Assigned to me", "unassigned": "Unassigned"}.get(
                                 w, staff.get(w, w)) if w != ANY else ANY)
+    with team_col:
+        team_id, my_teams = teams.inbox_filter(reset_page)
     tag = tag_col.selectbox("Tag", [ANY, *queries.tag_names()], key="inbox_tag", on_change=reset_page)
     search = search_col.text_input("Search names and messages", key="inbox_search", on_change=reset_page)
     return InboxFilters(
         kind=None if kind == ANY else kind, channel_ids=channel_ids, status=None if status == ANY else status,
         assignee_id=user_id if who == "mine" else (who if isinstance(who, int) else None),
-        unassigned=who == "unassigned", tag=None if tag == ANY else tag, search=search.strip() or None)
+        unassigned=who == "unassigned", tag=None if tag == ANY else tag, search=search.strip() or None,
+        team_id=team_id, my_teams=my_teams)
 
 
 def channel_filter(on_change: Callable[[], None]) -> tuple[int, ...]:
@@ -72,11 +78,12 @@ def channel_filter(on_change: Callable[[], None]) -> tuple[int, ...]:
 @st.fragment(run_every=state.LIVE_SECONDS)
 @state.with_db
 def conversation_list(chosen: InboxFilters) -> None:
-    state.user_or_stop()
+    user_id = state.user_or_stop().id
     page = st.session_state.get(PAGE_KEY, 1)
     result = queries.inbox(kind=chosen.kind, channel_ids=chosen.channel_ids, status=chosen.status,
                            assignee_id=chosen.assignee_id, unassigned=chosen.unassigned, tag=chosen.tag,
-                           search=chosen.search, page=page)
+                           search=chosen.search, page=page, team_id=chosen.team_id,
+                           teams_of=user_id if chosen.my_teams else None)
     unread = queries.unread_conversations()
     st.caption(f"{result.total} conversation{'s' if result.total != 1 else ''}"
                + (f" · {unread} with unread messages" if unread else ""))

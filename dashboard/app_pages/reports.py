@@ -5,6 +5,8 @@ exports of contacts and conversations. Days are UTC days."""
 from __future__ import annotations
 
 import datetime
+import tempfile
+from collections.abc import Iterator
 
 import altair as alt
 import pandas as pd
@@ -100,13 +102,23 @@ def exports() -> None:
 
 
 @state.with_db
-def contacts_file() -> str:
-    return "".join(reports.contacts_csv())
+def contacts_file() -> bytes:
+    return _spooled(reports.contacts_csv())
 
 
 @state.with_db
-def conversations_file() -> str:
-    return "".join(reports.conversations_csv())
+def conversations_file() -> bytes:
+    return _spooled(reports.conversations_csv())
+
+
+def _spooled(lines: Iterator[str]) -> bytes:
+    """The export written batch by batch to a temporary file, then handed to Streamlit, which
+    serves a download from memory: the file's bytes once, never its rows as objects."""
+    with tempfile.TemporaryFile() as out:
+        for chunk in reports.chunks(lines):
+            out.write(chunk)
+        out.seek(0)
+        return out.read()
 
 
 state.require(state.user_or_stop(), Action.VIEW_REPORTS)

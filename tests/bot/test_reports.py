@@ -137,3 +137,17 @@ def test_csv_pages_through_more_than_one_batch(db, monkeypatch: pytest.MonkeyPat
         Contact.create(name=f"P{i}", created_at=0, updated_at=0)
     names = [r["name"] for r in csv.DictReader(io.StringIO("".join(reports.contacts_csv())))]
     assert names == [f"P{i}" for i in range(5)]
+
+
+def test_an_export_streams_batch_by_batch_never_holding_the_table(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The streamed download reads one batch per chunk: rows removed after the first chunk was
+    drawn are not in the rest, which a file built whole in memory would still hold."""
+    monkeypatch.setattr(reports, "BATCH", 3)
+    for i in range(9):
+        Contact.create(name=f"P{i}", created_at=0, updated_at=0)
+    stream = reports.chunks(reports.contacts_csv(), lines_per_chunk=4)  # the header and one batch
+    first = next(stream).decode()
+    assert [r["name"] for r in csv.DictReader(io.StringIO(first))] == ["P0", "P1", "P2"]
+    Contact.delete().where(Contact.name.in_(["P4", "P7"])).execute()
+    rest = b"".join(stream).decode().splitlines()
+    assert [line.split(",")[1] for line in rest] == ["P3", "P5", "P6", "P8"]

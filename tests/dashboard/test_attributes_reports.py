@@ -98,4 +98,4 @@ def test_a_campaigns_audience_filter_is_edited_and_explained_by_the_dry_run(desk
     app.button(key=prefix + "save").click().run()
     assert not app.exception
     saved = Campaign.get(Campaign.name == "VIP offer")
-    assert saved.attribute_conditions == [{"key": "vip_level", "op": "equals", "value": "gold"}]
+    assert saved.attribute_conditions == [{"key": "vip_level", "value": "gold"}]  # "equals" is the default

@@ -111,7 +111,7 @@ def test_saved_replies_page_creates_checks_edits_and_deletes(desk, agent_app) ->
     app.text_area(key="canned_new_text").input("Hi {{ first_name }}!")
     app.text_input(key="canned_new_btn0_title").input("Our shop")
     app.text_input(key="canned_new_btn0_value").input("https://shop.example")
-    app.checkbox(key="canned_new_shared").check()
+    app.selectbox(key="canned_new_scope").set_value("shared")
     app.button(key="canned_new_save").click().run()
     assert "Saved /hello." in texts(app) and app.text_input(key="canned_new_name").value == ""
     row = CannedResponse.get()

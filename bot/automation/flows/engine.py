@@ -14,10 +14,10 @@ key, so a redelivered event sends nothing twice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.automation import handover
-from bot.automation.context import parse_payload, person_context, shortcode_context
+from bot.automation.context import attribute_values, parse_payload, person_context, shortcode_context
 from bot.automation.flows import runner, store
 from bot.automation.flows.runner import Answer, Say, Step
 from bot.automation.flows.spec import FlowSpec
@@ -84,6 +84,7 @@ def _original(payload: str) -> str:
 
 
 def _step_answer(turn: Turn, answer: Answer) -> list[int]:
+    answer = replace(answer, attributes=attribute_values(turn.conversation.contact_id))  # for `when`
     row = store.lock_state(turn.conversation.id)
     flow = _current_flow(row, turn.channel)
     if flow is not None:
@@ -180,7 +181,8 @@ def on_timeout(conversation_id: int, step_number: int) -> list[int]:
         return []
     conversation = Conversation.get_by_id(conversation_id)
     flow = _current_flow(row, conversation.channel)
-    step = runner.advance(flow, row.state, Answer("timeout")) if flow else None
+    answer = Answer("timeout", attributes=attribute_values(conversation.contact_id))
+    step = runner.advance(flow, row.state, answer) if flow else None
     if flow is None or step is None:
         return []
     return apply_step(

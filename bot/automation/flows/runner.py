@@ -8,6 +8,7 @@ editor preview a flow, without a conversation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,6 +36,7 @@ class Answer:
     kind: AnswerKind
     payload: str | None = None
     text: str | None = None
+    attributes: Mapping[str, str] | None = None  # the person's custom attributes, for `when` conditions
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def advance(flow: FlowSpec, state: str, answer: Answer, *, catch_all: bool = Fal
     events = (CATCH_ALL_EVENTS if catch_all else SPECIFIC_EVENTS).get(answer.kind, ())
     machine, model = machine_for(flow, state)
     for event in events:
-        machine.send(event, payload=answer.payload, text=answer.text)
+        machine.send(event, payload=answer.payload, text=answer.text, attributes=answer.attributes)
         if model.fired is not None:
             return _target_step(flow, model.fired.target)
     return None

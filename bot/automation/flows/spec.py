@@ -28,6 +28,7 @@ from statemachine.exceptions import InvalidDefinition
 from statemachine.graph import disconnected_states
 from statemachine.io import create_machine_class_from_definition
 
+from bot.automation.conditions import Condition, holds
 from bot.core.compose import MessageContent, check_content_templates, validate_content
 from bot.core.errors import Invalid
 
@@ -46,6 +47,8 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, 
     searched in the text), `any_text`, `timeout_seconds` (no answer within that time).
     Targets: `to` (a state of this flow), `flow` (another flow's name), `handover` (a human takes
     over: the bot pauses), `end`.
+    `when`: conditions on the person's custom attributes (`bot.automation.conditions`) that must
+    all hold too, so one answer can branch by attribute (first matching transition wins).
     """
 
     postback: str | None = None
@@ -58,6 +61,7 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, 
     flow: str | None = None
     handover: bool = False
     end: bool = False
+    when: list[Condition] = msgspec.field(default_factory=list)
 
     @property
     def event(self) -> str:
@@ -209,11 +213,12 @@ def _check_state(
             state.message.buttons or state.message.attachments or state.message.quick_replies
         ):
             raise Invalid(f"{field}.reply", "a public reply to a comment is text only")
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, bytes], int] = {}
     for index, transition in enumerate(state.transitions):
         where = f"{field}.transitions[{index}]"
         _check_transition(transition, where, states)
-        for key in _trigger_keys(transition):
+        for claim in _trigger_keys(transition):
+            key = (*claim, msgspec.json.encode(transition.when))  # another `when` is another branch
             if key in seen:
                 raise Invalid(where, f"the same answer is already handled by transitions[{seen[key]}]")
             seen[key] = index
@@ -365,6 +370,14 @@ def _events_of(state: StateSpec) -> dict[str, list[dict[str, Any]]]:
 
 
 def _guard(t: Transition) -> Callable[..., bool]:
+    """Whether this transition takes the answer and its `when` holds for the person."""
+    takes = _answer_guard(t)
+    if not t.when:
+        return takes
+    return lambda attributes=None, **kw: takes(**kw) and holds(t.when, attributes or {})
+
+
+def _answer_guard(t: Transition) -> Callable[..., bool]:
     """Whether this transition takes the answer; the machine injects the event's keywords."""
     if t.postback is not None or t.quick_reply is not None:
         expected = t.postback if t.postback is not None else t.quick_reply

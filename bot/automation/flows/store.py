@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from bot.automation import conditions
 from bot.automation.flows.spec import FlowSpec, fold_phrase, from_data, from_text, has_keyword, to_text, validate
 from bot.core.errors import Invalid, NotFound
 from bot.platform.db import is_sqlite, now_ms, transaction
@@ -22,6 +23,7 @@ from bot.platform.models import BotState, Channel, Flow
 def save(spec: FlowSpec, flow_id: int | None = None) -> Flow:
     """Create or replace a flow after validating it; errors name the field."""
     validate(spec, _platforms(spec.channel_id))
+    _check_conditions(spec)
     _check_against_others(spec, flow_id)
     now = now_ms()
     fields = dict(
@@ -38,6 +40,13 @@ def save(spec: FlowSpec, flow_id: int | None = None) -> Flow:
         if Flow.update(**fields).where(Flow.id == flow_id).execute() == 0:
             raise NotFound("flow", flow_id)
     return Flow.get_by_id(flow_id)
+
+
+def _check_conditions(spec: FlowSpec) -> None:
+    """Transitions' `when` against the attribute definitions (typed operators and values)."""
+    for name, state in spec.states.items():
+        for index, transition in enumerate(state.transitions):
+            conditions.validate(transition.when, f"states.{name}.transitions[{index}].when")
 
 
 def import_text(text: str, fmt: Literal["yaml", "json"] = "yaml") -> Flow:
