@@ -418,7 +418,8 @@ def test_a_flow_start_waits_for_the_dm_thread_stepping_the_same_bot_state(pg_url
     second.start()
     with psycopg2.connect(pg_url) as probe, probe.cursor() as cur:
         def waiting_on_the_row() -> bool:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()")  # other test processes wait on locks too
             return cur.fetchone()[0] >= 1
         wait_until(waiting_on_the_row, what="the flow start waiting for the row lock")
     assert not second_done.is_set()
