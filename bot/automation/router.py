@@ -11,7 +11,7 @@ from bot.automation import assignment, campaign_stats, campaigns, notifications
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
-from bot.outbound import outhooks
+from bot.outbound import outbox, outhooks
 
 BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
 
@@ -47,8 +47,8 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         assignment.on_customer_message(applied)
         if applied.message is not None:
             follow.hooks += outhooks.message_received(applied.message)
-    if isinstance(applied.event, BOT_EVENTS):
-        follow.send += bot_flows.on_event(applied)
+    if isinstance(applied.event, BOT_EVENTS):  # the bot speaks after the parts this answer released
+        follow.send += outbox.queue_behind(applied.released, bot_flows.on_event(applied))
     if comment:
         follow.send += answered
         follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)
