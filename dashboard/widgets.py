@@ -543,19 +543,20 @@ def funnel_chart(funnel: Funnel) -> None:
                           "people": [getattr(funnel, s) for s in FUNNEL_STAGES]})
     order = [FUNNEL_LABELS[s] for s in FUNNEL_STAGES]
     bars = alt.Chart(frame).mark_bar(color="#0a7cff").encode(
-        x=alt.X("people:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("people:Q", title="People", axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("stage:N", sort=order, title=None), tooltip=["stage", "people"])
     labels = bars.mark_text(align="left", dx=4, color="#333").encode(text="people:Q")
     st.altair_chart(bars + labels, width="stretch")
 
 
 def daily_chart(per_day: list[dict]) -> None:
-    """Matched, sent and clicked per day; points as well as lines, so a single day shows."""
+    """People matched, sent a private reply and clicking per day (the funnel's unit); points as
+    well as lines, so a single day shows."""
     frame = pd.DataFrame(per_day).melt(id_vars="day", value_vars=["matched", "sent", "clicked"],
-                                       var_name="what", value_name="count")
+                                       var_name="what", value_name="people")
     chart = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b")),
-        y=alt.Y("count:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("people:Q", title="People", axis=alt.Axis(format="d", tickMinStep=1)),
         color=alt.Color("what:N", title=None, sort=["matched", "sent", "clicked"]),
-        tooltip=["day", "what", "count"])
+        tooltip=["day", "what", "people"])
     st.altair_chart(chart, width="stretch")

@@ -464,4 +464,22 @@ def card_of(attachment: Mapping[str, object]) -> Card | None:
     if attachment.get("type") != "template" or attachment.get("template_type") != CARD_TEMPLATE \
             or not isinstance(elements, list) or not elements:
         return None
-    return msgspec.convert(elements[0], Card)
+    try:
+        return msgspec.convert(elements[0], Card)
+    except msgspec.ValidationError:  # a card echoed from another tool, with Meta's own keys
+        return None
+
+
+def stored_part_words(text: str | None, attachments: list[dict] | None) -> str:
+    """A stored message part in a line: its text, its card, or its attachment's kind and URL (an
+    attachment has no text, and a blank line tells staff nothing)."""
+    for attachment in attachments or []:
+        card = card_of(attachment)
+        if card is not None:
+            return describe_part(MessageContent(card=card))
+    if text:
+        return text
+    for attachment in attachments or []:
+        where = attachment.get("url") or attachment.get("title") or attachment.get("attachment_id") or ""
+        return f"{str(attachment.get('type') or 'file').capitalize()}: {where}".rstrip(": ")
+    return ""
