@@ -503,14 +503,12 @@ def _step(run: CampaignRun, action: CampaignAction, status: str, detail: str, du
 def _track_links(content: MessageContent, run: CampaignRun, action: CampaignAction) -> MessageContent:
     """Link buttons (under the text or on the card) go through PUBLIC_URL/r/<token>, which counts
     the click and forwards."""
-    base = runtime.settings().public_url
-
     def tracked(button: Button) -> Button:
         if not button.url:
             return button
         token = secrets.token_urlsafe(12)
         TrackedLink.create(token=token, run=run, action=action, url=button.url, created_at=now_ms())
-        return msgspec.structs.replace(button, url=f"{base}/r/{token}")
+        return msgspec.structs.replace(button, url=f"{runtime.settings().public_url}/r/{token}")
     return _map_buttons(content, tracked)
 
 
