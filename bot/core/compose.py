@@ -439,7 +439,7 @@ def describe_part(part: MessageContent) -> str:
     if part.attachments:
         media = part.attachments[0]
         return f"{media.type.capitalize()}: {media.url or 'uploaded file ' + (media.attachment_id or '')}"
-    return (part.text or "") + _button_words(part.buttons)
+    return part.text or ""  # its buttons show in the preview; the dry run's REST answer keeps the bare text
 
 
 def _button_words(buttons: tuple[Button, ...]) -> str:

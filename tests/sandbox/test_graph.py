@@ -190,13 +190,22 @@ INVALID_BODIES: list[tuple[str, dict[str, Any], str]] = [
         "http(s)",
     ),
     (
-        "generic template",
+        "generic template without cards",
         {
             "message": {
                 "attachment": {"type": "template", "payload": {"template_type": "generic", "elements": []}}
             }
         },
-        "only button",
+        "must have 1 to 10 elements",
+    ),
+    (
+        "unknown template",
+        {
+            "message": {
+                "attachment": {"type": "template", "payload": {"template_type": "receipt", "elements": []}}
+            }
+        },
+        "only button and generic",
     ),
 ]
 

@@ -59,7 +59,8 @@ def test_a_card_is_the_facebook_private_reply_and_refused_on_instagram(db: peewe
     [problem] = campaigns.problems(instagram)
     assert problem.field == "actions[0].message.card"
     assert problem.words.startswith("Action 1: card is not possible on Instagram")
-    too_long = MessageContent(card=Card(title="t" * 81, subtitle="s" * 81, buttons=(Button(title="a", payload="A"),) * 4))
+    four = (Button(title="a", payload="A"),) * 4
+    too_long = MessageContent(card=Card(title="t" * 81, subtitle="s" * 81, buttons=four))
     fields = [p.field for p in campaigns.problems(CampaignSpec(
         name="Card", channel_id=facebook, actions=[ActionSpec(kind="send_message", message=too_long)]))]
     assert fields == ["actions[0].message.card.title", "actions[0].message.card.subtitle",

@@ -14,6 +14,7 @@ from bot.core.compose import Button, Card, MediaAttachment, MessageContent, stor
 from bot.platform.db import now_ms
 from bot.platform.models import ButtonClick, CampaignAction, CampaignRun, Channel, Comment, Message
 
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # counting, not SQL dialects
 def test_people_per_chart_and_steps_as_far_as_their_parts_went(db: peewee.Database) -> None:
     channel = Channel.create(platform="facebook", account_id="111", page_id="111", name="Acme", created_at=now_ms())

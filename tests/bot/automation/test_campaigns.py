@@ -17,7 +17,7 @@ from bot.core.compose import Button, Card, MediaAttachment, MessageContent
 from bot.core.errors import Invalid
 from bot.inbound import pauses
 from bot.platform.db import connection
-from bot.platform.models import ButtonClick, CampaignRun, Channel, Comment, InboundEvent, Message
+from bot.platform.models import CampaignRun, Channel, Comment, InboundEvent, Message
 from tests.servers import Stack
 
 
