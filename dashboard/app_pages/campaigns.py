@@ -124,7 +124,7 @@ def editor(campaign_id: int | None) -> None:
         show_problems(problems_of(spec), slots)
 
 
-CHECKED = "checked"  # set by a refused Save, Dry run or Activate: problems stay shown while fixed
+CHECKED = "checked"  # set by a refused Save or Dry run: the problems then stay shown, live, until fixed
 
 
 def problems_of(spec: CampaignSpec) -> list[Invalid]:
