@@ -10,7 +10,7 @@ from typing import BinaryIO
 import msgspec
 from peewee import JOIN, fn
 
-from bot.automation import assignment
+from bot.automation import assignment, campaign_stats
 from bot.automation.audience import AudienceSpec
 from bot.automation.campaign_stats import Funnel, funnel
 from bot.automation.campaigns import REASONS, ActionSpec, CampaignSpec, TriggerSpec, spec_of
@@ -362,7 +362,9 @@ def comment_ledger(comment_id: str) -> list[LedgerEntry]:
         for step in CampaignStep.select().where(CampaignStep.run == run).order_by(CampaignStep.position):
             key = f"campaign:{run.id}:{step.action_id}:"
             sent = Message.select().where(Message.idempotency_key.startswith(key)).order_by(Message.id)
-            steps.append(LedgerStep(step.position, step.status, step.detail, [_message_view(m) for m in sent]))
+            views = [_message_view(m) for m in sent]
+            status = campaign_stats.step_status(step.status, [v.status for v in views])
+            steps.append(LedgerStep(step.position, status, step.detail, views))
         entries.append(LedgerEntry(run.campaign_id, run.campaign.name, run.matched, run.reason,
                                    REASONS.get(run.reason, run.reason), run.source, steps, run.detail))
     return entries

@@ -21,7 +21,7 @@ import streamlit as st
 
 from bot import commands, queries
 from bot.automation.campaign_stats import Funnel
-from bot.core.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, MediaAttachment, MessageContent
+from bot.core.compose import MAX_ATTACHMENTS, MAX_BUTTONS, Button, Card, MediaAttachment, MessageContent
 from bot.core.errors import Invalid, NotFound
 from bot.queries import MessageView, SendOption
 from dashboard import state
@@ -541,13 +541,12 @@ BUBBLE_BUTTON = "border-top:1px solid #dcdfe4;padding:8px;text-align:center;colo
 
 
 def messenger_preview(content: MessageContent, *, page_name: str) -> None:
-    """A bubble shaped like Messenger's, so authors see what the person will see."""
-    parts = []
+    """A bubble shaped like Messenger's, so authors see what the person will see: a card (image,
+    title, subtitle, buttons), the text with its buttons, each attachment by its kind and URL."""
+    parts = [_card_bubble(content.card)] if content.card is not None else []
     if content.text:
-        buttons = "".join(f'<div style="{BUBBLE_BUTTON}">{html.escape(b.title)}</div>'
-                          for b in content.buttons)
         parts.append(f'<div style="{BUBBLE}"><div style="padding:8px 12px;white-space:pre-wrap">'
-                     f'{html.escape(content.text)}</div>{buttons}</div>')
+                     f'{html.escape(content.text)}</div>{_bubble_buttons(content.buttons)}</div>')
     for attachment in content.attachments:
         url = html.escape(attachment.url or "")
         if attachment.type == "image" and url:
@@ -559,6 +558,20 @@ def messenger_preview(content: MessageContent, *, page_name: str) -> None:
     st.html(f'<div style="font-family:Helvetica,Arial,sans-serif;font-size:15px">'
             f'<div style="color:#65676b;font-size:12px;margin-bottom:4px">{html.escape(page_name)}</div>'
             f'{body or "<i>Empty</i>"}</div>')
+
+
+def _bubble_buttons(buttons: Sequence[Button]) -> str:
+    return "".join(f'<div style="{BUBBLE_BUTTON}">{html.escape(b.title)}</div>' for b in buttons)
+
+
+def _card_bubble(card: Card) -> str:
+    """Meta's generic template as Messenger draws it: the image on top, then title and subtitle."""
+    image = (f'<img src="{html.escape(card.image_url)}" style="width:100%;display:block">'
+             if safe_url(card.image_url) else "")
+    subtitle = (f'<div style="color:#65676b;font-size:13px">{html.escape(card.subtitle)}</div>'
+                if card.subtitle else "")
+    return (f'<div style="{BUBBLE}">{image}<div style="padding:8px 12px"><b>{html.escape(card.title)}</b>'
+            f'{subtitle}</div>{_bubble_buttons(card.buttons)}</div>')
 
 
 # --- tags ---------------------------------------------------------------------------------------------
@@ -600,19 +613,20 @@ def funnel_chart(funnel: Funnel) -> None:
                           "people": [getattr(funnel, s) for s in FUNNEL_STAGES]})
     order = [FUNNEL_LABELS[s] for s in FUNNEL_STAGES]
     bars = alt.Chart(frame).mark_bar(color="#0a7cff").encode(
-        x=alt.X("people:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("people:Q", title="People", axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("stage:N", sort=order, title=None), tooltip=["stage", "people"])
     labels = bars.mark_text(align="left", dx=4, color="#333").encode(text="people:Q")
     st.altair_chart(bars + labels, width="stretch")
 
 
 def daily_chart(per_day: list[dict]) -> None:
-    """Matched, sent and clicked per day; points as well as lines, so a single day shows."""
+    """People matched, sent a private reply and clicking per day (the funnel's unit); points as
+    well as lines, so a single day shows."""
     frame = pd.DataFrame(per_day).melt(id_vars="day", value_vars=["matched", "sent", "clicked"],
-                                       var_name="what", value_name="count")
+                                       var_name="what", value_name="people")
     chart = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b")),
-        y=alt.Y("count:Q", title=None, axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("people:Q", title="People", axis=alt.Axis(format="d", tickMinStep=1)),
         color=alt.Color("what:N", title=None, sort=["matched", "sent", "clicked"]),
-        tooltip=["day", "what", "count"])
+        tooltip=["day", "what", "people"])
     st.altair_chart(chart, width="stretch")

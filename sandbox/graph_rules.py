@@ -28,6 +28,10 @@ QUICK_REPLY_LIMIT = 13
 TITLE_LIMIT = 20
 PAYLOAD_LIMIT = 1000
 TEMPLATE_TEXT_LIMIT = 640
+CARD_TEXT_LIMIT = 80  # generic template element title and subtitle (meta-platform.md §12)
+CARD_ELEMENTS_LIMIT = 10
+CARD_BUTTONS_LIMIT = 3
+IMAGE_ASPECT_RATIOS = ("horizontal", "square")
 WINDOW_MESSAGE = (
     "(#10) This message is sent outside of allowed window. Learn more about the new policy here: "
     "https://developers.facebook.com/docs/messenger-platform/policy-overview"
@@ -342,8 +346,13 @@ def check_attachment(attachment: Any, *, instagram: bool) -> None:
 
 def check_button_template(payload: dict[str, Any]) -> None:
     template_type = payload.get("template_type")
+    if template_type == "generic":
+        check_generic_template(payload)
+        return
     if template_type != "button":
-        raise invalid_param(f"template_type {template_type!r} is not emulated by the sandbox (only button)")
+        raise invalid_param(
+            f"template_type {template_type!r} is not emulated by the sandbox (only button and generic)"
+        )
     text = payload.get("text")
     if not isinstance(text, str) or not text:
         raise invalid_param("param message[attachment][payload][text] is required")
@@ -356,6 +365,50 @@ def check_button_template(payload: dict[str, Any]) -> None:
         raise invalid_param("param message[attachment][payload][buttons] must have 1 to 3 buttons")
     for index, button in enumerate(buttons):
         _check_button(button, f"message[attachment][payload][buttons][{index}]")
+
+
+def check_generic_template(payload: dict[str, Any]) -> None:
+    """§12: 1-10 elements, each a title (<= 80), optional subtitle (<= 80), http(s) image_url,
+    web_url default_action and up to 3 buttons; optional image_aspect_ratio."""
+    ratio = payload.get("image_aspect_ratio")
+    if ratio is not None and ratio not in IMAGE_ASPECT_RATIOS:
+        raise invalid_param("param message[attachment][payload][image_aspect_ratio] must be horizontal or square")
+    elements = payload.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= CARD_ELEMENTS_LIMIT:
+        raise invalid_param(
+            f"param message[attachment][payload][elements] must have 1 to {CARD_ELEMENTS_LIMIT} elements"
+        )
+    for index, element in enumerate(elements):
+        _check_element(element, f"message[attachment][payload][elements][{index}]")
+
+
+def _check_element(element: Any, where: str) -> None:
+    if not isinstance(element, dict):
+        raise invalid_param(f"param {where} must be an object")
+    title = element.get("title")
+    if not isinstance(title, str) or not title:
+        raise invalid_param(f"param {where}[title] is required")
+    for name in ("title", "subtitle"):
+        value = element.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > CARD_TEXT_LIMIT):
+            raise invalid_param(f"param {where}[{name}] must be at most {CARD_TEXT_LIMIT} characters")
+    if "image_url" in element and not is_http_url(element["image_url"]):
+        raise invalid_param(f"param {where}[image_url] must be an http(s) URL")
+    action = element.get("default_action")
+    if action is not None and not (isinstance(action, dict) and action.get("type") == "web_url"
+                                   and is_http_url(action.get("url"))):
+        raise invalid_param(f"param {where}[default_action] must be a web_url with an http(s) url")
+    buttons = element.get("buttons", [])
+    if not isinstance(buttons, list) or len(buttons) > CARD_BUTTONS_LIMIT:
+        raise invalid_param(f"param {where}[buttons] must have at most {CARD_BUTTONS_LIMIT} buttons")
+    for index, button in enumerate(buttons):
+        _check_button(button, f"{where}[buttons][{index}]")
+
+
+def is_card(message: dict[str, Any]) -> bool:
+    """True when a message is a generic template (a card)."""
+    return any(item.get("type") == "template" and isinstance(item.get("payload"), dict)
+               and item["payload"].get("template_type") == "generic" for item in message_attachments(message))
 
 
 def _check_button(button: Any, where: str) -> None:

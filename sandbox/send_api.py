@@ -105,6 +105,12 @@ def _private_reply_target(
             "media attachments are not allowed in Instagram private replies (send text; hold media "
             "until the person answers)"
         )
+    # Only text is documented for Instagram private replies (meta-platform.md §6, §12): a card
+    # carries an image, so it is refused like media. What Meta really answers is unconfirmed.
+    if instagram and shape.message is not None and graph_rules.is_card(shape.message):
+        raise graph_rules.invalid_param(
+            "a generic template (card) is not allowed in an Instagram private reply: send text"
+        )
     return comment
 
 

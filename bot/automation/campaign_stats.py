@@ -3,6 +3,10 @@ Meta statuses, clicks, the person's later messages), so the numbers match what h
 
 received -> matched -> private reply accepted by Meta -> delivered -> read -> clicked -> replied,
 plus failures by reason and a per-day series.
+
+One unit per chart: the funnel and the per-day series count people (one per comment a campaign
+handled: a run), each once per stage; the per-action table counts message parts (one Send API
+message each), which is what Meta accepts, delivers and reports read.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from bot.platform.models import (
 
 
 class ActionStats(msgspec.Struct):
+    """One action's message parts by how far they went (`clicked` counts people)."""
+
     action_id: int
     position: int
     kind: str
@@ -52,7 +58,7 @@ class Funnel(msgspec.Struct):
     replied: int
     skipped: dict[str, int]  # ledger reasons other than matched
     failures: dict[str, int]  # outgoing failures and refusals by reason
-    per_day: list[dict]  # {"day", "matched", "sent", "clicked"}
+    per_day: list[dict]  # {"day", "matched", "sent", "clicked"}: people, each on the day they got there
     actions: list[ActionStats]
     moderated: dict[str, int] = {}  # liked / hidden / <action>_<refused|failed|skipped> (issue 22)
     variants: list[variants.VariantStats] = []  # A/B actions: each variant on sent -> read -> clicked -> replied
@@ -143,13 +149,18 @@ def _replied_after(message: Message) -> bool:
 
 
 def _per_day(matched: list[CampaignRun], sent: list[Message], clicks: list[ButtonClick]) -> list[dict]:
+    """People per day, like the funnel: a person who clicks three times counts once, on the day of
+    their first click (a private reply is one per person already)."""
     days: dict[str, Counter] = defaultdict(Counter)
     for run in matched:
         days[_day(run.created_at)]["matched"] += 1
     for message in sent:
         days[_day(message.sent_at or message.created_at)]["sent"] += 1
+    first_click: dict[int, int] = {}
     for click in clicks:
-        days[_day(click.created_at)]["clicked"] += 1
+        first_click[click.run_id] = min(click.created_at, first_click.get(click.run_id, click.created_at))
+    for at in first_click.values():
+        days[_day(at)]["clicked"] += 1
     return [{"day": day, "matched": c["matched"], "sent": c["sent"], "clicked": c["clicked"]}
             for day, c in sorted(days.items())]
 
@@ -180,3 +191,30 @@ def _per_action(campaign_id: int, messages: list[Message], clicks: list[ButtonCl
 
 def _day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+# How far a message part went, least to furthest; failed and refused parts went nowhere.
+PROGRESS = ("refused", "failed", "held", "queued", "pending", "sending", "sent", "delivered", "read")
+STOPPED = ("refused", "failed")
+
+
+def step_status(recorded: str, parts: list[str]) -> str:
+    """A campaign step's status in words, from its message parts: the furthest state they reached
+    (the step row says "queued" forever, though every part may have been read), then what waits
+    for the person's answer and what failed."""
+    if not parts:
+        return recorded
+    going = [p for p in parts if p not in STOPPED] or parts
+    furthest = max(going, key=lambda p: PROGRESS.index(p) if p in PROGRESS else 0)
+    notes = []
+    if parts.count("held") and furthest != "held":
+        notes.append(f"{_parts(parts.count('held'))} waiting for the person's answer")
+    stopped = sum(p in STOPPED for p in parts)
+    if stopped and stopped != len(parts):
+        notes.append(f"{_parts(stopped)} not sent")
+    words = "waiting for the person's answer" if furthest == "held" else furthest
+    return " · ".join([words, *notes])
+
+
+def _parts(count: int) -> str:
+    return f"{count} part{'s' if count != 1 else ''}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import secrets
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -24,12 +24,15 @@ from bot.automation import conditions, moderation, triggers, variants
 from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
+    Button,
     MessageContent,
-    check_content_templates,
     check_template,
+    content_problems,
+    describe_part,
+    private_reply_parts,
     render,
     render_content,
-    validate_content,
+    template_problems,
 )
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.inbound import pauses
@@ -176,26 +179,62 @@ def _post_id(raw: str, channel: Channel, field: str) -> str:
 
 
 def validate(spec: CampaignSpec) -> None:
-    """Every rule a campaign must satisfy to be saved; errors name the field."""
+    """Every rule a campaign must satisfy to be saved; raises the first problem (naming the field)."""
+    found = problems(spec)
+    if found:
+        raise found[0]
+
+
+def problems(spec: CampaignSpec) -> list[Invalid]:
+    """Every broken rule of a campaign at once, in the editor's order, so the editor can show
+    each next to its field (`Invalid.words` says it in people's words)."""
+    found: list[Invalid] = []
     if not spec.name.strip():
-        raise Invalid("name", "must not be empty")
+        found.append(Invalid("name", "must not be empty"))
     if len(spec.name) > MAX_NAME:
-        raise Invalid("name", f"must be at most {MAX_NAME} characters")
+        found.append(Invalid("name", f"must be at most {MAX_NAME} characters"))
     channel = Channel.get_or_none(Channel.id == spec.channel_id)
     if channel is None:
-        raise Invalid("channel_id", "no such channel")
+        return [*found, Invalid("channel_id", "no such channel")]
     if not spec.trigger.all_posts and not spec.trigger.post_ids and not spec.trigger.next_post:
-        raise Invalid("trigger.post_ids", "choose at least one post, or watch all posts")
+        found.append(Invalid("trigger.post_ids", "choose at least one post, or watch all posts"))
     if spec.trigger.next_post:
-        triggers.validate_next_post(channel.platform)
-    _validate_conditions(spec.trigger.attribute_conditions)
-    _validate_trigger_kind(spec, channel)
-    triggers.validate_conditions(spec.trigger.source_conditions)
-    aud.validate(spec.audience)
+        found += _collect(triggers.validate_next_post, channel.platform)
+    found += _collect(_validate_conditions, spec.trigger.attribute_conditions)
+    found += _collect(_validate_trigger_kind, spec, channel)
+    found += _collect(triggers.validate_conditions, spec.trigger.source_conditions)
+    found += _collect(aud.validate, spec.audience)
     if not spec.actions:
-        raise Invalid("actions", "add at least one action")
+        found.append(Invalid("actions", "add at least one action"))
     for index, action in enumerate(spec.actions):
-        _validate_action(action, f"actions[{index}]", channel.platform)
+        found += _action_problems(action, f"actions[{index}]", channel.platform)
+    return found
+
+
+def _collect(check: Callable[..., None], *args: object) -> list[Invalid]:
+    """A check that raises its first problem, as a list (empty when it passes)."""
+    try:
+        check(*args)
+    except Invalid as exc:
+        return [exc]
+    return []
+
+
+def _action_problems(action: ActionSpec, field: str, platform: str) -> list[Invalid]:
+    if action.kind == "send_message" and action.message is not None and not action.variants:
+        return [*_collect(conditions.validate, action.only_if, f"{field}.only_if"),
+                *message_problems(action.message, platform, f"{field}.message")]
+    return _collect(_validate_action, action, field, platform)
+
+
+def message_problems(message: MessageContent, platform: str, field: str = "message") -> list[Invalid]:
+    """What Save refuses in a campaign's private message: template errors, Meta's limits, and
+    on Instagram a card (only text is documented for Instagram private replies, §6/§12)."""
+    found = [*template_problems(message, field), *content_problems(message, platform, field)]
+    if platform == "instagram" and message.card is not None:
+        found.append(Invalid(f"{field}.card", "is not possible on Instagram: Meta documents only text for "
+                                              "Instagram private replies (cards work on Facebook)"))
+    return found
 
 
 def _validate_trigger_kind(spec: CampaignSpec, channel: Channel) -> None:
@@ -229,8 +268,8 @@ def _validate_action(action: ActionSpec, field: str, platform: str) -> None:
     elif action.kind == "send_message":
         if action.message is None:
             raise Invalid(f"{field}.message", "is required")
-        check_content_templates(action.message, f"{field}.message")
-        validate_content(action.message, platform, f"{field}.message")
+        for problem in message_problems(action.message, platform, f"{field}.message"):
+            raise problem
     elif action.kind == "reply_comment":
         texts = [action.text or "", *action.variations]
         for i, text in enumerate(texts):
@@ -546,25 +585,32 @@ def _step(run: CampaignRun, action: CampaignAction, status: str, detail: str, du
 
 
 def _track_links(content: MessageContent, run: CampaignRun, action: CampaignAction) -> MessageContent:
-    """Link buttons go through PUBLIC_URL/r/<token>, which counts the click and forwards."""
-    if not any(b.url for b in content.buttons):
-        return content
-    base = runtime.settings().public_url
-    buttons = []
-    for button in content.buttons:
-        if button.url:
-            token = secrets.token_urlsafe(12)
-            TrackedLink.create(token=token, run=run, action=action, url=button.url, created_at=now_ms())
-            button = msgspec.structs.replace(button, url=f"{base}/r/{token}")
-        buttons.append(button)
-    return msgspec.structs.replace(content, buttons=tuple(buttons))
+    """Link buttons (under the text or on the card) go through PUBLIC_URL/r/<token>, which counts
+    the click and forwards."""
+    def tracked(button: Button) -> Button:
+        if not button.url:
+            return button
+        token = secrets.token_urlsafe(12)
+        TrackedLink.create(token=token, run=run, action=action, url=button.url, created_at=now_ms())
+        return msgspec.structs.replace(button, url=f"{runtime.settings().public_url}/r/{token}")
+    return _map_buttons(content, tracked)
 
 
 def _tag_payloads(content: MessageContent, run: CampaignRun, action: CampaignAction) -> MessageContent:
     """Payload buttons carry the run and action, so a tap is counted for this campaign."""
-    buttons = tuple(msgspec.structs.replace(b, payload=f"{POSTBACK_PREFIX}{run.id}:{action.id}:{b.payload}")
-                    if b.payload else b for b in content.buttons)
-    return msgspec.structs.replace(content, buttons=buttons)
+    def tagged(button: Button) -> Button:
+        if not button.payload:
+            return button
+        return msgspec.structs.replace(button, payload=f"{POSTBACK_PREFIX}{run.id}:{action.id}:{button.payload}")
+    return _map_buttons(content, tagged)
+
+
+def _map_buttons(content: MessageContent, change: Callable[[Button], Button]) -> MessageContent:
+    """`change` applied to every button of a content, its card's included."""
+    card = content.card
+    if card is not None:
+        card = msgspec.structs.replace(card, buttons=tuple(change(b) for b in card.buttons))
+    return msgspec.structs.replace(content, buttons=tuple(change(b) for b in content.buttons), card=card)
 
 
 def comments_for_dry_run(channel_id: int, since_ms: int) -> Iterable[Comment]:
@@ -582,7 +628,8 @@ class DryRunSample(msgspec.Struct):
     comment_id: str
     comment_text: str | None
     author: str | None
-    messages: list[str]  # rendered texts of the message / reply actions
+    messages: list[str]  # what goes at once: each private reply and public reply, rendered
+    held: list[str] = []  # what waits for the person's answer (a private reply is one message, §6)
     skipped_actions: list[str] = []  # actions whose "only if" fails for this commenter, and why
 
 
@@ -712,24 +759,30 @@ def _commenter_attributes(channel_id: int, from_id: str | None) -> dict[str, str
 
 
 def _sample(spec: CampaignSpec, comment: Comment) -> DryRunSample:
+    """The rendered messages for one matched comment, split as the outbox will split them: the
+    private reply goes now, the rest of that message waits for the person's answer."""
     context = shortcode_context(comment)
-    texts, skipped = [], []
+    platform = comment.channel.platform
+    now: list[str] = []
+    held: list[str] = []
+    skipped: list[str] = []
     for index, action in enumerate(spec.actions):
         unmet = _unmet(action, comment)
         if unmet is not None:
             skipped.append(f"actions[{index}] ({action.kind}): only if {unmet}")
-        elif action.kind == "send_message" and action.message and action.message.text:
-            texts.append(render(action.message.text, context))
+        elif action.kind == "send_message" and action.message:
+            first, rest = private_reply_parts(render_content(action.message, context), platform)
+            now += [describe_part(first)] if first is not None else []
+            held += [describe_part(part) for part in rest]
+        elif action.kind == "send_message" and action.variants:
+            now += _variant_samples(action, context)
         elif action.kind == "reply_comment" and action.text:
-            texts.append(render(action.text, context))
-        texts += _variant_samples(action, context)
+            now.append(render(action.text, context))
     return DryRunSample(comment_id=comment.comment_id, comment_text=comment.text,
-                        author=comment.from_name or comment.from_username, messages=texts,
+                        author=comment.from_name or comment.from_username, messages=now, held=held,
                         skipped_actions=skipped)
 
 
 def _variant_samples(action: ActionSpec, context: dict[str, str | None]) -> list[str]:
     """Each A/B variant's text, labelled with its letter."""
-    if action.kind != "send_message":
-        return []
     return [f"[{variants.letter(i)}] {render(v.message.text or '', context)}" for i, v in enumerate(action.variants)]

@@ -11,7 +11,7 @@ from bot.automation import assignment, campaign_stats, campaigns, notifications,
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
-from bot.outbound import moderation, outhooks
+from bot.outbound import moderation, outbox, outhooks
 
 BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
 
@@ -61,8 +61,8 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         if applied.message is not None:
             follow.hooks += outhooks.message_received(applied.message)
         follow.hooks += _woken(applied)
-    if isinstance(applied.event, BOT_EVENTS):
-        follow.send += bot_flows.on_event(applied)
+    if isinstance(applied.event, BOT_EVENTS):  # the bot speaks after the parts this answer released
+        follow.send += outbox.queue_behind(applied.released, bot_flows.on_event(applied))
     follow.send += story_triggers.on_story(applied)  # Instagram story mentions and replies (issue 22)
     if comment:
         follow.send += answered

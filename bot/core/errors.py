@@ -22,12 +22,67 @@ class ConfigError(SocialdeskError):
 
 
 class Invalid(SocialdeskError):
-    """Input that breaks a rule; `field` names the offending field (dotted path)."""
+    """Input that breaks a rule; `field` names the offending field (dotted path, for programs);
+    `words` says the same to people, numbered from 1 like the screens that show it."""
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+    @property
+    def words(self) -> str:
+        """"Action 1, button 2: title is longer than 20 characters" for
+        `actions[0].message.buttons[1].title`."""
+        where, leaf = field_words(self.field)
+        if not leaf and where and self.problem.startswith(PREDICATES):
+            return f"{where} {self.problem}"  # "Post 1 must be a post id"
+        joint = " " if self.problem.startswith(PREDICATES) else ": "
+        named = not leaf or self.problem.startswith(f"the {leaf}")  # "the message is empty"
+        said = self.problem if named else f"{leaf}{joint}{self.problem}"
+        return f"{where}: {said}" if where else said[:1].upper() + said[1:]
+
+
+# A list segment's name -> what one item is called on screen; segments in SILENT add nothing
+# people would recognise (the message of a "send a message" action is the action itself).
+ITEM_WORDS = {
+    "actions": "action", "buttons": "button", "attachments": "attachment", "quick_replies": "quick reply",
+    "variations": "variation", "post_ids": "post", "attribute_conditions": "condition",
+    "transitions": "transition", "keywords": "keyword", "payloads": "payload",
+}
+LEAF_WORDS = {"url": "URL", "image_url": "image URL", "channel_id": "channel", "seconds": "wait",
+              "attachment_id": "uploaded file", "op": "comparison", "kind": "type"}
+SILENT = frozenset({"trigger", "document"})
+KEYED = {"states": "state"}  # a mapping whose next segment is a name the author chose
+PREDICATES = ("is ", "must ", "at most ", "give ")
+
+
+def field_words(field: str) -> tuple[str, str]:
+    """(where, what) in people's words: `actions[0].message.card.buttons[2].url` ->
+    ("Action 1, card, button 3", "URL"). Indexes become 1-based numbers."""
+    places: list[str] = []
+    segments = [s for s in field.split(".") if s]
+    leaf = ""
+    keyed = ""
+    for position, segment in enumerate(segments):
+        name, _, index = segment.partition("[")
+        if keyed:
+            places.append(f"{keyed} {segment}")
+            keyed = ""
+        elif name in KEYED and position < len(segments) - 1:
+            keyed = KEYED[name]
+        elif name == "message" and position < len(segments) - 1:
+            continue  # the message of a "send a message" action is the action itself
+        elif index.rstrip("]").isdigit():
+            places.append(f"{ITEM_WORDS.get(name, name.replace('_', ' '))} {int(index.rstrip(']')) + 1}")
+        elif name in SILENT:
+            continue
+        elif position == len(segments) - 1:
+            leaf = LEAF_WORDS.get(name, name.replace("_", " "))
+        else:
+            places.append(ITEM_WORDS.get(name, name.replace("_", " ")))
+    where = ", ".join(places)
+    return where[:1].upper() + where[1:], leaf
 
 
 class NotFound(SocialdeskError):

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from bot.core.compose import Button, MediaAttachment, MessageContent, QuickReply, has_text
+from bot.core.compose import Button, Card, MediaAttachment, MessageContent, QuickReply, has_text
 from bot.core.errors import GraphError, Invalid
 from bot.core.events import (
     Attachment,
@@ -52,6 +52,10 @@ def message_body(part: MessageContent, platform: str) -> dict[str, Any]:
 
 
 def _content_body(part: MessageContent, platform: str) -> dict[str, Any]:
+    if part.card is not None:
+        if part.attachments or has_text(part) or part.buttons:
+            raise Invalid("message", "a card is a message of its own: use split_parts")
+        return {"attachment": _generic_template(part.card)}
     if part.attachments:
         if len(part.attachments) > 1 or has_text(part) or part.buttons:
             raise Invalid("message", "one Send API message carries text or one attachment: use split_parts")
@@ -82,6 +86,18 @@ def _button_template(text: str, buttons: tuple[Button, ...]) -> dict[str, Any]:
         "type": "template",
         "payload": {"template_type": "button", "text": text, "buttons": [_button(b) for b in buttons]},
     }
+
+
+def _generic_template(card: Card) -> dict[str, Any]:
+    """§12: the generic template with one element (a card: title, subtitle, image, buttons)."""
+    element: dict[str, Any] = {"title": card.title}
+    if card.subtitle:
+        element["subtitle"] = card.subtitle
+    if card.image_url:
+        element["image_url"] = card.image_url
+    if card.buttons:
+        element["buttons"] = [_button(b) for b in card.buttons]
+    return {"type": "template", "payload": {"template_type": "generic", "elements": [element]}}
 
 
 def _button(button: Button) -> dict[str, str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import msgspec
 import peewee
 
-from bot.core.compose import MessageContent, split_parts
+from bot.core.compose import MessageContent, card_attachment, card_of, private_reply_parts, split_parts
 from bot.inbound.contacts import identity_for
 from bot.inbound.inbox import dm_conversation
 from bot.outbound import outhooks
@@ -62,8 +62,7 @@ def _add_private_reply(draft: Draft) -> list[int]:
     channel: Channel = comment.channel
     identity, _ = identity_for(channel, comment.from_id, name=comment.from_name, username=comment.from_username)
     thread = dm_conversation(channel, identity)
-    parts = split_parts(draft.content)
-    first, rest = _private_reply_split(parts, channel.platform)
+    first, rest = private_reply_parts(draft.content, channel.platform)
     ready = []
     if first is not None:
         row = _insert(draft, first, 0, channel.id, thread.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id,
@@ -74,18 +73,6 @@ def _add_private_reply(draft: Draft) -> list[int]:
         _insert(draft, part, index, channel.id, thread.id, SendKind.DIRECT, recipient=comment.from_id, status="held",
                 reason="Waiting for the person to answer: a private reply carries one message only.")
     return ready
-
-
-def _private_reply_split(parts: list[MessageContent], platform: str) -> tuple[MessageContent | None,
-                                                                              list[MessageContent]]:
-    """Which part goes as the private reply: the text (with buttons) when there is one; on
-    Facebook a lone media part may go too, on Instagram media is never accepted (§6)."""
-    if not parts:
-        return None, []
-    first = parts[0]
-    if first.attachments and platform == "instagram":
-        return None, parts
-    return first, parts[1:]
 
 
 def _add_comment_reply(draft: Draft) -> list[int]:
@@ -111,7 +98,7 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
         channel=channel_id, conversation=conversation_id, direction="out", author=draft.author,
         author_user=draft.author_user_id,
         kind="comment" if kind == SendKind.COMMENT_REPLY else "message", text=part.text,
-        attachments=[msgspec.to_builtins(a) for a in part.attachments] or None,
+        attachments=_stored_attachments(part),
         buttons=[msgspec.to_builtins(b) for b in part.buttons] or None,
         quick_replies=[msgspec.to_builtins(q) for q in part.quick_replies] or None,
         occurred_at=now, status=status, status_reason=reason, idempotency_key=key, send_kind=kind.value,
@@ -139,9 +126,18 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
     return row_id if status == "pending" else None
 
 
+def _stored_attachments(part: MessageContent) -> list[dict] | None:
+    """A part's media, or its card stored as the template Meta would echo (see `part_content`)."""
+    stored = [msgspec.to_builtins(a) for a in part.attachments]
+    if part.card is not None:
+        stored.append(card_attachment(part.card))
+    return stored or None
+
+
 def _touch(conversation_id: int, at: int, part: MessageContent) -> None:
     """Our message is now the latest in its thread (a private reply may open the thread)."""
-    preview = part.text or (f"[{part.attachments[0].type}]" if part.attachments else "")
+    preview = part.text or (f"[card] {part.card.title}" if part.card is not None else "") or (
+        f"[{part.attachments[0].type}]" if part.attachments else "")
     Conversation.update(last_message_at=at, preview=preview[:200]).where(
         (Conversation.id == conversation_id)
         & (Conversation.last_message_at.is_null() | (Conversation.last_message_at <= at))).execute()
@@ -149,12 +145,46 @@ def _touch(conversation_id: int, at: int, part: MessageContent) -> None:
 
 def promote_next(message: Message) -> int | None:
     """The part after `message` in its draft may go now (whatever became of this one); returns
-    its id when it was waiting."""
+    its id when it was waiting. After a draft's last part, a message parked behind the thread
+    (`queue_behind`) may go once nothing before it is still on its way."""
     key = _sibling_key(message.idempotency_key, +1)
     following = Message.get_or_none(Message.idempotency_key == key) if key else None
-    if following is None or following.status != "queued":
+    if following is None:
+        parked = _parked_first(message.conversation_id)
+        return parked if parked is not None and _promote(parked) else None
+    if following.status != "queued":
         return None
     return following.id if _promote(following.id) else None
+
+
+def queue_behind(released: list[int], ready: list[int]) -> list[int]:
+    """Park what was just added (`ready`: the bot's answer to the person's reply) behind the parts
+    that same reply released (`released`: held from a campaign's private reply), in the same thread.
+
+    Why: both become sendable by one event; sent side by side, the bot's next question could
+    arrive before the campaign's images it follows. A parked first part waits as "queued" and is
+    promoted by `promote_next` when the thread's earlier parts are done. Returns what may go now."""
+    if not released or not ready:
+        return ready
+    threads = Message.select(Message.conversation).where(Message.id.in_(released))
+    parked = {row.id for row in Message.select(Message.id).where(
+        Message.id.in_(ready) & Message.conversation.in_(threads) & (Message.status == "pending"))}
+    if parked:
+        Message.update(status="queued").where(Message.id.in_(list(parked))).execute()
+    return [message_id for message_id in ready if message_id not in parked]
+
+
+def _parked_first(conversation_id: int | None) -> int | None:
+    """The thread's earliest outgoing row still on its way, when it is a parked first part (a
+    draft's part 0 waiting as "queued"): nothing before it is left, so it may go."""
+    if conversation_id is None:
+        return None
+    earliest = Message.select(Message.id, Message.idempotency_key, Message.status).where(
+        (Message.conversation == conversation_id) & (Message.direction == "out")
+        & Message.status.in_(("pending", "sending", "queued"))).order_by(Message.id).first()
+    if earliest is None or earliest.status != "queued" or not (earliest.idempotency_key or "").endswith(":0"):
+        return None
+    return earliest.id
 
 
 def _sibling_key(key: str | None, step: int) -> str | None:
@@ -183,10 +213,12 @@ def orphaned_parts(older_than_ms: int, limit: int = 100) -> list[int]:
     promoted: list[int] = []
     # Read to the end before promoting: a write while the SELECT is still stepped fails on SQLite
     # with "database is locked" when another connection committed meanwhile (see bot.platform.db.retry_locked).
-    for row in list(Message.select(Message.id, Message.idempotency_key).where(
+    for row in list(Message.select(Message.id, Message.idempotency_key, Message.conversation).where(
             (Message.status == "queued") & (Message.created_at < cutoff)).limit(limit)):
         if not _sibling_key(row.idempotency_key, 0):
             continue
+        if row.idempotency_key.endswith(":0") and _parked_first(row.conversation_id) != row.id:
+            continue  # parked behind its thread (`queue_behind`), and something before it still goes
         key = _sibling_key(row.idempotency_key, -1)
         before = Message.get_or_none(Message.idempotency_key == key) if key else None
         if before is not None and before.status in WAITING_STATUSES:
@@ -198,6 +230,9 @@ def orphaned_parts(older_than_ms: int, limit: int = 100) -> list[int]:
 
 def part_content(message: Message) -> MessageContent:
     """The stored part, back as content for composing Meta's body."""
-    return msgspec.convert({"text": message.text, "attachments": message.attachments or [],
-                            "buttons": message.buttons or [], "quick_replies": message.quick_replies or []},
-                           MessageContent)
+    stored = message.attachments or []
+    cards = [card for card in map(card_of, stored) if card is not None]
+    media = [a for a in stored if card_of(a) is None]
+    return msgspec.convert({"text": message.text, "attachments": media, "buttons": message.buttons or [],
+                            "quick_replies": message.quick_replies or [],
+                            "card": msgspec.to_builtins(cards[0]) if cards else None}, MessageContent)

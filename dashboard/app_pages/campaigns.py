@@ -27,7 +27,16 @@ from bot.automation.campaigns import (
     TriggerSpec,
 )
 from bot.automation.flows import store as flow_store
-from bot.core.compose import SHORTCODES, MessageContent, check_content_templates, render_content
+from bot.core.compose import (
+    MAX_CARD_BUTTONS,
+    MAX_CARD_CHARS,
+    SHORTCODES,
+    Button,
+    Card,
+    MessageContent,
+    private_reply_parts,
+    render_content,
+)
 from bot.core.errors import GraphError, Invalid, NotFound, Refused
 from bot.platform import registry as channels
 from bot.platform import runtime
@@ -37,6 +46,8 @@ from dashboard import moderation, state, widgets
 from dashboard.widgets import drafted
 
 if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
+
     from bot.platform.models import Channel
 
 EDIT = "sd_campaign_edit"
@@ -97,16 +108,61 @@ def editor(campaign_id: int | None) -> None:
     st.button("All campaigns", icon=":material/arrow_back:", key="campaign_back", on_click=_close_editor)
     st.title(widgets.plain(saved.name) or "New campaign")
     state.show_notice()
+    slots: dict[str, DeltaGenerator] = {}
     drafted(st.text_input, "Name", prefix + "name", saved.name)
+    slots["name"] = st.empty()
     by_id = {c.id: c for c in connected}
     channel_id = drafted(st.selectbox, "Channel", prefix + "channel", saved.channel_id, options=list(by_id),
                          format_func=lambda i: widgets.channel_label(by_id[i]))
+    slots["channel_id"] = st.empty()
     channel = by_id[channel_id]
     trigger_editor(prefix, saved.trigger, channel, loaded[0].bound_post_id if loaded else None)
-    actions_editor(prefix, saved.actions, channel)
+    slots["trigger"] = st.empty()
+    actions_editor(prefix, saved.actions, channel, slots)
     growth.audience_fields(prefix, saved.audience)
     spec = spec_from_state(prefix, saved, channel.id)
     footer(campaign_id, spec, saved, prefix)
+    if st.session_state.get(prefix + CHECKED):  # after a refused Save: every problem, next to its field
+        show_problems(problems_of(spec), slots)
+
+
+CHECKED = "checked"  # set by a refused Save or Dry run: the problems then stay shown, live, until fixed
+
+
+def problems_of(spec: CampaignSpec) -> list[Invalid]:
+    """What Save would refuse, all of it (post ids are normalized first, as Save does)."""
+    try:
+        spec = campaigns.normalized(spec)
+    except Invalid as exc:
+        return [exc]
+    return campaigns.problems(spec)
+
+
+def slot_of(field: str) -> str:
+    """Where a problem is shown: in its action's box, or under the field it names."""
+    if field.startswith("actions["):
+        return field.split(".", 1)[0]
+    return field.split(".", 1)[0].split("[", 1)[0]
+
+
+def show_problems(problems: list[Invalid], slots: dict[str, DeltaGenerator]) -> None:
+    grouped: dict[str, list[str]] = {}
+    for problem in problems:
+        grouped.setdefault(slot_of(problem.field), []).append(problem.words)
+    for slot, words in grouped.items():
+        target = slots.get(slot) or slots["name"]
+        target.error("\n".join(f"- {widgets.plain(w)}" for w in words), icon=":material/error:")
+
+
+def refused(problems: list[Invalid], prefix: str, what: str) -> bool:
+    """True (and says so, with every problem) when Save would refuse the campaign."""
+    if not problems:
+        return False
+    st.session_state[prefix + CHECKED] = True
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    st.error(f"{what}: {count}, shown next to the fields.\n\n"
+             + "\n".join(f"- {widgets.plain(p.words)}" for p in problems), icon=":material/error:")
+    return True
 
 
 def _close_editor() -> None:
@@ -238,7 +294,8 @@ def action_order(prefix: str, saved: list[ActionSpec]) -> list[dict]:
                                                           for i, a in enumerate(saved)])
 
 
-def actions_editor(prefix: str, saved: list[ActionSpec], channel: Channel) -> None:
+def actions_editor(prefix: str, saved: list[ActionSpec], channel: Channel,
+                   slots: dict[str, DeltaGenerator]) -> None:
     st.subheader("Actions, in order")
     order = action_order(prefix, saved)
     defaults = {f"a{i}": action for i, action in enumerate(saved)}
@@ -255,6 +312,8 @@ def actions_editor(prefix: str, saved: list[ActionSpec], channel: Channel) -> No
             remove.button("", icon=":material/delete:", key=key + "remove", on_click=_remove,
                           args=(prefix, index), help="Remove")
             action_fields(key, item["kind"], defaults.get(item["uid"]), channel)
+            slots[f"actions[{index}]"] = st.empty()
+    slots["actions"] = st.empty()
     kind_col, add_col = st.columns([3, 1], vertical_alignment="bottom")
     kind = kind_col.selectbox("Add an action", list(ACTION_KINDS), format_func=ACTION_KINDS.get,
                               key=prefix + "new_kind")
@@ -304,24 +363,101 @@ def action_fields(key: str, kind: str, saved: ActionSpec | None, channel: Channe
 
 
 def message_fields(key: str, saved: MessageContent | None, channel: Channel) -> None:
-    """The private message: composer, shortcode help and a live preview."""
+    """The private message: card, composer, shortcode help, and a live preview of exactly what
+    goes in the private reply and what waits for the person's answer."""
     write, look = st.columns([3, 2], gap="medium")
     with write:
-        content = widgets.composer(key, media=True, text_label="Message",
-                                   defaults=widgets.composer_defaults(key, saved))
+        card_fields(key, saved.card if saved else None, channel)
+        widgets.composer(key, media=True, text_label="Message", defaults=widgets.composer_defaults(key, saved))
         with st.expander("Shortcodes"):
             st.markdown("Write `{{ first_name }}` to insert a value; `{{ first_name or \"there\" }}` gives a "
                         "fallback.\n\n" + "\n".join(f"- `{{{{ {name} }}}}`: {text}" for name, text in
                                                       SHORTCODES.items()))
     with look:
+        preview(message_from_state(key), channel)
+
+
+def card_fields(key: str, saved: Card | None, channel: Channel) -> None:
+    """A card (image, title, subtitle, up to 3 buttons) sent as the private reply itself, so the
+    person gets the picture with the words at once. Facebook only: Meta documents text only for
+    Instagram private replies."""
+    if channel.platform == "instagram":
+        st.caption(":material/info: Instagram private replies take text only: pictures and files wait "
+                   "until the person answers, and a card is not possible.")
+        return
+    on = drafted(st.toggle, "Send a card as the private reply (image, title, subtitle, up to 3 buttons)",
+                 key + "card_on", saved is not None)
+    if not on:
+        return
+    with st.container(border=True):
+        drafted(st.text_input, f"Card title (up to {MAX_CARD_CHARS} characters)", key + "card_title",
+                saved.title if saved else "")
+        drafted(st.text_input, f"Card subtitle (up to {MAX_CARD_CHARS} characters)", key + "card_subtitle",
+                (saved.subtitle if saved else "") or "")
+        drafted(st.text_input, "Card image URL", key + "card_image", (saved.image_url if saved else "") or "",
+                placeholder="https://…")
+        buttons = saved.buttons if saved else ()
+        for i in range(MAX_CARD_BUTTONS):
+            button = buttons[i] if i < len(buttons) else None
+            title_col, kind_col, value_col = st.columns([2, 1.2, 3])
+            with title_col:
+                drafted(st.text_input, f"Card button {i + 1} title", f"{key}cbtn{i}_title",
+                        button.title if button else "", placeholder=f"Card button {i + 1} title",
+                        label_visibility="collapsed")
+            with kind_col:
+                drafted(st.selectbox, f"Card button {i + 1} kind", f"{key}cbtn{i}_kind",
+                        "Reply" if button and button.payload else "Link", options=("Link", "Reply"),
+                        label_visibility="collapsed")
+            with value_col:
+                drafted(st.text_input, f"Card button {i + 1} value", f"{key}cbtn{i}_value",
+                        (button.url or button.payload or "") if button else "",
+                        placeholder="https://… or a reply payload", label_visibility="collapsed")
+
+
+def card_from_state(key: str) -> Card | None:
+    if not state.value(key + "card_on", False):
+        return None
+
+    def value(name: str) -> str:
+        return (state.value(key + name) or "").strip()
+    buttons = tuple(Button(title=value(f"cbtn{i}_title"), url=value(f"cbtn{i}_value") or None)
+                    if value(f"cbtn{i}_kind") != "Reply" else
+                    Button(title=value(f"cbtn{i}_title"), payload=value(f"cbtn{i}_value") or None)
+                    for i in range(MAX_CARD_BUTTONS) if value(f"cbtn{i}_title"))
+    return Card(title=value("card_title"), subtitle=value("card_subtitle") or None,
+                image_url=value("card_image") or None, buttons=buttons)
+
+
+def message_from_state(key: str) -> MessageContent:
+    return msgspec.structs.replace(widgets.composed(key, media=True), card=card_from_state(key))
+
+
+def preview(content: MessageContent, channel: Channel) -> None:
+    """What the person will see, split as it will be sent: the private reply (ONE message, Meta's
+    rule) now, the rest once they answer. Nothing is drawn that Save would refuse."""
+    problems = campaigns.message_problems(content, channel.platform)
+    if problems:
         st.caption("Preview")
-        context = {**SAMPLE, "page_name": channel.name,
-                   "channel": "Instagram" if channel.platform == "instagram" else "Messenger"}
-        try:
-            check_content_templates(content)
-            widgets.messenger_preview(render_content(content, context), page_name=channel.name)
-        except Invalid as exc:
-            st.error(str(exc))
+        st.error("Not previewed until this is fixed:\n" + "\n".join(f"- {widgets.plain(p.words)}"
+                                                                     for p in problems), icon=":material/block:")
+        return
+    context = {**SAMPLE, "page_name": channel.name,
+               "channel": "Instagram" if channel.platform == "instagram" else "Messenger"}
+    try:
+        now, later = private_reply_parts(render_content(content, context), channel.platform)
+    except Invalid as exc:
+        st.error(exc.words)
+        return
+    st.caption(":material/send: Private reply: sent now, as one message")
+    if now is None:
+        st.caption("Nothing: Instagram takes only text in a private reply. Write a text to answer now.")
+    else:
+        widgets.messenger_preview(now, page_name=channel.name)
+    if later:
+        st.caption(f":material/schedule: Waiting: {len(later)} more message{'s' if len(later) != 1 else ''} "
+                   "go out when the person answers (a private reply carries one message only)")
+        for part in later:
+            widgets.messenger_preview(part, page_name=channel.name)
 
 
 def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> CampaignSpec:
@@ -348,7 +484,7 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
 
 def action_from_state(key: str, kind: str) -> ActionSpec:
     if kind == "send_message":
-        return growth.action_from_state(key) or ActionSpec(kind=kind, message=widgets.composed(key, media=True))
+        return growth.action_from_state(key) or ActionSpec(kind=kind, message=message_from_state(key))
     if kind == "reply_comment":
         variations = [v.strip() for v in (state.value(key + "variations") or "").splitlines() if v.strip()]
         return ActionSpec(kind=kind, text=(state.value(key + "text") or "").strip(), variations=variations)
@@ -375,13 +511,15 @@ def footer(campaign_id: int | None, spec: CampaignSpec, saved: CampaignSpec, pre
     st.divider()
     dry_key = prefix + "dry_run"
     save_col, dry_col, live_col = st.columns(3)
-    if save_col.button("Save", icon=":material/save:", key=prefix + "save"):
+    if save_col.button("Save", icon=":material/save:", key=prefix + "save") \
+            and not refused(problems_of(spec), prefix, "Not saved"):
         _save(campaign_id, msgspec.structs.replace(spec, is_active=active), prefix, "Saved.")
-    if dry_col.button("Dry run", icon=":material/science:", key=prefix + "dry"):
+    if dry_col.button("Dry run", icon=":material/science:", key=prefix + "dry") \
+            and not refused(problems_of(spec), prefix, "Fix this first"):
         try:
             st.session_state[dry_key] = (fingerprint(spec), story_triggers.dry_run_any(spec, campaign_id=campaign_id))
         except Invalid as exc:
-            st.error(f"Fix this first: {exc}")
+            st.error(f"Fix this first: {exc.words}")
     tested = st.session_state.get(dry_key, (None, None))
     current = tested[0] == fingerprint(spec)
     if active:
@@ -448,7 +586,10 @@ def _send_to_past_comments(campaign_id: int) -> None:
 def _save(campaign_id: int | None, spec: CampaignSpec, prefix: str, done: str) -> None:
     try:
         saved = campaigns.save(spec, campaign_id)
-    except (Invalid, NotFound) as exc:
+    except Invalid as exc:
+        st.error(f"Not saved: {exc.words}")
+        return
+    except NotFound as exc:
         st.error(f"Not saved: {exc}")
         return
     for key in [k for k in state.drafts() if k.startswith(prefix)]:  # the saved campaign is the truth now
@@ -477,6 +618,11 @@ def dry_run_report(report: campaigns.DryRunReport, current: bool) -> None:
                         f"“{widgets.plain(sample.comment_text or '')}”")
             for text in sample.messages:
                 st.markdown(f":material/reply: {widgets.plain(text)}")
+            if sample.held:
+                st.caption(":material/schedule: Waiting until the person answers (a private reply is one "
+                           "message):")
+                for text in sample.held:
+                    st.markdown(f":material/schedule: {widgets.plain(text)}")
     st.caption("Nothing was sent.")
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 from peewee import DoesNotExist
 
 from bot import commands, queries
-from bot.core.compose import MAX_ATTACHMENTS, MediaAttachment
+from bot.core.compose import MAX_ATTACHMENTS, MediaAttachment, stored_part_words
 from bot.core.errors import Invalid, NotFound
 from bot.queries import ConversationView, MessageView
 from bot.staff import drafts
@@ -275,7 +275,7 @@ def ledger(view: ConversationView, user_id: int) -> None:
                     st.caption(f"Step {step.position + 1}: {step.status}"
                                + (f" · {widgets.plain(step.detail)}" if step.detail else ""))
                     for message in step.messages:
-                        text = widgets.plain((message.text or "")[:60])
+                        text = widgets.plain(stored_part_words(message.text, message.attachments)[:80])
                         st.caption(f"↳ {text} · {widgets.status_line(message)}")
 
 

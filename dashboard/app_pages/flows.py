@@ -10,7 +10,7 @@ import streamlit as st
 from bot.automation.flows import spec, store
 from bot.core.errors import Invalid, NotFound
 from bot.staff.permissions import Action
-from dashboard import state
+from dashboard import state, widgets
 
 PICK = "sd_flow_pick"
 LAST = "sd_flow_last"  # the flow last picked or saved: a widget's own state is dropped between pages
@@ -57,7 +57,7 @@ def preview(text: str) -> None:
     try:
         st.graphviz_chart(spec.to_dot(spec.from_text(text)))
     except Invalid as exc:
-        st.caption(f"No diagram yet: {exc.field}: {exc.problem}")
+        st.caption(f"No diagram yet: {widgets.plain(exc.words)}")
 
 
 def import_box() -> None:
@@ -69,7 +69,7 @@ def import_box() -> None:
         try:
             name = state.with_db(store.import_text)(upload.getvalue().decode("utf-8"), fmt).name
         except Invalid as exc:
-            st.error(f"{exc.field}: {exc.problem}")
+            st.error(f"Not imported: {widgets.plain(exc.words)}")
             return
         state.notice(f"Imported the flow {name}.")
         remember(name)
@@ -102,8 +102,10 @@ def editor(names: dict[str, int]) -> None:
     if save.button("Validate and save", type="primary", key="sd_flow_save"):
         try:
             name = save_text(text, flow_id)
-        except (Invalid, NotFound) as exc:
-            st.error(f"{getattr(exc, 'field', 'flow')}: {getattr(exc, 'problem', exc)}")
+        except Invalid as exc:
+            st.error(f"Not saved: {widgets.plain(exc.words)}")
+        except NotFound as exc:
+            st.error(f"Not saved: {exc}")
         else:
             state.notice(f"Saved the flow {name}.")
             remember(name)

@@ -1,5 +1,8 @@
 """Campaign numbers, counted by `campaign_stats.funnel` from stored facts: the funnel, a
-per-day series, failures by Meta's reason, why comments were skipped, and each action."""
+per-day series, failures by Meta's reason, why comments were skipped, and each action.
+
+One unit per chart, said on the chart: the funnel and the per-day series count people (one per
+comment the campaign handled), the failures and the per-action table count message parts."""
 
 from __future__ import annotations
 
@@ -32,10 +35,12 @@ for cell, stage in zip(cells, widgets.FUNNEL_STAGES, strict=True):
 
 chart, daily = st.columns(2, gap="large")
 with chart:
-    st.subheader("Funnel")
+    st.subheader("Funnel: people")
+    st.caption("People at each stage: one per comment the campaign answered.")
     widgets.funnel_chart(funnel)
 with daily:
-    st.subheader("Per day")
+    st.subheader("Per day: people")
+    st.caption("People per day, each counted once per stage, on the day they reached it.")
     if funnel.per_day:
         widgets.daily_chart(funnel.per_day)
     else:
@@ -43,7 +48,7 @@ with daily:
 
 failures, skipped = st.columns(2, gap="large")
 with failures:
-    st.subheader("Failures by reason")
+    st.subheader("Failures by reason: message parts")
     if funnel.failures:
         frame = pd.DataFrame([{"Reason": widgets.failure_words(reason, None), "Messages": count}
                               for reason, count in sorted(funnel.failures.items(), key=lambda i: -i[1])])
@@ -60,10 +65,14 @@ with skipped:
     else:
         st.caption("Every comment seen so far matched.")
 
-st.subheader("By action")
-st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_", " "), "Queued": a.queued,
-                            "Sent": a.sent, "Delivered": a.delivered, "Read": a.read, "Clicked": a.clicked,
-                            "Refused": a.refused, "Failed": a.failed} for a in funnel.actions]),
+st.subheader("By action: message parts")
+st.caption("Counted in message parts, one per message Meta receives: a text with its buttons, a card, or one "
+           "attachment. A private message with a picture is 2 parts (the picture waits for the person's "
+           "answer). Only the last column counts people.")
+st.dataframe(pd.DataFrame([{"Step": a.position + 1, "Action": a.kind.replace("_", " "), "Parts queued": a.queued,
+                            "Parts sent": a.sent, "Parts delivered": a.delivered, "Parts read": a.read,
+                            "Parts refused": a.refused, "Parts failed": a.failed, "People who clicked": a.clicked}
+                           for a in funnel.actions]),
              hide_index=True, width="stretch")
 if funnel.moderated:  # issue 22: likes and hides, and those refused or failed
     st.caption("Comments moderated: " + " · ".join(f"{label.replace('_', ' ')} {count}"

@@ -134,3 +134,9 @@ def test_the_flow_picker_keeps_the_saved_flow(desk, admin_app) -> None:
     admin_app.switch_page("app_pages/inbox.py").run()
     admin_app.switch_page("app_pages/flows.py").run()
     assert admin_app.selectbox(key="sd_flow_pick").value == "welcome"
+    broken = "name: welcome\nstart: hello\nstates:\n  hello:\n    message: {text: \"Hi\"\n  other: 1\n"
+    admin_app.text_area(key="sd_flow_yaml_welcome").input(broken)
+    admin_app.button(key="sd_flow_save").click().run()  # invalid YAML: where and what, not a parser dump
+    [error] = [e.value.replace("\\", "") for e in admin_app.error]
+    assert error == ("Not saved: The YAML cannot be read on line 6, column 3: expected ',' or '}', but got "
+                     "'<scalar>' (while parsing a flow mapping) — the line reads \"other: 1\""), error

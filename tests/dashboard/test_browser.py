@@ -135,17 +135,23 @@ def test_staff_reply_from_the_dashboard_reaches_the_customer(desk: Stack, page: 
     shot(page, "02-conversation")
 
 
-def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object) -> None:
+def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object, dashboard_url: str) -> None:
+    """The editor shows what goes in the private reply (a card) and what waits for the person's
+    answer (the text, a picture); the screenshot is test-artifacts/campaign-editor.png."""
     from bot.automation import campaigns
     from bot.automation.campaigns import ActionSpec, CampaignSpec
-    from bot.core.compose import MessageContent
+    from bot.core.compose import Button, Card, MediaAttachment, MessageContent
     from bot.platform import registry as channels
-    from bot.platform.models import Campaign
+    from bot.platform.models import Campaign, Message
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)
+    picture = f"{dashboard_url}/favicon.png"  # an image the browser can load without the internet
     campaigns.save(CampaignSpec(name="Sneaker coupon", channel_id=channel.id, actions=[
-        ActionSpec(kind="send_message", message=MessageContent(text="Hello!"))]))
+        ActionSpec(kind="send_message", message=MessageContent(
+            card=Card(title="Red sneakers for {{ first_name }}", subtitle="10% off this week", image_url=picture,
+                      buttons=(Button(title="Shop now", url="https://shop.example/red"),)),
+            text="Hello!", attachments=(MediaAttachment(type="image", url=picture),)))]))
     customer = desk.control("customers", account_id=account, name="Sam Shopper")["user_id"]
     post = desk.control("posts", account_id=account, message="New red sneakers!")["post_id"]
 
@@ -158,7 +164,13 @@ def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object) -
     page.get_by_role("button", name="Dry run").click()
     page.get_by_text("Dry run: the last 7 days of comments").wait_for()
     page.get_by_text("here is your 10% coupon").first.wait_for()  # the live preview
-    shot(page, "04-campaign-editor")
+    page.get_by_text("Private reply: sent now, as one message").wait_for()
+    page.get_by_text("Waiting: 2 more messages go out when the person answers").wait_for()
+    page.get_by_text("Red sneakers for Ana").wait_for()  # the card, drawn with the sample values
+    page.set_viewport_size({"width": 1440, "height": 1500})  # the action, its card and its preview at once
+    page.get_by_text("1. Send a private message").evaluate("e => e.scrollIntoView({block: 'start'})")
+    shot(page, "campaign-editor")
+    page.set_viewport_size({"width": 1440, "height": 1000})
     page.get_by_role("button", name="Activate").click()
     page.get_by_text("Saved and activated").wait_for()
 
@@ -166,9 +178,12 @@ def test_staff_edit_dry_run_and_activate_a_campaign(desk: Stack, page: object) -
     assert saved
     desk.control("comment", account_id=account, post_id=post, user_id=customer, text="Want!")
     sent = wait_until(lambda: [s for s in desk.sandbox_get("sent", account_id=account)["sent"]
-                               if "RED10" in str(s["body"])], 30, what="the private reply")
-    assert "Hi Sam, here is your 10% coupon: RED10" in str(sent[0]["body"])
-    assert sent[0]["private_reply"]
+                               if s["private_reply"]], 30, what="the private reply")
+    [card] = sent[0]["body"]["message"]["attachment"]["payload"]["elements"]
+    assert (card["title"], card["image_url"]) == ("Red sneakers for Sam", picture)
+    held = desk.wait(lambda: list(Message.select().where(Message.status == "held").order_by(Message.id)),
+                     what="the held parts")
+    assert held[0].text == "Hi Sam, here is your 10% coupon: RED10" and held[1].attachments[0]["url"] == picture
 
 
 def session_cookies(page: object) -> list[dict]:

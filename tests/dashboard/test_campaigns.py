@@ -69,20 +69,83 @@ def test_changing_after_the_dry_run_needs_a_new_one(desk, admin_app) -> None:
     assert "The settings changed since this dry run" in texts(app)
 
 
-def test_invalid_campaign_is_not_saved_and_names_the_field(desk, admin_app) -> None:
+def previews(app: AppTest) -> str:
+    return str([h.proto.body for h in app.get("html")])
+
+
+def shown(app: AppTest) -> str:
+    """The page's words as people read them (markdown escapes such as `\\:` removed)."""
+    return texts(app).replace("\\", "").replace("\u2060", "")
+
+
+def errors(app: AppTest) -> list[str]:
+    return [e.value.replace("\\", "") for e in app.error]
+
+
+def test_every_problem_next_to_its_field_and_the_preview_refuses_them(desk, admin_app) -> None:
     from bot.platform.models import Campaign
 
     app = new_editor(admin_app)
     prefix = "cenew_"
     app.text_input(key=prefix + "name").input("Broken")
     app.button(key=prefix + "save").click().run()
-    assert "Not saved: actions: add at least one action" in texts(app)
+    assert "Not saved: 1 problem, shown next to the fields." in shown(app)
+    assert "- Actions: add at least one action" in errors(app)  # under the actions
     message = add_action(app, prefix, "send_message")
-    app.text_area(key=message + "text").input("Hi {{ frist_name }}").run()
-    assert "unknown shortcode(s) frist_name" in texts(app)  # shown at once, in the preview
+    app.text_area(key=message + "text").input("Hi {{ frist_name }}")
+    app.text_input(key=message + "btn0_title").input("A thirty character long title!")
+    app.text_input(key=message + "btn0_value").input("https://shop.example")
+    app.text_input(key=message + "att0_url").input("not a url").run()
+    page = shown(app)
+    assert "Not previewed until this is fixed" in page  # the preview refuses what Save refuses
+    assert "button 1: title is longer than 20 characters" in page
+    assert "attachment 1: URL must be an http:// or https:// url with a host" in page
+    assert "not a url" not in previews(app) and "A thirty character" not in previews(app)
     app.button(key=prefix + "dry").click().run()
-    assert "Fix this first: actions[0].message.text: unknown shortcode(s) frist_name" in texts(app)
+    page = shown(app)
+    assert "Fix this first: 3 problems, shown next to the fields." in page  # all at once, 1-based
+    assert "Action 1: text: unknown shortcode(s) frist_name" in page
+    assert "Action 1, attachment 1: URL must be an http:// or https:// url with a host" in page
+    assert "Action 1, button 1: title is longer than 20 characters" in page
+    beside = [e for e in errors(app) if e.startswith("- Action 1")]
+    assert len(beside) == 1 and beside[0].count("\n- ") == 2  # the three, in the action's own box
+    assert "actions[0]" not in page
     assert Campaign.select().count() == 0
+
+
+def test_card_preview_and_dry_run_say_what_goes_now_and_what_waits(desk, admin_app) -> None:
+    from bot.platform.models import Campaign, Comment
+
+    account = desk.page["page_id"]
+    post = desk.control("posts", account_id=account, message="Boots")["post_id"]
+    comment(desk, post, desk.control("customers", account_id=account, name="Ann Early")["user_id"], "price?")
+    wait_until(lambda: Comment.select().count() == 1, 20, what="the comment stored")
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Card")
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Hi {{ first_name }}! Code: SPRING").run()
+    assert "Private reply: sent now, as one message" in shown(app)
+    assert "Waiting" not in shown(app)
+    app.text_input(key=message + "att0_url").input("https://cdn.example/shoe.png").run()
+    assert "Waiting: 1 more message go" in shown(app)  # the picture cannot ride in the private reply
+    app.toggle(key=message + "card_on").set_value(True).run()
+    app.text_input(key=message + "card_title").input("Spring sale, {{ first_name }}")
+    app.text_input(key=message + "card_image").input("https://cdn.example/card.png")
+    app.text_input(key=message + "cbtn0_title").input("Shop")
+    app.text_input(key=message + "cbtn0_value").input("https://shop.example").run()
+    assert "Spring sale, Ana" in previews(app) and "https://cdn.example/card.png" in previews(app)
+    assert "Waiting: 2 more messages go out when the person answers" in shown(app)
+    app.button(key=prefix + "dry").click().run()
+    page = shown(app)
+    assert "Card: Spring sale, Ann (image https://cdn.example/card.png) [buttons: Shop]" in page
+    assert "Waiting until the person answers" in page
+    assert "Hi Ann! Code: SPRING" in page and "Image: https://cdn.example/shoe.png" in page
+    app.button(key=prefix + "save").click().run()
+    assert not app.exception, app.exception
+    from bot.automation import campaigns
+    [action] = campaigns.spec_of(Campaign.get(Campaign.name == "Card")).actions
+    assert action.message.card.title == "Spring sale, {{ first_name }}"
 
 
 def test_post_picker_lists_the_page_posts(desk, admin_app) -> None:

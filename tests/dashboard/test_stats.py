@@ -35,3 +35,10 @@ def test_funnel_of_a_campaign(desk, admin_app) -> None:
     assert "The comment contains none of the required words." in str(admin_app.dataframe[0].value)
     assert len(admin_app.get("vega_lite_chart")) == 2  # the funnel and the per-day series
     assert "No failures." in texts(admin_app)
+    page = texts(admin_app)  # one unit per chart, said on it
+    assert "Funnel: people" in page and "Per day: people" in page and "By action: message parts" in page
+    charts = [str(c.proto.spec) for c in admin_app.get("vega_lite_chart")]
+    assert all('"title": "People"' in chart or '"title":"People"' in chart for chart in charts), charts
+    by_action = admin_app.dataframe[-1].value
+    assert list(by_action.columns)[2:4] == ["Parts queued", "Parts sent"]
+    assert by_action.columns[-1] == "People who clicked"

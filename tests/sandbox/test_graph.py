@@ -190,13 +190,22 @@ INVALID_BODIES: list[tuple[str, dict[str, Any], str]] = [
         "http(s)",
     ),
     (
-        "generic template",
+        "generic template without cards",
         {
             "message": {
                 "attachment": {"type": "template", "payload": {"template_type": "generic", "elements": []}}
             }
         },
-        "only button",
+        "must have 1 to 10 elements",
+    ),
+    (
+        "unknown template",
+        {
+            "message": {
+                "attachment": {"type": "template", "payload": {"template_type": "receipt", "elements": []}}
+            }
+        },
+        "only button and generic",
     ),
 ]
 
@@ -389,6 +398,44 @@ def test_instagram_private_reply_refuses_media_but_takes_text(sandbox: Sandbox, 
         {"recipient": {"comment_id": comment_id}, "message": {"text": "Check your DMs"}},
     )
     assert sent.json()["recipient_id"] == world.igsid
+
+
+def _card(**element: Any) -> dict[str, Any]:
+    card = {"title": "Summer sale", "subtitle": "10% off", "image_url": "https://cdn.example.com/c.png",
+            "buttons": [{"type": "postback", "title": "Talk", "payload": "TALK"}], **element}
+    return {"type": "template", "payload": {"template_type": "generic", "elements": [card]}}
+
+
+@pytest.mark.parametrize(
+    ("element", "problem"),
+    [
+        ({"title": "t" * 81}, "[title] must be at most 80"),
+        ({"subtitle": "s" * 81}, "[subtitle] must be at most 80"),
+        ({"title": ""}, "[title] is required"),
+        ({"image_url": "not a url"}, "[image_url] must be an http(s) URL"),
+        ({"buttons": [{"type": "postback", "title": "b", "payload": "B"}] * 4}, "at most 3 buttons"),
+        ({"buttons": [{"type": "postback", "title": "b" * 21, "payload": "B"}]}, "[title] must be at most 20"),
+    ],
+)
+def test_facebook_private_reply_takes_a_card_within_metas_limits(
+    sandbox: Sandbox, world: World, element: dict[str, Any], problem: str
+) -> None:
+    comment_id = comment(sandbox, world.page_id, world.post_id, world.psid)
+    refused = sandbox.send(world.token, world.page_id,
+                           {"recipient": {"comment_id": comment_id}, "message": {"attachment": _card(**element)}})
+    error = error_of(refused)
+    assert error["code"] == 100 and problem in error["message"], error
+    sent = sandbox.send(world.token, world.page_id,
+                        {"recipient": {"comment_id": comment_id}, "message": {"attachment": _card()}})
+    assert sent.status_code == 200 and sent.json()["recipient_id"] == world.psid
+
+
+def test_instagram_private_reply_refuses_a_card(sandbox: Sandbox, world: World) -> None:
+    comment_id = comment(sandbox, world.ig_id, world.media_id, world.igsid)
+    refused = sandbox.send(world.token, world.page_id,
+                           {"recipient": {"comment_id": comment_id}, "message": {"attachment": _card()}})
+    error = error_of(refused)
+    assert error["code"] == 100 and "Instagram private reply" in error["message"]
 
 
 # Public replies and hiding

@@ -124,21 +124,60 @@ def from_text(text: str, fmt: Literal["yaml", "json"] = "yaml") -> FlowSpec:
     try:
         raw = json.loads(text) if fmt == "json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise Invalid("document", f"not valid {fmt.upper()}: {exc}") from None
+        raise _unreadable(exc, text, fmt) from None
     return from_data(raw)
+
+
+def _unreadable(exc: Exception, text: str, fmt: str) -> Invalid:
+    """Where the document cannot be read and why, in a sentence (line and column counted from 1,
+    the line quoted), instead of the parser's multi-line dump."""
+    line = column = None
+    what = "it cannot be read"
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        line, column = exc.problem_mark.line + 1, exc.problem_mark.column + 1
+        what = exc.problem or what
+        if exc.context:
+            what += f" ({exc.context})"
+    elif isinstance(exc, json.JSONDecodeError):
+        line, column, what = exc.lineno, exc.colno, exc.msg
+    if line is None:
+        return Invalid("document", f"the {fmt.upper()} cannot be read: {what}")
+    lines = text.splitlines()
+    quoted = f' — the line reads "{lines[line - 1].strip()[:80]}"' if 0 < line <= len(lines) else ""
+    return Invalid("document", f"the {fmt.upper()} cannot be read on line {line}, column {column}: {what}{quoted}")
 
 
 def from_data(raw: Any) -> FlowSpec:
     """Typed flow from plain data (decoded JSON or YAML)."""
     if not isinstance(raw, dict):
-        raise Invalid("document", "must be a mapping with name, start and states")
+        raise Invalid("document", "the flow must be a mapping with name, start and states")
     try:
         return msgspec.convert(raw, FlowSpec)
     except msgspec.ValidationError as exc:
         path = _validation_path(str(exc))
         if path.startswith("states[...]"):  # msgspec hides dict keys: find the state by itself
             path = path.replace("states[...]", f"states.{_bad_state(raw.get('states') or {})}", 1)
-        raise Invalid(path, str(exc).split(" - at `")[0]) from None
+        problem = _plain_problem(str(exc).split(" - at `")[0])
+        raise Invalid(path, f"the flow {problem}" if path == "document" else problem) from None
+
+
+TYPE_WORDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
+              "array": "a list", "object": "a mapping", "null": "empty"}
+
+
+def _plain_problem(message: str) -> str:
+    """msgspec's "Expected `str`, got `int`" and friends, in people's words."""
+    found = re.fullmatch(r"Expected `([^`]+)`, got `([^`]+)`", message)
+    if found:
+        wanted = " or ".join(TYPE_WORDS.get(w.strip(), w.strip()) for w in found[1].split("|"))
+        return f"must be {wanted}, not {TYPE_WORDS.get(found[2], found[2])}"
+    found = re.fullmatch(r"Object missing required field `([^`]+)`", message)
+    if found:
+        return f"is missing the required field {found[1]}"
+    found = re.fullmatch(r"Object contains unknown field `([^`]+)`", message)
+    if found:
+        return f"has a field flows do not know: {found[1]}"
+    return message
 
 
 def _validation_path(message: str) -> str:

@@ -13,11 +13,11 @@ from bot import commands, jobs, queries
 from bot.automation import campaign_stats, campaigns
 from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.automation.router import FollowUps
-from bot.core.compose import Button, MediaAttachment, MessageContent
+from bot.core.compose import Button, Card, MediaAttachment, MessageContent
 from bot.core.errors import Invalid
 from bot.inbound import pauses
 from bot.platform.db import connection
-from bot.platform.models import ButtonClick, CampaignRun, Channel, Comment, InboundEvent, Message
+from bot.platform.models import CampaignRun, Channel, Comment, InboundEvent, Message
 from tests.servers import Stack
 
 
@@ -225,24 +225,57 @@ states:
 """
 
 
-def test_payload_button_tap_starts_the_flow_and_is_counted(stack: Stack) -> None:
+def test_card_private_reply_then_held_parts_go_before_the_flow_its_tap_starts(stack: Stack) -> None:
+    """A card is the one private reply (the sandbox validates the generic template over HTTP); the
+    text and image wait; the person taps the card's button: the held parts go first, and the bot
+    flow the tap starts speaks after them (its message waits, parked, until they are done)."""
     from bot.automation.flows import store as flow_store
+    from bot.inbound import ingest
 
     with connection():
         flow_store.import_text(TALK_FLOW, "yaml")
     post = new_post(stack)
-    campaign_id = make_campaign(stack, post)
+    spec = CampaignSpec(name="Card", channel_id=page_channel(stack), is_active=True, actions=[ActionSpec(
+        kind="send_message", message=MessageContent(
+            card=Card(title="Summer sale, {{ first_name }}", subtitle="10% off", image_url="https://cdn.example/c.png",
+                      buttons=(Button(title="Shop now", url="https://shop.example/sale"),
+                               Button(title="Talk to us", payload="TALK"))),
+            text="Your code: SHOES10", attachments=(MediaAttachment(type="image", url="https://cdn.example/s.png"),)))])
+    with connection():
+        campaign_id = campaigns.save(spec).id
     user = commenter(stack)
     comment(stack, post, user)
     stack.wait(lambda: len(private_replies(stack)) == 1, what="private reply")
-    mid = private_replies(stack)[0]["message_id"]
-    stack.control("postback", account_id=stack.page["page_id"], user_id=user, mid=mid, button_index=1)
-    stack.wait(lambda: ButtonClick.select().count() == 1, what="click")
-    bot_said = stack.wait(lambda: Message.get_or_none((Message.author == "bot") & (Message.status == "sent")),
-                          what="the flow's first message")
-    assert bot_said.text == "A person from our team will answer shortly."
+    settled(stack)
+    payload = private_replies(stack)[0]["body"]["message"]["attachment"]["payload"]
+    assert payload["template_type"] == "generic"
+    [card] = payload["elements"]
+    assert (card["title"], card["subtitle"], card["image_url"]) == ("Summer sale, Cole", "10% off",
+                                                                    "https://cdn.example/c.png")
+    tap = card["buttons"][1]["payload"]
+    assert tap.endswith(":TALK")
     with connection():
+        held = [m.id for m in Message.select().where(Message.status == "held").order_by(Message.id)]
+    assert len(held) == 2  # the text, then the image
+    stack.stop_workers()  # apply the tap here, to see what it makes sendable at once
+    stack.control("postback", account_id=stack.page["page_id"], user_id=user, payload=tap, title="Talk to us")
+    stack.wait(lambda: ingest.unprocessed_deliveries(older_than_ms=0, limit=1), what="the tap stored")
+    with connection():
+        ingest.expand_next()
+        follow = FollowUps()
+        for row in InboundEvent.select().where(InboundEvent.status == "pending").order_by(InboundEvent.id):
+            follow.extend(jobs.apply_event(row))
+        bot_said = Message.get(Message.author == "bot")
+        assert follow.send == [held[0]] and bot_said.status == "queued"  # the bot waits behind the held parts
+    stack.restart_workers()
+    jobs.dispatch(follow)
+    stack.wait(lambda: Message.get_by_id(bot_said.id).status == "sent", what="the flow's first message")
+    order = [s["message_id"] for s in stack.sandbox_get("sent")["sent"] if not s["private_reply"]]
+    with connection():
+        mids = [Message.get_by_id(i).mid for i in [*held, bot_said.id]]
         funnel = campaign_stats.funnel(campaign_id)
+    assert [order.index(mid) for mid in mids] == sorted(order.index(mid) for mid in mids)
+    assert bot_said.text == "A person from our team will answer shortly."
     assert funnel.clicked == 1 and funnel.actions[0].clicked == 1
 
 

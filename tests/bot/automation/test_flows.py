@@ -431,3 +431,18 @@ def test_a_flow_start_waits_for_the_dm_thread_stepping_the_same_bot_state(pg_url
     with connection():
         state = BotState.get(BotState.conversation == thread)
     assert (state.flow_name, state.state, state.step) == ("coupon", "start", 2)  # both steps counted
+
+
+def test_unreadable_documents_say_where_and_what_in_peoples_words() -> None:
+    from bot.automation.flows import spec as flow_spec
+
+    with pytest.raises(Invalid) as yaml_error:
+        flow_spec.from_text("name: x\nstart: a\n  bad: : indent\n")
+    assert yaml_error.value.words == ("The YAML cannot be read on line 3, column 6: mapping values are not allowed "
+                                      "here — the line reads \"bad: : indent\"")
+    with pytest.raises(Invalid) as json_error:
+        flow_spec.from_text('{"name": "x",\n "start": }', "json")
+    assert json_error.value.words.startswith("The JSON cannot be read on line 2, column 11: Expecting value")
+    with pytest.raises(Invalid) as typed:
+        flow_spec.from_text("name: 5\nstart: a\nstates: {a: {message: {text: hi}}}\n")
+    assert typed.value.words == "Name must be text, not a whole number"
