@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+COUNTING = Path(__file__).resolve().parent / "counting"
 PG_BASE = os.environ.get("SOCIALDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_SECRET = "bench-app-secret"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -109,10 +110,17 @@ def redis_server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def socialdesk_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+def socialdesk_env(database_url: str, redis_url: str | None, *, root: Path = ROOT,
+                   count_dir: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment socialdesk's processes run with. `root` is the source tree they run
+    (another revision's worktree for a baseline); with `count_dir` every process counts its SQL
+    statements and queue messages there (`bench/counting/sitecustomize.py`, see `Counts`)."""
     env = {**os.environ, "DATABASE_URL": database_url, "META_APP_SECRET": APP_SECRET,
            "META_VERIFY_TOKEN": "bench-verify-token", "SOCIALDESK_SECRET_KEY": SECRET_KEY,
-           "SOCIALDESK_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+           "SOCIALDESK_LOG_LEVEL": "WARNING", "PYTHONPATH": str(root)}
+    if count_dir is not None:
+        env["PYTHONPATH"] = f"{COUNTING}{os.pathsep}{root}"
+        env["SOCIALDESK_BENCH_COUNT_DIR"] = str(count_dir)
     if redis_url:
         env["REDIS_URL"] = redis_url
     env.update(extra)
@@ -203,11 +211,12 @@ class Processes:
     """The processes of one benchmark run, all stopped on exit."""
 
     started: list[Process] = field(default_factory=list)
+    root: Path = ROOT  # the source tree the processes run from
     logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="socialdesk-bench-")))
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Process:
         log = self.logdir / f"{name}.log"
-        popen = subprocess.Popen(list(argv), cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        popen = subprocess.Popen(list(argv), cwd=self.root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                  start_new_session=True)
         process = Process(name, popen, log)
         self.started.append(process)
@@ -235,12 +244,61 @@ class Processes:
 
 
 @contextmanager
-def processes() -> Iterator[Processes]:
-    running = Processes()
+def processes(root: Path = ROOT) -> Iterator[Processes]:
+    running = Processes(root=root)
     try:
         yield running
     finally:
         running.stop_all()
+
+
+@dataclass
+class Counts:
+    """SQL statements (by "table VERB") and queue messages (by job) our processes sent so far,
+    summed over the per-process files `bench/counting/sitecustomize.py` writes (every 0.5 s)."""
+
+    sql: dict[str, int] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, directory: Path, exclude: Sequence[int] = ()) -> Counts:
+        total = cls()
+        for path in directory.glob("*.json"):
+            if int(path.stem) in exclude:
+                continue
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for kind in ("sql", "jobs"):
+                bucket = getattr(total, kind)
+                for key, count in data[kind].items():
+                    bucket[key] = bucket.get(key, 0) + count
+        return total
+
+    def minus(self, before: Counts) -> Counts:
+        return Counts({k: v - before.sql.get(k, 0) for k, v in self.sql.items() if v - before.sql.get(k, 0)},
+                      {k: v - before.jobs.get(k, 0) for k, v in self.jobs.items() if v - before.jobs.get(k, 0)})
+
+
+def count_rows(counts: dict[str, int], per: int, by_table: bool = False) -> list[list[str]]:
+    """Rows "name | total | per unit", largest first; `by_table` folds "table VERB" into tables
+    and lists the verbs."""
+    if by_table:
+        folded: dict[str, int] = {}
+        verbs: dict[str, dict[str, int]] = {}
+        for key, count in counts.items():
+            name, _, verb = key.partition(" ")
+            folded[name] = folded.get(name, 0) + count
+            verbs.setdefault(name, {})[verb] = verbs.get(name, {}).get(verb, 0) + count
+        rows = [[name, str(count), f"{count / per:.2f}",
+                 ", ".join(f"{v} {c / per:.2f}" for v, c in sorted(verbs[name].items(), key=lambda i: -i[1]))]
+                for name, count in sorted(folded.items(), key=lambda item: -item[1])]
+    else:
+        rows = [[name, str(count), f"{count / per:.2f}"]
+                for name, count in sorted(counts.items(), key=lambda item: -item[1])]
+    total = sum(counts.values())
+    return [*rows, ["total", str(total), f"{total / per:.2f}", *([""] if by_table else [])]]
 
 
 def wait_http(url: str, timeout: float = 60, process: Process | None = None) -> None:

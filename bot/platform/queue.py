@@ -23,6 +23,7 @@ from dramatiq.middleware import Middleware
 from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
+from bot.platform import cache
 from bot.platform.db import db
 from bot.platform.heartbeat import WorkerHeartbeat
 
@@ -103,6 +104,7 @@ class DatabaseConnection(Middleware):
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
                               result: Any = None, exception: BaseException | None = None) -> None:
+        cache.end_job()
         if not db.is_closed():
             db.close()
 

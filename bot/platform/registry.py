@@ -8,7 +8,7 @@ event, so a change takes effect at once.
 from __future__ import annotations
 
 from bot.core.errors import NotFound
-from bot.platform import runtime
+from bot.platform import cache, runtime
 from bot.platform.models import Channel
 
 TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "human_agent", "notify_postbacks",
@@ -27,9 +27,15 @@ def channel_for(platform: str, account_id: str) -> Channel | None:
     """The active channel receiving webhooks for (platform, account id), or None."""
     if "\x00" in account_id:  # no account has such an id, and PostgreSQL refuses NUL even in a query
         return None
-    return (Channel.select()
-            .where((Channel.platform == platform) & (Channel.account_id == account_id) & Channel.is_active)
-            .first())
+    return cache.cached("channel_for", (platform, account_id), lambda: (
+        Channel.select().where((Channel.platform == platform) & (Channel.account_id == account_id)
+                               & Channel.is_active).first()))
+
+
+def channel_by_id(channel_id: int) -> Channel:
+    """A channel by id, from this process's copy when the job has read the configuration version
+    (`bot.platform.cache`): the hot paths' `message.channel` without a statement each."""
+    return cache.cached("channel", channel_id, lambda: Channel.get_by_id(channel_id))
 
 
 TOUCH_EVERY_MS = 5_000
