@@ -29,6 +29,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTING = Path(__file__).resolve().parent / "counting"
+OURS = "ours: the above together"
 PG_BASE = os.environ.get("SOCIALDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_SECRET = "bench-app-secret"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -188,6 +189,30 @@ def command_cpu_seconds(comm: str) -> float:
     return total
 
 
+def database_backends(database_url: str) -> list[int]:
+    """The PostgreSQL backends connected to this run's own database (the server is shared: the
+    other backends' CPU is not ours)."""
+    import psycopg2
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        return [pid for (pid,) in cur.fetchall()]
+
+
+def listening_process(comm: str, port: int) -> list[int]:
+    """The `comm` process started with `--port <port>` (this run's private redis-server)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+            if comm.encode() in argv[0] and str(port).encode() in argv:
+                found.append(int(cmdline.parent.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def machine_busy_seconds() -> float:
     """CPU time all cores spent busy since boot (/proc/stat): with the per-process figures it
     shows what PostgreSQL, Redis and the load generator took."""
@@ -232,11 +257,21 @@ class Processes:
             rows.append([process.name, str(len(process.tree())), f"{largest:.0f}", f"{total:.0f}"])
         return rows
 
-    def cpu_snapshot(self) -> dict[str, float]:
-        return {**{p.name: p.cpu_seconds() for p in self.started},
-                "postgresql (all its processes)": command_cpu_seconds("postgres"),
-                "redis-server (all)": command_cpu_seconds("redis-server"),
-                "machine": machine_busy_seconds()}
+    def cpu_snapshot(self, database_url: str | None = None, redis_url: str | None = None) -> dict[str, float]:
+        """CPU seconds so far: each started process tree, and (given this run's database and Redis)
+        the PostgreSQL backends of its database and its redis-server; their sum is "ours", what
+        one run costs whatever else the (shared) machine does. Then the whole machine."""
+        snapshot = {p.name: p.cpu_seconds() for p in self.started}
+        if database_url:
+            snapshot["postgresql (this database's backends)"] = sum(
+                cpu_seconds(pid) for pid in database_backends(database_url))
+        if redis_url:
+            port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+            snapshot["redis-server (this run's)"] = sum(cpu_seconds(pid) for pid in listening_process("redis", port))
+        if database_url or redis_url:
+            snapshot[OURS] = sum(snapshot.values())
+        return {**snapshot, "postgresql (all its processes)": command_cpu_seconds("postgres"),
+                "redis-server (all)": command_cpu_seconds("redis-server"), "machine": machine_busy_seconds()}
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
@@ -355,7 +390,7 @@ def cpu_table(before: dict[str, float], after: dict[str, float], per: int, unit:
     rows = []
     for name in after:
         used = after[name] - before.get(name, 0.0)
-        label = "whole machine (incl. PostgreSQL, Redis, load)" if name == "machine" else name
+        label = "whole machine (shared: other people's work too)" if name == "machine" else name
         rows.append([label, f"{used:.1f}", f"{used * 1000 / per:.2f}" if per else "-"])
     return table("CPU used during the run", ["process", "CPU s", f"CPU ms per {unit}"], rows)
 

@@ -34,7 +34,7 @@ DRAIN_BATCH = 50
 EXPAND_LOCK = "ingest:expand"
 
 
-INLINE_DRAINS = 4  # conversations an expander drains itself once it let go of the lease
+INLINE_DRAINS = 4  # conversations an expander drains itself once it let go of the lease (and per job)
 INLINE_SENDS = 4  # replies a drain sends itself; more go to the queue (each its own job)
 
 
@@ -44,23 +44,32 @@ def process_delivery(delivery_id: int) -> None:
     events then become pending in the order Meta sent them, even across POSTs handled by different
     workers. Then drain each conversation they touched: the first few in this job once the lease
     is released (a webhook nearly always touches one: no queue hop), the rest through the queue."""
-    inline: list[str] = []
+    keys: list[str] = []
     with live_lock(EXPAND_LOCK) as lease:
         if lease is None:  # the expander at work takes every waiting delivery, this one included
             return
-        while lease.held and (keys := ingest.expand_next()) is not None:
-            for key in keys:
-                if key in inline:
-                    continue
-                if len(inline) < INLINE_DRAINS:
-                    inline.append(key)
-                else:
-                    drain_conversation.send(key)
+        while lease.held and (expanded := ingest.expand_next()) is not None:
+            _hand_out(keys)  # the expander goes on (under load): the last round's keys go to the queue
+            keys = list(dict.fromkeys(expanded))
     # A delivery committed between our last look and the release found the lock taken: take it now.
     waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)
     if waiting:
         process_delivery.send(waiting[0])
-    for key in inline:
+    _hand_out(keys[INLINE_DRAINS:])
+    drain_conversations(keys[:INLINE_DRAINS])
+
+
+def _hand_out(keys: list[str]) -> None:
+    """Drain jobs for these conversations, a few per queue message."""
+    for start in range(0, len(keys), INLINE_DRAINS):
+        drain_conversations.send(keys[start:start + INLINE_DRAINS])
+
+
+@job(max_retries=0)
+def drain_conversations(keys: list[str]) -> None:
+    """Drain a few conversations one after the other in one job (one queue message for several
+    comments under load); a failing one is handed to its own `drain_conversation` job."""
+    for key in keys:
         _drain_here(key)
 
 

@@ -12,7 +12,7 @@ from bot.core.errors import GraphError
 from bot.platform import cache, runtime
 from bot.platform.db import insert_new, now_ms
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
-from bot.platform.registry import page_token
+from bot.platform.registry import channel_by_id, page_token
 
 PROFILE_REFRESH_MS = 7 * 86400 * 1000
 PROFILE_RETRY_MS = 86400 * 1000
@@ -89,7 +89,7 @@ def refresh_profile(identity_id: int) -> None:
     identity = Identity.get_or_none(Identity.id == identity_id)
     if identity is None or not profile_due(identity):
         return
-    channel = identity.channel
+    channel = channel_by_id(identity.channel_id)
     try:
         profile = runtime.graph().get_profile(channel.platform, identity.scoped_id, page_token(channel))
     except GraphError as exc:

@@ -297,24 +297,33 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
         return Applied(event, channel, note=note)
     identity, created = identity_for(channel, event.from_id, name=event.from_name, username=event.from_username)
     tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "comment")])
-    conversation = _comment_conversation(event, channel, identity)
+    conversation, new = _comment_conversation(event, channel, identity, created_at)
     message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
                               attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
                               parent_comment_id=event.parent_id, notes=list(event.notes) or None)
-    _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
+    if not new:  # a new conversation was inserted with these clocks already
+        _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
     _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
                    customer_message=True, fetch_profile=created and channel.platform == "facebook")
 
 
-def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity) -> Conversation:
+def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity,
+                          at: int) -> tuple[Conversation, bool]:
+    """The comment's conversation and whether it is new. A new one is inserted as `_bump` would
+    leave it after this comment (one statement instead of an INSERT and an UPDATE)."""
     kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
-    conversation = _insert_conversation(dict(
-        thread_key=event.inbox_key, kind=kind, channel=channel.id, contact=identity.contact_id, identity=identity.id,
-        post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms()))
+    fields = dict(thread_key=event.inbox_key, kind=kind, channel=channel.id, contact=identity.contact_id,
+                  identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
+                  last_message_at=at, preview=storable_text((event.text or "[comment]")[:200]), unread_count=1,
+                  status="open")
+    row_id = insert_new(Conversation.insert(**fields))
+    if row_id:
+        return Conversation(id=row_id, **fields), True
+    conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
     if event.post_permalink and not conversation.post_permalink:
         Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
-    return conversation
+    return conversation, False
 
 
 def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:

@@ -56,6 +56,12 @@ def end_job() -> None:
     _local.memo = None
 
 
+def epoch() -> str | None:
+    """The database's epoch as this thread's job observed it (None: it observed none)."""
+    version = getattr(_local, "version", None)
+    return version.partition(":")[0] if version else None
+
+
 def cached(name: str, key: object, load: Callable[[], T]) -> T:
     """The copy of `name`/`key`, loaded once per version; `load()` itself when this thread has
     not observed the current version in its job."""
