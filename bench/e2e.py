@@ -15,6 +15,16 @@ With 100 ms per Graph call a worker thread sends at most ~10 calls/s (and every 
 also costs a profile fetch), so `--threads` bounds throughput before the Send API budget does
 (`SOCIALDESK_SEND_RATE`, 250/s per page).
 
+Per reply it counts the SQL statements our processes (API and workers) sent, by table and verb,
+BEGIN/COMMIT included, and the queue messages our code enqueued, by job: every process the
+bench starts loads `bench/counting/sitecustomize.py`, which counts at `peewee.Database.execute_sql`
+and `dramatiq.Actor.send_with_options` and writes per-process files (not part of socialdesk, so
+it counts any revision the same way). CPU per reply is given for our processes (API, workers,
+sandbox, this run's PostgreSQL backends and redis-server) and for the whole machine, which on a
+shared machine includes other people's work. `--baseline-ref main` first runs the same bench on
+a temporary `git worktree` of that ref (same venv; its code on PYTHONPATH) and prints both runs
+and their ratio.
+
 `--drop-rate 0.05` has the sandbox close 5 % of Graph API connections without an answer (half
 before the call is handled, half after it took effect); the last table then says whether every
 private reply still reached Meta exactly once and none was left failed.

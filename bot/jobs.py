@@ -44,6 +44,13 @@ def process_delivery(delivery_id: int) -> None:
     events then become pending in the order Meta sent them, even across POSTs handled by different
     workers. Then drain each conversation they touched: the first few in this job once the lease
     is released (a webhook nearly always touches one: no queue hop), the rest through the queue."""
+    try:
+        _expand_and_drain()
+    finally:
+        cache.end_job()
+
+
+def _expand_and_drain() -> None:
     keys: list[str] = []
     with live_lock(EXPAND_LOCK) as lease:
         if lease is None:  # the expander at work takes every waiting delivery, this one included

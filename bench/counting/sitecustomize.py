@@ -26,9 +26,16 @@ _lock = threading.Lock()
 _state: dict = {"pid": None, "sql": Counter(), "jobs": Counter()}
 
 
+_SUBQUERY = re.compile(r"\((?:[^()']|'[^']*')*\)")
+
+
 def _statement_key(sql: str) -> str:
+    """"table VERB": the statement's own table, not one a subquery in its columns reads."""
     verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
-    found = _TABLE.search(sql)
+    outer = sql
+    for _ in range(4):  # innermost parentheses first, nested ones on the next pass
+        outer = _SUBQUERY.sub("", outer)
+    found = _TABLE.search(outer)
     return f"{found.group(1) if found else '-'} {verb}"
 
 

@@ -26,6 +26,7 @@ import peewee
 
 from bot.core import events as ev
 from bot.meta.parse import MalformedBody, parse_delivery
+from bot.platform import cache
 from bot.platform.db import db, insert_new, is_sqlite, now_ms, storable, storable_text, transaction
 from bot.platform.models import Channel, Delivery, IgnoredItem, InboundEvent, Message
 from bot.platform.registry import channel_for, touch
@@ -255,10 +256,12 @@ def expand_next(limit: int = 200) -> list[str] | None:
     tried before goes alone (so one poison delivery cannot take others down with it), a failed
     one waits `RETRY_DELAY_MS` times its attempts, and one started `MAX_ATTEMPTS` times is
     quarantined with its reason for an admin (`retry_quarantined`)."""
-    rows = list(Delivery.select(Delivery.id, Delivery.attempts, Delivery.reason).where(_due()).order_by(Delivery.id)
+    rows = list(Delivery.select(Delivery.id, Delivery.attempts, Delivery.reason,
+                                cache.VERSION_SQL.alias("config_version")).where(_due()).order_by(Delivery.id)
                 .limit(limit))
     if not rows:
         return None
+    cache.observe(rows[0].config_version)  # the channels of this batch from the process's copy
     if rows[0].attempts >= MAX_ATTEMPTS:
         _quarantine(rows[0])
         return []
