@@ -201,12 +201,13 @@ def database_backends(database_url: str) -> list[int]:
 
 
 def listening_process(comm: str, port: int) -> list[int]:
-    """The `comm` process started with `--port <port>` (this run's private redis-server)."""
+    """The `comm` process serving `port` (this run's private redis-server, which retitles itself
+    "redis-server 127.0.0.1:<port>")."""
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            argv = cmdline.read_bytes().split(b"\0")
-            if comm.encode() in argv[0] and str(port).encode() in argv:
+            text = cmdline.read_bytes().replace(b"\0", b" ")
+            if text.startswith((comm.encode(), b"/")) and comm.encode() in text and f":{port}".encode() in text:
                 found.append(int(cmdline.parent.name))
         except (OSError, ValueError):
             continue
