@@ -212,12 +212,17 @@ def run_follow_ups(follow: FollowUps) -> None:
 
 
 def _here(work: Callable[[int], object], fallback: Job, row_id: int) -> None:
+    """Run `work` in this job; on failure hand the row to its own job. If even that enqueue fails
+    (Redis unreachable), the row is the record: the clock's sweep finds it and enqueues it."""
     try:
         work(row_id)
     except Exception as exc:
         if not getattr(exc, "retryable", False):
             log.exception("%s(%s) in the draining job failed; queued", fallback.name, row_id)
-        fallback.send(row_id)
+        try:
+            fallback.send(row_id)
+        except Exception:
+            log.warning("could not queue %s(%s); the clock will pick it up", fallback.name, row_id, exc_info=True)
 
 
 @job(max_retries=0)

@@ -22,6 +22,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+from redis.exceptions import RedisError
 
 from bot.platform import cache
 from bot.platform.db import db
@@ -257,7 +258,15 @@ def send_slot(page_id: str, *, media: bool) -> int:
     key = f"{redis_key('send', page_id, kind)}@{second}"
     if _spend(key, second, 0):
         return 0
-    return 0 if _spend(key, second, _reserve(key, limit)) else 200
+    try:
+        granted = _reserve(key, limit)
+    except RedisError:  # the budget cannot be counted now: hold the send back (nothing sent yet)
+        log.warning("the Send API budget's Redis is unreachable; holding sends back")
+        return BUDGET_UNKNOWN_WAIT_MS
+    return 0 if _spend(key, second, granted) else 200
+
+
+BUDGET_UNKNOWN_WAIT_MS = 1_000
 
 
 def _spend(key: str, second: int, granted: int) -> bool:
