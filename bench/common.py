@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+COUNTING = Path(__file__).resolve().parent / "counting"
+OURS = "ours: the above together"
 PG_BASE = os.environ.get("SOCIALDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_SECRET = "bench-app-secret"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -109,10 +111,17 @@ def redis_server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def socialdesk_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+def socialdesk_env(database_url: str, redis_url: str | None, *, root: Path = ROOT,
+                   count_dir: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment socialdesk's processes run with. `root` is the source tree they run
+    (another revision's worktree for a baseline); with `count_dir` every process counts its SQL
+    statements and queue messages there (`bench/counting/sitecustomize.py`, see `Counts`)."""
     env = {**os.environ, "DATABASE_URL": database_url, "META_APP_SECRET": APP_SECRET,
            "META_VERIFY_TOKEN": "bench-verify-token", "SOCIALDESK_SECRET_KEY": SECRET_KEY,
-           "SOCIALDESK_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+           "SOCIALDESK_LOG_LEVEL": "WARNING", "PYTHONPATH": str(root)}
+    if count_dir is not None:
+        env["PYTHONPATH"] = f"{COUNTING}{os.pathsep}{root}"
+        env["SOCIALDESK_BENCH_COUNT_DIR"] = str(count_dir)
     if redis_url:
         env["REDIS_URL"] = redis_url
     env.update(extra)
@@ -180,6 +189,31 @@ def command_cpu_seconds(comm: str) -> float:
     return total
 
 
+def database_backends(database_url: str) -> list[int]:
+    """The PostgreSQL backends connected to this run's own database (the server is shared: the
+    other backends' CPU is not ours)."""
+    import psycopg2
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        return [pid for (pid,) in cur.fetchall()]
+
+
+def listening_process(comm: str, port: int) -> list[int]:
+    """The `comm` process serving `port` (this run's private redis-server, which retitles itself
+    "redis-server 127.0.0.1:<port>")."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ")
+            if text.startswith((comm.encode(), b"/")) and comm.encode() in text and f":{port}".encode() in text:
+                found.append(int(cmdline.parent.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def machine_busy_seconds() -> float:
     """CPU time all cores spent busy since boot (/proc/stat): with the per-process figures it
     shows what PostgreSQL, Redis and the load generator took."""
@@ -203,11 +237,12 @@ class Processes:
     """The processes of one benchmark run, all stopped on exit."""
 
     started: list[Process] = field(default_factory=list)
+    root: Path = ROOT  # the source tree the processes run from
     logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="socialdesk-bench-")))
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Process:
         log = self.logdir / f"{name}.log"
-        popen = subprocess.Popen(list(argv), cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        popen = subprocess.Popen(list(argv), cwd=self.root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                  start_new_session=True)
         process = Process(name, popen, log)
         self.started.append(process)
@@ -223,11 +258,21 @@ class Processes:
             rows.append([process.name, str(len(process.tree())), f"{largest:.0f}", f"{total:.0f}"])
         return rows
 
-    def cpu_snapshot(self) -> dict[str, float]:
-        return {**{p.name: p.cpu_seconds() for p in self.started},
-                "postgresql (all its processes)": command_cpu_seconds("postgres"),
-                "redis-server (all)": command_cpu_seconds("redis-server"),
-                "machine": machine_busy_seconds()}
+    def cpu_snapshot(self, database_url: str | None = None, redis_url: str | None = None) -> dict[str, float]:
+        """CPU seconds so far: each started process tree, and (given this run's database and Redis)
+        the PostgreSQL backends of its database and its redis-server; their sum is "ours", what
+        one run costs whatever else the (shared) machine does. Then the whole machine."""
+        snapshot = {p.name: p.cpu_seconds() for p in self.started}
+        if database_url:
+            snapshot["postgresql (this database's backends)"] = sum(
+                cpu_seconds(pid) for pid in database_backends(database_url))
+        if redis_url:
+            port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+            snapshot["redis-server (this run's)"] = sum(cpu_seconds(pid) for pid in listening_process("redis", port))
+        if database_url or redis_url:
+            snapshot[OURS] = sum(snapshot.values())
+        return {**snapshot, "postgresql (all its processes)": command_cpu_seconds("postgres"),
+                "redis-server (all)": command_cpu_seconds("redis-server"), "machine": machine_busy_seconds()}
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
@@ -235,12 +280,61 @@ class Processes:
 
 
 @contextmanager
-def processes() -> Iterator[Processes]:
-    running = Processes()
+def processes(root: Path = ROOT) -> Iterator[Processes]:
+    running = Processes(root=root)
     try:
         yield running
     finally:
         running.stop_all()
+
+
+@dataclass
+class Counts:
+    """SQL statements (by "table VERB") and queue messages (by job) our processes sent so far,
+    summed over the per-process files `bench/counting/sitecustomize.py` writes (every 0.5 s)."""
+
+    sql: dict[str, int] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, directory: Path, exclude: Sequence[int] = ()) -> Counts:
+        total = cls()
+        for path in directory.glob("*.json"):
+            if int(path.stem) in exclude:
+                continue
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for kind in ("sql", "jobs"):
+                bucket = getattr(total, kind)
+                for key, count in data[kind].items():
+                    bucket[key] = bucket.get(key, 0) + count
+        return total
+
+    def minus(self, before: Counts) -> Counts:
+        return Counts({k: v - before.sql.get(k, 0) for k, v in self.sql.items() if v - before.sql.get(k, 0)},
+                      {k: v - before.jobs.get(k, 0) for k, v in self.jobs.items() if v - before.jobs.get(k, 0)})
+
+
+def count_rows(counts: dict[str, int], per: int, by_table: bool = False) -> list[list[str]]:
+    """Rows "name | total | per unit", largest first; `by_table` folds "table VERB" into tables
+    and lists the verbs."""
+    if by_table:
+        folded: dict[str, int] = {}
+        verbs: dict[str, dict[str, int]] = {}
+        for key, count in counts.items():
+            name, _, verb = key.partition(" ")
+            folded[name] = folded.get(name, 0) + count
+            verbs.setdefault(name, {})[verb] = verbs.get(name, {}).get(verb, 0) + count
+        rows = [[name, str(count), f"{count / per:.2f}",
+                 ", ".join(f"{v} {c / per:.2f}" for v, c in sorted(verbs[name].items(), key=lambda i: -i[1]))]
+                for name, count in sorted(folded.items(), key=lambda item: -item[1])]
+    else:
+        rows = [[name, str(count), f"{count / per:.2f}"]
+                for name, count in sorted(counts.items(), key=lambda item: -item[1])]
+    total = sum(counts.values())
+    return [*rows, ["total", str(total), f"{total / per:.2f}", *([""] if by_table else [])]]
 
 
 def wait_http(url: str, timeout: float = 60, process: Process | None = None) -> None:
@@ -297,7 +391,7 @@ def cpu_table(before: dict[str, float], after: dict[str, float], per: int, unit:
     rows = []
     for name in after:
         used = after[name] - before.get(name, 0.0)
-        label = "whole machine (incl. PostgreSQL, Redis, load)" if name == "machine" else name
+        label = "whole machine (shared: other people's work too)" if name == "machine" else name
         rows.append([label, f"{used:.1f}", f"{used * 1000 / per:.2f}" if per else "-"])
     return table("CPU used during the run", ["process", "CPU s", f"CPU ms per {unit}"], rows)
 

@@ -1,6 +1,7 @@
 """bench/e2e: comments on a watched post -> private replies, through the whole system.
 
-    python -m bench.e2e [--comments 2000] [--rate 200] [--latency-ms 100] [--threads 32] [--drop-rate 0.05]
+    python -m bench.e2e [--comments 300] [--rate 100] [--latency-ms 100] [--threads 32] [--drop-rate 0.05]
+                        [--baseline-ref main]
 
 Starts PostgreSQL (a database of its own), a private Redis, the sandbox Graph API as its own
 process (answering every Graph call after `--latency-ms`), `socialdesk api --workers 2` and
@@ -14,6 +15,16 @@ With 100 ms per Graph call a worker thread sends at most ~10 calls/s (and every 
 also costs a profile fetch), so `--threads` bounds throughput before the Send API budget does
 (`SOCIALDESK_SEND_RATE`, 250/s per page).
 
+Per reply it counts the SQL statements our processes (API and workers) sent, by table and verb,
+BEGIN/COMMIT included, and the queue messages our code enqueued, by job: every process the
+bench starts loads `bench/counting/sitecustomize.py`, which counts at `peewee.Database.execute_sql`
+and `dramatiq.Actor.send_with_options` and writes per-process files (not part of socialdesk, so
+it counts any revision the same way). CPU per reply is given for our processes (API, workers,
+sandbox, this run's PostgreSQL backends and redis-server) and for the whole machine, which on a
+shared machine includes other people's work. `--baseline-ref main` first runs the same bench on
+a temporary `git worktree` of that ref (same venv; its code on PYTHONPATH) and prints both runs
+and their ratio.
+
 `--drop-rate 0.05` has the sandbox close 5 % of Graph API connections without an answer (half
 before the call is handled, half after it took effect); the last table then says whether every
 private reply still reached Meta exactly once and none was left failed.
@@ -23,13 +34,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from bench.common import (
     APP_SECRET,
+    OURS,
+    ROOT,
+    Counts,
+    count_rows,
     cpu_table,
     free_port,
     machine,
@@ -72,33 +94,48 @@ print(json.dumps(out))
 """
 
 
-def setup(sandbox: str, env: dict[str, str], latency_ms: int, comments: int) -> tuple[str, str, list[str]]:
-    """The sandbox world (page, post, customers) and socialdesk's channel and campaign."""
-    from bot import commands
-    from bot.automation import campaigns
-    from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
-    from bot.core.compose import MessageContent
-    from bot.platform import runtime
-    from bot.platform.db import connection
-    from bot.platform.models import Channel
-    from bot.platform.settings import load_settings
+SETUP = r"""
+import json, sys, httpx
+from bot import commands
+from bot.automation import campaigns
+from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+from bot.core.compose import MessageContent
+from bot.platform import runtime
+from bot.platform.db import connection
+from bot.platform.models import Channel
+from bot.platform.settings import load_settings
+import os
+sandbox, app_secret, latency_ms, comments = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with httpx.Client(base_url=sandbox, timeout=30) as client:
+    client.post("/control/config", json={"app_secret": app_secret}).raise_for_status()
+    page = client.post("/control/pages", json={"name": "Bench Shoes"}).json()
+    post = client.post("/control/posts", json={"account_id": page["page_id"], "message": "Giveaway"}).json()
+    users = [client.post("/control/customers", json={"account_id": page["page_id"], "name": f"Fan {i}"})
+             .json()["user_id"] for i in range(comments)]
+    runtime.boot(load_settings(dict(os.environ)))
+    with connection():
+        commands.connect_page(page["page_id"], "Bench Shoes", page["page_token"])
+        channel = Channel.get(Channel.account_id == page["page_id"]).id
+        campaigns.save(CampaignSpec(
+            name="Giveaway", channel_id=channel, is_active=True,
+            trigger=TriggerSpec(all_posts=False, post_ids=[post["post_id"]]),
+            actions=[ActionSpec(kind="send_message", message=MessageContent(text="You're in! Code: FAN10"))]))
+    client.post("/control/config", json={"latency_ms": latency_ms}).raise_for_status()
+print(json.dumps([page["page_id"], post["post_id"], users]))
+"""
 
-    with httpx.Client(base_url=sandbox, timeout=30) as client:
-        client.post("/control/config", json={"app_secret": APP_SECRET}).raise_for_status()
-        page = client.post("/control/pages", json={"name": "Bench Shoes"}).json()
-        post = client.post("/control/posts", json={"account_id": page["page_id"], "message": "Giveaway"}).json()
-        users = [client.post("/control/customers", json={"account_id": page["page_id"], "name": f"Fan {i}"})
-                 .json()["user_id"] for i in range(comments)]
-        runtime.boot(load_settings(env))
-        with connection():
-            commands.connect_page(page["page_id"], "Bench Shoes", page["page_token"])
-            channel = Channel.get(Channel.account_id == page["page_id"]).id
-            campaigns.save(CampaignSpec(
-                name="Giveaway", channel_id=channel, is_active=True,
-                trigger=TriggerSpec(all_posts=False, post_ids=[post["post_id"]]),
-                actions=[ActionSpec(kind="send_message", message=MessageContent(text="You're in! Code: FAN10"))]))
-        client.post("/control/config", json={"latency_ms": latency_ms}).raise_for_status()
-    return page["page_id"], post["post_id"], users
+
+def setup(sandbox: str, env: dict[str, str], latency_ms: int, comments: int,
+          root: Path) -> tuple[str, str, list[str]]:
+    """The sandbox world (page, post, customers) and socialdesk's channel and campaign, made by
+    the revision under test (its own process, so a baseline's code makes its own rows)."""
+    argv = [sys.executable, "-c", SETUP, sandbox, APP_SECRET, str(latency_ms), str(comments)]
+    plain = {k: v for k, v in env.items() if k != "SOCIALDESK_BENCH_COUNT_DIR"}
+    done = subprocess.run(argv, cwd=root, env=plain, capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        raise SystemExit(f"setup failed:\n{done.stderr[-2000:]}")
+    page_id, post_id, users = json.loads(done.stdout.strip().splitlines()[-1])
+    return page_id, post_id, users
 
 
 def private_replies(sandbox: str) -> list[tuple[str, int]]:
@@ -194,31 +231,57 @@ def work_rows(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[in
     return rows
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="end-to-end comment -> private reply benchmark")
-    parser.add_argument("--comments", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=200.0, help="comments per second")
+    parser.add_argument("--comments", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=100.0, help="comments per second")
     parser.add_argument("--latency-ms", type=int, default=100, help="injected Graph API latency")
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting for replies after this")
     parser.add_argument("--drop-rate", type=float, default=0.0,
                         help="share of Graph API connections the sandbox closes without an answer")
-    args = parser.parse_args()
-    with postgres_database("socialdesk_bench_e2e") as pg, redis_server() as redis, processes() as running:
+    parser.add_argument("--baseline-ref", default=None,
+                        help="also run the same bench on this git ref (a temporary worktree, same venv) "
+                             "and print today's figures against it")
+    return parser.parse_args()
+
+
+@dataclass
+class Run:
+    """One run's figures, printed as tables and compared with a baseline run's."""
+
+    label: str
+    tables: list[str]
+    replies: int
+    counts: Counts
+    cpu_ms: float  # our processes (API, workers, sandbox, this database's backends, this Redis), per reply
+    machine_ms: float  # the whole (shared) machine, per reply
+    p99_ms: float
+    replies_per_s: float
+
+
+def run(args: argparse.Namespace, root: Path, label: str) -> Run:
+    """Start everything from the source tree `root`, offer the comments, wait for the replies."""
+    counts_dir = Path(tempfile.mkdtemp(prefix="socialdesk-counts-"))
+    with postgres_database("socialdesk_bench_e2e") as pg, redis_server() as redis, processes(root) as running:
         api_port, sandbox_port = free_port(), free_port()
         sandbox = f"http://127.0.0.1:{sandbox_port}"
-        env = socialdesk_env(pg, redis, SOCIALDESK_API_PORT=str(api_port), GRAPH_API_URL=f"{sandbox}/graph")
-        subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, check=True, capture_output=True)
+        env = socialdesk_env(pg, redis, root=root, count_dir=counts_dir, SOCIALDESK_API_PORT=str(api_port),
+                             GRAPH_API_URL=f"{sandbox}/graph")
+        subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], cwd=root, env=env, check=True,
+                       capture_output=True)
         box = running.socialdesk("sandbox", ["sandbox", "--port", str(sandbox_port)], env)
         api = running.socialdesk("api", ["api", "--workers", "2"], env)
         wait_http(f"{sandbox}/control/config", process=box)
-        wait_http(f"http://127.0.0.1:{api_port}/health", process=api)
-        page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments)
+        wait_http(f"http://127.0.0.1:{api_port}/", process=api)  # /health is 503 until a worker runs
+        page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments, root)
         httpx.post(f"{sandbox}/control/config", json={"drop_rate": args.drop_rate, "seed": 17}).raise_for_status()
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
-        cpu_before, work_before = running.cpu_snapshot(), table_work(pg)
+        time.sleep(3)  # workers booted and idle: their start-up statements stay out of the count
+        counts_before = Counts.read(counts_dir, exclude=box.tree())
+        cpu_before, work_before = running.cpu_snapshot(pg, redis), table_work(pg)
         load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
                               input=json.dumps(users), capture_output=True, text=True,
                               timeout=args.comments / args.rate + 300)
@@ -232,31 +295,86 @@ def main() -> int:
             print(f"warning: {exc}", file=sys.stderr)
         got = replies(sandbox)
         wait_for(lambda: settled(pg), 30, "every private reply row settled", interval=1.0)
+        cpu_after = running.cpu_snapshot(pg, redis)
+        time.sleep(1.5)  # the processes' last counts reach their files (written every 0.5 s)
+        counts = Counts.read(counts_dir, exclude=box.tree()).minus(counts_before)
         faults = fault_row(sandbox, pg, args.drop_rate, len(commented))
-        cpu = cpu_table(cpu_before, running.cpu_snapshot(), len(got), "reply")
+        cpu = cpu_table(cpu_before, cpu_after, len(got), "reply")
         work = work_rows(work_before, table_work(pg), len(got))
         memory = memory_table(running)
         stages = stage_rows(pg)
+    shutil.rmtree(counts_dir, ignore_errors=True)
     latencies = sorted(got[c] - t0 for c, t0 in commented.items() if c in got)
     span_s = (max(got.values()) - min(commented.values())) / 1000 if got else float("nan")
     offered_s = (max(commented.values()) - min(commented.values())) / 1000 or float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
     row = [str(len(commented)), f"{args.rate:.0f}", f"{len(commented) / offered_s:.0f}",
            str(len(got)), f"{len(got) / span_s:.0f}", ms(latencies[len(latencies) // 2]) if latencies else "-",
-           ms(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]) if latencies else "-",
-           str(len(set(got)) == len(got) and len(got) == len(commented))]
+           ms(p99) if latencies else "-", str(len(set(got)) == len(got) and len(got) == len(commented))]
+    per = max(1, len(got))
+    tables = [
+        table(f"Comment -> private reply ({label})", ["comments", "offered/s", "achieved/s", "replies",
+                                                      "replies/s", "p50 ms", "p99 ms", "exactly once"], [row]),
+        table("SQL statements our processes sent (API + workers), by table", ["table", "statements",
+              "per reply", "per reply by verb"], count_rows(counts.sql, per, by_table=True)),
+        table("Queue messages our code enqueued, by job", ["job", "messages", "per reply"],
+              count_rows(counts.jobs, per)),
+        table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
+              stages),
+        table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "inserts",
+                                                                    "updates+deletes"], work),
+        table("Dropped connections (sandbox --drop-rate)", ["drop rate", "dropped before", "dropped after",
+                                                            "replies retried", "replies at Meta", "duplicates",
+                                                            "failed", "exactly once, none failed"], [faults]),
+        cpu, memory]
+    ours_ms = (cpu_after[OURS] - cpu_before[OURS]) * 1000 / per
+    machine_ms = (cpu_after["machine"] - cpu_before["machine"]) * 1000 / per
+    return Run(label, tables, len(got), counts, ours_ms, machine_ms, p99, len(got) / span_s)
+
+
+def comparison(today: Run, base: Run) -> str:
+    """Today's figures against the baseline's, measured in one session on one machine."""
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b else "-"
+
+    def figures(r: Run) -> list[float]:
+        per = max(1, r.replies)
+        return [sum(r.counts.sql.values()) / per, sum(r.counts.jobs.values()) / per, r.cpu_ms, r.machine_ms,
+                r.p99_ms, r.replies_per_s]
+
+    names = ["SQL statements per reply", "queue messages per reply", "CPU ms per reply, our processes",
+             "CPU ms per reply, whole shared machine", "p99 comment -> reply ms", "replies/s"]
+    rows = [[name, f"{t:.1f}", f"{b:.1f}", ratio(t, b)]
+            for name, t, b in zip(names, figures(today), figures(base), strict=True)]
+    return table(f"Today vs baseline ({base.label})", ["figure", "today", "baseline", "today / baseline"], rows)
+
+
+@contextmanager
+def baseline_tree(ref: str) -> Iterator[Path]:
+    """A temporary `git worktree` of `ref`, run with this venv's interpreter."""
+    path = Path(tempfile.mkdtemp(prefix="socialdesk-baseline-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False,
+                       capture_output=True)
+
+
+def main() -> int:
+    args = parse_args()
     print(f"\nbench/e2e on {machine()}; Graph API latency {args.latency_ms} ms; API: 2 uvicorn processes; "
           f"workers: {args.processes} x {args.threads} threads; send budget 250/s per page")
-    print(table("Comment -> private reply", ["comments", "offered/s", "achieved/s", "replies", "replies/s",
-                                             "p50 ms", "p99 ms", "exactly once"], [row]))
-    print(table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
-                stages))
-    print(table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "inserts",
-                                                                        "updates+deletes"], work))
-    print(table("Dropped connections (sandbox --drop-rate)", ["drop rate", "dropped before", "dropped after",
-                                                              "replies retried", "replies at Meta", "duplicates",
-                                                              "failed", "exactly once, none failed"], [faults]))
-    print(cpu)
-    print(memory)
+    base = None
+    if args.baseline_ref:
+        with baseline_tree(args.baseline_ref) as tree:
+            base = run(args, tree, f"baseline {args.baseline_ref}")
+        print("\n".join(base.tables))
+    today = run(args, ROOT, "this tree")
+    print("\n".join(today.tables))
+    if base is not None:
+        print(comparison(today, base))
     return 0
 
 

@@ -8,6 +8,7 @@ still unprocessed and enqueues it again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bot.automation import campaigns, notifications
 from bot.automation.flows import engine
@@ -19,11 +20,11 @@ from bot.helpdesk import snooze
 from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import moderation, outhooks, sender
-from bot.platform import metrics, runtime
+from bot.platform import cache, metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent
-from bot.platform.queue import job, key_lock, live_lock
+from bot.platform.queue import Job, job, key_lock, live_lock
 
 log = logging.getLogger(__name__)
 
@@ -34,42 +35,90 @@ DRAIN_BATCH = 50
 EXPAND_LOCK = "ingest:expand"
 
 
+INLINE_DRAINS = 4  # conversations an expander drains itself once it let go of the lease (and per job)
+INLINE_SENDS = 4  # replies a drain sends itself; more go to the queue (each its own job)
+
+
 @job(max_retries=20)
 def process_delivery(delivery_id: int) -> None:
     """Expand stored deliveries into events, oldest first, one expander at a time: a conversation's
     events then become pending in the order Meta sent them, even across POSTs handled by different
-    workers. Then drain each conversation they touched."""
+    workers. Then drain each conversation they touched: the first few in this job once the lease
+    is released (a webhook nearly always touches one: no queue hop), the rest through the queue."""
+    try:
+        _expand_and_drain()
+    finally:
+        cache.end_job()
+
+
+def _expand_and_drain() -> None:
+    keys: list[str] = []
     with live_lock(EXPAND_LOCK) as lease:
         if lease is None:  # the expander at work takes every waiting delivery, this one included
             return
-        while lease.held and (keys := ingest.expand_next()) is not None:
-            for key in keys:
-                drain_conversation.send(key)
+        while lease.held and (expanded := ingest.expand_next()) is not None:
+            _hand_out(keys)  # the expander goes on (under load): the last round's keys go to the queue
+            keys = list(dict.fromkeys(expanded))
     # A delivery committed between our last look and the release found the lock taken: take it now.
     waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)
     if waiting:
         process_delivery.send(waiting[0])
+    _hand_out(keys[INLINE_DRAINS:])
+    drain_conversations(keys[:INLINE_DRAINS])
+
+
+def _hand_out(keys: list[str]) -> None:
+    """Drain jobs for these conversations, a few per queue message."""
+    for start in range(0, len(keys), INLINE_DRAINS):
+        drain_conversations.send(keys[start:start + INLINE_DRAINS])
+
+
+@job(max_retries=0)
+def drain_conversations(keys: list[str]) -> None:
+    """Drain a few conversations one after the other in one job (one queue message for several
+    comments under load); a failing one is handed to its own `drain_conversation` job."""
+    for key in keys:
+        _drain_here(key)
+
+
+def _drain_here(key: str) -> None:
+    """Drain in this job; if that fails, the queue's own drain job (with its retries) takes over."""
+    try:
+        drain_conversation(key)
+    except Exception:
+        log.exception("draining %s after expansion failed; queued instead", key)
+        drain_conversation.send(key)
 
 
 @job(max_retries=20)
 def drain_conversation(key: str) -> None:
-    """Apply a conversation's pending events one at a time, in Meta's order, under its lock."""
+    """Apply a conversation's pending events one at a time, in Meta's order, under its lock; then,
+    with the lock released, run what they call for (the first replies are sent by this job)."""
+    follow = FollowUps()
+    try:
+        _drain(key, follow)
+    finally:
+        try:
+            run_follow_ups(follow)
+        finally:
+            cache.end_job()
+
+
+def _drain(key: str, follow: FollowUps) -> None:
     with key_lock(key) as acquired:
         if not acquired:  # another worker is draining it; look again shortly (it may miss ours)
             drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
             return
         while True:
-            batch = list(InboundEvent.select().where(
-                (InboundEvent.conversation_key == key) & (InboundEvent.status == "pending"))
-                .order_by(InboundEvent.occurred_at, InboundEvent.id).limit(DRAIN_BATCH))
-            if not batch:
-                return
+            batch = inbox.pending_events(key, DRAIN_BATCH)
             for row in batch:
                 try:
-                    dispatch(_apply_or_record_failure(row))
+                    follow.extend(_apply_or_record_failure(row))
                 except inbox.NotYetKnown:
                     _defer(row, key)
                     return
+            if len(batch) < DRAIN_BATCH:  # an event stored since finds the lock taken and comes back
+                return
 
 
 MAX_EVENT_ATTEMPTS = 5
@@ -109,21 +158,25 @@ def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
         return FollowUps()
 
 
+class _AppliedElsewhere(Exception):
+    """Another worker applied the event first: roll this transaction back."""
+
+
 def apply_event(row: InboundEvent) -> FollowUps:
     """Apply one stored event and route it, in one transaction with marking it applied. The
-    transaction starts by claiming the row (pending -> applied): a second worker finds nothing to
-    claim, and any failure rolls the claim back with everything else."""
+    transaction ends by claiming the row (pending -> applied, with the note): a second worker
+    that got there too finds nothing to claim and rolls all of its work back, and any failure
+    rolls the claim back with everything else."""
     settings = runtime.settings()
-    with transaction():
-        claimed = InboundEvent.update(status="applied", applied_at=now_ms()).where(
-            (InboundEvent.id == row.id) & (InboundEvent.status == "pending")).execute()
-        if not claimed:
-            return FollowUps()
-        applied = inbox.apply(ev.decode(bytes(row.payload)), source=row.source)
-        follow = route(applied, emails_enabled=bool(settings.smtp_url),
-                       coalesce_ms=int(settings.email_coalesce_seconds * 1000))
-        if applied.note:
-            InboundEvent.update(reason=applied.note).where(InboundEvent.id == row.id).execute()
+    try:
+        with transaction(), cache.unit():
+            applied = inbox.apply(ev.decode(bytes(row.payload)), source=row.source)
+            follow = route(applied, emails_enabled=bool(settings.smtp_url),
+                           coalesce_ms=int(settings.email_coalesce_seconds * 1000))
+            if not inbox.mark_applied(row.id, applied.note):
+                raise _AppliedElsewhere
+    except _AppliedElsewhere:
+        return FollowUps()
     metrics.event("applied")
     return follow
 
@@ -134,6 +187,10 @@ def dispatch(follow: FollowUps) -> None:
         send_message.send(message_id)
     for identity_id in follow.profiles:
         refresh_profile.send(identity_id)
+    _enqueue_rest(follow)
+
+
+def _enqueue_rest(follow: FollowUps) -> None:
     for digest_id, delay_ms in follow.digests:
         send_email_digest.send(digest_id, delay_ms=delay_ms)
     for delivery_id in follow.hooks:
@@ -159,9 +216,47 @@ def push_messenger_profile(channel_id: int) -> None:
     messenger_profile.push(channel_id)
 
 
+def run_follow_ups(follow: FollowUps) -> None:
+    """The follow-ups of committed events, run by the job that committed them: the first
+    `INLINE_SENDS` sends and the profile fetches here (no queue hop; each still claims its row
+    and asks the send policy), the rest enqueued. Anything that fails here unexpectedly is
+    handed to its own job."""
+    for index, message_id in enumerate(follow.send):
+        if index < INLINE_SENDS:
+            _here(send_and_follow, send_message, message_id)
+        else:
+            send_message.send(message_id)
+    for identity_id in follow.profiles:
+        _here(refresh, refresh_profile, identity_id)
+    _enqueue_rest(follow)
+
+
+def _here(work: Callable[[int], object], fallback: Job, row_id: int) -> None:
+    """Run `work` in this job; on failure hand the row to its own job. If even that enqueue fails
+    (Redis unreachable), the row is the record: the clock's sweep finds it and enqueues it."""
+    try:
+        work(row_id)
+    except Exception as exc:
+        if not getattr(exc, "retryable", False):
+            log.exception("%s(%s) in the draining job failed; queued", fallback.name, row_id)
+        try:
+            fallback.send(row_id)
+        except Exception:
+            log.warning("could not queue %s(%s); the clock will pick it up", fallback.name, row_id, exc_info=True)
+
+
 @job(max_retries=0)
 def send_message(message_id: int) -> None:
     """Send one outgoing message; a retryable failure schedules the next attempt itself."""
+    try:
+        send_and_follow(message_id)
+    finally:
+        cache.end_job()
+
+
+def send_and_follow(message_id: int) -> None:
+    """Send the row if due (`sender.send_one` claims it: one sender wins), then enqueue what the
+    outcome calls for: health findings, outgoing webhooks, the retry, the next part."""
     outcome = sender.send_one(message_id)
     if outcome.finding is not None:
         status, reason = outcome.finding

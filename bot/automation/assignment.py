@@ -20,6 +20,7 @@ from peewee import fn
 
 from bot.core.errors import Invalid, NotFound
 from bot.inbound.inbox import Applied
+from bot.platform import cache
 from bot.platform.db import is_sqlite, now_ms, transaction
 from bot.platform.models import (
     AssignmentRule,
@@ -212,7 +213,7 @@ def choose(channel_id: int, exclude: int | None = None) -> int | None:
     """The next available person under the cap on this channel, moving the round-robin cursor.
     Call inside a transaction: the locks hold until it commits."""
     query = AssignmentRule.select().where((AssignmentRule.channel == channel_id) & AssignmentRule.enabled)
-    if not query.exists():
+    if not cache.cached("assignment_rule", channel_id, query.exists):
         return None  # no rule: no lock, so channels without one never queue on it
     rule = _locked(query).first()
     if rule is None:

@@ -40,7 +40,7 @@ from bot.inbound.contacts import tag_contact
 from bot.inbound.inbox import Applied
 from bot.outbound import outbox
 from bot.outbound.sendpolicy import SendKind
-from bot.platform import runtime
+from bot.platform import cache, runtime
 from bot.platform.db import insert_new, now_ms, transaction
 from bot.platform.models import (
     Campaign,
@@ -53,6 +53,7 @@ from bot.platform.models import (
     Identity,
     TrackedLink,
 )
+from bot.platform.registry import channel_by_id
 from bot.platform.scheduler import schedule
 
 ACTION_KINDS = ("send_message", "reply_comment", "add_tag", "wait", "start_flow", *moderation.KINDS)
@@ -440,9 +441,9 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
     facts = CommentFacts(post_id=event.post_id, parent_id=event.parent_id, text=event.text,
                          by_account=event.by_account, from_id=event.from_id)
     ready: list[int] = []
-    for campaign in Campaign.select().where((Campaign.channel == applied.channel)
-                                            & (Campaign.trigger_kind == "comment")):
-        spec = spec_of(campaign)
+    for campaign, spec in _campaigns_of(applied.channel.id):
+        if campaign.trigger_kind != "comment":  # story campaigns: bot/automation/story_triggers.py
+            continue
         if spec.trigger.attribute_conditions and facts.attributes is None:  # read only when asked
             facts = replace(facts, attributes=_commenter_attributes(applied.channel.id, event.from_id))
         if spec.trigger.source_conditions and facts.source is None:
@@ -455,6 +456,7 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
                                event.comment_id, event.created_time or event.timestamp)
         run = _record_run(campaign, event.comment_id, event.post_id, reason, source)
         if run is not None and reason == "matched":
+            cache.remember("campaign_answered", event.comment_id, True)  # notifications ask next
             ready += _start(run, spec, event.from_id or "")
     return ready
 
@@ -474,19 +476,30 @@ def _start(run: CampaignRun, spec: CampaignSpec, from_id: str) -> list[int]:
     return []
 
 
+def _campaigns_of(channel_id: int) -> list[tuple[Campaign, CampaignSpec]]:
+    """The channel's campaigns with their specs: read on every comment, so from the process's
+    copy (`bot.platform.cache`; a saved campaign bumps the configuration version)."""
+    return cache.cached("campaigns", channel_id, lambda: [
+        (campaign, spec_of(campaign)) for campaign in Campaign.select().where(Campaign.channel == channel_id)])
+
+
+def _actions(campaign_id: int) -> list[CampaignAction]:
+    return cache.cached("campaign_actions", campaign_id, lambda: list(
+        CampaignAction.select().where(CampaignAction.campaign == campaign_id).order_by(CampaignAction.position)))
+
+
 def _record_run(campaign: Campaign, comment_id: str, post_id: str, reason: str, source: str) -> CampaignRun | None:
-    row_id = insert_new(CampaignRun.insert(campaign=campaign, comment_id=comment_id, post_id=post_id,
-                                           matched=reason == "matched", reason=reason, source=source,
-                                           created_at=now_ms()))
-    return CampaignRun.get_by_id(row_id) if row_id else None
+    fields = dict(campaign=campaign.id, comment_id=comment_id, post_id=post_id, matched=reason == "matched",
+                  reason=reason, source=source, created_at=now_ms())
+    row_id = insert_new(CampaignRun.insert(**fields))
+    return CampaignRun(id=row_id, **fields) if row_id else None  # as inserted, not read back
 
 
 def run_actions(run: CampaignRun, spec: CampaignSpec, start: int) -> list[int]:
     """Execute actions from `start` until the end or a Wait (which schedules the rest)."""
-    comment = Comment.get(Comment.comment_id == run.comment_id)
+    comment = cache.memo("comment", run.comment_id, lambda: Comment.get(Comment.comment_id == run.comment_id))
     context = shortcode_context(comment)
-    actions = list(CampaignAction.select().where(CampaignAction.campaign == run.campaign_id)
-                   .order_by(CampaignAction.position))
+    actions = _actions(run.campaign_id)
     ready: list[int] = []
     for action in actions[start:]:
         action_spec = spec.actions[action.position]
@@ -552,7 +565,7 @@ PAUSED_DETAIL = "A person is handling this conversation, so the campaign did not
 
 
 def _dm_paused(comment: Comment) -> bool:
-    return pauses.dm_paused(comment.channel, comment.from_id)
+    return pauses.dm_paused(channel_by_id(comment.channel_id), comment.from_id)
 
 
 def _start_flow(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comment: Comment, key: str) -> list[int]:

@@ -4,6 +4,7 @@ stats (which read them), so neither has to import the other."""
 
 from __future__ import annotations
 
+from bot.platform import cache
 from bot.platform.models import (
     AttributeDefinition,
     Channel,
@@ -14,6 +15,7 @@ from bot.platform.models import (
     Identity,
     Message,
 )
+from bot.platform.registry import channel_by_id
 
 POSTBACK_PREFIX = "sdc:"  # campaign button payloads: sdc:<run>:<action>:<original payload>
 
@@ -22,14 +24,16 @@ def identity_of(comment: Comment) -> Identity | None:
     """The commenter's identity on the channel, once known (a comment may come before any DM)."""
     if not comment.from_id:
         return None
-    return Identity.get_or_none((Identity.channel == comment.channel_id) & (Identity.scoped_id == comment.from_id))
+    return cache.memo("identity", (comment.channel_id, comment.from_id), lambda: Identity.get_or_none(
+        (Identity.channel == comment.channel_id) & (Identity.scoped_id == comment.from_id)))
 
 
 def shortcode_context(comment: Comment) -> dict[str, object]:
     """The values shortcodes render to, for the person who wrote `comment`."""
     identity = identity_of(comment)
-    contact = Contact.get_by_id(identity.contact_id) if identity else None
-    channel: Channel = comment.channel
+    contact = cache.memo("contact", identity.contact_id, lambda: Contact.get_by_id(identity.contact_id)) \
+        if identity else None
+    channel: Channel = channel_by_id(comment.channel_id)
     full = (contact.name if contact else None) or comment.from_name or comment.from_username
     return {
         "first_name": (contact.first_name if contact else None) or (full.split()[0] if full else None),
@@ -86,10 +90,15 @@ def parse_payload(payload: str) -> tuple[int, int, str] | None:
         return None
 
 
+def _any_attribute_defined() -> bool:
+    """Whether admins defined any custom attribute (most installs none: no read per comment)."""
+    return cache.cached("attributes_defined", None, lambda: AttributeDefinition.select().exists())
+
+
 def attribute_values(contact_id: int | None) -> dict[str, str]:
     """A contact's custom attribute values by key (`{{ attributes.vip_level }}`, campaign
     conditions); read here, on the floor both the campaigns and the helpdesk stand on."""
-    if contact_id is None:
+    if contact_id is None or not _any_attribute_defined():
         return {}
     rows = (ContactAttribute.select(ContactAttribute.value, AttributeDefinition.key)
             .join(AttributeDefinition).where(ContactAttribute.contact == contact_id))

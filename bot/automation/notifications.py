@@ -11,6 +11,7 @@ from peewee import JOIN
 
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
+from bot.platform import cache
 from bot.platform.db import now_ms
 from bot.platform.models import (
     CampaignRun,
@@ -56,7 +57,8 @@ def notifies(applied: Applied) -> bool:
 
 def campaign_answered(comment_id: str) -> bool:
     """A campaign matched the comment (its answer is sent or waiting: either way it is handled)."""
-    return CampaignRun.select().where((CampaignRun.comment_id == comment_id) & CampaignRun.matched).exists()
+    return cache.memo("campaign_answered", comment_id, lambda: CampaignRun.select().where(
+        (CampaignRun.comment_id == comment_id) & CampaignRun.matched).exists())
 
 
 def _notify_staff(conversation: Conversation, message: Message) -> None:
@@ -65,9 +67,14 @@ def _notify_staff(conversation: Conversation, message: Message) -> None:
     text = (message.text or "[attachment]")[:140]
     now = now_ms()
     rows = [{"user": u.id, "kind": "message", "text": text, "conversation": conversation.id, "message": message.id,
-             "created_at": now} for u in User.select(User.id).where(User.is_active)]
+             "created_at": now} for u in _active_staff()]
     if rows:
         Notification.insert_many(rows).execute()
+
+
+def _active_staff() -> list[User]:
+    """Who gets a notification: read on every customer message, so from the process's copy."""
+    return cache.cached("active_staff", None, lambda: list(User.select(User.id).where(User.is_active)))
 
 
 def notify_channel_change(channel: Channel, text: str) -> None:

@@ -9,10 +9,10 @@ ids are a different namespace: a separate identity (and contact).
 from __future__ import annotations
 
 from bot.core.errors import GraphError
-from bot.platform import runtime
+from bot.platform import cache, runtime
 from bot.platform.db import insert_new, now_ms
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
-from bot.platform.registry import page_token
+from bot.platform.registry import channel_by_id, page_token
 
 PROFILE_REFRESH_MS = 7 * 86400 * 1000
 PROFILE_RETRY_MS = 86400 * 1000
@@ -28,21 +28,27 @@ SOURCE_TAGS = {
 def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
                  username: str | None = None) -> tuple[Identity, bool]:
     """The identity of a user on a channel, created with a new contact when unknown.
-    Returns (identity, created). Names seen in events fill the gaps until a profile is fetched."""
-    identity = Identity.get_or_none((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
+    Returns (identity, created). Names seen in events fill the gaps until a profile is fetched.
+    Read once per unit of work (`cache.memo`): the inbox, a campaign and the outbox ask in turn."""
+    identity = cache.memo("identity", (channel.id, scoped_id), lambda: Identity.get_or_none(
+        (Identity.channel == channel) & (Identity.scoped_id == scoped_id)))
     if identity is not None:
         if (name and not identity.name) or (username and not identity.username):
             _fill_names(identity, name, username)
         return identity, False
     now = now_ms()
     contact = Contact.create(name=name or username or "", created_at=now, updated_at=now)
-    inserted = insert_new(Identity.insert(contact=contact, channel=channel, platform=channel.platform,
-                                          scoped_id=scoped_id, name=name, username=username, created_at=now,
-                                          profile_due_at=now))
-    identity = Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
-    if not inserted or identity.contact_id != contact.id:  # lost a race: keep the winner's contact
+    fields = dict(contact=contact.id, channel=channel.id, platform=channel.platform, scoped_id=scoped_id, name=name,
+                  username=username, created_at=now, profile_due_at=now)
+    inserted = insert_new(Identity.insert(**fields))
+    if not inserted:  # lost a race: keep the winner's contact
         contact.delete_instance()
+        identity = Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
+        cache.remember("identity", (channel.id, scoped_id), identity)
         return identity, False
+    identity = Identity(id=inserted, **fields)  # the row as stored, without reading it back
+    cache.remember("identity", (channel.id, scoped_id), identity)
+    cache.remember("contact", contact.id, contact)
     return identity, True
 
 
@@ -56,8 +62,11 @@ def _fill_names(identity: Identity, name: str | None, username: str | None) -> N
 
 def tag_contact(contact_id: int, tag_name: str) -> None:
     """Attach a tag (created on first use); adding it twice changes nothing."""
-    tag, _ = Tag.get_or_create(name=tag_name)
-    ContactTag.insert(contact=contact_id, tag=tag, created_at=now_ms()).on_conflict_ignore().execute()
+    # Only a committed tag is kept in the process's copy (one created here may yet be rolled back).
+    tag_id = cache.cached("tag", tag_name, lambda: Tag.select(Tag.id).where(Tag.name == tag_name).scalar())
+    if tag_id is None:
+        tag_id = Tag.get_or_create(name=tag_name)[0].id
+    ContactTag.insert(contact=contact_id, tag=tag_id, created_at=now_ms()).on_conflict_ignore().execute()
 
 
 def untag_contact(contact_id: int, tag_name: str) -> None:
@@ -80,7 +89,7 @@ def refresh_profile(identity_id: int) -> None:
     identity = Identity.get_or_none(Identity.id == identity_id)
     if identity is None or not profile_due(identity):
         return
-    channel = identity.channel
+    channel = channel_by_id(identity.channel_id)
     try:
         profile = runtime.graph(channel.login).get_profile(channel.platform, identity.scoped_id, page_token(channel))
     except GraphError as exc:

@@ -16,8 +16,9 @@ from peewee import fn
 from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
+from bot.platform import cache
 from bot.platform.db import insert_new, now_ms, storable_text
-from bot.platform.models import Channel, Comment, Conversation, Identity, Message, Snooze
+from bot.platform.models import Channel, Comment, Conversation, Identity, InboundEvent, Message, Snooze
 from bot.platform.registry import channel_for
 
 OUT_SENT_STATES = ("sent", "delivered")
@@ -38,6 +39,27 @@ class Applied:
     released: list[int] = field(default_factory=list)  # held outgoing messages now sendable
     note: str | None = None
     source: str = "webhook"  # webhook | backfill
+
+
+def pending_events(key: str, limit: int) -> list[InboundEvent]:
+    """The conversation's next pending events in Meta's order. The same statement reads the
+    configuration version, so this job's copies of channels and campaigns are as fresh as this
+    read (`bot.platform.cache`)."""
+    rows = list(InboundEvent.select(InboundEvent, cache.VERSION_SQL.alias("config_version")).where(
+        (InboundEvent.conversation_key == key) & (InboundEvent.status == "pending"))
+        .order_by(InboundEvent.occurred_at, InboundEvent.id).limit(limit))
+    if rows:
+        cache.observe(rows[0].config_version)
+    return rows
+
+
+def mark_applied(event_id: int, note: str | None) -> bool:
+    """Claim the event as applied (with what applying noted); False when another worker did."""
+    fields: dict = {"status": "applied", "applied_at": now_ms()}
+    if note is not None:
+        fields["reason"] = note
+    return bool(InboundEvent.update(**fields).where(
+        (InboundEvent.id == event_id) & (InboundEvent.status == "pending")).execute())
 
 
 def apply(event: ev.Event, source: str = "webhook") -> Applied:
@@ -68,10 +90,23 @@ def _dm_conversation(event: ev._DirectEvent, channel: Channel) -> tuple[Conversa
 def dm_conversation(channel: Channel, identity: Identity) -> Conversation:
     """The DM thread with a person on a channel, created on first use (also by private replies)."""
     key = f"dm:{channel.platform}:{channel.account_id}:{identity.scoped_id}"
+    known = cache.memo("thread", key, lambda: None)  # a unit's lookup of the thread (`pauses.dm_thread`)
+    if known is not None:
+        return known
     kind = "messenger" if channel.platform == "facebook" else "instagram"
-    Conversation.insert(thread_key=key, kind=kind, channel=channel, contact=identity.contact_id,
-                        identity=identity, created_at=now_ms()).on_conflict_ignore().execute()
-    return Conversation.get(Conversation.thread_key == key)
+    conversation = _insert_conversation(dict(thread_key=key, kind=kind, channel=channel.id,
+                                             contact=identity.contact_id, identity=identity.id, created_at=now_ms()))
+    cache.remember("thread", key, conversation)
+    return conversation
+
+
+def _insert_conversation(fields: dict) -> Conversation:
+    """The conversation with this thread key: the new row as inserted (not read back), or the
+    one already stored."""
+    row_id = insert_new(Conversation.insert(**fields))
+    if row_id:
+        return Conversation(id=row_id, **fields)
+    return Conversation.get(Conversation.thread_key == fields["thread_key"])
 
 
 def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
@@ -245,14 +280,16 @@ def _ours_to(channel: Channel, user_id: str):  # noqa: ANN202 - a peewee express
 
 def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     created_at = event.created_time or event.timestamp
-    inserted = insert_new(Comment.insert(
-        comment_id=event.comment_id, channel=channel, post_id=event.post_id, parent_id=event.parent_id,
+    fields = dict(
+        comment_id=event.comment_id, channel=channel.id, post_id=event.post_id, parent_id=event.parent_id,
         from_id=event.from_id, from_name=event.from_name, from_username=event.from_username,
         text=storable_text(event.text) if event.text else None,
         by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
-    ))
+    )
+    inserted = insert_new(Comment.insert(**fields))
     if not inserted:
         return Applied(event, channel, duplicate=True, note="comment already stored")
+    cache.remember("comment", event.comment_id, Comment(id=inserted, **fields))  # for the campaign and outbox
     if event.by_account:
         return _page_comment(event, channel)
     if not channel.receive_comments or not event.from_id:
@@ -260,25 +297,33 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
         return Applied(event, channel, note=note)
     identity, created = identity_for(channel, event.from_id, name=event.from_name, username=event.from_username)
     tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "comment")])
-    conversation = _comment_conversation(event, channel, identity)
+    conversation, new = _comment_conversation(event, channel, identity, created_at)
     message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
                               attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
                               parent_comment_id=event.parent_id, notes=list(event.notes) or None)
-    _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
+    if not new:  # a new conversation was inserted with these clocks already
+        _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
     _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
                    customer_message=True, fetch_profile=created and channel.platform == "facebook")
 
 
-def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity) -> Conversation:
+def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity,
+                          at: int) -> tuple[Conversation, bool]:
+    """The comment's conversation and whether it is new. A new one is inserted as `_bump` would
+    leave it after this comment (one statement instead of an INSERT and an UPDATE)."""
     kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
-    Conversation.insert(thread_key=event.inbox_key, kind=kind, channel=channel,
-                        contact=identity.contact_id, identity=identity, post_id=event.post_id,
-                        post_permalink=event.post_permalink, created_at=now_ms()).on_conflict_ignore().execute()
+    fields = dict(thread_key=event.inbox_key, kind=kind, channel=channel.id, contact=identity.contact_id,
+                  identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
+                  last_message_at=at, preview=storable_text((event.text or "[comment]")[:200]), unread_count=1,
+                  status="open")
+    row_id = insert_new(Conversation.insert(**fields))
+    if row_id:
+        return Conversation(id=row_id, **fields), True
     conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
     if event.post_permalink and not conversation.post_permalink:
         Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
-    return conversation
+    return conversation, False
 
 
 def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:
@@ -355,11 +400,11 @@ def _insert(conversation: Conversation, at: int, **fields: object) -> Message | 
     """Insert a message unless its Meta id is already stored; None means duplicate."""
     if isinstance(fields.get("text"), str):
         fields["text"] = storable_text(fields["text"])
-    row_id = insert_new(Message.insert(channel=conversation.channel_id, conversation=conversation, occurred_at=at,
-                                       created_at=now_ms(), **fields))
+    fields.update(channel=conversation.channel_id, conversation=conversation.id, occurred_at=at, created_at=now_ms())
+    row_id = insert_new(Message.insert(**fields))
     if not row_id:
         return None
-    return Message.get_by_id(row_id)
+    return Message(id=row_id, **fields)  # the row as inserted, without reading it back
 
 
 def _bump(conversation: Conversation, at: int, preview: str | None, *, customer: bool, window: bool = True) -> None:

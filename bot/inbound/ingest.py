@@ -32,6 +32,7 @@ import peewee
 
 from bot.core import events as ev
 from bot.meta.parse import MalformedBody, parse_delivery
+from bot.platform import cache
 from bot.platform.db import (
     connection,
     db,
@@ -45,7 +46,7 @@ from bot.platform.db import (
     transaction,
 )
 from bot.platform.journal import DeliveryJournal
-from bot.platform.models import Channel, Delivery, DeliveryJournalMark, IgnoredItem, InboundEvent
+from bot.platform.models import Channel, Delivery, DeliveryJournalMark, IgnoredItem, InboundEvent, Message
 from bot.platform.registry import channel_for, touch
 
 log = logging.getLogger(__name__)
@@ -375,10 +376,12 @@ def expand_next(limit: int = 200) -> list[str] | None:
     tried before goes alone (so one poison delivery cannot take others down with it), a failed
     one waits `RETRY_DELAY_MS` times its attempts, and one started `MAX_ATTEMPTS` times is
     quarantined with its reason for an admin (`retry_quarantined`)."""
-    rows = list(Delivery.select(Delivery.id, Delivery.attempts, Delivery.reason).where(_due()).order_by(Delivery.id)
+    rows = list(Delivery.select(Delivery.id, Delivery.attempts, Delivery.reason,
+                                cache.VERSION_SQL.alias("config_version")).where(_due()).order_by(Delivery.id)
                 .limit(limit))
     if not rows:
         return None
+    cache.observe(rows[0].config_version)  # the channels of this batch from the process's copy
     if rows[0].attempts >= MAX_ATTEMPTS:
         _quarantine(rows[0])
         return []
@@ -471,10 +474,12 @@ def store_events(events: Iterable[ev.Event], *, delivery_id: int | None, source:
 
 def _store_pending(events: list[tuple[int | None, ev.Event]], *, source: str) -> list[str]:
     """Insert (delivery id, event) pairs as pending events in the order given, skipping event keys
-    already stored (redeliveries, backfill); the conversation keys that got a new row."""
+    already stored (redeliveries, backfill); the conversation keys that got a new pending row (an
+    echo of a send we recorded is stored applied: `_recorded_sends`)."""
     now = now_ms()
     rows, seen = [], set()
     seq_of: dict[int | None, int] = {}
+    ours = _recorded_sends([event.mid for _, event in events if isinstance(event, ev.MessageEcho)])
     for delivery_id, event in events:
         if event.event_key in seen:  # the same event twice in one batch (Meta's duplicates)
             continue
@@ -483,28 +488,46 @@ def _store_pending(events: list[tuple[int | None, ev.Event]], *, source: str) ->
         rows.append({"event_key": event.event_key, "conversation_key": event.conversation_key,
                      "delivery": delivery_id, "seq": seq, "kind": type(event).__name__,
                      "occurred_at": event.timestamp, "payload": ev.encode(event), "status": "pending",
-                     "source": source, "created_at": now})
+                     "source": source, "created_at": now, "applied_at": None, "reason": None})
+        if isinstance(event, ev.MessageEcho) and event.mid in ours:
+            rows[-1].update(status="applied", applied_at=now, reason=ECHO_OF_OURS)
     keys: list[str] = []
-    for key in _insert_new_events(rows):
-        if key not in keys:
+    for key, status in _insert_new_events(rows):
+        if status == "pending" and key not in keys:
             keys.append(key)
     return keys
+
+
+ECHO_OF_OURS = "echo of a message sent by socialdesk"
+
+
+def _recorded_sends(mids: list[str]) -> set[str]:
+    """Echoes of our own sends whose Meta id is recorded on a sent row: applying one would
+    change nothing (`inbox._echo`), so it is stored as applied and drains nothing. One query for
+    the batch; an echo that beat our own record of the send still goes through the drain (it
+    fills the id in)."""
+    found: set[str] = set()
+    for start in range(0, len(mids), INSERT_CHUNK):
+        found |= {mid for (mid,) in Message.select(Message.mid).where(
+            Message.mid.in_(mids[start:start + INSERT_CHUNK]) & Message.status.not_in(["sending", "pending"])
+        ).tuples()}
+    return found
 
 
 INSERT_CHUNK = 500
 
 
-def _insert_new_events(rows: list[dict]) -> list[str]:
-    """The conversation keys of the rows actually inserted, in order. PostgreSQL: one multi-row
-    INSERT .. ON CONFLICT DO NOTHING RETURNING per chunk; SQLite (the embedded default, local
-    and cheap per statement): one insert each, its row count telling new from known."""
+def _insert_new_events(rows: list[dict]) -> list[tuple[str, str]]:
+    """(conversation key, status) of the rows actually inserted, in order. PostgreSQL: one
+    multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING per chunk; SQLite (the embedded default,
+    local and cheap per statement): one insert each, its row count telling new from known."""
     if is_sqlite():
-        return [row["conversation_key"] for row in rows if insert_new(InboundEvent.insert(**row))]
-    inserted: list[str] = []
+        return [(row["conversation_key"], row["status"]) for row in rows if insert_new(InboundEvent.insert(**row))]
+    inserted: list[tuple[str, str]] = []
     for start in range(0, len(rows), INSERT_CHUNK):
         query = (InboundEvent.insert_many(rows[start:start + INSERT_CHUNK]).on_conflict_ignore()
-                 .returning(InboundEvent.conversation_key).tuples())
-        inserted += [key for (key,) in query.execute()]
+                 .returning(InboundEvent.conversation_key, InboundEvent.status).tuples())
+        inserted += list(query.execute())
     return inserted
 
 

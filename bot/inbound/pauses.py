@@ -4,6 +4,7 @@ are the handover's (`bot.automation.handover`); this module only reads."""
 
 from __future__ import annotations
 
+from bot.platform import cache
 from bot.platform.db import now_ms
 from bot.platform.models import BotState, Channel, Conversation
 
@@ -22,9 +23,8 @@ def dm_thread(channel: Channel, user_id: str | None) -> Conversation | None:
     """The person's DM thread on this channel, if it exists (never created here)."""
     if not user_id:
         return None
-    return Conversation.get_or_none(
-        Conversation.thread_key == f"dm:{channel.platform}:{channel.account_id}:{user_id}"
-    )
+    key = f"dm:{channel.platform}:{channel.account_id}:{user_id}"
+    return cache.memo("thread", key, lambda: Conversation.get_or_none(Conversation.thread_key == key))
 
 
 def dm_paused(channel: Channel, user_id: str | None) -> bool:

@@ -13,15 +13,16 @@ opens (`inbox._release_held`).
 from __future__ import annotations
 
 import msgspec
-import peewee
 
 from bot.core.compose import MessageContent, card_attachment, card_of, private_reply_parts, split_parts
 from bot.inbound.contacts import identity_for
 from bot.inbound.inbox import dm_conversation
 from bot.outbound import outhooks
 from bot.outbound.sendpolicy import SendKind
-from bot.platform.db import now_ms
+from bot.platform import cache
+from bot.platform.db import insert_new, now_ms
 from bot.platform.models import Channel, Comment, Conversation, Message
+from bot.platform.registry import channel_by_id
 
 PRIVATE_REPLY_USED = "This comment has already had its one private reply."
 
@@ -58,8 +59,8 @@ def add(draft: Draft) -> list[int]:
 
 
 def _add_private_reply(draft: Draft) -> list[int]:
-    comment = Comment.get(Comment.comment_id == draft.comment_id)
-    channel: Channel = comment.channel
+    comment = cache.memo("comment", draft.comment_id, lambda: Comment.get(Comment.comment_id == draft.comment_id))
+    channel: Channel = channel_by_id(comment.channel_id)
     identity, _ = identity_for(channel, comment.from_id, name=comment.from_name, username=comment.from_username)
     thread = dm_conversation(channel, identity)
     first, rest = private_reply_parts(draft.content, channel.platform)
@@ -105,14 +106,10 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
         recipient_id=recipient, target_comment_id=target, private_reply_to=target if private else None,
         next_attempt_at=now, origin=draft.origin, created_at=now,
     )
-    if Message.select().where(Message.idempotency_key == key).exists():
-        return None
-    try:
-        with Message._meta.database.atomic():
-            row_id = Message.insert(**fields).execute()
-    except peewee.IntegrityError:
+    row_id = insert_new(Message.insert(**fields))  # one statement: nothing when either key is taken
+    if row_id is None:
         if Message.select().where(Message.idempotency_key == key).exists():
-            return None  # a concurrent add of the same draft won
+            return None  # this draft was added before (or by a concurrent add)
         # Another draft already holds this comment's private reply: record the refusal, send nothing.
         fields.update(private_reply_to=None, status="refused", status_reason=PRIVATE_REPLY_USED,
                       error_kind="private_reply_used")

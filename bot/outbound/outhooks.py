@@ -31,7 +31,7 @@ import msgspec
 
 from bot.core.errors import Invalid, NotFound
 from bot.outbound import netguard
-from bot.platform import runtime
+from bot.platform import cache, runtime
 from bot.platform.db import insert_new, now_ms, transaction
 from bot.platform.models import CampaignRun, Conversation, HookDelivery, HookEndpoint, Message, Note
 
@@ -232,7 +232,9 @@ def emit(event: str, payload: dict[str, Any], *, subject: str | None = None) -> 
 
 
 def _active_endpoints() -> list[HookEndpoint]:
-    return list(HookEndpoint.select().where(HookEndpoint.is_active))
+    """Read on every customer message and every send (most installs have none): from the
+    process's copy when the job read the configuration version (`bot.platform.cache`)."""
+    return cache.cached("hook_endpoints", None, lambda: list(HookEndpoint.select().where(HookEndpoint.is_active)))
 
 
 def _emit(event: str, payload: Callable[[], dict[str, Any]], *, subject: str | None = None,

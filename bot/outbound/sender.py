@@ -29,11 +29,11 @@ from bot.outbound import attachments
 from bot.outbound.outbox import part_content, promote_next
 from bot.outbound.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
-from bot.platform import metrics, runtime
-from bot.platform.db import now_ms, transaction
+from bot.platform import cache, metrics, runtime
+from bot.platform.db import is_sqlite, now_ms, transaction
 from bot.platform.models import Channel, Comment, Conversation, Message
 from bot.platform.queue import send_slot
-from bot.platform.registry import page_token, touch
+from bot.platform.registry import channel_by_id, page_token, touch
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,15 @@ def send_one(message_id: int) -> Outcome:
     if message is None:
         return Outcome()
     outcome = _send(message)
-    if outcome.retry_in is None:
+    if outcome.retry_in is None and message.send_kind == SendKind.DIRECT:
+        # Only a DM's parts wait "queued" for the one before (a private reply's later parts are
+        # "held" until the person answers; a public reply is one part): nothing to look up otherwise.
         outcome.next_id = promote_next(message)
     return outcome
 
 
 def _send(message: Message) -> Outcome:
-    channel: Channel = message.channel
+    channel: Channel = channel_by_id(message.channel_id)
     if message.error_kind == AMBIGUOUS and message.send_kind in LOOK_BEFORE_RESENDING:
         # An earlier attempt may have arrived and its echo not (yet): look before sending again,
         # and before the policy (a window that closed since must not refuse a message that went).
@@ -113,8 +115,12 @@ def _arrived(message: Message, channel: Channel) -> str | None:
 
 
 def _claim(message_id: int) -> Message | None:
-    """Take the row for sending: only a pending row (or one stuck in `sending` after a crash)."""
+    """Take the row for sending: only a pending row (or one stuck in `sending` after a crash)
+    whose Meta id is not recorded. On PostgreSQL one statement: the UPDATE returns the row and
+    the configuration version (`bot.platform.cache`); nothing claimed, the row is looked at."""
     now = now_ms()
+    if not is_sqlite():
+        return _claim_returning(message_id, now)
     with transaction():
         message = Message.get_or_none(Message.id == message_id)
         if message is None or message.mid or message.sent_at:
@@ -128,6 +134,21 @@ def _claim(message_id: int) -> Message | None:
     return Message.get_by_id(message_id) if claimed else None
 
 
+def _claim_returning(message_id: int, now: int) -> Message | None:
+    claimable = (Message.status == "pending") | (
+        (Message.status == "sending") & (Message.send_started_at < now - STUCK_MS))
+    rows = list(Message.update(status="sending", send_started_at=now, attempts=Message.attempts + 1).where(
+        (Message.id == message_id) & claimable & Message.mid.is_null() & Message.sent_at.is_null())
+        .returning(Message, cache.VERSION_SQL.alias("config_version")).objects(Message))
+    if rows:
+        cache.observe(rows[0].config_version)
+        return rows[0]
+    message = Message.get_or_none(Message.id == message_id)
+    if message is not None and (message.mid or message.sent_at) and message.error_kind == AMBIGUOUS:
+        _settled_by_echo(message)
+    return None
+
+
 def _settled_by_echo(message: Message) -> None:
     """The echo of an ambiguous send arrived and marked the row sent: the doubt is gone."""
     Message.update(error_kind=None, status_reason=None, error_code=None, error_subcode=None).where(
@@ -138,14 +159,16 @@ def facts_for(message: Message, channel: Channel, *, author: Author | None = Non
     """Gather what the send policy looks at, from stored facts only."""
     kind = SendKind(message.send_kind)
     comment = None
-    if message.target_comment_id:
+    if message.target_comment_id and kind != SendKind.DIRECT:  # the comment rules look at it
         comment = Comment.get_or_none(Comment.comment_id == message.target_comment_id)
+    # Only a DM's rules look at the 24 h window (`sendpolicy.decide`): no read for the others.
+    last_customer = last_customer_message(channel, message.recipient_id) if kind == SendKind.DIRECT else None
     return Facts(
         kind=kind,
         author=author or (Author.STAFF if message.author == "staff" else Author.AUTOMATION),
         platform=channel.platform,
         now_ms=now_ms(),
-        last_customer_message_ms=last_customer_message(channel, message.recipient_id),
+        last_customer_message_ms=last_customer,
         comment_created_ms=comment.created_at if comment else None,
         comment_by_account=bool(comment and comment.by_account),
         comment_deleted=bool(comment and comment.deleted_at),
@@ -197,14 +220,14 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
     if error is not None:
         fields.update(error_code=error.code, error_subcode=error.subcode)
     try:
-        with transaction():
-            _write(message, fields)
+        _write(message, fields)  # one statement in autocommit: nothing to roll back if it fails
     except peewee.IntegrityError:
         # Meta's echo of this very send (or, for a public reply, the feed webhook of our new
         # comment) arrived first and was stored on its own: fold it into our row.
         same = (Message.mid == mid) | (Message.comment_id == mid)
-        Message.delete().where(same & (Message.author == "page") & (Message.id != message.id)).execute()
-        _write(message, fields)
+        with transaction():
+            Message.delete().where(same & (Message.author == "page") & (Message.id != message.id)).execute()
+            _write(message, fields)
 
 
 def _write(message: Message, fields: dict) -> None:

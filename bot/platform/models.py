@@ -1014,3 +1014,18 @@ AssignmentRule._meta.add_field("team", ForeignKeyField(Team, null=True, on_delet
 
 TEAM_MODELS: list[type[BaseModel]] = [Team, TeamMember]
 ALL_MODELS += TEAM_MODELS
+
+
+# --- configuration version (issue 18) -------------------------------------------------------------
+
+
+class ConfigVersion(BaseModel):
+    """One row whose `version` database triggers bump on every write to the configuration
+    workers keep copies of (bot/platform/cache.py; the watched tables are in migration 0018)."""
+
+    id = IntegerField(primary_key=True)
+    epoch = CharField(max_length=32)
+    version = BigIntegerField()
+
+
+ALL_MODELS += [ConfigVersion]

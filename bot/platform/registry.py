@@ -9,7 +9,7 @@ event, so a change takes effect at once.
 from __future__ import annotations
 
 from bot.core.errors import NotFound
-from bot.platform import runtime
+from bot.platform import cache, runtime
 from bot.platform.models import Channel
 
 TOGGLES = ("receive_messages", "receive_comments", "notifications", "emails", "human_agent", "notify_postbacks",
@@ -34,9 +34,15 @@ def channel_for(platform: str, account_id: str) -> Channel | None:
     """The active channel receiving webhooks for (platform, account id), or None."""
     if "\x00" in account_id:  # no account has such an id, and PostgreSQL refuses NUL even in a query
         return None
-    return (Channel.select()
-            .where((Channel.platform == platform) & (Channel.account_id == account_id) & Channel.is_active)
-            .first())
+    return cache.cached("channel_for", (platform, account_id), lambda: (
+        Channel.select().where((Channel.platform == platform) & (Channel.account_id == account_id)
+                               & Channel.is_active).first()))
+
+
+def channel_by_id(channel_id: int) -> Channel:
+    """A channel by id, from this process's copy when the job has read the configuration version
+    (`bot.platform.cache`): the hot paths' `message.channel` without a statement each."""
+    return cache.cached("channel", channel_id, lambda: Channel.get_by_id(channel_id))
 
 
 TOUCH_EVERY_MS = 5_000
@@ -45,17 +51,25 @@ TOUCH_EVERY_MS = 5_000
 def touch(channel: Channel, field: str, at: int, *, always: bool = False) -> None:
     """Record when the channel last heard from Meta (`last_webhook_at`) or last sent
     (`last_send_at`): facts channel health reads coarsely. Written only when the stored time is a
-    few seconds old (`channel`, just read, tells without a statement): the row is hot, and a
-    write per delivery or per send would serialize every expansion and send on its row lock.
-    `always` writes anyway (a send that may end a health finding)."""
+    few seconds old (`channel`, just read, tells without a statement) and this process has not
+    written it in that time (a copy of the channel kept by `bot.platform.cache` is not reloaded for
+    these times): the row is hot, and a write per delivery or per send would serialize every
+    expansion and send on its row lock. `always` writes anyway (a send that may end a health
+    finding)."""
     column = getattr(Channel, field)
-    known = getattr(channel, field)
+    mine = (cache.epoch(), channel.id, field)  # only where copies are read: the job observed a version
+    known = max(getattr(channel, field) or 0, _written.get(mine, 0) if mine[0] else 0) or None
     if not always and known is not None and known >= at - TOUCH_EVERY_MS:
         return
     query = Channel.update({column: at}).where(Channel.id == channel.id)
     if not always:
         query = query.where(column.is_null() | (column < at - TOUCH_EVERY_MS))
     query.execute()
+    if mine[0]:
+        _written[mine] = at
+
+
+_written: dict[tuple[str, int, str], int] = {}  # (epoch, channel id, field) -> when this process last wrote it
 
 
 def page_token(channel: Channel) -> str:

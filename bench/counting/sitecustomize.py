@@ -1,0 +1,107 @@
+"""Bench-only instrumentation, loaded by every process a benchmark starts (this directory is put
+first on their PYTHONPATH, and Python imports `sitecustomize` at start-up). Not part of
+socialdesk: it counts, per process, the SQL statements peewee sends (by verb and first table)
+and the queue messages our code enqueues (by job name), and writes them to
+`$SOCIALDESK_BENCH_COUNT_DIR/<pid>.json` every half second and at exit. Works on any revision of
+socialdesk, so `bench.e2e --baseline-ref` counts an old release the same way.
+
+Statements are counted where they leave our process (`peewee.Database.execute_sql`: every query,
+plus BEGIN/COMMIT/ROLLBACK, which peewee sends through the cursor); queue messages where our
+code sends them (`dramatiq.Actor.send_with_options`), so Dramatiq's own retries of a failed job
+are not in the count.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import threading
+from collections import Counter
+
+DIRECTORY = os.environ.get("SOCIALDESK_BENCH_COUNT_DIR")
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
+_lock = threading.Lock()
+_state: dict = {"pid": None, "sql": Counter(), "jobs": Counter()}
+
+
+_SUBQUERY = re.compile(r"\((?:[^()']|'[^']*')*\)")
+
+
+def _statement_key(sql: str) -> str:
+    """"table VERB": the statement's own table, not one a subquery in its columns reads."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    outer = sql
+    for _ in range(4):  # innermost parentheses first, nested ones on the next pass
+        outer = _SUBQUERY.sub("", outer)
+    found = _TABLE.search(outer)
+    return f"{found.group(1) if found else '-'} {verb}"
+
+
+def _dump() -> None:
+    with _lock:
+        data = {"sql": dict(_state["sql"]), "jobs": dict(_state["jobs"])}
+    path = os.path.join(DIRECTORY, f"{os.getpid()}.json")
+    with open(path + ".tmp", "w") as handle:
+        json.dump(data, handle)
+    os.replace(path + ".tmp", path)
+
+
+def _flusher() -> None:
+    stop = threading.Event()
+    while not stop.wait(0.5):
+        try:
+            _dump()
+        except OSError:
+            return
+
+
+def _count(kind: str, key: str) -> None:
+    with _lock:
+        if _state["pid"] != os.getpid():  # first count in this process (or a forked child's)
+            _state.update(pid=os.getpid(), sql=Counter(), jobs=Counter())
+            threading.Thread(target=_flusher, name="bench-counts", daemon=True).start()
+            atexit.register(_dump)
+        _state[kind][key] += 1
+
+
+def _counted_transaction(method, verb: str):  # noqa: ANN001, ANN202
+    """BEGIN, COMMIT and ROLLBACK are statements too (round trips; peewee sends them through
+    the cursor, not `execute_sql`)."""
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        _count("sql", f"(transaction) {verb}")
+        return method(self, *args, **kwargs)
+
+    return counted
+
+
+def _install() -> None:
+    import peewee
+
+    execute_sql = peewee.Database.execute_sql
+
+    def counted_execute_sql(self, sql, params=None, *args, **kwargs):  # noqa: ANN001, ANN202
+        _count("sql", _statement_key(sql))
+        return execute_sql(self, sql, params, *args, **kwargs)
+
+    peewee.Database.execute_sql = counted_execute_sql
+    for cls in (peewee.Database, peewee.PostgresqlDatabase, peewee.SqliteDatabase):
+        for verb in ("begin", "commit", "rollback"):
+            if verb in vars(cls):
+                setattr(cls, verb, _counted_transaction(getattr(cls, verb), verb.upper()))
+    try:
+        import dramatiq
+    except ImportError:
+        return
+    send_with_options = dramatiq.Actor.send_with_options
+
+    def counted_send(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        _count("jobs", self.actor_name)
+        return send_with_options(self, *args, **kwargs)
+
+    dramatiq.Actor.send_with_options = counted_send
+
+
+if DIRECTORY:
+    _install()
