@@ -15,6 +15,8 @@ from pathlib import Path
 import peewee
 from playhouse.migrations import Runner
 
+from bot.migrations import config_triggers
+
 DIRECTORY = Path(__file__).parent
 _PG_LOCK_ID = 0x50C1A1DE5C  # advisory lock: one migrating process at a time
 
@@ -27,7 +29,10 @@ def upgrade(database: peewee.Database, target: str | None = None) -> list[str]:
     """Apply the pending migrations (up to `target`), returning their names. Safe to call from
     several processes at once on PostgreSQL (advisory lock); a no-op when up to date."""
     with _exclusive(database):
-        return runner(database).up(target)
+        applied = runner(database).up(target)
+        if applied:
+            config_triggers.ensure(database)
+        return applied
 
 
 def pending(database: peewee.Database) -> list[str]:
