@@ -21,6 +21,8 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.meta.graph import tls_context
+
 
 def truthy(value: str | None) -> bool:
     """How CI systems say yes: CI=1, CI=true, CI=yes (any case)."""
@@ -243,7 +245,7 @@ class Stack:
     env: dict = field(default_factory=dict)
     _worker: Any = None
     _clock: Any = None
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30, verify=tls_context()))
 
     @classmethod
     @contextmanager

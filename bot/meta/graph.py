@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import ssl
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any, BinaryIO, Self
 
 import httpx
@@ -82,6 +84,14 @@ if not any(isinstance(f, _RedactTokens) for f in _httpx_logger.filters):
     _httpx_logger.addFilter(_RedactTokens())
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process, shared by every client (the Graph hosts, each boot; outgoing
+    webhook deliveries, one client each): building one loads the whole CA bundle, tens of
+    milliseconds of CPU each time."""
+    return httpx.create_ssl_context()
+
+
 class GraphClient:
     """Calls `{base_url}/{version}/{path}`: https://graph.facebook.com for Facebook Login
     (Messenger and linked Instagram accounts), https://graph.instagram.com for Instagram Login
@@ -111,7 +121,7 @@ class GraphClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             # `retries` repeats only a failed connect (refused, reset or timed out while
             # connecting): the request provably never left, so even a send is safe to repeat.
-            transport=httpx.HTTPTransport(limits=limits, retries=CONNECT_RETRIES),
+            transport=httpx.HTTPTransport(verify=tls_context(), limits=limits, retries=CONNECT_RETRIES),
             follow_redirects=False,
         )
         self.last_usage: float = 0.0

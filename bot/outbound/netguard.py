@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import httpx
 
+from bot.meta.graph import tls_context
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
@@ -125,5 +127,5 @@ class _PinnedTransport(httpx.HTTPTransport):
 def pinned_client(address: str, timeout: float) -> httpx.Client:
     """A one-delivery client that can only reach `address` and follows no redirect (a 302 to
     http://127.0.0.1/ must not undo the check)."""
-    return httpx.Client(transport=_PinnedTransport(address), timeout=timeout, follow_redirects=False,
-                        trust_env=False)
+    return httpx.Client(transport=_PinnedTransport(address, verify=tls_context()), timeout=timeout,
+                        follow_redirects=False, trust_env=False)
