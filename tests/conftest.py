@@ -12,8 +12,11 @@ Nothing here fakes Meta: the sandbox is the project's own emulator over HTTP.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -84,6 +87,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _new_epoch(path: Path) -> None:
+    """A copy must look like a new database to the per-process configuration copies
+    (bot/platform/cache.py), which tell databases apart by the epoch of `config_version`."""
+    with closing(sqlite3.connect(path)) as con, con:
+        con.execute("UPDATE config_version SET epoch = ?", (secrets.token_hex(8),))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each database test runs on SQLite (a fresh copy of the migrated template) and on
@@ -91,6 +101,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         target = tmp_path / "socialdesk.db"
         shutil.copy2(request.getfixturevalue("sqlite_template"), target)  # keeps the 0600 mode
+        _new_epoch(target)
         return f"sqlite:///{target}"
     url = request.getfixturevalue("pg_url")
     reset_postgres(url)
