@@ -1,8 +1,10 @@
-"""Errors -> HTTP, in one table, always as JSON: `{"error": {"code", "message", "field"}}`.
+"""Errors -> HTTP, in one table, always as JSON: `{"error": {"code", "message", "field", "words"}}`.
 
 `field` names the offending input (a dotted path such as `message.buttons[0].title`) for
 validation errors, whether our services found them (`bot.core.errors.Invalid`) or Litestar did while
-decoding the request. Handlers never build error responses themselves.
+decoding the request; `words` says the same to people ("Button 1: title is longer than 20
+characters", numbered from 1 like the screens), so a client can show it as is. Handlers never
+build error responses themselves.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ErrorDetail(msgspec.Struct):
     code: str
     message: str
     field: str | None = None
+    words: str | None = None  # with `field`: the problem in people's words, numbered from 1
 
 
 class ErrorBody(msgspec.Struct):
@@ -53,7 +56,8 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
         (403, "The token's user may not do this (role)."),
         (404, "Not found."),
         (409, "Refused by a rule; the message says which."),
-        (422, "Invalid input; `field` names it (`graph_error`: Meta refused it, with Meta's message)."),
+        (422, "Invalid input; `field` names it (a dotted path, 0-based) and `words` says it in people's words "
+              "(1-based, as shown on screen); `graph_error`: Meta refused it, with Meta's message."),
         (429, "Too many bad API tokens from this address lately; `Retry-After` says when to try again."),
         (503, "The Graph API is unavailable for now; try again later."),
     )
@@ -61,9 +65,14 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response[ErrorBody]:
-    return Response(ErrorBody(ErrorDetail(code=code, message=message, field=field)), status_code=status,
-                    headers=headers)
+                   headers: dict[str, str] | None = None, words: str | None = None) -> Response[ErrorBody]:
+    detail = ErrorDetail(code=code, message=message, field=field, words=words)
+    return Response(ErrorBody(detail), status_code=status, headers=headers)
+
+
+def invalid_response(exc: Invalid, status: int = 422, code: str = "invalid") -> Response[ErrorBody]:
+    """The field path for programs and the same problem in people's words, side by side."""
+    return error_response(status, code, exc.problem, exc.field, words=exc.words)
 
 
 def on_socialdesk_error(request: Request, exc: SocialdeskError) -> Response[ErrorBody]:
@@ -72,7 +81,7 @@ def on_socialdesk_error(request: Request, exc: SocialdeskError) -> Response[Erro
         return on_unexpected(request, exc)
     status, code = found
     if isinstance(exc, Invalid):
-        return error_response(status, code, exc.problem, exc.field)
+        return invalid_response(exc, status, code)
     if isinstance(exc, Refused):
         return error_response(status, code, exc.reason)
     if isinstance(exc, Throttled):
@@ -87,7 +96,7 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[ErrorBody]:
     """Litestar's own errors (401/403 from the guards, decoding errors, unknown routes)."""
     if isinstance(exc, ValidationException):
         field, message = _validation_detail(exc)
-        return error_response(422, "invalid", message, field)
+        return invalid_response(Invalid(field, message)) if field else error_response(422, "invalid", message)
     headers = dict(exc.headers or {})
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, exc.detail, headers=headers or None)

@@ -129,13 +129,15 @@ class CommentHide(_Body):
 
 
 class PostbackSpec(_Body):
-    """Either a tap on a button we sent (`mid` + `button_index`, 0-based) or a bare postback
-    such as Get Started or an ice breaker (`payload` + `title`)."""
+    """Either a tap on a button we sent (`mid` + `button_index`, 0-based; with `card_index`, the
+    button of that card of a generic template, else counted through all the message's buttons)
+    or a bare postback such as Get Started or an ice breaker (`payload` + `title`)."""
 
     account_id: str
     user_id: str
     mid: str | None = None
     button_index: int | None = None
+    card_index: int | None = None
     payload: str | None = None
     title: str | None = None
     ref: str | None = None

@@ -301,7 +301,7 @@ def play_postback(store: Store, spec: PostbackSpec) -> tuple[Message, QueuedItem
     with store.lock:
         account, customer = _person(store, spec.account_id, spec.user_id)
         if spec.mid is not None:
-            payload, title = _tapped_button(store, customer, spec.mid, spec.button_index)
+            payload, title = _tapped_button(store, customer, spec.mid, spec.button_index, spec.card_index)
         elif spec.payload is not None:
             payload, title = spec.payload, spec.title or "Get Started"
         else:
@@ -315,18 +315,29 @@ def play_postback(store: Store, spec: PostbackSpec) -> tuple[Message, QueuedItem
         return message, from_person(account, customer.id, "postback", value, at)
 
 
-def _tapped_button(store: Store, customer: Customer, mid: str, index: int | None) -> tuple[str, str]:
+def _tapped_button(store: Store, customer: Customer, mid: str, index: int | None,
+                   card: int | None = None) -> tuple[str, str]:
     sent = store.messages.get(mid)
     if sent is None or sent.customer_id != customer.id or not sent.from_account or sent.body is None:
         raise bad_request(f"no message {mid!r} sent by the app to this person")
     attachment = (sent.body.get("message") or {}).get("attachment") or {}
-    buttons = template_buttons(attachment.get("payload") or {})
+    payload = attachment.get("payload") or {}
+    buttons = template_buttons(payload) if card is None else card_buttons(payload, mid, card)
+    where = "" if card is None else f" in card {card}"
     if index is None or not 0 <= index < len(buttons):
-        raise bad_request(f"message {mid!r} has no button {index} (it has {len(buttons)})")
+        raise bad_request(f"message {mid!r} has no button {index}{where} (it has {len(buttons)})")
     button = buttons[index]
     if button.get("type") != "postback":
         raise bad_request(f"button {index} is a {button.get('type')} button: tapping it sends no postback")
     return str(button["payload"]), str(button["title"])
+
+
+def card_buttons(payload: dict[str, Any], mid: str, card: int) -> list[dict[str, Any]]:
+    """The buttons of one card of a generic template, as the person sees them under that card."""
+    cards = [e for e in payload.get("elements") or [] if isinstance(e, dict)]
+    if not 0 <= card < len(cards):
+        raise bad_request(f"message {mid!r} has no card {card} (it has {len(cards)})")
+    return [b for b in cards[card].get("buttons") or [] if isinstance(b, dict)]
 
 
 def template_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:

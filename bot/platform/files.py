@@ -8,8 +8,8 @@ were read and never costs more memory than one chunk. Only then is it moved unde
 Keys are ours (random, `[A-Za-z0-9_-]`); a key read back from a request is checked against that
 alphabet before it becomes a path, so no key can name a file outside the directory.
 
-An S3-compatible backend would implement the same `FileStore` methods (spool to a local
-temporary file, then `put` uploads it; `open` streams it back); it is not written yet.
+The S3-compatible backend (`bot.platform.s3files`, chosen by `SOCIALDESK_FILES_S3_URL`) spools
+the same way into a local directory, then `put` uploads the file; `open` streams it back.
 """
 
 from __future__ import annotations
@@ -70,23 +70,7 @@ class LocalFileStore:
         self.root = root
 
     def spool(self, chunks: Iterable[bytes], limit: int) -> Spooled:
-        """Copy the stream to a temporary file, stopping as soon as it passes `limit` bytes."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
-        size, head = 0, b""
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLarge(limit)
-                    if len(head) < 512:
-                        head += chunk[: 512 - len(head)]
-                    out.write(chunk)
-        except BaseException:
-            os.unlink(name)
-            raise
-        return Spooled(Path(name), size, head)
+        return spool_into(self.root, chunks, limit)
 
     def put(self, spooled: Spooled) -> str:
         key = new_key()
@@ -106,6 +90,27 @@ class LocalFileStore:
         if not valid_key(key):
             raise FileNotFoundError(key)
         return self.root / key
+
+
+def spool_into(directory: Path, chunks: Iterable[bytes], limit: int) -> Spooled:
+    """Copy the stream to a temporary file in `directory`, stopping as soon as it passes `limit`
+    bytes (every backend counts a file here before keeping it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".incoming-")
+    size, head = 0, b""
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(limit)
+                if len(head) < 512:
+                    head += chunk[: 512 - len(head)]
+                out.write(chunk)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Spooled(Path(name), size, head)
 
 
 def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterable[bytes]:

@@ -14,6 +14,7 @@ from bot.meta.graph import GraphClient
 from bot.platform import metrics, queue
 from bot.platform.db import open_database
 from bot.platform.files import FileStore, LocalFileStore
+from bot.platform.s3files import S3FileStore
 from bot.platform.settings import Settings, load_settings
 from bot.platform.vault import Vault
 
@@ -30,16 +31,26 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
         migrations.upgrade(database)
     queue.setup_broker(settings.redis_url, send_rate=settings.send_rate, media_send_rate=settings.media_send_rate,
                        prefix=settings.redis_prefix)
-    for old in (_state.get("graph"), _state.get("instagram_graph")):
-        if old is not None:
+    for old in (_state.get("graph"), _state.get("instagram_graph"), _state.get("files")):
+        if old is not None and hasattr(old, "close"):  # HTTP clients (the local file store has none)
             old.close()
     _state.update(settings=settings, vault=Vault(settings.secret_key),
                   graph=GraphClient(settings.graph_api_url, settings.graph_api_version,
                                     on_answer=metrics.graph_answered),
                   instagram_graph=GraphClient(settings.instagram_api_url, settings.graph_api_version,
                                               on_answer=metrics.graph_answered),
-                  files=LocalFileStore(Path(settings.files_dir)))
+                  files=file_store(settings))
     return settings
+
+
+def file_store(settings: Settings) -> FileStore:
+    """The local directory, or the S3-compatible bucket when one is configured (uploads are then
+    counted in the local directory before they go)."""
+    bucket = settings.files_s3
+    if bucket is None:
+        return LocalFileStore(Path(settings.files_dir))
+    return S3FileStore(bucket.url, bucket.bucket, bucket.access_key, bucket.secret_key, bucket.region,
+                       spool_dir=Path(settings.files_dir))
 
 
 def settings() -> Settings:
@@ -58,7 +69,8 @@ def graph(login: str = "facebook") -> GraphClient:
 
 
 def files() -> FileStore:
-    """Where attached files are kept (the local directory of `SOCIALDESK_FILES_DIR`)."""
+    """Where attached files are kept (the local directory of `SOCIALDESK_FILES_DIR`, or the bucket
+    of `SOCIALDESK_FILES_S3_URL`)."""
     return _get("files")
 
 

@@ -79,6 +79,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SOCIALDESK_FILES_DIR": ("beside the SQLite file (`<db>.files`); PostgreSQL: `./socialdesk-files`",
                              "where files staff attach are stored (a local directory; share it between "
                              "machines, e.g. a network mount, when API and workers run apart)"),
+    "SOCIALDESK_FILES_S3_URL": ("unset (the local directory)", "an S3-compatible service's endpoint "
+                                "(`https://s3.eu-west-1.amazonaws.com`, MinIO's, ...): files are kept there "
+                                "instead, in `SOCIALDESK_FILES_S3_BUCKET` (path-style URLs, SigV4-signed)"),
+    "SOCIALDESK_FILES_S3_BUCKET": ("required with `SOCIALDESK_FILES_S3_URL`", "the bucket (created beforehand)"),
+    "SOCIALDESK_FILES_S3_ACCESS_KEY": ("required with `SOCIALDESK_FILES_S3_URL`", "access key id"),
+    "SOCIALDESK_FILES_S3_SECRET_KEY": ("required with `SOCIALDESK_FILES_S3_URL`", "secret access key "
+                                       "(only used to sign; never logged)"),
+    "SOCIALDESK_FILES_S3_REGION": ("`us-east-1`", "the region the signatures name (MinIO and most others: "
+                                   "`us-east-1`)"),
     "SOCIALDESK_UPLOAD_MAX_MIB": ("`25`", "largest file staff may attach, in MiB (Meta's limit is 25 MB: at "
                                   "most 25)"),
     "SOCIALDESK_LOG_LEVEL": ("`INFO`", "log level"),
@@ -87,6 +96,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                  "(`api --workers N`, `socialdesk worker`) so `/metrics` adds up their "
                                  "counters; see *Operating it*"),
 }
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket for attached files (`bot.platform.s3files`)."""
+
+    url: str
+    bucket: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    region: str = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -137,7 +157,10 @@ class Settings:
     webhook_inflight_mib: int = 32
     """Webhook body bytes one API process holds at once (reading or committing); beyond: 503."""
     files_dir: str = "socialdesk-files"
-    """Where attached files are kept (`bot.platform.files.LocalFileStore`)."""
+    """Where attached files are kept (`bot.platform.files.LocalFileStore`); with `files_s3`, where
+    uploads are counted before they go to the bucket."""
+    files_s3: S3Settings | None = None
+    """Set: attached files are kept in this S3-compatible bucket instead."""
     upload_max_mib: int = 25
     """Largest attachment staff may upload (Meta: 25 MB per file, meta-platform.md §5)."""
 
@@ -207,8 +230,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # At least one body of the largest size (16 MiB) must fit, or such a delivery never would.
         webhook_inflight_mib=_int(env, "SOCIALDESK_WEBHOOK_INFLIGHT_MIB", 32, 16, 4096),
         files_dir=env.get("SOCIALDESK_FILES_DIR") or _default_files_dir(database_url),
+        files_s3=_files_s3(env),
         upload_max_mib=_int(env, "SOCIALDESK_UPLOAD_MAX_MIB", 25, 1, 25),
     )
+
+
+def _files_s3(env: Mapping[str, str]) -> S3Settings | None:
+    """The bucket, when an endpoint is set: an http(s) URL and every value it needs."""
+    url = (env.get("SOCIALDESK_FILES_S3_URL") or "").strip()
+    if not url:
+        return None
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.username:
+        raise ConfigError("SOCIALDESK_FILES_S3_URL", "expected an http(s) URL such as "
+                          "https://s3.eu-west-1.amazonaws.com (the bucket and keys have their own variables)")
+    return S3Settings(url=url, bucket=_s3_value(env, "SOCIALDESK_FILES_S3_BUCKET"),
+                      access_key=_s3_value(env, "SOCIALDESK_FILES_S3_ACCESS_KEY"),
+                      secret_key=_s3_value(env, "SOCIALDESK_FILES_S3_SECRET_KEY"),
+                      region=(env.get("SOCIALDESK_FILES_S3_REGION") or "").strip() or "us-east-1")
 
 
 def _default_files_dir(database_url: str) -> str:
@@ -217,6 +256,13 @@ def _default_files_dir(database_url: str) -> str:
         return "socialdesk-files"
     db_path = sqlite_path(database_url)
     return str(db_path.with_name(db_path.name + ".files"))
+
+
+def _s3_value(env: Mapping[str, str], variable: str) -> str:
+    value = (env.get(variable) or "").strip()
+    if not value:
+        raise ConfigError(variable, "is required with SOCIALDESK_FILES_S3_URL")
+    return value
 
 
 def _sandbox_chosen(env: Mapping[str, str], app_secret: str) -> bool:

@@ -10,7 +10,7 @@ buttons, attachments and quick replies included. Customer text is shown with `wi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 import streamlit as st
@@ -169,33 +169,51 @@ def media_view(media: dict) -> None:
 
 def template_view(template: dict, mid: str, account_id: str, who: str) -> None:
     """A button template (text and buttons) or a generic template (cards with image, title,
-    subtitle and buttons); every postback button can be tapped, link buttons open their page."""
+    subtitle and buttons); every postback button can be tapped, link buttons open their page.
+    A card's button is tapped as the person does, by card and button (`card_index`)."""
     if template.get("text"):
         st.markdown(widgets.plain(template["text"]))
-    index = 0
-    for button in template.get("buttons") or []:
-        tap_button(button, mid, index, account_id, who)
-        index += 1
-    for card in template.get("elements") or []:
-        with st.container(border=True):
-            image = widgets.safe_url(card.get("image_url"))
-            if image:
-                st.image(image, width=220)
-            st.markdown(f"**{widgets.plain(card.get('title'))}**")
-            if card.get("subtitle"):
-                st.caption(widgets.plain(card["subtitle"]))
-            for button in card.get("buttons") or []:
-                tap_button(button, mid, index, account_id, who)
-                index += 1
+    for index, button in enumerate(template.get("buttons") or []):
+        tap_button(button, Tap(account_id, who, mid, index))
+    for card_index, card in enumerate(template.get("elements") or []):
+        card_view(card, Tap(account_id, who, mid, 0, card_index))
 
 
-def tap_button(button: dict, mid: str, index: int, account_id: str, who: str) -> None:
+def card_view(card: dict, tap: Tap) -> None:
+    """One card: its image, title, subtitle and buttons, framed like Messenger draws it."""
+    with st.container(border=True):
+        image = widgets.safe_url(card.get("image_url"))
+        if image:
+            st.image(image, width=220)
+        st.markdown(f"**{widgets.plain(card.get('title'))}**")
+        if card.get("subtitle"):
+            st.caption(widgets.plain(card["subtitle"]))
+        for index, button in enumerate(card.get("buttons") or []):
+            tap_button(button, tap._replace(button=index))
+
+
+class Tap(NamedTuple):
+    """Which button the person taps: by index in a button template, or in card `card` of a
+    generic template."""
+
+    account_id: str
+    who: str
+    mid: str
+    button: int
+    card: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"tap_{self.mid}_{self.button}" if self.card is None else f"tap_{self.mid}_{self.card}_{self.button}"
+
+
+def tap_button(button: dict, tap: Tap) -> None:
     title = str(button.get("title") or "Button")
     url = widgets.safe_url(button.get("url"))
     if button.get("type") == "web_url" and url:
         st.link_button(title, url, width="stretch")
     else:
-        st.button(title, key=f"tap_{mid}_{index}", width="stretch", on_click=_tap, args=(account_id, who, mid, index))
+        st.button(title, key=tap.key, width="stretch", on_click=_tap, args=(tap,))
 
 
 def quick_reply_row(replies: list[dict], mid: str, account_id: str, who: str) -> None:
@@ -233,8 +251,9 @@ def reply_under(post_id: str, comment_id: str, account_id: str, who: str) -> Non
 
 
 @state.with_db
-def _tap(account_id: str, who: str, mid: str, index: int) -> None:
-    if control("postback", account_id=account_id, user_id=who, mid=mid, button_index=index):
+def _tap(tap: Tap) -> None:
+    place = {} if tap.card is None else {"card_index": tap.card}
+    if control("postback", account_id=tap.account_id, user_id=tap.who, mid=tap.mid, button_index=tap.button, **place):
         state.notice("Tapped: the page's answer arrives in the chat.")
 
 

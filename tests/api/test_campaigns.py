@@ -87,6 +87,26 @@ def test_validation_names_the_field(api: Api) -> None:
     assert api.ok("GET", "/campaigns") == []
 
 
+def test_a_422_says_the_problem_in_peoples_words_next_to_the_field(api: Api) -> None:
+    """Clients show `words` as is: numbered from 1 like the screens, whether our rules or the
+    request decoder found the problem; other errors carry none."""
+    channel_id = page_channel(api)
+    long_title = {"kind": "send_message", "message": {"text": "Hi", "buttons": [
+        {"title": "Buy", "url": "https://shop.example/b"}, {"title": "x" * 30, "url": "https://shop.example/c"}]}}
+    cases = [
+        (spec(channel_id, actions=[{"kind": "add_tag", "tag": "x"}, long_title]),
+         "actions[1].message.buttons[1].title", "Action 2, button 2: title "),
+        (spec(channel_id, actions=[{"kind": "reply_comment", "text": "ok", "variations": [""]}]),
+         "actions[0].variations[0]", "Action 1, variation 1"),
+        ({"channel_id": channel_id, "actions": []}, "name", "Name is required"),
+    ]
+    for body, field, words in cases:
+        error = error_of(api.call("POST", "/campaigns", json=body))
+        assert error["field"] == field and error["words"].startswith(words), (field, error)
+        assert "[" not in error["words"], error
+    assert error_of(api.call("GET", "/campaigns/77"))["words"] is None
+
+
 def test_unknown_campaign_is_404(api: Api) -> None:
     body = spec(page_channel(api))
     for method, path, json in [("GET", "/campaigns/77", None), ("PUT", "/campaigns/77", body),

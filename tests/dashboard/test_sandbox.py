@@ -14,16 +14,21 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_play_a_customer_and_see_their_phone(desk, admin_app) -> None:
+    """The campaign's private reply is a card (over the real Send API): the phone draws its image,
+    title, subtitle and button; tapping the card's button sends the postback by card and button,
+    and the text the card held back arrives whole."""
     from bot.automation import campaigns
     from bot.automation.campaigns import ActionSpec, CampaignSpec
-    from bot.core.compose import Button, MessageContent
+    from bot.core.compose import Button, Card, MessageContent
     from bot.platform import registry as channels
     from bot.platform.models import Conversation, Message
 
     account = desk.page["page_id"]
     channel = channels.channel_for("facebook", account)
-    message = MessageContent(text="Thanks! Here is your code: SPRING-10 " + "x" * 80,
-                             buttons=(Button(title="More", payload="MORE"),))
+    picture = "https://cdn.example.com/spring.png"
+    message = MessageContent(text="Thanks! Here is your code: SPRING-10 " + "x" * 80, card=Card(
+        title="Spring sale", subtitle="10% off this week", image_url=picture,
+        buttons=(Button(title="Shop", url="https://shop.example.com/spring"), Button(title="More", payload="MORE"))))
     campaigns.save(CampaignSpec(name="Hello", channel_id=channel.id, is_active=True,
                                 actions=[ActionSpec(kind="send_message", message=message)]))
     app = admin_app.switch_page("app_pages/sandbox.py").run()
@@ -46,12 +51,16 @@ def test_play_a_customer_and_see_their_phone(desk, admin_app) -> None:
     wait_until(lambda: desk.sandbox_get("sent", kind="private_reply")["sent"], 20, what="the private reply")
     app.run()
     page = texts(app)
-    assert plain(message.text) in page  # whole, not cut
-    assert "Reply to your comment: “Love it”" in page
+    assert "Reply to your comment: “Love it”" in page and "**Spring sale**" in page and "10% off this week" in page
+    assert plain(message.text) not in page  # held: it goes out when the person answers
+    assert [image.value for image in app.image] == [[picture]]
+    assert [b.proto.label for b in app.get("link_button")] == ["Shop"]
     more = next(b for b in app.button if b.label == "More")
     more.click().run()
     assert "Tapped" in texts(app)
-    desk.wait(lambda: Message.get_or_none(Message.kind == "postback"), what="the tap reaching socialdesk")
+    tap = desk.wait(lambda: Message.get_or_none(Message.kind == "postback"), what="the tap reaching socialdesk")
+    assert tap.text == "More" and tap.payload.endswith(":MORE")  # the campaign's own payload, tagged
+    wait_until(lambda: plain(message.text) in texts(app.run()), 20, what="the held text on the phone")
 
     comment_id = next(iter(desk.sandbox_get("state")["comments"]))["id"]
     app.text_input(key=f"reply_under_{comment_id}").input("Me too")

@@ -123,6 +123,23 @@ def test_postback_from_a_sent_button(sandbox: Sandbox, world: World, receiver: R
     assert beyond.status_code == 400
 
 
+def test_postback_from_a_button_of_a_card(sandbox: Sandbox, world: World, receiver: Receiver) -> None:
+    """A generic template's button is named by card and button (0-based), as the person sees it."""
+    sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text="hi")
+    cards = [{"title": "Red", "buttons": [{"type": "postback", "title": "Buy red", "payload": "RED"}]},
+             {"title": "Blue", "buttons": [{"type": "web_url", "title": "See", "url": "https://shop.example.com"},
+                                           {"type": "postback", "title": "Buy blue", "payload": "BLUE"}]}]
+    message = {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": cards}}}
+    sent = sandbox.send(world.token, world.page_id, {"recipient": {"id": world.psid}, "message": message})
+    mid = sent.json()["message_id"]
+    tap = {"account_id": world.page_id, "user_id": world.psid, "mid": mid}
+    tapped = sandbox.control("postback", **tap, card_index=1, button_index=1)
+    assert last_item(receiver, 3)["postback"] == {"mid": tapped["mid"], "title": "Buy blue", "payload": "BLUE"}
+    for card, button, said in ((1, 0, "web_url"), (0, 1, "no button 1 in card 0"), (2, 0, "no card 2")):
+        refused = sandbox.control_raw("postback", **tap, card_index=card, button_index=button)
+        assert refused.status_code == 400 and said in refused.json()["error"], refused.text
+
+
 def test_postback_from_a_private_reply_button_opens_the_window(sandbox: Sandbox, world: World) -> None:
     comment_id = sandbox.control(
         "comment", account_id=world.page_id, post_id=world.post_id, user_id=world.psid, text="info?"
