@@ -16,6 +16,7 @@ import streamlit as st
 from bot import queries
 from bot.automation import conditions
 from bot.automation.conditions import Condition
+from bot.helpdesk.attributes import AttributeView
 from dashboard import state
 from dashboard.widgets import drafted
 
@@ -26,14 +27,14 @@ OP_WORDS = {**conditions.WORDS, "is_set": "is set", "is_not_set": "is not set"}
 
 def condition_fields(key: str, saved: list[Condition], title: str) -> None:
     """Rows of conditions under `title`; one choosing "(none)" is dropped on save."""
-    kinds = {d.key: d for d in queries.attribute_definitions()}
+    definitions = {d.key: d for d in queries.attribute_definitions()}
     count = state.drafts().setdefault(key + "count", len(saved))
-    if not kinds and not count:
+    if not definitions and not count:
         return
     st.caption(title)
     for index in range(count):
-        _row(f"{key}{index}_", saved[index] if index < len(saved) else None, kinds)
-    if kinds and count < conditions.MAX_CONDITIONS:
+        _row(f"{key}{index}_", saved[index] if index < len(saved) else None, definitions)
+    if definitions and count < conditions.MAX_CONDITIONS:
         st.button("Add a condition", icon=":material/filter_alt:", key=key + "add", on_click=_add, args=(key,))
 
 
@@ -41,7 +42,7 @@ def _add(key: str) -> None:
     state.drafts()[key + "count"] = state.drafts().get(key + "count", 0) + 1
 
 
-def _row(row: str, saved: Condition | None, definitions: dict) -> None:
+def _row(row: str, saved: Condition | None, definitions: dict[str, AttributeView]) -> None:
     keys = [NONE, *definitions, *([saved.key] if saved and saved.key not in definitions else [])]
     key_col, op_col, value_col = st.columns([2, 1.3, 2.5])
     with key_col:

@@ -407,7 +407,8 @@ def match(trigger: TriggerSpec, active: bool, comment: CommentFacts, bound_post:
         return "keyword_missing"
     if any(_contains(words, k) for k in trigger.keywords_none):
         return "keyword_excluded"
-    if not conditions.holds(trigger.attribute_conditions, comment.attributes or {}, attribute_kinds()):
+    if trigger.attribute_conditions and not conditions.holds(trigger.attribute_conditions,
+                                                             comment.attributes or {}, attribute_kinds()):
         return "attribute_mismatch"
     if not triggers.source_holds(trigger.source_conditions, comment.source or {}):
         return "source_mismatch"

@@ -98,8 +98,6 @@ def _any_attribute_defined() -> bool:
 def attribute_kinds() -> dict[str, str]:
     """Each defined attribute's declared type by key, so conditions compare by type (a copy per
     configuration version: definitions bump it)."""
-    if not _any_attribute_defined():
-        return {}
     return cache.cached("attribute_kinds", None,
                         lambda: {d.key: d.kind for d in AttributeDefinition.select(AttributeDefinition.key,
                                                                                    AttributeDefinition.kind)})
