@@ -146,3 +146,4 @@ def test_a_flow_transition_branches_on_attributes_and_is_checked_when_saved(defi
     with pytest.raises(Invalid) as caught:
         store.save(branching_flow([Condition(key="orders", op="after", value="2024-01-01")]))
     assert caught.value.field == "states.ask.transitions[0].when[0].op"
+    assert caught.value.words.startswith("State ask, transition 1, condition 1: comparison: a number attribute")
