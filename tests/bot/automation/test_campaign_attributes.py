@@ -24,7 +24,13 @@ from tests.bot.automation.test_flows import bot_sent, person, texts
 from tests.servers import Stack
 
 
-def test_only_commenters_with_the_attribute_value_get_the_campaign(stack: Stack) -> None:
+def test_attributes_decide_live_who_gets_a_campaign_and_which_flow_branch(stack: Stack) -> None:
+    """One stack for both (the suite stays fast): a campaign's audience, then a flow's `when`."""
+    only_commenters_with_the_attribute_value_get_the_campaign(stack)
+    a_flow_transitions_when_sends_each_person_their_branch(stack)
+
+
+def only_commenters_with_the_attribute_value_get_the_campaign(stack: Stack) -> None:
     with connection():
         attributes.define("vip_level", "VIP level", "list", ["silver", "gold"])
     gold, other = commenter(stack, "Gina Gold"), commenter(stack, "Otto Other")
@@ -45,7 +51,7 @@ def test_only_commenters_with_the_attribute_value_get_the_campaign(stack: Stack)
     assert [s["comment_id"] for s in private_replies(stack)] == [answered]
 
 
-def test_a_flow_transitions_when_sends_each_person_their_branch(stack: Stack) -> None:
+def a_flow_transitions_when_sends_each_person_their_branch(stack: Stack) -> None:
     """Two people press the same button of a live flow; the transition's `when` on their custom
     attributes sends each their own next step. The second's code "007" is text: it is not "7"."""
     with connection():
@@ -63,8 +69,8 @@ def test_a_flow_transitions_when_sends_each_person_their_branch(stack: Stack) ->
             "seven": StateSpec(message=MessageContent(text="Agent 7 prices")),
             "regular": StateSpec(message=MessageContent(text="Our prices"))}))
     page = stack.page["page_id"]
-    people = {"gold": (person(stack, "Gina Gold"), {"plan": "gold"}),
-              "other": (person(stack, "Otto Other"), {"plan": "silver", "code": "007"})}
+    people = {"gold": (person(stack, "Paula Premium"), {"plan": "gold"}),
+              "other": (person(stack, "Sam Seven"), {"plan": "silver", "code": "007"})}
     for user, values in people.values():
         stack.control("postback", account_id=page, user_id=user, payload="GET_STARTED", title="Get Started")
         stack.wait(lambda user=user: len(bot_sent(stack, user)) == 1, what="the question")
