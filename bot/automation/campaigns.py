@@ -78,7 +78,6 @@ REASONS = {
 STORY_TRIGGERS = ("story_mention", "story_reply")
 TRIGGER_KINDS = ("comment", *STORY_TRIGGERS)
 STORY_ACTIONS = ("send_message", "add_tag")
-CONDITION_OPS = tuple(dict.fromkeys(op for ops in conditions.OPS.values() for op in ops))
 MAX_CONDITIONS = conditions.MAX_CONDITIONS
 
 

@@ -8,10 +8,10 @@ greater_than), dates as days (equals, before, after), a list attribute's choice 
 not_equals, one_of with `values`); any attribute can be asked `is_set` / `is_not_set`.
 `validate` checks conditions against the definitions when a campaign or flow is saved, each
 error naming the field. `miss` evaluates them against a person's stored values (canonical text)
-and the attributes' declared kinds (key -> kind, from `bot.automation.context.attribute_kinds`)
-without the database, so a text attribute compares as text ("007" is not "7") and a number as a
-number ("1.50" is "1.5"), so the flow runner stays pure: it reads the comparison from the operator,
-and returns why a condition failed, in words, for the dry run and the campaign ledger.
+without the database, so the flow runner stays pure: it reads the comparison from the operator
+and the attribute's declared type (`kinds`, key -> type, from `bot.automation.context`) -- never
+from how the value looks, so on a text attribute "007" is not "7" while on a number attribute
+"1.50" is "1.5" -- and returns why a condition failed, in words, for the dry run and the ledger.
 """
 
 from __future__ import annotations
