@@ -21,7 +21,7 @@ import msgspec
 
 from bot.automation import audience as aud
 from bot.automation import conditions, moderation, triggers, variants
-from bot.automation.context import POSTBACK_PREFIX, attribute_values, identity_of, shortcode_context
+from bot.automation.context import POSTBACK_PREFIX, attribute_kinds, attribute_values, identity_of, shortcode_context
 from bot.automation.flows import engine
 from bot.core.compose import (
     Button,
@@ -78,7 +78,6 @@ REASONS = {
 STORY_TRIGGERS = ("story_mention", "story_reply")
 TRIGGER_KINDS = ("comment", *STORY_TRIGGERS)
 STORY_ACTIONS = ("send_message", "add_tag")
-CONDITION_OPS = tuple(dict.fromkeys(op for ops in conditions.OPS.values() for op in ops))
 MAX_CONDITIONS = conditions.MAX_CONDITIONS
 
 
@@ -407,7 +406,8 @@ def match(trigger: TriggerSpec, active: bool, comment: CommentFacts, bound_post:
         return "keyword_missing"
     if any(_contains(words, k) for k in trigger.keywords_none):
         return "keyword_excluded"
-    if not conditions.holds(trigger.attribute_conditions, comment.attributes or {}):
+    if trigger.attribute_conditions and not conditions.holds(trigger.attribute_conditions,
+                                                             comment.attributes or {}, attribute_kinds()):
         return "attribute_mismatch"
     if not triggers.source_holds(trigger.source_conditions, comment.source or {}):
         return "source_mismatch"
@@ -558,7 +558,8 @@ def _unmet(spec: ActionSpec, comment: Comment) -> str | None:
     """Why the action's "only if" conditions fail for this commenter (None: it runs)."""
     if not spec.only_if:
         return None
-    return conditions.miss(spec.only_if, _commenter_attributes(comment.channel_id, comment.from_id))
+    return conditions.miss(spec.only_if, _commenter_attributes(comment.channel_id, comment.from_id),
+                           attribute_kinds())
 
 
 PAUSED_DETAIL = "A person is handling this conversation, so the campaign did not write in it."
@@ -685,7 +686,8 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = D
         else:
             skipped[reason] = skipped.get(reason, 0) + 1
         if reason == "attribute_mismatch":
-            why = conditions.miss(spec.trigger.attribute_conditions, facts.attributes or {}) or reason
+            why = conditions.miss(spec.trigger.attribute_conditions, facts.attributes or {},
+                                  attribute_kinds()) or reason
             misses[why] = misses.get(why, 0) + 1
     eligible = [c for c in matched if c.deleted_at is None and c.created_at + PRIVATE_REPLY_MS > now]
     hours = spec.audience.active_hours

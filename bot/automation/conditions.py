@@ -8,8 +8,10 @@ greater_than), dates as days (equals, before, after), a list attribute's choice 
 not_equals, one_of with `values`); any attribute can be asked `is_set` / `is_not_set`.
 `validate` checks conditions against the definitions when a campaign or flow is saved, each
 error naming the field. `miss` evaluates them against a person's stored values (canonical text)
-without the database, so the flow runner stays pure: it reads the comparison from the operator,
-and returns why a condition failed, in words, for the dry run and the campaign ledger.
+without the database, so the flow runner stays pure: it reads the comparison from the operator
+and the attribute's declared type (`kinds`, key -> type, from `bot.automation.context`) -- never
+from how the value looks, so on a text attribute "007" is not "7" while on a number attribute
+"1.50" is "1.5" -- and returns why a condition failed, in words, for the dry run and the ledger.
 """
 
 from __future__ import annotations
@@ -125,17 +127,18 @@ def _check_choices(values: list[str], definition: AttributeDefinition, where: st
 # --- evaluating ------------------------------------------------------------------------------------------------
 
 
-def miss(conditions: Sequence[Condition], attributes: Mapping[str, str]) -> str | None:
-    """Why the first failing condition fails (in words), or None when all hold."""
+def miss(conditions: Sequence[Condition], attributes: Mapping[str, str], kinds: Mapping[str, str]) -> str | None:
+    """Why the first failing condition fails (in words), or None when all hold. `kinds` gives
+    each attribute's declared type; an attribute no longer defined compares as text."""
     for condition in conditions:
-        reason = _failure(condition, attributes.get(condition.key))
+        reason = _failure(condition, attributes.get(condition.key), kinds.get(condition.key, "text"))
         if reason is not None:
             return reason
     return None
 
 
-def holds(conditions: Sequence[Condition], attributes: Mapping[str, str]) -> bool:
-    return miss(conditions, attributes) is None
+def holds(conditions: Sequence[Condition], attributes: Mapping[str, str], kinds: Mapping[str, str]) -> bool:
+    return miss(conditions, attributes, kinds) is None
 
 
 def describe(condition: Condition) -> str:
@@ -146,17 +149,17 @@ def describe(condition: Condition) -> str:
     return f"{condition.key} {WORDS.get(condition.op, condition.op)} {wanted}"
 
 
-def _failure(condition: Condition, value: str | None) -> str | None:
+def _failure(condition: Condition, value: str | None, kind: str) -> str | None:
     if condition.op == "is_not_set":
         return None if value is None else f"{condition.key} is set ({value}), wanted not set"
     if value is None:
         return f"{condition.key} is not set (wanted: {describe(condition)})"
-    if _compare(condition, value):
+    if _compare(condition, value, kind):
         return None
     return f"{condition.key} is {value} (wanted: {describe(condition)})"
 
 
-def _compare(condition: Condition, value: str) -> bool:
+def _compare(condition: Condition, value: str, kind: str) -> bool:
     op, wanted = condition.op, condition.value
     if op == "is_set":
         return True
@@ -168,7 +171,7 @@ def _compare(condition: Condition, value: str) -> bool:
         return _ordered(parse_date(value), parse_date(wanted), op == "before")
     if op == "contains":
         return fold(wanted) in fold(value)
-    same = _same(value, wanted)
+    same = _same(value, wanted, kind)
     return same if op == "equals" else not same
 
 
@@ -178,9 +181,13 @@ def _ordered(have: object, wanted: object, less: bool) -> bool:
     return have < wanted if less else have > wanted  # type: ignore[operator]
 
 
-def _same(value: str, wanted: str) -> bool:
-    """Equal as numbers when both are (1.50 = 1.5), else as folded text (dates are canonical)."""
-    have, want = parse_number(value), parse_number(wanted)
-    if have is not None and want is not None:
-        return have == want
+def _same(value: str, wanted: str, kind: str) -> bool:
+    """By the attribute's declared type: a number as a number (1.50 = 1.5), a date as a day,
+    text and list choices as folded text -- so on a text attribute "007" is not "7"."""
+    if kind == "number":
+        have, want = parse_number(value), parse_number(wanted)
+        return have is not None and have == want  # a stored value of another type never matches
+    if kind == "date":
+        day = parse_date(value)
+        return day is not None and day == parse_date(wanted)
     return fold(value) == fold(wanted)

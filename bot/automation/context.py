@@ -95,6 +95,14 @@ def _any_attribute_defined() -> bool:
     return cache.cached("attributes_defined", None, lambda: AttributeDefinition.select().exists())
 
 
+def attribute_kinds() -> dict[str, str]:
+    """Each defined attribute's declared type by key, so conditions compare by type (a copy per
+    configuration version: definitions bump it)."""
+    return cache.cached("attribute_kinds", None,
+                        lambda: {d.key: d.kind for d in AttributeDefinition.select(AttributeDefinition.key,
+                                                                                   AttributeDefinition.kind)})
+
+
 def attribute_values(contact_id: int | None) -> dict[str, str]:
     """A contact's custom attribute values by key (`{{ attributes.vip_level }}`, campaign
     conditions); read here, on the floor both the campaigns and the helpdesk stand on."""

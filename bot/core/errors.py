@@ -49,6 +49,7 @@ ITEM_WORDS = {
     "actions": "action", "buttons": "button", "attachments": "attachment", "quick_replies": "quick reply",
     "variations": "variation", "post_ids": "post", "attribute_conditions": "condition",
     "transitions": "transition", "keywords": "keyword", "payloads": "payload",
+    "only_if": "condition", "when": "condition", "values": "choice",
 }
 LEAF_WORDS = {"url": "URL", "image_url": "image URL", "channel_id": "channel", "seconds": "wait",
               "attachment_id": "uploaded file", "op": "comparison", "kind": "type"}

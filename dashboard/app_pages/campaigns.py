@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING
 import msgspec
 import streamlit as st
 
-from bot import commands, queries
+from bot import commands
 from bot.automation import campaign_stats, campaigns, story_triggers
 from bot.automation.campaigns import (
     DRY_RUN_DAYS,
     REASONS,
     ActionSpec,
-    AttributeCondition,
     CampaignSpec,
     TriggerSpec,
 )
@@ -43,6 +42,7 @@ from bot.platform import runtime
 from bot.staff.permissions import Action
 from dashboard import campaign_growth as growth
 from dashboard import moderation, state, widgets
+from dashboard.condition_fields import condition_fields, conditions_from_state
 from dashboard.widgets import drafted
 
 if TYPE_CHECKING:
@@ -202,38 +202,9 @@ def keyword_fields(prefix: str, trigger: TriggerSpec, noun: str) -> None:
     with right:
         drafted(st.text_input, "Never when it contains one of these words", prefix + "kw_none",
                 ", ".join(trigger.keywords_none))
-    audience_editor(prefix, trigger)
+    condition_fields(prefix + "aud_if_", trigger.attribute_conditions, "Only people whose custom attributes "
+                     "meet all of these conditions")
     growth.source_fields(prefix, trigger)
-
-
-ANYONE = ""
-
-
-def audience_editor(prefix: str, trigger: TriggerSpec) -> None:
-    """An audience filter on one custom attribute of the commenter (more through the REST API)."""
-    keys = [d.key for d in queries.attribute_definitions()]
-    first = trigger.attribute_conditions[0] if trigger.attribute_conditions else None
-    if not keys and first is None:
-        return
-    key_col, op_col, value_col = st.columns([2, 1, 2])
-    with key_col:
-        drafted(st.selectbox, "Only people whose attribute", prefix + "attr_key", first.key if first else ANYONE,
-                options=[ANYONE, *keys, *([first.key] if first and first.key not in keys else [])],
-                format_func=lambda k: k or "(anyone)")
-    with op_col:
-        drafted(st.selectbox, "is", prefix + "attr_op", first.op if first else "equals",
-                options=list(campaigns.CONDITION_OPS))
-    with value_col:
-        drafted(st.text_input, "this value", prefix + "attr_value", first.value if first else "")
-
-
-def conditions_from_state(prefix: str, saved: TriggerSpec) -> list[AttributeCondition]:
-    """The edited first condition, then any further ones saved through the REST API."""
-    key = state.value(prefix + "attr_key", saved.attribute_conditions[0].key if saved.attribute_conditions
-                      else ANYONE)
-    first = [AttributeCondition(key=key, op=state.value(prefix + "attr_op", "equals"),
-                                value=(state.value(prefix + "attr_value") or "").strip())] if key else []
-    return first + list(saved.attribute_conditions[1:])
 
 
 def post_picker(prefix: str, saved_ids: list[str], channel: Channel) -> None:
@@ -312,6 +283,10 @@ def actions_editor(prefix: str, saved: list[ActionSpec], channel: Channel,
             remove.button("", icon=":material/delete:", key=key + "remove", on_click=_remove,
                           args=(prefix, index), help="Remove")
             action_fields(key, item["kind"], defaults.get(item["uid"]), channel)
+            saved_action = defaults.get(item["uid"])
+            condition_fields(key + "if_", saved_action.only_if if saved_action else [], "Only if the "
+                             "commenter's custom attributes meet all of these conditions (else this action is "
+                             "skipped)")
             slots[f"actions[{index}]"] = st.empty()
     slots["actions"] = st.empty()
     kind_col, add_col = st.columns([3, 1], vertical_alignment="bottom")
@@ -474,12 +449,21 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
                                                                             saved.trigger.post_ids)),
                           include_replies=not story and bool(state.value(prefix + "replies", False)),
                           keywords_any=words("kw_any"), keywords_none=words("kw_none"),
-                          attribute_conditions=conditions_from_state(prefix, saved.trigger))
-    actions = [action_from_state(f"{prefix}{item['uid']}_", item["kind"])
-               for item in action_order(prefix, [])]
+                          attribute_conditions=conditions_from_state(prefix + "aud_if_",
+                                                                     saved.trigger.attribute_conditions))
+    defaults = {f"a{i}": action for i, action in enumerate(saved.actions)}
+    actions = [only_if_from_state(f"{prefix}{item['uid']}_", action_from_state(f"{prefix}{item['uid']}_",
+                                                                                item["kind"]),
+                                  defaults.get(item["uid"])) for item in action_order(prefix, [])]
     return CampaignSpec(name=(state.value(prefix + "name") or "").strip(), channel_id=channel_id,
                         trigger=trigger, actions=actions, is_active=saved.is_active,
                         audience=growth.audience_from_state(prefix, saved.audience))
+
+
+def only_if_from_state(key: str, action: ActionSpec, saved: ActionSpec | None) -> ActionSpec:
+    """The action with its "only if" conditions as edited."""
+    edited = conditions_from_state(key + "if_", saved.only_if if saved else [])
+    return msgspec.structs.replace(action, only_if=edited) if edited else action
 
 
 def action_from_state(key: str, kind: str) -> ActionSpec:

@@ -89,8 +89,9 @@ def test_a_campaigns_audience_filter_is_edited_and_explained_by_the_dry_run(desk
     app = new_editor(admin_app)
     prefix = "cenew_"
     app.text_input(key=prefix + "name").input("VIP offer")
-    app.selectbox(key=prefix + "attr_key").select("vip_level")
-    app.text_input(key=prefix + "attr_value").input("gold")
+    app.button(key=prefix + "aud_if_add").click().run()
+    app.selectbox(key=prefix + "aud_if_0_key").select("vip_level").run()
+    app.selectbox(key=prefix + "aud_if_0_value_list_equals").select("gold")
     tag = add_action(app, prefix, "add_tag")
     app.text_input(key=tag + "tag").input("vip")
     app.button(key=prefix + "dry").click().run()
@@ -99,3 +100,59 @@ def test_a_campaigns_audience_filter_is_edited_and_explained_by_the_dry_run(desk
     assert not app.exception
     saved = Campaign.get(Campaign.name == "VIP offer")
     assert saved.attribute_conditions == [{"key": "vip_level", "value": "gold"}]  # "equals" is the default
+
+
+def test_an_actions_only_if_offers_the_comparisons_of_the_attributes_type(desk, admin_app) -> None:
+    """Per attribute type its own comparisons and value input ("is one of" takes several
+    choices, a date a calendar); a bad number is refused in words in the action's box; Save
+    keeps every condition, and a saved campaign opens with them."""
+    import datetime
+
+    from bot.automation import campaigns
+    from bot.automation.conditions import Condition
+    from bot.helpdesk import attributes
+    from bot.platform.models import Campaign
+    from tests.dashboard.test_campaigns import add_action, new_editor
+
+    attributes.define("plan", "Plan", "list", ["free", "pro", "team"])
+    attributes.define("orders", "Orders", "number")
+    attributes.define("code", "Code", "text")
+    attributes.define("since", "Customer since", "date")
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("Upsell")
+    tag = add_action(app, prefix, "add_tag")
+    app.text_input(key=tag + "tag").input("upsell")
+    rows = tag + "if_"
+    for _ in range(4):
+        app.button(key=rows + "add").click().run()
+    for row, key in enumerate(("plan", "orders", "code", "since")):
+        app.selectbox(key=f"{rows}{row}_key").select(key).run()
+    assert app.selectbox(key=rows + "0_op_list").options == ["is", "is not", "is one of", "is set", "is not set"]
+    assert app.selectbox(key=rows + "2_op_text").options == ["is", "is not", "contains", "is set", "is not set"]
+    assert "is less than" in app.selectbox(key=rows + "1_op_number").options
+    app.selectbox(key=rows + "0_op_list").select("one_of").run()
+    app.multiselect(key=rows + "0_value_list_one_of").select("pro").select("team")
+    app.selectbox(key=rows + "1_op_number").select("greater_than").run()
+    app.text_input(key=rows + "1_value_number_greater_than").input("lots")
+    app.text_input(key=rows + "2_value_text_equals").input("007")
+    app.selectbox(key=rows + "3_op_date").select("before").run()
+    app.date_input(key=rows + "3_value_date_before").set_value(datetime.date(2025, 1, 31))
+    app.button(key=prefix + "save").click().run()
+    assert not app.exception, app.exception
+    shown = texts(app).replace("\\", "")  # markdown escapes
+    assert shown.count("Action 1, condition 2: value must be a number (like 42 or -3.5)") == 2  # box + summary
+    assert not Campaign.select().where(Campaign.name == "Upsell").exists()
+    app.text_input(key=rows + "1_value_number_greater_than").input("3")
+    app.button(key=prefix + "save").click().run()
+    assert not app.exception, app.exception
+    saved = campaigns.spec_of(Campaign.get(Campaign.name == "Upsell"))
+    assert saved.actions[0].only_if == [
+        Condition(key="plan", op="one_of", values=["pro", "team"]),
+        Condition(key="orders", op="greater_than", value="3"),
+        Condition(key="code", value="007"),
+        Condition(key="since", op="before", value="2025-01-31")]
+    reopened = f"ce{Campaign.get(Campaign.name == 'Upsell').id}_"
+    uid = app.session_state["sd_drafts"][reopened + "actions"][0]["uid"]
+    assert app.multiselect(key=f"{reopened}{uid}_if_0_value_list_one_of").value == ["pro", "team"]
+    assert app.date_input(key=f"{reopened}{uid}_if_3_value_date_before").value == datetime.date(2025, 1, 31)

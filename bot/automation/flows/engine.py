@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from bot.automation import handover
-from bot.automation.context import attribute_values, parse_payload, person_context, shortcode_context
+from bot.automation.context import attribute_kinds, attribute_values, parse_payload, person_context, shortcode_context
 from bot.automation.flows import runner, store
 from bot.automation.flows.runner import Answer, Say, Step
 from bot.automation.flows.spec import FlowSpec
@@ -84,7 +84,8 @@ def _original(payload: str) -> str:
 
 
 def _step_answer(turn: Turn, answer: Answer) -> list[int]:
-    answer = replace(answer, attributes=attribute_values(turn.conversation.contact_id))  # for `when`
+    answer = replace(answer, attributes=attribute_values(turn.conversation.contact_id),  # for `when`
+                     kinds=attribute_kinds())
     row = store.lock_state(turn.conversation.id)
     flow = _current_flow(row, turn.channel)
     if flow is not None:
@@ -181,7 +182,7 @@ def on_timeout(conversation_id: int, step_number: int) -> list[int]:
         return []
     conversation = Conversation.get_by_id(conversation_id)
     flow = _current_flow(row, conversation.channel)
-    answer = Answer("timeout", attributes=attribute_values(conversation.contact_id))
+    answer = Answer("timeout", attributes=attribute_values(conversation.contact_id), kinds=attribute_kinds())
     step = runner.advance(flow, row.state, answer) if flow else None
     if flow is None or step is None:
         return []

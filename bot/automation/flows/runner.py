@@ -37,6 +37,7 @@ class Answer:
     payload: str | None = None
     text: str | None = None
     attributes: Mapping[str, str] | None = None  # the person's custom attributes, for `when` conditions
+    kinds: Mapping[str, str] | None = None  # their declared types, so `when` compares by type
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def advance(flow: FlowSpec, state: str, answer: Answer, *, catch_all: bool = Fal
     events = (CATCH_ALL_EVENTS if catch_all else SPECIFIC_EVENTS).get(answer.kind, ())
     machine, model = machine_for(flow, state)
     for event in events:
-        machine.send(event, payload=answer.payload, text=answer.text, attributes=answer.attributes)
+        machine.send(event, payload=answer.payload, text=answer.text, attributes=answer.attributes,
+                     kinds=answer.kinds)
         if model.fired is not None:
             return _target_step(flow, model.fired.target)
     return None

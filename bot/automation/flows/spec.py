@@ -413,7 +413,7 @@ def _guard(t: Transition) -> Callable[..., bool]:
     takes = _answer_guard(t)
     if not t.when:
         return takes
-    return lambda attributes=None, **kw: takes(**kw) and holds(t.when, attributes or {})
+    return lambda attributes=None, kinds=None, **kw: takes(**kw) and holds(t.when, attributes or {}, kinds or {})
 
 
 def _answer_guard(t: Transition) -> Callable[..., bool]:

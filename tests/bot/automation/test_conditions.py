@@ -9,6 +9,7 @@ import pytest
 from bot.automation import campaigns, conditions
 from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.automation.conditions import Condition
+from bot.automation.context import attribute_kinds
 from bot.automation.flows import runner, store
 from bot.automation.flows.runner import Answer
 from bot.automation.flows.spec import FlowSpec, StateSpec, Transition
@@ -19,7 +20,9 @@ from bot.platform.db import now_ms
 from bot.platform.models import Comment, Contact, Conversation, Identity
 from tests.bot.helpdesk.factories import conversation
 
-PERSON = {"plan": "Gold", "orders": "12", "since": "2024-03-01", "tier": "b", "city": "Berlin-Mitte"}
+PERSON = {"plan": "Gold", "orders": "12", "since": "2024-03-01", "tier": "b", "city": "Berlin-Mitte",
+          "code": "007"}
+KINDS = {"plan": "text", "orders": "number", "since": "date", "tier": "list", "city": "text", "code": "text"}
 
 
 @pytest.mark.parametrize(("condition", "holds"), [
@@ -28,7 +31,11 @@ PERSON = {"plan": "Gold", "orders": "12", "since": "2024-03-01", "tier": "b", "c
     (Condition(key="city", op="contains", value="berlin"), True),
     (Condition(key="orders", op="greater_than", value="9"), True),  # as numbers: "12" > "9"
     (Condition(key="orders", op="less_than", value="12"), False),
-    (Condition(key="orders", value="12.0"), True),
+    (Condition(key="orders", value="12.0"), True),  # a number attribute: equal as numbers
+    (Condition(key="code", value="7"), False),  # a text attribute: "007" is text, not the number 7
+    (Condition(key="code", value="007"), True),
+    (Condition(key="code", op="not_equals", value="7.0"), True),
+    (Condition(key="since", value="2024-03-01"), True),
     (Condition(key="since", op="before", value="2024-12-31"), True),
     (Condition(key="since", op="after", value="2024-03-01"), False),
     (Condition(key="tier", op="one_of", values=["a", "b"]), True),
@@ -38,13 +45,22 @@ PERSON = {"plan": "Gold", "orders": "12", "since": "2024-03-01", "tier": "b", "c
     (Condition(key="plan", op="is_set"), True),
 ])
 def test_typed_comparisons(condition: Condition, holds: bool) -> None:
-    assert conditions.holds([condition], PERSON) is holds
+    assert conditions.holds([condition], PERSON, KINDS) is holds
 
 
 def test_the_reason_names_the_value_and_what_was_wanted() -> None:
-    assert conditions.miss([Condition(key="plan", value="silver")], PERSON) == "plan is Gold (wanted: plan is silver)"
-    assert conditions.miss([Condition(key="vip", value="yes")], PERSON) == "vip is not set (wanted: vip is yes)"
-    assert conditions.miss([Condition(key="plan", value="gold")], PERSON) is None
+    assert conditions.miss([Condition(key="plan", value="silver")], PERSON, KINDS) == \
+        "plan is Gold (wanted: plan is silver)"
+    assert conditions.miss([Condition(key="vip", value="yes")], PERSON, KINDS) == "vip is not set (wanted: vip is yes)"
+    assert conditions.miss([Condition(key="plan", value="gold")], PERSON, KINDS) is None
+
+
+def test_equality_follows_the_declared_type_not_the_look_of_the_value() -> None:
+    """The same stored "007" and wanted "7": equal only when the attribute is a number."""
+    same = Condition(key="ref", value="7")
+    assert not conditions.holds([same], {"ref": "007"}, {"ref": "text"})
+    assert conditions.holds([same], {"ref": "007"}, {"ref": "number"})
+    assert not conditions.holds([same], {"ref": "007"}, {})  # no longer defined: compared as text
 
 
 @pytest.fixture
@@ -119,7 +135,10 @@ def branching_flow(when: list[Condition]) -> FlowSpec:
 
 def test_a_flow_transition_branches_on_attributes_and_is_checked_when_saved(defined) -> None:
     flow = branching_flow([Condition(key="plan", value="gold")])
-    said = {plan: runner.advance(flow, "ask", Answer("postback", payload="PRICES", attributes=values)).says[0]
+    kinds = attribute_kinds()  # what the engine hands the runner
+    assert kinds == {"plan": "list", "orders": "number", "since": "date", "city": "text"}
+    said = {plan: runner.advance(flow, "ask", Answer("postback", payload="PRICES", attributes=values,
+                                                     kinds=kinds)).says[0]
             for plan, values in (("gold", {"plan": "gold"}), ("silver", {"plan": "silver"}), ("none", {}))}
     assert {k: v.content.text for k, v in said.items()} == {
         "gold": "Your gold prices", "silver": "Our prices", "none": "Our prices"}
@@ -127,3 +146,4 @@ def test_a_flow_transition_branches_on_attributes_and_is_checked_when_saved(defi
     with pytest.raises(Invalid) as caught:
         store.save(branching_flow([Condition(key="orders", op="after", value="2024-01-01")]))
     assert caught.value.field == "states.ask.transitions[0].when[0].op"
+    assert caught.value.words.startswith("State ask, transition 1, condition 1: comparison: a number attribute")
