@@ -9,6 +9,7 @@ ids are a different namespace: a separate identity (and contact).
 from __future__ import annotations
 
 from bot.core.errors import GraphError
+from bot.inbound import pauses
 from bot.platform import cache, runtime
 from bot.platform.db import insert_new, now_ms
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
@@ -49,6 +50,9 @@ def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
     identity = Identity(id=inserted, **fields)  # the row as stored, without reading it back
     cache.remember("identity", (channel.id, scoped_id), identity)
     cache.remember("contact", contact.id, contact)
+    # Only `inbox.dm_conversation` makes DM threads, for a stored identity (never deleted): a
+    # person new here has none, so the pause check and the private reply need not look it up.
+    cache.remember("thread", pauses.thread_key(channel, scoped_id), None)
     return identity, True
 
 
@@ -83,10 +87,12 @@ def profile_due(identity: Identity) -> bool:
     return identity.profile_due_at is not None and identity.profile_due_at <= now_ms()
 
 
-def refresh_profile(identity_id: int) -> None:
+def refresh_profile(identity_id: int, known: Identity | None = None) -> None:
     """Fetch the person's profile from the Graph API and cache it. A failure is recorded and
-    retried a day later; it never blocks anything else (messages are already stored)."""
-    identity = Identity.get_or_none(Identity.id == identity_id)
+    retried a day later; it never blocks anything else (messages are already stored). `known`:
+    the row as the committed event that asked for the fetch left it, so it is not read back (at
+    worst a concurrent fetch of the same person fetches it twice: a read, written the same way)."""
+    identity = known if known is not None else Identity.get_or_none(Identity.id == identity_id)
     if identity is None or not profile_due(identity):
         return
     channel = channel_by_id(identity.channel_id)
