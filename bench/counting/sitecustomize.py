@@ -33,6 +33,10 @@ _SUBQUERY = re.compile(r"\((?:[^()']|'[^']*')*\)")
 def _statement_key(sql: str) -> str:
     """"table VERB": the statement's own table, not one a subquery in its columns reads."""
     verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    if verb == "WITH":  # a statement of several parts: named by the tables it writes
+        written = re.findall(r'\b(?:INSERT\s+INTO|UPDATE)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', sql, re.IGNORECASE)
+        if written:
+            return f"{'+'.join(dict.fromkeys(written))} WITH"
     outer = sql
     for _ in range(4):  # innermost parentheses first, nested ones on the next pass
         outer = _SUBQUERY.sub("", outer)
