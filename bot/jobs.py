@@ -227,7 +227,7 @@ def run_follow_ups(follow: FollowUps) -> None:
         else:
             send_message.send(message_id)
     for identity_id in follow.profiles:
-        _here(refresh, refresh_profile, identity_id)
+        _here(lambda row_id: refresh(row_id, follow.identities.get(row_id)), refresh_profile, identity_id)
     _enqueue_rest(follow)
 
 

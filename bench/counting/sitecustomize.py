@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 
 DIRECTORY = os.environ.get("SOCIALDESK_BENCH_COUNT_DIR")
+TRACE = os.environ.get("SOCIALDESK_BENCH_TRACE_SQL")  # a directory: every statement's text, per process
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
 _lock = threading.Lock()
 _state: dict = {"pid": None, "sql": Counter(), "jobs": Counter()}
@@ -32,6 +33,10 @@ _SUBQUERY = re.compile(r"\((?:[^()']|'[^']*')*\)")
 def _statement_key(sql: str) -> str:
     """"table VERB": the statement's own table, not one a subquery in its columns reads."""
     verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    if verb == "WITH":  # a statement of several parts: named by the tables it writes
+        written = re.findall(r'\b(?:INSERT\s+INTO|UPDATE)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', sql, re.IGNORECASE)
+        if written:
+            return f"{'+'.join(dict.fromkeys(written))} WITH"
     outer = sql
     for _ in range(4):  # innermost parentheses first, nested ones on the next pass
         outer = _SUBQUERY.sub("", outer)
@@ -66,11 +71,21 @@ def _count(kind: str, key: str) -> None:
         _state[kind][key] += 1
 
 
+def _trace(sql: str) -> None:
+    """One line per statement (thread and text) in `$SOCIALDESK_BENCH_TRACE_SQL/<pid>.sql`: to read
+    what one reply costs, statement by statement (use with a handful of comments)."""
+    line = f"{threading.current_thread().name}\t{' '.join(sql.split())[:400]}\n"
+    with open(os.path.join(TRACE, f"{os.getpid()}.sql"), "a") as handle:
+        handle.write(line)
+
+
 def _counted_transaction(method, verb: str):  # noqa: ANN001, ANN202
     """BEGIN, COMMIT and ROLLBACK are statements too (round trips; peewee sends them through
     the cursor, not `execute_sql`)."""
     def counted(self, *args, **kwargs):  # noqa: ANN001, ANN202
         _count("sql", f"(transaction) {verb}")
+        if TRACE:
+            _trace(verb)
         return method(self, *args, **kwargs)
 
     return counted
@@ -83,6 +98,8 @@ def _install() -> None:
 
     def counted_execute_sql(self, sql, params=None, *args, **kwargs):  # noqa: ANN001, ANN202
         _count("sql", _statement_key(sql))
+        if TRACE:
+            _trace(sql)
         return execute_sql(self, sql, params, *args, **kwargs)
 
     peewee.Database.execute_sql = counted_execute_sql

@@ -203,10 +203,12 @@ def _to_rule_team(conversation: Conversation) -> None:
     """A conversation with no team joins the team the channel's rule names (if any)."""
     if conversation.team_id is not None:
         return
-    rule = AssignmentRule.get_or_none((AssignmentRule.channel == conversation.channel_id) & AssignmentRule.enabled)
-    if rule is not None and rule.team_id is not None:
-        Conversation.update(team=rule.team_id).where(Conversation.id == conversation.id).execute()
-        conversation.team = rule.team_id
+    team_id = cache.cached("assignment_rule_team", conversation.channel_id, lambda: AssignmentRule.select(
+        AssignmentRule.team).where((AssignmentRule.channel == conversation.channel_id) & AssignmentRule.enabled)
+        .scalar())  # the process's copy (rules are configuration): no read per customer message
+    if team_id is not None:
+        Conversation.update(team=team_id).where(Conversation.id == conversation.id).execute()
+        conversation.team = team_id
 
 
 def choose(channel_id: int, exclude: int | None = None) -> int | None:

@@ -12,6 +12,7 @@ from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
 from bot.outbound import moderation, outbox, outhooks
+from bot.platform.models import Identity
 
 BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
 
@@ -22,6 +23,7 @@ class FollowUps:
 
     send: list[int] = field(default_factory=list)  # outgoing message ids
     profiles: list[int] = field(default_factory=list)  # identity ids to refresh
+    identities: dict[int, Identity] = field(default_factory=dict)  # of those, the rows the events left
     digests: list[tuple[int, int]] = field(default_factory=list)  # (digest id, due at ms)
     hooks: list[int] = field(default_factory=list)  # outgoing webhook deliveries
     moderate: list[int] = field(default_factory=list)  # comment moderation rows (like / hide)
@@ -29,6 +31,7 @@ class FollowUps:
     def extend(self, other: FollowUps) -> None:
         self.send += other.send
         self.profiles += other.profiles
+        self.identities.update(other.identities)
         self.digests += other.digests
         self.hooks += other.hooks
         self.moderate += other.moderate
@@ -49,6 +52,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
         return follow
     if applied.fetch_profile and applied.identity is not None:
         follow.profiles.append(applied.identity.id)
+        follow.identities[applied.identity.id] = applied.identity
     triggers.record_referral(applied)  # before campaigns: a comment's source condition may need it
     triggers.bind_next_post(applied)
     comment = isinstance(applied.event, ev.CommentAdded)
@@ -66,7 +70,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
     follow.send += story_triggers.on_story(applied)  # Instagram story mentions and replies (issue 22)
     if comment:
         follow.send += answered
-        follow.moderate += moderation.pending_ids([applied.event.comment_id])
+        follow.moderate += moderation.requested_here(applied.event.comment_id)  # the comment is new here
         follow.hooks += outhooks.campaigns_fired(applied.event.comment_id)
     if isinstance(applied.event, ev.Postback):
         campaign_stats.record_postback(applied.event)

@@ -9,8 +9,9 @@ ids are a different namespace: a separate identity (and contact).
 from __future__ import annotations
 
 from bot.core.errors import GraphError
+from bot.inbound import pauses
 from bot.platform import cache, runtime
-from bot.platform.db import insert_new, now_ms
+from bot.platform.db import db, insert_new, is_sqlite, now_ms
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
 from bot.platform.registry import channel_by_id, page_token
 
@@ -30,12 +31,28 @@ def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
     """The identity of a user on a channel, created with a new contact when unknown.
     Returns (identity, created). Names seen in events fill the gaps until a profile is fetched.
     Read once per unit of work (`cache.memo`): the inbox, a campaign and the outbox ask in turn."""
-    identity = cache.memo("identity", (channel.id, scoped_id), lambda: Identity.get_or_none(
-        (Identity.channel == channel) & (Identity.scoped_id == scoped_id)))
+    created: list[Contact] = []
+    identity = cache.memo("identity", (channel.id, scoped_id),
+                          lambda: _stored_or_new(channel, scoped_id, name, username, created))
+    if created:
+        cache.remember("contact", created[0].id, created[0])
+        # Only `inbox.dm_conversation` makes DM threads, for a stored identity (never deleted): a
+        # person new here has none, so the pause check and the private reply need not look it up.
+        cache.remember("thread", pauses.thread_key(channel, scoped_id), None)
+        return identity, True
+    if (name and not identity.name) or (username and not identity.username):
+        _fill_names(identity, name, username)
+    return identity, False
+
+
+def _stored_or_new(channel: Channel, scoped_id: str, name: str | None, username: str | None,
+                   created: list[Contact]) -> Identity:
+    """The stored identity, or a new one with a new contact (appended to `created`)."""
+    if not is_sqlite():
+        return _stored_or_new_in_one(channel, scoped_id, name, username, created)
+    identity = Identity.get_or_none((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
     if identity is not None:
-        if (name and not identity.name) or (username and not identity.username):
-            _fill_names(identity, name, username)
-        return identity, False
+        return identity
     now = now_ms()
     contact = Contact.create(name=name or username or "", created_at=now, updated_at=now)
     fields = dict(contact=contact.id, channel=channel.id, platform=channel.platform, scoped_id=scoped_id, name=name,
@@ -43,13 +60,42 @@ def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
     inserted = insert_new(Identity.insert(**fields))
     if not inserted:  # lost a race: keep the winner's contact
         contact.delete_instance()
-        identity = Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
-        cache.remember("identity", (channel.id, scoped_id), identity)
-        return identity, False
-    identity = Identity(id=inserted, **fields)  # the row as stored, without reading it back
-    cache.remember("identity", (channel.id, scoped_id), identity)
-    cache.remember("contact", contact.id, contact)
-    return identity, True
+        return Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
+    created.append(contact)
+    return Identity(id=inserted, **fields)  # the row as stored, without reading it back
+
+
+_IDENTITY_COLUMNS = ", ".join(f'"{field.column_name}"' for field in Identity._meta.sorted_fields)
+# Look-up, new contact and new identity in one statement (PostgreSQL): the contact and the
+# identity are inserted only when no identity was found; `new_contact` is the contact inserted.
+_STORED_OR_NEW = f"""
+WITH found AS (SELECT {_IDENTITY_COLUMNS} FROM "identity" WHERE "channel_id" = %s AND "scoped_id" = %s),
+ new_contact AS (INSERT INTO "contact" ("name", "created_at", "updated_at")
+                 SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM found) RETURNING "id"),
+ new_identity AS (INSERT INTO "identity" ("contact_id", "channel_id", "platform", "scoped_id", "name", "username",
+                                          "profile_due_at", "created_at")
+                  SELECT new_contact."id", %s, %s, %s, %s, %s, %s, %s FROM new_contact
+                  ON CONFLICT DO NOTHING RETURNING {_IDENTITY_COLUMNS})
+SELECT hit.*, (SELECT "id" FROM new_contact) AS "new_contact"
+FROM (SELECT 1) AS one LEFT JOIN (SELECT {_IDENTITY_COLUMNS}, false AS "created" FROM found
+                                  UNION ALL SELECT {_IDENTITY_COLUMNS}, true FROM new_identity) AS hit ON true
+"""
+
+
+def _stored_or_new_in_one(channel: Channel, scoped_id: str, name: str | None, username: str | None,
+                          created: list[Contact]) -> Identity:
+    now = now_ms()
+    contact_name = name or username or ""
+    cursor = db.execute_sql(_STORED_OR_NEW, (channel.id, scoped_id, contact_name, now, now, channel.id,
+                                             channel.platform, scoped_id, name, username, now, now))
+    values = dict(zip([column[0] for column in cursor.description], cursor.fetchone(), strict=True))
+    contact_id, is_new = values.pop("new_contact"), values.pop("created")
+    if values["id"] is None:  # lost a race to a concurrent insert: keep the winner's contact
+        Contact.delete().where(Contact.id == contact_id).execute()
+        return Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
+    if is_new:
+        created.append(Contact(id=contact_id, name=contact_name, created_at=now, updated_at=now))
+    return Identity(**values)
 
 
 def _fill_names(identity: Identity, name: str | None, username: str | None) -> None:
@@ -83,10 +129,12 @@ def profile_due(identity: Identity) -> bool:
     return identity.profile_due_at is not None and identity.profile_due_at <= now_ms()
 
 
-def refresh_profile(identity_id: int) -> None:
+def refresh_profile(identity_id: int, known: Identity | None = None) -> None:
     """Fetch the person's profile from the Graph API and cache it. A failure is recorded and
-    retried a day later; it never blocks anything else (messages are already stored)."""
-    identity = Identity.get_or_none(Identity.id == identity_id)
+    retried a day later; it never blocks anything else (messages are already stored). `known`:
+    the row as the committed event that asked for the fetch left it, so it is not read back (at
+    worst a concurrent fetch of the same person fetches it twice: a read, written the same way)."""
+    identity = known if known is not None else Identity.get_or_none(Identity.id == identity_id)
     if identity is None or not profile_due(identity):
         return
     channel = channel_by_id(identity.channel_id)

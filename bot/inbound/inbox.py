@@ -17,7 +17,7 @@ from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
 from bot.platform import cache
-from bot.platform.db import insert_new, now_ms, storable_text
+from bot.platform.db import insert_new, is_sqlite, now_ms, storable_text
 from bot.platform.models import Channel, Comment, Conversation, Identity, InboundEvent, Message, Snooze
 from bot.platform.registry import channel_for
 
@@ -89,24 +89,31 @@ def _dm_conversation(event: ev._DirectEvent, channel: Channel) -> tuple[Conversa
 
 def dm_conversation(channel: Channel, identity: Identity) -> Conversation:
     """The DM thread with a person on a channel, created on first use (also by private replies)."""
-    key = f"dm:{channel.platform}:{channel.account_id}:{identity.scoped_id}"
+    return open_dm_thread(channel, identity)[0]
+
+
+def open_dm_thread(channel: Channel, identity: Identity, **clocks: object) -> tuple[Conversation, bool]:
+    """The DM thread and whether this call inserted it; a new one is inserted with `clocks`
+    (`last_message_at`, `preview` of the outgoing message that opens it: no UPDATE after)."""
+    key = pauses.thread_key(channel, identity.scoped_id)
     known = cache.memo("thread", key, lambda: None)  # a unit's lookup of the thread (`pauses.dm_thread`)
     if known is not None:
-        return known
+        return known, False
     kind = "messenger" if channel.platform == "facebook" else "instagram"
-    conversation = _insert_conversation(dict(thread_key=key, kind=kind, channel=channel.id,
-                                             contact=identity.contact_id, identity=identity.id, created_at=now_ms()))
+    conversation, new = _insert_conversation(dict(thread_key=key, kind=kind, channel=channel.id,
+                                                  contact=identity.contact_id, identity=identity.id,
+                                                  created_at=now_ms(), **clocks))
     cache.remember("thread", key, conversation)
-    return conversation
+    return conversation, new
 
 
-def _insert_conversation(fields: dict) -> Conversation:
-    """The conversation with this thread key: the new row as inserted (not read back), or the
-    one already stored."""
+def _insert_conversation(fields: dict) -> tuple[Conversation, bool]:
+    """The conversation with this thread key and whether it is new: the new row as inserted
+    (not read back), or the one already stored."""
     row_id = insert_new(Conversation.insert(**fields))
     if row_id:
-        return Conversation(id=row_id, **fields)
-    return Conversation.get(Conversation.thread_key == fields["thread_key"])
+        return Conversation(id=row_id, **fields), True
+    return Conversation.get(Conversation.thread_key == fields["thread_key"]), False
 
 
 def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
@@ -286,7 +293,7 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
         text=storable_text(event.text) if event.text else None,
         by_account=event.by_account, created_at=created_at, post_permalink=event.post_permalink,
     )
-    inserted = insert_new(Comment.insert(**fields))
+    inserted, replied = _insert_comment(fields)
     if not inserted:
         return Applied(event, channel, duplicate=True, note="comment already stored")
     cache.remember("comment", event.comment_id, Comment(id=inserted, **fields))  # for the campaign and outbox
@@ -303,9 +310,24 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
                               parent_comment_id=event.parent_id, notes=list(event.notes) or None)
     if not new:  # a new conversation was inserted with these clocks already
         _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
-    _attach_page_replies(conversation, event.comment_id)
+    if replied:
+        _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
                    customer_message=True, fetch_profile=created and channel.platform == "facebook")
+
+
+def _insert_comment(fields: dict) -> tuple[int | None, bool]:
+    """Store the comment: its id (None when already stored) and whether page replies to it were
+    stored before it (`_attach_page_replies`). On PostgreSQL the INSERT answers both (RETURNING
+    reads the replies as they were when it started: the new row is not one of them)."""
+    if is_sqlite():
+        inserted = insert_new(Comment.insert(**fields))
+        return inserted, inserted is not None
+    reply = Comment.alias("page_reply")
+    replied = fn.EXISTS(reply.select(reply.id).where((reply.parent_id == fields["comment_id"]) & reply.by_account))
+    rows = list(Comment.insert(**fields).on_conflict_ignore().returning(Comment.id, replied.alias("replied"))
+                .tuples().execute())
+    return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
 
 
 def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity,

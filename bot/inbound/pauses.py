@@ -19,11 +19,16 @@ def paused_until(conversation_id: int) -> int | None:
     return row.paused_until
 
 
+def thread_key(channel: Channel, user_id: str) -> str:
+    """The key of the person's DM thread on this channel (`Conversation.thread_key`)."""
+    return f"dm:{channel.platform}:{channel.account_id}:{user_id}"
+
+
 def dm_thread(channel: Channel, user_id: str | None) -> Conversation | None:
     """The person's DM thread on this channel, if it exists (never created here)."""
     if not user_id:
         return None
-    key = f"dm:{channel.platform}:{channel.account_id}:{user_id}"
+    key = thread_key(channel, user_id)
     return cache.memo("thread", key, lambda: Conversation.get_or_none(Conversation.thread_key == key))
 
 

@@ -27,7 +27,7 @@ import peewee
 from bot.core.errors import GraphError
 from bot.outbound.sendcheck import AMBIGUOUS
 from bot.outbound.sender import backoff_ms
-from bot.platform import runtime
+from bot.platform import cache, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.models import Channel, Comment, CommentModeration, Message
 from bot.platform.registry import page_token
@@ -118,7 +118,16 @@ def request(channel_id: int, comment_id: str, action: str, origin: str) -> Reque
             row_id = CommentModeration.insert(**fields).execute()
     except peewee.IntegrityError:  # a concurrent request for the same comment and action won
         return Requested(_existing(comment_id, action), False)  # type: ignore[arg-type]
+    if fields["status"] == "pending":
+        cache.memo("moderation_requested", comment_id, list).append(row_id)  # `requested_here`
     return Requested(CommentModeration.get_by_id(row_id), True)
+
+
+def requested_here(comment_id: str) -> list[int]:
+    """Rows waiting for their Graph call that this unit of work (an event's transaction) requested
+    for a comment: for a comment the unit itself stored, the only ones there can be (a request
+    made before the comment was stored is refused as unknown), so no read is needed."""
+    return list(cache.memo("moderation_requested", comment_id, list))
 
 
 def _existing(comment_id: str, action: str) -> CommentModeration | None:

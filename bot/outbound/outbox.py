@@ -16,7 +16,7 @@ import msgspec
 
 from bot.core.compose import MessageContent, card_attachment, card_of, private_reply_parts, split_parts
 from bot.inbound.contacts import identity_for
-from bot.inbound.inbox import dm_conversation
+from bot.inbound.inbox import open_dm_thread
 from bot.outbound import outhooks
 from bot.outbound.sendpolicy import SendKind
 from bot.platform import cache
@@ -62,17 +62,20 @@ def _add_private_reply(draft: Draft) -> list[int]:
     comment = cache.memo("comment", draft.comment_id, lambda: Comment.get(Comment.comment_id == draft.comment_id))
     channel: Channel = channel_by_id(comment.channel_id)
     identity, _ = identity_for(channel, comment.from_id, name=comment.from_name, username=comment.from_username)
-    thread = dm_conversation(channel, identity)
     first, rest = private_reply_parts(draft.content, channel.platform)
+    parts = [part for part in (first, *rest) if part is not None]
+    # A thread the reply opens is inserted as the last part's `_touch` would leave it.
+    thread, new = open_dm_thread(channel, identity, last_message_at=now_ms(),
+                                 preview=_preview(parts[-1]) if parts else "")
     ready = []
     if first is not None:
         row = _insert(draft, first, 0, channel.id, thread.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id,
-                      target=comment.comment_id, private=True)
+                      target=comment.comment_id, private=True, touch=not new)
         if row:
             ready.append(row)
     for index, part in enumerate(rest, start=1):
         _insert(draft, part, index, channel.id, thread.id, SendKind.DIRECT, recipient=comment.from_id, status="held",
-                reason="Waiting for the person to answer: a private reply carries one message only.")
+                reason="Waiting for the person to answer: a private reply carries one message only.", touch=not new)
     return ready
 
 
@@ -91,8 +94,9 @@ def _add_comment_reply(draft: Draft) -> list[int]:
 def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, conversation_id: int | None,
             kind: SendKind, *,
             recipient: str | None, target: str | None = None, private: bool = False, status: str = "pending",
-            reason: str | None = None) -> int | None:
-    """Insert one part; None when it already exists (same key) or could not be sent at all."""
+            reason: str | None = None, touch: bool = True) -> int | None:
+    """Insert one part; None when it already exists (same key) or could not be sent at all.
+    `touch` False: the thread was just inserted with this part's clocks."""
     key = f"{draft.key}:{index}"
     now = now_ms()
     fields = dict(
@@ -118,7 +122,7 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
         # send job will ever look at this row).
         outhooks.message_outcome(refused_id)
         return None
-    if conversation_id is not None:
+    if conversation_id is not None and touch:
         _touch(conversation_id, now, part)
     return row_id if status == "pending" else None
 
@@ -133,11 +137,16 @@ def _stored_attachments(part: MessageContent) -> list[dict] | None:
 
 def _touch(conversation_id: int, at: int, part: MessageContent) -> None:
     """Our message is now the latest in its thread (a private reply may open the thread)."""
-    preview = part.text or (f"[card] {part.card.title}" if part.card is not None else "") or (
-        f"[{part.attachments[0].type}]" if part.attachments else "")
-    Conversation.update(last_message_at=at, preview=preview[:200]).where(
+    Conversation.update(last_message_at=at, preview=_preview(part)).where(
         (Conversation.id == conversation_id)
         & (Conversation.last_message_at.is_null() | (Conversation.last_message_at <= at))).execute()
+
+
+def _preview(part: MessageContent) -> str:
+    """The thread list's line for an outgoing part."""
+    preview = part.text or (f"[card] {part.card.title}" if part.card is not None else "") or (
+        f"[{part.attachments[0].type}]" if part.attachments else "")
+    return preview[:200]
 
 
 def promote_next(message: Message) -> int | None:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import peewee
+from peewee import SQL
 
 from bot.core.errors import GraphError, Refused
 from bot.meta import graph_shapes as shapes
@@ -80,6 +81,7 @@ def _send(message: Message) -> Outcome:
             return _failed(message, channel, exc)
         if meta_id is not None:
             return _sent(message, channel, meta_id, message.recipient_id)
+        vars(message).pop("target_comment", None)  # read again: a Graph call went by since the claim
     decision = decide(facts_for(message, channel))
     if not isinstance(decision, Allowed):
         _record(message, status="refused", reason=decision.reason, kind=decision.code)
@@ -139,14 +141,35 @@ def _claim_returning(message_id: int, now: int) -> Message | None:
         (Message.status == "sending") & (Message.send_started_at < now - STUCK_MS))
     rows = list(Message.update(status="sending", send_started_at=now, attempts=Message.attempts + 1).where(
         (Message.id == message_id) & claimable & Message.mid.is_null() & Message.sent_at.is_null())
-        .returning(Message, cache.VERSION_SQL.alias("config_version")).objects(Message))
+        .returning(Message, cache.VERSION_SQL.alias("config_version"), *_TARGET_COLUMNS).objects(Message))
     if rows:
         cache.observe(rows[0].config_version)
-        return rows[0]
+        return _with_target(rows[0])
     message = Message.get_or_none(Message.id == message_id)
     if message is not None and (message.mid or message.sent_at) and message.error_kind == AMBIGUOUS:
         _settled_by_echo(message)
     return None
+
+
+# The answered comment's facts the send policy reads, returned by the claim itself (one statement).
+_TARGET_FIELDS = ("id", "created_at", "by_account", "deleted_at", "hidden")
+_TARGET_COLUMNS = [SQL(f'(SELECT "{name}" FROM "comment" WHERE "comment"."comment_id" = "message"."target_comment_id")'
+                       ).alias(f"target_{name}") for name in _TARGET_FIELDS]
+
+
+def _with_target(message: Message) -> Message:
+    """Keep the comment the claim read as `message.target_comment` (None: not stored) for `facts_for`."""
+    found = getattr(message, "target_id", None) is not None
+    message.target_comment = Comment(comment_id=message.target_comment_id, **{
+        name: getattr(message, f"target_{name}") for name in _TARGET_FIELDS}) if found else None
+    return message
+
+
+def _target_comment(message: Message) -> Comment | None:
+    """The comment the row answers: as the claim read it (PostgreSQL), else read now."""
+    if "target_comment" in vars(message):
+        return message.target_comment
+    return Comment.get_or_none(Comment.comment_id == message.target_comment_id)
 
 
 def _settled_by_echo(message: Message) -> None:
@@ -160,7 +183,7 @@ def facts_for(message: Message, channel: Channel, *, author: Author | None = Non
     kind = SendKind(message.send_kind)
     comment = None
     if message.target_comment_id and kind != SendKind.DIRECT:  # the comment rules look at it
-        comment = Comment.get_or_none(Comment.comment_id == message.target_comment_id)
+        comment = _target_comment(message)
     # Only a DM's rules look at the 24 h window (`sendpolicy.decide`): no read for the others.
     last_customer = last_customer_message(channel, message.recipient_id) if kind == SendKind.DIRECT else None
     return Facts(
