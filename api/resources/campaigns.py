@@ -68,7 +68,7 @@ class CampaignController(Controller):
     def dry_run(self, campaign_id: IdParam, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
             return referral_triggers.dry_run_any(queries.campaign_spec(campaign_id), campaign_id=campaign_id,
-                                             days=days)
+                                                 days=days)
 
     @post("/{campaign_id:str}/send-to-past-comments", status_code=200,
           summary="Answer the stored comments it matches that are still within Meta's private-reply window")
