@@ -53,15 +53,18 @@ def test_referrals_trigger_campaigns_once_on_both_platforms(api: Api) -> None:
     stack.control("referral", account_id=page_id, user_id=walt, ref="winter")
     ian = stack.control("customers", account_id=ig_id, name="Ian Ads")["user_id"]
     stack.control("referral", account_id=ig_id, user_id=ian, source="ADS", ad_id="6001")
+    ava = stack.control("customers", account_id=ig_id, name="Ava Ads")["user_id"]
+    stack.control("dm", account_id=ig_id, user_id=ava, text="Is it in stock?", ad_id="6001")  # an ad's first message
     [ad_dm] = stack.wait(lambda: dms_to(api, ian), what="the ad's DM")
+    stack.wait(lambda: dms_to(api, ava), what="the DM to the ad's first message")
     assert (ad_dm["body"]["message"]["text"], ad_dm["body"]["messaging_type"]) == ("Thanks for clicking our ad",
                                                                                    "RESPONSE")
     api.settled()
-    stack.wait(lambda: Message.select().where((Message.direction == "out") & (Message.status == "sent")).count() == 2,
-               what="both DMs recorded as sent")
+    stack.wait(lambda: Message.select().where((Message.direction == "out") & (Message.status == "sent")).count() == 3,
+               what="the three DMs recorded as sent")
     assert len(dms_to(api, rita)) == 1 and dms_to(api, walt) == []  # the redelivery fired nothing again
     assert ledger(summer["id"]) == [("summer", "matched"), ("winter", "referral_mismatch")]
-    assert ledger(ads["id"]) == [("6001", "matched")]
+    assert ledger(ads["id"]) == [("6001", "matched"), ("6001", "matched")]
     with connection():
         contact = Identity.get(Identity.scoped_id == ian).contact_id
         assert ContactTag.select().join(Tag).where((ContactTag.contact == contact) & (Tag.name == "from_link")).exists()

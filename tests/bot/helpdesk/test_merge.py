@@ -146,21 +146,21 @@ def sources() -> dict[int, dict]:
 def test_a_merge_keeps_the_earliest_first_touch_and_the_latest_last_touch_and_undo_restores(db) -> None:
     fb = person("facebook", PAGE, "psid-s", "Ola Source")
     ig = person("instagram", IG, "igsid-s", "Ola Source")
-    lone = person("instagram", IG, "igsid-t", "Ola Too")
+    later = person("instagram", IG, "igsid-t", "Ola Too")
     mine = source(fb.contact_id, ("spring", None, 100), ("autumn", None, 500))
     theirs = source(ig.contact_id, (None, "6001", 50), ("summer", None, 300))
-    alone = source(lone.contact_id, ("winter", None, 700), ("winter", None, 700))
+    alone = source(later.contact_id, ("winter", None, 700), ("winter", None, 700))
     before = sources()
 
     done = merge.merge(fb.contact_id, ig.contact_id, None)
-    merge.merge(fb.contact_id, lone.contact_id, None)
+    merge.merge(fb.contact_id, later.contact_id, None)
 
     [row] = ContactSource.select().dicts()  # one row per contact: the survivor's
     assert row["id"] == mine["id"] and row["contact"] == fb.contact_id
     assert (row["first_ref"], row["first_ad_id"], row["first_source"], row["first_at"]) == (None, "6001", "ADS", 50)
-    assert (row["last_ref"], row["last_at"]) == ("winter", 700)  # the lone contact's later touch
+    assert (row["last_ref"], row["last_at"]) == ("winter", 700)  # the third contact's later touch
     assert done.merge.displaced == {"contact_source": 1}
-    merge.unmerge(merge.merges_of(fb.contact_id)[0].id, None)  # newest first: the lone one
+    merge.unmerge(merge.merges_of(fb.contact_id)[0].id, None)  # newest first: the third contact
     assert sources()[alone["id"]] == alone
     assert (sources()[mine["id"]]["last_ref"], sources()[mine["id"]]["last_at"]) == ("autumn", 500)
     merge.unmerge(done.merge.id, None)
