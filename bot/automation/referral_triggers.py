@@ -16,12 +16,16 @@ rule as Messenger (the sandbox opens it on both).
 The guarantees of story campaigns hold (bot/automation/story_triggers.py, whose action runner this
 reuses): one `CampaignRun` per (campaign, event), keyed `ref:<event key>` in its `comment_id`
 column, so a redelivered referral fires nothing twice; `post_id` holds the ad id or the ref.
+Of the audience rules, "once per person" (a person who opens the link twice is welcomed once)
+and the excluded tags apply; active hours and delays do not (the answer is due while the person
+is in the thread).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.automation import audience as aud
 from bot.automation import campaigns, story_triggers, triggers
 from bot.automation.campaigns import CampaignSpec, DryRunReport, DryRunSample
 from bot.automation.context import person_context
@@ -56,9 +60,11 @@ def on_referral(applied: Applied) -> list[int]:
     for campaign in Campaign.select().where((Campaign.channel == applied.channel) & (Campaign.trigger_kind == KIND)):
         spec = campaigns.spec_of(campaign)
         reason = decide(spec, campaign.is_active, applied.channel.id, event, referral, applied.identity)
+        if reason == "matched":
+            reason = audience(spec, campaign.id, applied.channel.id, event.user_id)
         run = campaigns._record_run(campaign, KEY_PREFIX + event.event_key, _post_id(referral), reason,
                                     applied.source)
-        if run is not None and reason == "matched":
+        if run is not None and reason == "matched" and _claimed(spec, run, event.user_id):
             ready += story_triggers._run_actions(run, spec, applied.conversation, OPENED)
     return ready
 
@@ -74,6 +80,25 @@ def decide(spec: CampaignSpec, active: bool, channel_id: int, event: ev.Event, r
     if reason == "matched" and not triggers.referral_matches(spec.trigger.refs, spec.trigger.ad_ids, referral):
         return "referral_mismatch"
     return reason
+
+
+def audience(spec: CampaignSpec, campaign_id: int | None, channel_id: int, user_id: str) -> str:
+    """"matched", or why the campaign's audience rules leave this person out."""
+    rules = spec.audience
+    if rules.once_per_person and campaign_id is not None and aud.reached(campaign_id, user_id):
+        return "already_reached_person"
+    if rules.exclude_tags and aud.has_tag(channel_id, user_id, rules.exclude_tags):
+        return "tag_excluded"
+    return "matched"
+
+
+def _claimed(spec: CampaignSpec, run: CampaignRun, user_id: str) -> bool:
+    """"Once per person" is claimed by a unique row, so two referrals of one person processed
+    at once still fire once; the loser's ledger row says so."""
+    if not spec.audience.once_per_person or aud.claim_person(run.campaign_id, user_id, run.id):
+        return True
+    CampaignRun.update(matched=False, reason="already_reached_person").where(CampaignRun.id == run.id).execute()
+    return False
 
 
 def _text(event: ev.Event) -> str | None:
@@ -102,9 +127,10 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = c
     skipped: dict[str, int] = {}
     matched: list[tuple[str, ev.Event, Conversation]] = []
     arrivals = _stored_arrivals(Channel.get_by_id(spec.channel_id), now_ms() - days * 86400 * 1000)
+    reached: set[str] = set()  # people this dry run already answered (once per person)
     for key, event, referral, conversation in arrivals:
-        reason = "already_handled" if key in handled else decide(
-            spec, True, spec.channel_id, event, referral, conversation.identity)
+        reason = "already_handled" if key in handled else _dry_reason(spec, campaign_id, event, referral,
+                                                                      conversation, reached)
         if reason == "matched":
             matched.append((key, event, conversation))
         else:
@@ -113,6 +139,20 @@ def dry_run(spec: CampaignSpec, *, campaign_id: int | None = None, days: int = c
                         eligible_for_private_reply=sum(1 for *_, c in matched if story_triggers._window_open(c)),
                         samples=[_sample(spec, key, event, c) for key, event, c in matched[:samples]],
                         matched_comment_ids=[KEY_PREFIX + key for key, *_ in matched])
+
+
+def _dry_reason(spec: CampaignSpec, campaign_id: int | None, event: ev.Event, referral: ev.ReferralInfo,
+                conversation: Conversation, reached: set[str]) -> str:
+    """The live engine's decision, with "once per person" also counting this dry run's answers."""
+    person = conversation.identity.scoped_id
+    reason = decide(spec, True, spec.channel_id, event, referral, conversation.identity)
+    if reason == "matched":
+        reason = audience(spec, campaign_id, spec.channel_id, person)
+    if reason == "matched" and spec.audience.once_per_person and person in reached:
+        return "already_reached_person"
+    if reason == "matched":
+        reached.add(person)
+    return reason
 
 
 def _handled(campaign_id: int | None) -> set[str]:

@@ -12,9 +12,9 @@ from tests.api.test_story_triggers import channel_id, dms_to
 
 
 def ledger(campaign_id: int) -> list[tuple[str, str]]:
+    """(ad id or ref, reason) of each ledger row, sorted: people's events run in parallel."""
     with connection():
-        return [(r.post_id, r.reason) for r in
-                CampaignRun.select().where(CampaignRun.campaign == campaign_id).order_by(CampaignRun.id)]
+        return sorted((r.post_id, r.reason) for r in CampaignRun.select().where(CampaignRun.campaign == campaign_id))
 
 
 def referral_campaign(channel: int, text: str, **trigger: object) -> dict:
@@ -35,8 +35,8 @@ def test_referrals_trigger_campaigns_once_on_both_platforms(api: Api) -> None:
     for body, field in refused:
         response = api.post("/campaigns", json=body)
         assert (response.status_code, error_of(response)["field"]) == (422, field), response.text
-    summer = api.ok("POST", "/campaigns", 201, json=referral_campaign(facebook, "Sunny welcome!",
-                                                                       refs=["summer"]))
+    summer = api.ok("POST", "/campaigns", 201, json={**referral_campaign(facebook, "Sunny welcome!", refs=["summer"]),
+                                                     "audience": {"once_per_person": True}})
     assert (summer["trigger"]["kind"], summer["trigger"]["refs"]) == ("referral", ["summer"])
     ads = api.ok("POST", "/campaigns", 201, json=referral_campaign(instagram, "Thanks for clicking our ad",
                                                                     ad_ids=["6001"]))
@@ -49,6 +49,7 @@ def test_referrals_trigger_campaigns_once_on_both_platforms(api: Api) -> None:
     deliveries = stack.sandbox_get("deliveries")["deliveries"]
     index = next(i for i, d in enumerate(deliveries) if "GET_STARTED" in d["body"])
     stack.control("deliveries/redeliver", index=index)
+    stack.control("referral", account_id=page_id, user_id=rita, ref="summer")  # the link again: once per person
     walt = stack.control("customers", account_id=page_id, name="Walt Winter")["user_id"]
     stack.control("referral", account_id=page_id, user_id=walt, ref="winter")
     ian = stack.control("customers", account_id=ig_id, name="Ian Ads")["user_id"]
@@ -63,7 +64,8 @@ def test_referrals_trigger_campaigns_once_on_both_platforms(api: Api) -> None:
     stack.wait(lambda: Message.select().where((Message.direction == "out") & (Message.status == "sent")).count() == 3,
                what="the three DMs recorded as sent")
     assert len(dms_to(api, rita)) == 1 and dms_to(api, walt) == []  # the redelivery fired nothing again
-    assert ledger(summer["id"]) == [("summer", "matched"), ("winter", "referral_mismatch")]
+    assert ledger(summer["id"]) == [("summer", "already_reached_person"), ("summer", "matched"),
+                                    ("winter", "referral_mismatch")]
     assert ledger(ads["id"]) == [("6001", "matched"), ("6001", "matched")]
     with connection():
         contact = Identity.get(Identity.scoped_id == ian).contact_id
@@ -71,10 +73,13 @@ def test_referrals_trigger_campaigns_once_on_both_platforms(api: Api) -> None:
 
     unsaved = referral_campaign(facebook, "Hello {{ first_name }}", refs=["winter"])
     report = api.ok("POST", "/campaigns/dry-run", 200, json=unsaved)
-    assert (report["comments"], report["matched"], report["skipped"]) == (2, 1, {"referral_mismatch": 1})
+    assert (report["comments"], report["matched"], report["skipped"]) == (3, 1, {"referral_mismatch": 2})
     assert report["eligible_for_private_reply"] == 1 and report["samples"][0]["messages"] == ["Hello Walt"]
     saved = api.ok("POST", f"/campaigns/{summer['id']}/dry-run", 200)
-    assert saved["skipped"] == {"already_handled": 2}
+    assert saved["skipped"] == {"already_handled": 3}
+    again = api.ok("POST", "/campaigns/dry-run", 200, json={**unsaved, "trigger": {"kind": "referral"},
+                                                            "audience": {"once_per_person": True}})
+    assert (again["matched"], again["skipped"]) == (2, {"already_reached_person": 1})  # Rita once, Walt once
     stats = api.ok("GET", f"/campaigns/{summer['id']}/stats")
-    assert (stats["received"], stats["matched"], stats["sent"]) == (2, 1, 1)
+    assert (stats["received"], stats["matched"], stats["sent"]) == (3, 1, 1)
     assert api.post(f"/campaigns/{summer['id']}/send-to-past-comments").status_code == 409
