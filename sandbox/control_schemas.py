@@ -101,6 +101,8 @@ class DmSpec(_Body):
     story_reply_url: str | None = None
     is_unsupported: bool = False
     timestamp_ms: int | None = None
+    ref: str | None = None  # the message opens the thread from an m.me / ig.me link with this ref
+    ad_id: str | None = None  # ... or from a click-to-Messenger/Instagram ad (`referral.source: ADS`)
 
 
 class CommentSpec(_Body):

@@ -231,8 +231,21 @@ def play_dm(store: Store, spec: DmSpec) -> tuple[Message, QueuedItem]:
             value["reply_to"] = reply_to
         if spec.is_unsupported:
             value["is_unsupported"] = True
+        if spec.ref is not None or spec.ad_id is not None:
+            value["referral"] = message_referral(spec.ref, spec.ad_id)
         _opened_window(customer, at)
         return message, from_person(account, customer.id, "message", value, at)
+
+
+def message_referral(ref: str | None, ad_id: str | None) -> dict[str, Any]:
+    """`message.referral` of a first message sent from a link or an ad (meta-platform.md §2):
+    `ref`, `source`, `type`, and for an ad its `ad_id`."""
+    referral: dict[str, Any] = {"source": "ADS" if ad_id else "SHORTLINK", "type": "OPEN_THREAD"}
+    if ref is not None:
+        referral["ref"] = ref
+    if ad_id is not None:
+        referral["ad_id"] = ad_id
+    return referral
 
 
 def _reply_to(store: Store, spec: DmSpec, customer: Customer) -> dict[str, Any] | None:

@@ -373,7 +373,7 @@ async def _drop(request: Request, store: Store, call: GraphCall, when: str) -> R
     if when == "before" and call.method != "GET":
         store.record_attempt(Attempt(seq=store.next_seq(), method=call.method, path=call.path,
                                      account_id=None, body={}, status=0, response={}, time_ms=now_ms(),
-                                     dropped=when))
+                                     dropped=when, host=call.host))
     await asyncio.sleep(0)  # let uvicorn see the connection lost before the answer is sent
     return Response(content=b"", status_code=500)
 
@@ -412,5 +412,6 @@ def _record_attempt(
             time_ms=now_ms(),
             injected=injected,
             dropped=dropped,
+            host=call.host,
         )
     )

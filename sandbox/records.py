@@ -275,6 +275,7 @@ class Attempt:
     time_ms: int
     injected: bool = False
     dropped: str | None = None  # "before" (never handled) or "after" (handled, answer lost): drop_rate
+    host: str = "facebook"  # which Graph host was called: "facebook" or "instagram" (Instagram Login)
 
 
 @dataclass

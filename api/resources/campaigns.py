@@ -12,7 +12,7 @@ from api.guards import requires
 from api.resources import get, post, put
 from api.schemas import CampaignBody, CampaignIn, IdParam, QueuedOut
 from bot import commands, queries
-from bot.automation import campaigns, story_triggers
+from bot.automation import campaigns, referral_triggers
 from bot.automation.campaign_stats import Funnel
 from bot.automation.campaigns import DRY_RUN_DAYS, DryRunReport
 from bot.platform.db import connection
@@ -40,7 +40,7 @@ class CampaignController(Controller):
     @post("/dry-run", status_code=200, summary="What an unsaved campaign would have done on recent comments")
     def dry_run_unsaved(self, data: CampaignBody, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
-            return story_triggers.dry_run_any(_spec(data), days=days)
+            return referral_triggers.dry_run_any(_spec(data), days=days)
 
     @get("/{campaign_id:str}", summary="A campaign")
     def get_campaign(self, campaign_id: IdParam) -> CampaignView:
@@ -67,8 +67,8 @@ class CampaignController(Controller):
           summary="What the saved campaign would do on recent comments")
     def dry_run(self, campaign_id: IdParam, days: Days = DRY_RUN_DAYS) -> DryRunReport:
         with connection():
-            return story_triggers.dry_run_any(queries.campaign_spec(campaign_id), campaign_id=campaign_id,
-                                             days=days)
+            return referral_triggers.dry_run_any(queries.campaign_spec(campaign_id), campaign_id=campaign_id,
+                                                 days=days)
 
     @post("/{campaign_id:str}/send-to-past-comments", status_code=200,
           summary="Answer the stored comments it matches that are still within Meta's private-reply window")

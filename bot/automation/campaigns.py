@@ -74,9 +74,10 @@ REASONS = {
     **triggers.REASONS,
     **aud.REASONS,
 }
-# What starts a campaign: a comment, or an Instagram story event (bot/automation/story_triggers.py).
+# What starts a campaign: a comment, an Instagram story event (bot/automation/story_triggers.py), or
+# a referral: a ref link, Get Started with a ref, an ad (bot/automation/referral_triggers.py).
 STORY_TRIGGERS = ("story_mention", "story_reply")
-TRIGGER_KINDS = ("comment", *STORY_TRIGGERS)
+TRIGGER_KINDS = ("comment", *STORY_TRIGGERS, "referral")
 STORY_ACTIONS = ("send_message", "add_tag")
 MAX_CONDITIONS = conditions.MAX_CONDITIONS
 
@@ -102,6 +103,8 @@ class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     attribute_conditions: list[AttributeCondition] = []
     next_post: bool = False  # issue 22: watch only the next post the page publishes
     source_conditions: list[triggers.SourceCondition] = []  # issue 22: came from a ref link / ad
+    refs: list[str] = []  # trigger "referral": arrived from one of these refs (none and no ad_ids: any)
+    ad_ids: list[str] = []  # trigger "referral": arrived from one of these ads
 
 
 class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -238,19 +241,25 @@ def message_problems(message: MessageContent, platform: str, field: str = "messa
 
 
 def _validate_trigger_kind(spec: CampaignSpec, channel: Channel) -> None:
-    """Story triggers exist on Instagram only, watch no posts, and answer by DM or tag."""
+    """Story triggers exist on Instagram only; story and referral triggers watch no posts, and
+    answer by DM or tag."""
     kind = spec.trigger.kind
     if kind not in TRIGGER_KINDS:
         raise Invalid("trigger.kind", f"must be one of {', '.join(TRIGGER_KINDS)}")
+    triggers.validate_referral_filter(kind, spec.trigger.refs, spec.trigger.ad_ids)
     if kind == "comment":
         return
-    if channel.platform != "instagram":
+    if kind in STORY_TRIGGERS and channel.platform != "instagram":
         raise Invalid("trigger.kind", "story mentions and story replies exist on Instagram accounts only")
     if spec.trigger.post_ids or spec.trigger.include_replies:
-        raise Invalid("trigger.post_ids", "a story campaign watches no posts or comment replies")
+        raise Invalid("trigger.post_ids", f"a {_noun(kind)} campaign watches no posts or comment replies")
     for index, action in enumerate(spec.actions):
         if action.kind not in STORY_ACTIONS:
-            raise Invalid(f"actions[{index}].kind", "a story campaign can send a message or add a tag only")
+            raise Invalid(f"actions[{index}].kind", f"a {_noun(kind)} campaign can send a message or add a tag only")
+
+
+def _noun(kind: str) -> str:
+    return "referral" if kind == "referral" else "story"
 
 
 def _validate_conditions(found: list[AttributeCondition]) -> None:
@@ -365,7 +374,8 @@ def spec_of(campaign: Campaign) -> CampaignSpec:
                                                                list[AttributeCondition]),
                           next_post=bool(campaign.next_post),
                           source_conditions=msgspec.convert(campaign.source_conditions or [],
-                                                            list[triggers.SourceCondition]))
+                                                            list[triggers.SourceCondition]),
+                          refs=list(campaign.refs or []), ad_ids=list(campaign.ad_ids or []))
     return CampaignSpec(name=campaign.name, channel_id=campaign.channel_id, trigger=trigger, actions=actions,
                         is_active=campaign.is_active,
                         audience=msgspec.convert(campaign.audience or {}, aud.AudienceSpec))
@@ -442,7 +452,7 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
                          by_account=event.by_account, from_id=event.from_id)
     ready: list[int] = []
     for campaign, spec in _campaigns_of(applied.channel.id):
-        if campaign.trigger_kind != "comment":  # story campaigns: bot/automation/story_triggers.py
+        if campaign.trigger_kind != "comment":  # story_triggers.py, referral_triggers.py
             continue
         if spec.trigger.attribute_conditions and facts.attributes is None:  # read only when asked
             facts = replace(facts, attributes=_commenter_attributes(applied.channel.id, event.from_id))

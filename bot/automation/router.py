@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.automation import assignment, campaign_stats, campaigns, notifications, story_triggers, triggers
+from bot.automation import (
+    assignment,
+    campaign_stats,
+    campaigns,
+    notifications,
+    referral_triggers,
+    story_triggers,
+    triggers,
+)
 from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
@@ -68,6 +76,7 @@ def route(applied: Applied, *, emails_enabled: bool, coalesce_ms: int) -> Follow
     if isinstance(applied.event, BOT_EVENTS):  # the bot speaks after the parts this answer released
         follow.send += outbox.queue_behind(applied.released, bot_flows.on_event(applied))
     follow.send += story_triggers.on_story(applied)  # Instagram story mentions and replies (issue 22)
+    follow.send += referral_triggers.on_referral(applied)  # ref links, Get Started with a ref, ads (issue 22)
     if comment:
         follow.send += answered
         follow.moderate += moderation.requested_here(applied.event.comment_id)  # the comment is new here

@@ -75,7 +75,13 @@ def _facts(spec: CampaignSpec, text: str | None, user_id: str, identity: Identit
                         attributes=attributes)
 
 
-def _run_actions(run: CampaignRun, spec: CampaignSpec, conversation: Conversation) -> list[int]:
+STORY_OPENED = "message in the person's DM thread (the story opened the 24-hour window)"
+
+
+def _run_actions(run: CampaignRun, spec: CampaignSpec, conversation: Conversation,
+                 why: str = STORY_OPENED) -> list[int]:
+    """Tag, or queue the DM through the outbox (the send policy checks it before the call);
+    `why` is the ledger's detail for a queued DM (what opened the window)."""
     context = person_context(conversation, conversation.channel)
     ready: list[int] = []
     actions = CampaignAction.select().where(CampaignAction.campaign == run.campaign_id).order_by(
@@ -88,19 +94,19 @@ def _run_actions(run: CampaignRun, spec: CampaignSpec, conversation: Conversatio
         elif pauses.dm_paused(conversation.channel, conversation.identity.scoped_id):
             campaigns._step(run, action, "refused", campaigns.PAUSED_DETAIL)
         else:
-            ready += _send(run, action, action_spec, conversation, context)
+            ready += _send(run, action, action_spec, conversation, context, why)
     return ready
 
 
 def _send(run: CampaignRun, action: CampaignAction, spec: campaigns.ActionSpec, conversation: Conversation,
-          context: dict[str, object]) -> list[int]:
+          context: dict[str, object], why: str) -> list[int]:
     key = f"campaign:{run.id}:{action.id}"
     content = campaigns._track_links(render_content(spec.message, context), run, action)
     content = campaigns._tag_payloads(content, run, action)
     draft = outbox.Draft(key=key, kind=SendKind.DIRECT, content=content, author="campaign",
                          conversation_id=conversation.id, origin=key)
     ready = outbox.add(draft)
-    campaigns._step(run, action, "queued", "message in the person's DM thread (the story opened the 24-hour window)")
+    campaigns._step(run, action, "queued", why)
     return ready
 
 

@@ -34,7 +34,9 @@ MAX_VALUE = 200  # Meta's ref is at most 250 characters; our condition values st
 REASONS = {
     "source_mismatch": "The commenter did not come from the ref link or ad the campaign asks for.",
     "next_post_pending": "The campaign waits for the next post to be published; this comment is on another post.",
+    "referral_mismatch": "The person arrived from another ref link or ad than the campaign asks for.",
 }
+MAX_REFERRAL_VALUES = 20
 
 
 class SourceCondition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -63,6 +65,28 @@ def validate_next_post(platform: str) -> None:
     if platform != "facebook":
         raise Invalid("trigger.next_post", "Meta sends no webhook when an Instagram post is published: "
                                            "choose the posts instead")
+
+
+def validate_referral_filter(kind: str, refs: list[str], ad_ids: list[str]) -> None:
+    """A referral campaign's filters: at most MAX_REFERRAL_VALUES refs and ad ids of sane length;
+    other triggers have none."""
+    for field, values in (("trigger.refs", refs), ("trigger.ad_ids", ad_ids)):
+        if values and kind != "referral":
+            raise Invalid(field, "applies only to the trigger \"someone arrives from a link or an ad\"")
+        if len(values) > MAX_REFERRAL_VALUES:
+            raise Invalid(field, f"at most {MAX_REFERRAL_VALUES} values")
+        if any(not 0 < len(v.strip()) <= MAX_VALUE for v in values):
+            raise Invalid(field, f"each value must be 1 to {MAX_VALUE} characters")
+    if any(not v.strip().isdigit() for v in ad_ids):
+        raise Invalid("trigger.ad_ids", "an ad id is digits (Meta's ad id, as in Ads Manager)")
+
+
+def referral_matches(refs: list[str], ad_ids: list[str], referral: ev.ReferralInfo) -> bool:
+    """The referral passes the campaign's filters: its ref is one of `refs` or its ad one of
+    `ad_ids` (exact); with no filters, any referral that names a ref or an ad."""
+    if not (refs or ad_ids):
+        return bool(referral.ref or referral.ad_id)
+    return (referral.ref or "") in {r.strip() for r in refs} or (referral.ad_id or "") in {a.strip() for a in ad_ids}
 
 
 # --- recording referrals ---------------------------------------------------------------------------

@@ -6,6 +6,14 @@ Postback payloads reach the bot like a button's (`postback` webhook -> flow engi
 that is one of a flow's entry payloads starts that flow. Staff may name the flow instead of a
 payload; saving turns the name into the flow's first entry payload, so what Meta holds and what
 the engine matches are the same string.
+
+An Instagram account connected with Instagram Login (`channel.login == "instagram"`, no Facebook
+Page) has its profile pushed through the Instagram host (`graph.instagram.com`) with its Instagram
+User token, on `/me/messenger_profile?platform=instagram`. meta-platform.md §12 documents the
+Messenger Profile API on the Facebook host (`/{page-id}/messenger_profile`, `platform=instagram`
+for the linked account) and lists only sends and private replies for the Instagram host: that the
+same edge, body and `platform` parameter work there is unconfirmed; we assume so, and `me` as the
+node, as for the webhook subscription on that host (`registry.subscription_node`).
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ from bot.automation.flows import store as flows
 from bot.core.errors import GraphError, Invalid, NotFound
 from bot.core.profile import ProfileSpec, flows_named, payloads_of, validate, with_flow_payloads
 from bot.meta import profile_shapes
+from bot.meta.graph import GraphClient
 from bot.platform import runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.models import Channel, MessengerProfile
-from bot.platform.registry import page_token
+from bot.platform.registry import page_token, subscription_node
 
 
 class ProfileView(msgspec.Struct, frozen=True):
@@ -113,10 +122,19 @@ def push(channel_id: int) -> ProfileView:
 
 
 def _send(channel: Channel, spec: ProfileSpec, removed: list[str]) -> None:
-    graph, token = runtime.graph(), page_token(channel)
+    graph, node = _profile_api(channel)
+    token = page_token(channel)
     # Removing the menu before Get Started: Messenger keeps no menu without it (§12).
-    graph.delete_messenger_profile(channel.page_id, channel.platform, token, removed)
-    graph.set_messenger_profile(channel.page_id, channel.platform, token, spec)
+    graph.delete_messenger_profile(node, channel.platform, token, removed)
+    graph.set_messenger_profile(node, channel.platform, token, spec)
+
+
+def _profile_api(channel: Channel) -> tuple[GraphClient, str]:
+    """The host and node holding the channel's profile: the Page (or, with `platform=instagram`,
+    its linked Instagram account) on the Facebook host; `me` on the Instagram host for an
+    Instagram Login channel (see the module docstring: unconfirmed)."""
+    node = subscription_node(channel.login, channel.page_id)
+    return runtime.graph(channel.login), node
 
 
 def _record_failure(row: MessengerProfile, exc: GraphError) -> None:
@@ -138,7 +156,8 @@ def unpushed(older_than_ms: int) -> list[int]:
 def read_from_meta(channel_id: int) -> ProfileSpec:
     """What Meta holds now (`GET .../messenger_profile`), to compare with what is saved."""
     channel = _channel(channel_id)
-    return runtime.graph().get_messenger_profile(channel.page_id, channel.platform, page_token(channel))
+    graph, node = _profile_api(channel)
+    return graph.get_messenger_profile(node, channel.platform, page_token(channel))
 
 
 def _channel(channel_id: int) -> Channel:

@@ -10,6 +10,10 @@ recreates the contact with its old id, empties the survivor's profile fields the
 and moves back exactly the rows that moved, plus the
 conversations its identities opened since (new messages of a moved identity land on the
 survivor, because `bot.inbound.contacts.identity_for` follows the identity's contact).
+
+Where the person came from (`ContactSource`, one row per contact) moves like any row; when both
+contacts have one, the survivor keeps the earliest first touch and the latest last touch of the
+two (the merged row is displaced as usual) and the undo puts the survivor's row back as it was.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from playhouse.shortcuts import model_to_dict
 from bot.core.errors import Invalid, NotFound, Refused
 from bot.outbound import outhooks
 from bot.platform.db import is_sqlite, now_ms, transaction
-from bot.platform.models import Contact, ContactMerge, Conversation, Identity, User
+from bot.platform.models import Contact, ContactMerge, ContactSource, Conversation, Identity, User
 
 MAX_SUGGESTIONS = 100
 SKIPPED_REFERENCES = (ContactMerge,)
 PROFILE_FIELDS = ("name", "first_name", "last_name", "picture_url")
+SOURCE_KEY = "contact_source"  # in `ContactMerge.filled`: the survivor's source row before the merge
+TOUCH_FIELDS = ("ref", "ad_id", "source", "at")
 
 
 class MergeView(msgspec.Struct, kw_only=True):
@@ -73,10 +79,11 @@ def merge(survivor_id: int, merged_id: int, user_id: int | None) -> Merged:
     with transaction():
         survivor, merged = _locked(survivor_id, "contact_id"), _locked(merged_id, "merged_id")
         snapshot = _row(merged)
+        source_before = _combine_sources(survivor.id, merged.id)
         displaced = _displace(survivor.id, merged.id)
         moved = _move(merged.id, survivor.id)
         Contact.delete().where(Contact.id == merged.id).execute()
-        filled = _fill_gaps(survivor, merged)
+        filled = {**_fill_gaps(survivor, merged), **source_before}
         record = ContactMerge.create(survivor_id=survivor.id, merged_id=merged.id, merged_row=snapshot, moved=moved,
                                      displaced=displaced, filled=filled, merged_by=user_id, created_at=now_ms())
         view = view_of(record)
@@ -149,9 +156,34 @@ def _fill_gaps(survivor: Contact, merged: Contact) -> dict[str, Any]:
     return changes
 
 
+def _combine_sources(survivor_id: int, merged_id: int) -> dict[str, Any]:
+    """When both contacts have a source row, give the survivor's the earliest first touch and the
+    latest last touch of the two; returns {SOURCE_KEY: the survivor's row as it was} for the undo
+    (empty when there was nothing to combine: a lone row simply moves)."""
+    mine = ContactSource.get_or_none(ContactSource.contact == survivor_id)
+    theirs = ContactSource.get_or_none(ContactSource.contact == merged_id)
+    if mine is None or theirs is None:
+        return {}
+    changes = {**(_touch(theirs, "first") if theirs.first_at < mine.first_at else {}),
+               **(_touch(theirs, "last") if theirs.last_at > mine.last_at else {})}
+    if changes:
+        ContactSource.update(**changes).where(ContactSource.id == mine.id).execute()
+    return {SOURCE_KEY: _row(mine)}
+
+
+def _touch(row: ContactSource, which: str) -> dict[str, Any]:
+    return {f"{which}_{name}": getattr(row, f"{which}_{name}") for name in TOUCH_FIELDS}
+
+
 def _unfill(record: ContactMerge) -> None:
-    """Empty again what the merge filled in, where it still holds the value the merge put there."""
-    for name, value in (record.filled or {}).items():
+    """Empty again what the merge filled in, where it still holds the value the merge put there;
+    put the survivor's source row back as it was before the merge."""
+    filled = dict(record.filled or {})
+    source = filled.pop(SOURCE_KEY, None)
+    if source is not None:
+        ContactSource.update(**{k: v for k, v in source.items() if k not in ("id", "contact")}).where(
+            ContactSource.id == source["id"]).execute()
+    for name, value in filled.items():
         empty = "" if name == "name" else None
         Contact.update({Contact._meta.fields[name]: empty}).where(
             (Contact.id == record.survivor_id) & (Contact._meta.fields[name] == value)).execute()

@@ -1029,3 +1029,9 @@ class ConfigVersion(BaseModel):
 
 
 ALL_MODELS += [ConfigVersion]
+
+
+# --- referral campaigns (issue 22, migration 0028) -------------------------------------------------
+
+Campaign._meta.add_field("refs", JSONField(null=True))  # trigger "referral": any of these refs
+Campaign._meta.add_field("ad_ids", JSONField(null=True))  # trigger "referral": any of these ad ids

@@ -17,7 +17,7 @@ import msgspec
 import streamlit as st
 
 from bot import commands
-from bot.automation import campaign_stats, campaigns, story_triggers
+from bot.automation import campaign_stats, campaigns, referral_triggers
 from bot.automation.campaigns import (
     DRY_RUN_DAYS,
     REASONS,
@@ -170,13 +170,17 @@ def _close_editor() -> None:
 
 
 TRIGGER_LABELS = {"comment": "someone comments on a post", "story_mention": "someone mentions the account in "
-                  "their Instagram story", "story_reply": "someone replies to one of the account's Instagram stories"}
+                  "their Instagram story", "story_reply": "someone replies to one of the account's Instagram stories",
+                  "referral": "someone arrives from a ref link, Get Started with a ref, or an ad"}
 
 
 def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel, bound_post_id: str | None = None) -> None:
-    kinds = list(campaigns.TRIGGER_KINDS) if channel.platform == "instagram" else ["comment"]
+    kinds = [k for k in campaigns.TRIGGER_KINDS if channel.platform == "instagram" or k in ("comment", "referral")]
     kind = drafted(st.selectbox, "Trigger", prefix + "trigger_kind", trigger.kind if trigger.kind in kinds
                    else "comment", options=kinds, format_func=TRIGGER_LABELS.get)
+    if kind == "referral":
+        referral_fields(prefix, trigger)
+        return
     if kind != "comment":
         st.caption("The message goes to the person's Instagram DMs (the story opened the 24-hour window). "
                    "A story mention rarely carries words, so a word filter lets few through.")
@@ -191,6 +195,19 @@ def trigger_editor(prefix: str, trigger: TriggerSpec, channel: Channel, bound_po
         growth.next_post_note(bound_post_id)
     drafted(st.toggle, "Also answer replies to other comments", prefix + "replies", trigger.include_replies)
     keyword_fields(prefix, trigger, "comment")
+
+
+def referral_fields(prefix: str, trigger: TriggerSpec) -> None:
+    """Which links or ads start the campaign (both empty: any link with a ref, any ad)."""
+    st.caption("The message goes to the person's DMs (arriving from the link or the ad opened the 24-hour "
+               "window). Leave both empty to answer every link with a ref and every ad.")
+    left, right = st.columns(2)
+    with left:
+        drafted(st.text_input, "Refs of the m.me / ig.me links (comma-separated)", prefix + "refs",
+                ", ".join(trigger.refs))
+    with right:
+        drafted(st.text_input, "Ad ids (comma-separated)", prefix + "ad_ids", ", ".join(trigger.ad_ids))
+    keyword_fields(prefix, trigger, "message")
 
 
 def keyword_fields(prefix: str, trigger: TriggerSpec, noun: str) -> None:
@@ -450,7 +467,9 @@ def spec_from_state(prefix: str, saved: CampaignSpec, channel_id: int) -> Campai
                           include_replies=not story and bool(state.value(prefix + "replies", False)),
                           keywords_any=words("kw_any"), keywords_none=words("kw_none"),
                           attribute_conditions=conditions_from_state(prefix + "aud_if_",
-                                                                     saved.trigger.attribute_conditions))
+                                                                     saved.trigger.attribute_conditions),
+                          refs=words("refs") if kind == "referral" else [],
+                          ad_ids=words("ad_ids") if kind == "referral" else [])
     defaults = {f"a{i}": action for i, action in enumerate(saved.actions)}
     actions = [only_if_from_state(f"{prefix}{item['uid']}_", action_from_state(f"{prefix}{item['uid']}_",
                                                                                 item["kind"]),
@@ -501,7 +520,8 @@ def footer(campaign_id: int | None, spec: CampaignSpec, saved: CampaignSpec, pre
     if dry_col.button("Dry run", icon=":material/science:", key=prefix + "dry") \
             and not refused(problems_of(spec), prefix, "Fix this first"):
         try:
-            st.session_state[dry_key] = (fingerprint(spec), story_triggers.dry_run_any(spec, campaign_id=campaign_id))
+            report = referral_triggers.dry_run_any(spec, campaign_id=campaign_id)
+            st.session_state[dry_key] = (fingerprint(spec), report)
         except Invalid as exc:
             st.error(f"Fix this first: {exc.words}")
     tested = st.session_state.get(dry_key, (None, None))
@@ -533,7 +553,7 @@ def past_comments(campaign_id: int, saved: CampaignSpec, *, unsaved: bool, prefi
             st.session_state[confirm_key] = True
             st.rerun()
         return
-    waiting = story_triggers.dry_run_any(saved, campaign_id=campaign_id).eligible_for_private_reply
+    waiting = referral_triggers.dry_run_any(saved, campaign_id=campaign_id).eligible_for_private_reply
     with st.container(border=True):
         if waiting:
             st.warning(f"{waiting} stored comment{'s' if waiting != 1 else ''} from the last {DRY_RUN_DAYS} days "

@@ -274,7 +274,8 @@ def test_story_mention_campaign_on_an_instagram_channel(desk, admin_app) -> None
     app = new_editor(admin_app)
     prefix = "cenew_"
     app.text_input(key=prefix + "name").input("Mentions")
-    assert app.selectbox(key=prefix + "trigger_kind").options == ["someone comments on a post"]  # the page
+    assert app.selectbox(key=prefix + "trigger_kind").options == [  # the page: no story triggers
+        "someone comments on a post", "someone arrives from a ref link, Get Started with a ref, or an ad"]
     app.selectbox(key=prefix + "channel").select(instagram.id).run()
     app.selectbox(key=prefix + "trigger_kind").select("story_mention").run()
     assert not app.get("radio")  # no post choice for a story trigger
@@ -285,3 +286,29 @@ def test_story_mention_campaign_on_an_instagram_channel(desk, admin_app) -> None
     app.button(key=prefix + "activate").click().run()
     assert not app.exception, app.exception
     assert Campaign.get(Campaign.name == "Mentions").trigger_kind == "story_mention"
+
+
+def test_referral_campaign_on_a_page(desk, admin_app) -> None:
+    """Issue 22: the referral trigger on a Facebook page: the post fields give way to the refs and
+    ad ids, a bad ad id is refused next to its field, and the saved campaign keeps the filters."""
+    from bot.platform.models import Campaign
+
+    app = new_editor(admin_app)
+    prefix = "cenew_"
+    app.text_input(key=prefix + "name").input("From the summer link")
+    app.selectbox(key=prefix + "trigger_kind").select("referral").run()
+    assert not app.get("radio")  # no post choice for a referral trigger
+    app.text_input(key=prefix + "refs").input("summer, spring")
+    app.text_input(key=prefix + "ad_ids").input("6001, my ad").run()
+    message = add_action(app, prefix, "send_message")
+    app.text_area(key=message + "text").input("Welcome!").run()
+    app.button(key=prefix + "dry").click().run()
+    assert "an ad id is digits" in texts(app)
+    app.text_input(key=prefix + "ad_ids").input("6001").run()
+    app.button(key=prefix + "dry").click().run()
+    assert not app.exception, app.exception
+    app.button(key=prefix + "activate").click().run()
+    assert not app.exception, app.exception
+    saved = Campaign.get(Campaign.name == "From the summer link")
+    assert (saved.trigger_kind, saved.refs, saved.ad_ids, saved.is_active) == (
+        "referral", ["summer", "spring"], ["6001"], True)

@@ -199,7 +199,8 @@ def test_reaction_edit_unsend_read_delivery_referral_shapes(
     sandbox.control(
         "referral", account_id=world.page_id, user_id=world.psid, ref="summer", source="ADS", ad_id="6045"
     )
-    receiver.wait_for(9)
+    sandbox.control("dm", account_id=world.page_id, user_id=world.psid, text="From the ad", ad_id="6046")
+    receiver.wait_for(10)
     # The echo of the send goes out after its answer: leave it out of the ordered control facts.
     items = [item for item in receiver.items() if not item.get("message", {}).get("is_echo")][1:]
     assert items[0]["reaction"] == {
@@ -214,6 +215,7 @@ def test_reaction_edit_unsend_read_delivery_referral_shapes(
     assert items[4]["read"] == {"watermark": 1_800_000_000_000}
     assert items[5]["delivery"]["mids"] == [sent["message_id"]] and "timestamp" not in items[5]
     assert items[6]["referral"] == {"source": "ADS", "type": "OPEN_THREAD", "ref": "summer", "ad_id": "6045"}
+    assert items[7]["message"]["referral"] == {"source": "ADS", "type": "OPEN_THREAD", "ad_id": "6046"}
     assert sandbox.control_raw("delivery", account_id=world.ig_id, user_id=world.igsid).status_code == 400
 
 

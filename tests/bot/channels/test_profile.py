@@ -133,3 +133,22 @@ def test_profile_naming_an_unknown_flow_is_refused(db: object) -> None:
         with pytest.raises(Invalid) as refused:
             profile.save(channel.id, ProfileSpec(get_started_flow="nope"))
     assert refused.value.field == "get_started_flow"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the host, not the database, is tested
+def test_instagram_login_profile_goes_through_the_instagram_host(stack: Stack) -> None:
+    from bot.channels import connect
+
+    account = stack.control("instagram-accounts", username="solo.shop", name="Solo Shop")
+    breakers = [IceBreakers(questions=[IceBreaker(question="Sizes?", payload="SIZES")])]
+    with connection():
+        [channel] = connect.connect_instagram_login(account["token"], instagram_id=account["instagram_id"]).channels
+        commands.save_messenger_profile(channel.id, ProfileSpec(ice_breakers=breakers))
+    stack.wait(lambda: pushed(channel.id), what="instagram login profile pushed")
+    with connection():
+        assert profile.view(channel.id).status == "pushed"
+        assert profile.read_from_meta(channel.id).ice_breakers[0].questions[0].question == "Sizes?"
+    [attempt] = [a for a in stack.sandbox_get("attempts")["attempts"] if a["path"].endswith("/messenger_profile")]
+    assert (attempt["host"], attempt["method"], attempt["path"].split("/", 2)[2]) == (
+        "instagram", "POST", "me/messenger_profile")
+    assert attempt["body"]["platform"] == "instagram" and attempt["account_id"] == account["instagram_id"]

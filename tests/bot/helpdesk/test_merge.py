@@ -12,7 +12,7 @@ from bot.helpdesk import merge
 from bot.inbound import inbox
 from bot.inbound.contacts import identity_for, tag_contact, tags_of
 from bot.platform.db import transaction
-from bot.platform.models import Channel, Contact, ContactMerge, Conversation, Identity, Message
+from bot.platform.models import Channel, Contact, ContactMerge, ContactSource, Conversation, Identity, Message
 
 PAGE, IG = "1", "17841"
 
@@ -128,3 +128,40 @@ def test_suggestions_pair_look_alikes_on_different_channels_only(db) -> None:
     undone = merge.merge(fb, ig, None).merge
     merge.unmerge(undone.id, None)  # staff said: not the same person
     assert (fb, ig) not in {(s.contact_id, s.other_id) for s in merge.suggestions()}
+
+
+def source(contact_id: int, first: tuple[str | None, str | None, int], last: tuple[str | None, str | None, int]
+           ) -> dict:
+    """A contact's recorded first and last referral: (ref, ad id, at) each."""
+    row = ContactSource.create(contact=contact_id, first_ref=first[0], first_ad_id=first[1], first_source="ADS",
+                               first_at=first[2], last_ref=last[0], last_ad_id=last[1], last_source="SHORTLINK",
+                               last_at=last[2])
+    return sources()[row.id]
+
+
+def sources() -> dict[int, dict]:
+    return {r["id"]: r for r in ContactSource.select().dicts()}
+
+
+def test_a_merge_keeps_the_earliest_first_touch_and_the_latest_last_touch_and_undo_restores(db) -> None:
+    fb = person("facebook", PAGE, "psid-s", "Ola Source")
+    ig = person("instagram", IG, "igsid-s", "Ola Source")
+    later = person("instagram", IG, "igsid-t", "Ola Too")
+    mine = source(fb.contact_id, ("spring", None, 100), ("autumn", None, 500))
+    theirs = source(ig.contact_id, (None, "6001", 50), ("summer", None, 300))
+    alone = source(later.contact_id, ("winter", None, 700), ("winter", None, 700))
+    before = sources()
+
+    done = merge.merge(fb.contact_id, ig.contact_id, None)
+    merge.merge(fb.contact_id, later.contact_id, None)
+
+    [row] = ContactSource.select().dicts()  # one row per contact: the survivor's
+    assert row["id"] == mine["id"] and row["contact"] == fb.contact_id
+    assert (row["first_ref"], row["first_ad_id"], row["first_source"], row["first_at"]) == (None, "6001", "ADS", 50)
+    assert (row["last_ref"], row["last_at"]) == ("winter", 700)  # the third contact's later touch
+    assert done.merge.displaced == {"contact_source": 1}
+    merge.unmerge(merge.merges_of(fb.contact_id)[0].id, None)  # newest first: the third contact
+    assert sources()[alone["id"]] == alone
+    assert (sources()[mine["id"]]["last_ref"], sources()[mine["id"]]["last_at"]) == ("autumn", 500)
+    merge.unmerge(done.merge.id, None)
+    assert sources() == before and theirs["contact"] == ig.contact_id
