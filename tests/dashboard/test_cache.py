@@ -1,0 +1,79 @@
+"""The dashboard's cached reads (`dashboard.state.cached`): read once, kept while nothing changes,
+and never stale after a change: one made by this process shows on the next read, one made by
+another process (the REST API, workers) once the FRESH_SECONDS slot turns."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests.dashboard.conftest import texts
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def test_a_cached_read_is_kept_until_a_write(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import commands
+    from bot.platform.db import connection, now_ms, open_database, transaction
+    from bot.platform.models import Contact, Tag
+    from dashboard import state
+
+    reads: list[int] = []
+    real = state._tag_names
+    monkeypatch.setattr(state, "_tag_names", lambda: reads.append(1) or real())
+    database = open_database(database_url)
+    state.watch_writes(database)
+    with connection():
+        assert state.tag_names() == [] and state.tag_names() == []
+        assert len(reads) == 1  # the second came from the cache
+
+        contact = Contact.create(name="Vera", created_at=now_ms(), updated_at=now_ms())
+        commands.add_tag(contact.id, "vip")  # a command, as a page's callback runs it
+        assert state.tag_names() == ["vip"]
+        with transaction():
+            Tag.create(name="gold")
+        assert state.tag_names() == ["gold", "vip"]
+        assert len(reads) == 3
+
+        other = sqlite3.connect(database_url.removeprefix("sqlite:///"))  # another process's write
+        with other:
+            other.execute("INSERT INTO tag (name) VALUES ('bronze')")
+        other.close()
+        assert state.tag_names() == ["gold", "vip"]  # not seen yet: at most FRESH_SECONDS late
+        later = state.time.time() + state.FRESH_SECONDS
+        monkeypatch.setattr(state.time, "time", lambda: later)
+        assert state.tag_names() == ["bronze", "gold", "vip"]
+
+
+def test_campaign_changes_show_on_the_next_rerun(desk, admin_app) -> None:
+    from bot.automation import campaigns
+    from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
+    from bot.core.compose import MessageContent
+    from bot.platform import registry as channels
+
+    channel = channels.channel_for("facebook", desk.page["page_id"])
+    admin_app.switch_page("app_pages/campaigns.py").run()
+    assert "No campaigns yet" in texts(admin_app)
+
+    spec = CampaignSpec(name="Coupon", channel_id=channel.id, trigger=TriggerSpec(keywords_any=["coupon"]),
+                        actions=[ActionSpec(kind="send_message", message=MessageContent(text="Here: C10"))])
+    campaign = campaigns.save(spec)
+    admin_app.run()
+    assert "**Coupon** :gray-badge[inactive]" in texts(admin_app)
+    campaigns.set_active(campaign.id, True)
+    admin_app.run()
+    assert "**Coupon** :green-badge[active]" in texts(admin_app)
+
+    admin_app.switch_page("app_pages/stats.py").run()
+    assert admin_app.selectbox(key="stats_campaign").options == ["Coupon"]
+    campaigns.save(msgspec_replace(spec, name="Coupon 10"), campaign.id)
+    admin_app.run()
+    assert not admin_app.exception, admin_app.exception
+    assert admin_app.selectbox(key="stats_campaign").options == ["Coupon 10"]
+
+
+def msgspec_replace(spec: object, **changes: object) -> object:
+    import msgspec
+
+    return msgspec.structs.replace(spec, **changes)
