@@ -140,7 +140,7 @@ def main() -> None:
             navigation = st.navigation(pages_for(user))
             sidebar(user)
             navigation.run()
-    state.warm_up(Path(__file__).parent / "app_pages")  # after the page is drawn: it must not delay it
+    state.warm_up(Path(__file__).parent)  # after the page is drawn: it must not delay it
 
 
 main()

@@ -425,22 +425,31 @@ def _tag_names() -> list[str]:
 # --- warm-up ------------------------------------------------------------------------------------------
 
 
+_warm = threading.Event()  # the modules of every page are imported
+
+
+def warm_up(dashboard: Path) -> None:
+    """Once per process, in the background: import every module the entry script and the pages
+    import (the first visit of Stats would otherwise spend a second importing pandas and Altair).
+    `python -m dashboard.serve` has done it before serving."""
+    if not _warm.is_set():
+        _start_warm_up(dashboard)
+
+
 @st.cache_resource(show_spinner=False)
-def warm_up(pages: Path) -> threading.Thread:
-    """Once per process, in the background: import every module the page scripts import (the
-    first visit of Stats would otherwise spend a second importing pandas and Altair)."""
-    thread = threading.Thread(target=_import_all, args=(_imported_by(pages),), name="dashboard-warm-up",
+def _start_warm_up(dashboard: Path) -> threading.Thread:
+    thread = threading.Thread(target=lambda: import_all(imported_by(dashboard)), name="dashboard-warm-up",
                               daemon=True)
     thread.start()
     return thread
 
 
-def _imported_by(pages: Path) -> list[str]:
-    """Modules imported at the top of the page scripts; `from a import b` gives `a.b` (b may be
-    a module) and `a`."""
+def imported_by(dashboard: Path) -> list[str]:
+    """Modules imported anywhere in `app.py` and the page scripts; `from a import b` gives `a.b`
+    (b may be a module) and `a`."""
     names: list[str] = []
-    for script in sorted(pages.glob("*.py")):
-        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+    for script in [dashboard / "app.py", *sorted((dashboard / "app_pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names += [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -448,9 +457,10 @@ def _imported_by(pages: Path) -> list[str]:
     return list(dict.fromkeys(n for n in names if n != "__future__"))
 
 
-def _import_all(names: list[str]) -> None:
+def import_all(names: list[str]) -> None:
     for name in names:
         try:
             importlib.import_module(name)
-        except Exception:  # `a.b` where b is a function, or a module that fails: the page will say
+        except Exception:  # `a.b` where b is not a module, or a module that fails: its page will say
             continue
+    _warm.set()

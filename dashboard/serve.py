@@ -1,0 +1,38 @@
+"""`python -m dashboard.serve [streamlit options]`: the dashboard's server, started warm.
+
+Streamlit runs `app.py` only when a browser connects, so the first visitor of a fresh process
+waited for every import and the boot (a second or more on a busy machine) on top of the browser
+loading Streamlit itself. This does that work first, then hands over to `streamlit run app.py`
+with the options given: `socialdesk dashboard` and `socialdesk run` start the dashboard this way.
+A plain `streamlit run dashboard/app.py` still works; its first run starts the same imports in
+the background (`state.warm_up`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
+
+
+def warm() -> None:
+    """Import what the entry script and every page import, and boot this process."""
+    from bot.platform import runtime
+    from bot.platform.settings import load_settings
+    from dashboard import state
+
+    state.import_all(state.imported_by(APP.parent))
+    runtime.boot(load_settings())
+
+
+def main() -> int:
+    from streamlit.web import cli
+
+    warm()
+    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    return cli.main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
