@@ -92,12 +92,12 @@ def run_page(self):
 
 
 def run_script(self, rerun_data):
-    local.sql, local.page = 0, pages.get(id(self), "?")
+    local.sql, local.page = 0, pages.get(self._session_id, "?")
     started, cpu = time.perf_counter(), time.thread_time()
     try:
         return script_run(self, rerun_data)
     finally:
-        pages[id(self)] = local.page  # a fragment's run does not go through its page
+        pages[self._session_id] = local.page  # a fragment's run does not go through its page
         out.write(json.dumps({"page": local.page, "fragment": bool(rerun_data.fragment_id_queue),
                               "auto": bool(rerun_data.is_auto_rerun), "sql": local.sql,
                               "ms": (time.perf_counter() - started) * 1000,

@@ -40,6 +40,7 @@ def sign_in() -> None:
         email = st.text_input("E-mail", key="login_email")
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", type="primary")
+    state.preload_widgets()
     if submitted:
         try:
             user = state.log_in(email, password)

@@ -23,8 +23,10 @@ bottom, marked for moving there.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -423,6 +425,43 @@ def _tag_names() -> list[str]:
 
 
 # --- warm-up ------------------------------------------------------------------------------------------
+# Streamlit's browser code loads each kind of widget the first time a page shows one and draws a
+# grey placeholder until then (the inbox's filters, right after signing in). The sign-in form,
+# where staff spend seconds typing, has the browser do that for the widgets the staff pages use:
+# one of each, drawn out of sight, plus the code of charts and tables.
+CHART_CODE = ("ArrowVegaLiteChart", "loadVegaEmbed", "embed", "DataFrame")
+PRELOAD = "sd_preload"  # the hidden container's key (its CSS class is st-key-sd_preload)
+
+
+def preload_widgets() -> None:
+    """Draw one of each widget kind out of sight, and fetch the chart and table code."""
+    st.html(f"<style>.st-key-{PRELOAD} {{display: none}}</style>")
+    with st.container(key=PRELOAD):
+        st.selectbox("preload", ["-"], key=f"{PRELOAD}_select", label_visibility="hidden")
+        st.multiselect("preload", ["-"], key=f"{PRELOAD}_multi", label_visibility="hidden")
+        st.toggle("preload", key=f"{PRELOAD}_toggle")
+        st.checkbox("preload", key=f"{PRELOAD}_check")
+        st.radio("preload", ["-"], key=f"{PRELOAD}_radio", label_visibility="hidden")
+        st.text_area("preload", key=f"{PRELOAD}_text", label_visibility="hidden")
+        st.number_input("preload", key=f"{PRELOAD}_number", label_visibility="hidden")
+        st.button("preload", key=f"{PRELOAD}_button")
+        st.metric("preload", 0)
+        st.popover("preload")
+        st.expander("preload")
+        st.html(_preload_script(CHART_CODE), unsafe_allow_javascript=True)
+
+
+@functools.cache
+def _preload_script(names: tuple[str, ...]) -> str:
+    """Dynamic imports of Streamlit's own code-split files (`DataFrame.<hash>.js`, found in the
+    installed package), resolved beside its main script, as its own lazy imports resolve them."""
+    static = Path(st.__file__).parent / "static" / "static" / "js"
+    files = sorted(p.name for name in names for p in static.glob(f"{name}.*.js")
+                   if re.fullmatch(rf"{re.escape(name)}\.[\w-]{{8}}\.js", p.name))
+    return ("<script>(() => { const main = document.querySelector('script[src*=\"/static/js/index.\"]');"
+            " if (!main) return; const base = main.src.replace(/[^/]*$/, '');"
+            f" for (const file of {json.dumps(files)}) import(base + file).catch(() => null); }})();"
+            "document.currentScript.remove();</script>")
 
 
 _warm = threading.Event()  # the modules of every page are imported
