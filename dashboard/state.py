@@ -23,10 +23,8 @@ bottom, marked for moving there.
 from __future__ import annotations
 
 import ast
-import functools
 import importlib
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -428,13 +426,13 @@ def _tag_names() -> list[str]:
 # Streamlit's browser code loads each kind of widget the first time a page shows one and draws a
 # grey placeholder until then (the inbox's filters, right after signing in). The sign-in form,
 # where staff spend seconds typing, has the browser do that for the widgets the staff pages use:
-# one of each, drawn out of sight, plus the code of charts and tables.
-CHART_CODE = ("ArrowVegaLiteChart", "loadVegaEmbed", "embed", "DataFrame")
+# one of each, drawn out of sight. (Charts and tables are left to the pages that show them:
+# fetching their megabyte of code here slowed the sign-in itself when it came at once.)
 PRELOAD = "sd_preload"  # the hidden container's key (its CSS class is st-key-sd_preload)
 
 
 def preload_widgets() -> None:
-    """Draw one of each widget kind out of sight, and fetch the chart and table code."""
+    """Draw one of each widget kind the staff pages use, out of sight."""
     st.html(f"<style>.st-key-{PRELOAD} {{display: none}}</style>")
     with st.container(key=PRELOAD):
         st.selectbox("preload", ["-"], key=f"{PRELOAD}_select", label_visibility="hidden")
@@ -448,20 +446,6 @@ def preload_widgets() -> None:
         st.metric("preload", 0)
         st.popover("preload")
         st.expander("preload")
-        st.html(_preload_script(CHART_CODE), unsafe_allow_javascript=True)
-
-
-@functools.cache
-def _preload_script(names: tuple[str, ...]) -> str:
-    """Dynamic imports of Streamlit's own code-split files (`DataFrame.<hash>.js`, found in the
-    installed package), resolved beside its main script, as its own lazy imports resolve them."""
-    static = Path(st.__file__).parent / "static" / "static" / "js"
-    files = sorted(p.name for name in names for p in static.glob(f"{name}.*.js")
-                   if re.fullmatch(rf"{re.escape(name)}\.[\w-]{{8}}\.js", p.name))
-    return ("<script>(() => { const main = document.querySelector('script[src*=\"/static/js/index.\"]');"
-            " if (!main) return; const base = main.src.replace(/[^/]*$/, '');"
-            f" for (const file of {json.dumps(files)}) import(base + file).catch(() => null); }})();"
-            "document.currentScript.remove();</script>")
 
 
 _warm = threading.Event()  # the modules of every page are imported
