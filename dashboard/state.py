@@ -40,7 +40,7 @@ import streamlit as st
 from bot.core.errors import NotFound
 from bot.platform import queue, registry, runtime
 from bot.platform.db import db
-from bot.platform.models import Campaign, Channel, Tag, User
+from bot.platform.models import Campaign, Channel, User
 from bot.platform.settings import META_GRAPH_URL, Settings, load_settings
 from bot.staff import auth, permissions, signin
 from bot.staff.permissions import Action
@@ -380,7 +380,11 @@ def wrote() -> None:
 def data_version() -> tuple[int, int, int]:
     """(the database, writes made by this process, the current FRESH_SECONDS slot): taken
     before the data is read."""
-    return id(db.obj), _writes["count"], int(time.time() // FRESH_SECONDS)
+    return id(db.obj), _writes["count"], int(_now() // FRESH_SECONDS)
+
+
+def _now() -> float:
+    return time.time()
 
 
 def cached(read: Callable[..., R], *args: Any) -> R:
@@ -401,12 +405,10 @@ def _cached_read(name: str, args: tuple, version: tuple[int, int, int]) -> Any:
 
 
 def staff_users() -> list[User]:
-    """Every staff user, by e-mail (the inbox's assignee filter, the tag and assignment pickers)."""
-    return cached(_staff_users)
+    """Every staff user, by e-mail (`queries.staff_users`: the inbox's assignee filter)."""
+    from bot import queries
 
-
-def _staff_users() -> list[User]:
-    return list(User.select().order_by(User.email))
+    return cached(queries.staff_users)
 
 
 def channels() -> list[Channel]:
@@ -415,11 +417,10 @@ def channels() -> list[Channel]:
 
 
 def tag_names() -> list[str]:
-    return cached(_tag_names)
+    """Every tag's name (`queries.tag_names`: the inbox's tag filter, the tag editor)."""
+    from bot import queries
 
-
-def _tag_names() -> list[str]:
-    return [t.name for t in Tag.select(Tag.name).order_by(Tag.name)]
+    return cached(queries.tag_names)
 
 
 # --- warm-up ------------------------------------------------------------------------------------------

@@ -14,14 +14,14 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_a_cached_read_is_kept_until_a_write(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import commands
+    from bot import commands, queries
     from bot.platform.db import connection, now_ms, open_database, transaction
     from bot.platform.models import Contact, Tag
     from dashboard import state
 
     reads: list[int] = []
-    real = state._tag_names
-    monkeypatch.setattr(state, "_tag_names", lambda: reads.append(1) or real())
+    real = queries.tag_names
+    monkeypatch.setattr(queries, "tag_names", lambda: reads.append(1) or real())
     database = open_database(database_url)
     state.watch_writes(database)
     with connection():
@@ -41,8 +41,8 @@ def test_a_cached_read_is_kept_until_a_write(database_url: str, monkeypatch: pyt
             other.execute("INSERT INTO tag (name) VALUES ('bronze')")
         other.close()
         assert state.tag_names() == ["gold", "vip"]  # not seen yet: at most FRESH_SECONDS late
-        later = state.time.time() + state.FRESH_SECONDS
-        monkeypatch.setattr(state.time, "time", lambda: later)
+        later = state._now() + state.FRESH_SECONDS
+        monkeypatch.setattr(state, "_now", lambda: later)
         assert state.tag_names() == ["bronze", "gold", "vip"]
 
 
