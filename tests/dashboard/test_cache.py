@@ -10,9 +10,10 @@ import pytest
 
 from tests.dashboard.conftest import texts
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
+@SQLITE
 def test_a_cached_read_is_kept_until_a_write(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot import commands, queries
     from bot.platform.db import connection, now_ms, open_database, transaction
@@ -46,6 +47,7 @@ def test_a_cached_read_is_kept_until_a_write(database_url: str, monkeypatch: pyt
         assert state.tag_names() == ["bronze", "gold", "vip"]
 
 
+@SQLITE
 def test_campaign_changes_show_on_the_next_rerun(desk, admin_app) -> None:
     from bot.automation import campaigns
     from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
@@ -77,3 +79,13 @@ def msgspec_replace(spec: object, **changes: object) -> object:
     import msgspec
 
     return msgspec.structs.replace(spec, **changes)
+
+
+def test_the_warm_up_imports_what_the_pages_import() -> None:
+    """`dashboard.serve` and the first run import these before any page needs them."""
+    from dashboard import serve, state
+
+    names = state.imported_by(serve.APP.parent)
+    assert {"pandas", "bot.commands", "bot.automation.notifications", "dashboard.widgets"} <= set(names)
+    state.import_all(["dashboard.widgets", "bot.queries.tag_names"])  # a function, not a module: skipped
+    assert state._warm.is_set()
