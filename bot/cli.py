@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import peewee
 
@@ -26,7 +25,6 @@ from bot.platform.settings import TRUTHY, Settings, load_settings
 
 log = logging.getLogger("socialdesk")
 
-DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -410,7 +408,9 @@ def _later(coroutine_fn: Callable, *args: object) -> Callable:
 
 
 def _spawn_dashboard(settings: Settings) -> subprocess.Popen:
-    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_SCRIPT),
+    # `dashboard.serve` is `streamlit run dashboard/app.py` with the imports and the boot done
+    # before the server starts, so the first visitor does not wait for them.
+    command = [sys.executable, "-m", "dashboard.serve",
                "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={settings.dashboard_port}",
                f"--server.maxUploadSize={settings.upload_max_mib}",  # attachments: refused beyond, by Streamlit
                "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal", "--logger.level=warning"]

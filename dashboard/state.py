@@ -11,7 +11,10 @@ thread each time. So this module owns four things the pages must not improvise:
   so the opaque session token is also kept in a cookie (SameSite=Strict, living as long as the
   session, cleared on sign-out) and read back from the first request of the new session;
 - a database scope per run, so pooled PostgreSQL connections go back to the pool when a
-  script thread ends.
+  script thread ends;
+- speed: cached reads (`cached`), keyed on a data version that changes the moment this process
+  writes anything and, for what other processes (API, workers) change, every `FRESH_SECONDS`;
+  and the warm-up that imports the pages' modules in the background once per process.
 
 Reads and writes go through `bot` services; the few read models `bot.queries` lacks are at the
 bottom, marked for moving there.
@@ -19,28 +22,34 @@ bottom, marked for moving there.
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from functools import wraps
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from bot.automation import campaigns
-from bot.automation.campaigns import CampaignSpec
 from bot.core.errors import NotFound
-from bot.platform import queue, runtime
+from bot.platform import queue, registry, runtime
 from bot.platform.db import db
-from bot.platform.models import Campaign
+from bot.platform.models import Campaign, Channel, User
 from bot.platform.settings import META_GRAPH_URL, Settings, load_settings
 from bot.staff import auth, permissions, signin
 from bot.staff.permissions import Action
 
 if TYPE_CHECKING:
-    from bot.platform.models import User
+    import peewee
+
+    from bot.automation.campaign_stats import Funnel
+    from bot.automation.campaigns import CampaignSpec
 
 TOKEN = "sd_session_token"
 COOKIE = "socialdesk_session"  # the browser's copy of TOKEN; never in the URL
@@ -69,6 +78,7 @@ def _boot_once(settings: Settings) -> Settings:
     # send) run in a thread here instead of waiting in a queue nobody reads.
     runtime.boot(settings)
     queue.detach()
+    watch_writes(db.obj)
     return settings
 
 
@@ -290,13 +300,191 @@ def value(key: str, default: Any = None) -> Any:
 
 
 def campaign_list() -> list[Campaign]:
-    """Every campaign, newest first."""
+    """Every campaign, newest first (cached: see `cached`)."""
+    return cached(_campaign_list)
+
+
+def _campaign_list() -> list[Campaign]:
+    from bot.automation import campaigns
+
     return campaigns.list_campaigns()
 
 
 def campaign_spec(campaign_id: int) -> tuple[Campaign, CampaignSpec] | None:
     """A saved campaign and its spec, or None when it no longer exists."""
+    from bot.automation import campaigns
+
     try:
         return campaigns.load(campaign_id)
     except NotFound:
         return None
+
+
+def funnel(campaign_id: int) -> Funnel:
+    """A campaign's numbers (`campaign_stats.funnel`, a dozen queries and a walk over its ledger),
+    cached: the campaign list and the stats page redraw them on every click."""
+    return cached(_funnel, campaign_id)
+
+
+def _funnel(campaign_id: int) -> Funnel:
+    from bot.automation import campaign_stats
+
+    return campaign_stats.funnel(campaign_id)
+
+
+# --- cached reads -----------------------------------------------------------------------------------
+# Streamlit reruns the whole page on every click, so what a page reads but rarely changes is
+# read once and kept (`st.cache_data`, copied out on each use), keyed on a data version: the count
+# of writes this process has made (`watch_writes`: a command run from any page, a callback,
+# another session) and a time slot of FRESH_SECONDS. So a change made here shows on the very
+# next rerun, and one made by another process (the REST API, workers applying webhooks) within
+# FRESH_SECONDS. Live views (the inbox list, a thread, the bell) are never cached.
+
+FRESH_SECONDS = 30
+_writes = {"count": 0}
+_writes_lock = threading.Lock()
+
+
+def watch_writes(database: peewee.Database) -> None:
+    """Count this process's writes: after every statement that is not a plain read, and after
+    every commit (a reader that ran between a transaction's write and its commit cannot keep
+    what it read under the new version). Counts from now: what was written before is newer
+    than anything cached under the old count."""
+    wrote()
+    if getattr(database, "_sd_watched", False):
+        return
+    database._sd_watched = True
+    execute, commit = database.execute_sql, database.commit
+
+    def execute_sql(sql: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return execute(sql, *args, **kwargs)
+        finally:
+            if not sql.lstrip()[:6].upper().startswith("SELECT"):
+                wrote()
+
+    def commit_and_count(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return commit(*args, **kwargs)
+        finally:
+            wrote()
+
+    database.execute_sql, database.commit = execute_sql, commit_and_count
+
+
+def wrote() -> None:
+    with _writes_lock:
+        _writes["count"] += 1
+
+
+def data_version() -> tuple[int, int, int]:
+    """(the database, writes made by this process, the current FRESH_SECONDS slot): taken
+    before the data is read."""
+    return id(db.obj), _writes["count"], int(_now() // FRESH_SECONDS)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def cached(read: Callable[..., R], *args: Any) -> R:
+    """`read(*args)`, from the cache while the data version has not changed. Entries are told
+    apart by the function's module and name, and its arguments; those and the result must be
+    picklable."""
+    name = f"{read.__module__}.{read.__qualname__}"
+    _reads[name] = read
+    return _cached_read(name, args, data_version())
+
+
+_reads: dict[str, Callable[..., Any]] = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached_read(name: str, args: tuple, version: tuple[int, int, int]) -> Any:
+    return _reads[name](*args)
+
+
+def staff_users() -> list[User]:
+    """Every staff user, by e-mail (`queries.staff_users`: the inbox's assignee filter)."""
+    from bot import queries
+
+    return cached(queries.staff_users)
+
+
+def channels() -> list[Channel]:
+    """The connected pages and accounts (`registry.list_channels`)."""
+    return cached(registry.list_channels)
+
+
+def tag_names() -> list[str]:
+    """Every tag's name (`queries.tag_names`: the inbox's tag filter, the tag editor)."""
+    from bot import queries
+
+    return cached(queries.tag_names)
+
+
+# --- warm-up ------------------------------------------------------------------------------------------
+# Streamlit's browser code loads each kind of widget the first time a page shows one and draws a
+# grey placeholder until then (the inbox's filters, right after signing in). The sign-in form,
+# where staff spend seconds typing, has the browser do that for the widgets the staff pages use:
+# one of each, drawn out of sight. (Charts and tables are left to the pages that show them:
+# fetching their megabyte of code here slowed the sign-in itself when it came at once.)
+PRELOAD = "sd_preload"  # the hidden container's key (its CSS class is st-key-sd_preload)
+
+
+def preload_widgets() -> None:
+    """Draw one of each widget kind the staff pages use, out of sight."""
+    st.html(f"<style>.st-key-{PRELOAD} {{display: none}}</style>")
+    with st.container(key=PRELOAD):
+        st.selectbox("preload", ["-"], key=f"{PRELOAD}_select", label_visibility="hidden")
+        st.multiselect("preload", ["-"], key=f"{PRELOAD}_multi", label_visibility="hidden")
+        st.toggle("preload", key=f"{PRELOAD}_toggle")
+        st.checkbox("preload", key=f"{PRELOAD}_check")
+        st.radio("preload", ["-"], key=f"{PRELOAD}_radio", label_visibility="hidden")
+        st.text_area("preload", key=f"{PRELOAD}_text", label_visibility="hidden")
+        st.number_input("preload", key=f"{PRELOAD}_number", label_visibility="hidden")
+        st.button("preload", key=f"{PRELOAD}_button")
+        st.metric("preload", 0)
+        st.popover("preload")
+        st.expander("preload")
+
+
+_warm = threading.Event()  # the modules of every page are imported
+
+
+def warm_up(dashboard: Path) -> None:
+    """Once per process, in the background: import every module the entry script and the pages
+    import (the first visit of Stats would otherwise spend a second importing pandas and Altair).
+    `python -m dashboard.serve` has done it before serving."""
+    if not _warm.is_set():
+        _start_warm_up(dashboard)
+
+
+@st.cache_resource(show_spinner=False)
+def _start_warm_up(dashboard: Path) -> threading.Thread:
+    thread = threading.Thread(target=lambda: import_all(imported_by(dashboard)), name="dashboard-warm-up",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def imported_by(dashboard: Path) -> list[str]:
+    """Modules imported anywhere in `app.py` and the page scripts; `from a import b` gives `a.b`
+    (b may be a module) and `a`."""
+    names: list[str] = []
+    for script in [dashboard / "app.py", *sorted((dashboard / "app_pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names += [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+    return list(dict.fromkeys(n for n in names if n != "__future__"))
+
+
+def import_all(names: list[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # `a.b` where b is not a module, or a module that fails: its page will say
+            continue
+    _warm.set()

@@ -15,8 +15,6 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from bot import commands, queries
@@ -583,7 +581,7 @@ def tag_editor(contact_id: int, current: list[str]) -> None:
     st.session_state[key] = list(current)
     if current:  # the editor's chips cut long names ("Faceb..."): the full names, wrapping, above it
         st.caption(tag_badges(current))
-    st.multiselect("Tags", sorted(set(queries.tag_names()) | set(current)), key=key, accept_new_options=True,
+    st.multiselect("Tags", sorted(set(state.tag_names()) | set(current)), key=key, accept_new_options=True,
                    on_change=_change_tags, args=(contact_id, key, list(current)), placeholder="Add a tag")
 
 
@@ -609,6 +607,9 @@ def _change_tags(contact_id: int, key: str, before: list[str]) -> None:
 
 def funnel_chart(funnel: Funnel) -> None:
     """Received → matched → sent → delivered → read → clicked → replied, as horizontal bars."""
+    import altair as alt  # half a second to import: only the pages with a chart pay for it
+    import pandas as pd
+
     frame = pd.DataFrame({"stage": [FUNNEL_LABELS[s] for s in FUNNEL_STAGES],
                           "people": [getattr(funnel, s) for s in FUNNEL_STAGES]})
     order = [FUNNEL_LABELS[s] for s in FUNNEL_STAGES]
@@ -622,6 +623,9 @@ def funnel_chart(funnel: Funnel) -> None:
 def daily_chart(per_day: list[dict]) -> None:
     """People matched, sent a private reply and clicking per day (the funnel's unit); points as
     well as lines, so a single day shows."""
+    import altair as alt
+    import pandas as pd
+
     frame = pd.DataFrame(per_day).melt(id_vars="day", value_vars=["matched", "sent", "clicked"],
                                        var_name="what", value_name="people")
     chart = alt.Chart(frame).mark_line(point=True).encode(

@@ -17,7 +17,7 @@ import msgspec
 import streamlit as st
 
 from bot import commands
-from bot.automation import campaign_stats, campaigns, referral_triggers
+from bot.automation import campaigns, referral_triggers
 from bot.automation.campaigns import (
     DRY_RUN_DAYS,
     REASONS,
@@ -69,12 +69,12 @@ def campaign_list() -> None:
     if st.button("New campaign", icon=":material/add:", type="primary", key="campaign_new"):
         st.session_state[EDIT] = "new"
         st.rerun()
-    names = {c.id: c.name for c in channels.list_channels()}
+    names = {c.id: c.name for c in state.channels()}
     rows = state.campaign_list()
     if not rows:
         st.info("No campaigns yet. A campaign answers comments on your posts with a private message.")
     for campaign in rows:
-        funnel = campaign_stats.funnel(campaign.id)
+        funnel = state.funnel(campaign.id)
         with st.container(border=True):
             body, numbers, actions = st.columns([3, 5, 1.4], vertical_alignment="center")
             badge = ":green-badge[active]" if campaign.is_active else ":gray-badge[inactive]"

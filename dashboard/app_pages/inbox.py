@@ -14,7 +14,6 @@ import msgspec
 import streamlit as st
 
 from bot import queries
-from bot.platform import registry as channels
 from bot.queries import InboxItem
 from dashboard import state, teams, widgets
 
@@ -40,7 +39,7 @@ def filters(user_id: int) -> InboxFilters:
     def reset_page() -> None:
         st.session_state[PAGE_KEY] = 1
 
-    staff = {u.id: u.name or u.email for u in queries.staff_users() if u.is_active}
+    staff = {u.id: u.name or u.email for u in state.staff_users() if u.is_active}
     kind_col, channel_col, status_col, who_col, team_col, tag_col, search_col = st.columns(
         [1.1, 2.0, 0.9, 1.2, 1, 1, 1.5])
     kind = kind_col.selectbox("Channel", [ANY, *widgets.KIND_LABELS], key="inbox_kind", on_change=reset_page,
@@ -55,7 +54,7 @@ def filters(user_id: int) -> InboxFilters:
                                 w, staff.get(w, w)) if w != ANY else ANY)
     with team_col:
         team_id, my_teams = teams.inbox_filter(reset_page)
-    tag = tag_col.selectbox("Tag", [ANY, *queries.tag_names()], key="inbox_tag", on_change=reset_page)
+    tag = tag_col.selectbox("Tag", [ANY, *state.tag_names()], key="inbox_tag", on_change=reset_page)
     search = search_col.text_input("Search names and messages", key="inbox_search", on_change=reset_page)
     return InboxFilters(
         kind=None if kind == ANY else kind, channel_ids=channel_ids, status=None if status == ANY else status,
@@ -66,7 +65,7 @@ def filters(user_id: int) -> InboxFilters:
 
 def channel_filter(on_change: Callable[[], None]) -> tuple[int, ...]:
     """The connected pages and accounts to show, by name (none chosen: all of them)."""
-    connected = {c.id: widgets.channel_label(c) for c in channels.list_channels()}
+    connected = {c.id: widgets.channel_label(c) for c in state.channels()}
     chosen = st.session_state.get(CHANNELS_KEY)
     if chosen and any(i not in connected for i in chosen):  # a channel removed since it was picked
         st.session_state[CHANNELS_KEY] = [i for i in chosen if i in connected]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bot.automation import campaign_stats
 from bot.automation.campaigns import REASONS
 from bot.staff.permissions import Action
 from dashboard import campaign_growth, state, widgets
@@ -27,7 +26,7 @@ if "stats_campaign" not in st.session_state:
     st.session_state["stats_campaign"] = default
 chosen = st.selectbox("Campaign", list(names), format_func=names.get, key="stats_campaign")
 st.query_params["campaign"] = str(chosen)
-funnel = campaign_stats.funnel(chosen)
+funnel = state.funnel(chosen)
 
 cells = st.columns(len(widgets.FUNNEL_STAGES))
 for cell, stage in zip(cells, widgets.FUNNEL_STAGES, strict=True):
