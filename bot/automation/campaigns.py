@@ -256,6 +256,21 @@ def _validate_trigger_kind(spec: CampaignSpec, channel: Channel) -> None:
     for index, action in enumerate(spec.actions):
         if action.kind not in STORY_ACTIONS:
             raise Invalid(f"actions[{index}].kind", f"a {_noun(kind)} campaign can send a message or add a tag only")
+    _refuse_unused_audience(kind, spec.audience)
+
+
+def _refuse_unused_audience(kind: str, rules: aud.AudienceSpec) -> None:
+    """A story or referral campaign answers as the event comes: refuse the audience rules it would
+    silently ignore (a marketer who sets active hours expects them to hold). A referral campaign
+    keeps "once per person" and the excluded tags (bot/automation/referral_triggers.py)."""
+    unused = {"new_contacts_only": rules.new_contacts_only, "active_hours": rules.active_hours is not None,
+              "delay_max_seconds": rules.delay_max_seconds > 0}
+    if kind in STORY_TRIGGERS:
+        unused.update(once_per_person=rules.once_per_person, exclude_tags=bool(rules.exclude_tags))
+    for name, used in unused.items():
+        if used:
+            raise Invalid(f"audience.{name}", f"is not used by a {_noun(kind)} campaign: it answers as the "
+                                              "event comes (only comment campaigns use it)")
 
 
 def _noun(kind: str) -> str:

@@ -161,3 +161,21 @@ def test_bad_audience_rules_are_refused_naming_the_field(rules: AudienceSpec, fi
     with pytest.raises(Invalid) as refused:
         audience.validate(rules)
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize(("kind", "rules", "field"), [
+    ("referral", AudienceSpec(active_hours=ActiveHours()), "audience.active_hours"),
+    ("referral", AudienceSpec(delay_max_seconds=60), "audience.delay_max_seconds"),
+    ("referral", AudienceSpec(new_contacts_only=True), "audience.new_contacts_only"),
+    ("story_mention", AudienceSpec(once_per_person=True), "audience.once_per_person"),
+])
+def test_rules_a_story_or_referral_campaign_would_ignore_are_refused(channel: int, kind: str, rules: AudienceSpec,
+                                                                     field: str) -> None:
+    """Instead of being saved and silently ignored; what a referral campaign uses is accepted."""
+    if kind == "story_mention":
+        Channel.update(platform="instagram").where(Channel.id == channel).execute()
+    with pytest.raises(Invalid) as refused:
+        _save(channel, rules, kind=kind)
+    assert refused.value.field == field
+    if kind == "referral":
+        assert _save(channel, AudienceSpec(once_per_person=True, exclude_tags=["staff"]), kind=kind)
