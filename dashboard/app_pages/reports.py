@@ -74,7 +74,7 @@ def volumes(report: reports.Report) -> None:
             st.altair_chart(alt.Chart(frame).mark_bar().encode(
                 x=alt.X("day:N", title=None), y=alt.Y(f"{measure}:Q", title=None, axis=alt.Axis(format="d")),
                 color=alt.Color("channel:N", title="Channel"), tooltip=["day", "channel", measure]),
-                use_container_width=True)
+                width="stretch")
     st.dataframe(frame, hide_index=True, width="stretch")
 
 

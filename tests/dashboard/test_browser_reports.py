@@ -24,8 +24,10 @@ def test_reports_page_draws_and_downloads_csv(desk: Stack, page: object) -> None
     page.get_by_role("heading", name="Messages per day").wait_for()
     page.locator("canvas, svg.marks").first.wait_for()  # a Vega chart drew
     shot(page, "07-reports")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Conversations (CSV)").click()
+    # This run's button: one Streamlit keeps from the previous run serves a file that run dropped.
+    button = page.locator('[data-stale="false"]').get_by_role("button", name="Conversations (CSV)")
+    with page.expect_download(timeout=30_000) as download:
+        button.click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert sorted(int(r["id"]) for r in rows) == [first, second]
     assert {r["contact_name"] for r in rows} == {"Dana Buyer", "Ian Insta"}
