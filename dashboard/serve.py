@@ -17,14 +17,22 @@ collector still runs), and what the warm-up loaded is frozen out of the collecto
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "app.py"
 
 
+def _before_the_server(record: logging.LogRecord) -> bool:
+    """Streamlit warns "No runtime found" for cached functions used before its server runs: in
+    this warm start that is expected, and no warning the operator should act on."""
+    return "No runtime found" not in record.getMessage()
+
+
 def warm() -> None:
     """Import what the entry script and every page import, and boot this process."""
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(_before_the_server)
     from bot.platform import runtime
     from bot.platform.settings import load_settings
     from dashboard import state

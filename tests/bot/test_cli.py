@@ -76,6 +76,7 @@ def test_run_brings_everything_up_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert "INFO socialdesk: no Meta app configured" in output  # the sandbox is chosen, and said so
     assert "INFO bot.demo: sandbox mode: demo page" in output  # a notice, not a warning
     assert "Worker has been shut down" in output
+    assert not [line for line in output.splitlines() if "WARNING" in line or "Warning" in line], output  # quiet
     assert _get(f"http://127.0.0.1:{api_port}/health") is None
     assert _get(f"http://127.0.0.1:{dashboard_port}/_stcore/health") is None
 
