@@ -49,7 +49,9 @@ def test_comment_thread_dm_file_and_the_sandbox_phone(desk: Stack, page: object,
     page.get_by_role("link", name="Open the inbox conversation").click()
     page.get_by_test_id("stChatMessage").filter(has_text="Your code: SPRING-10").first.wait_for()
     desk.control("dm", account_id=account, user_id=sam, text="Can I see it?")  # the window opens
-    page.get_by_test_id("stChatMessage").filter(has_text="Can I see it?").first.wait_for()
+    desk.wait(lambda: Message.get_or_none(Message.text == "Can I see it?"), what="the DM stored")
+    # then the open thread's own refresh draws it (a loaded CI machine: more than the step's 20 s)
+    page.get_by_test_id("stChatMessage").filter(has_text="Can I see it?").first.wait_for(timeout=45_000)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "boots.png", "mimeType": "image/png", "buffer": PNG}])
     page.get_by_text("boots.png").first.wait_for()
