@@ -8,7 +8,10 @@ still unprocessed and enqueues it again.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from bot.automation import campaigns, notifications
 from bot.automation.flows import engine
@@ -21,7 +24,7 @@ from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import moderation, outhooks, sender
 from bot.platform import cache, metrics, runtime
-from bot.platform.db import now_ms, transaction
+from bot.platform.db import connection, now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent
 from bot.platform.queue import Job, job, key_lock, live_lock
@@ -75,19 +78,65 @@ def _hand_out(keys: list[str]) -> None:
 
 @job(max_retries=0)
 def drain_conversations(keys: list[str]) -> None:
-    """Drain a few conversations one after the other in one job (one queue message for several
-    comments under load); a failing one is handed to its own `drain_conversation` job."""
-    for key in keys:
-        _drain_here(key)
-
-
-def _drain_here(key: str) -> None:
-    """Drain in this job; if that fails, the queue's own drain job (with its retries) takes over."""
+    """Drain a few conversations in one job (one queue message for several comments under load):
+    their events are applied one conversation after the other, then what they call for runs side
+    by side, a conversation's sends in order (each waits ~100 ms or more on Meta: one after the
+    other, the fourth conversation's reply would wait for three others). A conversation that fails
+    to drain is handed to its own `drain_conversation` job."""
+    follows: list[FollowUps] = []
     try:
-        drain_conversation(key)
+        for key in keys:
+            follows.append(FollowUps())
+            _drain_here(key, follows[-1])
+    finally:
+        try:
+            side_by_side([partial(run_follow_ups, follow) for follow in follows])
+        finally:
+            cache.end_job()
+
+
+def _drain_here(key: str, follow: FollowUps) -> None:
+    """Drain in this job; if that fails, the queue's own drain job (with its retries) takes over
+    (what was applied before the failure is committed, and its follow-ups run)."""
+    try:
+        _drain(key, follow)
     except Exception:
-        log.exception("draining %s after expansion failed; queued instead", key)
+        log.exception("draining %s in a batch failed; queued on its own", key)
         drain_conversation.send(key)
+
+
+FOLLOW_UP_THREADS = 8  # per worker process: conversations whose follow-ups run at the same time
+_pool: dict[int, ThreadPoolExecutor] = {}
+
+
+def side_by_side(tasks: list[Callable[[], object]]) -> None:
+    """Run the tasks at the same time and wait for all: the first in this thread, the others in
+    the process's follow-up threads, each with its own database connection and the configuration
+    copies this job may read. Each task handles its own failures (`_here`)."""
+    version = cache.current()
+    futures = [_follow_up_pool().submit(_helping, task, version) for task in tasks[1:]]
+    for task in tasks[:1]:
+        task()
+    for future in futures:
+        future.result()
+
+
+def _helping(task: Callable[[], object], version: str | None) -> None:
+    cache.adopt(version)
+    try:
+        with connection():
+            task()
+    finally:
+        cache.end_job()
+
+
+def _follow_up_pool() -> ThreadPoolExecutor:
+    """One pool per process, created after the worker process forked."""
+    pid = os.getpid()
+    if pid not in _pool:
+        _pool.clear()
+        _pool[pid] = ThreadPoolExecutor(FOLLOW_UP_THREADS, thread_name_prefix="follow-up")
+    return _pool[pid]
 
 
 @job(max_retries=20)

@@ -14,6 +14,7 @@ are not in the count.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import re
@@ -30,6 +31,7 @@ _state: dict = {"pid": None, "sql": Counter(), "jobs": Counter()}
 _SUBQUERY = re.compile(r"\((?:[^()']|'[^']*')*\)")
 
 
+@functools.lru_cache(maxsize=8192)  # the same texts repeat (parameters are apart): parse each once
 def _statement_key(sql: str) -> str:
     """"table VERB": the statement's own table, not one a subquery in its columns reads."""
     verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"

@@ -26,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from itertools import takewhile
 
 import peewee
@@ -73,6 +74,143 @@ def store_deliveries(bodies: list[bytes]) -> list[int]:
 _INSERT_DELIVERIES = ("INSERT INTO delivery (received_at, body, status, events, ignored, attempts) "
                       "SELECT %s, body, 'received', 0, 0, 0 FROM unnest(%s::bytea[]) WITH ORDINALITY AS t(body, n) "
                       "ORDER BY n RETURNING id")
+
+
+@dataclass
+class Stored:
+    """One commit of webhook deliveries: every id in the order given (the requests' answers), the
+    ones stored unexpanded (for the expander), and the conversations that got pending events
+    because their deliveries were expanded in the same statement (to drain)."""
+
+    ids: list[int]
+    raw: list[int] = field(default_factory=list)
+    drain: list[str] = field(default_factory=list)
+
+
+# A delivery is expanded at commit only when it is small and every part of it is plainly ours: a
+# big batch, anything ignored or refused, or a body the parser cannot read goes to the expander,
+# which records ignored parts, retries and quarantines (issue 17) exactly as before.
+EXPAND_AT_COMMIT_BYTES = 64 * 1024
+EXPAND_AT_COMMIT_EVENTS = 50
+
+
+def plan_expansion(body: bytes, received_at: int) -> list[ev.Event] | None:
+    """The events of a delivery that can be expanded at commit, or None (the expander's). Reads
+    channels from the process's copies (`bot.platform.cache`): the statement that commits checks
+    the configuration version they were taken under, and stores the delivery unexpanded if it
+    moved."""
+    if len(body) > EXPAND_AT_COMMIT_BYTES:
+        return None
+    try:
+        parsed = parse_delivery(body, received_at)
+    except Exception:  # noqa: BLE001 - malformed or a parser defect: the expander records it
+        return None
+    if parsed.ignored or not parsed.events or len(parsed.events) > EXPAND_AT_COMMIT_EVENTS:
+        return None
+    channels = _ChannelCache()
+    if any(_refusal(event, channels) for event in parsed.events):
+        return None
+    return parsed.events
+
+
+def store_and_expand(bodies: list[bytes], plans: list[list[ev.Event] | None],
+                     version: str) -> tuple[Stored, str | None]:
+    """Commit deliveries in one statement (PostgreSQL), expanding the planned ones into pending
+    events in that same statement, so the normal path costs one statement per webhook batch and no
+    expander job. The expansion happens only if the configuration version is still `version`
+    (the copies the plans were made with) and no delivery waits for the expander (whose order
+    comes first); otherwise every delivery is stored for the expander. Returns what was stored and
+    the configuration version now (for the next batch's plans)."""
+    from psycopg2 import Binary
+
+    now = now_ms()
+    events = _event_rows(plans)
+    counts = [-1 if plan is None else len(plan) for plan in plans]
+    cursor = db.execute_sql(_STORE_AND_EXPAND, (
+        version, now, now, [Binary(body) for body in bodies], counts,
+        *([row[i] for row in events] for i in range(6)), [Binary(row[6]) for row in events],
+        [row[7] for row in events], [row[8] for row in events], ECHO_OF_OURS, now, now))
+    return _stored(cursor.fetchall())
+
+
+def _event_rows(plans: list[list[ev.Event] | None]) -> list[tuple]:
+    """(delivery's position, event key, conversation key, seq, kind, occurred at, payload, echo's
+    mid, echo's metadata) per planned event, each event key once per batch (Meta's duplicates)."""
+    rows: list[tuple] = []
+    seen: set[str] = set()
+    for position, plan in enumerate(plans, start=1):
+        seq = 0
+        for event in plan or ():
+            if event.event_key in seen:
+                continue
+            seen.add(event.event_key)
+            echo = event if isinstance(event, ev.MessageEcho) else None
+            rows.append((position, event.event_key, event.conversation_key, seq, type(event).__name__,
+                         event.timestamp, ev.encode(event), echo and echo.mid, echo and echo.metadata))
+            seq += 1
+    return rows
+
+
+def _stored(rows: list[tuple]) -> tuple[Stored, str | None]:
+    stored, version = Stored(ids=[]), None
+    for part, _position, value, status in sorted(rows, key=lambda row: (row[0], row[1])):
+        if part == 0:
+            stored.ids.append(int(value))
+            if status == "received":
+                stored.raw.append(int(value))
+        elif part == 1 and status == "pending" and value not in stored.drain:
+            stored.drain.append(value)
+        elif part == 2:
+            version = value
+    return stored, version
+
+
+# One statement: whether expanding now is safe (`go`), the deliveries (expanded ones as processed,
+# ids in array order), their events, and the configuration version for the next batch. An echo of
+# a message we sent (found by its Meta id, or by the idempotency key we put in `metadata`) is
+# stored applied, and when our row does not hold the send yet it is marked sent here: the SQL twin
+# of `inbox._echo`'s first branch (the echo usually arrives before the Send API's answer).
+_STORE_AND_EXPAND = """
+WITH go AS (
+  SELECT COALESCE((SELECT epoch || ':' || CAST(version AS TEXT) FROM config_version WHERE id = 1), '') = %s
+         AND NOT EXISTS (SELECT 1 FROM delivery WHERE status = 'received') AS ok),
+d AS (
+  INSERT INTO delivery (received_at, body, status, events, ignored, attempts, processed_at)
+  SELECT %s, t.body, CASE WHEN go.ok AND t.events >= 0 THEN 'processed' ELSE 'received' END,
+         CASE WHEN go.ok AND t.events >= 0 THEN t.events ELSE 0 END, 0, 0,
+         CASE WHEN go.ok AND t.events >= 0 THEN %s END
+  FROM unnest(%s::bytea[], %s::int[]) WITH ORDINALITY AS t(body, events, n) CROSS JOIN go
+  ORDER BY t.n
+  RETURNING id, status),
+dn AS (SELECT id, status, row_number() OVER (ORDER BY id) AS n FROM d),
+x AS (
+  SELECT x.*, dn.id AS delivery_id, ours.id AS ours_id, ours.unrecorded
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::text[], %s::bigint[], %s::bytea[], %s::text[],
+              %s::text[]) AS x(n, event_key, conversation_key, seq, kind, occurred_at, payload, echo_mid, echo_key)
+  JOIN dn ON dn.n = x.n AND dn.status = 'processed'
+  LEFT JOIN LATERAL (
+    SELECT m.id, m.status IN ('sending', 'pending') OR m.mid IS NULL AS unrecorded FROM message m
+    WHERE x.echo_mid IS NOT NULL AND (m.mid = x.echo_mid OR m.idempotency_key = x.echo_key)
+    ORDER BY m.mid = x.echo_mid DESC NULLS LAST LIMIT 1) ours ON TRUE),
+e AS (
+  INSERT INTO inbound_event (event_key, conversation_key, delivery_id, seq, kind, occurred_at, payload, status,
+                             reason, attempts, source, created_at, applied_at)
+  SELECT event_key, conversation_key, delivery_id, seq, kind, occurred_at, payload,
+         CASE WHEN ours_id IS NOT NULL THEN 'applied' ELSE 'pending' END,
+         CASE WHEN ours_id IS NOT NULL THEN %s END, 0, 'webhook', %s, CASE WHEN ours_id IS NOT NULL THEN %s END
+  FROM x ORDER BY n, seq
+  ON CONFLICT (event_key) DO NOTHING
+  RETURNING event_key, conversation_key, status),
+filled AS (
+  UPDATE message m SET mid = x.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, x.occurred_at)
+  FROM x JOIN e ON e.event_key = x.event_key
+  WHERE m.id = x.ours_id AND x.unrecorded
+  RETURNING m.id)
+SELECT 0, n, CAST(id AS TEXT), status FROM dn
+UNION ALL SELECT 1, 0, conversation_key, status FROM e
+UNION ALL SELECT 2, 0, (SELECT epoch || ':' || CAST(version AS TEXT) FROM config_version WHERE id = 1), NULL
+UNION ALL SELECT 3, 0, CAST(count(*) AS TEXT), NULL FROM filled
+"""
 
 
 def _insert_sqlite(received_at: int, body: bytes) -> int:
@@ -148,8 +286,11 @@ class DeliveryWriter:
     rows are safe in the database and the clock re-enqueues them."""
 
     def __init__(self, after_commit: Callable[[list[int]], None], *, max_batch: int = 256,
-                 max_bytes: int = 8 * 1024 * 1024) -> None:
+                 max_bytes: int = 8 * 1024 * 1024, drain: Callable[[list[str]], None] | None = None) -> None:
         self._after_commit = after_commit
+        self._drain = drain  # given: small deliveries are expanded at commit on PostgreSQL
+        self._version: str | None = None  # the configuration version this thread's copies follow
+        self._to_drain: list[str] = []
         self._max_batch = max_batch
         self._max_bytes = max_bytes
         self._queue: queue.SimpleQueue[tuple[bytes, Waiter]] = queue.SimpleQueue()
@@ -195,14 +336,18 @@ class DeliveryWriter:
         while True:
             time.sleep(ENQUEUE_EVERY_S)
             with self._committed_ready:
-                while not self._committed:
+                while not self._committed and not self._to_drain:
                     self._committed_ready.wait()
                 ids, self._committed = self._committed, []
+                keys, self._to_drain = self._to_drain, []
             try:
-                self._after_commit(ids)
+                if ids:
+                    self._after_commit(ids)
+                if keys and self._drain is not None:
+                    self._drain(keys)
             except Exception:
-                log.warning("enqueueing deliveries %s..%s failed; the clock will pick them up", ids[0], ids[-1],
-                            exc_info=True)
+                log.warning("enqueueing after a commit failed (%d deliveries, %d conversations); the clock will "
+                            "pick them up", len(ids), len(keys), exc_info=True)
 
     def _next_batch(self) -> list[tuple[bytes, Waiter]]:
         batch = [self._queue.get()]
@@ -231,6 +376,8 @@ class DeliveryWriter:
         """Commit to `delivery` (then enqueue), or on SQLite, when the journal is not empty or the
         database stayed busy for `DIRECT_WAIT_MS`, to the journal (then wake the mover); the
         delivery ids, or the journal's ids."""
+        if self._drain is not None and not is_sqlite():
+            return self._store_expanding(bodies)
         journal = delivery_journal()
         if journal is None or not journal.waiting():
             try:
@@ -245,10 +392,24 @@ class DeliveryWriter:
         self._mover_wake.set()
         return ids
 
-    def _hand_over(self, ids: list[int]) -> None:
-        """Committed deliveries, for the enqueuing thread."""
+    def _store_expanding(self, bodies: list[bytes]) -> list[int]:
+        """PostgreSQL: commit and expand in one statement (`store_and_expand`); the first batch of
+        a process, with no configuration version seen yet, goes to the expander whole."""
+        received = now_ms()
+        version = self._version
+        plans = [plan_expansion(body, received) for body in bodies] if version else [None] * len(bodies)
+        stored, self._version = store_and_expand(bodies, plans, version or "")
+        if self._version is not None:
+            cache.observe(self._version)
+        self._hand_over(stored.raw, stored.drain)
+        _touch_planned(plans, received)
+        return stored.ids
+
+    def _hand_over(self, ids: list[int], drain: list[str] = ()) -> None:
+        """Committed deliveries (and conversations to drain), for the enqueuing thread."""
         with self._committed_ready:
             self._committed += ids
+            self._to_drain += [key for key in drain if key not in self._to_drain]
             self._committed_ready.notify()
 
     def _run_mover(self) -> None:
@@ -559,6 +720,14 @@ def _touch_channels(accepted: list[ev.Event], received_at: int, channels: _Chann
         channel = channels.get(platform, account_id)
         if channel is not None:
             touch(channel, "last_webhook_at", received_at)
+
+
+def _touch_planned(plans: list[list[ev.Event] | None], received_at: int) -> None:
+    """`_touch_channels` for the deliveries expanded at commit (their channels are in this
+    process's copies: the plan read them)."""
+    accepted = [event for plan in plans for event in plan or ()]
+    if accepted:
+        _touch_channels(accepted, received_at, _ChannelCache())
 
 
 def _finish(outcomes: dict[tuple[str, int, int, str | None], list[int]]) -> None:

@@ -50,6 +50,17 @@ def observe(version: str | None) -> None:
         insert_new(ConfigVersion.insert(id=1, epoch=secrets.token_hex(8), version=0))
 
 
+def current() -> str | None:
+    """The version this thread's job observed (None: none), for `adopt` in a helper thread."""
+    return getattr(_local, "version", None)
+
+
+def adopt(version: str | None) -> None:
+    """A helper thread working for a job that observed `version` reads the copies that job may
+    read (they are no older than the job's statement); `end_job` when its part is done."""
+    _local.version = version
+
+
 def end_job() -> None:
     """The job is over: its thread reads the database again until its next job observes."""
     _local.version = None
