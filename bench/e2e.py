@@ -1,7 +1,7 @@
 """bench/e2e: comments on a watched post -> private replies, through the whole system.
 
     python -m bench.e2e [--comments 300] [--rate 100] [--latency-ms 100] [--threads 32] [--drop-rate 0.05]
-                        [--baseline-ref main]
+                        [--baseline-ref main] [--rates 20,50,100,200 --seconds 10]
 
 Starts PostgreSQL (a database of its own), a private Redis, the sandbox Graph API as its own
 process (answering every Graph call after `--latency-ms`), `socialdesk api --workers 2` and
@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -241,6 +241,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting for replies after this")
     parser.add_argument("--drop-rate", type=float, default=0.0,
                         help="share of Graph API connections the sandbox closes without an answer")
+    parser.add_argument("--rates", default=None,
+                        help="comma-separated rates (e.g. 20,50,100,200): one run per rate, each offering "
+                             "--seconds of comments, and one summary table")
+    parser.add_argument("--seconds", type=float, default=10.0, help="with --rates: how long each rate is offered")
     parser.add_argument("--baseline-ref", default=None,
                         help="also run the same bench on this git ref (a temporary worktree, same venv) "
                              "and print today's figures against it")
@@ -259,6 +263,8 @@ class Run:
     machine_ms: float  # the whole (shared) machine, per reply
     p99_ms: float
     replies_per_s: float
+    summary: list[str] = field(default_factory=list)  # the first table's row
+    peak_mib: dict[str, str] = field(default_factory=dict)  # largest process per kind
 
 
 def run(args: argparse.Namespace, root: Path, label: str) -> Run:
@@ -302,6 +308,7 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
         cpu = cpu_table(cpu_before, cpu_after, len(got), "reply")
         work = work_rows(work_before, table_work(pg), len(got))
         memory = memory_table(running)
+        peaks = {name: largest for name, _, largest, _ in running.memory_rows()}
         stages = stage_rows(pg)
     shutil.rmtree(counts_dir, ignore_errors=True)
     latencies = sorted(got[c] - t0 for c, t0 in commented.items() if c in got)
@@ -329,7 +336,36 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
         cpu, memory]
     ours_ms = (cpu_after[OURS] - cpu_before[OURS]) * 1000 / per
     machine_ms = (cpu_after["machine"] - cpu_before["machine"]) * 1000 / per
-    return Run(label, tables, len(got), counts, ours_ms, machine_ms, p99, len(got) / span_s)
+    return Run(label, tables, len(got), counts, ours_ms, machine_ms, p99, len(got) / span_s, row, peaks)
+
+
+def rates_table(runs: list[Run]) -> str:
+    """One line per offered rate: what README's throughput table shows."""
+    rows = []
+    for r in runs:
+        per = max(1, r.replies)
+        rows.append([*r.summary[1:], f"{r.cpu_ms:.1f}", f"{r.machine_ms:.1f}",
+                     f"{sum(r.counts.sql.values()) / per:.1f}", f"{sum(r.counts.jobs.values()) / per:.2f}",
+                     r.peak_mib.get("api", "-"),
+                     r.peak_mib.get("worker", "-")])
+    return table("Comment -> private reply by offered rate", [
+        "offered/s", "achieved/s", "replies", "replies/s", "p50 ms", "p99 ms", "exactly once", "CPU ms/reply (ours)",
+        "CPU ms/reply (machine)", "SQL/reply", "queue msgs/reply", "API peak MiB", "worker peak MiB"], rows)
+
+
+def run_rates(args: argparse.Namespace) -> int:
+    """`--rates`: a fresh stack per rate, each offered for `--seconds`."""
+    runs = []
+    for rate in [float(r) for r in args.rates.split(",")]:
+        one = replace_args(args, rate=rate, comments=max(1, int(rate * args.seconds)))
+        runs.append(run(one, ROOT, f"{rate:.0f}/s"))
+        print(runs[-1].tables[0], flush=True)
+    print(rates_table(runs))
+    return 0
+
+
+def replace_args(args: argparse.Namespace, **changes: object) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), **changes})
 
 
 def comparison(today: Run, base: Run) -> str:
@@ -366,6 +402,8 @@ def main() -> int:
     args = parse_args()
     print(f"\nbench/e2e on {machine()}; Graph API latency {args.latency_ms} ms; API: 2 uvicorn processes; "
           f"workers: {args.processes} x {args.threads} threads; send budget 250/s per page")
+    if args.rates:
+        return run_rates(args)
     base = None
     if args.baseline_ref:
         with baseline_tree(args.baseline_ref) as tree:
