@@ -20,7 +20,7 @@ from bot.platform.db import connection
 from bot.platform.models import Channel, InboundEvent, Message
 from tests.bot.meta import payloads as p
 from tests.conftest import make_env
-from tests.servers import LiveServer, Stack, reset_postgres, reset_redis
+from tests.servers import LiveServer, Stack, reset_postgres, reset_redis, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -42,6 +42,51 @@ def test_only_one_clock_holds_the_lease(broker_url: str | None) -> None:
     assert queue.hold_lease("clock", "a", 5000)
     assert queue.hold_lease("clock", "a", 5000)  # renewal
     assert queue.hold_lease("clock", "b", 5000) is (broker_url is None)  # in-process: one process only
+
+
+_CLAIMER = """
+import sys, time
+from bot.platform import queue
+queue.setup_broker(sys.argv[1])
+with queue.in_flight("send", 7), queue.key_lock("conv:dead") as locked:
+    print("claimed" if locked else "not locked", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+def test_a_killed_process_claims_and_locks_are_free_within_seconds(broker_url: str) -> None:
+    """While a process lives its claims are seen and its locks kept (renewed past their TTL);
+    killed with SIGKILL, both are gone within one `LIVE_TTL_MS` (the sweep and the next drain
+    take over), not after the long timeouts a dead holder once cost."""
+    queue.setup_broker(broker_url)
+    client, lock = queue.current_broker().client, queue.redis_key("lease", "conv:dead")
+    claimer = subprocess.Popen([sys.executable, "-c", _CLAIMER, broker_url], cwd=ROOT, stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True)
+    try:
+        assert claimer.stdout is not None and claimer.stdout.readline().strip() == "claimed"
+        wait_until(lambda: queue.live_claims("send") == {7}, 5, what="the claim published")
+        lowest = [client.pttl(lock)]
+
+        def renewed() -> bool:  # the lock's remaining time went up again: its holder renewed it
+            remaining = client.pttl(lock)
+            lowest[0] = min(lowest[0], remaining)
+            return remaining > lowest[0] + 100
+
+        wait_until(renewed, 5, interval=0.01, what="the lock renewed")
+        with queue.key_lock("conv:dead") as second:
+            assert not second
+    finally:
+        claimer.kill()
+        claimer.wait(timeout=10)
+    seconds = queue.LIVE_TTL_MS / 1000 + 2
+    wait_until(lambda: queue.live_claims("send") == set(), seconds, what="the dead process's claim gone")
+    wait_until(lambda: not client.exists(lock), seconds, what="the dead process's lock gone")
+    with queue.key_lock("conv:dead") as after:
+        assert after
+    with queue.in_flight("send", 8):
+        wait_until(lambda: queue.live_claims("send") == {8}, 5, what="this process's claim published")
+    wait_until(lambda: queue.live_claims("send") == set(), 5, what="a finished claim withdrawn")
 
 
 def test_interleaved_conversations_keep_order_over_redis(stack_redis: Stack) -> None:
