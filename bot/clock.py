@@ -19,16 +19,16 @@ from bot.automation import notifications
 from bot.channels import backfill, health, profile
 from bot.helpdesk import snooze
 from bot.inbound import ingest
-from bot.outbound import moderation, outbox, outhooks
+from bot.outbound import moderation, outbox, outhooks, sendcheck
 from bot.platform.db import connection, now_ms, retry_locked
 from bot.platform.models import InboundEvent, Message
-from bot.platform.queue import hold_lease
+from bot.platform.queue import hold_lease, live_claims
 from bot.platform.scheduler import enqueue_due_jobs
 
 log = logging.getLogger(__name__)
 
 STALE_MS = 10_000  # a row untouched this long after it should have run is re-enqueued
-SENDING_STUCK_MS = 120_000
+SENDING_STUCK_MS = 120_000  # a row `sending` this long lost its sender (when live claims are unknown)
 
 
 class Clock:
@@ -82,9 +82,8 @@ def sweep() -> None:
     for message in Message.select(Message.id).where(
             (Message.status == "pending") & (Message.next_attempt_at < cutoff)).limit(1000):
         jobs.send_message.send(message.id)
-    for message in Message.select(Message.id).where(
-            (Message.status == "sending") & (Message.send_started_at < now_ms() - SENDING_STUCK_MS)).limit(100):
-        jobs.send_message.send(message.id)
+    for message_id in sendcheck.release_orphans(live_claims("send"), after_ms=STALE_MS, stuck_ms=SENDING_STUCK_MS):
+        jobs.send_message.send(message_id)
     for message_id in outbox.orphaned_parts(STALE_MS):
         jobs.send_message.send(message_id)
     for digest_id in notifications.due_digests(STALE_MS):

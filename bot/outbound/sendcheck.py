@@ -13,17 +13,22 @@ could say it twice, giving up could lose it. So such a row is never left failed:
   there;
 - a public comment reply is looked for under the comment it answers: in the comments Meta's
   feed webhook brought us, then in Meta's own list of replies; sent again only when absent.
+
+A row left `sending` by a worker that died mid-send is such a send too (the request may have
+left): `release_orphans` gives it back as ambiguous, and it is settled the same way.
 """
 
 from __future__ import annotations
 
 from bot.core.events import MessageEcho
 from bot.platform import runtime
+from bot.platform.db import now_ms
 from bot.platform.models import Channel, Comment, Message
 
 AMBIGUOUS = "ambiguous"
 ECHO_WAIT_MS = 3_000  # the echo webhook normally follows the send within a second
 READBACK_SKEW_MS = 60_000  # Meta's clock against ours: how far before the row's creation to look
+ORPHAN_REASON = "The worker sending it stopped; checking whether it arrived before sending again."
 
 
 def delivered_mid(message: Message, channel: Channel, token: str) -> str | None:
@@ -82,3 +87,23 @@ def _ours(comment_id: str) -> bool:
     the webhook do not count: that is this reply arriving first, folded in by the sender)."""
     return Message.select().where((Message.comment_id == comment_id) & (Message.author != "page")
                                   & (Message.direction == "out")).exists()
+
+
+def release_orphans(live: set[int] | None, *, after_ms: int, stuck_ms: int) -> list[int]:
+    """Rows `sending` whose sender is gone, given back as pending and ambiguous (checked before
+    any second send): those no live process claims (`live`: every row they hold) and that were
+    claimed over `after_ms` ago, or, when the live claims are unknown (None), over `stuck_ms`
+    ago. Each row is taken back only as it was seen (same claim time), so a sender that claimed
+    it again meanwhile keeps it. Returns the rows to enqueue."""
+    now = now_ms()
+    since = now - (stuck_ms if live is None else after_ms)
+    rows = Message.select(Message.id, Message.send_started_at).where(
+        (Message.status == "sending") & (Message.send_started_at < since)).limit(100)
+    return [row.id for row in rows if row.id not in (live or ()) and _release(row, now)]
+
+
+def _release(row: Message, now: int) -> bool:
+    return bool(Message.update(status="pending", next_attempt_at=now, error_kind=AMBIGUOUS,
+                               status_reason=ORPHAN_REASON).where(
+        (Message.id == row.id) & (Message.status == "sending")
+        & (Message.send_started_at == row.send_started_at)).execute())

@@ -33,7 +33,7 @@ from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
 from bot.platform import cache, metrics, runtime
 from bot.platform.db import is_sqlite, now_ms, transaction
 from bot.platform.models import Channel, Comment, Conversation, Message
-from bot.platform.queue import send_slot
+from bot.platform.queue import in_flight, send_slot
 from bot.platform.registry import channel_by_id, page_token, touch
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def send_one(message_id: int) -> Outcome:
     message = _claim(message_id)
     if message is None:
         return Outcome()
-    outcome = _send(message)
+    with in_flight("send", message.id):  # a row we die holding is taken back in seconds (sendcheck)
+        outcome = _send(message)
     if outcome.retry_in is None and message.send_kind == SendKind.DIRECT:
         # Only a DM's parts wait "queued" for the one before (a private reply's later parts are
         # "held" until the person answers; a public reply is one part): nothing to look up otherwise.

@@ -10,8 +10,10 @@ clock (`bot.clock`) re-enqueues rows that stayed unprocessed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -163,59 +165,77 @@ def is_redis() -> bool:
     return bool(_state.get("redis_url"))
 
 
+LIVE_TTL_MS = 5_000  # a dead process's locks and in-flight claims are free again within this
+
+
 @contextmanager
-def key_lock(key: str, ttl_ms: int = 30_000) -> Iterator[bool]:
+def key_lock(key: str, ttl_ms: int = LIVE_TTL_MS) -> Iterator[bool]:
     """A mutex over all processes (Redis) or threads (in-process) for one key; yields whether it
-    was acquired. The TTL frees the lock of a worker that died holding it."""
+    was acquired. Over Redis it is a `Lease`: renewed while its holder lives, however long the
+    work takes, and free again within `ttl_ms` of a holder killed mid-work (a restarted worker
+    resumes a killed one's conversations in seconds)."""
+    if is_redis():
+        with live_lock(key, ttl_ms) as lease:
+            yield lease is not None
+        return
     limiter = ConcurrentRateLimiter(_state["backend"], redis_key("lock", key), limit=1, ttl=ttl_ms)
     with limiter.acquire(raise_on_failure=False) as acquired:
         yield acquired
 
 
 class Lease:
-    """A mutex held only while its holder is alive: a thread renews it every third of its TTL,
-    so a long piece of work keeps it however long it takes, and a dead process loses it within
-    one TTL. `held` turns False if a renewal finds the lease gone (Redis flushed, a pause longer
-    than the TTL): the holder stops at its next check instead of working beside a successor."""
+    """A mutex held only while its holder is alive: the process's renewer thread renews it every
+    third of its TTL, so a long piece of work keeps it however long it takes, and a dead process
+    loses it within one TTL. `held` turns False if a renewal finds the lease gone (Redis flushed,
+    a pause longer than the TTL): the holder stops at its next check instead of working beside a
+    successor."""
 
     _local_locks: dict[str, threading.Lock] = {}
 
     def __init__(self, key: str, ttl_ms: int) -> None:
-        self.key, self.ttl_ms = f"socialdesk:lease:{key}", ttl_ms
+        self.key, self.ttl_ms = redis_key("lease", key), ttl_ms
         self.owner = f"{threading.get_ident()}:{id(self)}:{time.monotonic_ns()}"
         self.held = False
-        self._stop = threading.Event()
+        self.renew_at = 0.0  # monotonic seconds: when the renewer next extends it
+        self._stop = threading.Event()  # set: nothing renews it any more (released, or its holder is gone)
 
     def acquire(self) -> bool:
         if is_redis():
             self.held = bool(current_broker().client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+            if self.held:
+                _renewer.add(self)
         else:
             self.held = self._local_locks.setdefault(self.key, threading.Lock()).acquire(blocking=False)
-        if self.held and is_redis():
-            threading.Thread(target=self._renew, name=f"lease-{self.key}", daemon=True).start()
         return self.held
 
     def release(self) -> None:
         self._stop.set()
         if not self.held:
+            _renewer.discard(self)
             return
         self.held = False
         if is_redis():
+            _renewer.discard(self)
             current_broker().client.eval(_RELEASE, 1, self.key, self.owner)
         else:
             self._local_locks[self.key].release()
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.ttl_ms / 3000):
-            try:
-                renewed = current_broker().client.eval(_RENEW, 1, self.key, self.owner, self.ttl_ms)
-            except Exception:
-                log.warning("renewing lease %s failed", self.key, exc_info=True)
-                continue  # try again: the lease has two more thirds of its TTL
-            if not renewed:
-                log.error("lease %s was lost while held", self.key)
-                self.held = False
-                return
+    def renew(self) -> None:
+        """Extend the TTL (the renewer thread calls this); a failed call is tried again soon."""
+        if self._stop.is_set():
+            _renewer.discard(self)
+            return
+        try:
+            renewed = current_broker().client.eval(_RENEW, 1, self.key, self.owner, self.ttl_ms)
+        except Exception:
+            log.warning("renewing lease %s failed", self.key, exc_info=True)
+            self.renew_at = time.monotonic() + self.ttl_ms / 10000  # soon: two thirds of its TTL are left
+            return
+        self.renew_at = time.monotonic() + self.ttl_ms / 3000
+        if not renewed and self.held:
+            log.error("lease %s was lost while held", self.key)
+            self.held = False
+            _renewer.discard(self)
 
 
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -223,7 +243,7 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 @contextmanager
-def live_lock(key: str, ttl_ms: int = 15_000) -> Iterator[Lease | None]:
+def live_lock(key: str, ttl_ms: int = LIVE_TTL_MS) -> Iterator[Lease | None]:
     """A `Lease` on `key` for the block (None when another holder has it)."""
     lease = Lease(key, ttl_ms)
     if not lease.acquire():
@@ -233,6 +253,149 @@ def live_lock(key: str, ttl_ms: int = 15_000) -> Iterator[Lease | None]:
         yield lease
     finally:
         lease.release()
+
+
+class _Renewer:
+    """One thread per process keeps the process alive in Redis's eyes: it renews every `Lease`
+    held here when a third of its TTL has passed, and publishes the rows this process is working
+    on (`in_flight`). It starts with the first lease or claim (after a fork, the child starts
+    its own)."""
+
+    def __init__(self) -> None:
+        self._leases: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._deadline = 0.0
+        self._pid: int | None = None
+
+    def add(self, lease: Lease) -> None:
+        lease.renew_at = time.monotonic() + lease.ttl_ms / 3000
+        with self._lock:
+            self._leases.add(lease)
+        self.start()
+        if lease.renew_at < self._deadline:  # sooner than the thread means to wake
+            self._wake.set()
+
+    def discard(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+        threading.Thread(target=self._run, name="socialdesk-leases", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self._deadline = self._next_round()
+            self._wake.wait(None if self._deadline == float("inf") else max(0.0, self._deadline - time.monotonic()))
+            self._wake.clear()
+            try:
+                self._round()
+            except Exception:  # the thread must outlive a Redis hiccup
+                log.warning("renewing leases failed", exc_info=True)
+
+    def _next_round(self) -> float:
+        with self._lock:
+            soonest = min((lease.renew_at for lease in self._leases), default=float("inf"))
+        return min(soonest, _claims.publish_at)
+
+    def _round(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [lease for lease in self._leases if lease.renew_at <= now]
+        for lease in due:
+            lease.renew()
+        if _claims.publish_at <= now:
+            _claims.publish()
+
+
+class _Claims:
+    """The rows each kind of work (`"send"`) has claimed in this process, published to Redis
+    every third of `LIVE_TTL_MS` under a key that lives one `LIVE_TTL_MS`: a row claimed by a
+    process that is gone is known as such within seconds (`live_claims`). A claim is published
+    within a third of `LIVE_TTL_MS`; whoever takes rows back waits longer than that."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, set[int]] = {}
+        self.lock = threading.Lock()
+        self.publish_at = 0.0  # monotonic seconds: the renewer's next publication
+        self.process = ""
+        self._published: set[str] = set()  # kinds this process has a key for
+
+    def add(self, kind: str, row_id: int) -> None:
+        with self.lock:
+            self._own()
+            self.rows.setdefault(kind, set()).add(row_id)
+
+    def discard(self, kind: str, row_id: int) -> None:
+        with self.lock:
+            self.rows.get(kind, set()).discard(row_id)
+
+    def _own(self) -> None:
+        """A forked child is its own process: its own name, none of its parent's rows."""
+        if self.process.partition("-")[0] != str(os.getpid()):
+            self.process, self.rows, self._published = f"{os.getpid()}-{uuid.uuid4().hex[:8]}", {}, set()
+
+    def publish(self) -> None:
+        self.publish_at = time.monotonic() + LIVE_TTL_MS / 3000
+        with self.lock:
+            self._own()
+            rows = {kind: sorted(ids) for kind, ids in self.rows.items() if ids}
+        if not rows and not self._published:
+            return  # idle: nothing to say
+        pipe = current_broker().client.pipeline()
+        for kind in self._published - rows.keys():
+            pipe.delete(redis_key("claims", kind, self.process))
+        for kind, ids in rows.items():
+            key = redis_key("claims", kind, self.process)
+            pipe.delete(key).sadd(key, *ids).pexpire(key, LIVE_TTL_MS).sadd(redis_key("claims", kind), self.process)
+        pipe.execute()
+        self._published = set(rows)
+
+
+_renewer = _Renewer()
+_claims = _Claims()
+
+
+@contextmanager
+def in_flight(kind: str, row_id: int) -> Iterator[None]:
+    """Mark a claimed row as being worked on by this live process for the block (Redis only: the
+    embedded queue has no other process to tell). The clock's sweep takes back a row whose
+    claimer is gone (`live_claims`) without waiting for a long "stuck" timeout."""
+    if not is_redis():
+        yield
+        return
+    _claims.add(kind, row_id)
+    _renewer.start()
+    try:
+        yield
+    finally:
+        _claims.discard(kind, row_id)
+
+
+def live_claims(kind: str) -> set[int] | None:
+    """The rows of `kind` that live processes (this one included) have claimed right now, or
+    None when that cannot be known (the embedded queue, Redis unreachable): then only a long
+    timeout tells a dead claimer."""
+    if not is_redis():
+        return None
+    client = current_broker().client
+    try:
+        processes = [p.decode() for p in client.smembers(redis_key("claims", kind))]
+        pipe = client.pipeline()
+        for process in processes:
+            pipe.smembers(redis_key("claims", kind, process))
+        sets = pipe.execute()
+        gone = [p for p, ids in zip(processes, sets, strict=True) if not ids]
+        if gone:
+            client.srem(redis_key("claims", kind), *gone)
+    except RedisError:
+        log.warning("could not read the claims of live processes", exc_info=True)
+        return None
+    return {int(row_id) for ids in sets for row_id in ids}
 
 
 SEND_CHUNK = 10  # most slots a worker process takes from a page's shared per-second budget at once
