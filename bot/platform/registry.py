@@ -77,7 +77,8 @@ def page_token(channel: Channel) -> str:
     Instagram Login channel (use it with `runtime.graph(channel.login)`)."""
     if not channel.token_encrypted:
         raise NotFound("page token of channel", channel.id)
-    return runtime.vault().decrypt(channel.token_encrypted)
+    encrypted = channel.token_encrypted  # decrypted once per configuration version (every send needs it)
+    return cache.cached("page_token", encrypted, lambda: runtime.vault().decrypt(encrypted))
 
 
 def list_channels() -> list[Channel]:
