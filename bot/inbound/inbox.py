@@ -188,8 +188,9 @@ def _echo(event: ev.MessageEcho, channel: Channel) -> Applied:
     if ours is not None:
         if ours.status in ("sending", "pending") or ours.mid is None:
             # The crash window: Meta accepted the send but we had not recorded it yet.
-            Message.update(mid=event.mid, status="sent", sent_at=ours.sent_at or event.timestamp).where(
-                Message.id == ours.id).execute()
+            # The echo settles an ambiguous send (`bot.outbound.sendcheck`): it arrived.
+            Message.update(mid=event.mid, status="sent", sent_at=ours.sent_at or event.timestamp, error_kind=None,
+                           status_reason=None).where(Message.id == ours.id).execute()
         return Applied(event, channel, duplicate=True, note="echo of a message sent by socialdesk")
     identity, _ = identity_for(channel, event.user_id)
     conversation = dm_conversation(channel, identity)

@@ -202,7 +202,8 @@ e AS (
   ON CONFLICT (event_key) DO NOTHING
   RETURNING event_key, conversation_key, status),
 filled AS (
-  UPDATE message m SET mid = x.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, x.occurred_at)
+  UPDATE message m SET mid = x.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, x.occurred_at),
+                       error_kind = NULL, status_reason = NULL
   FROM x JOIN e ON e.event_key = x.event_key
   WHERE m.id = x.ours_id AND x.unrecorded
   RETURNING m.id)
