@@ -40,8 +40,8 @@ from bot.inbound.contacts import tag_contact
 from bot.inbound.inbox import Applied
 from bot.outbound import outbox
 from bot.outbound.sendpolicy import SendKind
-from bot.platform import cache, runtime
-from bot.platform.db import insert_new, now_ms, transaction
+from bot.platform import cache, runtime, statements
+from bot.platform.db import now_ms, transaction
 from bot.platform.models import (
     Campaign,
     CampaignAction,
@@ -516,7 +516,7 @@ def _actions(campaign_id: int) -> list[CampaignAction]:
 def _record_run(campaign: Campaign, comment_id: str, post_id: str, reason: str, source: str) -> CampaignRun | None:
     fields = dict(campaign=campaign.id, comment_id=comment_id, post_id=post_id, matched=reason == "matched",
                   reason=reason, source=source, created_at=now_ms())
-    row_id = insert_new(CampaignRun.insert(**fields))
+    row_id = statements.insert_new(CampaignRun, fields)
     return CampaignRun(id=row_id, **fields) if row_id else None  # as inserted, not read back
 
 
@@ -619,8 +619,9 @@ def continue_run(run_id: int, position: int) -> list[int]:
 
 def _step(run: CampaignRun, action: CampaignAction, status: str, detail: str, due_at: int | None = None,
           variant: int | None = None) -> None:
-    CampaignStep.insert(run=run, action=action, position=action.position, status=status, detail=detail,
-                        due_at=due_at, variant=variant, created_at=now_ms()).on_conflict_ignore().execute()
+    statements.insert(CampaignStep, {"run": run, "action": action, "position": action.position, "status": status,
+                                     "detail": detail, "due_at": due_at, "variant": variant, "created_at": now_ms()},
+                      ignore_conflict=True)
 
 
 def _track_links(content: MessageContent, run: CampaignRun, action: CampaignAction) -> MessageContent:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.core.errors import GraphError
 from bot.inbound import pauses
-from bot.platform import cache, runtime
+from bot.platform import cache, runtime, statements
 from bot.platform.db import db, insert_new, is_sqlite, now_ms
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
 from bot.platform.registry import channel_by_id, page_token
@@ -112,7 +112,7 @@ def tag_contact(contact_id: int, tag_name: str) -> None:
     tag_id = cache.cached("tag", tag_name, lambda: Tag.select(Tag.id).where(Tag.name == tag_name).scalar())
     if tag_id is None:
         tag_id = Tag.get_or_create(name=tag_name)[0].id
-    ContactTag.insert(contact=contact_id, tag=tag_id, created_at=now_ms()).on_conflict_ignore().execute()
+    statements.insert(ContactTag, {"contact": contact_id, "tag": tag_id, "created_at": now_ms()}, ignore_conflict=True)
 
 
 def untag_contact(contact_id: int, tag_name: str) -> None:
@@ -143,14 +143,15 @@ def refresh_profile(identity_id: int, known: Identity | None = None) -> None:
     except GraphError as exc:
         if exc.retryable:
             raise
-        Identity.update(profile_error=exc.describe(), profile_due_at=now_ms() + PROFILE_RETRY_MS).where(
-            Identity.id == identity.id).execute()
+        statements.update(Identity, {"profile_error": exc.describe(), "profile_due_at": now_ms() + PROFILE_RETRY_MS},
+                          {"id": identity.id})
         return
     now = now_ms()
-    Identity.update(name=profile.name or identity.name, username=profile.username or identity.username,
-                    picture_url=profile.picture_url, follower_count=profile.follower_count,
-                    profile_fetched_at=now, profile_due_at=now + PROFILE_REFRESH_MS, profile_error=None,
-                    ).where(Identity.id == identity.id).execute()
-    Contact.update(name=profile.name or identity.name or "", first_name=profile.first_name,
-                   last_name=profile.last_name, picture_url=profile.picture_url, updated_at=now).where(
-        Contact.id == identity.contact_id).execute()
+    statements.update(Identity, {
+        "name": profile.name or identity.name, "username": profile.username or identity.username,
+        "picture_url": profile.picture_url, "follower_count": profile.follower_count, "profile_fetched_at": now,
+        "profile_due_at": now + PROFILE_REFRESH_MS, "profile_error": None}, {"id": identity.id})
+    statements.update(Contact, {
+        "name": profile.name or identity.name or "", "first_name": profile.first_name,
+        "last_name": profile.last_name, "picture_url": profile.picture_url, "updated_at": now},
+        {"id": identity.contact_id})

@@ -16,8 +16,8 @@ from peewee import fn
 from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
-from bot.platform import cache
-from bot.platform.db import insert_new, is_sqlite, now_ms, storable_text
+from bot.platform import cache, statements
+from bot.platform.db import is_sqlite, now_ms, storable_text
 from bot.platform.models import Channel, Comment, Conversation, Identity, InboundEvent, Message, Snooze
 from bot.platform.registry import channel_for
 
@@ -58,8 +58,7 @@ def mark_applied(event_id: int, note: str | None) -> bool:
     fields: dict = {"status": "applied", "applied_at": now_ms()}
     if note is not None:
         fields["reason"] = note
-    return bool(InboundEvent.update(**fields).where(
-        (InboundEvent.id == event_id) & (InboundEvent.status == "pending")).execute())
+    return bool(statements.update(InboundEvent, fields, {"id": event_id, "status": "pending"}))
 
 
 def apply(event: ev.Event, source: str = "webhook") -> Applied:
@@ -110,7 +109,7 @@ def open_dm_thread(channel: Channel, identity: Identity, **clocks: object) -> tu
 def _insert_conversation(fields: dict) -> tuple[Conversation, bool]:
     """The conversation with this thread key and whether it is new: the new row as inserted
     (not read back), or the one already stored."""
-    row_id = insert_new(Conversation.insert(**fields))
+    row_id = statements.insert_new(Conversation, fields)
     if row_id:
         return Conversation(id=row_id, **fields), True
     return Conversation.get(Conversation.thread_key == fields["thread_key"]), False
@@ -321,13 +320,16 @@ def _insert_comment(fields: dict) -> tuple[int | None, bool]:
     stored before it (`_attach_page_replies`). On PostgreSQL the INSERT answers both (RETURNING
     reads the replies as they were when it started: the new row is not one of them)."""
     if is_sqlite():
-        inserted = insert_new(Comment.insert(**fields))
+        inserted = statements.insert_new(Comment, fields)
         return inserted, inserted is not None
-    reply = Comment.alias("page_reply")
-    replied = fn.EXISTS(reply.select(reply.id).where((reply.parent_id == fields["comment_id"]) & reply.by_account))
-    rows = list(Comment.insert(**fields).on_conflict_ignore().returning(Comment.id, replied.alias("replied"))
-                .tuples().execute())
-    return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+    row = statements.insert_returning(Comment, fields, _ID_AND_REPLIED, ignore_conflict=True)
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
+# The new comment's id and whether the page's replies to it are stored already (the subquery sees
+# the table as it was before this INSERT, so never the new row).
+_ID_AND_REPLIED = ('"id"', 'EXISTS (SELECT 1 FROM "comment" AS "page_reply" WHERE "page_reply"."parent_id" = '
+                   '"comment"."comment_id" AND "page_reply"."by_account")')
 
 
 def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity,
@@ -339,7 +341,7 @@ def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Id
                   identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
                   last_message_at=at, preview=storable_text((event.text or "[comment]")[:200]), unread_count=1,
                   status="open")
-    row_id = insert_new(Conversation.insert(**fields))
+    row_id = statements.insert_new(Conversation, fields)
     if row_id:
         return Conversation(id=row_id, **fields), True
     conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
@@ -423,7 +425,7 @@ def _insert(conversation: Conversation, at: int, **fields: object) -> Message | 
     if isinstance(fields.get("text"), str):
         fields["text"] = storable_text(fields["text"])
     fields.update(channel=conversation.channel_id, conversation=conversation.id, occurred_at=at, created_at=now_ms())
-    row_id = insert_new(Message.insert(**fields))
+    row_id = statements.insert_new(Message, fields)
     if not row_id:
         return None
     return Message(id=row_id, **fields)  # the row as inserted, without reading it back

@@ -19,8 +19,8 @@ from bot.inbound.contacts import identity_for
 from bot.inbound.inbox import open_dm_thread
 from bot.outbound import outhooks
 from bot.outbound.sendpolicy import SendKind
-from bot.platform import cache
-from bot.platform.db import insert_new, now_ms
+from bot.platform import cache, statements
+from bot.platform.db import now_ms
 from bot.platform.models import Channel, Comment, Conversation, Message
 from bot.platform.registry import channel_by_id
 
@@ -110,14 +110,14 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
         recipient_id=recipient, target_comment_id=target, private_reply_to=target if private else None,
         next_attempt_at=now, origin=draft.origin, created_at=now,
     )
-    row_id = insert_new(Message.insert(**fields))  # one statement: nothing when either key is taken
+    row_id = statements.insert_new(Message, fields)  # one statement: nothing when either key is taken
     if row_id is None:
         if Message.select().where(Message.idempotency_key == key).exists():
             return None  # this draft was added before (or by a concurrent add)
         # Another draft already holds this comment's private reply: record the refusal, send nothing.
         fields.update(private_reply_to=None, status="refused", status_reason=PRIVATE_REPLY_USED,
                       error_kind="private_reply_used")
-        refused_id = Message.insert(**fields).execute()
+        refused_id = statements.insert(Message, fields)
         # Its `message.failed` is recorded in this transaction; the clock's sweep delivers it (no
         # send job will ever look at this row).
         outhooks.message_outcome(refused_id)
