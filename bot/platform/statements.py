@@ -45,6 +45,34 @@ def insert_returning(model: type[peewee.Model], fields: Mapping[str, object], re
     return _run_insert(model, fields, ignore_conflict, returning).fetchone()
 
 
+def insert_new_pair(parent: type[peewee.Model], parent_fields: Mapping[str, object], child: type[peewee.Model],
+                    child_fields: Mapping[str, object], link: str) -> tuple[int | None, int | None]:
+    """PostgreSQL: two `insert_new`s in one statement, the child row carrying the parent's new id
+    in its field `link` (a new thread and its first message). The child is inserted only when the
+    parent is new: (None, None) when the parent's unique key was taken, (parent id, None) when the
+    child's was."""
+    parent_params: list[object] = []
+    child_params: list[object] = []
+    parent_parts = _value_parts(parent, _with_defaults(parent, parent_fields), parent_params)
+    child_parts = _value_parts(child, _with_defaults(child, child_fields), child_params)
+    key = ("pair", parent, parent_parts, child, child_parts, link, db.obj.param)
+    text = _texts.get(key)
+    if text is None:
+        text = _texts.setdefault(key, _pair_text(parent, parent_parts, child, child_parts, link))
+    return db.execute_sql(text, parent_params + child_params).fetchone()
+
+
+def _pair_text(parent: type[peewee.Model], parent_parts: tuple[tuple[str, str], ...], child: type[peewee.Model],
+               child_parts: tuple[tuple[str, str], ...], link: str) -> str:
+    parent_id, child_id = _quoted(parent._meta.primary_key.column_name), _quoted(child._meta.primary_key.column_name)
+    columns = ", ".join(_quoted(column) for column, _ in (*child_parts, (child._meta.fields[link].column_name, "")))
+    values = ", ".join(part for _, part in child_parts)
+    return (f'WITH "parent" AS ({_insert_text(parent, parent_parts, True, (parent_id,))}), '
+            f'"child" AS (INSERT INTO {_quoted(child._meta.table_name)} ({columns}) '
+            f'SELECT {values}, "parent".{parent_id} FROM "parent" ON CONFLICT DO NOTHING RETURNING {child_id}) '
+            f'SELECT (SELECT {parent_id} FROM "parent"), (SELECT {child_id} FROM "child")')
+
+
 def update(model: type[peewee.Model], values: Mapping[str, object], where: Mapping[str, object]) -> int:
     """UPDATE `values` WHERE every column of `where` equals its value (None: IS NULL; a tuple:
     IN); the number of rows changed."""
@@ -76,17 +104,22 @@ def model_row(model: type[peewee.Model], description: Iterable[Any], row: tuple)
 
 def _run_insert(model: type[peewee.Model], fields: Mapping[str, object], ignore_conflict: bool,
                 returning: tuple[str, ...]):  # noqa: ANN202 - the driver's cursor
-    row = dict(fields)
-    for field, default in model._meta.defaults.items():  # as peewee's insert fills them in
-        if field.name not in row:
-            row[field.name] = default() if callable(default) else default
     params: list[object] = []
-    parts = _value_parts(model, row, params)
+    parts = _value_parts(model, _with_defaults(model, fields), params)
     key = ("insert", model, parts, ignore_conflict, returning, db.obj.param)
     text = _texts.get(key)
     if text is None:
         text = _texts.setdefault(key, _insert_text(model, parts, ignore_conflict, returning))
     return db.execute_sql(text, params)
+
+
+def _with_defaults(model: type[peewee.Model], fields: Mapping[str, object]) -> dict[str, object]:
+    """The row with the fields' defaults for what it leaves out, as peewee's insert fills them in."""
+    row = dict(fields)
+    for field, default in model._meta.defaults.items():
+        if field.name not in row:
+            row[field.name] = default() if callable(default) else default
+    return row
 
 
 def _insert_text(model: type[peewee.Model], parts: tuple[tuple[str, str], ...], ignore_conflict: bool,

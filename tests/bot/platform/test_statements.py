@@ -122,3 +122,24 @@ def test_a_row_read_as_a_model_converts_like_peewee(db) -> None:
     assert (message.id, message.channel_id, message.hidden, message.notes, message.extra) == (
         message_id, channel.id, True, ["n"], 42)
     assert message.hidden is True  # SQLite's 1 is read as peewee reads it
+
+
+def test_a_pair_goes_in_together_only_when_the_parent_is_new_on_postgresql(db) -> None:
+    """A new DM thread and the private reply that opens it (`inbox.open_dm_thread`)."""
+    if is_sqlite():
+        pytest.skip("one statement for two rows on PostgreSQL only")
+    channel = _channel()
+    thread = dict(thread_key="dm:1", kind="messenger", channel=channel.id, created_at=1, preview="Hi")
+    reply = dict(channel=channel.id, direction="out", author="campaign", text="Hi", occurred_at=1, created_at=1,
+                 idempotency_key="k:0", private_reply_to="c1", buttons=[{"title": "Go"}])
+    thread_id, reply_id = statements.insert_new_pair(Conversation, thread, Message, reply, "conversation")
+    stored = Message.get_by_id(reply_id)
+    assert (stored.conversation_id, stored.buttons, stored.status) == (thread_id, [{"title": "Go"}], "received")
+    assert statements.insert_new_pair(Conversation, thread, Message, {**reply, "idempotency_key": "k2:0"},
+                                      "conversation") == (None, None)  # the thread was there: nothing inserted
+    assert Message.select().count() == 1
+    other = {**thread, "thread_key": "dm:2"}
+    other_id, taken = statements.insert_new_pair(Conversation, other, Message, {**reply, "idempotency_key": "k3:0"},
+                                                 "conversation")  # the comment's private reply is taken
+    assert other_id is not None and taken is None
+    assert Conversation.get_by_id(other_id).thread_key == "dm:2" and Message.select().count() == 1
