@@ -40,8 +40,8 @@ from bot.inbound.contacts import tag_contact
 from bot.inbound.inbox import Applied
 from bot.outbound import outbox
 from bot.outbound.sendpolicy import SendKind
-from bot.platform import cache, runtime
-from bot.platform.db import insert_new, now_ms, transaction
+from bot.platform import cache, runtime, statements
+from bot.platform.db import is_sqlite, now_ms, transaction
 from bot.platform.models import (
     Campaign,
     CampaignAction,
@@ -479,16 +479,46 @@ def on_comment(applied: Applied, *, source: str = "webhook") -> list[int]:
         if reason == "matched":
             reason = aud.check(spec.audience, campaign.id, applied.channel.id, event.from_id or "",
                                event.comment_id, event.created_time or event.timestamp)
-        run = _record_run(campaign, event.comment_id, event.post_id, reason, source)
+        first = _first_step(campaign, spec, event.comment_id) if reason == "matched" else None
+        run = _record_run(campaign, event.comment_id, event.post_id, reason, source, first)
         if run is not None and reason == "matched":
             cache.remember("campaign_answered", event.comment_id, True)  # notifications ask next
-            ready += _start(run, spec, event.from_id or "")
+            ready += _start(run, spec, event.from_id or "", first)
     return ready
 
 
-def _start(run: CampaignRun, spec: CampaignSpec, from_id: str) -> list[int]:
+@dataclass(frozen=True)
+class FirstStep:
+    """A run's first step, decided before the run is stored so that both go in as one statement
+    (PostgreSQL): a private reply sent at once."""
+
+    action: CampaignAction
+    variant: int | None
+
+
+def _first_step(campaign: Campaign, spec: CampaignSpec, comment_id: str) -> FirstStep | None:
+    """The first step when it is known before the run exists: the run starts now (no claim per
+    person, no delay, hours open) with a private reply that has no "only if" into a thread no
+    person of the staff holds. None otherwise: the steps are recorded as they happen."""
+    if is_sqlite() or spec.audience.once_per_person or spec.audience.delay_max_seconds > 0:
+        return None
+    actions = _actions(campaign.id)
+    if not actions or actions[0].kind != "send_message" or spec.actions[actions[0].position].only_if:
+        return None
+    if aud.start_due(spec.audience, now_ms())[1] is not None:  # outside the active hours
+        return None
+    comment = cache.memo("comment", comment_id, lambda: Comment.get(Comment.comment_id == comment_id))
+    if _dm_paused(comment):
+        return None
+    return FirstStep(actions[0], _pick_variant(spec.actions[actions[0].position]))
+
+
+def _start(run: CampaignRun, spec: CampaignSpec, from_id: str, first: FirstStep | None = None) -> list[int]:
     """Run a matched campaign's actions now, or schedule them (random delay, active hours);
-    "once per person" is claimed first, so a person's second comment is recorded as such."""
+    "once per person" is claimed first, so a person's second comment is recorded as such.
+    `first`: the run was stored with its first step, which goes now (`_first_step`)."""
+    if first is not None:
+        return run_actions(run, spec, start=0, first=first)
     if spec.audience.once_per_person and not aud.claim_person(run.campaign_id, from_id, run.id):
         CampaignRun.update(matched=False, reason="already_reached_person").where(CampaignRun.id == run.id).execute()
         return []
@@ -513,15 +543,23 @@ def _actions(campaign_id: int) -> list[CampaignAction]:
         CampaignAction.select().where(CampaignAction.campaign == campaign_id).order_by(CampaignAction.position)))
 
 
-def _record_run(campaign: Campaign, comment_id: str, post_id: str, reason: str, source: str) -> CampaignRun | None:
+def _record_run(campaign: Campaign, comment_id: str, post_id: str, reason: str, source: str,
+                first: FirstStep | None = None) -> CampaignRun | None:
+    """The run, unless this comment already has one for this campaign; with `first` its first step
+    goes in with it (one statement; a new run has no step, so the step always goes in)."""
     fields = dict(campaign=campaign.id, comment_id=comment_id, post_id=post_id, matched=reason == "matched",
                   reason=reason, source=source, created_at=now_ms())
-    row_id = insert_new(CampaignRun.insert(**fields))
+    if first is None:
+        row_id = statements.insert_new(CampaignRun, fields)
+    else:
+        step = _step_fields(first.action, "queued", _reply_detail(first.variant), variant=first.variant)
+        row_id, _ = statements.insert_new_pair(CampaignRun, fields, CampaignStep, step, "run")
     return CampaignRun(id=row_id, **fields) if row_id else None  # as inserted, not read back
 
 
-def run_actions(run: CampaignRun, spec: CampaignSpec, start: int) -> list[int]:
-    """Execute actions from `start` until the end or a Wait (which schedules the rest)."""
+def run_actions(run: CampaignRun, spec: CampaignSpec, start: int, first: FirstStep | None = None) -> list[int]:
+    """Execute actions from `start` until the end or a Wait (which schedules the rest). `first`:
+    the first action's step, already stored with the run."""
     comment = cache.memo("comment", run.comment_id, lambda: Comment.get(Comment.comment_id == run.comment_id))
     context = shortcode_context(comment)
     actions = _actions(run.campaign_id)
@@ -538,12 +576,13 @@ def run_actions(run: CampaignRun, spec: CampaignSpec, start: int) -> list[int]:
             schedule("continue_campaign", [run.id, action.position + 1], due,
                      dedupe_key=f"run:{run.id}:{action.position}")
             break
-        ready += _run_action(run, action, action_spec, comment, context)
+        recorded = first if first is not None and first.action.id == action.id else None
+        ready += _run_action(run, action, action_spec, comment, context, recorded)
     return ready
 
 
 def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comment: Comment,
-                context: dict[str, str | None]) -> list[int]:
+                context: dict[str, str | None], recorded: FirstStep | None = None) -> list[int]:
     key = f"campaign:{run.id}:{action.id}"
     if spec.kind == "add_tag":
         identity = identity_of(comment)
@@ -567,16 +606,25 @@ def _run_action(run: CampaignRun, action: CampaignAction, spec: ActionSpec, comm
         return []
     if spec.kind == "start_flow":
         return _start_flow(run, action, spec, comment, key)
-    variant = variants.pick(spec.variants) if spec.variants else None
+    variant = recorded.variant if recorded is not None else _pick_variant(spec)  # recorded: picked with the run
     message = spec.variants[variant].message if variant is not None else spec.message
     content = _track_links(render_content(message, context), run, action)
     content = _tag_payloads(content, run, action)
     draft = outbox.Draft(key=key, kind=SendKind.PRIVATE_REPLY, content=content, author="campaign",
                          comment_id=comment.comment_id, origin=key)
     ready = outbox.add(draft)
-    which = "" if variant is None else f" (variant {variants.letter(variant)})"
-    _step(run, action, "queued", f"private reply to the comment{which}", variant=variant)
+    if recorded is None:
+        _step(run, action, "queued", _reply_detail(variant), variant=variant)
     return ready
+
+
+def _pick_variant(spec: ActionSpec) -> int | None:
+    return variants.pick(spec.variants) if spec.variants else None
+
+
+def _reply_detail(variant: int | None) -> str:
+    which = "" if variant is None else f" (variant {variants.letter(variant)})"
+    return f"private reply to the comment{which}"
 
 
 def _unmet(spec: ActionSpec, comment: Comment) -> str | None:
@@ -619,8 +667,15 @@ def continue_run(run_id: int, position: int) -> list[int]:
 
 def _step(run: CampaignRun, action: CampaignAction, status: str, detail: str, due_at: int | None = None,
           variant: int | None = None) -> None:
-    CampaignStep.insert(run=run, action=action, position=action.position, status=status, detail=detail,
-                        due_at=due_at, variant=variant, created_at=now_ms()).on_conflict_ignore().execute()
+    statements.insert(CampaignStep, {"run": run, **_step_fields(action, status, detail, due_at, variant)},
+                      ignore_conflict=True)
+
+
+def _step_fields(action: CampaignAction, status: str, detail: str, due_at: int | None = None,
+                 variant: int | None = None) -> dict:
+    """A step's row but its run."""
+    return {"action": action, "position": action.position, "status": status, "detail": detail, "due_at": due_at,
+            "variant": variant, "created_at": now_ms()}
 
 
 def _track_links(content: MessageContent, run: CampaignRun, action: CampaignAction) -> MessageContent:

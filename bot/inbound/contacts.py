@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.core.errors import GraphError
 from bot.inbound import pauses
-from bot.platform import cache, runtime
+from bot.platform import cache, runtime, statements
 from bot.platform.db import db, insert_new, is_sqlite, now_ms
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
 from bot.platform.registry import channel_by_id, page_token
@@ -26,14 +26,16 @@ SOURCE_TAGS = {
 }
 
 
-def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
-                 username: str | None = None) -> tuple[Identity, bool]:
+def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None, username: str | None = None,
+                 source_tag: str | None = None) -> tuple[Identity, bool]:
     """The identity of a user on a channel, created with a new contact when unknown.
     Returns (identity, created). Names seen in events fill the gaps until a profile is fetched.
-    Read once per unit of work (`cache.memo`): the inbox, a campaign and the outbox ask in turn."""
+    A new contact gets `source_tag` (on PostgreSQL in the statement that creates it); a known
+    one is left for the caller to tag. Read once per unit of work (`cache.memo`): the inbox, a
+    campaign and the outbox ask in turn."""
     created: list[Contact] = []
     identity = cache.memo("identity", (channel.id, scoped_id),
-                          lambda: _stored_or_new(channel, scoped_id, name, username, created))
+                          lambda: _stored_or_new(channel, scoped_id, name, username, source_tag, created))
     if created:
         cache.remember("contact", created[0].id, created[0])
         # Only `inbox.dm_conversation` makes DM threads, for a stored identity (never deleted): a
@@ -46,10 +48,11 @@ def identity_for(channel: Channel, scoped_id: str, *, name: str | None = None,
 
 
 def _stored_or_new(channel: Channel, scoped_id: str, name: str | None, username: str | None,
-                   created: list[Contact]) -> Identity:
-    """The stored identity, or a new one with a new contact (appended to `created`)."""
+                   source_tag: str | None, created: list[Contact]) -> Identity:
+    """The stored identity, or a new one with a new contact (appended to `created`, tagged)."""
     if not is_sqlite():
-        return _stored_or_new_in_one(channel, scoped_id, name, username, created)
+        tag_id = _tag_id(source_tag) if source_tag else None
+        return _stored_or_new_in_one(channel, scoped_id, name, username, tag_id, created)
     identity = Identity.get_or_none((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
     if identity is not None:
         return identity
@@ -62,6 +65,8 @@ def _stored_or_new(channel: Channel, scoped_id: str, name: str | None, username:
         contact.delete_instance()
         return Identity.get((Identity.channel == channel) & (Identity.scoped_id == scoped_id))
     created.append(contact)
+    if source_tag:
+        tag_contact(contact.id, source_tag)
     return Identity(id=inserted, **fields)  # the row as stored, without reading it back
 
 
@@ -75,19 +80,28 @@ WITH found AS (SELECT {_IDENTITY_COLUMNS} FROM "identity" WHERE "channel_id" = %
  new_identity AS (INSERT INTO "identity" ("contact_id", "channel_id", "platform", "scoped_id", "name", "username",
                                           "profile_due_at", "created_at")
                   SELECT new_contact."id", %s, %s, %s, %s, %s, %s, %s FROM new_contact
-                  ON CONFLICT DO NOTHING RETURNING {_IDENTITY_COLUMNS})
+                  ON CONFLICT DO NOTHING RETURNING {_IDENTITY_COLUMNS}){{tag}}
 SELECT hit.*, (SELECT "id" FROM new_contact) AS "new_contact"
 FROM (SELECT 1) AS one LEFT JOIN (SELECT {_IDENTITY_COLUMNS}, false AS "created" FROM found
                                   UNION ALL SELECT {_IDENTITY_COLUMNS}, true FROM new_identity) AS hit ON true
 """
+# ... and the new contact's source tag, only when its identity was inserted (a contact that lost
+# the race is deleted, and its tag with it).
+_NEW_CONTACT_TAG = """,
+ new_tag AS (INSERT INTO "contact_tag" ("contact_id", "tag_id", "created_at")
+             SELECT "contact_id", %s, %s FROM new_identity ON CONFLICT DO NOTHING)"""
+_STORED_OR_NEW_UNTAGGED = _STORED_OR_NEW.format(tag="")
+_STORED_OR_NEW_TAGGED = _STORED_OR_NEW.format(tag=_NEW_CONTACT_TAG)
 
 
 def _stored_or_new_in_one(channel: Channel, scoped_id: str, name: str | None, username: str | None,
-                          created: list[Contact]) -> Identity:
+                          tag_id: int | None, created: list[Contact]) -> Identity:
     now = now_ms()
     contact_name = name or username or ""
-    cursor = db.execute_sql(_STORED_OR_NEW, (channel.id, scoped_id, contact_name, now, now, channel.id,
-                                             channel.platform, scoped_id, name, username, now, now))
+    params: tuple = (channel.id, scoped_id, contact_name, now, now, channel.id, channel.platform, scoped_id, name,
+                     username, now, now)
+    text = _STORED_OR_NEW_UNTAGGED if tag_id is None else _STORED_OR_NEW_TAGGED
+    cursor = db.execute_sql(text, params if tag_id is None else (*params, tag_id, now))
     values = dict(zip([column[0] for column in cursor.description], cursor.fetchone(), strict=True))
     contact_id, is_new = values.pop("new_contact"), values.pop("created")
     if values["id"] is None:  # lost a race to a concurrent insert: keep the winner's contact
@@ -108,11 +122,17 @@ def _fill_names(identity: Identity, name: str | None, username: str | None) -> N
 
 def tag_contact(contact_id: int, tag_name: str) -> None:
     """Attach a tag (created on first use); adding it twice changes nothing."""
+    tag_id = _tag_id(tag_name)
+    statements.insert(ContactTag, {"contact": contact_id, "tag": tag_id, "created_at": now_ms()}, ignore_conflict=True)
+
+
+def _tag_id(tag_name: str) -> int:
+    """The tag's id, the tag created on first use."""
     # Only a committed tag is kept in the process's copy (one created here may yet be rolled back).
     tag_id = cache.cached("tag", tag_name, lambda: Tag.select(Tag.id).where(Tag.name == tag_name).scalar())
     if tag_id is None:
         tag_id = Tag.get_or_create(name=tag_name)[0].id
-    ContactTag.insert(contact=contact_id, tag=tag_id, created_at=now_ms()).on_conflict_ignore().execute()
+    return tag_id
 
 
 def untag_contact(contact_id: int, tag_name: str) -> None:
@@ -143,14 +163,15 @@ def refresh_profile(identity_id: int, known: Identity | None = None) -> None:
     except GraphError as exc:
         if exc.retryable:
             raise
-        Identity.update(profile_error=exc.describe(), profile_due_at=now_ms() + PROFILE_RETRY_MS).where(
-            Identity.id == identity.id).execute()
+        statements.update(Identity, {"profile_error": exc.describe(), "profile_due_at": now_ms() + PROFILE_RETRY_MS},
+                          {"id": identity.id})
         return
     now = now_ms()
-    Identity.update(name=profile.name or identity.name, username=profile.username or identity.username,
-                    picture_url=profile.picture_url, follower_count=profile.follower_count,
-                    profile_fetched_at=now, profile_due_at=now + PROFILE_REFRESH_MS, profile_error=None,
-                    ).where(Identity.id == identity.id).execute()
-    Contact.update(name=profile.name or identity.name or "", first_name=profile.first_name,
-                   last_name=profile.last_name, picture_url=profile.picture_url, updated_at=now).where(
-        Contact.id == identity.contact_id).execute()
+    statements.update(Identity, {
+        "name": profile.name or identity.name, "username": profile.username or identity.username,
+        "picture_url": profile.picture_url, "follower_count": profile.follower_count, "profile_fetched_at": now,
+        "profile_due_at": now + PROFILE_REFRESH_MS, "profile_error": None}, {"id": identity.id})
+    statements.update(Contact, {
+        "name": profile.name or identity.name or "", "first_name": profile.first_name,
+        "last_name": profile.last_name, "picture_url": profile.picture_url, "updated_at": now},
+        {"id": identity.contact_id})

@@ -16,8 +16,8 @@ from peewee import fn
 from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
-from bot.platform import cache
-from bot.platform.db import insert_new, is_sqlite, now_ms, storable_text
+from bot.platform import cache, statements
+from bot.platform.db import db, is_sqlite, now_ms, storable_text
 from bot.platform.models import Channel, Comment, Conversation, Identity, InboundEvent, Message, Snooze
 from bot.platform.registry import channel_for
 
@@ -45,12 +45,17 @@ def pending_events(key: str, limit: int) -> list[InboundEvent]:
     """The conversation's next pending events in Meta's order. The same statement reads the
     configuration version, so this job's copies of channels and campaigns are as fresh as this
     read (`bot.platform.cache`)."""
-    rows = list(InboundEvent.select(InboundEvent, cache.VERSION_SQL.alias("config_version")).where(
-        (InboundEvent.conversation_key == key) & (InboundEvent.status == "pending"))
-        .order_by(InboundEvent.occurred_at, InboundEvent.id).limit(limit))
+    cursor = db.execute_sql(_PENDING_EVENTS.format(param=db.obj.param), (key, "pending", limit))
+    rows = [statements.model_row(InboundEvent, cursor.description, row) for row in cursor.fetchall()]
     if rows:
         cache.observe(rows[0].config_version)
     return rows
+
+
+_PENDING_EVENTS = (  # {param}: the backend's placeholder
+    "SELECT " + ", ".join(f'"{field.column_name}"' for field in InboundEvent._meta.sorted_fields)
+    + f', {cache.VERSION_SQL.sql} AS "config_version" FROM "inbound_event" WHERE "conversation_key" = {{param}} '
+    'AND "status" = {param} ORDER BY "occurred_at", "id" LIMIT {param}')
 
 
 def mark_applied(event_id: int, note: str | None) -> bool:
@@ -58,8 +63,7 @@ def mark_applied(event_id: int, note: str | None) -> bool:
     fields: dict = {"status": "applied", "applied_at": now_ms()}
     if note is not None:
         fields["reason"] = note
-    return bool(InboundEvent.update(**fields).where(
-        (InboundEvent.id == event_id) & (InboundEvent.status == "pending")).execute())
+    return bool(statements.update(InboundEvent, fields, {"id": event_id, "status": "pending"}))
 
 
 def apply(event: ev.Event, source: str = "webhook") -> Applied:
@@ -78,12 +82,13 @@ def apply(event: ev.Event, source: str = "webhook") -> Applied:
 
 
 def _dm_conversation(event: ev._DirectEvent, channel: Channel) -> tuple[Conversation, Identity, bool]:
-    identity, created = identity_for(channel, event.user_id)
+    source_tag = SOURCE_TAGS[(channel.platform, "dm")]
+    identity, created = identity_for(channel, event.user_id, source_tag=source_tag)  # a new contact is tagged
     conversation = dm_conversation(channel, identity)
-    if created or conversation.last_customer_message_at is None:
+    if not created and conversation.last_customer_message_at is None:
         # The person's first DM: tagged even when their comment made the contact first (a comment
         # and a DM of one person are drained under different locks, in either order).
-        tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "dm")])
+        tag_contact(identity.contact_id, source_tag)
     return conversation, identity, created
 
 
@@ -92,28 +97,44 @@ def dm_conversation(channel: Channel, identity: Identity) -> Conversation:
     return open_dm_thread(channel, identity)[0]
 
 
-def open_dm_thread(channel: Channel, identity: Identity, **clocks: object) -> tuple[Conversation, bool]:
-    """The DM thread and whether this call inserted it; a new one is inserted with `clocks`
-    (`last_message_at`, `preview` of the outgoing message that opens it: no UPDATE after)."""
+def open_dm_thread(channel: Channel, identity: Identity, *, first: dict | None = None,
+                   **clocks: object) -> tuple[Conversation, bool, int | None]:
+    """The DM thread, whether this call inserted it, and the id of `first` when it went in with it.
+    A new thread is inserted with `clocks` (`last_message_at`, `preview` of the outgoing message
+    that opens it: no UPDATE after). `first`: the fields of the message that opens it (but its
+    conversation); on PostgreSQL a new thread and that message are inserted in one statement.
+    The id is None when the message was not inserted here (the thread was there already, SQLite,
+    or a key of the message was taken): the caller inserts it as it would have."""
     key = pauses.thread_key(channel, identity.scoped_id)
     known = cache.memo("thread", key, lambda: None)  # a unit's lookup of the thread (`pauses.dm_thread`)
     if known is not None:
-        return known, False
+        return known, False, None
     kind = "messenger" if channel.platform == "facebook" else "instagram"
-    conversation, new = _insert_conversation(dict(thread_key=key, kind=kind, channel=channel.id,
-                                                  contact=identity.contact_id, identity=identity.id,
-                                                  created_at=now_ms(), **clocks))
+    fields = dict(thread_key=key, kind=kind, channel=channel.id, contact=identity.contact_id, identity=identity.id,
+                  created_at=now_ms(), **clocks)
+    if first is not None and not is_sqlite():
+        conversation, new, first_id = _insert_conversation_with(fields, first)
+    else:
+        (conversation, new), first_id = _insert_conversation(fields), None
     cache.remember("thread", key, conversation)
-    return conversation, new
+    return conversation, new, first_id
 
 
 def _insert_conversation(fields: dict) -> tuple[Conversation, bool]:
     """The conversation with this thread key and whether it is new: the new row as inserted
     (not read back), or the one already stored."""
-    row_id = insert_new(Conversation.insert(**fields))
+    row_id = statements.insert_new(Conversation, fields)
     if row_id:
         return Conversation(id=row_id, **fields), True
     return Conversation.get(Conversation.thread_key == fields["thread_key"]), False
+
+
+def _insert_conversation_with(fields: dict, first: dict) -> tuple[Conversation, bool, int | None]:
+    """`_insert_conversation` and, when the conversation is new, its first message (PostgreSQL)."""
+    row_id, first_id = statements.insert_new_pair(Conversation, fields, Message, first, "conversation")
+    if row_id:
+        return Conversation(id=row_id, **fields), True, first_id
+    return Conversation.get(Conversation.thread_key == fields["thread_key"]), False, None
 
 
 def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
@@ -303,8 +324,11 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     if not channel.receive_comments or not event.from_id:
         note = "comments are not shown for this channel" if event.from_id else "commenter hidden by Meta"
         return Applied(event, channel, note=note)
-    identity, created = identity_for(channel, event.from_id, name=event.from_name, username=event.from_username)
-    tag_contact(identity.contact_id, SOURCE_TAGS[(channel.platform, "comment")])
+    source_tag = SOURCE_TAGS[(channel.platform, "comment")]
+    identity, created = identity_for(channel, event.from_id, name=event.from_name, username=event.from_username,
+                                     source_tag=source_tag)
+    if not created:  # a new contact was tagged with the statement that created it
+        tag_contact(identity.contact_id, source_tag)
     conversation, new = _comment_conversation(event, channel, identity, created_at)
     message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
                               attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
@@ -322,13 +346,16 @@ def _insert_comment(fields: dict) -> tuple[int | None, bool]:
     stored before it (`_attach_page_replies`). On PostgreSQL the INSERT answers both (RETURNING
     reads the replies as they were when it started: the new row is not one of them)."""
     if is_sqlite():
-        inserted = insert_new(Comment.insert(**fields))
+        inserted = statements.insert_new(Comment, fields)
         return inserted, inserted is not None
-    reply = Comment.alias("page_reply")
-    replied = fn.EXISTS(reply.select(reply.id).where((reply.parent_id == fields["comment_id"]) & reply.by_account))
-    rows = list(Comment.insert(**fields).on_conflict_ignore().returning(Comment.id, replied.alias("replied"))
-                .tuples().execute())
-    return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+    row = statements.insert_returning(Comment, fields, _ID_AND_REPLIED, ignore_conflict=True)
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
+# The new comment's id and whether the page's replies to it are stored already (the subquery sees
+# the table as it was before this INSERT, so never the new row).
+_ID_AND_REPLIED = ('"id"', 'EXISTS (SELECT 1 FROM "comment" AS "page_reply" WHERE "page_reply"."parent_id" = '
+                   '"comment"."comment_id" AND "page_reply"."by_account")')
 
 
 def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity,
@@ -340,7 +367,7 @@ def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Id
                   identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
                   last_message_at=at, preview=storable_text((event.text or "[comment]")[:200]), unread_count=1,
                   status="open")
-    row_id = insert_new(Conversation.insert(**fields))
+    row_id = statements.insert_new(Conversation, fields)
     if row_id:
         return Conversation(id=row_id, **fields), True
     conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
@@ -424,7 +451,7 @@ def _insert(conversation: Conversation, at: int, **fields: object) -> Message | 
     if isinstance(fields.get("text"), str):
         fields["text"] = storable_text(fields["text"])
     fields.update(channel=conversation.channel_id, conversation=conversation.id, occurred_at=at, created_at=now_ms())
-    row_id = insert_new(Message.insert(**fields))
+    row_id = statements.insert_new(Message, fields)
     if not row_id:
         return None
     return Message(id=row_id, **fields)  # the row as inserted, without reading it back

@@ -19,8 +19,8 @@ from bot.inbound.contacts import identity_for
 from bot.inbound.inbox import open_dm_thread
 from bot.outbound import outhooks
 from bot.outbound.sendpolicy import SendKind
-from bot.platform import cache
-from bot.platform.db import insert_new, now_ms
+from bot.platform import cache, statements
+from bot.platform.db import now_ms
 from bot.platform.models import Channel, Comment, Conversation, Message
 from bot.platform.registry import channel_by_id
 
@@ -64,13 +64,16 @@ def _add_private_reply(draft: Draft) -> list[int]:
     identity, _ = identity_for(channel, comment.from_id, name=comment.from_name, username=comment.from_username)
     first, rest = private_reply_parts(draft.content, channel.platform)
     parts = [part for part in (first, *rest) if part is not None]
-    # A thread the reply opens is inserted as the last part's `_touch` would leave it.
-    thread, new = open_dm_thread(channel, identity, last_message_at=now_ms(),
-                                 preview=_preview(parts[-1]) if parts else "")
+    # A thread the reply opens is inserted as the last part's `_touch` would leave it, and on
+    # PostgreSQL with the private reply in the same statement.
+    clocks = dict(last_message_at=now_ms(), preview=_preview(parts[-1]) if parts else "")
+    first_fields = None if first is None else _part_fields(
+        draft, first, 0, channel.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id, target=comment.comment_id,
+        private=True)
+    thread, new, first_id = open_dm_thread(channel, identity, first=first_fields, **clocks)
     ready = []
     if first is not None:
-        row = _insert(draft, first, 0, channel.id, thread.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id,
-                      target=comment.comment_id, private=True, touch=not new)
+        row = _store({**first_fields, "conversation": thread.id}, first, touch=not new, inserted=first_id)
         if row:
             ready.append(row)
     for index, part in enumerate(rest, start=1):
@@ -97,34 +100,46 @@ def _insert(draft: Draft, part: MessageContent, index: int, channel_id: int, con
             reason: str | None = None, touch: bool = True) -> int | None:
     """Insert one part; None when it already exists (same key) or could not be sent at all.
     `touch` False: the thread was just inserted with this part's clocks."""
-    key = f"{draft.key}:{index}"
+    fields = _part_fields(draft, part, index, channel_id, kind, recipient=recipient, target=target, private=private,
+                          status=status, reason=reason)
+    return _store({**fields, "conversation": conversation_id}, part, touch=touch)
+
+
+def _part_fields(draft: Draft, part: MessageContent, index: int, channel_id: int, kind: SendKind, *,
+                 recipient: str | None, target: str | None = None, private: bool = False, status: str = "pending",
+                 reason: str | None = None) -> dict:
+    """The row of one part, but its conversation."""
     now = now_ms()
-    fields = dict(
-        channel=channel_id, conversation=conversation_id, direction="out", author=draft.author,
-        author_user=draft.author_user_id,
+    return dict(
+        channel=channel_id, direction="out", author=draft.author, author_user=draft.author_user_id,
         kind="comment" if kind == SendKind.COMMENT_REPLY else "message", text=part.text,
         attachments=_stored_attachments(part),
         buttons=[msgspec.to_builtins(b) for b in part.buttons] or None,
         quick_replies=[msgspec.to_builtins(q) for q in part.quick_replies] or None,
-        occurred_at=now, status=status, status_reason=reason, idempotency_key=key, send_kind=kind.value,
-        recipient_id=recipient, target_comment_id=target, private_reply_to=target if private else None,
-        next_attempt_at=now, origin=draft.origin, created_at=now,
+        occurred_at=now, status=status, status_reason=reason, idempotency_key=f"{draft.key}:{index}",
+        send_kind=kind.value, recipient_id=recipient, target_comment_id=target,
+        private_reply_to=target if private else None, next_attempt_at=now, origin=draft.origin, created_at=now,
     )
-    row_id = insert_new(Message.insert(**fields))  # one statement: nothing when either key is taken
+
+
+def _store(fields: dict, part: MessageContent, *, touch: bool, inserted: int | None = None) -> int | None:
+    """Insert the part's row unless `inserted` (its id: it went in with its thread); the id when
+    it is ready to send. A taken key is this draft added before, or another draft's private reply."""
+    row_id = inserted or statements.insert_new(Message, fields)  # one statement: nothing when either key is taken
     if row_id is None:
-        if Message.select().where(Message.idempotency_key == key).exists():
+        if Message.select().where(Message.idempotency_key == fields["idempotency_key"]).exists():
             return None  # this draft was added before (or by a concurrent add)
         # Another draft already holds this comment's private reply: record the refusal, send nothing.
-        fields.update(private_reply_to=None, status="refused", status_reason=PRIVATE_REPLY_USED,
-                      error_kind="private_reply_used")
-        refused_id = Message.insert(**fields).execute()
+        refused = {**fields, "private_reply_to": None, "status": "refused", "status_reason": PRIVATE_REPLY_USED,
+                   "error_kind": "private_reply_used"}
+        refused_id = statements.insert(Message, refused)
         # Its `message.failed` is recorded in this transaction; the clock's sweep delivers it (no
         # send job will ever look at this row).
         outhooks.message_outcome(refused_id)
         return None
-    if conversation_id is not None and touch:
-        _touch(conversation_id, now, part)
-    return row_id if status == "pending" else None
+    if fields["conversation"] is not None and touch:
+        _touch(fields["conversation"], fields["occurred_at"], part)
+    return row_id if fields["status"] == "pending" else None
 
 
 def _stored_attachments(part: MessageContent) -> list[dict] | None:

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 
 import peewee
-from peewee import SQL
 
 from bot.core.errors import GraphError, Refused
 from bot.meta import graph_shapes as shapes
@@ -30,8 +29,8 @@ from bot.outbound import attachments
 from bot.outbound.outbox import part_content, promote_next
 from bot.outbound.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
-from bot.platform import cache, metrics, runtime
-from bot.platform.db import is_sqlite, now_ms, transaction
+from bot.platform import cache, metrics, runtime, statements
+from bot.platform.db import db, is_sqlite, now_ms, transaction
 from bot.platform.models import Channel, Comment, Conversation, Message
 from bot.platform.queue import in_flight, send_slot
 from bot.platform.registry import channel_by_id, page_token, touch
@@ -138,14 +137,12 @@ def _claim(message_id: int) -> Message | None:
 
 
 def _claim_returning(message_id: int, now: int) -> Message | None:
-    claimable = (Message.status == "pending") | (
-        (Message.status == "sending") & (Message.send_started_at < now - STUCK_MS))
-    rows = list(Message.update(status="sending", send_started_at=now, attempts=Message.attempts + 1).where(
-        (Message.id == message_id) & claimable & Message.mid.is_null() & Message.sent_at.is_null())
-        .returning(Message, cache.VERSION_SQL.alias("config_version"), *_TARGET_COLUMNS).objects(Message))
-    if rows:
-        cache.observe(rows[0].config_version)
-        return _with_target(rows[0])
+    cursor = db.execute_sql(_CLAIM_SQL, ("sending", now, message_id, "pending", "sending", now - STUCK_MS))
+    row = cursor.fetchone()
+    if row is not None:
+        message = statements.model_row(Message, cursor.description, row)
+        cache.observe(message.config_version)
+        return _with_target(message)
     message = Message.get_or_none(Message.id == message_id)
     if message is not None and (message.mid or message.sent_at) and message.error_kind == AMBIGUOUS:
         _settled_by_echo(message)
@@ -154,8 +151,16 @@ def _claim_returning(message_id: int, now: int) -> Message | None:
 
 # The answered comment's facts the send policy reads, returned by the claim itself (one statement).
 _TARGET_FIELDS = ("id", "created_at", "by_account", "deleted_at", "hidden")
-_TARGET_COLUMNS = [SQL(f'(SELECT "{name}" FROM "comment" WHERE "comment"."comment_id" = "message"."target_comment_id")'
-                       ).alias(f"target_{name}") for name in _TARGET_FIELDS]
+_TARGET_COLUMNS = ", ".join(f'(SELECT "{name}" FROM "comment" WHERE "comment"."comment_id" = '
+                            f'"message"."target_comment_id") AS "target_{name}"' for name in _TARGET_FIELDS)
+# The claim (PostgreSQL): a pending row, or one stuck in `sending`, whose Meta id is not recorded;
+# it returns the row, the configuration version and the target's facts. Text written once.
+_CLAIM_SQL = (
+    'UPDATE "message" SET "status" = %s, "send_started_at" = %s, "attempts" = ("message"."attempts" + 1) '
+    'WHERE "message"."id" = %s AND ("message"."status" = %s OR ("message"."status" = %s AND '
+    '"message"."send_started_at" < %s)) AND "message"."mid" IS NULL AND "message"."sent_at" IS NULL RETURNING '
+    + ", ".join(f'"message"."{field.column_name}"' for field in Message._meta.sorted_fields)
+    + f', {cache.VERSION_SQL.sql} AS "config_version", {_TARGET_COLUMNS}')
 
 
 def _with_target(message: Message) -> Message:
@@ -257,16 +262,15 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
 def _write(message: Message, fields: dict) -> None:
     """Record the outcome. When the echo of this send got here first it already marked the row
     sent, and receipts may have moved it on (delivered, read): keep that status."""
+    still_ours = {"id": message.id, "status": ("sending", "pending")}
     if fields["status"] != "sent":  # never over an echo that marked the row sent meanwhile
-        Message.update(**fields).where((Message.id == message.id) & Message.status.in_(["sending", "pending"])
-                                       ).execute()
+        statements.update(Message, fields, still_ours)
         return
-    updated = Message.update(**fields).where(
-        (Message.id == message.id) & Message.status.in_(["sending", "pending"])).execute()
+    updated = statements.update(Message, fields, still_ours)
     if not updated:
         keep = {k: v for k, v in fields.items() if k in ("mid", "comment_id", "recipient_id")}
         if keep:
-            Message.update(**keep).where(Message.id == message.id).execute()
+            statements.update(Message, keep, {"id": message.id})
 
 
 def _release(message: Message, delay_ms: int) -> None:

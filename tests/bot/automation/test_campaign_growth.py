@@ -41,6 +41,36 @@ def _source(stack: Stack, user: str) -> ContactSource:
     return stack.wait(recorded, what=f"the source of {user}")
 
 
+def test_each_run_records_the_variant_that_went_once(stack: Stack) -> None:
+    """A run that starts at once with a private reply is stored with its first step (one statement
+    on PostgreSQL, the variant picked before the run exists): the step names the variant that was
+    sent, and every action has its one step."""
+    spec = CampaignSpec(name="A/B at once", channel_id=page_channel(stack), is_active=True,
+                        actions=[ActionSpec(kind="send_message", variants=VARIANTS), ActionSpec(kind="add_tag",
+                                                                                             tag="Asked")])
+    with connection():
+        campaign_id = campaigns.save(spec).id
+    post = stack.control("posts", account_id=stack.page["page_id"], message="Drop")["post_id"]
+    people = [commenter(stack, f"Person {i}") for i in range(6)]
+    comments = [comment(stack, post, person, "me") for person in people]
+    stack.wait(lambda: len(private_replies(stack)) == len(comments), what="a private reply per comment")
+    settled(stack)
+    with connection():
+        runs = list(CampaignRun.select().where(CampaignRun.campaign == campaign_id))
+        steps = [(s.run.comment_id, s.position, s.status, s.detail, s.variant)
+                 for s in CampaignStep.select().join(CampaignRun).order_by(CampaignStep.id)]
+    assert sorted(r.comment_id for r in runs) == sorted(comments) and all(r.matched for r in runs)
+    assert sorted((c, p) for c, p, *_ in steps) == sorted([(c, p) for c in comments for p in (0, 1)])
+    sent = {s["comment_id"]: s["body"]["message"] for s in private_replies(stack)}
+    for comment_id, position, status, detail, variant in steps:
+        if position == 1:
+            assert status == "done" and detail == "tag Asked"
+            continue
+        text = sent[comment_id].get("text") or sent[comment_id]["attachment"]["payload"]["text"]
+        assert text.startswith(f"{'AB'[variant]}:") and status == "queued"
+        assert detail == f"private reply to the comment (variant {'AB'[variant]})"
+
+
 def test_ref_sources_next_post_once_per_person_and_variant_funnel(stack: Stack) -> None:
     page = stack.page["page_id"]
     ann, bob, cid = commenter(stack, "Ann Link"), commenter(stack, "Bob Plain"), commenter(stack, "Cid Ad")

@@ -1,0 +1,176 @@
+"""The hot path's statements, from SQL text built once: prepared statements, no ORM object where a
+tuple serves.
+
+Building a statement through peewee costs more CPU than the database spends running it (a comment
+that becomes a private reply writes a dozen rows: most of the worker's time was peewee composing
+SQL text). Here the text of an INSERT or of an UPDATE-by-equality is built once per (table,
+columns, options, backend) and kept; each call only converts its values with the fields'
+`db_value` (JSON, booleans, foreign keys as peewee stores them) and runs the text. Inserts add
+the fields' defaults as peewee's `Model.insert` does, and an ignored conflict is SQLite's
+`INSERT OR IGNORE` and PostgreSQL's `ON CONFLICT DO NOTHING`, like `on_conflict_ignore()`, so a
+row is written exactly as the peewee statement it replaces would have written it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import peewee
+
+from bot.platform.db import db, is_sqlite
+
+_texts: dict[tuple, str] = {}  # statement key -> SQL text (per process; keys name everything the text depends on)
+
+
+def insert(model: type[peewee.Model], fields: Mapping[str, object], *, ignore_conflict: bool = False) -> int | None:
+    """Insert one row; its id, or None when `ignore_conflict` and a unique key was already taken.
+    (SQLite's lastrowid is stale after an ignored insert, so the row count decides there.)"""
+    if is_sqlite():
+        cursor = _run_insert(model, fields, ignore_conflict, ())
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+    row = _run_insert(model, fields, ignore_conflict, (_quoted(model._meta.primary_key.column_name),)).fetchone()
+    return row[0] if row else None
+
+
+def insert_new(model: type[peewee.Model], fields: Mapping[str, object]) -> int | None:
+    """An INSERT that must not overwrite (`bot.platform.db.insert_new`): the new id, or None."""
+    return insert(model, fields, ignore_conflict=True)
+
+
+def insert_returning(model: type[peewee.Model], fields: Mapping[str, object], returning: tuple[str, ...], *,
+                     ignore_conflict: bool = False) -> tuple | None:
+    """PostgreSQL: insert one row and return `returning` (SQL expressions over the new row, constant
+    text); None when the conflict was ignored."""
+    return _run_insert(model, fields, ignore_conflict, returning).fetchone()
+
+
+def insert_new_pair(parent: type[peewee.Model], parent_fields: Mapping[str, object], child: type[peewee.Model],
+                    child_fields: Mapping[str, object], link: str) -> tuple[int | None, int | None]:
+    """PostgreSQL: two `insert_new`s in one statement, the child row carrying the parent's new id
+    in its field `link` (a new thread and its first message). The child is inserted only when the
+    parent is new: (None, None) when the parent's unique key was taken, (parent id, None) when the
+    child's was."""
+    parent_params: list[object] = []
+    child_params: list[object] = []
+    parent_parts = _value_parts(parent, _with_defaults(parent, parent_fields), parent_params)
+    child_parts = _value_parts(child, _with_defaults(child, child_fields), child_params)
+    key = ("pair", parent, parent_parts, child, child_parts, link, db.obj.param)
+    text = _texts.get(key)
+    if text is None:
+        text = _texts.setdefault(key, _pair_text(parent, parent_parts, child, child_parts, link))
+    return db.execute_sql(text, parent_params + child_params).fetchone()
+
+
+def _pair_text(parent: type[peewee.Model], parent_parts: tuple[tuple[str, str], ...], child: type[peewee.Model],
+               child_parts: tuple[tuple[str, str], ...], link: str) -> str:
+    parent_id, child_id = _quoted(parent._meta.primary_key.column_name), _quoted(child._meta.primary_key.column_name)
+    columns = ", ".join(_quoted(column) for column, _ in (*child_parts, (child._meta.fields[link].column_name, "")))
+    values = ", ".join(part for _, part in child_parts)
+    return (f'WITH "parent" AS ({_insert_text(parent, parent_parts, True, (parent_id,))}), '
+            f'"child" AS (INSERT INTO {_quoted(child._meta.table_name)} ({columns}) '
+            f'SELECT {values}, "parent".{parent_id} FROM "parent" ON CONFLICT DO NOTHING RETURNING {child_id}) '
+            f'SELECT (SELECT {parent_id} FROM "parent"), (SELECT {child_id} FROM "child")')
+
+
+def update(model: type[peewee.Model], values: Mapping[str, object], where: Mapping[str, object]) -> int:
+    """UPDATE `values` WHERE every column of `where` equals its value (None: IS NULL; a tuple:
+    IN); the number of rows changed."""
+    params: list[object] = []
+    set_parts = _value_parts(model, values, params)
+    where_parts = _where_parts(model, where, params)
+    key = ("update", model, set_parts, where_parts, db.obj.param)
+    text = _texts.get(key)
+    if text is None:
+        sets = ", ".join(f"{_quoted(column)} = {part}" for column, part in set_parts)
+        conditions = " AND ".join(part for part in where_parts)
+        text = _texts.setdefault(key, f"UPDATE {_quoted(model._meta.table_name)} SET {sets} WHERE {conditions}")
+    return db.execute_sql(text, params).rowcount
+
+
+def model_row(model: type[peewee.Model], description: Iterable[Any], row: tuple) -> peewee.Model:
+    """A row read by a statement from here (or by raw SQL) as a model instance, its values
+    converted as peewee's own reads convert them; columns that are no field are kept as attributes."""
+    instance = model(__no_default__=1)
+    columns = model._meta.columns
+    for column, value in zip((entry[0] for entry in description), row, strict=True):
+        field = columns.get(column)
+        if field is None:
+            setattr(instance, column, value)
+        else:
+            instance.__data__[field.name] = value if value is None else field.python_value(value)
+    return instance
+
+
+def _run_insert(model: type[peewee.Model], fields: Mapping[str, object], ignore_conflict: bool,
+                returning: tuple[str, ...]):  # noqa: ANN202 - the driver's cursor
+    params: list[object] = []
+    parts = _value_parts(model, _with_defaults(model, fields), params)
+    key = ("insert", model, parts, ignore_conflict, returning, db.obj.param)
+    text = _texts.get(key)
+    if text is None:
+        text = _texts.setdefault(key, _insert_text(model, parts, ignore_conflict, returning))
+    return db.execute_sql(text, params)
+
+
+def _with_defaults(model: type[peewee.Model], fields: Mapping[str, object]) -> dict[str, object]:
+    """The row with the fields' defaults for what it leaves out, as peewee's insert fills them in."""
+    row = dict(fields)
+    for field, default in model._meta.defaults.items():
+        if field.name not in row:
+            row[field.name] = default() if callable(default) else default
+    return row
+
+
+def _insert_text(model: type[peewee.Model], parts: tuple[tuple[str, str], ...], ignore_conflict: bool,
+                 returning: tuple[str, ...]) -> str:
+    verb = "INSERT OR IGNORE INTO" if ignore_conflict and is_sqlite() else "INSERT INTO"
+    columns = ", ".join(_quoted(column) for column, _ in parts)
+    text = f"{verb} {_quoted(model._meta.table_name)} ({columns}) VALUES ({', '.join(part for _, part in parts)})"
+    if ignore_conflict and not is_sqlite():
+        text += " ON CONFLICT DO NOTHING"
+    if returning:
+        text += " RETURNING " + ", ".join(returning)
+    return text
+
+
+def _value_parts(model: type[peewee.Model], values: Mapping[str, object],
+                 params: list[object]) -> tuple[tuple[str, str], ...]:
+    """(column, placeholder) per value, appending the converted values to `params`. A value the
+    field converts into SQL (SQLite's JSON is `json(?)`) is rendered once here, so the text
+    follows it."""
+    fields = model._meta.fields
+    parts = []
+    for name, value in values.items():
+        field = fields[name]
+        parts.append((field.column_name, _placeholder(field.db_value(value), params)))
+    return tuple(parts)
+
+
+def _placeholder(value: object, params: list[object]) -> str:
+    if isinstance(value, peewee.Node):
+        sql, node_params = db.obj.get_sql_context().sql(value).query()
+        params.extend(node_params)
+        return sql
+    params.append(value)
+    return db.obj.param
+
+
+def _where_parts(model: type[peewee.Model], where: Mapping[str, object], params: list[object]) -> tuple[str, ...]:
+    fields = model._meta.fields
+    parts = []
+    for name, value in where.items():
+        field = fields[name]
+        column = _quoted(field.column_name)
+        if value is None:
+            parts.append(f"{column} IS NULL")
+        elif isinstance(value, tuple):
+            params.extend(field.db_value(item) for item in value)
+            parts.append(f"{column} IN ({', '.join([db.obj.param] * len(value))})")
+        else:
+            parts.append(f"{column} = {_placeholder(field.db_value(value), params)}")
+    return tuple(parts)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
