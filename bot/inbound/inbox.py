@@ -329,10 +329,14 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
                                      source_tag=source_tag)
     if not created:  # a new contact was tagged with the statement that created it
         tag_contact(identity.contact_id, source_tag)
-    conversation, new = _comment_conversation(event, channel, identity, created_at)
-    message = _insert_inbound(conversation, created_at, comment_id=event.comment_id, text=event.text,
-                              attachments=[_attachment(a) for a in event.attachments] or None, kind="comment",
-                              parent_comment_id=event.parent_id, notes=list(event.notes) or None)
+    said = dict(comment_id=event.comment_id, text=event.text, kind="comment", parent_comment_id=event.parent_id,
+                attachments=[_attachment(a) for a in event.attachments] or None, notes=list(event.notes) or None)
+    first = _message_fields(channel.id, created_at, direction="in", author="customer", status="received", **said)
+    conversation, new, first_id = _comment_conversation(event, channel, identity, created_at, first)
+    if first_id is not None:  # inserted with its new conversation
+        message: Message | None = Message(id=first_id, conversation=conversation.id, **first)
+    else:
+        message = _insert_inbound(conversation, created_at, **said)
     if not new:  # a new conversation was inserted with these clocks already
         _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
     if replied:
@@ -358,22 +362,26 @@ _ID_AND_REPLIED = ('"id"', 'EXISTS (SELECT 1 FROM "comment" AS "page_reply" WHER
                    '"comment"."comment_id" AND "page_reply"."by_account")')
 
 
-def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity,
-                          at: int) -> tuple[Conversation, bool]:
-    """The comment's conversation and whether it is new. A new one is inserted as `_bump` would
-    leave it after this comment (one statement instead of an INSERT and an UPDATE)."""
+def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Identity, at: int,
+                          first: dict) -> tuple[Conversation, bool, int | None]:
+    """The comment's conversation, whether it is new, and the id of the comment's message when it
+    went in with a new conversation (PostgreSQL: one statement; `first` holds its fields). A new
+    one is inserted as `_bump` would leave it after this comment (no UPDATE after)."""
     kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
     fields = dict(thread_key=event.inbox_key, kind=kind, channel=channel.id, contact=identity.contact_id,
                   identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
                   last_message_at=at, preview=storable_text((event.text or "[comment]")[:200]), unread_count=1,
                   status="open")
-    row_id = statements.insert_new(Conversation, fields)
+    if is_sqlite():
+        row_id, first_id = statements.insert_new(Conversation, fields), None
+    else:
+        row_id, first_id = statements.insert_new_pair(Conversation, fields, Message, first, "conversation")
     if row_id:
-        return Conversation(id=row_id, **fields), True
+        return Conversation(id=row_id, **fields), True, first_id
     conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
     if event.post_permalink and not conversation.post_permalink:
         Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
-    return conversation, False
+    return conversation, False, None
 
 
 def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:
@@ -448,13 +456,18 @@ def _insert_inbound(conversation: Conversation, at: int, **fields: object) -> Me
 
 def _insert(conversation: Conversation, at: int, **fields: object) -> Message | None:
     """Insert a message unless its Meta id is already stored; None means duplicate."""
-    if isinstance(fields.get("text"), str):
-        fields["text"] = storable_text(fields["text"])
-    fields.update(channel=conversation.channel_id, conversation=conversation.id, occurred_at=at, created_at=now_ms())
+    fields = _message_fields(conversation.channel_id, at, conversation=conversation.id, **fields)
     row_id = statements.insert_new(Message, fields)
     if not row_id:
         return None
     return Message(id=row_id, **fields)  # the row as inserted, without reading it back
+
+
+def _message_fields(channel_id: int, at: int, **fields: object) -> dict:
+    """A message row's fields as stored (text made storable, clocks set)."""
+    if isinstance(fields.get("text"), str):
+        fields["text"] = storable_text(fields["text"])
+    return {**fields, "channel": channel_id, "occurred_at": at, "created_at": now_ms()}
 
 
 def _bump(conversation: Conversation, at: int, preview: str | None, *, customer: bool, window: bool = True) -> None:
