@@ -262,15 +262,14 @@ def _record(message: Message, *, status: str, mid: str | None = None, recipient:
 def _write(message: Message, fields: dict) -> None:
     """Record the outcome. When the echo of this send got here first it already marked the row
     sent, and receipts may have moved it on (delivered, read): keep that status."""
-    still_ours = {"id": message.id, "status": ("sending", "pending")}
+    still_ours = {"status": ("sending", "pending")}
     if fields["status"] != "sent":  # never over an echo that marked the row sent meanwhile
-        statements.update(Message, fields, still_ours)
+        statements.update(Message, fields, {"id": message.id, **still_ours})
         return
-    updated = statements.update(Message, fields, still_ours)
-    if not updated:
-        keep = {k: v for k, v in fields.items() if k in ("mid", "comment_id", "recipient_id")}
-        if keep:
-            statements.update(Message, keep, {"id": message.id})
+    # Meta's ids are written either way (one statement: the echo now usually gets here first).
+    ids = {k: v for k, v in fields.items() if k in ("mid", "comment_id", "recipient_id")}
+    rest = {k: v for k, v in fields.items() if k not in ids}
+    statements.update_guarded(Message, rest, ids, {"id": message.id}, still_ours)
 
 
 def _release(message: Message, delay_ms: int) -> None:

@@ -88,6 +88,25 @@ def update(model: type[peewee.Model], values: Mapping[str, object], where: Mappi
     return db.execute_sql(text, params).rowcount
 
 
+def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], always: Mapping[str, object],
+                   where: Mapping[str, object], guard: Mapping[str, object]) -> int:
+    """One UPDATE of the rows `where` picks: `always` set on each, `guarded` only where the row
+    also matches `guard` (the others keep their values); the number of rows picked. Every SET
+    expression reads the row as it was, so the guard sees the old values."""
+    params: list[object] = []
+    sets = []
+    for name, value in guarded.items():  # params in the text's order: the guard's, then the value's
+        condition = " AND ".join(_where_parts(model, guard, params))
+        ((column, part),) = _value_parts(model, {name: value}, params)
+        sets.append(f"{_quoted(column)} = CASE WHEN {condition} THEN {part} ELSE {_quoted(column)} END")
+    sets += [f"{_quoted(column)} = {part}" for column, part in _value_parts(model, always, params)]
+    conditions = " AND ".join(_where_parts(model, where, params))
+    key = ("update_guarded", model, tuple(sets), conditions, db.obj.param)
+    text = _texts.get(key) or _texts.setdefault(key, f"UPDATE {_quoted(model._meta.table_name)} SET "
+                                                      f"{', '.join(sets)} WHERE {conditions}")
+    return db.execute_sql(text, params).rowcount
+
+
 def model_row(model: type[peewee.Model], description: Iterable[Any], row: tuple) -> peewee.Model:
     """A row read by a statement from here (or by raw SQL) as a model instance, its values
     converted as peewee's own reads convert them; columns that are no field are kept as attributes."""

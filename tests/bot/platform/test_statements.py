@@ -7,7 +7,6 @@ import peewee
 import pytest
 
 from bot.platform import statements
-from bot.platform.db import is_sqlite
 from bot.platform.models import Channel, Conversation, InboundEvent, Message
 
 
@@ -88,6 +87,21 @@ def test_an_update_changes_only_the_rows_its_equalities_name(db) -> None:
     assert statements.update(Message, {"status_reason": None}, {"id": sent}) == 1
 
 
+def test_a_guarded_update_sets_the_guarded_values_only_where_the_guard_holds(db) -> None:
+    """The sender's outcome: Meta's id always, the status only over a row still being sent (an echo
+    may have marked it sent, and a receipt moved it on, meanwhile)."""
+    channel = _channel()
+    base = dict(channel=channel.id, direction="out", author="bot", occurred_at=1, created_at=1)
+    sending = statements.insert(Message, {**base, "idempotency_key": "a", "status": "sending"})
+    read = statements.insert(Message, {**base, "idempotency_key": "b", "status": "read", "error_kind": "ambiguous"})
+    for message_id, mid in ((sending, "m.a"), (read, "m.b")):
+        picked = statements.update_guarded(Message, {"status": "sent", "buttons": [{"title": "Go"}], "sent_at": 9},
+                                           {"mid": mid}, {"id": message_id}, {"status": ("sending", "pending")})
+        assert picked == 1
+    rows = [(m.status, m.buttons, m.sent_at, m.mid, m.error_kind) for m in Message.select().order_by(Message.id)]
+    assert rows == [("sent", [{"title": "Go"}], 9, "m.a", None), ("read", None, None, "m.b", "ambiguous")]
+
+
 def test_an_update_with_one_key_or_another(db) -> None:
     """The same update with and without an optional field (`inbox.mark_applied`'s note)."""
     ids = [InboundEvent.insert(event_key=f"e{i}", conversation_key="c", kind="comment", occurred_at=i,
@@ -101,9 +115,8 @@ def test_an_update_with_one_key_or_another(db) -> None:
     assert rows == [("applied", 7, None), ("applied", 8, "noted")]
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # RETURNING expressions: PostgreSQL's path
 def test_an_insert_returns_expressions_over_the_new_row_on_postgresql(db) -> None:
-    if is_sqlite():
-        pytest.skip("RETURNING of expressions is used on PostgreSQL only")
     channel = _channel()
     fields = dict(thread_key="dm:1", kind="messenger", channel=channel.id, created_at=1, preview="hello")
     row = statements.insert_returning(Conversation, fields, ('"id"', 'upper("preview")'), ignore_conflict=True)
@@ -124,10 +137,9 @@ def test_a_row_read_as_a_model_converts_like_peewee(db) -> None:
     assert message.hidden is True  # SQLite's 1 is read as peewee reads it
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_pair_goes_in_together_only_when_the_parent_is_new_on_postgresql(db) -> None:
-    """A new DM thread and the private reply that opens it (`inbox.open_dm_thread`)."""
-    if is_sqlite():
-        pytest.skip("one statement for two rows on PostgreSQL only")
+    """A new DM thread and the private reply that opens it (`inbox.open_dm_thread`; PostgreSQL's path)."""
     channel = _channel()
     thread = dict(thread_key="dm:1", kind="messenger", channel=channel.id, created_at=1, preview="Hi")
     reply = dict(channel=channel.id, direction="out", author="campaign", text="Hi", occurred_at=1, created_at=1,
