@@ -46,6 +46,25 @@ def _statement_key(sql: str) -> str:
     return f"{found.group(1) if found else '-'} {verb}"
 
 
+_PREPARED: dict[str, str] = {}  # a prepared statement's name -> the label of its text
+
+
+def _label(sql: str) -> str:
+    """`_statement_key`, with a prepared statement's EXECUTE counted under its text's label (and
+    its PREPARE, once per connection, as that label's PREPARE)."""
+    head = sql[:120].split(None, 2)
+    verb = head[0].upper() if head else ""
+    if verb == "EXECUTE" and len(head) > 1:
+        name = head[1].split("(")[0]
+        return _PREPARED.get(name, f"{name} EXECUTE")
+    if verb == "PREPARE" and len(head) > 1:
+        words = sql.split(None, 3)
+        if len(words) == 4 and words[2].upper() == "AS":
+            _PREPARED[words[1]] = _statement_key(words[3])
+            return f"{_PREPARED[words[1]].rsplit(' ', 1)[0]} PREPARE"
+    return _statement_key(sql)
+
+
 def _dump() -> None:
     with _lock:
         data = {"sql": dict(_state["sql"]), "jobs": dict(_state["jobs"])}
@@ -99,7 +118,7 @@ def _install() -> None:
     execute_sql = peewee.Database.execute_sql
 
     def counted_execute_sql(self, sql, params=None, *args, **kwargs):  # noqa: ANN001, ANN202
-        _count("sql", _statement_key(sql))
+        _count("sql", _label(sql))
         if TRACE:
             _trace(sql)
         return execute_sql(self, sql, params, *args, **kwargs)

@@ -42,6 +42,7 @@ from bot.platform.db import (
     is_sqlite,
     locked,
     now_ms,
+    prepared,
     storable,
     storable_text,
     transaction,
@@ -126,7 +127,7 @@ def store_and_expand(bodies: list[bytes], plans: list[list[ev.Event] | None],
     now = now_ms()
     events = _event_rows(plans)
     counts = [-1 if plan is None else len(plan) for plan in plans]
-    cursor = db.execute_sql(_STORE_AND_EXPAND, (
+    cursor = db.execute_sql(prepared(_STORE_AND_EXPAND_NAME, _STORE_AND_EXPAND), (
         version, now, now, [Binary(body) for body in bodies], counts,
         *([row[i] for row in events] for i in range(6)), [Binary(row[6]) for row in events],
         [row[7] for row in events], [row[8] for row in events], ECHO_OF_OURS, now, now))
@@ -170,15 +171,16 @@ def _stored(rows: list[tuple]) -> tuple[Stored, str | None]:
 # a message we sent (found by its Meta id, or by the idempotency key we put in `metadata`) is
 # stored applied, and when our row does not hold the send yet it is marked sent here: the SQL twin
 # of `inbox._echo`'s first branch (the echo usually arrives before the Send API's answer).
+_STORE_AND_EXPAND_NAME = "socialdesk_store_and_expand"  # prepared once per connection: planning it cost more
 _STORE_AND_EXPAND = """
 WITH go AS (
-  SELECT COALESCE((SELECT epoch || ':' || CAST(version AS TEXT) FROM config_version WHERE id = 1), '') = %s
+  SELECT COALESCE((SELECT epoch || ':' || CAST(version AS TEXT) FROM config_version WHERE id = 1), '') = %s::text
          AND NOT EXISTS (SELECT 1 FROM delivery WHERE status = 'received') AS ok),
 d AS (
   INSERT INTO delivery (received_at, body, status, events, ignored, attempts, processed_at)
-  SELECT %s, t.body, CASE WHEN go.ok AND t.events >= 0 THEN 'processed' ELSE 'received' END,
+  SELECT %s::bigint, t.body, CASE WHEN go.ok AND t.events >= 0 THEN 'processed' ELSE 'received' END,
          CASE WHEN go.ok AND t.events >= 0 THEN t.events ELSE 0 END, 0, 0,
-         CASE WHEN go.ok AND t.events >= 0 THEN %s END
+         CASE WHEN go.ok AND t.events >= 0 THEN %s::bigint END
   FROM unnest(%s::bytea[], %s::int[]) WITH ORDINALITY AS t(body, events, n) CROSS JOIN go
   ORDER BY t.n
   RETURNING id, status),
@@ -197,7 +199,8 @@ e AS (
                              reason, attempts, source, created_at, applied_at)
   SELECT event_key, conversation_key, delivery_id, seq, kind, occurred_at, payload,
          CASE WHEN ours_id IS NOT NULL THEN 'applied' ELSE 'pending' END,
-         CASE WHEN ours_id IS NOT NULL THEN %s END, 0, 'webhook', %s, CASE WHEN ours_id IS NOT NULL THEN %s END
+         CASE WHEN ours_id IS NOT NULL THEN %s::text END, 0, 'webhook', %s::bigint,
+         CASE WHEN ours_id IS NOT NULL THEN %s::bigint END
   FROM x ORDER BY n, seq
   ON CONFLICT (event_key) DO NOTHING
   RETURNING event_key, conversation_key, status),
