@@ -167,11 +167,10 @@ def refresh_profile(identity_id: int, known: Identity | None = None) -> None:
                           {"id": identity.id})
         return
     now = now_ms()
-    statements.update(Identity, {
+    statements.update_both((Identity, {
         "name": profile.name or identity.name, "username": profile.username or identity.username,
         "picture_url": profile.picture_url, "follower_count": profile.follower_count, "profile_fetched_at": now,
-        "profile_due_at": now + PROFILE_REFRESH_MS, "profile_error": None}, {"id": identity.id})
-    statements.update(Contact, {
+        "profile_due_at": now + PROFILE_REFRESH_MS, "profile_error": None}, {"id": identity.id}), (Contact, {
         "name": profile.name or identity.name or "", "first_name": profile.first_name,
         "last_name": profile.last_name, "picture_url": profile.picture_url, "updated_at": now},
-        {"id": identity.contact_id})
+        {"id": identity.contact_id}))

@@ -88,6 +88,27 @@ def update(model: type[peewee.Model], values: Mapping[str, object], where: Mappi
     return db.execute_sql(text, params).rowcount
 
 
+def update_both(first: tuple[type[peewee.Model], Mapping[str, object], Mapping[str, object]],
+                second: tuple[type[peewee.Model], Mapping[str, object], Mapping[str, object]]) -> None:
+    """Two `update`s given as (model, values, where): one statement on PostgreSQL (a row and the
+    row it belongs to, written together), two on SQLite."""
+    if is_sqlite():
+        update(*first)
+        update(*second)
+        return
+    params: list[object] = []
+    texts = [_update_text(model, values, where, params) for model, values, where in (first, second)]
+    db.execute_sql(f'WITH "first" AS ({texts[0]} RETURNING 1) {texts[1]}', params)
+
+
+def _update_text(model: type[peewee.Model], values: Mapping[str, object], where: Mapping[str, object],
+                 params: list[object]) -> str:
+    set_parts = _value_parts(model, values, params)
+    where_parts = _where_parts(model, where, params)
+    sets = ", ".join(f"{_quoted(column)} = {part}" for column, part in set_parts)
+    return f"UPDATE {_quoted(model._meta.table_name)} SET {sets} WHERE {' AND '.join(where_parts)}"
+
+
 def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], always: Mapping[str, object],
                    where: Mapping[str, object], guard: Mapping[str, object]) -> int:
     """One UPDATE of the rows `where` picks: `always` set on each, `guarded` only where the row

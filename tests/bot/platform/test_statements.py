@@ -102,6 +102,20 @@ def test_a_guarded_update_sets_the_guarded_values_only_where_the_guard_holds(db)
     assert rows == [("sent", [{"title": "Go"}], 9, "m.a", None), ("read", None, None, "m.b", "ambiguous")]
 
 
+def test_two_updates_together_change_both_rows_and_nothing_else(db) -> None:
+    """A profile fetch writes the identity and its contact (one statement on PostgreSQL)."""
+    channel = _channel()
+    threads = [Conversation.create(thread_key=f"dm:{i}", kind="messenger", channel=channel, created_at=0, preview="x")
+               for i in range(2)]
+    base = dict(channel=channel.id, direction="out", author="bot", occurred_at=1, created_at=1)
+    message = statements.insert(Message, {**base, "idempotency_key": "a", "conversation": threads[0].id})
+    statements.update_both((Conversation, {"preview": "new", "unread_count": 3}, {"id": threads[0].id}),
+                           (Message, {"text": "said", "buttons": [{"title": "Go"}]}, {"id": message}))
+    assert [(c.preview, c.unread_count) for c in Conversation.select().order_by(Conversation.id)] == [
+        ("new", 3), ("x", 0)]
+    assert (Message.get_by_id(message).text, Message.get_by_id(message).buttons) == ("said", [{"title": "Go"}])
+
+
 def test_an_update_with_one_key_or_another(db) -> None:
     """The same update with and without an optional field (`inbox.mark_applied`'s note)."""
     ids = [InboundEvent.insert(event_key=f"e{i}", conversation_key="c", kind="comment", occurred_at=i,
