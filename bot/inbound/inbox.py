@@ -342,7 +342,8 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     if replied:
         _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
-                   customer_message=True, fetch_profile=created and channel.platform == "facebook")
+                   customer_message=True)  # no profile fetch: a commenter who never messaged has no
+    # profile access (meta-platform.md §9; the name comes with the comment); their first DM fetches it
 
 
 def _insert_comment(fields: dict) -> tuple[int | None, bool]:

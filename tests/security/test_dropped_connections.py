@@ -13,7 +13,7 @@ from bot.staff.auth import add_user
 from tests.faults import comment_many, outgoing_summary, watched_post
 from tests.servers import Stack
 
-COMMENTS = 100  # ~200 Graph calls (send + profile): about ten dropped, five of them sends
+COMMENTS = 100  # 100 private replies (a commenter has no profile to fetch, §9): about five sends dropped
 DMS = 40
 
 

@@ -32,7 +32,7 @@ def test_a_page_reply_stored_first_joins_the_comment_and_the_commenter_is_made_o
     thread = Conversation.get(Conversation.kind == "facebook_comments")
     texts = [m.text for m in Message.select().where(Message.conversation == thread).order_by(Message.occurred_at)]
     assert texts == ["Price?", "Thanks!"]
-    assert first[0].identity is not None and first[0].fetch_profile  # new here
+    assert first[0].identity is not None and not first[0].fetch_profile  # new here, but no profile access (§9)
     again = apply_all(p.encode(p.feed_comment("1", "9_3", post, message="And?", from_id="77", from_name="Ada",
                                               created_time=1_700_000_002)))
     assert again[0].identity.id == first[0].identity.id and not again[0].fetch_profile
