@@ -265,7 +265,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> N
         else:
             await reader.read()  # neither: the body ends when the server closes
     except asyncio.IncompleteReadError:
-        raise PostFailed("RemoteProtocolError", "peer closed connection without sending complete message body") from None
+        raise PostFailed("RemoteProtocolError", "Server disconnected before the answer's body ended.") from None
     except asyncio.LimitOverrunError:
         raise PostFailed("RemoteProtocolError", "A chunk size line is too long.") from None
     except OSError as exc:

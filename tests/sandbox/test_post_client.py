@@ -30,7 +30,9 @@ class Script:
     """A server that plays one action per request it reads, in order: `bytes` to answer,
     "close" to hang up without a byte, "partial" to send half a head then hang up, "hang" to
     never answer, "ok-then-idle-close" to answer 200 (keep-alive) then close the idle
-    connection as a server's keep-alive timeout does; an HTTP/1.0 answer is followed by a close, as such servers do. `requests` holds (connection number, request bytes) as they arrived."""
+    connection as a server's keep-alive timeout does. An HTTP/1.0 answer is followed by a
+    close, as such servers do. `requests` holds (connection number, request bytes) as they
+    arrived."""
 
     actions: list[bytes | str]
     requests: list[tuple[int, bytes]] = field(default_factory=list)
