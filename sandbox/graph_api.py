@@ -369,6 +369,9 @@ async def _drop(request: Request, store: Store, call: GraphCall, when: str) -> R
     transport = getattr(getattr(request.receive, "__self__", None), "transport", None)
     if transport is None:
         raise RuntimeError("drop_rate needs the sandbox served by uvicorn (no transport to close)")
+    # The whole request first: closing with its body still unread (a client that writes head and
+    # body apart) makes the kernel answer a reset instead of this clean close.
+    await request.body()
     transport.close()
     if when == "before" and call.method != "GET":
         store.record_attempt(Attempt(seq=store.next_seq(), method=call.method, path=call.path,

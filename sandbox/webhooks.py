@@ -1,8 +1,9 @@
 """Delivering webhooks like Meta: signed, gated by subscriptions, held, batched, replayed.
 
 Every POST is logged (`Store.deliveries`) with its exact body text and signature so a test can
-replay it byte for byte. Delivery uses `httpx.AsyncClient`: the sandbox often runs inside the
-same event loop as the socialdesk API it posts to, so nothing here may block the loop.
+replay it byte for byte. Delivery uses `post_client.PostClient` (asyncio, kept-alive connections):
+the sandbox often runs inside the same event loop as the socialdesk API it posts to, so nothing
+here may block the loop.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
-
+from sandbox.post_client import PostClient, PostFailed
 from sandbox.records import Delivery, QueuedItem
 from sandbox.store import Store, now_ms
 from sandbox.webhook_shapes import encode, envelope, sign, sign_sha1
@@ -24,15 +24,15 @@ class Webhooks:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._http: httpx.AsyncClient | None = None
+        self._http: PostClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> PostClient:
         """One client per event loop: the sandbox may be driven from several loops in tests
         (a client bound to a finished loop cannot be reused, so it is replaced)."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
-            self._http = httpx.AsyncClient(trust_env=False)
+            self._http = PostClient()  # reads no proxy settings from the environment
             self._loop = loop
         return self._http
 
@@ -138,13 +138,13 @@ class Webhooks:
             "User-Agent": "facebookexternalua",
         }
         try:
-            response = await self._client().post(delivery.url, content=body, headers=headers, timeout=timeout)
-        except httpx.HTTPError as exc:
+            status = await self._client().post(delivery.url, body, headers, timeout)
+        except PostFailed as exc:
             with self.store.lock:
-                delivery.error = f"{type(exc).__name__}: {exc}"
+                delivery.error = str(exc)
             return delivery
         with self.store.lock:
-            delivery.status = response.status_code
+            delivery.status = status
         return delivery
 
 

@@ -141,7 +141,7 @@ def test_postback_from_a_button_of_a_card(sandbox: Sandbox, world: World, receiv
     mid = sent.json()["message_id"]
     tap = {"account_id": world.page_id, "user_id": world.psid, "mid": mid}
     tapped = sandbox.control("postback", **tap, card_index=1, button_index=1)
-    assert last_item(receiver, 3)["postback"] == {"mid": tapped["mid"], "title": "Buy blue", "payload": "BLUE"}
+    assert postback_of(receiver, 3)["postback"] == {"mid": tapped["mid"], "title": "Buy blue", "payload": "BLUE"}
     for card, button, said in ((1, 0, "web_url"), (0, 1, "no button 1 in card 0"), (2, 0, "no card 2")):
         refused = sandbox.control_raw("postback", **tap, card_index=card, button_index=button)
         assert refused.status_code == 400 and said in refused.json()["error"], refused.text
