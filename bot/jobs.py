@@ -8,9 +8,7 @@ still unprocessed and enqueues it again.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from bot.automation import campaigns, notifications
@@ -24,10 +22,11 @@ from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import moderation, outhooks, sender
 from bot.platform import cache, metrics, runtime
-from bot.platform.db import connection, now_ms, transaction
+from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent
 from bot.platform.queue import Job, job, key_lock, live_lock
+from bot.platform.together import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -103,40 +102,6 @@ def _drain_here(key: str, follow: FollowUps) -> None:
     except Exception:
         log.exception("draining %s in a batch failed; queued on its own", key)
         drain_conversation.send(key)
-
-
-FOLLOW_UP_THREADS = 8  # per worker process: conversations whose follow-ups run at the same time
-_pool: dict[int, ThreadPoolExecutor] = {}
-
-
-def side_by_side(tasks: list[Callable[[], object]]) -> None:
-    """Run the tasks at the same time and wait for all: the first in this thread, the others in
-    the process's follow-up threads, each with its own database connection and the configuration
-    copies this job may read. Each task handles its own failures (`_here`)."""
-    version = cache.current()
-    futures = [_follow_up_pool().submit(_helping, task, version) for task in tasks[1:]]
-    for task in tasks[:1]:
-        task()
-    for future in futures:
-        future.result()
-
-
-def _helping(task: Callable[[], object], version: str | None) -> None:
-    cache.adopt(version)
-    try:
-        with connection():
-            task()
-    finally:
-        cache.end_job()
-
-
-def _follow_up_pool() -> ThreadPoolExecutor:
-    """One pool per process, created after the worker process forked."""
-    pid = os.getpid()
-    if pid not in _pool:
-        _pool.clear()
-        _pool[pid] = ThreadPoolExecutor(FOLLOW_UP_THREADS, thread_name_prefix="follow-up")
-    return _pool[pid]
 
 
 @job(max_retries=20)
