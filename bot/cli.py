@@ -279,6 +279,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     database = open_database(settings.database_url)
     migrations.upgrade(database)
     database.close()
+    os.environ["SOCIALDESK_WORKER_THREADS"] = str(min(64, args.threads))  # its processes size their pools by it
     argv = ["bot.worker_boot", "--processes", str(args.processes), "--threads", str(args.threads),
             "--queues", "socialdesk"]
     return dramatiq_main(make_argument_parser().parse_args(argv)) or 0

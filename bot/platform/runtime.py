@@ -16,6 +16,7 @@ from bot.platform.db import open_database
 from bot.platform.files import FileStore, LocalFileStore
 from bot.platform.s3files import S3FileStore
 from bot.platform.settings import Settings, load_settings
+from bot.platform.together import FOLLOW_UP_THREADS
 from bot.platform.vault import Vault
 
 _state: dict[str, Any] = {}
@@ -26,7 +27,7 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
     settings = settings or load_settings()
     if _state.get("settings") == settings:
         return settings
-    database = open_database(settings.database_url)
+    database = open_database(settings.database_url, max_connections=pool_size(settings))
     if migrate:
         migrations.upgrade(database)
     queue.setup_broker(settings.redis_url, send_rate=settings.send_rate, media_send_rate=settings.media_send_rate,
@@ -41,6 +42,16 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Settings
                                               on_answer=metrics.graph_answered),
                   files=file_store(settings))
     return settings
+
+
+SERVING_CONNECTIONS = 12  # request handlers, the webhook writer, the clock
+
+
+def pool_size(settings: Settings) -> int:
+    """Database connections one process may hold at once: each worker thread and each of its
+    follow-up helpers (`bot.platform.together`) works on its own, besides the serving side.
+    Connections are opened only when needed; this bounds them, it does not open them."""
+    return settings.worker_threads + FOLLOW_UP_THREADS + SERVING_CONNECTIONS
 
 
 def file_store(settings: Settings) -> FileStore:

@@ -60,7 +60,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SOCIALDESK_API_HOST": ("`127.0.0.1`", "address the API listens on (`0.0.0.0` for all interfaces)"),
     "SOCIALDESK_API_PORT": ("`8000`", "API port"),
     "SOCIALDESK_DASHBOARD_PORT": ("`8501`", "dashboard port (it listens on 127.0.0.1)"),
-    "SOCIALDESK_WORKER_THREADS": ("`8`", "worker threads of the in-process queue"),
+    "SOCIALDESK_WORKER_THREADS": ("`8`", "worker threads of the in-process queue (`socialdesk worker --threads` "
+                                          "sets it for its processes); sizes the database pool"),
     "SOCIALDESK_HEALTH_CHECK_MINUTES": ("`10`", "how often each channel's health is checked"),
     "SOCIALDESK_EMAIL_COALESCE_SECONDS": ("`30`", "staff e-mails about one conversation are grouped over "
                                           "this window"),
