@@ -43,3 +43,16 @@ def test_helpers_read_the_jobs_configuration_copies_on_their_own_connection(db: 
 
 def db_closed() -> bool:
     return proxy.is_closed()
+
+
+def test_the_database_pool_has_room_for_every_thread_and_its_helpers(pg_url: str) -> None:
+    """A worker process with 32 threads, each batch sending through up to 8 helpers, must not wait
+    for a connection that a thread waiting on its helpers holds."""
+    from bot.platform import runtime
+    from bot.platform.settings import load_settings
+    from bot.platform.together import FOLLOW_UP_THREADS
+    from tests.conftest import make_env
+
+    settings = load_settings(make_env(pg_url, SOCIALDESK_WORKER_THREADS="32"))
+    runtime.boot(settings)
+    assert proxy.obj._max_connections == runtime.pool_size(settings) >= 32 + FOLLOW_UP_THREADS
