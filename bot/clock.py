@@ -22,12 +22,13 @@ from bot.inbound import ingest
 from bot.outbound import moderation, outbox, outhooks, sendcheck
 from bot.platform.db import connection, now_ms, retry_locked
 from bot.platform.models import InboundEvent, Message
-from bot.platform.queue import hold_lease, live_claims
+from bot.platform.queue import LIVE_TTL_MS, hold_lease, live_claims
 from bot.platform.scheduler import enqueue_due_jobs
 
 log = logging.getLogger(__name__)
 
 STALE_MS = 10_000  # a row untouched this long after it should have run is re-enqueued
+ORPHAN_AFTER_MS = 30_000  # a row `sending` no live process claims, older than any Graph call may take
 SENDING_STUCK_MS = 120_000  # a row `sending` this long lost its sender (when live claims are unknown)
 
 
@@ -82,7 +83,8 @@ def sweep() -> None:
     for message in Message.select(Message.id).where(
             (Message.status == "pending") & (Message.next_attempt_at < cutoff)).limit(1000):
         jobs.send_message.send(message.id)
-    for message_id in sendcheck.release_orphans(live_claims("send"), after_ms=STALE_MS, stuck_ms=SENDING_STUCK_MS):
+    for message_id in sendcheck.release_orphans(live_claims("send"), after_ms=ORPHAN_AFTER_MS,
+                                                stuck_ms=SENDING_STUCK_MS, confirm_ms=LIVE_TTL_MS):
         jobs.send_message.send(message_id)
     for message_id in outbox.orphaned_parts(STALE_MS):
         jobs.send_message.send(message_id)

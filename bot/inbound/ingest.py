@@ -114,6 +114,16 @@ def plan_expansion(body: bytes, received_at: int) -> list[ev.Event] | None:
     return parsed.events
 
 
+def plan_batch(bodies: list[bytes], received_at: int) -> list[list[ev.Event] | None]:
+    """`plan_expansion` for a batch in arrival order, stopping at the first delivery left to the
+    expander: a later one expanded now could be applied before the earlier one's events (of the
+    same conversation, say) became pending."""
+    plans: list[list[ev.Event] | None] = []
+    for body in bodies:
+        plans.append(plan_expansion(body, received_at) if not plans or plans[-1] is not None else None)
+    return plans
+
+
 def store_and_expand(bodies: list[bytes], plans: list[list[ev.Event] | None],
                      version: str) -> tuple[Stored, str | None]:
     """Commit deliveries in one statement (PostgreSQL), expanding the planned ones into pending
@@ -401,8 +411,14 @@ class DeliveryWriter:
         a process, with no configuration version seen yet, goes to the expander whole."""
         received = now_ms()
         version = self._version
-        plans = [plan_expansion(body, received) for body in bodies] if version else [None] * len(bodies)
-        stored, self._version = store_and_expand(bodies, plans, version or "")
+        plans = plan_batch(bodies, received) if version else [None] * len(bodies)
+        try:
+            stored, self._version = store_and_expand(bodies, plans, version or "")
+        except (peewee.DatabaseError, ValueError):  # a value it cannot take (NUL): the expander's, as before
+            log.warning("expanding %d deliveries at commit failed; stored for the expander", len(bodies),
+                        exc_info=True)
+            self._hand_over(ids := store_deliveries(bodies))
+            return ids
         cache.observe(self._version)  # no version row (an emptied database): observe puts one back
         self._hand_over(stored.raw, stored.drain)
         _touch_planned(plans, received)

@@ -89,17 +89,28 @@ def _ours(comment_id: str) -> bool:
                                   & (Message.direction == "out")).exists()
 
 
-def release_orphans(live: set[int] | None, *, after_ms: int, stuck_ms: int) -> list[int]:
+_suspects: dict[tuple[int, int], int] = {}  # (row, its claim time) -> when first seen unclaimed
+
+
+def release_orphans(live: set[int] | None, *, after_ms: int, stuck_ms: int, confirm_ms: int) -> list[int]:
     """Rows `sending` whose sender is gone, given back as pending and ambiguous (checked before
-    any second send): those no live process claims (`live`: every row they hold) and that were
-    claimed over `after_ms` ago, or, when the live claims are unknown (None), over `stuck_ms`
-    ago. Each row is taken back only as it was seen (same claim time), so a sender that claimed
-    it again meanwhile keeps it. Returns the rows to enqueue."""
+    any second send): those no live process claims (`live`: every row they hold), claimed over
+    `after_ms` ago (longer than a Graph call may take) and seen unclaimed already by a sweep at
+    least `confirm_ms` earlier (a Redis restart or flush empties the claims until their holders
+    publish them again); or, when the live claims are unknown (None), claimed over `stuck_ms` ago.
+    Each row is taken back only as it was seen (same claim time), so a sender that claimed it
+    again meanwhile keeps it. Returns the rows to enqueue."""
     now = now_ms()
-    since = now - (stuck_ms if live is None else after_ms)
     rows = Message.select(Message.id, Message.send_started_at).where(
-        (Message.status == "sending") & (Message.send_started_at < since)).limit(100)
-    return [row.id for row in rows if row.id not in (live or ()) and _release(row, now)]
+        (Message.status == "sending") & (Message.send_started_at < now - (stuck_ms if live is None else after_ms))
+    ).order_by(Message.send_started_at).limit(500)
+    if live is None:
+        return [row.id for row in rows if _release(row, now)]
+    unclaimed = {(row.id, row.send_started_at): row for row in rows if row.id not in live}
+    for key in [key for key in _suspects if key not in unclaimed]:  # claimed again, or settled
+        del _suspects[key]
+    confirmed = [row for key, row in unclaimed.items() if now - _suspects.setdefault(key, now) >= confirm_ms]
+    return [row.id for row in confirmed if _release(row, now)]
 
 
 def _release(row: Message, now: int) -> bool:

@@ -267,8 +267,9 @@ def _write(message: Message, fields: dict) -> None:
         statements.update(Message, fields, {"id": message.id, **still_ours})
         return
     # Meta's ids are written either way (one statement: the echo now usually gets here first).
-    ids = {k: v for k, v in fields.items() if k in ("mid", "comment_id", "recipient_id")}
-    rest = {k: v for k, v in fields.items() if k not in ids}
+    ids_fields = ("mid", "comment_id", "recipient_id")
+    ids = {k: v for k, v in fields.items() if k in ids_fields and v is not None}  # never erase the echo's
+    rest = {k: v for k, v in fields.items() if k not in ids_fields}
     statements.update_guarded(Message, rest, ids, {"id": message.id}, still_ours)
 
 

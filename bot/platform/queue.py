@@ -166,6 +166,7 @@ def is_redis() -> bool:
 
 
 LIVE_TTL_MS = 5_000  # a dead process's locks and in-flight claims are free again within this
+LOCAL_LOCK_TTL_MS = 30_000  # the in-process queue's locks are not renewed: they must outlast a long drain
 
 
 @contextmanager
@@ -178,7 +179,8 @@ def key_lock(key: str, ttl_ms: int = LIVE_TTL_MS) -> Iterator[bool]:
         with live_lock(key, ttl_ms) as lease:
             yield lease is not None
         return
-    limiter = ConcurrentRateLimiter(_state["backend"], redis_key("lock", key), limit=1, ttl=ttl_ms)
+    limiter = ConcurrentRateLimiter(_state["backend"], redis_key("lock", key), limit=1,
+                                    ttl=max(ttl_ms, LOCAL_LOCK_TTL_MS))
     with limiter.acquire(raise_on_failure=False) as acquired:
         yield acquired
 

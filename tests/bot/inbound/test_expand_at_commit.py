@@ -137,3 +137,22 @@ def test_a_redelivered_body_adds_no_event_and_no_drain(writer: Writer) -> None:
     assert InboundEvent.select().where(InboundEvent.event_key == "comment:1_6:add").count() == 1
     writer.answer(comment(7))  # the hand-over after it carries only the new conversation
     wait_until(lambda: len(writer.drained) == 2, 10, what="the hand-over after the commit")
+
+
+def test_a_batch_is_expanded_only_up_to_its_first_delivery_left_to_the_expander(writer: Writer) -> None:
+    """Arrival order: a delivery after one the expander must take waits for the expander too."""
+    unknown = p.encode(p.feed_comment("999", "999_1", "999_post"))
+    plans = ingest.plan_batch([comment(8), unknown, comment(9)], 0)
+    assert plans[0] is not None and plans[1:] == [None, None]
+
+
+def test_a_statement_that_fails_leaves_the_batch_to_the_expander(writer: Writer, monkeypatch) -> None:  # noqa: ANN001
+    warm(writer)
+
+    def refuse(*_: object) -> None:
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+
+    monkeypatch.setattr(ingest, "store_and_expand", refuse)
+    delivery_id = writer.answer(comment(10))
+    assert Delivery.get_by_id(delivery_id).status == "received"  # stored: the 200 is still true
+    wait_until(lambda: delivery_id in writer.raw, 10, what="handed to the expander")

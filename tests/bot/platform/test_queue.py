@@ -167,7 +167,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(api_witho
                    .count() == 1000, timeout=180, what="every event applied after the restart")
         # Well under the two minutes after which a row left `sending` was once taken back.
         stack.wait(lambda: Message.select().where(Message.send_kind == "private_reply", Message.status == "sent")
-                   .count() == 300, timeout=60, what="300 private replies")
+                   .count() == 300, timeout=90, what="300 private replies")
         stack.wait(lambda: not InboundEvent.select().where(InboundEvent.status == "pending").exists(), timeout=60,
                    what="echoes applied")
     except AssertionError:
