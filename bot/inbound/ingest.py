@@ -218,7 +218,7 @@ filled AS (
   UPDATE message m SET mid = x.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, x.occurred_at),
                        error_kind = NULL, status_reason = NULL
   FROM x JOIN e ON e.event_key = x.event_key
-  WHERE m.id = x.ours_id AND x.unrecorded
+  WHERE m.id = x.ours_id AND x.unrecorded AND (m.status IN ('sending', 'pending') OR m.mid IS NULL)
   RETURNING m.id)
 SELECT 0, n, CAST(id AS TEXT), status FROM dn
 UNION ALL SELECT 1, 0, conversation_key, status FROM e

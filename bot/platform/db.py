@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,7 +141,7 @@ def insert_new(query: peewee.Insert) -> int | None:
     return query.execute() or None
 
 
-_prepared_on: set[tuple[str, int, int]] = set()  # (name, connection object, backend) holding the plan
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> names prepared on it
 _PLACEHOLDER = re.compile(r"%s")
 
 
@@ -149,12 +150,11 @@ def prepared(name: str, text: str) -> str:
     thread's connection under `name`, and the EXECUTE to send in its place with the same
     parameters. For the busiest statements, whose planning cost PostgreSQL more than running
     them (a plan is kept per connection; a new connection prepares again)."""
-    connection = db.connection()
-    key = (name, id(connection), connection.get_backend_pid())
-    if key not in _prepared_on:
+    names = _prepared_on.setdefault(db.connection(), set())  # forgotten with the connection
+    if name not in names:
         count = iter(range(1, text.count("%s") + 1))
         db.execute_sql(f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _: f'${next(count)}', text)}")
-        _prepared_on.add(key)
+        names.add(name)
     return f"EXECUTE {name} ({', '.join(['%s'] * text.count('%s'))})"
 
 
