@@ -126,6 +126,9 @@ def _drain(key: str, follow: FollowUps) -> None:
         while True:
             batch = inbox.pending_events(key, DRAIN_BATCH)
             for row in batch:
+                if not acquired.held:  # the lease was lost: whoever holds the lock now goes on
+                    drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
+                    return
                 try:
                     follow.extend(_apply_or_record_failure(row))
                 except inbox.NotYetKnown:

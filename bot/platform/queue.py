@@ -169,20 +169,36 @@ LIVE_TTL_MS = 5_000  # a dead process's locks and in-flight claims are free agai
 LOCAL_LOCK_TTL_MS = 30_000  # the in-process queue's locks are not renewed: they must outlast a long drain
 
 
+class Hold:
+    """What `key_lock` yields: true when the lock was acquired; `held` turns False when a Redis
+    lease was lost meanwhile (Redis flushed, a stall longer than its TTL), so long work can stop
+    instead of going on beside the lock's next holder."""
+
+    def __init__(self, acquired: bool, lease: Lease | None = None) -> None:
+        self.acquired, self.lease = acquired, lease
+
+    def __bool__(self) -> bool:
+        return self.acquired
+
+    @property
+    def held(self) -> bool:
+        return self.acquired and (self.lease is None or self.lease.held)
+
+
 @contextmanager
-def key_lock(key: str, ttl_ms: int = LIVE_TTL_MS) -> Iterator[bool]:
-    """A mutex over all processes (Redis) or threads (in-process) for one key; yields whether it
-    was acquired. Over Redis it is a `Lease`: renewed while its holder lives, however long the
-    work takes, and free again within `ttl_ms` of a holder killed mid-work (a restarted worker
-    resumes a killed one's conversations in seconds)."""
+def key_lock(key: str, ttl_ms: int = LIVE_TTL_MS) -> Iterator[Hold]:
+    """A mutex over all processes (Redis) or threads (in-process) for one key; yields a `Hold`,
+    true when it was acquired. Over Redis it is a `Lease`: renewed while its holder lives, however
+    long the work takes, and free again within `ttl_ms` of a holder killed mid-work (a restarted
+    worker resumes a killed one's conversations in seconds)."""
     if is_redis():
         with live_lock(key, ttl_ms) as lease:
-            yield lease is not None
+            yield Hold(lease is not None, lease)
         return
     limiter = ConcurrentRateLimiter(_state["backend"], redis_key("lock", key), limit=1,
                                     ttl=max(ttl_ms, LOCAL_LOCK_TTL_MS))
     with limiter.acquire(raise_on_failure=False) as acquired:
-        yield acquired
+        yield Hold(bool(acquired))
 
 
 class Lease:
