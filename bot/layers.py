@@ -19,7 +19,8 @@ FLOORS: tuple[tuple[int, str, str], ...] = (
     (0, "bot.core", "our own vocabulary: error values, normalized events in, message content out"),
     (1, "bot.meta", "Meta's JSON and nothing else: webhook shapes, parse, signature, Graph API client"),
     (1, "bot.migrations", "schema migrations with frozen models"),
-    (2, "bot.platform", "settings, database, models, vault, queue, scheduler, channel registry, runtime"),
+    (2, "bot.platform", "settings, database, hot SQL statements, models, vault, queue, scheduler, channel "
+                        "registry, runtime, side-by-side work"),
     (3, "bot.inbound", "store: deliveries -> ordered events -> contacts, conversations, messages"),
     (4, "bot.outbound", "send: outbox rows, the send policy, the sender, outgoing webhooks"),
     (5, "bot.automation", "decide: router, campaigns, bot flows, handover, notifications"),
