@@ -39,13 +39,8 @@ def _enqueue(delivery_ids: list[int]) -> None:
     jobs.process_delivery.send(delivery_ids[-1])
 
 
-def _drain(keys: list[str]) -> None:
-    """Conversations whose deliveries were expanded at commit: drained a few per queue message."""
-    for start in range(0, len(keys), jobs.INLINE_DRAINS):
-        jobs.drain_conversations.send(keys[start:start + jobs.INLINE_DRAINS])
-
-
-_writer = ingest.DeliveryWriter(_enqueue, drain=_drain)
+# Conversations whose deliveries were expanded at commit are drained as the expander hands them out.
+_writer = ingest.DeliveryWriter(_enqueue, drain=jobs.hand_out)
 
 
 class MetaWebhook(Controller):

@@ -59,17 +59,17 @@ def _expand_and_drain() -> None:
         if lease is None:  # the expander at work takes every waiting delivery, this one included
             return
         while lease.held and (expanded := ingest.expand_next()) is not None:
-            _hand_out(keys)  # the expander goes on (under load): the last round's keys go to the queue
+            hand_out(keys)  # the expander goes on (under load): the last round's keys go to the queue
             keys = list(dict.fromkeys(expanded))
     # A delivery committed between our last look and the release found the lock taken: take it now.
     waiting = ingest.unprocessed_deliveries(older_than_ms=0, limit=1)
     if waiting:
         process_delivery.send(waiting[0])
-    _hand_out(keys[INLINE_DRAINS:])
+    hand_out(keys[INLINE_DRAINS:])
     drain_conversations(keys[:INLINE_DRAINS])
 
 
-def _hand_out(keys: list[str]) -> None:
+def hand_out(keys: list[str]) -> None:
     """Drain jobs for these conversations, a few per queue message."""
     for start in range(0, len(keys), INLINE_DRAINS):
         drain_conversations.send(keys[start:start + INLINE_DRAINS])
