@@ -112,26 +112,19 @@ def open_dm_thread(channel: Channel, identity: Identity, *, first: dict | None =
     kind = "messenger" if channel.platform == "facebook" else "instagram"
     fields = dict(thread_key=key, kind=kind, channel=channel.id, contact=identity.contact_id, identity=identity.id,
                   created_at=now_ms(), **clocks)
-    if first is not None and not is_sqlite():
-        conversation, new, first_id = _insert_conversation_with(fields, first)
-    else:
-        (conversation, new), first_id = _insert_conversation(fields), None
+    conversation, new, first_id = _insert_conversation(fields, first)
     cache.remember("thread", key, conversation)
     return conversation, new, first_id
 
 
-def _insert_conversation(fields: dict) -> tuple[Conversation, bool]:
-    """The conversation with this thread key and whether it is new: the new row as inserted
-    (not read back), or the one already stored."""
-    row_id = statements.insert_new(Conversation, fields)
-    if row_id:
-        return Conversation(id=row_id, **fields), True
-    return Conversation.get(Conversation.thread_key == fields["thread_key"]), False
-
-
-def _insert_conversation_with(fields: dict, first: dict) -> tuple[Conversation, bool, int | None]:
-    """`_insert_conversation` and, when the conversation is new, its first message (PostgreSQL)."""
-    row_id, first_id = statements.insert_new_pair(Conversation, fields, Message, first, "conversation")
+def _insert_conversation(fields: dict, first: dict | None = None) -> tuple[Conversation, bool, int | None]:
+    """The conversation with this thread key, whether it is new (the new row as inserted, not read
+    back; or the one already stored), and the id of its first message `first` when that went in
+    with a new conversation (PostgreSQL: one statement; None otherwise, for the caller to insert)."""
+    if first is None or is_sqlite():
+        row_id, first_id = statements.insert_new(Conversation, fields), None
+    else:
+        row_id, first_id = statements.insert_new_pair(Conversation, fields, Message, first, "conversation")
     if row_id:
         return Conversation(id=row_id, **fields), True, first_id
     return Conversation.get(Conversation.thread_key == fields["thread_key"]), False, None
@@ -373,16 +366,10 @@ def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Id
                   identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
                   last_message_at=at, preview=storable_text((event.text or "[comment]")[:200]), unread_count=1,
                   status="open")
-    if is_sqlite():
-        row_id, first_id = statements.insert_new(Conversation, fields), None
-    else:
-        row_id, first_id = statements.insert_new_pair(Conversation, fields, Message, first, "conversation")
-    if row_id:
-        return Conversation(id=row_id, **fields), True, first_id
-    conversation = Conversation.get(Conversation.thread_key == event.inbox_key)
-    if event.post_permalink and not conversation.post_permalink:
+    conversation, new, first_id = _insert_conversation(fields, first)
+    if not new and event.post_permalink and not conversation.post_permalink:
         Conversation.update(post_permalink=event.post_permalink).where(Conversation.id == conversation.id).execute()
-    return conversation, False, None
+    return conversation, new, first_id
 
 
 def _page_comment(event: ev.CommentAdded, channel: Channel) -> Applied:
