@@ -8,6 +8,7 @@ import peewee
 import pytest
 
 from bot import migrations
+from bot.platform import cache
 from bot.platform.db import connection, open_database
 
 
@@ -16,5 +17,7 @@ def db(database_url: str) -> Iterator[peewee.Database]:
     """A migrated database (SQLite file or PostgreSQL, like `database_url`) and a connection."""
     database = open_database(database_url)
     migrations.upgrade(database)
+    cache.end_job()  # this thread may have observed an earlier test's configuration (its copies)
     with connection():
         yield database
+    cache.end_job()
