@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import takewhile
 
@@ -148,18 +148,25 @@ def _event_rows(plans: list[list[ev.Event] | None]) -> list[tuple]:
     """(delivery's position, event key, conversation key, seq, kind, occurred at, payload, echo's
     mid, echo's metadata) per planned event, each event key once per batch (Meta's duplicates)."""
     rows: list[tuple] = []
-    seen: set[str] = set()
-    for position, plan in enumerate(plans, start=1):
-        seq = 0
-        for event in plan or ():
-            if event.event_key in seen:
-                continue
-            seen.add(event.event_key)
-            echo = event if isinstance(event, ev.MessageEcho) else None
-            rows.append((position, event.event_key, event.conversation_key, seq, type(event).__name__,
-                         event.timestamp, ev.encode(event), echo and echo.mid, echo and echo.metadata))
-            seq += 1
+    pairs = [(position, event) for position, plan in enumerate(plans, start=1) for event in plan or ()]
+    for position, seq, event in _numbered(pairs):
+        echo = event if isinstance(event, ev.MessageEcho) else None
+        rows.append((position, event.event_key, event.conversation_key, seq, type(event).__name__,
+                     event.timestamp, ev.encode(event), echo and echo.mid, echo and echo.metadata))
     return rows
+
+
+def _numbered(pairs: list[tuple[object, ev.Event]]) -> Iterator[tuple[object, int, ev.Event]]:
+    """(delivery, its seq, event) per (delivery, event) in order, each event key once (Meta's
+    duplicates within a batch), seq counting the delivery's events kept."""
+    seen: set[str] = set()
+    seq_of: dict[object, int] = {}
+    for delivery, event in pairs:
+        if event.event_key in seen:
+            continue
+        seen.add(event.event_key)
+        seq_of[delivery] = seq_of.get(delivery, -1) + 1
+        yield delivery, seq_of[delivery], event
 
 
 def _stored(rows: list[tuple]) -> tuple[Stored, str | None]:
@@ -223,8 +230,7 @@ filled AS (
 SELECT 0, n, CAST(id AS TEXT), status FROM dn
 UNION ALL SELECT 1, 0, conversation_key, status FROM e
 UNION ALL SELECT 2, 0, (SELECT epoch || ':' || CAST(version AS TEXT) FROM config_version WHERE id = 1), NULL
-UNION ALL SELECT 3, 0, CAST(count(*) AS TEXT), NULL FROM filled
-"""
+"""  # (`filled`, like every data-modifying WITH part, runs whether or not the result reads it)
 
 
 def _insert_sqlite(received_at: int, body: bytes) -> int:
@@ -658,14 +664,9 @@ def _store_pending(events: list[tuple[int | None, ev.Event]], *, source: str) ->
     already stored (redeliveries, backfill); the conversation keys that got a new pending row (an
     echo of a send we recorded is stored applied: `_recorded_sends`)."""
     now = now_ms()
-    rows, seen = [], set()
-    seq_of: dict[int | None, int] = {}
+    rows = []
     ours = _recorded_sends([event.mid for _, event in events if isinstance(event, ev.MessageEcho)])
-    for delivery_id, event in events:
-        if event.event_key in seen:  # the same event twice in one batch (Meta's duplicates)
-            continue
-        seen.add(event.event_key)
-        seq = seq_of[delivery_id] = seq_of.get(delivery_id, -1) + 1
+    for delivery_id, seq, event in _numbered(events):
         rows.append({"event_key": event.event_key, "conversation_key": event.conversation_key,
                      "delivery": delivery_id, "seq": seq, "kind": type(event).__name__,
                      "occurred_at": event.timestamp, "payload": ev.encode(event), "status": "pending",
