@@ -61,7 +61,7 @@ def send_one(message_id: int) -> Outcome:
     message = _claim(message_id)
     if message is None:
         return Outcome()
-    with in_flight("send", message.id):  # a row we die holding is taken back in seconds (sendcheck)
+    with in_flight("send", message.id):  # a row we die holding is taken back well before 2 min (sendcheck)
         outcome = _send(message)
     if outcome.retry_in is None and message.send_kind == SendKind.DIRECT:
         # Only a DM's parts wait "queued" for the one before (a private reply's later parts are

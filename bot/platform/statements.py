@@ -1,4 +1,5 @@
-"""The hot path's statements, from SQL text built once: prepared statements, no ORM object where a
+"""The hot path's statements, from SQL text built once (kept per process, not prepared on the
+server: `bot.platform.db.prepared` does that for the webhook statement), no ORM object where a
 tuple serves.
 
 Building a statement through peewee costs more CPU than the database spends running it (a comment

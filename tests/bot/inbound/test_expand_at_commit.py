@@ -12,7 +12,8 @@ import peewee
 import pytest
 
 from bot.inbound import ingest
-from bot.platform.models import Channel, Contact, Conversation, Delivery, IgnoredItem, InboundEvent, Message
+from bot.platform.models import Channel, Delivery, IgnoredItem, InboundEvent, Message
+from tests.bot.inbound import test_echo_at_expansion as echo_tests
 from tests.bot.meta import payloads as p
 from tests.servers import wait_until
 
@@ -93,13 +94,7 @@ def test_an_ignored_part_or_an_unknown_page_goes_to_the_expander_which_records_i
 
 
 def sent_row(status: str, mid: str | None) -> int:
-    channel = Channel.get(Channel.account_id == "1")
-    contact = Contact.create(name="Dana", created_at=0, updated_at=0)
-    thread = Conversation.create(thread_key="dm:facebook:1:42", kind="messenger", channel=channel, contact=contact,
-                                 created_at=0)
-    return Message.create(channel=channel, conversation=thread, direction="out", author="campaign", kind="message",
-                          text="Hi", status=status, mid=mid, recipient_id="42", idempotency_key="k:0",
-                          send_kind="direct", occurred_at=0, created_at=0).id
+    return echo_tests.sent_row(Channel.get(Channel.account_id == "1"), status, mid)
 
 
 def test_the_echo_of_our_recorded_send_is_stored_applied_without_a_drain(writer: Writer) -> None:
