@@ -221,6 +221,27 @@ def table_work(pg: str) -> dict[str, tuple[int, int, int]]:
         return {name: (scans, ins, upd) for name, scans, ins, upd in cur.fetchall()}
 
 
+def redis_commands(url: str) -> dict[str, int]:
+    """Commands this run's redis-server has answered so far, by command (Lua scripts count as one
+    EVALSHA each, whatever they run): the Redis round trips a reply costs."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
+
+
+def redis_rows(before: dict[str, int], after: dict[str, int], replies: int) -> list[list[str]]:
+    calls = {name: count - before.get(name, 0) for name, count in after.items()}
+    calls = {name: count for name, count in sorted(calls.items(), key=lambda item: -item[1]) if count > 0}
+    rows = [[name, str(count), f"{count / max(replies, 1):.2f}"] for name, count in calls.items()]
+    total = sum(calls.values())
+    return [*rows, ["total", str(total), f"{total / max(replies, 1):.2f}"]]
+
+
 def work_rows(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]],
               replies: int) -> list[list[str]]:
     rows = []
@@ -288,7 +309,7 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
                                       str(args.threads)], env)
         time.sleep(3)  # workers booted and idle: their start-up statements stay out of the count
         counts_before = Counts.read(counts_dir, exclude=box.tree())
-        cpu_before, work_before = running.cpu_snapshot(pg, redis), table_work(pg)
+        cpu_before, work_before, redis_before = running.cpu_snapshot(pg, redis), table_work(pg), redis_commands(redis)
         load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
                               input=json.dumps(users), capture_output=True, text=True,
                               timeout=args.comments / args.rate + 300)
@@ -302,7 +323,7 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
             print(f"warning: {exc}", file=sys.stderr)
         got = replies(sandbox)
         wait_for(lambda: settled(pg), 30, "every private reply row settled", interval=1.0)
-        cpu_after = running.cpu_snapshot(pg, redis)
+        cpu_after, redis_after = running.cpu_snapshot(pg, redis), redis_commands(redis)
         time.sleep(1.5)  # the processes' last counts reach their files (written every 0.5 s)
         counts = Counts.read(counts_dir, exclude=box.tree()).minus(counts_before)
         faults = fault_row(sandbox, pg, args.drop_rate, len(commented))
@@ -329,6 +350,8 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
               count_rows(counts.jobs, per)),
         table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
               stages),
+        table("Redis commands per reply (all processes; INFO commandstats of this run's redis-server)",
+              ["command", "calls", "per reply"], redis_rows(redis_before, redis_after, per)),
         table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "inserts",
                                                                     "updates+deletes"], work),
         table("Dropped connections (sandbox --drop-rate)", ["drop rate", "dropped before", "dropped after",

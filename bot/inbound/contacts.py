@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.core.errors import GraphError
 from bot.inbound import pauses
 from bot.platform import cache, runtime, statements
-from bot.platform.db import db, insert_new, is_sqlite, now_ms
+from bot.platform.db import db, insert_new, is_sqlite, now_ms, prepared
 from bot.platform.models import Channel, Contact, ContactTag, Identity, Tag
 from bot.platform.registry import channel_by_id, page_token
 
@@ -71,15 +71,17 @@ def _stored_or_new(channel: Channel, scoped_id: str, name: str | None, username:
 
 
 _IDENTITY_COLUMNS = ", ".join(f'"{field.column_name}"' for field in Identity._meta.sorted_fields)
-# Look-up, new contact and new identity in one statement (PostgreSQL): the contact and the
-# identity are inserted only when no identity was found; `new_contact` is the contact inserted.
+# Look-up, new contact and new identity in one statement (PostgreSQL, prepared: each value in a
+# SELECT list is cast to its column's type): the contact and the identity are inserted only when
+# no identity was found; `new_contact` is the contact inserted.
 _STORED_OR_NEW = f"""
 WITH found AS (SELECT {_IDENTITY_COLUMNS} FROM "identity" WHERE "channel_id" = %s AND "scoped_id" = %s),
  new_contact AS (INSERT INTO "contact" ("name", "created_at", "updated_at")
-                 SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM found) RETURNING "id"),
+                 SELECT %s::text, %s::bigint, %s::bigint WHERE NOT EXISTS (SELECT 1 FROM found) RETURNING "id"),
  new_identity AS (INSERT INTO "identity" ("contact_id", "channel_id", "platform", "scoped_id", "name", "username",
                                           "profile_due_at", "created_at")
-                  SELECT new_contact."id", %s, %s, %s, %s, %s, %s, %s FROM new_contact
+                  SELECT new_contact."id", %s::integer, %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::bigint
+                  FROM new_contact
                   ON CONFLICT DO NOTHING RETURNING {_IDENTITY_COLUMNS}){{tag}}
 SELECT hit.*, (SELECT "id" FROM new_contact) AS "new_contact"
 FROM (SELECT 1) AS one LEFT JOIN (SELECT {_IDENTITY_COLUMNS}, false AS "created" FROM found
@@ -89,7 +91,7 @@ FROM (SELECT 1) AS one LEFT JOIN (SELECT {_IDENTITY_COLUMNS}, false AS "created"
 # the race is deleted, and its tag with it).
 _NEW_CONTACT_TAG = """,
  new_tag AS (INSERT INTO "contact_tag" ("contact_id", "tag_id", "created_at")
-             SELECT "contact_id", %s, %s FROM new_identity ON CONFLICT DO NOTHING)"""
+             SELECT "contact_id", %s::integer, %s::bigint FROM new_identity ON CONFLICT DO NOTHING)"""
 _STORED_OR_NEW_UNTAGGED = _STORED_OR_NEW.format(tag="")
 _STORED_OR_NEW_TAGGED = _STORED_OR_NEW.format(tag=_NEW_CONTACT_TAG)
 
@@ -100,8 +102,10 @@ def _stored_or_new_in_one(channel: Channel, scoped_id: str, name: str | None, us
     contact_name = name or username or ""
     params: tuple = (channel.id, scoped_id, contact_name, now, now, channel.id, channel.platform, scoped_id, name,
                      username, now, now)
-    text = _STORED_OR_NEW_UNTAGGED if tag_id is None else _STORED_OR_NEW_TAGGED
-    cursor = db.execute_sql(text, params if tag_id is None else (*params, tag_id, now))
+    if tag_id is None:
+        cursor = db.execute_sql(prepared("socialdesk_identity", _STORED_OR_NEW_UNTAGGED), params)
+    else:
+        cursor = db.execute_sql(prepared("socialdesk_identity_tagged", _STORED_OR_NEW_TAGGED), (*params, tag_id, now))
     values = dict(zip([column[0] for column in cursor.description], cursor.fetchone(), strict=True))
     contact_id, is_new = values.pop("new_contact"), values.pop("created")
     if values["id"] is None:  # lost a race to a concurrent insert: keep the winner's contact

@@ -17,7 +17,7 @@ from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
 from bot.platform import cache, statements
-from bot.platform.db import db, is_sqlite, now_ms, storable_text
+from bot.platform.db import db, is_sqlite, now_ms, prepared, storable_text
 from bot.platform.models import Channel, Comment, Conversation, Identity, InboundEvent, Message, Snooze
 from bot.platform.registry import channel_for
 
@@ -45,7 +45,10 @@ def pending_events(key: str, limit: int) -> list[InboundEvent]:
     """The conversation's next pending events in Meta's order. The same statement reads the
     configuration version, so this job's copies of channels and campaigns are as fresh as this
     read (`bot.platform.cache`)."""
-    cursor = db.execute_sql(_PENDING_EVENTS.format(param=db.obj.param), (key, "pending", limit))
+    text = _PENDING_EVENTS.format(param=db.obj.param)
+    if not is_sqlite():
+        text = prepared("socialdesk_pending_events", text)
+    cursor = db.execute_sql(text, (key, "pending", limit))
     rows = [statements.model_row(InboundEvent, cursor.description, row) for row in cursor.fetchall()]
     if rows:
         cache.observe(rows[0].config_version)

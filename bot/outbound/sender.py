@@ -30,7 +30,7 @@ from bot.outbound.outbox import part_content, promote_next
 from bot.outbound.sendcheck import AMBIGUOUS, ECHO_WAIT_MS, delivered_mid, published_reply_id
 from bot.outbound.sendpolicy import Allowed, Author, Facts, SendKind, decide
 from bot.platform import cache, metrics, runtime, statements
-from bot.platform.db import db, is_sqlite, now_ms, transaction
+from bot.platform.db import db, is_sqlite, now_ms, prepared, transaction
 from bot.platform.models import Channel, Comment, Conversation, Message
 from bot.platform.queue import in_flight, send_slot
 from bot.platform.registry import channel_by_id, page_token, touch
@@ -137,7 +137,8 @@ def _claim(message_id: int) -> Message | None:
 
 
 def _claim_returning(message_id: int, now: int) -> Message | None:
-    cursor = db.execute_sql(_CLAIM_SQL, ("sending", now, message_id, "pending", "sending", now - STUCK_MS))
+    cursor = db.execute_sql(prepared("socialdesk_claim", _CLAIM_SQL),
+                            ("sending", now, message_id, "pending", "sending", now - STUCK_MS))
     row = cursor.fetchone()
     if row is not None:
         message = statements.model_row(Message, cursor.description, row)

@@ -12,7 +12,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -145,17 +145,21 @@ _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connect
 _PLACEHOLDER = re.compile(r"%s")
 
 
-def prepared(name: str, text: str) -> str:
-    """PostgreSQL: `text` (with `%s` placeholders, each cast to its type) prepared once on this
-    thread's connection under `name`, and the EXECUTE to send in its place with the same
-    parameters. For the busiest statements, whose planning cost PostgreSQL more than running
-    them (a plan is kept per connection; a new connection prepares again)."""
+def prepared(name: str, text: str, types: Sequence[str] = ()) -> str:
+    """PostgreSQL: `text` (with `%s` placeholders) prepared once on this thread's connection under
+    `name`, and the EXECUTE to send in its place with the same parameters. For the busiest
+    statements, whose parsing and planning cost PostgreSQL more than running them (a plan is
+    kept per connection; a new connection prepares again). Each parameter's type is the one in
+    `types` ("unknown": inferred from where it stands), or without `types` inferred or cast in
+    `text`. PREPARE is not transactional: a rollback keeps the statement."""
     names = _prepared_on.setdefault(db.connection(), set())  # forgotten with the connection
     if name not in names:
         count = iter(range(1, text.count("%s") + 1))
-        db.execute_sql(f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _: f'${next(count)}', text)}")
+        declared = f" ({', '.join(types)})" if types else ""
+        db.execute_sql(f"PREPARE {name}{declared} AS {_PLACEHOLDER.sub(lambda _: f'${next(count)}', text)}")
         names.add(name)
-    return f"EXECUTE {name} ({', '.join(['%s'] * text.count('%s'))})"
+    count = text.count("%s")
+    return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 
 
 def storable_text(text: str) -> str:
