@@ -169,3 +169,31 @@ def test_a_pair_goes_in_together_only_when_the_parent_is_new_on_postgresql(db) -
                                                  "conversation")  # the comment's private reply is taken
     assert other_id is not None and taken is None
     assert Conversation.get_by_id(other_id).thread_key == "dm:2" and Message.select().count() == 1
+
+
+def _prepared_here() -> dict[str, str]:
+    """This connection's prepared statements: name -> parameter types."""
+    cursor = Message._meta.database.execute_sql("SELECT name, parameter_types::text FROM pg_prepared_statements")
+    return dict(cursor.fetchall())
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_each_shape_is_prepared_once_per_connection_with_its_fields_types_on_postgresql(db) -> None:
+    """PostgreSQL parses and plans each kept text once per connection: a statement prepared with
+    the fields' types (JSON as jsonb, a foreign key as integer), run again as EXECUTE, and still
+    there after a rollback (PREPARE is not transactional, so the process's record of it holds)."""
+    channel = _channel()
+    fields = dict(channel=channel.id, direction="out", author="campaign", occurred_at=1, created_at=1,
+                  notes=["n"], idempotency_key="k:1")
+    before = _prepared_here()
+    with pytest.raises(peewee.IntegrityError), Message._meta.database.atomic():
+        statements.insert(Message, fields)
+        statements.insert(Message, fields)  # the unique key is taken: the transaction rolls back
+    (name,) = set(_prepared_here()) - set(before)
+    types = _prepared_here()[name]
+    assert "jsonb" in types and "integer" in types and "bigint" in types  # notes, channel, created_at
+    second = statements.insert(Message, {**fields, "idempotency_key": "k:2", "notes": ["m"]})
+    assert Message.get_by_id(second).notes == ["m"]
+    assert set(_prepared_here()) - set(before) == {name}  # the same statement, not prepared again
+    assert statements.update(Message, {"text": "hi"}, {"id": (second, 0)}) == 1  # an IN of two ids
+    assert Message.get_by_id(second).text == "hi"
