@@ -9,18 +9,31 @@ import logging
 from litestar import Litestar, asgi, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
 
+from api import webhooks
 from api.health import health
 from api.local import is_local
 from api.metrics import metrics_endpoint
 from api.redirects import follow_link
 from api.rest import SECURITY_SCHEMES, rest_routers
-from api.webhooks import MetaWebhook
-from bot.platform import logs, metrics, runtime
+from bot.platform import logs, runtime
 from bot.platform.settings import SANDBOX_PREFIX, Settings, is_meta_graph
 
-WEBHOOK_PATH = "/webhooks/meta"
+WEBHOOK_PATH = webhooks.PATH
+
+
+class Api(Litestar):
+    """Litestar, with Meta's webhook deliveries served in front of it (`api.webhooks.serve`, raw
+    ASGI): the one request taken thousands of times a second skips the router, the request,
+    dependency, response and exception layers, which cost more than the delivery's own work."""
+
+    async def __call__(self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive,
+                       send: Send | LifeSpanSend) -> None:
+        if scope["type"] == "http" and webhooks.is_delivery(scope):
+            await webhooks.serve(scope, receive, send)  # type: ignore[arg-type]
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None = None) -> Litestar:
@@ -28,12 +41,11 @@ def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None =
     if not logging.getLogger().handlers:  # an `api --workers N` process, spawned without our logging
         logs.configure()
     settings = runtime.boot(settings)
-    handlers: list = [index, MetaWebhook, health, metrics_endpoint, follow_link, *rest_routers()]
+    handlers: list = [index, webhooks.MetaWebhook, health, metrics_endpoint, follow_link, *rest_routers()]
     if _mounts_sandbox(settings, mount_sandbox):
         handlers.append(_sandbox_mount(settings))
-    return Litestar(
+    return Api(
         route_handlers=handlers,
-        middleware=[_count_deliveries],
         openapi_config=OpenAPIConfig(title="socialdesk", version="0.1.0", path="/schema",
                                      components=Components(security_schemes=SECURITY_SCHEMES)),
         logging_config=None,  # logging is the process's (bot.platform.logs): one format, not Litestar's second
@@ -54,24 +66,6 @@ def _mounts_sandbox(settings: Settings, asked: bool | None) -> bool:
     """Only in sandbox mode (or when a caller asks), and never in front of Meta's Graph API."""
     wanted = settings.sandbox if asked is None else asked
     return wanted and not is_meta_graph(settings.graph_api_url)
-
-
-def _count_deliveries(app: ASGIApp) -> ASGIApp:
-    """Count each answered webhook POST by its status (received/refused), whichever layer answered."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != WEBHOOK_PATH:
-            await app(scope, receive, send)
-            return
-
-        async def counting(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                metrics.delivery(message["status"])
-            await send(message)
-
-        await app(scope, receive, counting)
-
-    return middleware
 
 
 def _sandbox_mount(settings: Settings):  # noqa: ANN202 - a Litestar ASGI handler

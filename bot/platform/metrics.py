@@ -34,8 +34,17 @@ _OPERATION = re.compile(r"^[a-z_]+$")
 
 
 def delivery(status_code: int) -> None:
-    """A POST to the webhook was answered: 200 is received, anything else refused."""
-    DELIVERIES.labels("received" if status_code == 200 else "refused", str(status_code)).inc()
+    """A POST to the webhook was answered: 200 is received, anything else refused. Counted on
+    every POST, so each status's child counter is looked up once (`labels` takes a lock and
+    builds its key each time)."""
+    counter = _delivery_counters.get(status_code)
+    if counter is None:
+        outcome = "received" if status_code == 200 else "refused"
+        counter = _delivery_counters[status_code] = DELIVERIES.labels(outcome, str(status_code))
+    counter.inc()
+
+
+_delivery_counters: dict[int, Counter] = {}
 
 
 def event(outcome: str) -> None:

@@ -76,6 +76,23 @@ def test_malformed_and_oversize_bodies(stack: Stack) -> None:
         assert Delivery.select().count() == 0
 
 
+def test_answers_keep_litestars_shapes(stack: Stack) -> None:
+    """The POST is served as raw ASGI in front of Litestar: its answers keep the shapes Litestar
+    gave them (refusals as `{"status_code", "detail"}` JSON; a refused sender's connection closed)."""
+    unsigned = stack.post_webhook(b"{}", signature="")
+    assert unsigned.status_code == 403 and unsigned.headers["connection"] == "close"
+    assert unsigned.json() == {"status_code": 403, "detail": "X-Hub-Signature-256 header is missing"}
+    array = stack.post_webhook(b"[1, 2, 3]")
+    assert array.headers["content-type"] == "application/json"
+    assert array.json() == {"status_code": 400, "detail": "body must be a JSON object"}
+    ok = stack.post_webhook({"object": "page", "entry": []})
+    assert (ok.status_code, ok.text, ok.headers["content-type"]) == (200, "EVENT_RECEIVED", "text/plain; charset=utf-8")
+    trailing = stack.http.post(f"{stack.api.url}/webhooks/meta/", content=b"{}")
+    assert trailing.status_code == 403, "the path with a trailing slash is the same endpoint"
+    with connection():
+        assert Delivery.select().count() == 1
+
+
 def test_big_batch_under_limit_is_accepted(stack: Stack) -> None:
     page_id, _ = ids(stack)
     base = now_ms()

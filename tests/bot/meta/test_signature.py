@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from bot.meta.signature import answer_challenge, sign, verify_signature
+from bot.meta.signature import StreamingVerifier, answer_challenge, header_digest, sign, verify_signature
 from tests.bot.meta import payloads as p
 
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -80,6 +80,21 @@ def test_wrong_secret_or_changed_body_is_refused() -> None:
 
 def test_empty_secret_never_verifies() -> None:
     assert not verify_signature(b"{}", sign(b"{}", ""), "")
+
+
+@pytest.mark.parametrize("cuts", [[], [0], [5], [0, 5], [3, 7, 20], [1, 2, 3, 4]])
+def test_streaming_verifier_agrees_however_the_body_is_cut(cuts: list[int]) -> None:
+    """One chunk (the one-shot digest) or several (the HMAC fed per chunk), empty ones included:
+    the same answer as `verify_signature`."""
+    body = p.encode(p.messenger_message("1", "2", "m_cut", text="cut anywhere"))
+    chunks = [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    for secret, signed_with, expected in ((SECRET, SECRET, True), ("another-secret", SECRET, False), ("", "", False)):
+        digest = header_digest(sign(body, signed_with))
+        assert digest is not None
+        verifier = StreamingVerifier(secret, digest)
+        for chunk in chunks:
+            verifier.update(chunk)
+        assert verifier.matches() is expected, (secret, chunks)
 
 
 def test_challenge_is_returned_exactly_as_received() -> None:
