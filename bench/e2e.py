@@ -206,19 +206,20 @@ def stage_rows(pg: str) -> list[list[str]]:
     return rows
 
 
-TABLE_WORK = ("SELECT relname, seq_scan + COALESCE(idx_scan, 0), n_tup_ins, n_tup_upd + n_tup_del "
-              "FROM pg_stat_user_tables ORDER BY relname")
+TABLE_WORK = ("SELECT relname, seq_scan + COALESCE(idx_scan, 0), seq_scan, seq_tup_read, n_tup_ins, "
+              "n_tup_upd + n_tup_del FROM pg_stat_user_tables ORDER BY relname")
 
 
-def table_work(pg: str) -> dict[str, tuple[int, int, int]]:
-    """Scans (statements reading a table), inserts and updates per table so far: the database
-    work a comment costs, which is most of the machine's CPU per reply."""
+def table_work(pg: str) -> dict[str, tuple[int, ...]]:
+    """Scans (statements reading a table), of them sequential scans and the rows they read,
+    inserts and updates per table so far: the database work a comment costs. A sequential scan
+    per reply on a growing table is a missing index (its rows read grow with the run)."""
     import psycopg2
 
     with psycopg2.connect(pg) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_stat_force_next_flush()")
         cur.execute(TABLE_WORK)
-        return {name: (scans, ins, upd) for name, scans, ins, upd in cur.fetchall()}
+        return {name: tuple(counts) for name, *counts in cur.fetchall()}
 
 
 def redis_commands(url: str) -> dict[str, int]:
@@ -242,11 +243,11 @@ def redis_rows(before: dict[str, int], after: dict[str, int], replies: int) -> l
     return [*rows, ["total", str(total), f"{total / max(replies, 1):.2f}"]]
 
 
-def work_rows(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]],
+def work_rows(before: dict[str, tuple[int, ...]], after: dict[str, tuple[int, ...]],
               replies: int) -> list[list[str]]:
     rows = []
     for name, counts in after.items():
-        delta = [a - b for a, b in zip(counts, before.get(name, (0, 0, 0)), strict=True)]
+        delta = [a - b for a, b in zip(counts, before.get(name, (0,) * len(counts)), strict=True)]
         if any(delta) and replies:
             rows.append([name, *(f"{d / replies:.1f}" for d in delta)])
     return rows
@@ -352,7 +353,8 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
               stages),
         table("Redis commands per reply (all processes; INFO commandstats of this run's redis-server)",
               ["command", "calls", "per reply"], redis_rows(redis_before, redis_after, per)),
-        table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "inserts",
+        table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "of which sequential",
+                                                                    "rows read sequentially", "inserts",
                                                                     "updates+deletes"], work),
         table("Dropped connections (sandbox --drop-rate)", ["drop rate", "dropped before", "dropped after",
                                                             "replies retried", "replies at Meta", "duplicates",

@@ -208,9 +208,12 @@ x AS (
               %s::text[]) AS x(n, event_key, conversation_key, seq, kind, occurred_at, payload, echo_mid, echo_key)
   JOIN dn ON dn.n = x.n AND dn.status = 'processed'
   LEFT JOIN LATERAL (
-    SELECT m.id, m.status IN ('sending', 'pending') OR m.mid IS NULL AS unrecorded FROM message m
-    WHERE x.echo_mid IS NOT NULL AND (m.mid = x.echo_mid OR m.idempotency_key = x.echo_key)
-    ORDER BY m.mid = x.echo_mid DESC NULLS LAST LIMIT 1) ours ON TRUE),
+    SELECT m.id, m.status IN ('sending', 'pending') OR m.mid IS NULL AS unrecorded, 0 AS pref FROM message m
+    WHERE x.echo_mid IS NOT NULL AND m.mid = x.echo_mid
+    UNION ALL
+    SELECT m.id, m.status IN ('sending', 'pending') OR m.mid IS NULL, 1 FROM message m
+    WHERE x.echo_mid IS NOT NULL AND m.idempotency_key = x.echo_key
+    ORDER BY pref LIMIT 1) ours ON TRUE),
 e AS (
   INSERT INTO inbound_event (event_key, conversation_key, delivery_id, seq, kind, occurred_at, payload, status,
                              reason, attempts, source, created_at, applied_at)

@@ -232,6 +232,8 @@ class Comment(BaseModel):
     source = CharField(default="webhook")  # webhook | backfill | socialdesk (our public replies)
 
     class Meta:
+        # and the page's replies by the comment they answer, (parent_id) WHERE by_account: a partial
+        # index, which has no tuple form here (migration 0029)
         indexes = ((("channel", "post_id", "created_at"), False),)
 
 

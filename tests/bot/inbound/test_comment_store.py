@@ -4,11 +4,13 @@ once and found again (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core import events as ev
 from bot.inbound import inbox, ingest
 from bot.platform import cache
 from bot.platform.db import transaction
-from bot.platform.models import Channel, Contact, Conversation, Identity, InboundEvent, Message
+from bot.platform.models import Channel, Comment, Contact, Conversation, Identity, InboundEvent, Message
 from tests.bot.meta import payloads as p
 
 
@@ -39,3 +41,28 @@ def test_a_page_reply_stored_first_joins_the_comment_and_the_commenter_is_made_o
     identity = Identity.get()
     assert (identity.scoped_id, identity.name, Contact.get_by_id(identity.contact_id).name) == ("77", "Ada", "Ada")
     assert Contact.select().count() == 1
+
+
+def _comment_rows_read_sequentially() -> int:
+    database = Comment._meta.database
+    database.execute_sql("SELECT pg_stat_force_next_flush()")  # this backend's counts, visible now
+    cursor = database.execute_sql("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'comment'")
+    return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_storing_a_comment_reads_no_other_comment_row_by_row(db) -> None:
+    """Whether the page already replied to a new comment is looked up by the comment it answers
+    (migration 0029's index), not by reading every stored comment: at 200,000 comments that read
+    cost 20 ms per new comment."""
+    channel = Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    Comment._meta.database.execute_sql(
+        "INSERT INTO comment (comment_id, channel_id, post_id, parent_id, by_account, created_at, hidden, source) "
+        "SELECT 'old_' || n, %s, '1_9', CASE WHEN n %% 10 = 0 THEN 'old_' || (n - 1) END, n %% 10 = 0, n, false, "
+        "'webhook' FROM generate_series(1, 20000) AS n", (channel.id,))
+    Comment._meta.database.execute_sql("ANALYZE comment")
+    before = _comment_rows_read_sequentially()
+    apply_all(p.encode(p.feed_comment("1", "9_1", "1_9", message="Price?", from_id="77", from_name="Ada",
+                                      created_time=1_700_000_000)))
+    assert _comment_rows_read_sequentially() - before < 1_000  # (a scan would read the 20,000)
+    assert Comment.get(Comment.comment_id == "9_1").text == "Price?"
