@@ -18,6 +18,7 @@ so the event loop never blocks on the database and slow clients only hold a coro
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import msgspec
@@ -32,6 +33,8 @@ from bot.inbound import ingest
 from bot.meta.signature import answer_challenge
 from bot.platform import metrics, runtime
 from bot.platform.settings import Settings
+
+log = logging.getLogger(__name__)
 
 PATH = "/webhooks/meta"
 _PATHS = frozenset({PATH, f"{PATH}/"})
@@ -90,7 +93,8 @@ async def serve(scope: HTTPScope, receive: Receive, send: Send) -> None:
         await _accept(scope, receive)
     except intake.Refusal as refusal:
         await _refuse(send, refusal)
-    except Exception:  # noqa: BLE001 - the commit failed (logged by the writer): Meta delivers again
+    except Exception:  # the commit failed, or a bug: Meta delivers again
+        log.exception("a webhook delivery was answered 500")
         await _refuse(send, _FAILED)
     else:
         await _answer(send, 200, _TEXT, _RECEIVED)

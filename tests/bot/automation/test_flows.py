@@ -417,6 +417,8 @@ def test_a_flow_start_waits_for_the_dm_thread_stepping_the_same_bot_state(pg_url
     second = threading.Thread(target=flow_start)
     second.start()
     with psycopg2.connect(pg_url) as probe, probe.cursor() as cur:
+        probe.autocommit = True  # in one transaction pg_stat_activity would answer its first snapshot again
+
         def waiting_on_the_row() -> bool:
             cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND datname = current_database()")  # other test processes wait on locks too
