@@ -36,18 +36,10 @@ SQLITE_PRAGMAS = {
 }
 
 
-# Our prepared statements (`prepared`) run their generic plan: left to choose, PostgreSQL kept
-# planning a custom plan on each EXECUTE of most of them (80-180 µs each, more than some cost to
-# run), for no better plan: each reads by a unique key or inserts. Only prepared statements (and
-# PL/pgSQL) have cached plans, so nothing else is affected.
-GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
-
-
 def open_database(database_url: str, *, max_connections: int = 20) -> peewee.Database:
     """Build the database for `database_url` and bind the proxy to it."""
     if database_url.startswith(("postgres://", "postgresql://")):
         params = parse_db_url(database_url)
-        params["options"] = f"{params.get('options', '')} {GENERIC_PLANS}".strip()
         database = PooledPostgresqlDatabase(
             params.pop("database"), max_connections=max_connections, stale_timeout=300, timeout=30,
             autoconnect=True, **params,
