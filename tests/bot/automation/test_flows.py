@@ -404,8 +404,11 @@ def test_a_flow_start_waits_for_the_dm_thread_stepping_the_same_bot_state(pg_url
             release.wait(timeout=20)
             store.set_position(thread, "welcome", "menu")
 
+    backend: list[int] = []  # the flow start's PostgreSQL backend, watched by its pid
+
     def flow_start() -> None:  # a campaign's "start bot flow" for the same person, meanwhile
         with connection(), transaction():
+            backend.append(BotState._meta.database.execute_sql("SELECT pg_backend_pid()").fetchone()[0])
             row = store.lock_state(thread)
             seen.append((row.flow_name, row.state))
             store.set_position(thread, "coupon", "start")
@@ -419,10 +422,12 @@ def test_a_flow_start_waits_for_the_dm_thread_stepping_the_same_bot_state(pg_url
     with psycopg2.connect(pg_url) as probe, probe.cursor() as cur:
         probe.autocommit = True  # in one transaction pg_stat_activity would answer its first snapshot again
 
-        def waiting_on_the_row() -> bool:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database()")  # other test processes wait on locks too
-            return cur.fetchone()[0] >= 1
+        def waiting_on_the_row() -> bool:  # its own backend: other test processes wait on locks too
+            if not backend:
+                return False
+            cur.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (backend[0],))
+            row = cur.fetchone()
+            return row is not None and row[0] == "Lock"
         wait_until(waiting_on_the_row, what="the flow start waiting for the row lock")
     assert not second_done.is_set()
     release.set()
