@@ -23,7 +23,8 @@ def test_two_channels_of_one_person_are_suggested_merged_and_unmerged(
     fb_talk = api.dm("Hi on Messenger", user_id=api.customer("Rita Merge"))
     ig_talk = api.dm("Hi on Instagram", user_id=ig_user, instagram=True)
     fb, ig = contact_of(api, fb_talk), contact_of(api, ig_talk)
-    pairs = api.ok("GET", "/contact-merges/suggestions")
+    # the names come with the profiles, fetched after each first message is applied
+    pairs = api.stack.wait(lambda: api.ok("GET", "/contact-merges/suggestions"), what="the merge suggestion")
     assert [(p["contact_id"], p["other_id"], p["reasons"]) for p in pairs] == [(fb, ig, ["same name"])]
 
     done = api.ok("POST", f"/contacts/{fb}/merge", 201, json={"merged_id": ig}, as_="agent")
