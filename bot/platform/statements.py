@@ -21,15 +21,22 @@ a young table, doubled the p99 of bench.e2e at 100 comments/s.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 import peewee
 
 from bot.platform.db import db, is_sqlite, prepared
 
-_texts: dict[tuple, str] = {}  # statement key -> SQL text (per process; keys name everything the text depends on)
-_names: dict[tuple, str] = {}  # statement key -> its prepared statement's name (PostgreSQL)
+
+class _Kept(NamedTuple):
+    """A statement's SQL text and the name it is prepared under (PostgreSQL)."""
+
+    text: str
+    name: str
+
+
+_kept: dict[tuple, _Kept] = {}  # statement key -> its text and name (per process; keys name all the text depends on)
 _numbers = itertools.count(1)  # next() is atomic: two threads never share a name
 # A field's column type as a prepared statement's parameter type; others are left for PostgreSQL
 # to infer from where the parameter stands.
@@ -47,12 +54,6 @@ class _Params(list):
     def add(self, value: object, field: peewee.Field | None) -> None:
         self.append(value)
         self.types.append(_PG_TYPES.get(field.field_type, "unknown") if field is not None else "unknown")
-
-    def __add__(self, other: _Params) -> _Params:  # type: ignore[override]
-        both = _Params()
-        both.extend([*self, *other])
-        both.types = [*self.types, *other.types]
-        return both
 
 
 def insert(model: type[peewee.Model], fields: Mapping[str, object], *, ignore_conflict: bool = False) -> int | None:
@@ -83,14 +84,12 @@ def insert_new_pair(parent: type[peewee.Model], parent_fields: Mapping[str, obje
     in its field `link` (a new thread and its first message). The child is inserted only when the
     parent is new: (None, None) when the parent's unique key was taken, (parent id, None) when the
     child's was."""
-    parent_params, child_params = _Params(), _Params()
-    parent_parts = _value_parts(parent, _with_defaults(parent, parent_fields), parent_params)
-    child_parts = _value_parts(child, _with_defaults(child, child_fields), child_params)
+    params = _Params()  # the parent's values, then the child's: the text's order
+    parent_parts = _value_parts(parent, _with_defaults(parent, parent_fields), params)
+    child_parts = _value_parts(child, _with_defaults(child, child_fields), params)
     key = ("pair", parent, parent_parts, child, child_parts, link, db.obj.param)
-    text = _texts.get(key)
-    if text is None:
-        text = _texts.setdefault(key, _pair_text(parent, parent_parts, child, child_parts, link))
-    return _execute(key, text, parent_params + child_params).fetchone()
+    return _execute(_statement(key, lambda: _pair_text(parent, parent_parts, child, child_parts, link)),
+                    params).fetchone()
 
 
 def _pair_text(parent: type[peewee.Model], parent_parts: tuple[tuple[str, str], ...], child: type[peewee.Model],
@@ -111,10 +110,7 @@ def update(model: type[peewee.Model], values: Mapping[str, object], where: Mappi
     set_parts = _value_parts(model, values, params)
     where_parts = _where_parts(model, where, params)
     key = ("update", model, set_parts, where_parts, db.obj.param)
-    text = _texts.get(key)
-    if text is None:
-        text = _texts.setdefault(key, _update_text(model, set_parts, where_parts))
-    return _execute(key, text, params).rowcount
+    return _execute(_statement(key, lambda: _update_text(model, set_parts, where_parts)), params).rowcount
 
 
 def update_both(first: tuple[type[peewee.Model], Mapping[str, object], Mapping[str, object]],
@@ -129,11 +125,8 @@ def update_both(first: tuple[type[peewee.Model], Mapping[str, object], Mapping[s
     parts = [(model, _value_parts(model, values, params), _where_parts(model, where, params))
              for model, values, where in (first, second)]
     key = ("update_both", *parts, db.obj.param)
-    text = _texts.get(key)
-    if text is None:
-        texts = [_update_text(*part) for part in parts]
-        text = _texts.setdefault(key, f'WITH "first" AS ({texts[0]} RETURNING 1) {texts[1]}')
-    _execute(key, text, params)
+    _execute(_statement(key, lambda: f'WITH "first" AS ({_update_text(*parts[0])} RETURNING 1) '
+                                     f'{_update_text(*parts[1])}'), params)
 
 
 def _update_text(model: type[peewee.Model], set_parts: tuple[tuple[str, str], ...],
@@ -156,9 +149,9 @@ def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], alw
     sets += [f"{_quoted(column)} = {part}" for column, part in _value_parts(model, always, params)]
     conditions = " AND ".join(_where_parts(model, where, params))
     key = ("update_guarded", model, tuple(sets), conditions, db.obj.param)
-    text = _texts.get(key) or _texts.setdefault(key, f"UPDATE {_quoted(model._meta.table_name)} SET "
-                                                      f"{', '.join(sets)} WHERE {conditions}")
-    return _execute(key, text, params).rowcount
+    kept = _statement(key, lambda: f"UPDATE {_quoted(model._meta.table_name)} SET {', '.join(sets)} "
+                                   f"WHERE {conditions}")
+    return _execute(kept, params).rowcount
 
 
 def model_row(model: type[peewee.Model], description: Iterable[Any], row: tuple) -> peewee.Model:
@@ -180,18 +173,22 @@ def _run_insert(model: type[peewee.Model], fields: Mapping[str, object], ignore_
     params = _Params()
     parts = _value_parts(model, _with_defaults(model, fields), params)
     key = ("insert", model, parts, ignore_conflict, returning, db.obj.param)
-    text = _texts.get(key)
-    if text is None:
-        text = _texts.setdefault(key, _insert_text(model, parts, ignore_conflict, returning))
-    return _execute(key, text, params)
+    return _execute(_statement(key, lambda: _insert_text(model, parts, ignore_conflict, returning)), params)
 
 
-def _execute(key: tuple, text: str, params: _Params):  # noqa: ANN202 - the driver's cursor
-    """Run the statement: on PostgreSQL as the statement prepared for its key on this connection."""
+def _statement(key: tuple, build: Callable[[], str]) -> _Kept:
+    """The statement kept for `key`, its text built (and its name given) on first use."""
+    kept = _kept.get(key)
+    if kept is None:  # two threads may build it at once: the first kept wins, a number is skipped
+        kept = _kept.setdefault(key, _Kept(build(), f"socialdesk_{next(_numbers)}"))
+    return kept
+
+
+def _execute(kept: _Kept, params: _Params):  # noqa: ANN202 - the driver's cursor
+    """Run the statement: on PostgreSQL as the one prepared under its name on this connection."""
     if is_sqlite():
-        return db.execute_sql(text, params)
-    name = _names.get(key) or _names.setdefault(key, f"socialdesk_{next(_numbers)}")
-    return db.execute_sql(prepared(name, text, params.types), params)
+        return db.execute_sql(kept.text, params)
+    return db.execute_sql(prepared(kept.name, kept.text, params.types), params)
 
 
 def _with_defaults(model: type[peewee.Model], fields: Mapping[str, object]) -> dict[str, object]:
