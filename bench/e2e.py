@@ -9,7 +9,11 @@ process (answering every Graph call after `--latency-ms`), `socialdesk api --wor
 one post with a private reply. A separate load process then has `--comments` customers comment
 at `--rate` per second through the sandbox (which delivers Meta's webhooks to the API), and the
 benchmark waits for every private reply to reach the sandbox. Latency is comment -> reply
-received by the sandbox; throughput is replies per second over the run.
+received by the sandbox; throughput is replies per second over the run. First `--warmup` seconds
+of comments (default 1) are offered at the same rate and answered, not counted: in its first
+second a process opens its database connections (each a new PostgreSQL backend that loads its
+catalog caches) and prepares its statements, and those comments' latencies are a cold start's
+(up to 1.7 s at 100/s on 2 cores), not the steady state's. `--warmup 0` measures a cold start.
 
 With 100 ms per Graph call a worker thread sends at most ~10 calls/s (and every new commenter
 also costs a profile fetch), so `--threads` bounds throughput before the Send API budget does
@@ -152,6 +156,25 @@ def replies(sandbox: str) -> dict[str, int]:
     return dict(private_replies(sandbox))
 
 
+def offer(args: argparse.Namespace, sandbox: str, page_id: str, post_id: str, users: list[str]) -> dict[str, float]:
+    """Have `users` comment at `--rate` (the load process), wait until Meta got a private reply to
+    each comment; return when each comment was due, by comment id."""
+    if not users:
+        return {}
+    load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
+                          input=json.dumps(users), capture_output=True, text=True,
+                          timeout=len(users) / args.rate + 300)
+    if load.returncode:
+        raise SystemExit(f"the load process failed:\n{load.stderr[-2000:]}")
+    commented = {key: float(t0) for key, t0 in json.loads(load.stdout).items()}
+    try:
+        wait_for(lambda: commented.keys() <= replies(sandbox).keys(), args.timeout, "every private reply",
+                 interval=1.0)
+    except TimeoutError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+    return commented
+
+
 def settled(pg: str) -> bool:
     """No private reply row is still on its way (pending, sending) after Meta got every reply."""
     import psycopg2
@@ -181,25 +204,29 @@ def fault_row(sandbox: str, pg: str, drop_rate: float, commented: int) -> list[s
 
 
 STAGES = {
-    "webhook stored -> expanded": "SELECT processed_at - received_at FROM delivery WHERE processed_at IS NOT NULL",
-    "event stored -> applied": "SELECT e.applied_at - e.created_at FROM inbound_event e WHERE e.kind = 'CommentAdded'",
+    "webhook stored -> expanded": ("SELECT processed_at - received_at FROM delivery "
+                                   "WHERE processed_at IS NOT NULL AND received_at >= %(since)s"),
+    "event stored -> applied": ("SELECT e.applied_at - e.created_at FROM inbound_event e "
+                                "WHERE e.kind = 'CommentAdded' AND e.created_at >= %(since)s"),
     "comment received -> reply row": (
         "SELECT m.created_at - d.received_at FROM message m "
         "JOIN inbound_event e ON e.event_key = 'comment:' || m.target_comment_id || ':add' "
-        "JOIN delivery d ON d.id = e.delivery_id WHERE m.send_kind = 'private_reply'"),
-    "reply row -> sent": "SELECT sent_at - created_at FROM message WHERE send_kind = 'private_reply' AND sent_at > 0",
+        "JOIN delivery d ON d.id = e.delivery_id WHERE m.send_kind = 'private_reply' AND d.received_at >= %(since)s"),
+    "reply row -> sent": ("SELECT sent_at - created_at FROM message WHERE send_kind = 'private_reply' AND sent_at > 0 "
+                          "AND created_at >= %(since)s"),
 }
 
 
-def stage_rows(pg: str) -> list[list[str]]:
-    """Per-stage latencies, to tell which part of the pipeline sets the pace."""
+def stage_rows(pg: str, since_ms: int) -> list[list[str]]:
+    """Per-stage latencies of the measured comments (stored since `since_ms`), to tell which part
+    of the pipeline sets the pace."""
     import psycopg2
 
     rows = []
     with psycopg2.connect(pg) as conn, conn.cursor() as cur:
         for label, sql in STAGES.items():
             try:
-                cur.execute(sql)
+                cur.execute(sql, {"since": since_ms})
             except psycopg2.Error:
                 conn.rollback()
                 continue
@@ -208,6 +235,26 @@ def stage_rows(pg: str) -> list[list[str]]:
                 rows.append([label, str(len(values)), ms(values[len(values) // 2]),
                              ms(values[min(len(values) - 1, int(len(values) * 0.99))])])
     return rows
+
+
+SLOWEST = (
+    "SELECT d.received_at - min(d.received_at) OVER (), d.processed_at - d.received_at, e.applied_at - e.created_at, "
+    "m.created_at - e.applied_at, m.send_started_at - m.created_at, m.sent_at - m.send_started_at, m.attempts, "
+    "m.sent_at - d.received_at FROM message m "
+    "JOIN inbound_event e ON e.event_key = 'comment:' || m.target_comment_id || ':add' "
+    "JOIN delivery d ON d.id = e.delivery_id WHERE m.send_kind = 'private_reply' AND m.sent_at > 0 "
+    "AND d.received_at >= %(since)s")
+
+
+def slowest_rows(pg: str, since_ms: int, count: int = 12) -> list[list[str]]:
+    """The slowest replies stage by stage, with when their comment came: a tail that comes in one
+    burst is a stall (a checkpoint, a lock, a pause of a process); one spread over the run is a queue."""
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute(SLOWEST, {"since": since_ms})
+        rows = sorted(cur.fetchall(), key=lambda r: r[-1] or 0)[-count:]
+    return [[f"{r[0] / 1000:.2f}", *(str(v) for v in r[1:])] for r in rows]
 
 
 TABLE_WORK = ("SELECT relname, seq_scan + COALESCE(idx_scan, 0), seq_scan, seq_tup_read, n_tup_ins, "
@@ -264,6 +311,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=100, help="injected Graph API latency")
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--threads", type=int, default=32, help="threads per worker process")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds of comments offered at --rate before the measured ones, not counted: "
+                             "the processes open their database connections and prepare their statements "
+                             "(0: measure from a cold start)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting for replies after this")
     parser.add_argument("--drop-rate", type=float, default=0.0,
                         help="share of Graph API connections the sandbox closes without an answer")
@@ -308,35 +359,30 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
         api = running.socialdesk("api", ["api", "--workers", "2"], env)
         wait_http(f"{sandbox}/control/config", process=box)
         wait_http(f"http://127.0.0.1:{api_port}/", process=api)  # /health is 503 until a worker runs
-        page_id, post_id, users = setup(sandbox, env, args.latency_ms, args.comments, root)
+        warm = round(args.warmup * args.rate)
+        page_id, post_id, users = setup(sandbox, env, args.latency_ms, warm + args.comments, root)
         httpx.post(f"{sandbox}/control/config", json={"drop_rate": args.drop_rate, "seed": 17}).raise_for_status()
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
         time.sleep(3)  # workers booted and idle: their start-up statements stay out of the count
+        cold = offer(args, sandbox, page_id, post_id, users[:warm])  # not counted: see --warmup
+        time.sleep(1.0 if warm else 0)
         counts_before = Counts.read(counts_dir, exclude=box.tree())
         cpu_before, work_before, redis_before = running.cpu_snapshot(pg, redis), table_work(pg), redis_commands(redis)
-        load = subprocess.run([sys.executable, "-c", LOAD, sandbox, page_id, post_id, str(args.rate)],
-                              input=json.dumps(users), capture_output=True, text=True,
-                              timeout=args.comments / args.rate + 300)
-        if load.returncode:
-            raise SystemExit(f"the load process failed:\n{load.stderr[-2000:]}")
-        commented = {key: float(t0) for key, t0 in json.loads(load.stdout).items()}
-        try:
-            wait_for(lambda: len(replies(sandbox)) >= len(commented), args.timeout, "every private reply",
-                     interval=1.0)
-        except TimeoutError as exc:
-            print(f"warning: {exc}", file=sys.stderr)
-        got = replies(sandbox)
+        since_ms = int(time.time() * 1000)
+        commented = offer(args, sandbox, page_id, post_id, users[warm:])
+        got = {c: t for c, t in replies(sandbox).items() if c in commented}
         wait_for(lambda: settled(pg), 30, "every private reply row settled", interval=1.0)
         cpu_after, redis_after = running.cpu_snapshot(pg, redis), redis_commands(redis)
         time.sleep(1.5)  # the processes' last counts reach their files (written every 0.5 s)
         counts = Counts.read(counts_dir, exclude=box.tree()).minus(counts_before)
-        faults = fault_row(sandbox, pg, args.drop_rate, len(commented))
+        faults = fault_row(sandbox, pg, args.drop_rate, len(cold) + len(commented))
         cpu = cpu_table(cpu_before, cpu_after, len(got), "reply")
         work = work_rows(work_before, table_work(pg), len(got))
         memory = memory_table(running)
         peaks = {name: largest for name, _, largest, _ in running.memory_rows()}
-        stages = stage_rows(pg)
+        stages = stage_rows(pg, since_ms)
+        slowest = slowest_rows(pg, since_ms)
     shutil.rmtree(counts_dir, ignore_errors=True)
     latencies = sorted(got[c] - t0 for c, t0 in commented.items() if c in got)
     span_s = (max(got.values()) - min(commented.values())) / 1000 if got else float("nan")
@@ -355,6 +401,9 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
               count_rows(counts.jobs, per)),
         table("Where the time went (from the database; p50 / p99 ms)", ["stage", "rows", "p50 ms", "p99 ms"],
               stages),
+        table("The slowest replies (ms; 'at' is seconds after the first comment came)",
+              ["at s", "stored -> expanded", "-> applied", "applied -> reply row", "-> claimed", "claimed -> sent",
+               "attempts", "total"], slowest),
         table("Redis commands per reply (all processes; INFO commandstats of this run's redis-server)",
               ["command", "calls", "per reply"], redis_rows(redis_before, redis_after, per)),
         table("Database work per reply (from pg_stat_user_tables)", ["table", "scans", "of which sequential",
