@@ -179,7 +179,7 @@ class Identity(BaseModel):
     """A contact's id on one channel: (channel, page- or Instagram-scoped user id)."""
 
     contact = ForeignKeyField(Contact, backref="identities", on_delete="CASCADE")
-    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE", index=False)
     platform = CharField()
     scoped_id = CharField()
     name = CharField(null=True)
@@ -200,7 +200,7 @@ class Tag(BaseModel):
 
 
 class ContactTag(BaseModel):
-    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, on_delete="CASCADE", index=False)
     tag = ForeignKeyField(Tag, on_delete="CASCADE")
     created_at = BigIntegerField()
 
@@ -216,7 +216,7 @@ class Comment(BaseModel):
     there?), kept even when the channel does not show comments in the inbox."""
 
     comment_id = CharField(unique=True)
-    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE", index=False)
     post_id = CharField()
     parent_id = CharField(null=True)
     from_id = CharField(null=True)
@@ -274,8 +274,8 @@ class Message(BaseModel):
     show comments in the inbox.
     """
 
-    channel = ForeignKeyField(Channel, on_delete="CASCADE")
-    conversation = ForeignKeyField(Conversation, null=True, backref="messages", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE", index=False)
+    conversation = ForeignKeyField(Conversation, null=True, backref="messages", on_delete="CASCADE", index=False)
     direction = CharField()  # in | out
     author = CharField()  # customer | staff | bot | campaign | page (page = outside socialdesk)
     author_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
@@ -334,7 +334,7 @@ class Message(BaseModel):
 class Notification(BaseModel):
     """An internal notification for one staff user (the bell, unread counts)."""
 
-    user = ForeignKeyField(User, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
     kind = CharField()
     text = TextField()
     conversation = ForeignKeyField(Conversation, null=True, on_delete="CASCADE")
@@ -351,7 +351,7 @@ class EmailDigest(BaseModel):
     """Coalesced staff e-mail for one conversation: messages arriving while it is pending join it,
     so a burst gives one e-mail listing them."""
 
-    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE", index=False)
     status = CharField(default="pending")  # pending | sent | failed
     first_message_id = IntegerField()
     due_at = BigIntegerField()
@@ -413,7 +413,7 @@ class Campaign(BaseModel):
 class CampaignAction(BaseModel):
     """One step of a campaign: send_message | reply_comment | add_tag | wait | start_flow."""
 
-    campaign = ForeignKeyField(Campaign, backref="actions", on_delete="CASCADE")
+    campaign = ForeignKeyField(Campaign, backref="actions", on_delete="CASCADE", index=False)
     position = IntegerField()
     kind = CharField()
     config = JSONField()
@@ -426,7 +426,7 @@ class CampaignRun(BaseModel):
     """The ledger: what one campaign decided about one comment, and why. Unique per (campaign,
     comment): a comment fires each campaign at most once, whatever Meta redelivers."""
 
-    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE", index=False)
     comment_id = CharField()
     post_id = CharField()
     matched = BooleanField()
@@ -444,7 +444,7 @@ class CampaignStep(BaseModel):
     """What one action did for one run: sent (see the messages keyed `campaign:<run>:<action>`),
     refused, failed, tagged, waiting until `due_at`, ..."""
 
-    run = ForeignKeyField(CampaignRun, backref="steps", on_delete="CASCADE")
+    run = ForeignKeyField(CampaignRun, backref="steps", on_delete="CASCADE", index=False)
     action = ForeignKeyField(CampaignAction, on_delete="CASCADE")
     position = IntegerField()
     status = CharField()  # queued | done | waiting | skipped | failed
@@ -510,7 +510,7 @@ class HookDelivery(BaseModel):
     `dedupe_key` (event, subject, endpoint) makes emitting the same fact twice add nothing.
     """
 
-    endpoint = ForeignKeyField(HookEndpoint, backref="deliveries", on_delete="CASCADE")
+    endpoint = ForeignKeyField(HookEndpoint, backref="deliveries", on_delete="CASCADE", index=False)
     event = CharField()
     event_id = CharField()  # shared by the deliveries of one event to several endpoints
     dedupe_key = CharField(null=True, unique=True, max_length=512)
@@ -553,7 +553,7 @@ class ChannelCheck(BaseModel):
 class ChannelHealthEvent(BaseModel):
     """The health history: a status change, a repair (re-subscription) or a detected gap, and why."""
 
-    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE", index=False)
     kind = CharField()  # status | resubscribed | gap
     status = CharField()  # the channel's status after this event
     previous_status = CharField(null=True)
@@ -570,7 +570,7 @@ class BackfillRun(BaseModel):
     """One read-back of what Meta holds for a channel and a period, and what it recovered (or
     could not)."""
 
-    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE", index=False)
     since = BigIntegerField()
     until = BigIntegerField()
     trigger = CharField()  # gap | admin
@@ -655,7 +655,7 @@ class ReplyDraft(BaseModel):
     or another device does not lose it. Text and the chosen way of answering only: attachments are
     links picked again, never stored bytes."""
 
-    user = ForeignKeyField(User, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
     conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
     text = TextField(default="")
     reply_type = CharField(default="message")  # message | private | comment (bot.commands.ReplyType)
@@ -677,7 +677,7 @@ class Note(BaseModel):
     and the sender read only messages, so a note cannot be sent to Meta by any path.
     `mentions` holds the ids of the staff members it notified."""
 
-    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE", index=False)
     author = ForeignKeyField(User, null=True, on_delete="SET NULL")
     text = TextField()
     mentions = JSONField(default=list)
@@ -823,7 +823,7 @@ class ContactAttribute(BaseModel):
     """One contact's value of one attribute, stored as checked text (a number as written
     canonically, a date as YYYY-MM-DD), so equality and sorting need no per-type column."""
 
-    contact = ForeignKeyField(Contact, on_delete="CASCADE")
+    contact = ForeignKeyField(Contact, on_delete="CASCADE", index=False)
     attribute = ForeignKeyField(AttributeDefinition, on_delete="CASCADE")
     value = TextField()
     updated_at = BigIntegerField()
@@ -837,7 +837,7 @@ class StatusChange(BaseModel):
     per-agent closes are computed from (bot/reports.py). A customer's message reopening a
     conversation needs no row: the message itself is the fact."""
 
-    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE", index=False)
     status = CharField()  # open | closed
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     at = BigIntegerField(index=True)
@@ -937,7 +937,7 @@ class CampaignPerson(BaseModel):
     """A person a campaign with "once per person" reached: unique per (campaign, channel, scoped
     id), so two comments of one person drained at once still fire the campaign once."""
 
-    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE", index=False)
     person = CharField()  # the commenter's page- or Instagram-scoped id on the campaign's channel
     run = ForeignKeyField(CampaignRun, on_delete="CASCADE")
     created_at = BigIntegerField()
@@ -971,7 +971,7 @@ class MetaUpload(BaseModel):
     """A stored file uploaded to one page through Meta's Attachment Upload API: the reusable
     `attachment_id` Meta answered, reused for every send until it nears its 90 days."""
 
-    file = ForeignKeyField(StoredFile, on_delete="CASCADE")
+    file = ForeignKeyField(StoredFile, on_delete="CASCADE", index=False)
     channel = ForeignKeyField(Channel, on_delete="CASCADE")
     attachment_id = CharField()
     uploaded_at = BigIntegerField()
@@ -1002,7 +1002,7 @@ class TeamMember(BaseModel):
     """One staff member of one team: a row (not a list on the team) so "my teams" is an indexed
     sub-select of the inbox query."""
 
-    team = ForeignKeyField(Team, on_delete="CASCADE")
+    team = ForeignKeyField(Team, on_delete="CASCADE", index=False)
     user = ForeignKeyField(User, on_delete="CASCADE")
 
     class Meta:
