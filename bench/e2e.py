@@ -156,6 +156,17 @@ def replies(sandbox: str) -> dict[str, int]:
     return dict(private_replies(sandbox))
 
 
+def health_checked(pg: str) -> bool:
+    """The clock checks a newly connected page within seconds; its first finding changes the channel
+    row and so the configuration version every process follows, and each process reloads its
+    copies of channels and campaigns: a once-only event, kept out of the measured run."""
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM channel WHERE health_status = 'unknown'")
+        return cur.fetchone()[0] == 0
+
+
 def offer(args: argparse.Namespace, sandbox: str, page_id: str, post_id: str, users: list[str]) -> dict[str, float]:
     """Have `users` comment at `--rate` (the load process), wait until Meta got a private reply to
     each comment; return when each comment was due, by comment id."""
@@ -365,6 +376,7 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
         running.socialdesk("worker", ["worker", "--processes", str(args.processes), "--threads",
                                       str(args.threads)], env)
         time.sleep(3)  # workers booted and idle: their start-up statements stay out of the count
+        wait_for(lambda: health_checked(pg), 30, "the page's first health check", interval=0.2)
         cold = offer(args, sandbox, page_id, post_id, users[:warm])  # not counted: see --warmup
         time.sleep(1.0 if warm else 0)
         counts_before = Counts.read(counts_dir, exclude=box.tree())
