@@ -38,10 +38,16 @@ def test_no_index_is_the_start_of_another(database_url: str) -> None:
     database = open_database(database_url)
     with connection():
         redundant = [(table, short.name, long.name) for table in database.get_tables()
-                     for short, long in _pairs([i for i in database.get_indexes(table) if " WHERE " not in (i.sql or "")])
+                     for short, long in _pairs([i for i in database.get_indexes(table) if not _partial(i)])
                      if not short.unique and long.columns[:len(short.columns)] == short.columns]
     assert redundant == []
 
 
 def _pairs(indexes: list) -> list[tuple]:
     return [(a, b) for a in indexes for b in indexes if len(a.columns) < len(b.columns)]
+
+
+def _partial(index: object) -> bool:
+    """A partial index (WHERE ...) serves other rows than the full one; SQLite's automatic
+    indexes of UNIQUE constraints have no SQL."""
+    return " WHERE " in (getattr(index, "sql", None) or "")
