@@ -263,9 +263,6 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Dramatiq's own process supervisor; each worker process boots itself (`bot.worker_boot`).
     Nothing is left open here before the fork."""
-    # An idle Redis consumer polls with a backoff up to this many ms (Dramatiq's default 1,000 adds up
-    # to a second per hop: webhook -> expand -> apply -> send). Read when dramatiq is first imported.
-    os.environ.setdefault("dramatiq_worker_timeout", "100")
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 

@@ -97,6 +97,22 @@ def job(**options: Any) -> Callable[[Callable[..., Any]], Job]:
     return register
 
 
+IDLE_POLL_MS = 100  # the longest an idle worker waits between two looks at its queue
+
+
+class QuickPoll(Middleware):
+    """An idle Redis consumer looks at its queue again after 5, 10, 20 ... ms, up to the worker's
+    timeout, which is Dramatiq's default 1,000 ms for the worker `dramatiq`'s own command line
+    builds (`socialdesk worker`): the first message after a quiet second then waited 0.5-1 s per
+    hop (webhook -> drain), every quiet spell, which most pages have between comments
+    (bench.e2e's slowest replies). Set here, before the worker adds its consumers and threads.
+    (The `dramatiq_worker_timeout` environment variable is read once, when dramatiq is first
+    imported: too early to set from a command.)"""
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        worker.worker_timeout = min(worker.worker_timeout, IDLE_POLL_MS)
+
+
 class DatabaseConnection(Middleware):
     """A database connection per job, returned to the pool when the job ends (peewee connections
     are per thread; Dramatiq runs jobs in threads)."""
@@ -127,6 +143,7 @@ def setup_broker(redis_url: str | None, *, send_rate: int = 250, media_send_rate
     else:
         broker = StubBroker()
         backend = StubBackend()
+    broker.add_middleware(QuickPoll())
     broker.add_middleware(DatabaseConnection())
     broker.add_middleware(WorkerHeartbeat())  # /health: is anything consuming? (bot.platform.heartbeat)
     _bind_jobs(broker)
@@ -473,7 +490,7 @@ def _reserve(key: str, limit: int) -> int:
 def start_inprocess_worker(threads: int) -> dramatiq.Worker:
     """Run jobs in threads of this process (the embedded default and tests)."""
     broker = current_broker()
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=IDLE_POLL_MS)
     worker.start()
     return worker
 

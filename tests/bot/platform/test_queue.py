@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dramatiq
 import pytest
 
 from bot.automation import campaigns
@@ -42,6 +43,25 @@ def test_only_one_clock_holds_the_lease(broker_url: str | None) -> None:
     assert queue.hold_lease("clock", "a", 5000)
     assert queue.hold_lease("clock", "a", 5000)  # renewal
     assert queue.hold_lease("clock", "b", 5000) is (broker_url is None)  # in-process: one process only
+
+
+def test_a_worker_built_as_dramatiqs_command_line_does_looks_at_its_queue_every_100_ms(
+        broker_url: str | None) -> None:
+    """`socialdesk worker` runs Dramatiq's command line, whose workers keep Dramatiq's default idle
+    timeout (1,000 ms): an idle consumer then looked at Redis only every 0.5-1 s, and the first
+    comment after every quiet second waited that long before anything was done with it."""
+    import bot.jobs  # noqa: F401  (declares the jobs, and so the queue the worker consumes)
+
+    broker = queue.setup_broker(broker_url)
+    assert dramatiq.worker.WORKER_TIMEOUT > queue.IDLE_POLL_MS  # what such a worker starts with
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        polls = [consumer.worker_timeout for consumer in worker.consumers.values()]
+        assert polls and max(polls) <= queue.IDLE_POLL_MS
+        assert all(thread.timeout <= queue.IDLE_POLL_MS / 1000 for thread in worker.workers)
+    finally:
+        worker.stop()
 
 
 _CLAIMER = """
