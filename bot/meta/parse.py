@@ -156,10 +156,14 @@ def _envelope(body: bytes) -> wh.Envelope:
     Meta sends ASCII (non-ASCII text travels as \\uXXXX escapes, §1), so the repairs below only
     run for other senders: bytes that are not UTF-8 become U+FFFD, and so do lone UTF-16
     surrogate escapes (half an emoji, as a truncating sender can produce), which msgspec
-    refuses. Refusing them would refuse a real delivery again at every retry.
+    refuses. Refusing them would refuse a real delivery again at every retry. A NUL (\\u0000,
+    in an id or a text) becomes U+FFFD too: PostgreSQL text cannot hold it, and an id with one
+    made every statement that stored the delivery's events fail (found by the fuzz test).
     """
     if not body.isascii():
         body = bytes(body).decode("utf-8", "replace").encode("utf-8")
+    if b"\\u0000" in body:
+        body = _NUL_OR_ESCAPE.sub(_replace_nul, body)
     envelope = _decode_envelope(body)
     if isinstance(envelope, _NotJson):
         repaired = _LONE_SURROGATE.sub(_replace_lone_surrogate, body)
@@ -194,6 +198,14 @@ _LONE_SURROGATE = re.compile(
 
 def _replace_lone_surrogate(match: re.Match[bytes]) -> bytes:
     return b"\\ufffd" if match.group(2) else match.group(0)
+
+
+# Escapes left to right, so an escaped backslash stays paired: `\\u0000` is a NUL, `\\\\u0000` text.
+_NUL_OR_ESCAPE = re.compile(rb"\\u0000|\\.", re.DOTALL)
+
+
+def _replace_nul(match: re.Match[bytes]) -> bytes:
+    return b"\\ufffd" if match.group(0) == b"\\u0000" else match.group(0)
 
 
 def _collect(results: Iterable[Event | Ignored], delivery: ParsedDelivery) -> None:

@@ -833,6 +833,17 @@ def test_non_utf8_bytes_and_lone_surrogates_are_repaired_not_refused() -> None:
     assert [e.text for e in parse_delivery(escaped_backslash).events] == ["\\ud83d"]  # type: ignore[union-attr]
 
 
+def test_a_nul_in_an_id_or_a_text_becomes_u_fffd() -> None:
+    """PostgreSQL text cannot hold NUL: an event whose id carried one could not be stored."""
+    body = p.encode(p.messenger_message(PAGE_ID, PSID, "m_1", text="XX"))
+    nul = body.replace(b"m_1", b"m_\\u0000").replace(b"XX", b"X\\u0000")
+    escaped_backslash = body.replace(b"XX", b"\\\\u0000")  # the text `\u0000`, not an escape
+    event = parse_delivery(nul).events[0]
+    assert (event.mid, event.text) == ("m_\ufffd", "X\ufffd")  # type: ignore[union-attr]
+    assert event.event_key == "msg:m_\ufffd"
+    assert [e.text for e in parse_delivery(escaped_backslash).events] == ["\\u0000"]  # type: ignore[union-attr]
+
+
 def test_escaped_unicode_is_decoded() -> None:
     body = p.encode(p.messenger_message(PAGE_ID, PSID, "m_1", text="ä 😀"))
     assert b"\\u00e4" in body
