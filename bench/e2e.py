@@ -13,7 +13,7 @@ received by the sandbox; throughput is replies per second over the run. First `-
 of comments (default 1) are offered at the same rate and answered, not counted: in its first
 second a process opens its database connections (each a new PostgreSQL backend that loads its
 catalog caches) and prepares its statements, and those comments' latencies are a cold start's
-(up to 1.7 s at 100/s on 2 cores), not the steady state's. `--warmup 0` measures a cold start.
+(p99 0.6 s at 100/s on 2 cores), not the steady state's. `--warmup 0` measures a cold start.
 
 With 100 ms per Graph call a worker thread sends at most ~10 calls/s (and every new commenter
 also costs a profile fetch), so `--threads` bounds throughput before the Send API budget does
