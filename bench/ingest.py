@@ -7,7 +7,9 @@ no-op Litestar endpoint (`bench/noop.py`, same uvicorn, same 2 processes), then 
 a separate load-generator process on 127.0.0.1 with the same bodies: single-event POSTs and
 100-entry batches, at the maximum rate (closed loop) and at a fixed rate (open loop). After the
 run it counts the deliveries in PostgreSQL: every 200 must be a stored row ("durably stored" is
-the API's rule: the 200 goes out after the commit).
+the API's rule: the 200 goes out after the commit). The no-op endpoint, the floor, is measured
+first for every shape, on the quiet stack; then the webhook. Each is run `--rounds` times and the
+median run is shown, with the range of the webhook rounds' ratios to the floor.
 
 Workers are off by default: this measures accepting deliveries; expanding 100-entry batches is
 the workers' job and `bench.e2e` measures it. `--workers N` runs N worker processes alongside
@@ -98,7 +100,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="webhook ingest benchmark")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="no-op/webhook pairs per shape; the round with the median ratio is shown")
+                        help="runs per shape and endpoint; the median run of each is shown")
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per run")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500.0, help="fixed request rate of the latency runs")
@@ -114,25 +116,26 @@ def main() -> int:
     cpu_rows: list[list[str]] = []
     with postgres_database("socialdesk_bench_ingest") as pg, redis_server() as redis, processes() as running:
         api_port, noop_port = start(running, pg, redis, args.workers, args.drain)
-        targets = {"no-op": (noop_port, "/noop"), "webhook": (api_port, "/webhooks/meta")}
+        noop, webhook = (noop_port, "/noop"), (api_port, "/webhooks/meta")
         shapes = [("single event, max rate", single, 1, 0.0, args.rounds),
                   ("100-entry batch, max rate", batch, 100, 0.0, args.rounds),
                   (f"single event, {args.rate:.0f} req/s", single, 1, args.rate, 1)]
+        # The floor first, on a quiet stack: measured after a webhook run, the no-op shared the
+        # machine with the worker still draining that run's deliveries (slowed by up to half, which
+        # flattered the ratio by as much). Each shape is run `rounds` times; the median is kept.
+        floors = {label: median([measure(running, pg, noop, raw, rate, args) for _ in range(rounds)])
+                  for label, raw, _, rate, rounds in shapes}
         for label, raw, entries, rate, rounds in shapes:
-            # The machine's speed drifts from one run to the next (2 shared cores), so the baseline is
-            # measured right before each webhook run, several times, and the median round is kept.
-            rounds_done = [measure_pair(running, pg, targets, raw, rate, args) for _ in range(rounds)]
-            rounds_done.sort(key=lambda r: r[0]["webhook"]["rps"] / max(r[0]["no-op"]["rps"], 1e-9))
-            results, cpu = rounds_done[len(rounds_done) // 2]
-            ratios = [r["webhook"]["rps"] / r["no-op"]["rps"] for r, _ in rounds_done if r["no-op"]["rps"]]
+            runs = [measure(running, pg, webhook, raw, rate, args, count_stored=True) for _ in range(rounds)]
+            floor = floors[label][0]["rps"]
+            ratios = [result["rps"] / floor for result, _ in runs if floor]
             spread = f"{min(ratios):.0%}-{max(ratios):.0%}" if len(ratios) > 1 else "-"
-            floor = results["no-op"]["rps"]
-            for target, result in results.items():
+            for target, (result, cpu) in (("no-op", floors[label]), ("webhook", median(runs))):
                 rows.append([label, target, f"{result['rps']:.0f}", f"{result['rps'] * entries:.0f}",
                              ms(result["p50_ms"]), ms(result["p99_ms"]),
                              f"{result['rps'] / floor:.0%}" if floor else "-",
                              spread if target == "webhook" else "", _statuses(result), result.get("stored", "-")])
-                cpu_rows.append([f"{label}, {target}", *cpu[target]])
+                cpu_rows.append([f"{label}, {target}", *cpu])
         memory = memory_table(running)
     print(f"\nbench/ingest on {machine()}; API: 2 uvicorn processes; concurrency {args.concurrency}; "
           f"{args.duration:.0f} s per run; median of {args.rounds} rounds; worker processes: {args.workers}"
@@ -145,24 +148,26 @@ def main() -> int:
     return 0
 
 
-def measure_pair(running: Processes, pg: str, targets: dict[str, tuple[int, str]], raw: list[bytes], rate: float,
-                 args: argparse.Namespace) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    """One no-op run then one webhook run with the same bodies; the webhook's 200s are checked
-    against the rows stored meanwhile."""
-    results: dict[str, dict] = {}
-    cpu: dict[str, list[str]] = {}
-    for target, (port, path) in targets.items():
-        requests = signed(path, raw)
-        run_load(port, requests, concurrency=8, duration=1.0, max_requests=2000)  # warm-up
-        stored_before = delivery_count(pg)
-        before = running.cpu_snapshot()
-        results[target] = run_load(port, requests, concurrency=args.concurrency, duration=args.duration,
-                                   max_requests=args.max_requests, rate=rate)
-        cpu[target] = cpu_row(before, running.cpu_snapshot(), results[target]["done"])
-        if target == "webhook":
-            stored = delivery_count(pg) - stored_before
-            results[target]["stored"] = f"{stored}/{results[target]['statuses'].get('200', 0)}"
-    return results, cpu
+def measure(running: Processes, pg: str, target: tuple[int, str], raw: list[bytes], rate: float,
+            args: argparse.Namespace, *, count_stored: bool = False) -> tuple[dict, list[str]]:
+    """One run against one endpoint, and where its CPU went; with `count_stored`, the 200s are
+    checked against the deliveries stored meanwhile."""
+    port, path = target
+    requests = signed(path, raw)
+    run_load(port, requests, concurrency=8, duration=1.0, max_requests=2000)  # warm-up
+    stored_before = delivery_count(pg)
+    before = running.cpu_snapshot()
+    result = run_load(port, requests, concurrency=args.concurrency, duration=args.duration,
+                      max_requests=args.max_requests, rate=rate)
+    cpu = cpu_row(before, running.cpu_snapshot(), result["done"])
+    if count_stored:
+        result["stored"] = f"{delivery_count(pg) - stored_before}/{result['statuses'].get('200', 0)}"
+    return result, cpu
+
+
+def median(runs: list[tuple[dict, list[str]]]) -> tuple[dict, list[str]]:
+    """The run with the median request rate (the machine's speed drifts between runs)."""
+    return sorted(runs, key=lambda run: run[0]["rps"])[len(runs) // 2]
 
 
 def cpu_row(before: dict[str, float], after: dict[str, float], requests: int) -> list[str]:
