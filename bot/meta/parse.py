@@ -163,10 +163,10 @@ def _envelope(body: bytes) -> wh.Envelope:
     if not body.isascii():
         body = bytes(body).decode("utf-8", "replace").encode("utf-8")
     if b"\\u0000" in body:
-        body = _NUL_OR_ESCAPE.sub(_replace_nul, body)
+        body = _repair_escapes(body)
     envelope = _decode_envelope(body)
     if isinstance(envelope, _NotJson):
-        repaired = _LONE_SURROGATE.sub(_replace_lone_surrogate, body)
+        repaired = _repair_escapes(body)
         envelope = _decode_envelope(repaired) if repaired != body else envelope
     if isinstance(envelope, str):
         raise MalformedBody(envelope)
@@ -189,23 +189,16 @@ def _decode_envelope(body: bytes) -> wh.Envelope | str:
 
 
 # An escape is a backslash and the next character, so scanning escapes left to right keeps
-# escaped backslashes (\\) paired; a surrogate pair is kept, a lone surrogate replaced.
-_LONE_SURROGATE = re.compile(
-    rb"(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\.",
+# escaped backslashes (\\) paired: a surrogate pair is kept; a lone surrogate or a NUL (group 2)
+# becomes U+FFFD; any other escape is kept.
+_ESCAPE = re.compile(
+    rb"(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|(\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\\u0000)|\\.",
     re.DOTALL,
 )
 
 
-def _replace_lone_surrogate(match: re.Match[bytes]) -> bytes:
-    return b"\\ufffd" if match.group(2) else match.group(0)
-
-
-# Escapes left to right, so an escaped backslash stays paired: `\\u0000` is a NUL, `\\\\u0000` text.
-_NUL_OR_ESCAPE = re.compile(rb"\\u0000|\\.", re.DOTALL)
-
-
-def _replace_nul(match: re.Match[bytes]) -> bytes:
-    return b"\\ufffd" if match.group(0) == b"\\u0000" else match.group(0)
+def _repair_escapes(body: bytes) -> bytes:
+    return _ESCAPE.sub(lambda match: b"\\ufffd" if match.group(2) else match.group(0), body)
 
 
 def _collect(results: Iterable[Event | Ignored], delivery: ParsedDelivery) -> None:
