@@ -1,5 +1,7 @@
 """Upgrading a populated database from every earlier schema version keeps every row."""
 
+from peewee import IndexMetadata
+
 from bot import migrations
 from bot.platform.db import connection, open_database
 
@@ -43,11 +45,11 @@ def test_no_index_is_the_start_of_another(database_url: str) -> None:
     assert redundant == []
 
 
-def _pairs(indexes: list) -> list[tuple]:
+def _pairs(indexes: list[IndexMetadata]) -> list[tuple[IndexMetadata, IndexMetadata]]:
     return [(a, b) for a in indexes for b in indexes if len(a.columns) < len(b.columns)]
 
 
-def _partial(index: object) -> bool:
+def _partial(index: IndexMetadata) -> bool:
     """A partial index (WHERE ...) serves other rows than the full one; SQLite's automatic
     indexes of UNIQUE constraints have no SQL."""
-    return " WHERE " in (getattr(index, "sql", None) or "")
+    return " WHERE " in (index.sql or "")
