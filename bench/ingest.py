@@ -143,7 +143,7 @@ def main() -> int:
     print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "rounds' range",
                            "answers", "stored/200"], rows))
     print(table("CPU per request (µs; the load generator is the rest of the machine's figure)",
-                ["run", "api", "no-op endpoint", "postgresql", "whole machine"], cpu_rows))
+                ["run", "api", "no-op endpoint", "worker", "postgresql", "whole machine"], cpu_rows))
     print(memory)
     return 0
 
@@ -171,11 +171,12 @@ def median(runs: list[tuple[dict, list[str]]]) -> tuple[dict, list[str]]:
 
 
 def cpu_row(before: dict[str, float], after: dict[str, float], requests: int) -> list[str]:
-    """Where each request's CPU went: the server under test, PostgreSQL, the whole machine."""
+    """Where each request's CPU went: the server under test, the worker draining beside it, PostgreSQL,
+    the whole machine."""
     def per(name: str) -> str:
         used = after.get(name, 0.0) - before.get(name, 0.0)
         return f"{used * 1e6 / requests:.0f}" if requests else "-"
-    return [per("api"), per("no-op endpoint"), per("postgresql (all its processes)"), per("machine")]
+    return [per("api"), per("no-op endpoint"), per("worker"), per("postgresql (all its processes)"), per("machine")]
 
 
 def _statuses(result: dict) -> str:
