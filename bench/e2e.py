@@ -167,22 +167,6 @@ def health_checked(pg: str) -> bool:
         return cur.fetchone()[0] == 0
 
 
-def analyze(pg: str) -> None:
-    """Statistics, as a live database has them: autovacuum analyzes a table after 50 changes
-    and 10 % more, but it wakes once a minute, longer than most runs, so the tables would stay
-    "never analyzed" and every prepared statement would keep the generic plan PostgreSQL made for
-    them nearly empty. Such a plan can read a whole table where an index finds one row (the
-    webhook statement's echo match read every message: ~1 ms of PostgreSQL per reply at 1,000
-    replies, growing with the table). Run after the warm-up, as autovacuum would have by then;
-    the plans made before are invalidated and made again with these statistics."""
-    import psycopg2
-
-    with psycopg2.connect(pg) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("ANALYZE")
-
-
 def offer(args: argparse.Namespace, sandbox: str, page_id: str, post_id: str, users: list[str]) -> dict[str, float]:
     """Have `users` comment at `--rate` (the load process), wait until Meta got a private reply to
     each comment; return when each comment was due, by comment id."""
@@ -395,7 +379,6 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
         wait_for(lambda: health_checked(pg), 30, "the page's first health check", interval=0.2)
         cold = offer(args, sandbox, page_id, post_id, users[:warm])  # not counted: see --warmup
         time.sleep(1.0 if warm else 0)
-        analyze(pg)
         counts_before = Counts.read(counts_dir, exclude=box.tree())
         cpu_before, work_before, redis_before = running.cpu_snapshot(pg, redis), table_work(pg), redis_commands(redis)
         since_ms = int(time.time() * 1000)
