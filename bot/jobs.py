@@ -25,12 +25,13 @@ from bot.platform import cache, metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent
-from bot.platform.queue import Job, job, key_lock, live_lock
+from bot.platform.queue import LIVE_TTL_MS, Hold, Job, job, key_lock, live_lock
 from bot.platform.together import side_by_side
 
 log = logging.getLogger(__name__)
 
 LOCK_BUSY_RETRY_MS = 150
+HOLDER_GONE_MS = LIVE_TTL_MS + 1_000  # a dead holder's lock is free by then
 DRAIN_BATCH = 50
 
 
@@ -119,23 +120,37 @@ def drain_conversation(key: str) -> None:
 
 
 def _drain(key: str, follow: FollowUps) -> None:
-    with key_lock(key) as acquired:
-        if not acquired:  # another worker is draining it; look again shortly (it may miss ours)
-            drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
-            return
-        while True:
-            batch = inbox.pending_events(key, DRAIN_BATCH)
-            for row in batch:
-                if not acquired.held:  # the lease was lost: whoever holds the lock now goes on
-                    drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
-                    return
-                try:
-                    follow.extend(_apply_or_record_failure(row))
-                except inbox.NotYetKnown:
-                    _defer(row, key)
-                    return
-            if len(batch) < DRAIN_BATCH:  # an event stored since finds the lock taken and comes back
+    """Apply the conversation's pending events under its lock, and again while others knocked
+    (their events came after a look of ours). One that finds the lock taken knocks and leaves:
+    the holder looks again once it lets go, so its events wait for nothing; it comes back itself
+    only after HOLDER_GONE_MS, in case the holder died first."""
+    while True:
+        with key_lock(key, knock=True) as hold:
+            if not hold:
+                drain_conversation.send(key, delay_ms=HOLDER_GONE_MS)
                 return
+            if not _apply_pending(key, hold, follow):
+                return
+        if not hold.knocked:
+            return
+
+
+def _apply_pending(key: str, hold: Hold, follow: FollowUps) -> bool:
+    """Every pending event, in order; False when the drain had to stop (its lease was lost, or an
+    event waits for its comment), each case having arranged to come back."""
+    while True:
+        batch = inbox.pending_events(key, DRAIN_BATCH)
+        for row in batch:
+            if not hold.held:  # the lease was lost: whoever holds the lock now goes on
+                drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
+                return False
+            try:
+                follow.extend(_apply_or_record_failure(row))
+            except inbox.NotYetKnown:
+                _defer(row, key)
+                return False
+        if len(batch) < DRAIN_BATCH:
+            return True
 
 
 MAX_EVENT_ATTEMPTS = 5
@@ -304,12 +319,14 @@ def flow_timeout(conversation_id: int, step: int) -> None:
     conversation = Conversation.get_or_none(Conversation.id == conversation_id)
     if conversation is None:
         return
-    with key_lock(conversation.thread_key) as acquired:
-        if not acquired:
+    with key_lock(conversation.thread_key) as hold:
+        if not hold:
             flow_timeout.send(conversation_id, step, delay_ms=LOCK_BUSY_RETRY_MS)
             return
         with transaction():
             ready = engine.on_timeout(conversation_id, step)
+    if hold.knocked:  # a drain found the thread locked by this step: it looks to us to come back
+        drain_conversation.send(conversation.thread_key)
     dispatch(FollowUps(send=ready))
 
 

@@ -36,7 +36,7 @@ def test_a_drain_whose_lease_is_lost_applies_nothing_more_and_comes_back(db: pee
     lease.held = False  # lost while the drain held it
 
     @contextmanager
-    def lost(_key: str):  # noqa: ANN202
+    def lost(_key: str, **_options: object):  # noqa: ANN202
         yield Hold(True, lease)
 
     again: list[tuple] = []

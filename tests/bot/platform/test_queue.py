@@ -38,6 +38,40 @@ def test_key_lock_excludes_and_frees(broker_url: str | None) -> None:
         assert again
 
 
+def test_a_knock_on_a_held_key_is_told_to_its_holder_once(broker_url: str | None) -> None:
+    """One who finds the key taken may knock (`knock=True`); the holder learns it at release, and
+    the knock is gone after that."""
+    queue.setup_broker(broker_url)
+    with queue.key_lock("conv:k") as holder:
+        with queue.key_lock("conv:k") as plain:
+            assert not plain
+    assert holder and not holder.knocked  # taken without knocking: nothing to tell
+    with queue.key_lock("conv:k") as holder:
+        with queue.key_lock("conv:k", knock=True) as knocker:
+            assert not knocker
+        assert not knocker.knocked and not holder.knocked  # told at release, not before
+    assert holder.knocked
+    with queue.key_lock("conv:k") as next_holder:
+        assert next_holder
+    assert not next_holder.knocked
+
+
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+def test_consumers_of_delayed_messages_look_at_redis_every_second(broker_url: str) -> None:
+    """Delayed messages (retries after a backoff, deferred events) wait half a second or more by
+    design: their idle consumers poll Redis every DELAY_POLL_MS, the queue's every IDLE_POLL_MS."""
+    import bot.jobs  # noqa: F401  (declares the jobs, and so the queue the worker consumes)
+
+    worker = dramatiq.Worker(queue.setup_broker(broker_url), worker_threads=1)
+    worker.start()
+    try:
+        wait_until(lambda: all(thread.consumer for thread in worker.consumers.values()), 5, what="the consumers")
+        polls = {name: thread.consumer.timeout for name, thread in worker.consumers.items()}
+        assert polls == {queue.QUEUE: queue.IDLE_POLL_MS, f"{queue.QUEUE}.DQ": queue.DELAY_POLL_MS}
+    finally:
+        worker.stop()
+
+
 def test_only_one_clock_holds_the_lease(broker_url: str | None) -> None:
     queue.setup_broker(broker_url)
     assert queue.hold_lease("clock", "a", 5000)
