@@ -268,33 +268,43 @@ class Lease:
 
     def acquire(self, *, knock: bool = False) -> bool:
         """Take the lease; with `knock`, leave a knock on it when it is taken (one atomic step)."""
-        if is_redis():
-            client = current_broker().client
-            if knock:
-                self.held = bool(client.eval(_ACQUIRE_OR_KNOCK, 2, self.key, self.knock_key, self.owner,
-                                             self.ttl_ms, KNOCK_TTL_MS))
-            else:
-                self.held = bool(client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
-            if self.held:
-                _renewer.add(self)
-            return self.held
-        with self._local_guard:
-            self.held = self.key not in self._local_held
-            if self.held:
-                self._local_held.add(self.key)
-            elif knock:
-                self._local_knocks.add(self.key)
+        self.held = self._take_in_redis(knock) if is_redis() else self._take_here(knock)
         return self.held
 
     def release(self) -> bool:
-        """Let go; true when someone knocked while it was held."""
+        """Let go; true when someone knocked while it was held (the knock is cleared)."""
         self._stop.set()
         _renewer.discard(self)
         if not self.held:
             return False
         self.held = False
-        if is_redis():
-            return current_broker().client.eval(_RELEASE, 2, self.key, self.knock_key, self.owner) == 2
+        return self._give_in_redis() if is_redis() else self._give_here()
+
+    def _take_in_redis(self, knock: bool) -> bool:
+        client = current_broker().client
+        if knock:
+            taken = bool(client.eval(_ACQUIRE_OR_KNOCK, 2, self.key, self.knock_key, self.owner, self.ttl_ms,
+                                     KNOCK_TTL_MS))
+        else:
+            taken = bool(client.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+        if taken:
+            _renewer.add(self)
+        return taken
+
+    def _give_in_redis(self) -> bool:
+        return current_broker().client.eval(_RELEASE, 2, self.key, self.knock_key, self.owner) == 2
+
+    def _take_here(self, knock: bool) -> bool:
+        """In-process (one process, no TTL needed: a job's thread always reaches its `finally`)."""
+        with self._local_guard:
+            if self.key not in self._local_held:
+                self._local_held.add(self.key)
+                return True
+            if knock:
+                self._local_knocks.add(self.key)
+            return False
+
+    def _give_here(self) -> bool:
         with self._local_guard:
             self._local_held.discard(self.key)
             knocked = self.key in self._local_knocks
