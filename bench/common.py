@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COUNTING = Path(__file__).resolve().parent / "counting"
 OURS = "ours: the above together"
 PRODUCTION = "ours without the sandbox (what production runs; Meta plays the sandbox)"
+STOLEN = "stolen by the host (CPU this virtual machine waited for; slows every process above)"
 PG_BASE = os.environ.get("SOCIALDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_SECRET = "bench-app-secret"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
@@ -218,9 +219,20 @@ def listening_process(comm: str, port: int) -> list[int]:
 def machine_busy_seconds() -> float:
     """CPU time all cores spent busy since boot (/proc/stat): with the per-process figures it
     shows what PostgreSQL, Redis and the load generator took."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    values = _cpu_line()
     idle = values[3] + values[4]
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def stolen_seconds() -> float:
+    """CPU time the host gave to other guests while this virtual machine's cores wanted it
+    (/proc/stat "steal"): it slows every process of a run at once (their CPU per reply rises
+    together, the sandbox's too), so a run with much of it compares badly with one without."""
+    return _cpu_line()[7] / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_line() -> list[int]:
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -273,7 +285,8 @@ class Processes:
         if database_url or redis_url:
             snapshot[OURS] = sum(snapshot.values())
         return {**snapshot, "postgresql (all its processes)": command_cpu_seconds("postgres"),
-                "redis-server (all)": command_cpu_seconds("redis-server"), "machine": machine_busy_seconds()}
+                "redis-server (all)": command_cpu_seconds("redis-server"), "machine": machine_busy_seconds(),
+                STOLEN: stolen_seconds()}
 
     def stop_all(self) -> None:
         for process in reversed(self.started):

@@ -30,6 +30,7 @@ import time
 
 from bench.common import (
     APP_SECRET,
+    STOLEN,
     Processes,
     connect_page,
     free_port,
@@ -143,7 +144,8 @@ def main() -> int:
     print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "rounds' range",
                            "answers", "stored/200"], rows))
     print(table("CPU per request (µs; the load generator is the rest of the machine's figure)",
-                ["run", "api", "no-op endpoint", "worker", "postgresql", "whole machine"], cpu_rows))
+                ["run", "api", "no-op endpoint", "worker", "postgresql", "whole machine",
+                 "stolen by the host"], cpu_rows))
     print(memory)
     return 0
 
@@ -176,7 +178,8 @@ def cpu_row(before: dict[str, float], after: dict[str, float], requests: int) ->
     def per(name: str) -> str:
         used = after.get(name, 0.0) - before.get(name, 0.0)
         return f"{used * 1e6 / requests:.0f}" if requests else "-"
-    return [per("api"), per("no-op endpoint"), per("worker"), per("postgresql (all its processes)"), per("machine")]
+    return [per("api"), per("no-op endpoint"), per("worker"), per("postgresql (all its processes)"), per("machine"),
+            per(STOLEN)]
 
 
 def _statuses(result: dict) -> str:
