@@ -340,15 +340,9 @@ _ACQUIRE_OR_KNOCK = ("if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]
 
 @contextmanager
 def live_lock(key: str, ttl_ms: int = LIVE_TTL_MS) -> Iterator[Lease | None]:
-    """A `Lease` on `key` for the block (None when another holder has it)."""
-    lease = Lease(key, ttl_ms)
-    if not lease.acquire():
-        yield None
-        return
-    try:
-        yield lease
-    finally:
-        lease.release()
+    """A `Lease` on `key` for the block (None when another holder has it): `key_lock`'s own."""
+    with key_lock(key, ttl_ms) as hold:
+        yield hold.lease if hold else None
 
 
 class _Renewer:
