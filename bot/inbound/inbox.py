@@ -48,7 +48,7 @@ def pending_events(key: str, limit: int) -> list[InboundEvent]:
     text = _PENDING_EVENTS.format(param=db.obj.param)
     if not is_sqlite():
         text = prepared("socialdesk_pending_events", text)
-    cursor = db.execute_sql(text, (key, "pending", limit))
+    cursor = db.execute_sql(text, (key, limit))
     rows = [statements.model_row(InboundEvent, cursor.description, row) for row in cursor.fetchall()]
     if rows:
         cache.observe(rows[0].config_version)
@@ -58,7 +58,9 @@ def pending_events(key: str, limit: int) -> list[InboundEvent]:
 _PENDING_EVENTS = (  # {param}: the backend's placeholder
     "SELECT " + ", ".join(f'"{field.column_name}"' for field in InboundEvent._meta.sorted_fields)
     + f', {cache.VERSION_SQL.sql} AS "config_version" FROM "inbound_event" WHERE "conversation_key" = {{param}} '
-    'AND "status" = {param} ORDER BY "occurred_at", "id" LIMIT {param}')
+    # The status as a literal: PostgreSQL's partial index of pending events (migration 0031)
+    # serves a generic plan only when the statement itself says 'pending'.
+    """AND "status" = 'pending' ORDER BY "occurred_at", "id" LIMIT {param}""")
 
 
 def mark_applied(event_id: int, note: str | None) -> bool:
