@@ -52,7 +52,10 @@ _PREPARED: dict[str, str] = {}  # a prepared statement's name -> the label of it
 @functools.lru_cache(maxsize=8192)  # the counting must cost next to nothing: it runs in the measured processes
 def _label(sql: str) -> str:
     """`_statement_key`, with a prepared statement's EXECUTE counted under its text's label (and
-    its PREPARE, once per connection, as that label's PREPARE)."""
+    its PREPARE, once per connection, as that label's PREPARE). A statement that carries its
+    transaction's BEGIN in the same round trip (`bot.platform.db.PostgresDatabase`) counts as
+    itself: one round trip."""
+    sql = sql.removeprefix("BEGIN; ")
     head = sql[:120].split(None, 2)
     verb = head[0].upper() if head else ""
     if verb == "EXECUTE" and len(head) > 1:

@@ -40,7 +40,7 @@ def open_database(database_url: str, *, max_connections: int = 20) -> peewee.Dat
     """Build the database for `database_url` and bind the proxy to it."""
     if database_url.startswith(("postgres://", "postgresql://")):
         params = parse_db_url(database_url)
-        database = PooledPostgresqlDatabase(
+        database = PostgresDatabase(
             params.pop("database"), max_connections=max_connections, stale_timeout=300, timeout=30,
             autoconnect=True, **params,
         )
@@ -51,6 +51,42 @@ def open_database(database_url: str, *, max_connections: int = 20) -> peewee.Dat
     _let_go_of(db.obj)
     db.initialize(database)
     return database
+
+
+class PostgresDatabase(PooledPostgresqlDatabase):
+    """Pooled PostgreSQL whose BEGIN goes out with the transaction's first statement, in the same
+    round trip ("BEGIN; <statement>": PostgreSQL runs both, and the transaction stays open). A
+    round trip costs the backend a wake-up, a read and a write whatever it carries: with BEGIN on
+    its own, applying a comment took eight of them, now seven (issue 18). Nothing changes in what
+    a transaction sees (PostgreSQL takes the snapshot at its first statement, not at BEGIN), and a
+    transaction that sent nothing sends neither COMMIT nor ROLLBACK. Every statement goes through
+    `execute_sql` (peewee's queries and ours), which is where BEGIN is put in front."""
+
+    def begin(self, isolation_level: str | None = None) -> None:
+        if isolation_level is not None or self._isolation_level:
+            super().begin(isolation_level)
+            return
+        self._state.begin_on = self.connection()  # this connection's next statement carries it
+
+    def execute_sql(self, sql: str, params: Sequence | None = None):  # noqa: ANN201 - peewee's cursor
+        if self._begin_pending():
+            self._state.begin_on = None
+            sql = f"BEGIN; {sql}"
+        return super().execute_sql(sql, params)
+
+    def commit(self) -> None:
+        if not self._begin_pending():
+            super().commit()
+        self._state.begin_on = None
+
+    def rollback(self) -> None:
+        if not self._begin_pending():
+            super().rollback()
+        self._state.begin_on = None
+
+    def _begin_pending(self) -> bool:
+        conn = self._state.conn
+        return conn is not None and getattr(self._state, "begin_on", None) is conn
 
 
 def _let_go_of(previous: peewee.Database | None) -> None:

@@ -1,0 +1,93 @@
+"""The database handle (bot/platform/db.py): on PostgreSQL a transaction's BEGIN travels with its
+first statement, and transactions still commit, roll back and nest as peewee's do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import peewee
+import psycopg2.extensions
+import pytest
+
+from bot.platform.db import transaction
+from bot.platform.models import Tag
+
+
+class _Counting(psycopg2.extensions.cursor):
+    sent: list[str] = []
+
+    def execute(self, query, vars=None):  # noqa: A002, ANN001, ANN201 - psycopg2's signature
+        _Counting.sent.append(query if isinstance(query, str) else query.decode())
+        return super().execute(query, vars)
+
+
+@pytest.fixture
+def pg(db: peewee.Database) -> Iterator[peewee.Database]:
+    """The migrated PostgreSQL database, every round trip of this thread's connection recorded."""
+    db.connection().cursor_factory = _Counting
+    _Counting.sent = []
+    yield db
+    db.connection().cursor_factory = psycopg2.extensions.cursor
+
+
+@pytest.fixture(params=["postgres"])
+def database_url(request: pytest.FixtureRequest, pg_url: str) -> str:
+    """These tests are about PostgreSQL's round trips (SQLite takes its write lock at BEGIN)."""
+    from tests.conftest import reset_postgres
+
+    reset_postgres(pg_url)
+    return pg_url
+
+
+def _others_see(pg_url: str, name: str) -> bool:
+    """Whether a second connection (another process, say) sees the tag: committed or not."""
+    with psycopg2.connect(pg_url) as other, other.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tag WHERE name = %s", (name,))
+        return cursor.fetchone()[0] == 1
+
+
+def test_begin_goes_with_the_first_statement(pg: peewee.Database, pg_url: str) -> None:
+    with transaction():
+        Tag.create(name="vip")
+        assert not _others_see(pg_url, "vip")  # inside a transaction: nobody else sees it yet
+        Tag.create(name="new")
+    assert _others_see(pg_url, "vip") and _others_see(pg_url, "new")
+    assert [query.split(" ", 2)[:2] for query in _Counting.sent] == [["BEGIN;", "INSERT"], ["INSERT", "INTO"],
+                                                                     ["COMMIT"]]
+
+
+def test_a_failure_rolls_back_the_statement_that_carried_begin(pg: peewee.Database, pg_url: str) -> None:
+    with pytest.raises(RuntimeError), transaction():
+        Tag.create(name="vip")
+        raise RuntimeError("the apply failed")
+    assert not _others_see(pg_url, "vip")
+    assert _Counting.sent[-1] == "ROLLBACK"
+    with transaction():  # the connection is fine afterwards, and a new transaction begins again
+        Tag.create(name="vip")
+    assert _others_see(pg_url, "vip") and _Counting.sent[-2].startswith("BEGIN; INSERT")
+
+
+def test_a_statement_error_leaves_nothing_half_done(pg: peewee.Database, pg_url: str) -> None:
+    Tag.create(name="vip")
+    with pytest.raises(peewee.IntegrityError), transaction():
+        Tag.create(name="new")
+        Tag.create(name="vip")  # unique name
+    assert not _others_see(pg_url, "new")
+
+
+def test_a_transaction_that_sent_nothing_sends_nothing(pg: peewee.Database) -> None:
+    with transaction():
+        pass
+    with pytest.raises(RuntimeError), transaction():
+        raise RuntimeError
+    assert _Counting.sent == []
+
+
+def test_savepoints_nest_inside(pg: peewee.Database, pg_url: str) -> None:
+    with transaction():
+        with pytest.raises(peewee.IntegrityError), pg.atomic():  # a savepoint: the first statement here
+            Tag.create(name="vip")
+            Tag.create(name="vip")
+        Tag.create(name="new")
+    assert not _others_see(pg_url, "vip") and _others_see(pg_url, "new")
+    assert _Counting.sent[0].startswith("BEGIN; SAVEPOINT")
