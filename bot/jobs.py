@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 LOCK_BUSY_RETRY_MS = 150
 HOLDER_GONE_MS = LIVE_TTL_MS + 1_000  # a dead holder's lock is free by then
-DRAIN_BATCH = 50
 
 
 EXPAND_LOCK = "ingest:expand"
@@ -139,17 +138,15 @@ def _apply_pending(key: str, hold: Hold, follow: FollowUps) -> bool:
     """Every pending event, in order; False when the drain had to stop (its lease was lost, or an
     event waits for its comment), each case having arranged to come back."""
     while True:
-        batch = inbox.pending_events(key, DRAIN_BATCH)
-        for row in batch:
-            if not hold.held:  # the lease was lost: whoever holds the lock now goes on
-                drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
-                return False
-            try:
-                follow.extend(_apply_or_record_failure(row))
-            except inbox.NotYetKnown:
-                _defer(row, key)
-                return False
-        if len(batch) < DRAIN_BATCH:
+        if not hold.held:  # the lease was lost: whoever holds the lock now goes on
+            drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
+            return False
+        try:
+            more = _apply_next_or_record_failure(key, follow)
+        except _Waits as waits:
+            _defer(waits.row, key)
+            return False
+        if not more:
             return True
 
 
@@ -171,14 +168,26 @@ def _defer(row: InboundEvent, key: str) -> None:
     drain_conversation.send(key, delay_ms=DEFER_MS * attempts)
 
 
-def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
-    """A failing event is retried a few times (the database may be busy); then it is marked failed
+class _Waits(Exception):
+    """The event refers to a comment not stored yet (`inbox.NotYetKnown`): it stays pending."""
+
+    def __init__(self, row: InboundEvent) -> None:
+        self.row = row
+
+
+def _apply_next_or_record_failure(key: str, follow: FollowUps) -> bool:
+    """Apply the conversation's next pending event (`apply_next`); whether more wait behind it.
+    A failing event is retried a few times (the database may be busy); then it is marked failed
     with the error, so one poison event cannot block its conversation forever."""
+    taken: list[InboundEvent] = []
     try:
-        return apply_event(row)
+        return apply_next(key, follow, taken)
     except inbox.NotYetKnown:
-        raise
+        raise _Waits(taken[0]) from None
     except Exception as exc:
+        if not taken:  # taking the event failed: nothing to pin on it (the job's retry)
+            raise
+        row = taken[0]
         attempts = row.attempts + 1
         status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
         log.exception("applying event %s failed (attempt %d)", row.event_key, attempts)
@@ -187,29 +196,45 @@ def _apply_or_record_failure(row: InboundEvent) -> FollowUps:
         if status == "pending":
             raise
         metrics.event("failed")
-        return FollowUps()
+        return True  # the events behind it go on
 
 
-class _AppliedElsewhere(Exception):
-    """Another worker applied the event first: roll this transaction back."""
+def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = None) -> bool:
+    """Take the conversation's next pending event and apply it and route it, in one transaction
+    that begins by claiming the row (`inbox.take_next`): any failure rolls the claim back with
+    everything else. Adds what it calls for to `follow` once committed; `taken` gets the row
+    (for the caller's failure handling). Whether more events wait behind it."""
+    with transaction(), cache.unit():
+        row, more = inbox.take_next(key)
+        if row is None:
+            return False
+        if taken is not None:
+            taken.append(row)
+        done = _apply_taken(row)
+    follow.extend(done)
+    metrics.event("applied")
+    return more
 
 
 def apply_event(row: InboundEvent) -> FollowUps:
-    """Apply one stored event and route it, in one transaction with marking it applied. The
-    transaction ends by claiming the row (pending -> applied, with the note): a second worker
-    that got there too finds nothing to claim and rolls all of its work back, and any failure
-    rolls the claim back with everything else."""
-    settings = runtime.settings()
-    try:
-        with transaction(), cache.unit():
-            applied = inbox.apply(ev.decode(bytes(row.payload)), source=row.source)
-            follow = route(applied, emails_enabled=bool(settings.smtp_url),
-                           coalesce_ms=int(settings.email_coalesce_seconds * 1000))
-            if not inbox.mark_applied(row.id, applied.note):
-                raise _AppliedElsewhere
-    except _AppliedElsewhere:
-        return FollowUps()
+    """Apply one stored event by its row (tests, tools), as `apply_next` does: in one transaction
+    that begins by claiming it; nothing when another worker applied it."""
+    with transaction(), cache.unit():
+        if not inbox.mark_applied(row.id):
+            return FollowUps()
+        follow = _apply_taken(row)
     metrics.event("applied")
+    return follow
+
+
+def _apply_taken(row: InboundEvent) -> FollowUps:
+    """Apply a claimed event and route it, inside the caller's transaction."""
+    settings = runtime.settings()
+    applied = inbox.apply(ev.decode(bytes(row.payload)), source=row.source)
+    follow = route(applied, emails_enabled=bool(settings.smtp_url),
+                   coalesce_ms=int(settings.email_coalesce_seconds * 1000))
+    if applied.note is not None:
+        inbox.note_applied(row.id, applied.note)
     return follow
 
 

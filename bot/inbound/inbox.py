@@ -41,34 +41,49 @@ class Applied:
     source: str = "webhook"  # webhook | backfill
 
 
-def pending_events(key: str, limit: int) -> list[InboundEvent]:
-    """The conversation's next pending events in Meta's order. The same statement reads the
-    configuration version, so this job's copies of channels and campaigns are as fresh as this
-    read (`bot.platform.cache`)."""
-    text = _PENDING_EVENTS.format(param=db.obj.param)
+def take_next(key: str) -> tuple[InboundEvent | None, bool]:
+    """Inside the caller's transaction, the conversation's next pending event in Meta's order,
+    marked applied (a rollback gives it back: it stays pending), and whether others wait behind
+    it; (None, False) when none is pending. One statement, so applying an event costs no read
+    before its transaction and no claim at its end: the row is claimed first, and a second
+    worker that reaches it too (a lost lease) waits for this transaction, then finds nothing.
+    The same statement reads the configuration version, so this job's copies of channels and
+    campaigns are as fresh as this read (`bot.platform.cache`)."""
+    text = _TAKE_NEXT.format(param=db.obj.param)
     if not is_sqlite():
-        text = prepared("socialdesk_pending_events", text)
-    cursor = db.execute_sql(text, (key, limit))
-    rows = [statements.model_row(InboundEvent, cursor.description, row) for row in cursor.fetchall()]
-    if rows:
-        cache.observe(rows[0].config_version)
-    return rows
+        text = prepared("socialdesk_take_next", text)
+    cursor = db.execute_sql(text, (now_ms(), key))
+    found = cursor.fetchone()
+    if found is None:
+        return None, False
+    row = statements.model_row(InboundEvent, cursor.description, found)
+    cache.observe(row.config_version)
+    return row, bool(row.more)
 
 
-_PENDING_EVENTS = (  # {param}: the backend's placeholder
-    "SELECT " + ", ".join(f'"{field.column_name}"' for field in InboundEvent._meta.sorted_fields)
-    + f', {cache.VERSION_SQL.sql} AS "config_version" FROM "inbound_event" WHERE "conversation_key" = {{param}} '
-    # The status as a literal: PostgreSQL's partial index of pending events (migration 0031)
-    # serves a generic plan only when the statement itself says 'pending'.
-    """AND "status" = 'pending' ORDER BY "occurred_at", "id" LIMIT {param}""")
+_COLUMNS = ", ".join(f'"inbound_event"."{field.column_name}"' for field in InboundEvent._meta.sorted_fields)
+# The statuses as literals: PostgreSQL's partial index of pending events (migration 0031) serves
+# a prepared statement's generic plan only when the statement itself says 'pending'.
+_TAKE_NEXT = (  # {param}: the backend's placeholder
+    'UPDATE "inbound_event" SET "status" = \'applied\', "applied_at" = {param} WHERE "id" = ('
+    'SELECT "id" FROM "inbound_event" WHERE "conversation_key" = {param} AND "status" = \'pending\' '
+    'ORDER BY "occurred_at", "id" LIMIT 1) AND "status" = \'pending\' '
+    f'RETURNING {_COLUMNS}, {cache.VERSION_SQL.sql} AS "config_version", EXISTS (SELECT 1 FROM "inbound_event" '
+    'AS "behind" WHERE "behind"."conversation_key" = "inbound_event"."conversation_key" AND '
+    '"behind"."status" = \'pending\' AND "behind"."id" <> "inbound_event"."id") AS "more"')
 
 
-def mark_applied(event_id: int, note: str | None) -> bool:
+def mark_applied(event_id: int, note: str | None = None) -> bool:
     """Claim the event as applied (with what applying noted); False when another worker did."""
     fields: dict = {"status": "applied", "applied_at": now_ms()}
     if note is not None:
         fields["reason"] = note
     return bool(statements.update(InboundEvent, fields, {"id": event_id, "status": "pending"}))
+
+
+def note_applied(event_id: int, note: str) -> None:
+    """What applying a claimed event noted (a repaired payload, a duplicate, ...), as its reason."""
+    statements.update(InboundEvent, {"reason": note}, {"id": event_id})
 
 
 def apply(event: ev.Event, source: str = "webhook") -> Applied:

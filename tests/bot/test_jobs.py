@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import peewee
 import pytest
 
@@ -9,6 +11,7 @@ from bot import jobs
 from bot.core import events as ev
 from bot.inbound import inbox, ingest
 from bot.platform import queue
+from bot.platform.db import connection, transaction
 from bot.platform.models import Channel, InboundEvent
 
 
@@ -17,32 +20,94 @@ def _message(mid: str, timestamp: int) -> ev.MessageReceived:
                               mid=mid, text=f"message {mid}")
 
 
-def _applied(row: InboundEvent) -> jobs.FollowUps:
-    assert inbox.mark_applied(row.id, None)
-    return jobs.FollowUps()
-
-
 def test_a_drain_that_finds_the_conversation_locked_knocks_and_the_holder_applies_its_event(
         db: peewee.Database, broker_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The second message of a burst is stored while the first one's drain holds the thread: the
     drain handed out for it knocks and leaves, and the holder applies it before it returns (it
-    used to come back 150 ms later through the queue's delayed messages)."""
+    used to come back 150 ms later through the queue's delayed messages): the holder's first
+    look saw nothing behind the first message."""
     queue.setup_broker(broker_url)
     Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
     [key] = ingest.store_events([_message("m1", 1)], delivery_id=None, source="webhook")
     sent: list[tuple] = []
     monkeypatch.setattr(jobs.drain_conversation, "send", lambda *args, **options: sent.append((args, options)))
-    read = inbox.pending_events
+    take = inbox.take_next
 
-    def burst(conversation: str, limit: int) -> list[InboundEvent]:
-        batch = read(conversation, limit)
-        if not sent:  # the first look of the holder: the second message comes, and its drain
+    def burst(conversation: str) -> tuple[InboundEvent | None, bool]:
+        taken = take(conversation)
+        if not sent:  # after the first look of the holder: the second message comes, and its drain
             ingest.store_events([_message("m2", 2)], delivery_id=None, source="webhook")
             jobs._drain(conversation, jobs.FollowUps())
-        return batch
+        return taken
 
-    monkeypatch.setattr(inbox, "pending_events", burst)
-    monkeypatch.setattr(jobs, "apply_event", _applied)  # what applying does is not this test's
+    monkeypatch.setattr(inbox, "take_next", burst)
+    monkeypatch.setattr(jobs, "_apply_taken", lambda row: jobs.FollowUps())  # what applying does is not this test's
     jobs._drain(key, jobs.FollowUps())
     assert sent == [((key,), {"delay_ms": jobs.HOLDER_GONE_MS})]  # the knocker's own look, should the holder die
     assert [row.status for row in InboundEvent.select().order_by(InboundEvent.occurred_at)] == ["applied", "applied"]
+
+
+def test_a_drain_applies_each_event_in_metas_order_and_takes_it_first(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m2", 20), _message("m1", 10), _message("m3", 30)], delivery_id=None,
+                                source="webhook")
+    seen: list[tuple[str, str]] = []
+
+    def apply(row: InboundEvent) -> jobs.FollowUps:  # inside the transaction that took the row
+        seen.append((ev.decode(bytes(row.payload)).mid, InboundEvent.get_by_id(row.id).status))
+        return jobs.FollowUps()
+
+    monkeypatch.setattr(jobs, "_apply_taken", apply)
+    jobs._drain(key, jobs.FollowUps())
+    assert seen == [("m1", "applied"), ("m2", "applied"), ("m3", "applied")]
+    assert {row.status for row in InboundEvent.select()} == {"applied"}
+
+
+def test_take_next_says_whether_events_wait_behind(db: peewee.Database) -> None:
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m1", 10), _message("m2", 20)], delivery_id=None, source="webhook")
+    looks = []
+    for _ in range(3):
+        with transaction():
+            row, more = inbox.take_next(key)
+            looks.append((row and ev.decode(bytes(row.payload)).mid, more))
+    assert looks == [("m1", True), ("m2", False), (None, False)]
+
+
+def test_an_event_whose_apply_fails_goes_back_to_pending_with_its_attempt(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m1", 10), _message("m2", 20)], delivery_id=None, source="webhook")
+
+    def apply(row: InboundEvent) -> jobs.FollowUps:
+        InboundEvent.update(reason="half done").where(InboundEvent.id == row.id).execute()  # rolled back too
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(jobs, "_apply_taken", apply)
+    with pytest.raises(RuntimeError):
+        jobs._drain(key, jobs.FollowUps())  # the job fails: its retry comes back for the same event
+    rows = [(row.status, row.attempts, row.reason) for row in InboundEvent.select().order_by(InboundEvent.occurred_at)]
+    assert rows == [("pending", 1, "RuntimeError: the database went away"), ("pending", 0, None)]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # two writers at once: PostgreSQL's case
+def test_a_second_worker_waits_for_the_one_applying_the_event_then_finds_nothing(db: peewee.Database) -> None:
+    """Two drains of one conversation (a lost lease): the second one's look waits for the first
+    one's transaction on the row, then finds the event applied, and applies nothing twice."""
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m1", 10)], delivery_id=None, source="webhook")
+    second: list[tuple] = []
+    with transaction():
+        first, _ = inbox.take_next(key)
+        other = threading.Thread(target=lambda: second.append(_look_in_another_connection(key)))
+        other.start()
+        other.join(timeout=0.5)
+        assert other.is_alive(), "the second look waits for this transaction"
+    other.join(timeout=10)
+    assert first is not None and second == [(None, False)]
+
+
+def _look_in_another_connection(key: str) -> tuple:
+    with connection(), transaction():
+        return inbox.take_next(key)
