@@ -20,11 +20,11 @@ from bot.core import events as ev
 from bot.helpdesk import snooze
 from bot.inbound import inbox, ingest
 from bot.inbound.contacts import refresh_profile as refresh
-from bot.outbound import moderation, outhooks, sender
+from bot.outbound import moderation, outbox, outhooks, sender
 from bot.platform import cache, metrics, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
-from bot.platform.models import Conversation, InboundEvent
+from bot.platform.models import Conversation, InboundEvent, Message
 from bot.platform.queue import LIVE_TTL_MS, Hold, Job, job, key_lock, live_lock
 from bot.platform.together import side_by_side
 
@@ -203,8 +203,11 @@ def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = N
     """Take the conversation's next pending event and apply it and route it, in one transaction
     that begins by claiming the row (`inbox.take_next`): any failure rolls the claim back with
     everything else. Adds what it calls for to `follow` once committed; `taken` gets the row
-    (for the caller's failure handling). Whether more events wait behind it."""
-    with transaction(), cache.unit():
+    (for the caller's failure handling). Whether more events wait behind it. A private reply it
+    adds is inserted claimed for this job's own sender (`outbox.sent_here`; `run_follow_ups`
+    sends it), as many as this job sends itself."""
+    claimed: list[Message] = []
+    with transaction(), cache.unit(), outbox.sent_here(claimed, room=INLINE_SENDS - len(follow.claimed)):
         row, more = inbox.take_next(key)
         if row is None:
             return False
@@ -212,6 +215,7 @@ def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = N
             taken.append(row)
         done = _apply_taken(row)
     follow.extend(done)
+    follow.claimed.update((message.id, message) for message in claimed)
     metrics.event("applied")
     return more
 
@@ -279,7 +283,10 @@ def run_follow_ups(follow: FollowUps) -> None:
     and asks the send policy), the rest enqueued. Anything that fails here unexpectedly is
     handed to its own job."""
     for index, message_id in enumerate(follow.send):
-        if index < INLINE_SENDS:
+        taken = follow.claimed.get(message_id)
+        if taken is not None:  # inserted claimed for this very job: only it sends the row
+            _here(partial(send_and_follow, taken=taken), send_message, message_id)
+        elif index < INLINE_SENDS:
             _here(send_and_follow, send_message, message_id)
         else:
             send_message.send(message_id)
@@ -311,10 +318,11 @@ def send_message(message_id: int) -> None:
         cache.end_job()
 
 
-def send_and_follow(message_id: int) -> None:
-    """Send the row if due (`sender.send_one` claims it: one sender wins), then enqueue what the
-    outcome calls for: health findings, outgoing webhooks, the retry, the next part."""
-    outcome = sender.send_one(message_id)
+def send_and_follow(message_id: int, taken: Message | None = None) -> None:
+    """Send the row if due (`sender.send_one` claims it: one sender wins; `taken`: claimed at
+    insert by this job), then enqueue what the outcome calls for: health findings, outgoing
+    webhooks, the retry, the next part."""
+    outcome = sender.send_one(message_id, taken)
     if outcome.finding is not None:
         status, reason = outcome.finding
         follow_health(health.record(outcome.channel_id, status, reason, source="send"))

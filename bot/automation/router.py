@@ -20,7 +20,7 @@ from bot.automation.flows import engine as bot_flows
 from bot.core import events as ev
 from bot.inbound.inbox import Applied
 from bot.outbound import moderation, outbox, outhooks
-from bot.platform.models import Identity
+from bot.platform.models import Identity, Message
 
 BOT_EVENTS = (ev.MessageReceived, ev.Postback, ev.MessageEcho)  # flows step on answers; echoes hand over
 
@@ -35,6 +35,7 @@ class FollowUps:
     digests: list[tuple[int, int]] = field(default_factory=list)  # (digest id, due at ms)
     hooks: list[int] = field(default_factory=list)  # outgoing webhook deliveries
     moderate: list[int] = field(default_factory=list)  # comment moderation rows (like / hide)
+    claimed: dict[int, Message] = field(default_factory=dict)  # of `send`, rows this job inserted claimed
 
     def extend(self, other: FollowUps) -> None:
         self.send += other.send
@@ -43,6 +44,7 @@ class FollowUps:
         self.digests += other.digests
         self.hooks += other.hooks
         self.moderate += other.moderate
+        self.claimed.update(other.claimed)
 
 
 def _woken(applied: Applied) -> list[int]:

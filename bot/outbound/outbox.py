@@ -12,6 +12,10 @@ opens (`inbox._release_held`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import msgspec
 
 from bot.core.compose import MessageContent, card_attachment, card_of, private_reply_parts, split_parts
@@ -38,6 +42,31 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     comment_id: str | None = None  # the comment answered (private or public reply)
     author_user_id: int | None = None
     origin: str | None = None
+
+
+_sent_here: ContextVar[tuple[list[Message], int] | None] = ContextVar("outbox_sent_here", default=None)
+
+
+@contextmanager
+def sent_here(taken: list[Message], room: int) -> Iterator[None]:
+    """Within the block, a private reply is inserted already claimed for the caller's own sender,
+    up to `room` rows, each listed in `taken` (with the comment it answers, for the send policy),
+    and the caller sends them itself (`sender.send_one(..., taken=row)`) once it has committed:
+    the send then needs no claim statement, nor a second version of the row (issue 18). Only a
+    caller that will send them at once asks: a job killed before the send leaves a row `sending`
+    that no live process holds, which the clock gives back as ambiguous within a minute
+    (`sendcheck.release_orphans`; a second private reply is refused by Meta, so the retry is safe)."""
+    token = _sent_here.set((taken, room))
+    try:
+        yield
+    finally:
+        _sent_here.reset(token)
+
+
+def _claim_here() -> list[Message] | None:
+    """Where to list a row claimed at insert, or None (it goes in `pending`, for any sender)."""
+    here = _sent_here.get()
+    return here[0] if here is not None and len(here[0]) < here[1] else None
 
 
 def add(draft: Draft) -> list[int]:
@@ -67,19 +96,30 @@ def _add_private_reply(draft: Draft) -> list[int]:
     # A thread the reply opens is inserted as the last part's `_touch` would leave it, and on
     # PostgreSQL with the private reply in the same statement.
     clocks = dict(last_message_at=now_ms(), preview=_preview(parts[-1]) if parts else "")
+    taken = _claim_here()
     first_fields = None if first is None else _part_fields(
         draft, first, 0, channel.id, SendKind.PRIVATE_REPLY, recipient=comment.from_id, target=comment.comment_id,
-        private=True)
+        private=True, status="pending" if taken is None else "sending")
     thread, new, first_id = open_dm_thread(channel, identity, first=first_fields, **clocks)
     ready = []
     if first is not None:
-        row = _store({**first_fields, "conversation": thread.id}, first, touch=not new, inserted=first_id)
+        fields = {**first_fields, "conversation": thread.id}
+        row = _store(fields, first, touch=not new, inserted=first_id)
         if row:
             ready.append(row)
+            if taken is not None:
+                taken.append(_claimed_row(row, fields, comment))
     for index, part in enumerate(rest, start=1):
         _insert(draft, part, index, channel.id, thread.id, SendKind.DIRECT, recipient=comment.from_id, status="held",
                 reason="Waiting for the person to answer: a private reply carries one message only.", touch=not new)
     return ready
+
+
+def _claimed_row(row_id: int, fields: dict, comment: Comment) -> Message:
+    """The row as the claim would have read it back, with the comment it answers."""
+    message = Message(id=row_id, **fields)
+    message.target_comment = comment
+    return message
 
 
 def _add_comment_reply(draft: Draft) -> list[int]:
@@ -119,6 +159,7 @@ def _part_fields(draft: Draft, part: MessageContent, index: int, channel_id: int
         occurred_at=now, status=status, status_reason=reason, idempotency_key=f"{draft.key}:{index}",
         send_kind=kind.value, recipient_id=recipient, target_comment_id=target,
         private_reply_to=target if private else None, next_attempt_at=now, origin=draft.origin, created_at=now,
+        **({"send_started_at": now, "attempts": 1} if status == "sending" else {}),  # claimed as `sender._claim` does
     )
 
 
@@ -131,7 +172,7 @@ def _store(fields: dict, part: MessageContent, *, touch: bool, inserted: int | N
             return None  # this draft was added before (or by a concurrent add)
         # Another draft already holds this comment's private reply: record the refusal, send nothing.
         refused = {**fields, "private_reply_to": None, "status": "refused", "status_reason": PRIVATE_REPLY_USED,
-                   "error_kind": "private_reply_used"}
+                   "error_kind": "private_reply_used", "send_started_at": None, "attempts": 0}
         refused_id = statements.insert(Message, refused)
         # Its `message.failed` is recorded in this transaction; the clock's sweep delivers it (no
         # send job will ever look at this row).
@@ -139,7 +180,7 @@ def _store(fields: dict, part: MessageContent, *, touch: bool, inserted: int | N
         return None
     if fields["conversation"] is not None and touch:
         _touch(fields["conversation"], fields["occurred_at"], part)
-    return row_id if fields["status"] == "pending" else None
+    return row_id if fields["status"] in ("pending", "sending") else None
 
 
 def _stored_attachments(part: MessageContent) -> list[dict] | None:

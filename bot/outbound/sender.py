@@ -56,9 +56,10 @@ class Outcome:
     channel_id: int | None = None
 
 
-def send_one(message_id: int) -> Outcome:
-    """Send the row if it is due."""
-    message = _claim(message_id)
+def send_one(message_id: int, taken: Message | None = None) -> Outcome:
+    """Send the row if it is due; `taken`: the row as inserted already claimed by this job
+    (`outbox.sent_here`), sent without claiming it again."""
+    message = taken if taken is not None else _claim(message_id)
     if message is None:
         return Outcome()
     with in_flight("send", message.id):  # a row we die holding is taken back well before 2 min (sendcheck)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import peewee
 import pytest
 
 from bot import jobs
+from bot.automation import campaigns
+from bot.automation.campaigns import ActionSpec, CampaignSpec, TriggerSpec
 from bot.core import events as ev
+from bot.core.compose import MessageContent
 from bot.inbound import inbox, ingest
-from bot.platform import queue
+from bot.outbound import sender
+from bot.platform import cache, queue, runtime
 from bot.platform.db import connection, transaction
-from bot.platform.models import Channel, InboundEvent
+from bot.platform.models import Channel, InboundEvent, Message
+from bot.platform.settings import load_settings
+from tests.bot.meta import payloads as p
+from tests.conftest import make_env
 
 
 def _message(mid: str, timestamp: int) -> ev.MessageReceived:
@@ -111,3 +119,45 @@ def test_a_second_worker_waits_for_the_one_applying_the_event_then_finds_nothing
 def _look_in_another_connection(key: str) -> tuple:
     with connection(), transaction():
         return inbox.take_next(key)
+
+
+@pytest.fixture
+def booted(database_url: str) -> Iterator[None]:
+    """This process configured as a worker is (settings, database, in-process queue)."""
+    runtime.boot(load_settings(make_env(database_url)), migrate=True)
+    cache.end_job()
+    with connection():
+        yield
+    cache.end_job()
+
+
+def _comment_on_a_watched_post() -> str:
+    """A page whose campaign answers every comment on post 1_9 privately, and a comment there,
+    stored pending; its conversation key."""
+    channel = Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    campaigns.save(CampaignSpec(name="Giveaway", channel_id=channel.id, is_active=True,
+                                trigger=TriggerSpec(all_posts=False, post_ids=["1_9"]),
+                                actions=[ActionSpec(kind="send_message", message=MessageContent(text="You're in!"))]))
+    [key] = ingest.expand_deliveries(ingest.store_deliveries([p.encode(p.feed_comment("1", "9_2", "1_9"))]))
+    return key
+
+
+def test_a_drain_inserts_its_private_reply_claimed_for_its_own_sender(booted: None) -> None:
+    """No claim statement and no second row version before the send: the row goes in `sending`,
+    for this job only (the queue's sender finds nothing to take), with the answered comment."""
+    key = _comment_on_a_watched_post()
+    follow = jobs.FollowUps()
+    jobs._drain(key, follow)
+    reply = Message.get(Message.send_kind == "private_reply")
+    assert (reply.status, reply.attempts, reply.send_started_at is not None) == ("sending", 1, True)
+    assert follow.send == [reply.id] and follow.claimed[reply.id].target_comment.comment_id == "9_2"
+    assert follow.claimed[reply.id].text == "You're in!" and follow.claimed[reply.id].conversation_id is not None
+    assert sender.send_one(reply.id) == sender.Outcome()  # another sender: nothing to claim, nothing sent
+    assert Message.get_by_id(reply.id).status == "sending"
+
+
+def test_a_reply_added_outside_a_drain_waits_pending_for_any_sender(booted: None) -> None:
+    key = _comment_on_a_watched_post()
+    follow = jobs.apply_event(InboundEvent.get(InboundEvent.conversation_key == key))
+    reply = Message.get(Message.send_kind == "private_reply")
+    assert (reply.status, reply.attempts, follow.claimed) == ("pending", 0, {})
