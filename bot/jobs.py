@@ -278,10 +278,10 @@ def push_messenger_profile(channel_id: int) -> None:
 
 
 def run_follow_ups(follow: FollowUps) -> None:
-    """The follow-ups of committed events, run by the job that committed them: the first
-    `INLINE_SENDS` sends and the profile fetches here (no queue hop; each still claims its row
-    and asks the send policy), the rest enqueued. Anything that fails here unexpectedly is
-    handed to its own job."""
+    """The follow-ups of committed events, run by the job that committed them: the rows it
+    inserted claimed, the first `INLINE_SENDS` sends and the profile fetches here (no queue hop;
+    each other row is claimed here, and every send asks the send policy), the rest enqueued.
+    Anything that fails here unexpectedly is handed to its own job."""
     for index, message_id in enumerate(follow.send):
         taken = follow.claimed.get(message_id)
         if taken is not None:  # inserted claimed for this very job: only it sends the row
