@@ -73,12 +73,11 @@ _TAKE_NEXT = (  # {param}: the backend's placeholder
     '"behind"."status" = \'pending\' AND "behind"."id" <> "inbound_event"."id") AS "more"')
 
 
-def mark_applied(event_id: int, note: str | None = None) -> bool:
-    """Claim the event as applied (with what applying noted); False when another worker did."""
-    fields: dict = {"status": "applied", "applied_at": now_ms()}
-    if note is not None:
-        fields["reason"] = note
-    return bool(statements.update(InboundEvent, fields, {"id": event_id, "status": "pending"}))
+def mark_applied(event_id: int) -> bool:
+    """Claim the event as applied (what applying notes comes after: `note_applied`); False when
+    another worker did."""
+    return bool(statements.update(InboundEvent, {"status": "applied", "applied_at": now_ms()},
+                                  {"id": event_id, "status": "pending"}))
 
 
 def note_applied(event_id: int, note: str) -> None:

@@ -15,9 +15,7 @@ import peewee
 
 
 def up(migrator, db):
-    if not _postgres(db):
-        return
-    for sql in (
+    _on_postgres(db, (
         "CREATE INDEX IF NOT EXISTS delivery_received ON delivery (received_at) WHERE status = 'received'",
         "CREATE INDEX IF NOT EXISTS delivery_quarantined ON delivery (id) WHERE status = 'quarantined'",
         "DROP INDEX IF EXISTS delivery_status_received_at",
@@ -28,14 +26,11 @@ def up(migrator, db):
         "WHERE status = 'pending'",
         "DROP INDEX IF EXISTS inboundevent_conversation_key_status_occurred_at",
         "DROP INDEX IF EXISTS inboundevent_status_created_at",
-    ):
-        db.execute_sql(sql)
+    ))
 
 
 def down(migrator, db):
-    if not _postgres(db):
-        return
-    for sql in (
+    _on_postgres(db, (
         "CREATE INDEX IF NOT EXISTS delivery_received_at ON delivery (received_at)",
         "CREATE INDEX IF NOT EXISTS delivery_status_received_at ON delivery (status, received_at)",
         "DROP INDEX IF EXISTS delivery_received",
@@ -45,9 +40,11 @@ def down(migrator, db):
         "CREATE INDEX IF NOT EXISTS inboundevent_status_created_at ON inbound_event (status, created_at)",
         "DROP INDEX IF EXISTS inbound_event_pending",
         "DROP INDEX IF EXISTS inbound_event_pending_created_at",
-    ):
-        db.execute_sql(sql)
+    ))
 
 
-def _postgres(db) -> bool:
-    return isinstance(db, peewee.PostgresqlDatabase)
+def _on_postgres(db, sqls):
+    """Run the statements on PostgreSQL only (SQLite keeps its indexes: see above)."""
+    if isinstance(db, peewee.PostgresqlDatabase):
+        for sql in sqls:
+            db.execute_sql(sql)

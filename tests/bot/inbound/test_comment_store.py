@@ -20,7 +20,7 @@ def apply_all(body: bytes) -> list[inbox.Applied]:
     for row in InboundEvent.select().where(InboundEvent.status == "pending").order_by(InboundEvent.id):
         with transaction(), cache.unit():
             applied.append(inbox.apply(ev.decode(bytes(row.payload))))
-            inbox.mark_applied(row.id, None)
+            inbox.mark_applied(row.id)
     return applied
 
 

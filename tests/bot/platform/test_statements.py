@@ -117,7 +117,7 @@ def test_two_updates_together_change_both_rows_and_nothing_else(db) -> None:
 
 
 def test_an_update_with_one_key_or_another(db) -> None:
-    """The same update with and without an optional field (`inbox.mark_applied`'s note)."""
+    """The same update with and without an optional field (an event's reason)."""
     ids = [InboundEvent.insert(event_key=f"e{i}", conversation_key="c", kind="comment", occurred_at=i,
                                payload=b"{}", created_at=i).execute() for i in range(2)]
     assert statements.update(InboundEvent, {"status": "applied", "applied_at": 7}, {"id": ids[0], "status": "pending"})
