@@ -106,8 +106,9 @@ def pg(pg_url: str):  # noqa: ANN201 - the migrated PostgreSQL database
         yield database
 
 
-def _arrive_in_thread(key: str, results: list[int | None], chosen: threading.Event | None = None,
+def _arrive_in_thread(key: str, results: dict[str, int | None], chosen: threading.Event | None = None,
                       release: threading.Event | None = None) -> None:
+    """Record each arrival's choice under its key: after the first commit both threads finish at once."""
     with connection():
         talk = Conversation.get(Conversation.thread_key == key)
         with transaction():
@@ -117,14 +118,14 @@ def _arrive_in_thread(key: str, results: list[int | None], chosen: threading.Eve
             if chosen is not None:
                 chosen.set()
                 assert release is not None and release.wait(10)
-        results.append(who)
+        results[key] = who
 
 
 def test_a_second_conversation_waits_for_the_first_choice_and_respects_the_cap(pg) -> None:
     _, (a, _b, _c) = setup_desk(cap=1, available=(True, False, False))
     first, second = conversation("dm:facebook:1:r1"), conversation("dm:facebook:1:r2")
     keys = [Conversation.get_by_id(i).thread_key for i in (first, second)]
-    results: list[int | None] = []
+    results: dict[str, int | None] = {}
     chosen, release = threading.Event(), threading.Event()
     one = threading.Thread(target=_arrive_in_thread, args=(keys[0], results, chosen, release))
     one.start()
@@ -135,7 +136,7 @@ def test_a_second_conversation_waits_for_the_first_choice_and_respects_the_cap(p
     release.set()
     one.join(10), two.join(10)
     assert waited, "the second choice did not wait for the first one's locks"
-    assert results == [a, None]
+    assert results == {keys[0]: a, keys[1]: None}
     assert Conversation.select().where(Conversation.assignee == a).count() == 1
 
 
@@ -154,13 +155,13 @@ def _wait_for_lock_wait(done) -> bool:  # noqa: ANN001 - stop early when the oth
 def test_a_burst_of_conversations_never_exceeds_the_cap(pg) -> None:
     _, (a, b, _c) = setup_desk(cap=2, available=(True, True, False))
     keys = [Conversation.get_by_id(conversation(f"dm:facebook:1:b{i}")).thread_key for i in range(8)]
-    results: list[int | None] = []
+    results: dict[str, int | None] = {}
     threads = [threading.Thread(target=_arrive_in_thread, args=(k, results)) for k in keys]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert Counter(results) == {a: 2, b: 2, None: 4}
+    assert Counter(results.values()) == {a: 2, b: 2, None: 4}
     loads = Counter(c.assignee_id for c in Conversation.select() if c.assignee_id)
     assert loads == {a: 2, b: 2}
 
