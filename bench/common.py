@@ -351,11 +351,13 @@ def count_rows(counts: dict[str, int], per: int, by_table: bool = False) -> list
     return [*rows, ["total", str(total), f"{total / per:.2f}", *([""] if by_table else [])]]
 
 
-def wait_http(url: str, timeout: float = 60, process: Process | None = None) -> None:
+def wait_http(url: str, timeout: float = 60, process: Process | None = None, below: int = 500) -> None:
+    """Poll until `url` answers with a status under `below` (600: any answer, e.g. /health's 503
+    while no worker runs)."""
     def up() -> bool:
         if process is not None and process.popen.poll() is not None:
             raise SystemExit(f"{process.name} exited; see {process.log}:\n{process.log.read_text()[-3000:]}")
-        return httpx.get(url, timeout=2).status_code < 500
+        return httpx.get(url, timeout=2).status_code < below
 
     deadline = time.monotonic() + timeout
     while True:

@@ -84,7 +84,8 @@ def start(running: Processes, pg: str, redis: str, workers: int, drain: bool) ->
                                             "--port", str(noop_port), "--log-level", "warning"], env)
     if workers:
         running.socialdesk("worker", ["worker", "--processes", str(workers), "--threads", "8"], env)
-    wait_http(f"http://127.0.0.1:{api_port}/health", process=api)
+    # With no worker running, /health says 503 ("no worker"): any answer means the API is up.
+    wait_http(f"http://127.0.0.1:{api_port}/health", process=api, below=500 if workers else 600)
     wait_http(f"http://127.0.0.1:{noop_port}/noop", process=noop)
     return api_port, noop_port
 
@@ -95,6 +96,30 @@ def delivery_count(pg: str) -> int:
     with psycopg2.connect(pg) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM delivery")
         return cur.fetchone()[0]
+
+
+def backlog(pg: str) -> tuple[int, int]:
+    """(deliveries waiting for the expander, events waiting to be applied): what the workers, at
+    their lower priority, still have to do."""
+    import psycopg2
+
+    with psycopg2.connect(pg) as conn, conn.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM delivery WHERE status = 'received'), "
+                    "(SELECT count(*) FROM inbound_event WHERE status = 'pending')")
+        return cur.fetchone()
+
+
+CATCH_UP_S = 300.0
+
+
+def catch_up(pg: str) -> float | None:
+    """Seconds until the workers have applied everything (polled), or None past CATCH_UP_S."""
+    start = time.monotonic()
+    while time.monotonic() - start < CATCH_UP_S:
+        if backlog(pg) == (0, 0):
+            return time.monotonic() - start
+        time.sleep(0.5)
+    return None
 
 
 def main() -> int:
@@ -127,7 +152,11 @@ def main() -> int:
         floors = {label: median([measure(running, pg, noop, raw, rate, args) for _ in range(rounds)])
                   for label, raw, _, rate, rounds in shapes}
         for label, raw, entries, rate, rounds in shapes:
-            runs = [measure(running, pg, webhook, raw, rate, args, count_stored=True) for _ in range(rounds)]
+            # With --drain, a single-event max-rate run waits for the workers to catch up after it, so the
+            # next one starts from an empty backlog (100-entry batches give them ~1M events a run:
+            # the backlog is shown, not waited for).
+            runs = [measure(running, pg, webhook, raw, rate, args, count_stored=True,
+                            wait_for_workers=args.drain and entries == 1 and not rate) for _ in range(rounds)]
             floor = floors[label][0]["rps"]
             ratios = [result["rps"] / floor for result, _ in runs if floor]
             spread = f"{min(ratios):.0%}-{max(ratios):.0%}" if len(ratios) > 1 else "-"
@@ -135,14 +164,16 @@ def main() -> int:
                 rows.append([label, target, f"{result['rps']:.0f}", f"{result['rps'] * entries:.0f}",
                              ms(result["p50_ms"]), ms(result["p99_ms"]),
                              f"{result['rps'] / floor:.0%}" if floor else "-",
-                             spread if target == "webhook" else "", _statuses(result), result.get("stored", "-")])
+                             spread if target == "webhook" else "", _statuses(result), result.get("stored", "-"),
+                             result.get("backlog", "-")])
                 cpu_rows.append([f"{label}, {target}", *cpu])
         memory = memory_table(running)
     print(f"\nbench/ingest on {machine()}; API: 2 uvicorn processes; concurrency {args.concurrency}; "
           f"{args.duration:.0f} s per run; median of {args.rounds} rounds; worker processes: {args.workers}"
           + ("; draining (page connected, every delivery applied meanwhile)" if args.drain else ""))
     print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "rounds' range",
-                           "answers", "stored/200"], rows))
+                           "answers", "stored/200", "left to apply at the end (deliveries + events); caught up after"],
+                rows))
     print(table("CPU per request (µs; the load generator is the rest of the machine's figure)",
                 ["run", "api", "no-op endpoint", "worker", "postgresql", "whole machine",
                  "stolen by the host"], cpu_rows))
@@ -151,9 +182,11 @@ def main() -> int:
 
 
 def measure(running: Processes, pg: str, target: tuple[int, str], raw: list[bytes], rate: float,
-            args: argparse.Namespace, *, count_stored: bool = False) -> tuple[dict, list[str]]:
+            args: argparse.Namespace, *, count_stored: bool = False,
+            wait_for_workers: bool = False) -> tuple[dict, list[str]]:
     """One run against one endpoint, and where its CPU went; with `count_stored`, the 200s are
-    checked against the deliveries stored meanwhile."""
+    checked against the deliveries stored meanwhile, and with --drain the backlog the run left is
+    shown (with `wait_for_workers`, how long the workers took to apply it once the load stopped)."""
     port, path = target
     requests = signed(path, raw)
     run_load(port, requests, concurrency=8, duration=1.0, max_requests=2000)  # warm-up
@@ -164,7 +197,18 @@ def measure(running: Processes, pg: str, target: tuple[int, str], raw: list[byte
     cpu = cpu_row(before, running.cpu_snapshot(), result["done"])
     if count_stored:
         result["stored"] = f"{delivery_count(pg) - stored_before}/{result['statuses'].get('200', 0)}"
+    if count_stored and args.drain:
+        result["backlog"] = _backlog_cell(pg, wait_for_workers)
     return result, cpu
+
+
+def _backlog_cell(pg: str, wait: bool) -> str:
+    deliveries, events = backlog(pg)
+    cell = f"{deliveries} + {events}"
+    if wait:
+        took = catch_up(pg)
+        cell += f"; {took:.1f} s" if took is not None else f"; not within {CATCH_UP_S:.0f} s"
+    return cell
 
 
 def median(runs: list[tuple[dict, list[str]]]) -> tuple[dict, list[str]]:
