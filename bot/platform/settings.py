@@ -62,6 +62,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SOCIALDESK_DASHBOARD_PORT": ("`8501`", "dashboard port (it listens on 127.0.0.1)"),
     "SOCIALDESK_WORKER_THREADS": ("`8`", "worker threads of the in-process queue (`socialdesk worker --threads` "
                                           "sets it for its processes); sizes the database pool"),
+    "SOCIALDESK_WORKER_NICE": ("`10`", "niceness of `socialdesk worker`'s processes (0-19): under a burst the API "
+                                       "acknowledges webhooks first and the workers catch up after; `0`: equal "
+                                       "priority"),
     "SOCIALDESK_HEALTH_CHECK_MINUTES": ("`10`", "how often each channel's health is checked"),
     "SOCIALDESK_EMAIL_COALESCE_SECONDS": ("`30`", "staff e-mails about one conversation are grouped over "
                                           "this window"),
@@ -140,6 +143,8 @@ class Settings:
     api_port: int = 8000
     dashboard_port: int = 8501
     worker_threads: int = 8
+    worker_nice: int = 10
+    """Niceness of `socialdesk worker`'s processes: the API's acknowledgements get the CPU first."""
     health_check_minutes: int = 10
     email_coalesce_seconds: float = 30.0
     meta_app_id: str | None = None
@@ -219,6 +224,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_port=api_port,
         dashboard_port=_int(env, "SOCIALDESK_DASHBOARD_PORT", 8501, 1, 65535),
         worker_threads=_int(env, "SOCIALDESK_WORKER_THREADS", 8, 1, 64),
+        worker_nice=_int(env, "SOCIALDESK_WORKER_NICE", 10, 0, 19),
         health_check_minutes=_int(env, "SOCIALDESK_HEALTH_CHECK_MINUTES", 10, 1, 1440),
         email_coalesce_seconds=float(_int(env, "SOCIALDESK_EMAIL_COALESCE_SECONDS", 30, 0, 3600)),
         meta_app_id=_app_id(env, sandbox),

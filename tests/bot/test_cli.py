@@ -187,23 +187,29 @@ def test_api_without_redis_runs_its_jobs_or_refuses(tmp_path: Path) -> None:
 
 def test_health_says_when_no_worker_consumes_redis(tmp_path: Path, redis_url: str) -> None:
     """The API with Redis and no `socialdesk worker` accepts webhooks nobody processes: unhealthy,
-    until a worker runs; SIGTERM stops the worker and all its processes."""
+    until a worker runs; SIGTERM stops the worker and all its processes. The worker's processes
+    run at `SOCIALDESK_WORKER_NICE` (the API's acknowledgements get the CPU first), the API's
+    at this test's own priority."""
     from tests.servers import reset_redis
 
     reset_redis(redis_url)
     api_port = free_port()
     env = {"SOCIALDESK_SANDBOX": "1", "REDIS_URL": redis_url}
+    own = os.getpriority(os.PRIO_PROCESS, 0)
     api = _start(["api"], tmp_path, api_port, free_port(), env=env)
     worker = None
     try:
         down = wait_until(lambda: _answer(f"http://127.0.0.1:{api_port}/health"), 60, what="API health")
         assert down.status_code == 503
         assert down.json() == {"database": "ok", "queue": "ok", "workers": "no worker consuming", "status": "degraded"}
-        worker = _start(["worker", "--processes", "1", "--threads", "2"], tmp_path, api_port, free_port(), env=env)
+        worker = _start(["worker", "--processes", "1", "--threads", "2"], tmp_path, api_port, free_port(),
+                        env={**env, "SOCIALDESK_WORKER_NICE": str(own + 3)})
         up = wait_until(lambda: _get(f"http://127.0.0.1:{api_port}/health"), 60, what="a worker's heartbeat")
         assert up.json()["workers"] == "1 consuming"
         children = _descendants(worker.pid)
         assert children
+        assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in [worker.pid, *children]} == {own + 3}
+        assert os.getpriority(os.PRIO_PROCESS, api.pid) == own
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=60)
         wait_until(lambda: not any(_alive(pid) for pid in children), 15, what="worker processes to exit")

@@ -141,6 +141,21 @@ def test_a_batch_is_expanded_only_up_to_its_first_delivery_left_to_the_expander(
     assert plans[0] is not None and plans[1:] == [None, None]
 
 
+def test_a_batch_of_a_saturated_writer_is_left_to_the_expander_and_later_ones_wait(writer: Writer) -> None:
+    """More requests queued than one commit takes at the normal pace: stored as they came (the
+    cheapest statement), expanded later by the workers; a small batch after it waits its turn."""
+    warm(writer)
+    big = writer.writer._store([comment(20 + n) for n in range(ingest.EXPAND_AT_COMMIT_BATCH + 1)])
+    assert {Delivery.get_by_id(i).status for i in big} == {"received"}
+    assert not InboundEvent.select().where(InboundEvent.event_key.startswith("comment:1_2")).exists()
+    wait_until(lambda: set(big) <= set(writer.raw), 10, what="the batch handed to the expander")
+    behind = writer.answer(comment(40))
+    assert Delivery.get_by_id(behind).status == "received"  # Meta's order: behind the big batch
+    ingest.expand_deliveries([*big, behind])
+    assert InboundEvent.select().where(InboundEvent.event_key.startswith("comment:1_2")).count() == 9
+    assert Delivery.get_by_id(writer.answer(comment(50))).status == "processed"
+
+
 def test_a_statement_that_fails_leaves_the_batch_to_the_expander(writer: Writer, monkeypatch) -> None:  # noqa: ANN001
     warm(writer)
 
