@@ -19,6 +19,7 @@ from bot.channels import profile as messenger_profile
 from bot.core import events as ev
 from bot.helpdesk import snooze
 from bot.inbound import inbox, ingest
+from bot.inbound.contacts import PROFILE_RETRY_SOON_MS
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import moderation, outbox, outhooks, sender
 from bot.platform import cache, metrics, runtime
@@ -336,7 +337,9 @@ def send_and_follow(message_id: int, taken: Message | None = None) -> None:
 
 @job(max_retries=5, min_backoff=5_000)
 def refresh_profile(identity_id: int) -> None:
-    refresh(identity_id)
+    """A fetch the drain could not make (or left to the queue); a retry finds the profile due a
+    minute ahead (`contacts.PROFILE_RETRY_SOON_MS`) and tries again."""
+    refresh(identity_id, ahead_ms=PROFILE_RETRY_SOON_MS)
 
 
 @job(max_retries=20)

@@ -17,6 +17,12 @@ from bot.platform.registry import channel_by_id, page_token
 
 PROFILE_REFRESH_MS = 7 * 86400 * 1000
 PROFILE_RETRY_MS = 86400 * 1000
+# Meta not reached (refused, timed out, 5xx): the fetch is due again this much later, so the
+# person's next messages do not each ask again (while the Graph API is unreachable every attempt
+# holds a drain's thread for the client's connect retries: 0.5 s refused, up to 15 s timing out;
+# a burst of one customer's messages crawled at ~20 per second). The job that retries the fetch
+# (`jobs.refresh_profile`, backoff from 5 s) looks this far ahead, so it still makes the attempt.
+PROFILE_RETRY_SOON_MS = 60_000
 
 SOURCE_TAGS = {
     ("facebook", "dm"): "Facebook Messenger",
@@ -139,6 +145,12 @@ def _tag_id(tag_name: str) -> int:
     return tag_id
 
 
+def _profile_failed(identity_id: int, exc: GraphError) -> None:
+    later = PROFILE_RETRY_SOON_MS if exc.retryable else PROFILE_RETRY_MS
+    statements.update(Identity, {"profile_error": exc.describe(), "profile_due_at": now_ms() + later},
+                      {"id": identity_id})
+
+
 def untag_contact(contact_id: int, tag_name: str) -> None:
     tag = Tag.get_or_none(Tag.name == tag_name)
     if tag is not None:
@@ -149,26 +161,28 @@ def tags_of(contact_id: int) -> list[str]:
     return [t.name for t in Tag.select().join(ContactTag).where(ContactTag.contact == contact_id).order_by(Tag.name)]
 
 
-def profile_due(identity: Identity) -> bool:
-    return identity.profile_due_at is not None and identity.profile_due_at <= now_ms()
+def profile_due(identity: Identity, ahead_ms: int = 0) -> bool:
+    """Whether the profile is due (within `ahead_ms`: the retrying job's look)."""
+    return identity.profile_due_at is not None and identity.profile_due_at <= now_ms() + ahead_ms
 
 
-def refresh_profile(identity_id: int, known: Identity | None = None) -> None:
-    """Fetch the person's profile from the Graph API and cache it. A failure is recorded and
-    retried a day later; it never blocks anything else (messages are already stored). `known`:
-    the row as the committed event that asked for the fetch left it, so it is not read back (at
-    worst a concurrent fetch of the same person fetches it twice: a read, written the same way)."""
+def refresh_profile(identity_id: int, known: Identity | None = None, *, ahead_ms: int = 0) -> None:
+    """Fetch the person's profile from the Graph API and cache it. A refusal is recorded and
+    retried a day later; Meta not reached, a minute later for messages (`PROFILE_RETRY_SOON_MS`)
+    and by the caller's job (the error is raised). It never blocks anything else (messages are
+    already stored). `known`: the row as the committed event that asked for the fetch left it, so
+    it is not read back (at worst a concurrent fetch of the same person fetches it twice: a read,
+    written the same way)."""
     identity = known if known is not None else Identity.get_or_none(Identity.id == identity_id)
-    if identity is None or not profile_due(identity):
+    if identity is None or not profile_due(identity, ahead_ms):
         return
     channel = channel_by_id(identity.channel_id)
     try:
         profile = runtime.graph(channel.login).get_profile(channel.platform, identity.scoped_id, page_token(channel))
     except GraphError as exc:
+        _profile_failed(identity.id, exc)
         if exc.retryable:
             raise
-        statements.update(Identity, {"profile_error": exc.describe(), "profile_due_at": now_ms() + PROFILE_RETRY_MS},
-                          {"id": identity.id})
         return
     now = now_ms()
     statements.update_both((Identity, {
