@@ -63,11 +63,15 @@ def take_next(key: str) -> tuple[InboundEvent | None, bool]:
 
 _COLUMNS = ", ".join(f'"inbound_event"."{field.column_name}"' for field in InboundEvent._meta.sorted_fields)
 # The statuses as literals: PostgreSQL's partial index of pending events (migration 0031) serves
-# a prepared statement's generic plan only when the statement itself says 'pending'.
+# a prepared statement's generic plan only when the statement itself says 'pending'. The row
+# itself is found by its id, and its status re-checked (another worker may have taken it while
+# this one waited) in a form no partial index's predicate matches (`|| ''`): a generic plan
+# made while the table was empty otherwise found the row through the pending index, reading
+# every pending event per take (migration 0032 has the story).
 _TAKE_NEXT = (  # {param}: the backend's placeholder
     'UPDATE "inbound_event" SET "status" = \'applied\', "applied_at" = {param} WHERE "id" = ('
     'SELECT "id" FROM "inbound_event" WHERE "conversation_key" = {param} AND "status" = \'pending\' '
-    'ORDER BY "occurred_at", "id" LIMIT 1) AND "status" = \'pending\' '
+    'ORDER BY "occurred_at", "id" LIMIT 1) AND "status" || \'\' = \'pending\' '
     f'RETURNING {_COLUMNS}, {cache.VERSION_SQL.sql} AS "config_version", EXISTS (SELECT 1 FROM "inbound_event" '
     'AS "behind" WHERE "behind"."conversation_key" = "inbound_event"."conversation_key" AND '
     '"behind"."status" = \'pending\' AND "behind"."id" <> "inbound_event"."id") AS "more"')
