@@ -67,7 +67,7 @@ _COLUMNS = ", ".join(f'"inbound_event"."{field.column_name}"' for field in Inbou
 # itself is found by its id, and its status re-checked (another worker may have taken it while
 # this one waited) in a form no partial index's predicate matches (`|| ''`): a generic plan
 # made while the table was empty otherwise found the row through the pending index, reading
-# every pending event per take (migration 0032 has the story).
+# every pending event per take (migration 0031 has the story).
 _TAKE_NEXT = (  # {param}: the backend's placeholder
     'UPDATE "inbound_event" SET "status" = \'applied\', "applied_at" = {param} WHERE "id" = ('
     'SELECT "id" FROM "inbound_event" WHERE "conversation_key" = {param} AND "status" = \'pending\' '

@@ -2,7 +2,7 @@
 generic plan kept for it is made from the table as it was then: in a new install, empty. That
 plan must still find the event's row by its primary key and the conversation's pending events
 through their own index; a plan that scans every pending event per take turns a backlog of
-20,000 events into 2 x 15,000 index entries read per event (migration 0032)."""
+20,000 events into 2 x 15,000 index entries read per event (migration 0031)."""
 
 from __future__ import annotations
 
