@@ -145,12 +145,6 @@ def _tag_id(tag_name: str) -> int:
     return tag_id
 
 
-def _profile_failed(identity_id: int, exc: GraphError) -> None:
-    later = PROFILE_RETRY_SOON_MS if exc.retryable else PROFILE_RETRY_MS
-    statements.update(Identity, {"profile_error": exc.describe(), "profile_due_at": now_ms() + later},
-                      {"id": identity_id})
-
-
 def untag_contact(contact_id: int, tag_name: str) -> None:
     tag = Tag.get_or_none(Tag.name == tag_name)
     if tag is not None:
@@ -192,3 +186,9 @@ def refresh_profile(identity_id: int, known: Identity | None = None, *, ahead_ms
         "name": profile.name or identity.name or "", "first_name": profile.first_name,
         "last_name": profile.last_name, "picture_url": profile.picture_url, "updated_at": now},
         {"id": identity.contact_id}))
+
+
+def _profile_failed(identity_id: int, exc: GraphError) -> None:
+    later = PROFILE_RETRY_SOON_MS if exc.retryable else PROFILE_RETRY_MS
+    statements.update(Identity, {"profile_error": exc.describe(), "profile_due_at": now_ms() + later},
+                      {"id": identity_id})

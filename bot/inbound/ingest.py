@@ -426,8 +426,7 @@ class DeliveryWriter:
         """PostgreSQL: commit and expand in one statement (`store_and_expand`); the first batch of
         a process, with no configuration version seen yet, goes to the expander whole."""
         if len(bodies) > EXPAND_AT_COMMIT_BATCH:
-            self._hand_over(ids := store_deliveries(bodies))
-            return ids
+            return self._store_for_expander(bodies)
         received = now_ms()
         version = self._version
         plans = plan_batch(bodies, received) if version else [None] * len(bodies)
@@ -436,12 +435,16 @@ class DeliveryWriter:
         except (peewee.DatabaseError, ValueError):  # a value it cannot take (NUL): the expander's, as before
             log.warning("expanding %d deliveries at commit failed; stored for the expander", len(bodies),
                         exc_info=True)
-            self._hand_over(ids := store_deliveries(bodies))
-            return ids
+            return self._store_for_expander(bodies)
         cache.observe(self._version)  # no version row (an emptied database): observe puts one back
         self._hand_over(stored.raw, stored.drain)
         _touch_planned(plans, received)
         return stored.ids
+
+    def _store_for_expander(self, bodies: list[bytes]) -> list[int]:
+        """Commit the deliveries as they came (the cheapest statement), for the expander."""
+        self._hand_over(ids := store_deliveries(bodies))
+        return ids
 
     def _hand_over(self, ids: list[int], drain: list[str] = ()) -> None:
         """Committed deliveries (and conversations to drain), for the enqueuing thread."""
