@@ -16,6 +16,7 @@ from bot.automation.flows.store import ensure_state
 from bot.core.compose import MAX_PAYLOAD_CHARS, MessageContent, check_template, validate_content
 from bot.core.errors import Invalid
 from bot.inbound.pauses import dm_thread
+from bot.platform import cache
 from bot.platform.db import now_ms
 from bot.platform.models import BotSetting, BotState, Channel, Conversation
 
@@ -44,6 +45,12 @@ class HandoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 
 def settings_for(channel_id: int) -> HandoverSettings:
+    """The channel's settings: a copy per configuration version (saving bumps it, migration
+    0032), as every message a customer writes is checked against them."""
+    return cache.cached("handover_settings", channel_id, lambda: _stored_settings(channel_id))
+
+
+def _stored_settings(channel_id: int) -> HandoverSettings:
     row = BotSetting.get_or_none(BotSetting.channel == channel_id)
     if row is None:
         return HandoverSettings()

@@ -129,7 +129,11 @@ def open_dm_thread(channel: Channel, identity: Identity, *, first: dict | None =
     The id is None when the message was not inserted here (the thread was there already, SQLite,
     or a key of the message was taken): the caller inserts it as it would have."""
     key = pauses.thread_key(channel, identity.scoped_id)
-    known = cache.memo("thread", key, lambda: None)  # a unit's lookup of the thread (`pauses.dm_thread`)
+    # Looked up once per unit (`pauses.dm_thread`; a new identity's is remembered absent). A
+    # customer's message nearly always finds its thread: one read, where an INSERT ... ON CONFLICT
+    # first would cost two statements. A private reply's first message goes in with a new thread
+    # in one statement (`_insert_conversation`), so it tries that first.
+    known = cache.memo("thread", key, lambda: _stored_thread(key) if first is None else None)
     if known is not None:
         return known, False, None
     kind = "messenger" if channel.platform == "facebook" else "instagram"
@@ -138,6 +142,10 @@ def open_dm_thread(channel: Channel, identity: Identity, *, first: dict | None =
     conversation, new, first_id = _insert_conversation(fields, first)
     cache.remember("thread", key, conversation)
     return conversation, new, first_id
+
+
+def _stored_thread(key: str) -> Conversation | None:
+    return statements.select_one(Conversation, {"thread_key": key})
 
 
 def _insert_conversation(fields: dict, first: dict | None = None) -> tuple[Conversation, bool, int | None]:
@@ -150,7 +158,7 @@ def _insert_conversation(fields: dict, first: dict | None = None) -> tuple[Conve
         row_id, first_id = statements.insert_new_pair(Conversation, fields, Message, first, "conversation")
     if row_id:
         return Conversation(id=row_id, **fields), True, first_id
-    return Conversation.get(Conversation.thread_key == fields["thread_key"]), False, None
+    return statements.select_one(Conversation, {"thread_key": fields["thread_key"]}), False, None
 
 
 def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
@@ -497,7 +505,7 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
         if window and (last is None or at > last):
             updates["last_customer_message_at"] = at
     if updates:
-        Conversation.update(**updates).where(Conversation.id == conversation.id).execute()
+        statements.update(Conversation, updates, {"id": conversation.id})
 
 
 def _release_held(channel: Channel, identity: Identity) -> list[int]:
@@ -509,9 +517,9 @@ def _release_held(channel: Channel, identity: Identity) -> list[int]:
     # planner without statistics (a young table, or a cluster with autovacuum off) otherwise
     # walked the primary key in id order through every message of the channel, per customer
     # message (2.6 ms at 5,600 messages, growing with the table). Held parts are few: sorted here.
-    held = sorted(Message.select(Message.id, Message.idempotency_key, Message.author).where(
-        (Message.channel == channel) & (Message.recipient_id == identity.scoped_id) & (Message.direction == "out")
-        & (Message.status == "held")), key=lambda row: row.id)
+    held = sorted(statements.select(Message, {"channel": channel.id, "recipient_id": identity.scoped_id,
+                                              "direction": "out", "status": "held"},
+                                    columns=("id", "idempotency_key", "author")), key=lambda row: row.id)
     if held and pauses.dm_paused(channel, identity.scoped_id):
         automated = [row.id for row in held if row.author != "staff"]
         if automated:

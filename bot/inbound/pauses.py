@@ -13,7 +13,12 @@ PAUSED_REASON = "A person is handling this conversation, so automations do not w
 
 def paused_until(conversation_id: int) -> int | None:
     """The pause deadline when the conversation is paused now, else None."""
-    row = BotState.get_or_none(BotState.conversation == conversation_id)
+    return pause_in_force(BotState.get_or_none(BotState.conversation == conversation_id))
+
+
+def pause_in_force(row: BotState | None) -> int | None:
+    """The pause deadline a conversation's bot state holds, when it has not passed, else None
+    (for a caller that read the row already, e.g. locked)."""
     if row is None or row.paused_until is None or row.paused_until <= now_ms():
         return None
     return row.paused_until

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import peewee
 
-# The tables whose rows workers copy; the same list as migration 0018's.
+# The tables whose rows workers copy: migration 0018's list and 0032's.
 WATCHED = ("channel", "campaign", "campaign_action", "hook_endpoint", "assignment_rule", "tag", "user",
-           "attribute_definition")
+           "attribute_definition", "flow", "bot_setting")
 _VOLATILE = "'last_webhook_at' - 'last_send_at'"
 
 

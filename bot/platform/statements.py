@@ -3,9 +3,10 @@ where a tuple serves.
 
 Building a statement through peewee costs more CPU than the database spends running it (a comment
 that becomes a private reply writes a dozen rows: most of the worker's time was peewee composing
-SQL text). Here the text of an INSERT or of an UPDATE-by-equality is built once per (table,
-columns, options, backend) and kept; each call only converts its values with the fields'
-`db_value` (JSON, booleans, foreign keys as peewee stores them) and runs the text. Inserts add
+SQL text). Here the text of an INSERT, of an UPDATE-by-equality or of a SELECT-by-equality is
+built once per (table, columns, options, backend) and kept; each call only converts its values
+with the fields' `db_value` (JSON, booleans, foreign keys as peewee stores them) and runs the
+text. Inserts add
 the fields' defaults as peewee's `Model.insert` does, and an ignored conflict is SQLite's
 `INSERT OR IGNORE` and PostgreSQL's `ON CONFLICT DO NOTHING`, like `on_conflict_ignore()`, so a
 row is written exactly as the peewee statement it replaces would have written it.
@@ -154,6 +155,35 @@ def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], alw
     return _execute(kept, params).rowcount
 
 
+def select(model: type[peewee.Model], where: Mapping[str, object], *, columns: tuple[str, ...] = (),
+           for_update: bool = False) -> list[peewee.Model]:
+    """The rows where every column of `where` equals its value (None: IS NULL; a tuple: IN), as
+    model instances (`model_row`); `columns`: only these fields (the others unset). `for_update`
+    locks them until the transaction ends (PostgreSQL; SQLite's write transactions are exclusive).
+    No order: a caller that needs one sorts (a plan that depends on an ORDER BY and on statistics
+    a young table lacks can walk the wrong index)."""
+    params = _Params()
+    where_parts = _where_parts(model, where, params)
+    locking = for_update and not is_sqlite()
+    key = ("select", model, columns, where_parts, locking, db.obj.param)
+    cursor = _execute(_statement(key, lambda: _select_text(model, columns, where_parts, locking)), params)
+    return [model_row(model, cursor.description, row) for row in cursor.fetchall()]
+
+
+def select_one(model: type[peewee.Model], where: Mapping[str, object], *, for_update: bool = False) -> peewee.Model | None:
+    """The row `where` picks by a unique key (`select`), or None."""
+    rows = select(model, where, for_update=for_update)
+    return rows[0] if rows else None
+
+
+def _select_text(model: type[peewee.Model], columns: tuple[str, ...], where_parts: tuple[str, ...],
+                 locking: bool) -> str:
+    fields = [model._meta.fields[name] for name in columns] if columns else model._meta.sorted_fields
+    listed = ", ".join(_quoted(field.column_name) for field in fields)
+    text = f"SELECT {listed} FROM {_quoted(model._meta.table_name)} WHERE {' AND '.join(where_parts)}"
+    return text + " FOR UPDATE" if locking else text
+
+
 def model_row(model: type[peewee.Model], description: Iterable[Any], row: tuple) -> peewee.Model:
     """A row read by a statement from here (or by raw SQL) as a model instance, its values
     converted as peewee's own reads convert them; columns that are no field are kept as attributes."""
@@ -226,8 +256,11 @@ def _value_parts(model: type[peewee.Model], values: Mapping[str, object],
 
 
 def _placeholder(value: object, params: _Params, field: peewee.Field) -> str:
-    if isinstance(value, peewee.Node):
-        sql, node_params = db.obj.get_sql_context().sql(value).query()
+    if isinstance(value, peewee.Node):  # e.g. `Conversation.unread_count + 1`: its columns unqualified
+        context = db.obj.get_sql_context()
+        with context.scope_values():
+            context.sql(value)
+        sql, node_params = context.query()
         for node_param in node_params:
             params.add(node_param, None)
         return sql

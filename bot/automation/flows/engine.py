@@ -58,12 +58,15 @@ def on_event(applied: Applied) -> list[int]:
             handover.pause(conversation.id, "A page admin answered from another app.")
         return []
     answer = answer_of(event)
-    if answer is None or pauses.paused_until(conversation.id) is not None:
+    if answer is None:
+        return []
+    row = store.lock_state(conversation.id)  # read once: whether a human has it, where the flow stands
+    if pauses.pause_in_force(row) is not None:
         return []
     turn = Turn(applied.channel, conversation, f"bot:{event.event_key}")
     if handover.asks_for_human(turn.channel.id, answer.payload, answer.text):
         return hand_over(turn)
-    return _step_answer(turn, answer)
+    return _step_answer(turn, answer, row)
 
 
 def answer_of(event: ev.Event) -> Answer | None:
@@ -83,10 +86,10 @@ def _original(payload: str) -> str:
     return parsed[2] if parsed else payload
 
 
-def _step_answer(turn: Turn, answer: Answer) -> list[int]:
+def _step_answer(turn: Turn, answer: Answer, row: BotState) -> list[int]:
+    """Step the flow from `row`, the conversation's bot state, locked by the caller."""
     answer = replace(answer, attributes=attribute_values(turn.conversation.contact_id),  # for `when`
                      kinds=attribute_kinds())
-    row = store.lock_state(turn.conversation.id)
     flow = _current_flow(row, turn.channel)
     if flow is not None:
         step = runner.advance(flow, row.state, answer)
@@ -178,7 +181,7 @@ def on_timeout(conversation_id: int, step_number: int) -> list[int]:
     """No answer came in time: take the state's timeout transition, unless the conversation has
     moved on since (another step), a human has it, or the flow is gone."""
     row = store.lock_state(conversation_id)
-    if row.step != step_number or pauses.paused_until(conversation_id) is not None:
+    if row.step != step_number or pauses.pause_in_force(row) is not None:
         return []
     conversation = Conversation.get_by_id(conversation_id)
     flow = _current_flow(row, conversation.channel)
@@ -204,8 +207,8 @@ def start_from_comment(comment: Comment, flow_name: str, key: str) -> list[int]:
         channel, comment.from_id, name=comment.from_name, username=comment.from_username
     )
     thread = dm_conversation(channel, identity)
-    store.lock_state(thread.id)  # the DM thread's own events may be stepping this flow right now
-    if pauses.paused_until(thread.id) is not None:
+    row = store.lock_state(thread.id)  # the DM thread's own events may be stepping this flow right now
+    if pauses.pause_in_force(row) is not None:
         raise Refused(pauses.PAUSED_REASON)
     return apply_step(Turn(channel, thread, key), flow, runner.start(flow), origin=comment.comment_id)
 

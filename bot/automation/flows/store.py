@@ -14,6 +14,7 @@ import msgspec
 from bot.automation import conditions
 from bot.automation.flows.spec import FlowSpec, fold_phrase, from_data, from_text, has_keyword, to_text, validate
 from bot.core.errors import Invalid, NotFound
+from bot.platform import cache, statements
 from bot.platform.db import is_sqlite, now_ms, transaction
 from bot.platform.models import BotState, Channel, Flow
 
@@ -85,10 +86,7 @@ def list_flows(channel_id: int | None = None) -> list[Flow]:
 
 def runnable(name: str, channel_id: int) -> FlowSpec | None:
     """The active flow `name` if it may run on this channel."""
-    row = Flow.get_or_none(
-        (Flow.name == name) & Flow.is_active & (Flow.channel.is_null() | (Flow.channel == channel_id))
-    )
-    return spec_of(row) if row else None
+    return next((spec for spec in _active(channel_id) if spec.name == name), None)
 
 
 def flow_for_payload(channel_id: int, payload: str) -> FlowSpec | None:
@@ -104,8 +102,11 @@ def flow_for_text(channel_id: int, text: str) -> FlowSpec | None:
 
 
 def _active(channel_id: int) -> list[FlowSpec]:
-    rows = Flow.select().where(Flow.is_active & (Flow.channel.is_null() | (Flow.channel == channel_id)))
-    return [spec_of(r) for r in rows.order_by(Flow.id)]
+    """The flows that may run on the channel, parsed: a copy per configuration version (saving a
+    flow bumps it, migration 0032), read for every message a customer writes. Callers must not
+    change them."""
+    return cache.cached("active_flows", channel_id, lambda: [spec_of(row) for row in Flow.select().where(
+        Flow.is_active & (Flow.channel.is_null() | (Flow.channel == channel_id))).order_by(Flow.id)])
 
 
 def _platforms(channel_id: int | None) -> tuple[str, ...]:
@@ -169,9 +170,11 @@ def lock_state(conversation_id: int) -> BotState:
 def ensure_state(conversation_id: int, *, lock: bool = False) -> BotState:
     """The conversation's bot state row, created empty on first use (concurrent-safe); with
     `lock`, read FOR UPDATE."""
-    BotState.insert(conversation=conversation_id, updated_at=now_ms()).on_conflict_ignore().execute()
-    query = BotState.select().where(BotState.conversation == conversation_id)
-    return (query.for_update() if lock else query).get()
+    found = statements.select_one(BotState, {"conversation": conversation_id}, for_update=lock)
+    if found is not None:  # nearly always: one statement
+        return found
+    statements.insert_new(BotState, {"conversation": conversation_id, "updated_at": now_ms()})
+    return statements.select_one(BotState, {"conversation": conversation_id}, for_update=lock)
 
 
 def set_position(
