@@ -17,7 +17,7 @@ from bot.automation.flows.spec import EntrySpec, FlowSpec, StateSpec, Transition
 from bot.core.compose import Button, MessageContent, QuickReply
 from bot.core.errors import Invalid
 from bot.platform.db import connection
-from bot.platform.models import BotState, CampaignStep, Channel, Conversation, Message
+from bot.platform.models import BotState, CampaignStep, Channel, Conversation, Flow, Message
 from tests.bot.automation.test_campaigns import comment, commenter, new_post, settled
 from tests.servers import Stack
 
@@ -232,6 +232,25 @@ def test_get_started_buttons_quick_replies_keywords_and_fallback(stack: Stack) -
     with connection():
         assert (bot_state(user).flow_name, bot_state(user).state) == ("shop", "welcome")
         assert {m.author for m in Message.select().where(Message.direction == "out")} == {"bot"}
+
+
+def test_a_flow_saved_or_switched_off_is_what_the_next_message_meets(stack: Stack) -> None:
+    """Workers keep a copy of the active flows per configuration version (read for every message):
+    saving a flow, or an operator's own SQL switching it off, bumps the version (migration 0032)."""
+    page, user = stack.page["page_id"], person(stack)
+    stack.control("dm", account_id=page, user_id=user, text="hello")  # a new contact's tag bumps the version
+    settled(stack)
+    stack.control("dm", account_id=page, user_id=user, text="menu")  # no flow yet: the copy holds none
+    settled(stack)
+    assert bot_sent(stack, user) == []
+    save_shop(stack)
+    stack.control("dm", account_id=page, user_id=user, text="menu")
+    stack.wait(lambda: len(bot_sent(stack, user)) == 1, what="the flow saved since")
+    with connection():
+        Flow.update(is_active=False).execute()
+    stack.control("dm", account_id=page, user_id=user, text="menu")
+    settled(stack)
+    assert len(bot_sent(stack, user)) == 1  # switched off: no second welcome
 
 
 def test_redelivered_event_sends_nothing_twice_and_timeout_moves_on(stack: Stack) -> None:

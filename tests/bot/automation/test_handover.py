@@ -94,6 +94,23 @@ def test_customer_asks_for_a_human(stack: Stack) -> None:
         assert commands.pause_bot(thread_of(user).id, minutes=5) > 0
 
 
+def test_handover_settings_saved_are_what_the_next_message_meets(stack: Stack) -> None:
+    """Workers keep a copy of a channel's handover settings per configuration version (read for
+    every message): saving them bumps the version (migration 0032)."""
+    user = person(stack)
+    started(stack, user)
+    stack.control("dm", account_id=stack.page["page_id"], user_id=user, text="a real person please")
+    settled(stack)  # not a handover keyword yet: the flow's fallback, not a handover
+    assert "A colleague will answer you shortly." not in texts(bot_sent(stack, user))
+    with connection():
+        channel = Channel.get(Channel.account_id == stack.page["page_id"])
+        handover.save_settings(channel.id, handover.HandoverSettings(
+            handover_keywords=["real person"], handover_message="A colleague will answer you shortly."))
+    stack.control("dm", account_id=stack.page["page_id"], user_id=user, text="a real person please")
+    stack.wait(lambda: texts(bot_sent(stack, user))[-1] == "A colleague will answer you shortly.",
+               what="the settings saved since")
+
+
 def test_campaign_does_not_write_over_a_human(stack: Stack) -> None:
     with connection():
         channel = Channel.get(Channel.account_id == stack.page["page_id"])
