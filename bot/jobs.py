@@ -107,7 +107,7 @@ def _drain_here(key: str, follow: FollowUps) -> None:
 
 @job(max_retries=20)
 def drain_conversation(key: str) -> None:
-    """Apply a conversation's pending events one at a time, in Meta's order, under its lock; then,
+    """Apply a conversation's pending events in Meta's order, a batch at a time, under its lock; then,
     with the lock released, run what they call for (the first replies are sent by this job)."""
     follow = FollowUps()
     try:
@@ -136,21 +136,32 @@ def _drain(key: str, follow: FollowUps) -> None:
 
 
 def _apply_pending(key: str, hold: Hold, follow: FollowUps) -> bool:
-    """Every pending event, in order; False when the drain had to stop (its lease was lost, or an
-    event waits for its comment), each case having arranged to come back."""
+    """Every pending event, in order, APPLY_BATCH to a transaction; False when the drain had to
+    stop (its lease was lost, or an event waits for its comment), each case having arranged to
+    come back. When a batch fails, its events are applied again one per transaction, so the
+    failure is pinned on its own event (`_apply_next_or_record_failure`) and the others go in."""
+    singly = 0  # events still to apply one per transaction, after a failed batch
     while True:
         if not hold.held:  # the lease was lost: whoever holds the lock now goes on
             drain_conversation.send(key, delay_ms=LOCK_BUSY_RETRY_MS)
             return False
         try:
-            more = _apply_next_or_record_failure(key, follow)
+            more = _apply_next_or_record_failure(key, follow, 1 if singly else APPLY_BATCH)
         except _Waits as waits:
             _defer(waits.row, key)
             return False
+        except _BatchFailed as failed:
+            singly = failed.size
+            continue
+        singly = max(singly - 1, 0)
         if not more:
             return True
 
 
+# A conversation's waiting events applied in one transaction: one take and one commit for them
+# all (a burst of one customer's messages, a backlog after an outage). A batch holds the
+# conversation's rows until it commits; one customer rarely has more waiting.
+APPLY_BATCH = 16
 MAX_EVENT_ATTEMPTS = 5
 DEFER_MS = 1000
 
@@ -176,49 +187,74 @@ class _Waits(Exception):
         self.row = row
 
 
-def _apply_next_or_record_failure(key: str, follow: FollowUps) -> bool:
-    """Apply the conversation's next pending event (`apply_next`); whether more wait behind it.
+class _BatchFailed(Exception):
+    """Applying a batch of `size` events failed (all rolled back): apply them one at a time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def _apply_next_or_record_failure(key: str, follow: FollowUps, limit: int) -> bool:
+    """Apply the conversation's next pending events (`apply_next`); whether more wait behind them.
     A failing event is retried a few times (the database may be busy); then it is marked failed
     with the error, so one poison event cannot block its conversation forever."""
     taken: list[InboundEvent] = []
     try:
-        return apply_next(key, follow, taken)
-    except inbox.NotYetKnown:
-        raise _Waits(taken[0]) from None
+        return apply_next(key, follow, taken, limit)
     except Exception as exc:
-        if not taken:  # taking the event failed: nothing to pin on it (the job's retry)
+        if not taken:  # taking the events failed: nothing to pin on one (the job's retry)
             raise
-        row = taken[0]
-        attempts = row.attempts + 1
-        status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
-        log.exception("applying event %s failed (attempt %d)", row.event_key, attempts)
-        InboundEvent.update(attempts=attempts, status=status, reason=f"{type(exc).__name__}: {exc}"[:500]).where(
-            InboundEvent.id == row.id).execute()
-        if status == "pending":
+        if len(taken) > 1:  # which event failed is learnt one at a time
+            raise _BatchFailed(len(taken)) from exc
+        if isinstance(exc, inbox.NotYetKnown):
+            raise _Waits(taken[0]) from None
+        _record_failure(taken[0], exc)
+        if taken[0].attempts + 1 < MAX_EVENT_ATTEMPTS:
             raise
-        metrics.event("failed")
         return True  # the events behind it go on
 
 
-def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = None) -> bool:
-    """Take the conversation's next pending event and apply it and route it, in one transaction
-    that begins by claiming the row (`inbox.take_next`): any failure rolls the claim back with
-    everything else. Adds what it calls for to `follow` once committed; `taken` gets the row
-    (for the caller's failure handling). Whether more events wait behind it. A private reply it
-    adds is inserted claimed for this job's own sender (`outbox.sent_here`; `run_follow_ups`
-    sends it), as many as this job sends itself."""
+def _record_failure(row: InboundEvent, exc: Exception) -> None:
+    """The event goes back to pending with its attempt and the error, or fails for good."""
+    attempts = row.attempts + 1
+    status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
+    log.exception("applying event %s failed (attempt %d)", row.event_key, attempts)
+    InboundEvent.update(attempts=attempts, status=status, reason=f"{type(exc).__name__}: {exc}"[:500]).where(
+        InboundEvent.id == row.id).execute()
+    if status == "failed":
+        metrics.event("failed")
+
+
+def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = None, limit: int = 1) -> bool:
+    """Take the conversation's next pending events, up to `limit`, and apply and route each, in
+    one transaction that claims each row first (`inbox.take_next`): any failure rolls every
+    claim back with everything else. Adds what they call for to `follow` once committed; `taken`
+    gets the rows (for the caller's failure handling). Whether more events wait behind them. A
+    private reply they add is inserted claimed for this job's own sender (`outbox.sent_here`;
+    `run_follow_ups` sends it), as many as this job sends itself."""
     claimed: list[Message] = []
-    with transaction(), cache.unit(), outbox.sent_here(claimed, room=INLINE_SENDS - len(follow.claimed)):
-        row, more = inbox.take_next(key)
-        if row is None:
-            return False
-        if taken is not None:
-            taken.append(row)
-        done = _apply_taken(row)
-    follow.extend(done)
+    done: list[FollowUps] = []
+    more = True
+    with transaction(), outbox.sent_here(claimed, room=INLINE_SENDS - len(follow.claimed)):
+        while more and len(done) < limit:
+            row, more = inbox.take_next(key)
+            if row is None:
+                break
+            if taken is not None:
+                taken.append(row)
+            done.append(_apply_in_unit(row))
+    for each in done:
+        follow.extend(each)
+        metrics.event("applied")
     follow.claimed.update((message.id, message) for message in claimed)
-    metrics.event("applied")
-    return more
+    return more and bool(done)
+
+
+def _apply_in_unit(row: InboundEvent) -> FollowUps:
+    """One event of a batch, its look-ups kept for itself (`cache.unit`): the next event reads
+    the rows this one changed."""
+    with cache.unit():
+        return _apply_taken(row)
 
 
 def apply_event(row: InboundEvent) -> FollowUps:

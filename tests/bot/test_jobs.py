@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import peewee
 import pytest
@@ -81,6 +82,50 @@ def test_take_next_says_whether_events_wait_behind(db: peewee.Database) -> None:
             row, more = inbox.take_next(key)
             looks.append((row and ev.decode(bytes(row.payload)).mid, more))
     assert looks == [("m1", True), ("m2", False), (None, False)]
+
+
+def test_a_drain_applies_a_burst_in_batches_of_one_transaction_each(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One commit per APPLY_BATCH events, each event still taken and applied in order."""
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    burst = [_message(f"m{n:02d}", n) for n in range(jobs.APPLY_BATCH + 4)]
+    [key] = ingest.store_events(burst, delivery_id=None, source="webhook")
+    seen: list[str] = []
+    commits: list[int] = []
+    transaction = jobs.transaction
+
+    @contextmanager
+    def counted() -> Iterator[None]:
+        with transaction():
+            yield
+        commits.append(len(seen))
+
+    monkeypatch.setattr(jobs, "transaction", counted)
+    monkeypatch.setattr(jobs, "_apply_taken", lambda row: seen.append(ev.decode(bytes(row.payload)).mid)
+                        or jobs.FollowUps())
+    jobs._drain(key, jobs.FollowUps())
+    assert seen == [event.mid for event in burst]
+    assert commits == [jobs.APPLY_BATCH, jobs.APPLY_BATCH + 4]  # events applied when each committed
+
+
+def test_a_failing_event_in_a_batch_is_pinned_on_itself_and_the_ones_before_it_go_in(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch rolls back; its events are applied again one per transaction: the first goes in,
+    the failing one goes back to pending with its attempt, the job fails (its retry comes back)."""
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m1", 10), _message("m2", 20), _message("m3", 30)], delivery_id=None,
+                                source="webhook")
+
+    def apply(row: InboundEvent) -> jobs.FollowUps:
+        if ev.decode(bytes(row.payload)).mid == "m2":
+            raise RuntimeError("m2 is poison")
+        return jobs.FollowUps()
+
+    monkeypatch.setattr(jobs, "_apply_taken", apply)
+    with pytest.raises(RuntimeError):
+        jobs._drain(key, jobs.FollowUps())
+    rows = [(row.status, row.attempts, row.reason) for row in InboundEvent.select().order_by(InboundEvent.occurred_at)]
+    assert rows == [("applied", 0, None), ("pending", 1, "RuntimeError: m2 is poison"), ("pending", 0, None)]
 
 
 def test_an_event_whose_apply_fails_goes_back_to_pending_with_its_attempt(
