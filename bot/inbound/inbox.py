@@ -163,16 +163,14 @@ def _insert_conversation(fields: dict, first: dict | None = None) -> tuple[Conve
 
 def _message_received(event: ev.MessageReceived, channel: Channel) -> Applied:
     conversation, identity, created = _dm_conversation(event, channel)
-    text = event.text
-    inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=text,
-                               attachments=[_attachment(a) for a in event.attachments] or None,
-                               payload=event.quick_reply_payload, reply_to_mid=event.reply_to_mid,
-                               reply_to_story=_story(event), unsupported=event.is_unsupported,
-                               notes=list(event.notes) or None)
+    inserted, held = _insert_from_customer(
+        conversation, event.timestamp, _received_preview(event), mid=event.mid, text=event.text,
+        attachments=[_attachment(a) for a in event.attachments] or None, payload=event.quick_reply_payload,
+        reply_to_mid=event.reply_to_mid, reply_to_story=_story(event), unsupported=event.is_unsupported,
+        notes=list(event.notes) or None)
     if inserted is None:
         return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
-    _bump(conversation, event.timestamp, _received_preview(event), customer=True)
-    released = _release_held(channel, identity)
+    released = _release_held(channel, identity) if held else []
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
                    customer_message=True, fetch_profile=created or profile_due(identity), released=released,
                    note=_notes(event))
@@ -199,12 +197,12 @@ def _notes(event: ev.Event) -> str | None:
 
 def _postback(event: ev.Postback, channel: Channel) -> Applied:
     conversation, identity, created = _dm_conversation(event, channel)
-    inserted = _insert_inbound(conversation, event.timestamp, mid=event.mid, text=event.title,
-                               payload=event.payload, kind="postback", notes=list(event.notes) or None)
+    inserted, held = _insert_from_customer(conversation, event.timestamp, f"[button] {event.title or event.payload}",
+                                           mid=event.mid, text=event.title, payload=event.payload, kind="postback",
+                                           notes=list(event.notes) or None)
     if inserted is None:
         return Applied(event, channel, duplicate=True, conversation=conversation, identity=identity)
-    _bump(conversation, event.timestamp, f"[button] {event.title or event.payload}", customer=True)
-    released = _release_held(channel, identity)
+    released = _release_held(channel, identity) if held else []
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
                    customer_message=True, fetch_profile=created or profile_due(identity), released=released,
                    note=_notes(event))
@@ -213,10 +211,10 @@ def _postback(event: ev.Postback, channel: Channel) -> Applied:
 def _referred(event: ev.Referred, channel: Channel) -> Applied:
     conversation, identity, created = _dm_conversation(event, channel)
     ref = event.referral
-    inserted = _insert_inbound(conversation, event.timestamp, text=f"Opened from {ref.source or 'a link'}",
-                               payload=ref.ref, kind="referral", notes=list(event.notes) or None)
-    _bump(conversation, event.timestamp, None, customer=True)
-    released = _release_held(channel, identity)
+    inserted, held = _insert_from_customer(conversation, event.timestamp, None,
+                                           text=f"Opened from {ref.source or 'a link'}", payload=ref.ref,
+                                           kind="referral", notes=list(event.notes) or None)
+    released = _release_held(channel, identity) if held else []
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
                    fetch_profile=created, released=released)
 
@@ -239,13 +237,12 @@ def _echo(event: ev.MessageEcho, channel: Channel) -> Applied:
         return Applied(event, channel, duplicate=True, note="echo of a message sent by socialdesk")
     identity, _ = identity_for(channel, event.user_id)
     conversation = dm_conversation(channel, identity)
-    inserted = _insert(conversation, event.timestamp, direction="out", author="page", mid=event.mid,
-                       text=event.text, attachments=[_attachment(a) for a in event.attachments] or None,
-                       status="sent", sent_at=event.timestamp, recipient_id=event.user_id,
-                       notes=list(event.notes) or None)
+    inserted, _ = _insert_bumped(conversation, event.timestamp, _preview(event.text, event.attachments),
+                                 customer=False, direction="out", author="page", mid=event.mid, text=event.text,
+                                 attachments=[_attachment(a) for a in event.attachments] or None, status="sent",
+                                 sent_at=event.timestamp, recipient_id=event.user_id, notes=list(event.notes) or None)
     if inserted is None:
         return Applied(event, channel, duplicate=True)
-    _bump(conversation, event.timestamp, _preview(event.text, event.attachments), customer=False)
     return Applied(event, channel, conversation=conversation, message=inserted, identity=identity,
                    note="written outside socialdesk")
 
@@ -359,10 +356,10 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     conversation, new, first_id = _comment_conversation(event, channel, identity, created_at, first)
     if first_id is not None:  # inserted with its new conversation
         message: Message | None = Message(id=first_id, conversation=conversation.id, **first)
-    else:
+    elif new:  # a new conversation was inserted with these clocks already
         message = _insert_inbound(conversation, created_at, **said)
-    if not new:  # a new conversation was inserted with these clocks already
-        _bump(conversation, created_at, event.text or "[comment]", customer=True, window=False)
+    else:
+        message, _ = _insert_from_customer(conversation, created_at, event.text or "[comment]", window=False, **said)
     if replied:
         _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
@@ -391,7 +388,7 @@ def _comment_conversation(event: ev.CommentAdded, channel: Channel, identity: Id
                           first: dict) -> tuple[Conversation, bool, int | None]:
     """The comment's conversation, whether it is new, and the id of the comment's message when it
     went in with a new conversation (PostgreSQL: one statement; `first` holds its fields). A new
-    one is inserted as `_bump` would leave it after this comment (no UPDATE after)."""
+    one is inserted as `_clock_updates` would leave it after this comment (no UPDATE after)."""
     kind = "facebook_comments" if channel.platform == "facebook" else "instagram_comments"
     fields = dict(thread_key=event.inbox_key, kind=kind, channel=channel.id, contact=identity.contact_id,
                   identity=identity.id, post_id=event.post_id, post_permalink=event.post_permalink, created_at=now_ms(),
@@ -489,8 +486,44 @@ def _message_fields(channel_id: int, at: int, **fields: object) -> dict:
     return {**fields, "channel": channel_id, "occurred_at": at, "created_at": now_ms()}
 
 
-def _bump(conversation: Conversation, at: int, preview: str | None, *, customer: bool, window: bool = True) -> None:
-    """Move the conversation's clocks forward (never back: events may arrive out of order)."""
+def _insert_from_customer(conversation: Conversation, at: int, preview: str | None, *, window: bool = True,
+                          **fields: object) -> tuple[Message | None, bool]:
+    """A customer's message (`_insert_bumped`), and whether parts held back for them wait."""
+    return _insert_bumped(conversation, at, preview, customer=True, window=window, held=True, direction="in",
+                          author="customer", status="received", **fields)
+
+
+def _insert_bumped(conversation: Conversation, at: int, preview: str | None, *, customer: bool,
+                   window: bool = True, held: bool = False, **fields: object) -> tuple[Message | None, bool]:
+    """Insert a message unless its Meta id is already stored (None: a duplicate) and, when it
+    went in, move the conversation's clocks (`_clock_updates`); on PostgreSQL in one statement.
+    With `held`, the same statement says whether parts held back for the thread's person wait
+    (`_release_held` reads them then: a customer's message nearly always finds none)."""
+    fields = _message_fields(conversation.channel_id, at, conversation=conversation.id, **fields)
+    updates = _clock_updates(conversation, at, preview, customer=customer, window=window)
+    if not updates:  # an old echo: the clocks stay
+        row_id = statements.insert_new(Message, fields)
+        return (Message(id=row_id, **fields) if row_id else None), False
+    found = statements.insert_then_update(Message, fields, Conversation, updates, {"id": conversation.id},
+                                          (_HELD_WAIT,) if held else ())
+    if found is None:
+        return None, False
+    if customer and conversation.status == "snoozed":  # the message wakes it (`status` above)
+        Snooze.delete().where(Snooze.conversation == conversation.id).execute()
+    return Message(id=found[0], **fields), held and bool(found[1])
+
+
+# Parts held back from a private reply to the DM thread's person (`_release_held`), as SQL over the
+# conversation's row: the statement that moves its clocks reads it, so a customer's message costs
+# no look-up of its own for them.
+_HELD_WAIT = ('EXISTS (SELECT 1 FROM "message" AS "held" WHERE "held"."channel_id" = "conversation"."channel_id" '
+              'AND "held"."recipient_id" = (SELECT "scoped_id" FROM "identity" WHERE "identity"."id" = '
+              '"conversation"."identity_id") AND "held"."direction" = \'out\' AND "held"."status" = \'held\')')
+
+
+def _clock_updates(conversation: Conversation, at: int, preview: str | None, *, customer: bool,
+                   window: bool = True) -> dict:
+    """The conversation's clocks moved forward (never back: events may arrive out of order)."""
     updates: dict = {}
     if conversation.last_message_at is None or at >= conversation.last_message_at:
         updates["last_message_at"] = at
@@ -499,13 +532,10 @@ def _bump(conversation: Conversation, at: int, preview: str | None, *, customer:
     if customer:
         updates["unread_count"] = Conversation.unread_count + 1
         updates["status"] = "open"  # reopens a closed conversation and wakes a snoozed one
-        if conversation.status == "snoozed":
-            Snooze.delete().where(Snooze.conversation == conversation.id).execute()
         last = conversation.last_customer_message_at
         if window and (last is None or at > last):
             updates["last_customer_message_at"] = at
-    if updates:
-        statements.update(Conversation, updates, {"id": conversation.id})
+    return updates
 
 
 def _release_held(channel: Channel, identity: Identity) -> list[int]:

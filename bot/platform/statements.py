@@ -104,6 +104,43 @@ def _pair_text(parent: type[peewee.Model], parent_parts: tuple[tuple[str, str], 
             f'SELECT (SELECT {parent_id} FROM "parent"), (SELECT {child_id} FROM "child")')
 
 
+def insert_then_update(model: type[peewee.Model], fields: Mapping[str, object], target: type[peewee.Model],
+                       values: Mapping[str, object], where: Mapping[str, object],
+                       returning: tuple[str, ...] = ()) -> tuple | None:
+    """Insert one row unless a unique key is taken (`insert_new`) and, only when it went in,
+    update the rows of `target` that `where` picks (`update`): a message and its conversation's
+    clocks. One statement on PostgreSQL, two on SQLite. The new id followed by `returning`
+    (constant SQL over the updated row; one row is expected), or None when the row was there."""
+    if is_sqlite():
+        row_id = insert_new(model, fields)
+        if row_id is None:
+            return None
+        params = _Params()
+        set_parts, where_parts = _value_parts(target, values, params), _where_parts(target, where, params)
+        key = ("update_returning", target, set_parts, where_parts, returning, db.obj.param)
+        text = _update_text(target, set_parts, where_parts) + _returning_text(returning)
+        return (row_id, *(_execute(_statement(key, lambda: text), params).fetchone() or ()))
+    params = _Params()  # the inserted row's values, then the update's: the text's order
+    parts = _value_parts(model, _with_defaults(model, fields), params)
+    set_parts, where_parts = _value_parts(target, values, params), _where_parts(target, where, params)
+    key = ("insert_then_update", model, parts, target, set_parts, where_parts, returning, db.obj.param)
+    return _execute(_statement(key, lambda: _insert_then_update_text(model, parts, target, set_parts, where_parts,
+                                                                     returning)), params).fetchone()
+
+
+def _insert_then_update_text(model: type[peewee.Model], parts: tuple[tuple[str, str], ...],
+                             target: type[peewee.Model], set_parts: tuple[tuple[str, str], ...],
+                             where_parts: tuple[str, ...], returning: tuple[str, ...]) -> str:
+    new_id = _quoted(model._meta.primary_key.column_name)
+    inserted, the_id = 'EXISTS (SELECT 1 FROM "new")', f'(SELECT {new_id} FROM "new")'
+    return (f'WITH "new" AS ({_insert_text(model, parts, True, (new_id,))}) '
+            f'{_update_text(target, set_parts, (*where_parts, inserted))}{_returning_text((the_id, *returning))}')
+
+
+def _returning_text(returning: tuple[str, ...]) -> str:
+    return " RETURNING " + ", ".join(returning) if returning else ""
+
+
 def update(model: type[peewee.Model], values: Mapping[str, object], where: Mapping[str, object]) -> int:
     """UPDATE `values` WHERE every column of `where` equals its value (None: IS NULL; a tuple:
     IN); the number of rows changed."""
