@@ -62,3 +62,5 @@ def test_a_customer_message_finds_its_conversation_and_held_parts_by_index_in_a_
     assert "Seq Scan" not in plan, plan
     assert "using conversation_pkey on conversation" in plan, plan
     assert "using message_channel_id_recipient_id_direction_status on message held" in plan, plan
+    conditions = [line.strip() for line in plan.splitlines() if line.strip().startswith("Index Cond:")]
+    assert any("channel_id = conversation.channel_id" in line and "recipient_id =" in line for line in conditions), plan
