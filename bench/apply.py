@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 from bench.common import (
-    OURS,
     Counts,
     Process,
     Processes,
@@ -121,8 +120,9 @@ def load(port: int, raw: list[bytes], pg: str) -> None:
 def _profile(worker: Process, path: str) -> subprocess.Popen:
     """py-spy (on the PATH) sampling the worker's thread that holds the interpreter lock (where its CPU
     goes), in every worker process, written as collapsed stacks."""
-    return subprocess.Popen(["py-spy", "record", "--pid", str(worker.popen.pid), "--subprocesses", "--gil", "--format", "raw",
-                             "--rate", "200", "--output", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(["py-spy", "record", "--pid", str(worker.popen.pid), "--subprocesses", "--gil",
+                             "--format", "raw", "--rate", "200", "--output", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _signal(process: Process, sig: signal.Signals) -> None:

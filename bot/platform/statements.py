@@ -207,7 +207,8 @@ def select(model: type[peewee.Model], where: Mapping[str, object], *, columns: t
     return [model_row(model, cursor.description, row) for row in cursor.fetchall()]
 
 
-def select_one(model: type[peewee.Model], where: Mapping[str, object], *, for_update: bool = False) -> peewee.Model | None:
+def select_one(model: type[peewee.Model], where: Mapping[str, object], *,
+               for_update: bool = False) -> peewee.Model | None:
     """The row `where` picks by a unique key (`select`), or None."""
     rows = select(model, where, for_update=for_update)
     return rows[0] if rows else None

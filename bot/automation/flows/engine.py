@@ -60,11 +60,14 @@ def on_event(applied: Applied) -> list[int]:
     answer = answer_of(event)
     if answer is None:
         return []
+    asks = handover.asks_for_human(applied.channel.id, answer.payload, answer.text)
+    if not asks and answer.payload is None and not store.any_active(applied.channel.id):
+        return []  # no flow can run here and nobody asked for a person: nothing to read or answer
     row = store.lock_state(conversation.id)  # read once: whether a human has it, where the flow stands
     if pauses.pause_in_force(row) is not None:
         return []
     turn = Turn(applied.channel, conversation, f"bot:{event.event_key}")
-    if handover.asks_for_human(turn.channel.id, answer.payload, answer.text):
+    if asks:
         return hand_over(turn)
     return _step_answer(turn, answer, row)
 

@@ -101,6 +101,12 @@ def flow_for_text(channel_id: int, text: str) -> FlowSpec | None:
     )
 
 
+def any_active(channel_id: int) -> bool:
+    """Whether any flow may run on the channel (most channels of a helpdesk have none: a
+    customer's text then needs no bot state)."""
+    return bool(_active(channel_id))
+
+
 def _active(channel_id: int) -> list[FlowSpec]:
     """The flows that may run on the channel, parsed: a copy per configuration version (saving a
     flow bumps it, migration 0032), read for every message a customer writes. Callers must not

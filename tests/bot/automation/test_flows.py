@@ -253,6 +253,21 @@ def test_a_flow_saved_or_switched_off_is_what_the_next_message_meets(stack: Stac
     assert len(bot_sent(stack, user)) == 1  # switched off: no second welcome
 
 
+def test_a_text_on_a_channel_without_flows_leaves_the_bot_state_alone(stack: Stack) -> None:
+    """Most channels of a helpdesk run no flow: a customer's text then reads (and creates) no bot
+    state; once a flow may run there, the same text does."""
+    page, user = stack.page["page_id"], person(stack)
+    stack.control("dm", account_id=page, user_id=user, text="hello")
+    settled(stack)
+    with connection():
+        assert BotState.select().count() == 0
+    save_shop(stack)
+    stack.control("dm", account_id=page, user_id=user, text="hello again")
+    settled(stack)
+    with connection():
+        assert BotState.select().count() == 1
+
+
 def test_redelivered_event_sends_nothing_twice_and_timeout_moves_on(stack: Stack) -> None:
     save_shop(stack)
     page, user = stack.page["page_id"], person(stack)
