@@ -27,6 +27,7 @@ from bot.core.events import MessageEcho, MessageReceived
 from bot.core.profile import ProfileSpec
 from bot.meta import graph_shapes as shapes
 from bot.meta import profile_shapes
+from bot.meta.breaker import Breaker
 from bot.meta.graph_shapes import (
     CommentsPage,
     ConversationsPage,
@@ -66,6 +67,8 @@ CONNECT_RETRIES = 2
 
 # A failure after these means the request may have reached Meta; before them it cannot have.
 _MAYBE_RECEIVED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError)
+# The host was never reached (after httpx's connect retries): what opens the breaker.
+_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class _RedactTokens(logging.Filter):
@@ -111,8 +114,10 @@ class GraphClient:
         app_secret: str | None = None,
         max_connections: int = 50,
         on_answer: Callable[[str, str, float], None] | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self._root = f"{base_url.rstrip('/')}/{version.strip('/')}"
+        self._breaker = breaker or Breaker(httpx.URL(base_url).host)
         self._app_secret = app_secret
         self._on_answer = on_answer  # (method, path, seconds) of every answered call: the metrics
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
@@ -354,6 +359,10 @@ class GraphClient:
         query = dict(params or {})
         if self._app_secret:
             query["appsecret_proof"] = appsecret_proof(self._app_secret, token)
+        wait = self._breaker.allow()
+        if wait is not None:  # the host refuses connections: nothing is tried, nothing sent
+            raise shapes.graph_error(None, None, None, "the Graph API did not accept connections lately; not tried",
+                                     wait_s=wait)
         try:
             response = self._http.request(
                 method,
@@ -365,9 +374,17 @@ class GraphClient:
                 headers={"Authorization": f"Bearer {token}"},
             )
         except httpx.RequestError as exc:
+            if isinstance(exc, _NOT_CONNECTED):
+                self._breaker.not_connected()
+            else:  # the host took the connection: reachable
+                self._breaker.connected()
             maybe = creates and isinstance(exc, _MAYBE_RECEIVED)
             description = f"{type(exc).__name__}: {exc}"
             raise shapes.graph_error(None, None, None, description, maybe_delivered=maybe) from None
+        except BaseException:
+            self._breaker.connected()  # not the network's doing (e.g. a body that cannot be encoded)
+            raise
+        self._breaker.connected()
         if self._on_answer is not None:
             self._on_answer(method, path, response.elapsed.total_seconds())
         self._note_usage(response.headers)

@@ -826,15 +826,17 @@ def graph_error(
     network_error: str | None = None,
     *,
     maybe_delivered: bool = False,
+    wait_s: float | None = None,
 ) -> GraphError:
     """The ONE mapping of a failed Graph call to GraphError (§7, §8).
 
     `network_error` describes a failure with no answer; `maybe_delivered` says the request
     may have reached Meta (a read timeout on a send): then it is "ambiguous" and not retried
-    blindly, like 1/1357046. `retry_after` (seconds) comes from Meta's usage headers.
+    blindly, like 1/1357046. `retry_after` (seconds) comes from Meta's usage headers, or for a
+    call not even tried (`bot.meta.breaker`) from `wait_s`.
     """
     if network_error is not None:
-        return _network_error(network_error, maybe_delivered)
+        return _network_error(network_error, maybe_delivered, wait_s)
     error = _envelope(body)
     if error is None:
         return _bare_http_error(http_status, body, headers)
@@ -861,14 +863,14 @@ def _envelope(body: bytes | None) -> _ErrorBody | None:
         return None
 
 
-def _network_error(description: str, maybe_delivered: bool) -> GraphError:
+def _network_error(description: str, maybe_delivered: bool, wait_s: float | None = None) -> GraphError:
     if maybe_delivered:
         return GraphError(
             f"no answer from the Graph API; the request may have gone through: {redact(description)}",
             retryable=False,
             kind="ambiguous",
         )
-    return GraphError(f"network error: {redact(description)}", retryable=True, kind="network")
+    return GraphError(f"network error: {redact(description)}", retryable=True, retry_after=wait_s, kind="network")
 
 
 def _bare_http_error(

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ import uvicorn
 from bot.core.compose import Button, MediaAttachment, MessageContent, split_parts
 from bot.core.errors import GraphError
 from bot.core.events import CommentAdded, MessageEcho, MessageReceived
+from bot.meta import breaker
 from bot.meta import graph_shapes as shapes
+from bot.meta.breaker import Breaker
 from bot.meta.graph import GraphClient
 from sandbox.app import create_sandbox_app
 
@@ -352,3 +355,53 @@ def test_pooled_connections_are_dropped_before_a_server_closes_them_and_failed_c
         with pytest.raises(GraphError) as refused:
             client.send_message("1", "token", {"recipient": {"id": "2"}, "message": {"text": "hi"}})
     assert (refused.value.kind, refused.value.retryable) == ("network", True)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_host_that_refuses_connections_is_not_called_until_its_cool_down_ends() -> None:
+    """A few calls that could not connect open the breaker (`bot.meta.breaker`): the next ones
+    fail at once, even once the host is back, until the cool-down ends; then a call tries, and
+    the host's answer (here an error of Meta's, not the network's) closes the breaker."""
+    clock = _Clock()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = sock.getsockname()[1]
+        with GraphClient(f"http://127.0.0.1:{port}/graph", VERSION, timeout=2,
+                         breaker=Breaker("127.0.0.1", clock)) as graph:
+            call = lambda: graph.subscribed_fields("1", "EAAsecret")  # noqa: E731
+            tried = [raised(call) for _ in range(breaker.THRESHOLD)]
+            assert {(e.kind, e.retryable, e.retry_after) for e in tried} == {("network", True, None)}
+            assert all("ConnectError" in e.message for e in tried)
+            with _serving(sock):
+                waited = raised(call)
+                assert (waited.kind, waited.retryable, waited.retry_after) == ("network", True,
+                                                                             breaker.FIRST_COOL_DOWN_S)
+                assert "not tried" in waited.message
+                clock.now += breaker.FIRST_COOL_DOWN_S
+                answered = raised(call)  # the sandbox knows no page "1": Meta's error, not the network's
+                assert answered.kind != "network" and answered.http_status is not None
+                assert raised(call).http_status is not None  # closed: the next call goes too
+
+
+@contextmanager
+def _serving(sock: socket.socket) -> Iterator[None]:
+    """The sandbox served on this (bound) socket until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(APP_SECRET), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the sandbox did not start"
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
