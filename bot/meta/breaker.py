@@ -56,6 +56,12 @@ class Breaker:
                 log.warning("the Graph API at %s answers again", self._host)
             self._failures, self._cool_down, self._probing = 0, 0.0, False
 
+    def undecided(self) -> None:
+        """A call ended before it could tell (not the network's doing): if it was the one trying
+        the host, the next call tries instead."""
+        with self._lock:
+            self._probing = False
+
     def not_connected(self) -> None:
         """A call could not connect (refused, timed out while connecting, no route)."""
         with self._lock:

@@ -382,7 +382,7 @@ class GraphClient:
             description = f"{type(exc).__name__}: {exc}"
             raise shapes.graph_error(None, None, None, description, maybe_delivered=maybe) from None
         except BaseException:
-            self._breaker.connected()  # not the network's doing (e.g. a body that cannot be encoded)
+            self._breaker.undecided()  # not the network's doing (e.g. a body that cannot be encoded)
             raise
         self._breaker.connected()
         if self._on_answer is not None:

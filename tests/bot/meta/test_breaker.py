@@ -55,3 +55,14 @@ def test_the_cool_down_stops_growing() -> None:
         assert gate.allow() is None
         gate.not_connected()
     assert gate.allow() == breaker.MAX_COOL_DOWN_S
+
+
+def test_a_trying_call_that_ended_undecided_lets_the_next_one_try() -> None:
+    clock = Clock()
+    gate = Breaker("graph.facebook.com", clock)
+    for _ in range(breaker.THRESHOLD):
+        gate.not_connected()
+    clock.now += breaker.FIRST_COOL_DOWN_S
+    assert gate.allow() is None
+    gate.undecided()  # e.g. its body could not be encoded: it never reached the network
+    assert gate.allow() is None  # the next call tries instead of waiting for an outcome never coming
