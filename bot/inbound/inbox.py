@@ -359,7 +359,8 @@ def _comment_added(event: ev.CommentAdded, channel: Channel) -> Applied:
     elif new:  # a new conversation was inserted with these clocks already
         message = _insert_inbound(conversation, created_at, **said)
     else:
-        message, _ = _insert_from_customer(conversation, created_at, event.text or "[comment]", window=False, **said)
+        message, _ = _insert_from_customer(conversation, created_at, event.text or "[comment]", window=False,
+                                           held=False, **said)
     if replied:
         _attach_page_replies(conversation, event.comment_id)
     return Applied(event, channel, conversation=conversation, message=message, identity=identity,
@@ -487,9 +488,10 @@ def _message_fields(channel_id: int, at: int, **fields: object) -> dict:
 
 
 def _insert_from_customer(conversation: Conversation, at: int, preview: str | None, *, window: bool = True,
-                          **fields: object) -> tuple[Message | None, bool]:
-    """A customer's message (`_insert_bumped`), and whether parts held back for them wait."""
-    return _insert_bumped(conversation, at, preview, customer=True, window=window, held=True, direction="in",
+                          held: bool = True, **fields: object) -> tuple[Message | None, bool]:
+    """A customer's message (`_insert_bumped`), and with `held` whether parts held back for them
+    wait (a DM releases them; a comment does not)."""
+    return _insert_bumped(conversation, at, preview, customer=True, window=window, held=held, direction="in",
                           author="customer", status="received", **fields)
 
 
