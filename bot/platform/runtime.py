@@ -68,6 +68,11 @@ def settings() -> Settings:
     return _get("settings")
 
 
+def booted() -> bool:
+    """Whether this process was configured (`boot`); tools and unit tests may run jobs' parts without."""
+    return "settings" in _state
+
+
 def vault() -> Vault:
     return _get("vault")
 

@@ -65,6 +65,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SOCIALDESK_WORKER_NICE": ("`10`", "niceness of `socialdesk worker`'s processes (0-19): under a burst the API "
                                        "acknowledges webhooks first and the workers catch up after; `0`: equal "
                                        "priority"),
+    "SOCIALDESK_APPLY_CONCURRENCY": ("the machine's cores", "events a worker process applies at once (each a "
+                                     "database transaction, CPU-bound; sends and other waits keep every thread): "
+                                     "a backlog is applied within the cores and a burst's acknowledgements keep "
+                                     "theirs"),
     "SOCIALDESK_HEALTH_CHECK_MINUTES": ("`10`", "how often each channel's health is checked"),
     "SOCIALDESK_EMAIL_COALESCE_SECONDS": ("`30`", "staff e-mails about one conversation are grouped over "
                                           "this window"),
@@ -145,6 +149,9 @@ class Settings:
     worker_threads: int = 8
     worker_nice: int = 10
     """Niceness of `socialdesk worker`'s processes: the API's acknowledgements get the CPU first."""
+    apply_concurrency: int = 2
+    """Events a worker process applies at once (`bot.jobs`): applying is CPU work for the worker
+    and its database, so more than the cores at once only lengthens everyone's turn."""
     health_check_minutes: int = 10
     email_coalesce_seconds: float = 30.0
     meta_app_id: str | None = None
@@ -225,6 +232,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dashboard_port=_int(env, "SOCIALDESK_DASHBOARD_PORT", 8501, 1, 65535),
         worker_threads=_int(env, "SOCIALDESK_WORKER_THREADS", 8, 1, 64),
         worker_nice=_int(env, "SOCIALDESK_WORKER_NICE", 10, 0, 19),
+        apply_concurrency=_int(env, "SOCIALDESK_APPLY_CONCURRENCY", min(os.cpu_count() or 2, 64), 1, 64),
         health_check_minutes=_int(env, "SOCIALDESK_HEALTH_CHECK_MINUTES", 10, 1, 1440),
         email_coalesce_seconds=float(_int(env, "SOCIALDESK_EMAIL_COALESCE_SECONDS", 30, 0, 3600)),
         meta_app_id=_app_id(env, sandbox),

@@ -18,7 +18,7 @@ from bot.inbound import inbox, ingest
 from bot.outbound import sender
 from bot.platform import cache, queue, runtime
 from bot.platform.db import connection, transaction
-from bot.platform.models import Channel, InboundEvent, Message
+from bot.platform.models import Channel, ConfigVersion, InboundEvent, Message
 from bot.platform.settings import load_settings
 from tests.bot.meta import payloads as p
 from tests.conftest import make_env
@@ -206,3 +206,43 @@ def test_a_reply_added_outside_a_drain_waits_pending_for_any_sender(booted: None
     follow = jobs.apply_event(InboundEvent.get(InboundEvent.conversation_key == key))
     reply = Message.get(Message.send_kind == "private_reply")
     assert (reply.status, reply.attempts, follow.claimed) == ("pending", 0, {})
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # two writers at once: PostgreSQL's case
+@pytest.mark.parametrize("places", [1, 2])
+def test_a_process_applies_at_most_its_apply_concurrency_at_once(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch, places: int) -> None:
+    """Two threads drain two conversations: with one place to apply in, the second waits for the
+    first one's transaction (it never sees the first one applying); with two, they overlap."""
+    monkeypatch.setattr(jobs, "APPLY_CONCURRENCY_UNBOOTED", places)
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    ConfigVersion.insert(id=1, epoch="e", version=0).on_conflict_ignore().execute()  # as a migrated database has
+    keys = [ingest.store_events([ev.MessageReceived(platform=ev.Platform.FACEBOOK, account_id="1", timestamp=10,
+                                                    user_id=user, mid=f"m{user}", text="hi")],
+                                delivery_id=None, source="webhook")[0] for user in ("41", "42")]
+    active, peak, lock, both = [0], [0], threading.Lock(), threading.Event()
+
+    def apply(row: InboundEvent) -> jobs.FollowUps:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            if active[0] == 2:
+                both.set()
+        both.wait(timeout=0.5)  # give the other thread the chance to be applying at the same time
+        with lock:
+            active[0] -= 1
+        return jobs.FollowUps()
+
+    monkeypatch.setattr(jobs, "_apply_taken", apply)
+    threads = [threading.Thread(target=_drain_in_another_connection, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert peak == [places]
+    assert {row.status for row in InboundEvent.select()} == {"applied"}
+
+
+def _drain_in_another_connection(key: str) -> None:
+    with connection():
+        jobs._drain(key, jobs.FollowUps())
