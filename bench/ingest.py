@@ -30,8 +30,10 @@ import time
 
 from bench.common import (
     APP_SECRET,
+    AUTOVACUUM_NAPTIME_S,
     STOLEN,
     Processes,
+    autovacuum_stand_in,
     connect_page,
     free_port,
     machine,
@@ -146,7 +148,8 @@ def main() -> int:
     single, batch = bodies(1), bodies(100)
     rows: list[list[str]] = []
     cpu_rows: list[list[str]] = []
-    with postgres_database("socialdesk_bench_ingest") as pg, redis_server() as redis, processes() as running:
+    with postgres_database("socialdesk_bench_ingest") as pg, autovacuum_stand_in(pg) as vacuuming, \
+            redis_server() as redis, processes() as running:
         api_port, noop_port = start(running, pg, redis, args.workers, args.drain)
         noop, webhook = (noop_port, "/noop"), (api_port, "/webhooks/meta")
         shapes = [("single event, max rate", single, 1, 0.0, args.rounds),
@@ -177,7 +180,9 @@ def main() -> int:
         memory = memory_table(running)
     print(f"\nbench/ingest on {machine()}; API: 2 uvicorn processes; concurrency {args.concurrency}; "
           f"{args.duration:.0f} s per run; median of {args.rounds} rounds; worker processes: {args.workers}"
-          + ("; draining (page connected, every delivery applied meanwhile)" if args.drain else ""))
+          + ("; draining (page connected, every delivery applied meanwhile)" if args.drain else "")
+          + (f"; autovacuum is off on this cluster: the bench vacuums its database every "
+             f"{AUTOVACUUM_NAPTIME_S:.0f} s, as autovacuum would" if vacuuming else ""))
     print(table("Ingest", ["run", "endpoint", "req/s", "events/s", "p50 ms", "p99 ms", "vs no-op", "rounds' range",
                            "answers", "stored/200", "left to apply at the end (deliveries + events); caught up after"],
                 rows))
