@@ -262,9 +262,13 @@ def _apply_slot() -> threading.BoundedSemaphore:
     acknowledgements waited behind them (bench.ingest --drain: 8 threads applying, 20 % of the
     no-op endpoint; 2, 34 %). Sends and other waits do not take a place. A thread holding row
     locks always holds its place (taken before the transaction), so none waits for one."""
-    size = runtime.settings().apply_concurrency if runtime.booted() else APPLY_CONCURRENCY_UNBOOTED
+    size = _apply_concurrency()
     slot = _slots.get(size)
     return slot if slot is not None else _slots.setdefault(size, threading.BoundedSemaphore(size))
+
+
+def _apply_concurrency() -> int:
+    return runtime.settings().apply_concurrency if runtime.booted() else APPLY_CONCURRENCY_UNBOOTED
 
 
 def _apply_in_unit(row: InboundEvent) -> FollowUps:

@@ -214,7 +214,7 @@ def test_a_process_applies_at_most_its_apply_concurrency_at_once(
         db: peewee.Database, monkeypatch: pytest.MonkeyPatch, places: int) -> None:
     """Two threads drain two conversations: with one place to apply in, the second waits for the
     first one's transaction (it never sees the first one applying); with two, they overlap."""
-    monkeypatch.setattr(jobs, "APPLY_CONCURRENCY_UNBOOTED", places)
+    monkeypatch.setattr(jobs, "_apply_concurrency", lambda: places)
     Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
     ConfigVersion.insert(id=1, epoch="e", version=0).on_conflict_ignore().execute()  # as a migrated database has
     keys = [ingest.store_events([ev.MessageReceived(platform=ev.Platform.FACEBOOK, account_id="1", timestamp=10,
