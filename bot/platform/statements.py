@@ -6,10 +6,10 @@ that becomes a private reply writes a dozen rows: most of the worker's time was 
 SQL text). Here the text of an INSERT, of an UPDATE-by-equality or of a SELECT-by-equality is
 built once per (table, columns, options, backend) and kept; each call only converts its values
 with the fields' `db_value` (JSON, booleans, foreign keys as peewee stores them) and runs the
-text. Inserts add
-the fields' defaults as peewee's `Model.insert` does, and an ignored conflict is SQLite's
-`INSERT OR IGNORE` and PostgreSQL's `ON CONFLICT DO NOTHING`, like `on_conflict_ignore()`, so a
-row is written exactly as the peewee statement it replaces would have written it.
+text. Inserts add the fields' defaults as peewee's `Model.insert` does, and an ignored conflict
+is SQLite's `INSERT OR IGNORE` and PostgreSQL's `ON CONFLICT DO NOTHING`, like
+`on_conflict_ignore()`, so a row is written exactly as the peewee statement it replaces would
+have written it.
 
 On PostgreSQL each text is also prepared once per connection (`bot.platform.db.prepared`), its
 parameters typed from the fields: parsing and planning these short statements cost the server
