@@ -209,14 +209,13 @@ def _apply_next_or_record_failure(key: str, follow: FollowUps, limit: int) -> bo
             raise _BatchFailed(len(taken)) from exc
         if isinstance(exc, inbox.NotYetKnown):
             raise _Waits(taken[0]) from None
-        _record_failure(taken[0], exc)
-        if taken[0].attempts + 1 < MAX_EVENT_ATTEMPTS:
+        if not _record_failure(taken[0], exc):
             raise
         return True  # the events behind it go on
 
 
-def _record_failure(row: InboundEvent, exc: Exception) -> None:
-    """The event goes back to pending with its attempt and the error, or fails for good."""
+def _record_failure(row: InboundEvent, exc: Exception) -> bool:
+    """The event goes back to pending with its attempt and the error, or fails for good (True)."""
     attempts = row.attempts + 1
     status = "failed" if attempts >= MAX_EVENT_ATTEMPTS else "pending"
     log.exception("applying event %s failed (attempt %d)", row.event_key, attempts)
@@ -224,6 +223,7 @@ def _record_failure(row: InboundEvent, exc: Exception) -> None:
         InboundEvent.id == row.id).execute()
     if status == "failed":
         metrics.event("failed")
+    return status == "failed"
 
 
 def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = None, limit: int = 1) -> bool:
