@@ -42,21 +42,10 @@ from bench.common import (
     wait_for,
     wait_http,
 )
-from bench.ingest import backlog, signed
+from bench.ingest import backlog, bodies, signed
 
 WARM_UP = 1000
 CATCH_UP_S = 900.0
-
-
-def bodies(count: int, customers: int, tag: str) -> list[bytes]:
-    """`count` single-message deliveries from `customers` customers, each message new."""
-    from tests.bot.meta import payloads as p
-
-    now = int(time.time() * 1000)
-    return [p.encode(p.batch(p.messenger_message(p.PAGE_ID, f"7{n % customers:05d}000", f"m_apply_{tag}_{n}",
-                                                 text=f"Hello, is the blue jacket still available? ({n})",
-                                                 timestamp=now + n)))
-            for n in range(count)]
 
 
 def main() -> int:
@@ -72,10 +61,10 @@ def main() -> int:
                              GRAPH_API_URL=f"http://127.0.0.1:{free_port()}")  # never Meta
         port = start(running, env)
         worker = running.socialdesk("worker", ["worker", "--processes", str(args.workers), "--threads", "8"], env)
-        load(port, bodies(WARM_UP, args.customers, "warm"), pg)
+        load(port, bodies(1, WARM_UP, "warm", args.customers), pg)
         wait_for(lambda: backlog(pg) == (0, 0), 120, "the warm-up applied")
         _signal(worker, signal.SIGSTOP)
-        load(port, bodies(args.messages, args.customers, "run"), pg)
+        load(port, bodies(1, args.messages, "run", args.customers), pg)
         excluded = [pid for process in running.started if process is not worker for pid in process.tree()]
         counts_before, before = Counts.read(counts_dir, exclude=excluded), running.cpu_snapshot(pg, redis)
         started = time.monotonic()

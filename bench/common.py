@@ -108,7 +108,9 @@ def autovacuum_stand_in(database_url: str) -> Iterator[bool]:
 
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         cur.execute("SHOW autovacuum")
-        off = cur.fetchone()[0] == "off"
+        if cur.fetchone()[0] != "off":
+            yield False
+            return
     stop = threading.Event()
 
     def visit() -> None:
@@ -122,14 +124,12 @@ def autovacuum_stand_in(database_url: str) -> Iterator[bool]:
                 conn.close()
 
     thread = threading.Thread(target=visit, name="autovacuum stand-in", daemon=True)
-    if off:
-        thread.start()
+    thread.start()
     try:
-        yield off
+        yield True
     finally:
         stop.set()
-        if off:
-            thread.join(timeout=600)
+        thread.join(timeout=600)
 
 
 @contextmanager

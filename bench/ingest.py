@@ -55,15 +55,15 @@ POOL = 500  # distinct bodies per shape, reused round-robin (the no-op floor, 10
 DISTINCT = 120_000
 
 
-def bodies(entries: int, count: int = POOL, tag: str = "pool") -> list[bytes]:
-    """Real-shaped Messenger deliveries: `entries` customer messages per POST, from 97 customers
-    (a first message from a new customer also costs a profile fetch: 97 of them per run)."""
+def bodies(entries: int, count: int = POOL, tag: str = "pool", customers: int = 97) -> list[bytes]:
+    """Real-shaped Messenger deliveries: `entries` customer messages per POST, from `customers`
+    customers (a first message from a new customer also costs a profile fetch: one each per run)."""
     from tests.bot.meta import payloads as p
 
     now = int(time.time() * 1000)
     out = []
     for n in range(count):
-        items = [p.messenger_message(p.PAGE_ID, f"7{n % 97:05d}{i:03d}", f"m_bench_{tag}_{n}_{i}",
+        items = [p.messenger_message(p.PAGE_ID, f"7{n % customers:05d}{i:03d}", f"m_bench_{tag}_{n}_{i}",
                                      text=f"Hello, is the blue jacket still available in size M? ({n}/{i})",
                                      timestamp=now + i) for i in range(entries)]
         out.append(p.encode(p.batch(*items)))
