@@ -16,6 +16,14 @@ class Clock:
         return self.now
 
 
+def opened(clock: Clock) -> Breaker:
+    """A breaker that has just opened: THRESHOLD calls in a row could not connect."""
+    gate = Breaker("graph.facebook.com", clock)
+    for _ in range(breaker.THRESHOLD):
+        gate.not_connected()
+    return gate
+
+
 def test_opens_after_calls_in_a_row_that_never_connected_and_any_answer_resets_the_count() -> None:
     gate = Breaker("graph.facebook.com", Clock())
     for _ in range(breaker.THRESHOLD - 1):
@@ -31,9 +39,7 @@ def test_opens_after_calls_in_a_row_that_never_connected_and_any_answer_resets_t
 
 def test_after_the_cool_down_one_call_tries_while_the_others_still_fail_at_once() -> None:
     clock = Clock()
-    gate = Breaker("graph.facebook.com", clock)
-    for _ in range(breaker.THRESHOLD):
-        gate.not_connected()
+    gate = opened(clock)
     clock.now += breaker.FIRST_COOL_DOWN_S
     assert gate.allow() is None  # the probe
     assert gate.allow() is not None  # everyone else waits for it
@@ -47,9 +53,7 @@ def test_after_the_cool_down_one_call_tries_while_the_others_still_fail_at_once(
 
 def test_the_cool_down_stops_growing() -> None:
     clock = Clock()
-    gate = Breaker("graph.facebook.com", clock)
-    for _ in range(breaker.THRESHOLD):
-        gate.not_connected()
+    gate = opened(clock)
     for _ in range(12):
         clock.now += breaker.MAX_COOL_DOWN_S
         assert gate.allow() is None
@@ -59,9 +63,7 @@ def test_the_cool_down_stops_growing() -> None:
 
 def test_a_trying_call_that_ended_undecided_lets_the_next_one_try() -> None:
     clock = Clock()
-    gate = Breaker("graph.facebook.com", clock)
-    for _ in range(breaker.THRESHOLD):
-        gate.not_connected()
+    gate = opened(clock)
     clock.now += breaker.FIRST_COOL_DOWN_S
     assert gate.allow() is None
     gate.undecided()  # e.g. its body could not be encoded: it never reached the network

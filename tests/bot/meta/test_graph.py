@@ -22,6 +22,7 @@ from bot.meta import graph_shapes as shapes
 from bot.meta.breaker import Breaker
 from bot.meta.graph import GraphClient
 from sandbox.app import create_sandbox_app
+from tests.bot.meta.test_breaker import Clock
 
 VERSION = "v21.0"
 APP_SECRET = "sandbox-secret"
@@ -31,20 +32,10 @@ DAY_S = 24 * 3600
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
     """The sandbox served by uvicorn on a free port, for this module's tests."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(APP_SECRET), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the sandbox did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
-    sock.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        with _serving(sock):
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @dataclass
@@ -357,19 +348,11 @@ def test_pooled_connections_are_dropped_before_a_server_closes_them_and_failed_c
     assert (refused.value.kind, refused.value.retryable) == ("network", True)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_host_that_refuses_connections_is_not_called_until_its_cool_down_ends() -> None:
     """A few calls that could not connect open the breaker (`bot.meta.breaker`): the next ones
     fail at once, even once the host is back, until the cool-down ends; then a call tries, and
     the host's answer (here an error of Meta's, not the network's) closes the breaker."""
-    clock = _Clock()
+    clock = Clock()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
         port = sock.getsockname()[1]
