@@ -118,8 +118,8 @@ def insert_then_update(model: type[peewee.Model], fields: Mapping[str, object], 
         params = _Params()
         set_parts, where_parts = _value_parts(target, values, params), _where_parts(target, where, params)
         key = ("update_returning", target, set_parts, where_parts, returning, db.obj.param)
-        text = _update_text(target, set_parts, where_parts) + _returning_text(returning)
-        return (row_id, *(_execute(_statement(key, lambda: text), params).fetchone() or ()))
+        kept = _statement(key, lambda: _update_text(target, set_parts, where_parts) + _returning_text(returning))
+        return (row_id, *(_execute(kept, params).fetchone() or ()))
     params = _Params()  # the inserted row's values, then the update's: the text's order
     parts = _value_parts(model, _with_defaults(model, fields), params)
     set_parts, where_parts = _value_parts(target, values, params), _where_parts(target, where, params)
