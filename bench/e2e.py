@@ -56,6 +56,7 @@ from bench.common import (
     ROOT,
     STOLEN,
     Counts,
+    Processes,
     count_rows,
     cpu_table,
     free_port,
@@ -334,6 +335,8 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated rates (e.g. 20,50,100,200): one run per rate, each offering "
                              "--seconds of comments, and one summary table")
     parser.add_argument("--seconds", type=float, default=10.0, help="with --rates: how long each rate is offered")
+    parser.add_argument("--idle-seconds", type=float, default=5.0,
+                        help="how long the idle stack's CPU is measured before the comments")
     parser.add_argument("--baseline-ref", default=None,
                         help="also run the same bench on this git ref (a temporary worktree, same venv) "
                              "and print today's figures against it")
@@ -379,6 +382,7 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
                                       str(args.threads)], env)
         time.sleep(3)  # workers booted and idle: their start-up statements stay out of the count
         wait_for(lambda: health_checked(pg), 30, "the page's first health check", interval=0.2)
+        idle = idle_table(running, pg, redis, args.idle_seconds)
         cold = offer(args, sandbox, page_id, post_id, users[:warm])  # not counted: see --warmup
         time.sleep(1.0 if warm else 0)
         counts_before = Counts.read(counts_dir, exclude=box.tree())
@@ -426,13 +430,24 @@ def run(args: argparse.Namespace, root: Path, label: str) -> Run:
         table("Dropped connections (sandbox --drop-rate)", ["drop rate", "dropped before", "dropped after",
                                                             "replies retried", "replies at Meta", "duplicates",
                                                             "failed", "exactly once, none failed"], [faults]),
-        cpu, memory]
+        cpu, idle, memory]
     ours_ms = (cpu_after[OURS] - cpu_before[OURS]) * 1000 / per
     production_ms = ours_ms - (cpu_after["sandbox"] - cpu_before["sandbox"]) * 1000 / per
     machine_ms = (cpu_after["machine"] - cpu_before["machine"]) * 1000 / per
     stolen_ms = (cpu_after[STOLEN] - cpu_before[STOLEN]) * 1000 / per
     return Run(label, tables, len(got), counts, ours_ms, machine_ms, p99, len(got) / span_s, row, peaks,
                production_ms, stolen_ms)
+
+
+def idle_table(running: Processes, pg: str, redis: str, seconds: float) -> str:
+    """CPU each process uses per second while nothing happens (workers polling, clocks ticking):
+    a cost paid whatever the traffic, which a run's CPU per reply includes as `ms/s / rate`."""
+    before = running.cpu_snapshot(pg, redis)
+    time.sleep(seconds)
+    after = running.cpu_snapshot(pg, redis)
+    rows = [[name, f"{(after[name] - before[name]) * 1000 / seconds:.1f}"] for name in after
+            if name not in ("machine", STOLEN)]
+    return table(f"CPU while idle ({seconds:.0f} s before the comments)", ["process", "CPU ms per second"], rows)
 
 
 def rates_table(runs: list[Run]) -> str:

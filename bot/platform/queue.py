@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import Middleware
 from dramatiq.rate_limits import WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
@@ -106,7 +108,9 @@ class QuickPoll(Middleware):
     timeout, which is Dramatiq's default 1,000 ms for the worker `dramatiq`'s own command line
     builds (`socialdesk worker`): the first message after a quiet second then waited 0.5-1 s per
     hop (webhook -> drain), every quiet spell, which most pages have between comments
-    (bench.e2e's slowest replies). The consumers start with IDLE_POLL_MS. The worker threads keep
+    (bench.e2e's slowest replies). The consumers start with IDLE_POLL_MS (since session 12 an idle
+    consumer of the queue waits on its bell instead, `_BellConsumer`; the timeout is left for a
+    consumer whose every prefetched message is being worked on). The worker threads keep
     the worker's own timeout: they wait on an in-process queue that wakes them when a message
     comes, and at 100 ms 64 idle threads woke 640 times a second (4x an idle worker's CPU).
     (The `dramatiq_worker_timeout` environment variable is read once, when dramatiq is first
@@ -122,20 +126,102 @@ class QuickPoll(Middleware):
 
 
 DELAY_POLL_MS = 1_000  # the longest an idle consumer of delayed messages waits between two looks
+BELL_WAIT_MS = 1_000  # the longest an idle consumer waits on its queue's bell before it looks anyway
 
 
 class _Broker(RedisBroker):
-    """Dramatiq's Redis broker, whose consumers of delayed messages (the `.DQ` queues: retries
-    after a backoff, a deferred event, a flow's busy lock) look at Redis every DELAY_POLL_MS when
-    idle, not every IDLE_POLL_MS: a delayed message waits half a second or more by design, and
-    these polls were a third of an idle worker's CPU (two processes: 29 -> 20.5 ms/s, Redis 8 ->
-    6.5 ms/s). A drain finding its conversation locked knocks instead (`key_lock`), so no reply
-    waits on this poll."""
+    """Dramatiq's Redis broker with two changes to how idle consumers wait.
+
+    A consumer of the queue waits on a *bell* (`_BellConsumer`): every message enqueued without
+    a delay rings it. Dramatiq's consumer polls instead, 5, 10, 20 ... ms apart up to the idle
+    timeout, after every message: at 50 comments/s those polls were 18 % of a worker's
+    interpreter time (py-spy) and 5 of the 18 Redis commands per reply, and a message came up to
+    IDLE_POLL_MS late.
+
+    The consumers of delayed messages (the `.DQ` queues: retries after a backoff, a deferred
+    event, a flow's busy lock) look at Redis every DELAY_POLL_MS when idle: a delayed message
+    waits half a second or more by design, and polling them as often was a third of an idle
+    worker's CPU (two processes: 29 -> 20.5 ms/s, Redis 8 -> 6.5 ms/s). A drain finding its
+    conversation locked knocks instead (`key_lock`), so no reply waits on this poll."""
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> dramatiq.Consumer:
         if dq_name(queue_name) == queue_name:
-            timeout = max(timeout, DELAY_POLL_MS)
-        return super().consume(queue_name, prefetch, timeout)
+            return super().consume(queue_name, prefetch, max(timeout, DELAY_POLL_MS))
+        return _BellConsumer(self, queue_name, prefetch, timeout)
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        enqueued = super().enqueue(message, delay=delay)
+        if delay is None:
+            self.ring(message.queue_name)
+        return enqueued
+
+    def ring(self, queue_name: str) -> None:
+        """One bell at most waits (a consumer woken fetches every message there is). A bell that
+        could not be rung costs a delay, never a message: idle consumers look every BELL_WAIT_MS."""
+        key = bell_key(self.namespace, queue_name)
+        try:
+            self.client.pipeline(transaction=False).lpush(key, 1).ltrim(key, 0, 0).execute()
+        except RedisError:
+            log.warning("could not ring the bell of queue %s", queue_name)
+
+
+def bell_key(namespace: str, queue_name: str) -> str:
+    return f"{namespace}:{queue_name}.bell"
+
+
+class _BellConsumer(_RedisConsumer):
+    """Fetches while its queue may hold more; once a fetch found fewer messages than it had room
+    for, the queue was empty, and it waits on the queue's bell (BLPOP) until one is enqueued.
+
+    No wake-up is lost: a message is enqueued before its bell is rung, so a bell rung after
+    this consumer's last fetch is still there when it waits, and a bell taken is followed by a
+    fetch. A bell left by a message another consumer fetched costs one fetch that finds nothing.
+    Acks need no wake-up (Dramatiq's worker threads ack themselves)."""
+
+    def __init__(self, broker: _Broker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)
+        self._drained = False  # the last fetch found the queue empty: wait for its bell
+
+    def __next__(self) -> dramatiq.MessageProxy | None:
+        try:
+            while not self.message_cache:
+                if self._drained:
+                    return self._wait_for_bell()
+                if not self._fetch():
+                    return self._wait_for_room()
+            return self._take_cached()
+        except redis.ConnectionError as e:
+            raise ConnectionClosed(e) from None
+
+    def _fetch(self) -> bool:
+        """Fetch what there is room for; False when there is no room (every prefetched message
+        still being worked on)."""
+        room = self.prefetch - self.outstanding_message_count
+        if room <= 0:
+            return False
+        self.message_cache = self.broker.do_fetch(self.queue_name, room) or []
+        self._drained = len(self.message_cache) < room
+        return True
+
+    def _take_cached(self) -> dramatiq.MessageProxy | None:
+        data = self.message_cache.pop(0)
+        if data is None:  # Dramatiq guards against this too (its issue 266)
+            return None
+        message = dramatiq.Message.decode(data)
+        self.queued_message_ids.add(message.message_id)
+        return dramatiq.MessageProxy(message)
+
+    def _wait_for_bell(self) -> None:
+        self._drained = False
+        try:
+            self.broker.client.blpop([bell_key(self.broker.namespace, self.queue_name)], BELL_WAIT_MS / 1000)
+        except redis.TimeoutError:  # a socket timeout shorter than the wait: look again
+            pass
+
+    def _wait_for_room(self) -> None:
+        """Every prefetched message is being worked on: a bell would not let this consumer fetch,
+        so leave bells to the others and look again shortly, as Dramatiq does."""
+        time.sleep(self.timeout / 1000)
 
 
 class DatabaseConnection(Middleware):

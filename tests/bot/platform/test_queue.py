@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,75 @@ def test_consumers_of_delayed_messages_look_at_redis_every_second(broker_url: st
         assert polls == {queue.QUEUE: queue.IDLE_POLL_MS, f"{queue.QUEUE}.DQ": queue.DELAY_POLL_MS}
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+def test_an_idle_consumer_waits_on_its_bell_and_an_enqueue_wakes_it(broker_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a fetch finds the queue empty the consumer blocks on the queue's bell instead of
+    polling Redis 5, 10, 20 ... ms apart; a message enqueued rings it. The wait is made far longer
+    than the test's bound (and redis-py's socket timeout, 5 s by default, with it), so only the bell
+    can end it in time."""
+    import bot.jobs as jobs
+
+    monkeypatch.setattr(queue, "BELL_WAIT_MS", 60_000)
+    broker = queue.setup_broker(f"{broker_url}?socket_timeout=120")
+    fetches = _counted_fetches(broker, monkeypatch)
+    consumer = broker.consume(queue.QUEUE, prefetch=4, timeout=queue.IDLE_POLL_MS)
+    woken: list[object] = []
+    waiting = threading.Thread(target=lambda: woken.append(next(consumer)), daemon=True)
+    waiting.start()
+    wait_until(lambda: broker.client.info("clients")["blocked_clients"] == 1, 10, what="the consumer on its bell")
+    assert fetches == [0]  # it looked once, found nothing, and waits
+
+    jobs.drain_conversations.send([])
+    wait_until(lambda: woken, 10, what="the bell to wake the consumer")
+    message = next(consumer)
+    assert message is not None and message.actor_name == "drain_conversations"
+    assert fetches == [0, 1]  # one look per wake-up, none in between
+    consumer.ack(message)
+
+
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+def test_a_bell_rung_before_the_consumer_waits_is_not_lost(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message enqueued between the consumer's empty fetch and its wait leaves its bell, so the
+    wait ends at once and the next look finds it; delayed messages ring no bell."""
+    import bot.jobs as jobs
+
+    monkeypatch.setattr(queue, "BELL_WAIT_MS", 60_000)
+    broker = queue.setup_broker(f"{broker_url}?socket_timeout=120")
+    bell = queue.bell_key(broker.namespace, queue.QUEUE)
+    jobs.drain_conversations.send([], delay_ms=60_000)
+    assert broker.client.llen(bell) == 0
+    jobs.drain_conversations.send([])
+    jobs.drain_conversations.send([])
+    assert broker.client.llen(bell) == 1  # one bell waits, however many messages
+    consumer = broker.consume(queue.QUEUE, prefetch=1, timeout=queue.IDLE_POLL_MS)
+    first = next(consumer)  # room for one: the queue may hold more, so no wait yet
+    consumer.ack(first)
+    second = next(consumer)
+    assert first is not None and second is not None
+    consumer.ack(second)
+    fetches = _counted_fetches(broker, monkeypatch)
+    done: list[object] = []
+    looking = threading.Thread(target=lambda: done.append(next(consumer)), daemon=True)
+    looking.start()  # the queue is empty now: the bell the messages above left ends the wait at once
+    wait_until(lambda: done, 10, what="the leftover bell to end the wait")
+    assert done == [None] and fetches == [0] and broker.client.llen(bell) == 0
+
+
+def _counted_fetches(broker: dramatiq.Broker, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many messages each of the broker's fetches returned, in order."""
+    fetched: list[int] = []
+    fetch = broker.do_fetch
+
+    def counted(*args: object) -> list[bytes]:
+        messages = fetch(*args)
+        fetched.append(len(messages))
+        return messages
+
+    monkeypatch.setattr(broker, "do_fetch", counted, raising=False)
+    return fetched
 
 
 def test_only_one_clock_holds_the_lease(broker_url: str | None) -> None:
