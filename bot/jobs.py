@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
 
 from bot.automation import campaigns, notifications
@@ -23,7 +24,7 @@ from bot.inbound import inbox, ingest
 from bot.inbound.contacts import PROFILE_RETRY_SOON_MS
 from bot.inbound.contacts import refresh_profile as refresh
 from bot.outbound import moderation, outbox, outhooks, sender
-from bot.platform import cache, metrics, runtime
+from bot.platform import cache, metrics, pressure, runtime
 from bot.platform.db import now_ms, transaction
 from bot.platform.mailer import MailError, send_mail
 from bot.platform.models import Conversation, InboundEvent, Message
@@ -60,7 +61,7 @@ def _expand_and_drain() -> None:
     with live_lock(EXPAND_LOCK) as lease:
         if lease is None:  # the expander at work takes every waiting delivery, this one included
             return
-        while lease.held and (expanded := ingest.expand_next()) is not None:
+        while lease.held and (expanded := _expand_paced()) is not None:
             hand_out(keys)  # the expander goes on (under load): the last round's keys go to the queue
             keys = list(dict.fromkeys(expanded))
     # A delivery committed between our last look and the release found the lock taken: take it now.
@@ -69,6 +70,11 @@ def _expand_and_drain() -> None:
         process_delivery.send(waiting[0])
     hand_out(keys[INLINE_DRAINS:])
     drain_conversations(keys[:INLINE_DRAINS])
+
+
+def _expand_paced() -> list[str] | None:
+    with _paced():
+        return ingest.expand_next()
 
 
 def hand_out(keys: list[str]) -> None:
@@ -236,7 +242,7 @@ def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = N
     claimed: list[Message] = []
     done: list[FollowUps] = []
     more = True
-    with _apply_slot(), transaction(), outbox.sent_here(claimed, room=INLINE_SENDS - len(follow.claimed)):
+    with _paced(), _apply_slot(), transaction(), outbox.sent_here(claimed, room=INLINE_SENDS - len(follow.claimed)):
         while more and len(done) < limit:
             row, more = inbox.take_next(key)
             if row is None:
@@ -253,6 +259,7 @@ def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = N
 
 _slots: dict[int, threading.BoundedSemaphore] = {}
 APPLY_CONCURRENCY_UNBOOTED = 2  # a process that was not booted (tools, unit tests)
+APPLY_REST_UNBOOTED = 3
 
 
 def _apply_slot() -> threading.BoundedSemaphore:
@@ -269,6 +276,13 @@ def _apply_slot() -> threading.BoundedSemaphore:
 
 def _apply_concurrency() -> int:
     return runtime.settings().apply_concurrency if runtime.booted() else APPLY_CONCURRENCY_UNBOOTED
+
+
+def _paced() -> AbstractContextManager[None]:
+    """Ingest first (`bot.platform.pressure`): while the webhook endpoint is saturated, this
+    process applies and expands one transaction at a time, resting between them."""
+    return pressure.paced(runtime.settings().apply_rest if runtime.booted() else APPLY_REST_UNBOOTED)
+
 
 
 def _apply_in_unit(row: InboundEvent) -> FollowUps:

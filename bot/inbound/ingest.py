@@ -33,7 +33,7 @@ import peewee
 
 from bot.core import events as ev
 from bot.meta.parse import MalformedBody, parse_delivery
-from bot.platform import cache
+from bot.platform import cache, pressure
 from bot.platform.db import (
     connection,
     db,
@@ -392,6 +392,8 @@ class DeliveryWriter:
         return batch
 
     def _write(self, batch: list[tuple[bytes, Waiter]]) -> None:
+        if len(batch) > EXPAND_AT_COMMIT_BATCH:  # requests queued up while the last commit ran
+            pressure.note()
         try:
             self._connect()
             ids = self._store([body for body, _ in batch])

@@ -69,6 +69,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                      "database transaction, CPU-bound; sends and other waits keep every thread): "
                                      "a backlog is applied within the cores and a burst's acknowledgements keep "
                                      "theirs"),
+    "SOCIALDESK_APPLY_REST": ("`3`", "while the webhook endpoint is saturated (a burst), a worker process "
+                              "applies one transaction at a time and rests this many times as long as it took: "
+                              "acknowledgements get the cores, the backlog is applied after the burst; `0`: "
+                              "full speed regardless"),
     "SOCIALDESK_HEALTH_CHECK_MINUTES": ("`10`", "how often each channel's health is checked"),
     "SOCIALDESK_EMAIL_COALESCE_SECONDS": ("`30`", "staff e-mails about one conversation are grouped over "
                                           "this window"),
@@ -152,6 +156,10 @@ class Settings:
     apply_concurrency: int = 2
     """Events a worker process applies at once (`bot.jobs`): applying is CPU work for the worker
     and its database, so more than the cores at once only lengthens everyone's turn."""
+    apply_rest: int = 3
+    """While the webhook endpoint is saturated, a worker process applies one transaction at a
+    time and rests this many times as long as it took (`bot.platform.pressure`): acknowledgements
+    first, the backlog after the burst. 0: apply at full speed regardless."""
     health_check_minutes: int = 10
     email_coalesce_seconds: float = 30.0
     meta_app_id: str | None = None
@@ -233,6 +241,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_threads=_int(env, "SOCIALDESK_WORKER_THREADS", 8, 1, 64),
         worker_nice=_int(env, "SOCIALDESK_WORKER_NICE", 10, 0, 19),
         apply_concurrency=_int(env, "SOCIALDESK_APPLY_CONCURRENCY", min(os.cpu_count() or 2, 64), 1, 64),
+        apply_rest=_int(env, "SOCIALDESK_APPLY_REST", 3, 0, 20),
         health_check_minutes=_int(env, "SOCIALDESK_HEALTH_CHECK_MINUTES", 10, 1, 1440),
         email_coalesce_seconds=float(_int(env, "SOCIALDESK_EMAIL_COALESCE_SECONDS", 30, 0, 3600)),
         meta_app_id=_app_id(env, sandbox),

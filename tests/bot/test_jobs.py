@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import peewee
 import pytest
@@ -16,7 +18,7 @@ from bot.core import events as ev
 from bot.core.compose import MessageContent
 from bot.inbound import inbox, ingest
 from bot.outbound import sender
-from bot.platform import cache, queue, runtime
+from bot.platform import cache, pressure, queue, runtime
 from bot.platform.db import connection, transaction
 from bot.platform.models import Channel, ConfigVersion, InboundEvent, Message
 from bot.platform.settings import load_settings
@@ -206,6 +208,29 @@ def test_a_reply_added_outside_a_drain_waits_pending_for_any_sender(booted: None
     follow = jobs.apply_event(InboundEvent.get(InboundEvent.conversation_key == key))
     reply = Message.get(Message.send_kind == "private_reply")
     assert (reply.status, reply.attempts, follow.claimed) == ("pending", 0, {})
+
+
+@pytest.mark.parametrize("pressed", [False, True])
+def test_under_ingest_pressure_a_drain_rests_after_each_transaction(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch, pressed: bool) -> None:
+    """While the webhook endpoint is saturated (`pressure`), each transaction applying a batch is
+    followed by a rest; otherwise none. Every event is applied either way."""
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message(f"m{n:02d}", n) for n in range(jobs.APPLY_BATCH + 4)],
+                                delivery_id=None, source="webhook")
+    monkeypatch.setattr(jobs, "_apply_taken", lambda row: jobs.FollowUps())
+    rests: list[float] = []
+    monkeypatch.setattr(pressure, "time", SimpleNamespace(monotonic=time.monotonic, sleep=rests.append))
+    queue.setup_broker(None)
+    pressure.forget()
+    if pressed:
+        pressure.note()
+    try:
+        jobs._drain(key, jobs.FollowUps())
+    finally:
+        pressure.forget()
+    assert len(rests) == (2 if pressed else 0)  # two transactions: APPLY_BATCH events, then 4
+    assert {row.status for row in InboundEvent.select()} == {"applied"}
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # two writers at once: PostgreSQL's case
