@@ -7,8 +7,8 @@ a burst: `bench.ingest --drain` measured the worker and its database backends at
 per request beside the API's ~150, and the endpoint at 28 % of a no-op's rate (117 % with no
 worker running).
 
-The API's writer notes *pressure* when a group commit holds more than a few deliveries (requests
-queued while the previous commit ran: the endpoint is saturated). While it lasts (`TTL_MS` after
+The API's writer notes *pressure* when a group commit holds `ingest.PRESSURE_BATCH` deliveries or
+more (that many requests queued while the previous commit ran: a flood). While it lasts (`TTL_MS` after
 the last such commit) each worker process applies one transaction at a time and rests
 `rest` times as long as it took (`paced`), so the worker and its database backend take at most
 1 / (1 + rest) of one core per process. When the burst ends they go back to full speed. Across

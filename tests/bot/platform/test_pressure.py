@@ -109,5 +109,5 @@ def test_the_webhook_writer_notes_pressure_when_requests_queue_behind_its_commit
     for _ in range(3):
         asyncio.run(answers(1))  # one at a time: each commit holds one delivery
     assert not pressure.under_pressure()
-    asyncio.run(answers(4 * ingest.EXPAND_AT_COMMIT_BATCH))  # the rest queue up behind the first commit
+    asyncio.run(answers(4 * ingest.PRESSURE_BATCH))  # the rest queue up behind the first commit
     assert pressure.under_pressure()
