@@ -200,7 +200,10 @@ def _stored(rows: list[tuple]) -> tuple[Stored, str | None]:
 # ids in array order), their events, and the configuration version for the next batch. An echo of
 # a message we sent (found by its Meta id, or by the idempotency key we put in `metadata`) is
 # stored applied, and when our row does not hold the send yet it is marked sent here: the SQL twin
-# of `inbox._echo`'s first branch (the echo usually arrives before the Send API's answer).
+# of `inbox._echo`'s first branch (the echo usually arrives before the Send API's answer). The
+# rows to fill are named by `id = ANY(ARRAY(...))`: the generic plan made on an empty table for a
+# join on `m.id = x.ours_id` walked the whole message table per echo (an index scan of its primary
+# key with the status as a filter; 530 rows, 1.25 ms, at the 300th reply of bench.e2e).
 _STORE_AND_EXPAND_NAME = "socialdesk_store_and_expand"  # prepared once per connection: planning it cost more
 _STORE_AND_EXPAND = """
 WITH go AS (
@@ -237,11 +240,13 @@ e AS (
   FROM x ORDER BY n, seq
   ON CONFLICT (event_key) DO NOTHING
   RETURNING event_key, conversation_key, status),
+fill AS (SELECT x.ours_id, x.echo_mid, x.occurred_at FROM x JOIN e ON e.event_key = x.event_key WHERE x.unrecorded),
 filled AS (
-  UPDATE message m SET mid = x.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, x.occurred_at),
+  UPDATE message m SET mid = fill.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, fill.occurred_at),
                        error_kind = NULL, status_reason = NULL
-  FROM x JOIN e ON e.event_key = x.event_key
-  WHERE m.id = x.ours_id AND x.unrecorded AND (m.status IN ('sending', 'pending') OR m.mid IS NULL)
+  FROM fill
+  WHERE m.id = ANY (ARRAY(SELECT ours_id FROM fill)) AND m.id = fill.ours_id
+    AND (m.status IN ('sending', 'pending') OR m.mid IS NULL)
   RETURNING m.id)
 SELECT 0, n, CAST(id AS TEXT), status FROM dn
 UNION ALL SELECT 1, 0, conversation_key, status FROM e
