@@ -201,9 +201,10 @@ def _stored(rows: list[tuple]) -> tuple[Stored, str | None]:
 # a message we sent (found by its Meta id, or by the idempotency key we put in `metadata`) is
 # stored applied, and when our row does not hold the send yet it is marked sent here: the SQL twin
 # of `inbox._echo`'s first branch (the echo usually arrives before the Send API's answer). The
-# rows to fill are named by `id = ANY(ARRAY(...))`: the generic plan made on an empty table for a
-# join on `m.id = x.ours_id` walked the whole message table per echo (an index scan of its primary
-# key with the status as a filter; 530 rows, 1.25 ms, at the 300th reply of bench.e2e).
+# rows to fill are named by `id = ANY(ARRAY(...))`, an index condition: the generic plan made in a
+# new install for a join on `m.id = x.ours_id` walked the whole message table per echo (its
+# primary key's index with the status as a filter; 530 rows, 1.25 ms, at bench.e2e's 300th reply),
+# and kept it where nothing analyzed the table (`db.REPREPARE_AFTER_S` now replaces such plans).
 _STORE_AND_EXPAND_NAME = "socialdesk_store_and_expand"  # prepared once per connection: planning it cost more
 _STORE_AND_EXPAND = """
 WITH go AS (

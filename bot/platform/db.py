@@ -177,8 +177,15 @@ def insert_new(query: peewee.Insert) -> int | None:
     return query.execute() or None
 
 
-_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> names prepared on it
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {name: when prepared}
 _PLACEHOLDER = re.compile(r"%s")
+# A prepared statement's generic plan is made from the tables as they are at its first executions
+# and kept while the connection lives, unless an ANALYZE of a table it reads replaces it. In a new
+# install the tables are empty then, and where autovacuum is off (or slow to analyze a table that
+# only grows) a plan chosen for empty tables was kept for good: bench.e2e found the webhook
+# statement walking the whole message table per echo. PostgreSQL plans with each table's size on
+# disk at the time, so preparing again now and then gives plans for the tables as they have grown.
+REPREPARE_AFTER_S = 60.0
 
 
 def prepared(name: str, text: str, types: Sequence[str] = ()) -> str:
@@ -187,13 +194,17 @@ def prepared(name: str, text: str, types: Sequence[str] = ()) -> str:
     statements, whose parsing and planning cost PostgreSQL more than running them (a plan is
     kept per connection; a new connection prepares again). Each parameter's type is the one in
     `types` ("unknown": inferred from where it stands), or without `types` inferred or cast in
-    `text`. PREPARE is not transactional: a rollback keeps the statement."""
-    names = _prepared_on.setdefault(db.connection(), set())  # forgotten with the connection
-    if name not in names:
+    `text`. PREPARE is not transactional: a rollback keeps the statement. Prepared again after
+    REPREPARE_AFTER_S, for a plan made with the tables' sizes then."""
+    names = _prepared_on.setdefault(db.connection(), {})  # forgotten with the connection
+    at, now = names.get(name), time.monotonic()
+    if at is None or now - at > REPREPARE_AFTER_S:
+        if at is not None:
+            db.execute_sql(f"DEALLOCATE {name}")
         count = iter(range(1, text.count("%s") + 1))
         declared = f" ({', '.join(types)})" if types else ""
         db.execute_sql(f"PREPARE {name}{declared} AS {_PLACEHOLDER.sub(lambda _: f'${next(count)}', text)}")
-        names.add(name)
+        names[name] = now
     count = text.count("%s")
     return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 

@@ -12,7 +12,6 @@ import peewee
 import pytest
 
 from bot.inbound import ingest
-from bot.platform.db import prepared
 from bot.platform.models import Channel, Delivery, IgnoredItem, InboundEvent, Message
 from tests.bot.inbound import test_echo_at_expansion as echo_tests
 from tests.bot.meta import payloads as p
@@ -168,20 +167,3 @@ def test_a_statement_that_fails_leaves_the_batch_to_the_expander(writer: Writer,
     assert Delivery.get_by_id(delivery_id).status == "received"  # stored: the 200 is still true
     wait_until(lambda: delivery_id in writer.raw, 10, what="handed to the expander")
 
-
-def test_an_echo_fills_its_message_by_key_in_a_plan_made_on_empty_tables(db: peewee.Database) -> None:
-    """The webhook statement marks our message sent when its echo comes first (`filled`). Its
-    generic plan, made here on tables as empty as a new install's (and kept for the connection's
-    life), must reach that message by its key: a plan made for a join walked the whole message
-    table per echo, 1.25 ms at bench.e2e's 300th reply and growing with every message."""
-    statement = prepared(ingest._STORE_AND_EXPAND_NAME, ingest._STORE_AND_EXPAND)
-    db.execute_sql("SET plan_cache_mode = force_generic_plan")
-    try:
-        rows = db.execute_sql(f"EXPLAIN {statement}", [None] * ingest._STORE_AND_EXPAND.count("%s")).fetchall()
-    finally:
-        db.execute_sql("RESET plan_cache_mode")
-    plan = "\n".join(row[0] for row in rows)
-    update = [line.strip(" ->") for line in plan[plan.index("Update on message"):].splitlines()]
-    at = next(n for n, line in enumerate(update) if "Scan" in line and " on message " in line)
-    assert update[at].startswith("Index Scan using message_pkey on message"), plan
-    assert update[at + 1].startswith("Index Cond: (id = ANY"), plan

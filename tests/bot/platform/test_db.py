@@ -9,6 +9,7 @@ import peewee
 import psycopg2.extensions
 import pytest
 
+from bot.platform import db as db_module
 from bot.platform.db import transaction
 from bot.platform.models import Tag
 
@@ -91,3 +92,32 @@ def test_savepoints_nest_inside(pg: peewee.Database, pg_url: str) -> None:
         Tag.create(name="new")
     assert not _others_see(pg_url, "vip") and _others_see(pg_url, "new")
     assert _Counting.sent[0].startswith("BEGIN; SAVEPOINT")
+
+
+def test_a_prepared_statement_is_prepared_again_after_a_while_for_the_tables_as_they_grew(
+        pg: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generic plan made while a table was empty (a new install) would be kept for the
+    connection's life: prepared again after REPREPARE_AFTER_S, the plan reads the grown table by
+    its index."""
+    pg.execute_sql("CREATE TEMP TABLE probe (id serial PRIMARY KEY, k integer)")
+    try:
+        pg.execute_sql("CREATE INDEX probe_k ON probe (k)")
+        pg.execute_sql("ANALYZE probe")  # empty, and known to be
+        monkeypatch.setattr(db_module, "REPREPARE_AFTER_S", 3600.0)
+        assert "Seq Scan on probe" in _generic_plan(pg)
+        pg.execute_sql("INSERT INTO probe (k) SELECT n FROM generate_series(1, 20000) AS n")  # no ANALYZE
+        assert "Seq Scan on probe" in _generic_plan(pg)  # the plan made for the empty table, kept
+        monkeypatch.setattr(db_module, "REPREPARE_AFTER_S", 0.0)  # its time has come
+        assert "Index Scan using probe_k on probe" in _generic_plan(pg) or "Bitmap Index Scan on probe_k" in \
+            _generic_plan(pg)
+    finally:
+        pg.execute_sql("DROP TABLE probe")
+
+
+def _generic_plan(pg: peewee.Database) -> str:
+    statement = db_module.prepared("socialdesk_test_probe", "SELECT id FROM probe WHERE k = %s")
+    pg.execute_sql("SET plan_cache_mode = force_generic_plan")
+    try:
+        return "\n".join(row[0] for row in pg.execute_sql(f"EXPLAIN {statement}", (7,)).fetchall())
+    finally:
+        pg.execute_sql("RESET plan_cache_mode")
