@@ -176,8 +176,12 @@ def _update_text(model: type[peewee.Model], set_parts: tuple[tuple[str, str], ..
 def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], always: Mapping[str, object],
                    where: Mapping[str, object], guard: Mapping[str, object]) -> int:
     """One UPDATE of the rows `where` picks: `always` set on each, `guarded` only where the row
-    also matches `guard` (the others keep their values); the number of rows picked. Every SET
-    expression reads the row as it was, so the guard sees the old values."""
+    also matches `guard` (the others keep their values). A row for which that changes nothing
+    (the guard fails and `always` holds its values already) is not written: on PostgreSQL every
+    write is a new row version, in every index when it cannot stay on its page (the sender's
+    outcome after the echo recorded the send: ten index entries and the text's trigrams again).
+    The number of rows written. Every SET expression reads the row as it was, so the guard sees
+    the old values."""
     params = _Params()
     sets = []
     for name, value in guarded.items():  # params in the text's order: the guard's, then the value's
@@ -186,6 +190,10 @@ def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], alw
         sets.append(f"{_quoted(column)} = CASE WHEN {condition} THEN {part} ELSE {_quoted(column)} END")
     sets += [f"{_quoted(column)} = {part}" for column, part in _value_parts(model, always, params)]
     conditions = " AND ".join(_where_parts(model, where, params))
+    differs = "IS NOT" if is_sqlite() else "IS DISTINCT FROM"
+    changes = [" AND ".join(_where_parts(model, guard, params))] * bool(guard) + [
+        f"{_quoted(column)} {differs} {part}" for column, part in _value_parts(model, always, params)]
+    conditions += f" AND ({' OR '.join(f'({change})' for change in changes)})"
     key = ("update_guarded", model, tuple(sets), conditions, db.obj.param)
     kept = _statement(key, lambda: f"UPDATE {_quoted(model._meta.table_name)} SET {', '.join(sets)} "
                                    f"WHERE {conditions}")

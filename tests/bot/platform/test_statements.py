@@ -7,6 +7,7 @@ import peewee
 import pytest
 
 from bot.platform import statements
+from bot.platform.db import is_sqlite
 from bot.platform.models import Channel, Conversation, InboundEvent, Message
 
 
@@ -100,6 +101,31 @@ def test_a_guarded_update_sets_the_guarded_values_only_where_the_guard_holds(db)
         assert picked == 1
     rows = [(m.status, m.buttons, m.sent_at, m.mid, m.error_kind) for m in Message.select().order_by(Message.id)]
     assert rows == [("sent", [{"title": "Go"}], 9, "m.a", None), ("read", None, None, "m.b", "ambiguous")]
+
+
+def test_a_guarded_update_that_would_change_nothing_writes_nothing(db) -> None:
+    """The sender's outcome after the echo recorded the send (status sent, Meta's id in place):
+    no new row version (on PostgreSQL one in every index of the table); a different id is written."""
+    channel = _channel()
+    base = dict(channel=channel.id, direction="out", author="bot", occurred_at=1, created_at=1, status="sent")
+    echoed = statements.insert(Message, {**base, "idempotency_key": "a", "mid": "m.a", "sent_at": 5})
+    version = _row_version(echoed)
+
+    def outcome(mid: str) -> int:
+        return statements.update_guarded(Message, {"status": "sent", "sent_at": 9}, {"mid": mid}, {"id": echoed},
+                                          {"status": ("sending", "pending")})
+
+    assert outcome("m.a") == 0
+    assert _row_version(echoed) == version
+    assert outcome("m.b") == 1
+    assert (Message.get_by_id(echoed).mid, Message.get_by_id(echoed).sent_at) == ("m.b", 5)
+
+
+def _row_version(message_id: int) -> object:
+    """PostgreSQL's xmin (the transaction that wrote the row's current version); SQLite: its data."""
+    if is_sqlite():
+        return tuple(Message.select().where(Message.id == message_id).tuples().get())
+    return Message._meta.database.execute_sql("SELECT xmin::text FROM message WHERE id = %s", (message_id,)).fetchone()
 
 
 def test_two_updates_together_change_both_rows_and_nothing_else(db) -> None:
