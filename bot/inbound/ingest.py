@@ -204,7 +204,8 @@ def _stored(rows: list[tuple]) -> tuple[Stored, str | None]:
 # rows to fill are named by `id = ANY(ARRAY(...))`, an index condition: the generic plan made in a
 # new install for a join on `m.id = x.ours_id` walked the whole message table per echo (its
 # primary key's index with the status as a filter; 530 rows, 1.25 ms, at bench.e2e's 300th reply),
-# and kept it where nothing analyzed the table (`db.REPREPARE_AFTER_S` now replaces such plans).
+# and kept it where nothing analyzed the table (`db.prepared` now replaces such plans). Without an
+# echo to fill (most webhooks) the `EXISTS` stops the update before it looks at the table.
 _STORE_AND_EXPAND_NAME = "socialdesk_store_and_expand"  # prepared once per connection: planning it cost more
 _STORE_AND_EXPAND = """
 WITH go AS (
@@ -246,7 +247,7 @@ filled AS (
   UPDATE message m SET mid = fill.echo_mid, status = 'sent', sent_at = COALESCE(m.sent_at, fill.occurred_at),
                        error_kind = NULL, status_reason = NULL
   FROM fill
-  WHERE m.id = ANY (ARRAY(SELECT ours_id FROM fill)) AND m.id = fill.ours_id
+  WHERE EXISTS (SELECT 1 FROM fill) AND m.id = ANY (ARRAY(SELECT ours_id FROM fill)) AND m.id = fill.ours_id
     AND (m.status IN ('sending', 'pending') OR m.mid IS NULL)
   RETURNING m.id)
 SELECT 0, n, CAST(id AS TEXT), status FROM dn

@@ -177,15 +177,19 @@ def insert_new(query: peewee.Insert) -> int | None:
     return query.execute() or None
 
 
-_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {name: when prepared}
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> {name: (due again, wait)}
 _PLACEHOLDER = re.compile(r"%s")
 # A prepared statement's generic plan is made from the tables as they are at its first executions
 # and kept while the connection lives, unless an ANALYZE of a table it reads replaces it. In a new
 # install the tables are empty then, and where autovacuum is off (or slow to analyze a table that
 # only grows) a plan chosen for empty tables was kept for good: bench.e2e found the webhook
 # statement walking the whole message table per echo. PostgreSQL plans with each table's size on
-# disk at the time, so preparing again now and then gives plans for the tables as they have grown.
+# disk at the time, so preparing again now and then gives plans for the tables as they have grown:
+# soon after the first time (a new install's tables grow fastest in relation to their size), then
+# at most every REPREPARE_AFTER_S.
+REPREPARE_FIRST_S = 5.0
 REPREPARE_AFTER_S = 60.0
+_clock = time.monotonic
 
 
 def prepared(name: str, text: str, types: Sequence[str] = ()) -> str:
@@ -195,16 +199,18 @@ def prepared(name: str, text: str, types: Sequence[str] = ()) -> str:
     kept per connection; a new connection prepares again). Each parameter's type is the one in
     `types` ("unknown": inferred from where it stands), or without `types` inferred or cast in
     `text`. PREPARE is not transactional: a rollback keeps the statement. Prepared again after
-    REPREPARE_AFTER_S, for a plan made with the tables' sizes then."""
+    5, 10, 20, 40 s, then every minute, for a plan made with the tables' sizes then."""
     names = _prepared_on.setdefault(db.connection(), {})  # forgotten with the connection
-    at, now = names.get(name), time.monotonic()
-    if at is None or now - at > REPREPARE_AFTER_S:
-        if at is not None:
+    due, wait = names.get(name, (0.0, 0.0))
+    now = _clock()
+    if now >= due:
+        if wait:
             db.execute_sql(f"DEALLOCATE {name}")
         count = iter(range(1, text.count("%s") + 1))
         declared = f" ({', '.join(types)})" if types else ""
         db.execute_sql(f"PREPARE {name}{declared} AS {_PLACEHOLDER.sub(lambda _: f'${next(count)}', text)}")
-        names[name] = now
+        wait = min(REPREPARE_AFTER_S, 2 * wait or REPREPARE_FIRST_S)
+        names[name] = (now + wait, wait)
     count = text.count("%s")
     return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 

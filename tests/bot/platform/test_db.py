@@ -97,19 +97,27 @@ def test_savepoints_nest_inside(pg: peewee.Database, pg_url: str) -> None:
 def test_a_prepared_statement_is_prepared_again_after_a_while_for_the_tables_as_they_grew(
         pg: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """A generic plan made while a table was empty (a new install) would be kept for the
-    connection's life: prepared again after REPREPARE_AFTER_S, the plan reads the grown table by
-    its index."""
+    connection's life: prepared again 5, 10, 20, 40 s after, then every minute, the plan reads the
+    grown table by its index."""
+    clock = [1000.0]
+    monkeypatch.setattr(db_module, "_clock", lambda: clock[0])
     pg.execute_sql("CREATE TEMP TABLE probe (id serial PRIMARY KEY, k integer)")
     try:
         pg.execute_sql("CREATE INDEX probe_k ON probe (k)")
         pg.execute_sql("ANALYZE probe")  # empty, and known to be
-        monkeypatch.setattr(db_module, "REPREPARE_AFTER_S", 3600.0)
         assert "Seq Scan on probe" in _generic_plan(pg)
         pg.execute_sql("INSERT INTO probe (k) SELECT n FROM generate_series(1, 20000) AS n")  # no ANALYZE
+        clock[0] += db_module.REPREPARE_FIRST_S - 0.1
         assert "Seq Scan on probe" in _generic_plan(pg)  # the plan made for the empty table, kept
-        monkeypatch.setattr(db_module, "REPREPARE_AFTER_S", 0.0)  # its time has come
-        assert "Index Scan using probe_k on probe" in _generic_plan(pg) or "Bitmap Index Scan on probe_k" in \
+        clock[0] += 0.1
+        assert "probe_k" in _generic_plan(pg)  # its time has come: an index scan (plain or bitmap)
+        waits = []
+        for _ in range(6):
+            due = db_module._prepared_on[pg.connection()]["socialdesk_test_probe"][0]
+            waits.append(due - clock[0])
+            clock[0] = due
             _generic_plan(pg)
+        assert waits == [10.0, 20.0, 40.0, 60.0, 60.0, 60.0]
     finally:
         pg.execute_sql("DROP TABLE probe")
 
