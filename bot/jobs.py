@@ -284,7 +284,6 @@ def _paced() -> AbstractContextManager[None]:
     return pressure.paced(runtime.settings().apply_rest if runtime.booted() else APPLY_REST_UNBOOTED)
 
 
-
 def _apply_in_unit(row: InboundEvent) -> FollowUps:
     """One event of a batch, its look-ups kept for itself (`cache.unit`): the next event reads
     the rows this one changed."""

@@ -2,18 +2,17 @@
 
 A webhook must be answered within seconds (Meta retries, then disables a slow endpoint); an
 event applied a few seconds later harms no one. Where the API and the workers share cores (one
-machine, or one database), a worker applying a backlog at full speed took most of them during
-a burst: `bench.ingest --drain` measured the worker and its database backends at ~250 µs of CPU
-per request beside the API's ~150, and the endpoint at 28 % of a no-op's rate (117 % with no
-worker running).
+machine, or one database), a worker applying a backlog at full speed took most of them during a
+flood: `bench.ingest --drain` measured the worker at 96 µs and PostgreSQL at 151 µs of CPU per
+request beside the API's 91, and the endpoint at 28 % of a no-op's rate (117 % with no worker).
 
-The API's writer notes *pressure* when a group commit holds `ingest.PRESSURE_BATCH` deliveries or
-more (that many requests queued while the previous commit ran: a flood). While it lasts (`TTL_MS` after
-the last such commit) each worker process applies one transaction at a time and rests
-`rest` times as long as it took (`paced`), so the worker and its database backend take at most
-1 / (1 + rest) of one core per process. When the burst ends they go back to full speed. Across
-processes the note travels through Redis; with the in-process queue (`socialdesk run`) the API
-and the workers share this module's state.
+The API's writer notes *pressure* when a group commit holds `ingest.PRESSURE_BATCH` deliveries
+or more (that many requests queued while the previous commit ran: a flood). While it lasts
+(`TTL_MS` after the last such commit) each worker process applies one transaction at a time and
+rests `rest` times as long as it took (`paced`), so the worker and its database backend take at
+most 1 / (1 + rest) of one core per process. When the flood ends they go back to full speed.
+Across processes the note travels through Redis; with the in-process queue (`socialdesk run`)
+the API and the workers share this module's state.
 """
 
 from __future__ import annotations

@@ -189,15 +189,20 @@ def update_guarded(model: type[peewee.Model], guarded: Mapping[str, object], alw
         ((column, part),) = _value_parts(model, {name: value}, params)
         sets.append(f"{_quoted(column)} = CASE WHEN {condition} THEN {part} ELSE {_quoted(column)} END")
     sets += [f"{_quoted(column)} = {part}" for column, part in _value_parts(model, always, params)]
-    conditions = " AND ".join(_where_parts(model, where, params))
-    differs = "IS NOT" if is_sqlite() else "IS DISTINCT FROM"
-    changes = [" AND ".join(_where_parts(model, guard, params))] * bool(guard) + [
-        f"{_quoted(column)} {differs} {part}" for column, part in _value_parts(model, always, params)]
-    conditions += f" AND ({' OR '.join(f'({change})' for change in changes)})"
+    conditions = " AND ".join(_where_parts(model, where, params) + _changing(model, guard, always, params))
     key = ("update_guarded", model, tuple(sets), conditions, db.obj.param)
     kept = _statement(key, lambda: f"UPDATE {_quoted(model._meta.table_name)} SET {', '.join(sets)} "
                                    f"WHERE {conditions}")
     return _execute(kept, params).rowcount
+
+
+def _changing(model: type[peewee.Model], guard: Mapping[str, object], always: Mapping[str, object],
+              params: _Params) -> tuple[str, ...]:
+    """The condition that an update guarded by `guard` and setting `always` changes the row."""
+    differs = "IS NOT" if is_sqlite() else "IS DISTINCT FROM"
+    changes = [" AND ".join(_where_parts(model, guard, params))] * bool(guard) + [
+        f"{_quoted(column)} {differs} {part}" for column, part in _value_parts(model, always, params)]
+    return (f"({' OR '.join(f'({change})' for change in changes)})",) if changes else ()
 
 
 def select(model: type[peewee.Model], where: Mapping[str, object], *, columns: tuple[str, ...] = (),
