@@ -233,6 +233,30 @@ def test_under_ingest_pressure_a_drain_rests_after_each_transaction(
     assert {row.status for row in InboundEvent.select()} == {"applied"}
 
 
+@pytest.mark.parametrize("pressed", [False, True])
+def test_under_ingest_pressure_the_expander_rests_after_each_round(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch, pressed: bool) -> None:
+    """The expander's rounds are paced like the drains' transactions (a round that found nothing
+    included: it still read the deliveries)."""
+    rounds = iter([["dm:a"], ["dm:b"], None])
+    monkeypatch.setattr(ingest, "expand_next", lambda: next(rounds))
+    drained: list[list[str]] = []
+    monkeypatch.setattr(jobs, "drain_conversations", drained.append)
+    monkeypatch.setattr(jobs, "hand_out", lambda keys: drained.append(keys) if keys else None)
+    rests: list[float] = []
+    monkeypatch.setattr(pressure, "time", SimpleNamespace(monotonic=time.monotonic, sleep=rests.append))
+    queue.setup_broker(None)
+    pressure.forget()
+    if pressed:
+        pressure.note()
+    try:
+        jobs._expand_and_drain()
+    finally:
+        pressure.forget()
+    assert len(rests) == (3 if pressed else 0)
+    assert drained == [["dm:a"], ["dm:b"]]
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # two writers at once: PostgreSQL's case
 @pytest.mark.parametrize("places", [1, 2])
 def test_a_process_applies_at_most_its_apply_concurrency_at_once(
