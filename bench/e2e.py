@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -335,6 +336,9 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated rates (e.g. 20,50,100,200): one run per rate, each offering "
                              "--seconds of comments, and one summary table")
     parser.add_argument("--seconds", type=float, default=10.0, help="with --rates: how long each rate is offered")
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="with --baseline-ref: how many (baseline, this tree) pairs to run one after the "
+                             "other; more than one prints the medians and each ratio's range")
     parser.add_argument("--idle-seconds", type=float, default=5.0,
                         help="how long the idle stack's CPU is measured before the comments")
     parser.add_argument("--baseline-ref", default=None,
@@ -482,23 +486,43 @@ def replace_args(args: argparse.Namespace, **changes: object) -> argparse.Namesp
     return argparse.Namespace(**{**vars(args), **changes})
 
 
+FIGURES = ["SQL statements per reply", "queue messages per reply", "CPU ms per reply, our processes",
+           "CPU ms per reply, ours without the sandbox", "CPU ms per reply, whole shared machine",
+           "CPU ms per reply stolen by the host (both runs slowed by it: compare with care)",
+           "p99 comment -> reply ms", "replies/s"]
+
+
+def figures(r: Run) -> list[float]:
+    """A run's figures, in FIGURES' order."""
+    per = max(1, r.replies)
+    return [sum(r.counts.sql.values()) / per, sum(r.counts.jobs.values()) / per, r.cpu_ms, r.production_ms,
+            r.machine_ms, r.stolen_ms, r.p99_ms, r.replies_per_s]
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
 def comparison(today: Run, base: Run) -> str:
     """Today's figures against the baseline's, measured in one session on one machine."""
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}" if b else "-"
-
-    def figures(r: Run) -> list[float]:
-        per = max(1, r.replies)
-        return [sum(r.counts.sql.values()) / per, sum(r.counts.jobs.values()) / per, r.cpu_ms, r.production_ms,
-                r.machine_ms, r.stolen_ms, r.p99_ms, r.replies_per_s]
-
-    names = ["SQL statements per reply", "queue messages per reply", "CPU ms per reply, our processes",
-             "CPU ms per reply, ours without the sandbox", "CPU ms per reply, whole shared machine",
-             "CPU ms per reply stolen by the host (both runs slowed by it: compare with care)",
-             "p99 comment -> reply ms", "replies/s"]
     rows = [[name, f"{t:.1f}", f"{b:.1f}", ratio(t, b)]
-            for name, t, b in zip(names, figures(today), figures(base), strict=True)]
+            for name, t, b in zip(FIGURES, figures(today), figures(base), strict=True)]
     return table(f"Today vs baseline ({base.label})", ["figure", "today", "baseline", "today / baseline"], rows)
+
+
+def pairs_summary(pairs: list[tuple[Run, Run]]) -> str:
+    """Several (baseline, today) pairs run back to back: the medians and each figure's range of
+    ratios, so one run's noise (this machine: 10.8-12.8 ms per reply for one tree) is seen."""
+    rows = []
+    for i, name in enumerate(FIGURES):
+        todays = [figures(today)[i] for today, _ in pairs]
+        bases = [figures(base)[i] for _, base in pairs]
+        ratios = sorted(t / b for t, b in zip(todays, bases, strict=True) if b)
+        spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if ratios else "-"
+        rows.append([name, f"{median(todays):.1f}", f"{median(bases):.1f}", ratio(median(todays), median(bases)),
+                     spread])
+    return table(f"Today vs baseline, {len(pairs)} pairs run alternately (medians)",
+                 ["figure", "today", "baseline", "today / baseline", "pairs' ratios"], rows)
 
 
 @contextmanager
@@ -520,17 +544,20 @@ def main() -> int:
           f"workers: {args.processes} x {args.threads} threads; send budget 250/s per page")
     if args.rates:
         return run_rates(args)
-    base = None
-    if args.baseline_ref:
-        with baseline_tree(args.baseline_ref) as tree:
+    if not args.baseline_ref:
+        print("\n".join(run(args, ROOT, "this tree").tables))
+        return 0
+    pairs = []
+    with baseline_tree(args.baseline_ref) as tree:
+        for _ in range(args.pairs):
             base = run(args, tree, f"baseline {args.baseline_ref}")
-        print("\n".join(base.tables))
-    today = run(args, ROOT, "this tree")
-    print("\n".join(today.tables))
-    if base is not None:
-        print(comparison(today, base))
+            pairs.append((run(args, ROOT, "this tree"), base))
+    today, base = pairs[-1]
+    print("\n".join(base.tables + today.tables))
+    print("\n".join(comparison(today, base) for today, base in pairs))
+    if len(pairs) > 1:
+        print(pairs_summary(pairs))
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
