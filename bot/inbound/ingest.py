@@ -391,6 +391,7 @@ class DeliveryWriter:
             except Exception:
                 log.warning("enqueueing after a commit failed (%d deliveries, %d conversations); the clock will "
                             "pick them up", len(ids), len(keys), exc_info=True)
+            pressure.publish()  # here, not on the commit path (see `_write`)
 
     def _next_batch(self) -> list[tuple[bytes, Waiter]]:
         batch = [self._queue.get()]

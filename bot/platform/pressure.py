@@ -30,20 +30,29 @@ from bot.platform import queue
 log = logging.getLogger(__name__)
 
 TTL_MS = 1_000  # pressure lasts this long after the last saturated commit
-NOTE_EVERY_S = 0.2  # an API process tells Redis at most this often
+NOTE_EVERY_S = 0.2  # an API process tells Redis at most this often (`publish`)
 LOOK_EVERY_S = 0.1  # a worker process asks Redis at most this often
 MAX_REST_S = 1.0  # a long transaction is not followed by an equally long rest
 
-_state: dict[str, float | bool] = {"noted_at": -1e9, "until": -1e9, "looked_at": -1e9, "busy": False}
+_state: dict[str, float | bool] = {"noted_at": -1e9, "until": -1e9, "looked_at": -1e9, "busy": False,
+                                   "unpublished": False}
 _one_at_a_time = threading.Lock()
 
 
 def note() -> None:
-    """The endpoint is saturated now (called by the webhook writer after a large commit)."""
+    """The endpoint is saturated now (called by the webhook writer after a large commit). Seen at
+    once by this process's workers; other processes learn it from `publish`."""
+    _state.update(until=time.monotonic() + TTL_MS / 1000, busy=True, unpublished=True)
+
+
+def publish() -> None:
+    """Tell the other processes (Redis) that pressure was noted, at most every NOTE_EVERY_S. Called
+    by the writer's enqueuing thread, never on the commit path: a Redis that hangs must not hold
+    acknowledgements back."""
     now = time.monotonic()
-    if now - float(_state["noted_at"]) < NOTE_EVERY_S:
+    if not _state["unpublished"] or now - float(_state["noted_at"]) < NOTE_EVERY_S:
         return
-    _state.update(noted_at=now, until=now + TTL_MS / 1000, busy=True)  # this process's workers: at once
+    _state.update(unpublished=False, noted_at=now)
     if queue.is_redis():
         try:
             queue.current_broker().client.set(_key(), 1, px=TTL_MS)
@@ -92,4 +101,4 @@ def paced(rest: float) -> Iterator[None]:
 
 def forget() -> None:
     """Drop what this process noted and saw (tests)."""
-    _state.update(noted_at=-1e9, until=-1e9, looked_at=-1e9, busy=False)
+    _state.update(noted_at=-1e9, until=-1e9, looked_at=-1e9, busy=False, unpublished=False)

@@ -49,11 +49,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-def test_a_note_lasts_its_ttl_and_reaches_other_processes_through_redis(broker_url: str | None) -> None:
+def test_a_note_lasts_its_ttl_and_reaches_other_processes_once_published(broker_url: str | None) -> None:
+    """Noted on the writer's commit path (in-process only), published to Redis from its enqueuing
+    thread: a worker process sees it for TTL_MS."""
     queue.setup_broker(broker_url)
     assert not pressure.under_pressure()
     pressure.note()
     assert pressure.under_pressure()
+    pressure.forget()
+    assert not pressure.under_pressure()  # not published: nothing reached Redis
+    pressure.note()
+    pressure.publish()
     pressure.forget()  # what a worker process, which noted nothing itself, sees
     assert pressure.under_pressure() is (broker_url is not None)
     wait_until(lambda: not pressure.under_pressure(), 5 * pressure.TTL_MS / 1000, what="the note to expire")
@@ -98,7 +104,11 @@ def test_under_pressure_a_process_runs_one_unit_at_a_time(clock: Clock, pressed:
     assert met == ([False, False] if pressed else [True, True])
 
 
-def test_the_webhook_writer_notes_pressure_when_requests_queue_behind_its_commit(db: peewee.Database) -> None:
+def test_the_webhook_writer_notes_pressure_when_requests_queue_behind_its_commit(
+        db: peewee.Database, broker_url: str | None) -> None:
+    """Noted at once for this process; the writer's enqueuing thread (off the commit path) tells
+    Redis, where the worker processes look."""
+    broker = queue.setup_broker(broker_url)
     Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
     writer = ingest.DeliveryWriter(lambda ids: None)
 
@@ -111,3 +121,6 @@ def test_the_webhook_writer_notes_pressure_when_requests_queue_behind_its_commit
     assert not pressure.under_pressure()
     asyncio.run(answers(4 * ingest.PRESSURE_BATCH))  # the rest queue up behind the first commit
     assert pressure.under_pressure()
+    if broker_url is not None:
+        key = queue.redis_key("ingest-pressure")
+        wait_until(lambda: broker.client.exists(key), 10, what="the writer's enqueuing thread to tell Redis")
