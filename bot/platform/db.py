@@ -206,6 +206,7 @@ def prepared(name: str, text: str, types: Sequence[str] = ()) -> str:
     if now >= due:
         if wait:
             db.execute_sql(f"DEALLOCATE {name}")
+            del names[name]  # a PREPARE that fails now leaves it to be prepared afresh, not deallocated again
         count = iter(range(1, text.count("%s") + 1))
         declared = f" ({', '.join(types)})" if types else ""
         db.execute_sql(f"PREPARE {name}{declared} AS {_PLACEHOLDER.sub(lambda _: f'${next(count)}', text)}")

@@ -122,6 +122,29 @@ def test_a_prepared_statement_is_prepared_again_after_a_while_for_the_tables_as_
         pg.execute_sql("DROP TABLE probe")
 
 
+def test_a_preparation_that_fails_after_the_old_one_went_is_tried_afresh(
+        pg: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DEALLOCATE then PREPARE: if the PREPARE fails (a lock wait cut short, say), the next use
+    prepares again instead of deallocating a statement that no longer exists."""
+    clock = [1000.0]
+    monkeypatch.setattr(db_module, "_clock", lambda: clock[0])
+    text = "SELECT id FROM tag WHERE name = %s"
+    pg.execute_sql(db_module.prepared("socialdesk_test_again", text), ("a",))
+    clock[0] += db_module.REPREPARE_FIRST_S
+    execute_sql = pg.execute_sql
+
+    def failing_prepare(sql: str, *args: object) -> object:
+        if sql.startswith("PREPARE socialdesk_test_again"):
+            raise peewee.OperationalError("canceling statement due to lock timeout")
+        return execute_sql(sql, *args)
+
+    monkeypatch.setattr(pg, "execute_sql", failing_prepare)
+    with pytest.raises(peewee.OperationalError):
+        db_module.prepared("socialdesk_test_again", text)
+    monkeypatch.setattr(pg, "execute_sql", execute_sql)
+    assert pg.execute_sql(db_module.prepared("socialdesk_test_again", text), ("a",)).fetchall() == []
+
+
 def _generic_plan(pg: peewee.Database) -> str:
     statement = db_module.prepared("socialdesk_test_probe", "SELECT id FROM probe WHERE k = %s")
     pg.execute_sql("SET plan_cache_mode = force_generic_plan")
