@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -219,16 +219,7 @@ def test_under_ingest_pressure_a_drain_rests_after_each_transaction(
     [key] = ingest.store_events([_message(f"m{n:02d}", n) for n in range(jobs.APPLY_BATCH + 4)],
                                 delivery_id=None, source="webhook")
     monkeypatch.setattr(jobs, "_apply_taken", lambda row: jobs.FollowUps())
-    rests: list[float] = []
-    monkeypatch.setattr(pressure, "time", SimpleNamespace(monotonic=time.monotonic, sleep=rests.append))
-    queue.setup_broker(None)
-    pressure.forget()
-    if pressed:
-        pressure.note()
-    try:
-        jobs._drain(key, jobs.FollowUps())
-    finally:
-        pressure.forget()
+    rests = _rests_around(lambda: jobs._drain(key, jobs.FollowUps()), pressed, monkeypatch)
     assert len(rests) == (2 if pressed else 0)  # two transactions: APPLY_BATCH events, then 4
     assert {row.status for row in InboundEvent.select()} == {"applied"}
 
@@ -243,6 +234,13 @@ def test_under_ingest_pressure_the_expander_rests_after_each_round(
     drained: list[list[str]] = []
     monkeypatch.setattr(jobs, "drain_conversations", drained.append)
     monkeypatch.setattr(jobs, "hand_out", lambda keys: drained.append(keys) if keys else None)
+    rests = _rests_around(jobs._expand_and_drain, pressed, monkeypatch)
+    assert len(rests) == (3 if pressed else 0)
+    assert drained == [["dm:a"], ["dm:b"]]
+
+
+def _rests_around(work: Callable[[], object], pressed: bool, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The rests `pressure.paced` asked for while `work` ran, with ingest pressure noted or not."""
     rests: list[float] = []
     monkeypatch.setattr(pressure, "time", SimpleNamespace(monotonic=time.monotonic, sleep=rests.append))
     queue.setup_broker(None)
@@ -250,11 +248,10 @@ def test_under_ingest_pressure_the_expander_rests_after_each_round(
     if pressed:
         pressure.note()
     try:
-        jobs._expand_and_drain()
+        work()
     finally:
         pressure.forget()
-    assert len(rests) == (3 if pressed else 0)
-    assert drained == [["dm:a"], ["dm:b"]]
+    return rests
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # two writers at once: PostgreSQL's case
