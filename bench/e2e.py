@@ -514,9 +514,10 @@ def pairs_summary(pairs: list[tuple[Run, Run]]) -> str:
     """Several (baseline, today) pairs run back to back: the medians and each figure's range of
     ratios, so one run's noise (this machine: 10.8-12.8 ms per reply for one tree) is seen."""
     rows = []
+    measured = [(figures(today), figures(base)) for today, base in pairs]
     for i, name in enumerate(FIGURES):
-        todays = [figures(today)[i] for today, _ in pairs]
-        bases = [figures(base)[i] for _, base in pairs]
+        todays = [today[i] for today, _ in measured]
+        bases = [base[i] for _, base in measured]
         ratios = sorted(t / b for t, b in zip(todays, bases, strict=True) if b)
         spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if ratios else "-"
         rows.append([name, f"{median(todays):.1f}", f"{median(bases):.1f}", ratio(median(todays), median(bases)),
