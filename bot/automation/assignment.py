@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import msgspec
-from peewee import fn
+from peewee import ModelSelect, fn
 
 from bot.core.errors import Invalid, NotFound
 from bot.inbound.inbox import Applied
@@ -214,10 +214,9 @@ def _to_rule_team(conversation: Conversation) -> None:
 def choose(channel_id: int, exclude: int | None = None) -> int | None:
     """The next available person under the cap on this channel, moving the round-robin cursor.
     Call inside a transaction: the locks hold until it commits."""
-    query = AssignmentRule.select().where((AssignmentRule.channel == channel_id) & AssignmentRule.enabled)
-    if not cache.cached("assignment_rule", channel_id, query.exists):
+    if not cache.cached("assignment_rule", channel_id, lambda: _rule_query(channel_id).exists()):
         return None  # no rule: no lock, so channels without one never queue on it
-    rule = _locked(query).first()
+    rule = _locked(_rule_query(channel_id)).first()
     if rule is None:
         return None
     candidates = [u for u in _candidates(rule) if u != exclude]
@@ -227,6 +226,13 @@ def choose(channel_id: int, exclude: int | None = None) -> int | None:
             AssignmentRule.update(last_user_id=user_id).where(AssignmentRule.id == rule.id).execute()
             return user_id
     return None
+
+
+def _rule_query(channel_id: int) -> ModelSelect:
+    """The channel's enabled rule. Built only when the process's copy says there is one: building
+    a peewee query costs more than the cached answer (py-spy: 2 % of a worker at 50 comments/s,
+    for every new conversation of a channel without a rule)."""
+    return AssignmentRule.select().where((AssignmentRule.channel == channel_id) & AssignmentRule.enabled)
 
 
 def _locked(query):  # noqa: ANN001, ANN202 - a peewee select, returned locked where that means something

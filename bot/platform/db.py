@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import peewee
+import psycopg2.extensions
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -87,6 +88,29 @@ class PostgresDatabase(PooledPostgresqlDatabase):
     def _begin_pending(self) -> bool:
         conn = self._state.conn
         return conn is not None and getattr(self._state, "begin_on", None) is conn
+
+    # peewee's pool asks the server whether a pooled connection still works (a `SELECT 1` round
+    # trip) every time it hands one out: once per job and per request, as many as the statements
+    # of a private reply's send (bench.e2e: 1.1 per reply, not in its count, which sees only what
+    # goes through `execute_sql`). A connection handed back less than PING_AFTER_S ago is handed
+    # out without asking: it answered its last statement then, and psycopg2 marks a connection
+    # whose last statement met a broken link as closed. One the server ended within that second
+    # (a restart, a terminated backend) fails its next statement, as it would had it been ended
+    # just after a ping: the job is retried, the webhook answered 500 and sent again.
+    def _close(self, conn, close_conn: bool = False) -> None:  # noqa: ANN001 - a psycopg2 connection
+        _returned_at[conn] = _clock()
+        super()._close(conn, close_conn)
+
+    def _is_closed(self, conn) -> bool:  # noqa: ANN001 - a psycopg2 connection
+        returned = _returned_at.get(conn)
+        if (returned is not None and _clock() - returned < PING_AFTER_S and not conn.closed
+                and conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE):
+            return False
+        return super()._is_closed(conn)
+
+
+PING_AFTER_S = 1.0
+_returned_at: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pooled connection -> when it came back
 
 
 def _let_go_of(previous: peewee.Database | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import peewee
+import psycopg2
 import psycopg2.extensions
 import pytest
 
@@ -152,3 +153,31 @@ def _generic_plan(pg: peewee.Database) -> str:
         return "\n".join(row[0] for row in pg.execute_sql(f"EXPLAIN {statement}", (7,)).fetchall())
     finally:
         pg.execute_sql("RESET plan_cache_mode")
+
+
+def test_a_connection_handed_back_just_now_is_handed_out_without_a_round_trip(
+        pg: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """peewee's pool asks the server (`SELECT 1`) before it hands a pooled connection out; one
+    handed back less than PING_AFTER_S ago is trusted, an older one is still asked about."""
+    clock = [1000.0]
+    monkeypatch.setattr(db_module, "_clock", lambda: clock[0])
+    first = pg.connection()
+    pg.close()
+    _Counting.sent = []
+    assert pg.connection() is first and _Counting.sent == []
+    pg.close()
+    clock[0] += db_module.PING_AFTER_S
+    assert pg.connection() is first and _Counting.sent == ["SELECT 1"]
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced(pg: peewee.Database, pg_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(db_module, "_clock", lambda: clock[0])
+    first = pg.connection()
+    pg.close()
+    with psycopg2.connect(pg_url) as other, other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", (first.get_backend_pid(),))
+    clock[0] += db_module.PING_AFTER_S
+    assert pg.connection() is not first
+    assert Tag.select().count() == 0
