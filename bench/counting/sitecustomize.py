@@ -54,8 +54,9 @@ def _label(sql: str) -> str:
     """`_statement_key`, with a prepared statement's EXECUTE counted under its text's label (and
     its PREPARE, once per connection, as that label's PREPARE). A statement that carries its
     transaction's BEGIN in the same round trip (`bot.platform.db.PostgresDatabase`) counts as
-    itself: one round trip."""
-    sql = sql.removeprefix("BEGIN; ")
+    itself: one round trip; so does one that carries a lock on a key (`bot.platform.db.lock_key`:
+    a drain's take since session 13)."""
+    sql = re.sub(r"^SELECT pg_advisory_xact_lock\([^;]*\); ", "", sql.removeprefix("BEGIN; "))
     head = sql[:120].split(None, 2)
     verb = head[0].upper() if head else ""
     if verb == "EXECUTE" and len(head) > 1:

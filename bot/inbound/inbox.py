@@ -17,7 +17,7 @@ from bot.core import events as ev
 from bot.inbound import pauses
 from bot.inbound.contacts import SOURCE_TAGS, identity_for, profile_due, tag_contact
 from bot.platform import cache, statements
-from bot.platform.db import db, is_sqlite, now_ms, prepared, storable_text
+from bot.platform.db import LOCK_KEY_SQL, db, is_sqlite, now_ms, prepared, storable_text
 from bot.platform.models import Channel, Comment, Conversation, Identity, InboundEvent, Message, Snooze
 from bot.platform.registry import channel_for
 
@@ -41,18 +41,28 @@ class Applied:
     source: str = "webhook"  # webhook | backfill
 
 
-def take_next(key: str) -> tuple[InboundEvent | None, bool]:
+def take_next(key: str, *, lock: bool = False) -> tuple[InboundEvent | None, bool]:
     """Inside the caller's transaction, the conversation's next pending event in Meta's order,
     marked applied (a rollback gives it back: it stays pending), and whether others wait behind
     it; (None, False) when none is pending. One statement, so applying an event costs no read
     before its transaction and no claim at its end: the row is claimed first, and a second
-    worker that reaches it too (a lost lease) waits for this transaction, then finds nothing.
+    worker that reaches it too waits for this transaction, then finds nothing.
     The same statement reads the configuration version, so this job's copies of channels and
-    campaigns are as fresh as this read (`bot.platform.cache`)."""
+    campaigns are as fresh as this read (`bot.platform.cache`).
+
+    With `lock` (a transaction's first take), PostgreSQL first holds the conversation's key
+    (`db.lock_key`) in the same round trip, a statement of its own: the take's snapshot is then
+    taken after the previous holder committed, so it sees every event committed before it (one
+    statement waiting on the row would look with the snapshot it began with, find the event
+    applied, and leave the events behind it to nobody). On SQLite the write transaction (BEGIN
+    IMMEDIATE) already excludes every other."""
     text = _TAKE_NEXT.format(param=db.obj.param)
+    params: tuple = (now_ms(), key)
     if not is_sqlite():
         text = prepared("socialdesk_take_next", text)
-    cursor = db.execute_sql(text, (now_ms(), key))
+        if lock:
+            text, params = f"{LOCK_KEY_SQL}; {text}", (key, *params)
+    cursor = db.execute_sql(text, params)
     found = cursor.fetchone()
     if found is None:
         return None, False

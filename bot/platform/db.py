@@ -146,6 +146,19 @@ def delivery_journal() -> DeliveryJournal | None:
     return journal_for(Path(database.database))
 
 
+# A transaction-level advisory lock on a text key (its 64-bit hash: two keys that collide only
+# wait for each other). PostgreSQL holds it until the transaction ends, commit or rollback, and
+# for nobody once the backend is gone (a killed worker's keys are free at once, no TTL). Taken
+# first in its transaction, before any row lock, so a transaction waiting for it holds nothing
+# another could wait for: it cannot be part of a deadlock.
+LOCK_KEY_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
+def lock_key(key: str) -> None:
+    """PostgreSQL: hold `key` until this transaction ends; another transaction asking waits."""
+    db.execute_sql(LOCK_KEY_SQL, (key,))
+
+
 @contextmanager
 def connection() -> Iterator[None]:
     """A connection for one unit of work (a request, a job), returned to the pool afterwards."""

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import peewee
+import psycopg2
 import pytest
 
 from bot import jobs
@@ -24,6 +25,7 @@ from bot.platform.models import Channel, ConfigVersion, InboundEvent, Message
 from bot.platform.settings import load_settings
 from tests.bot.meta import payloads as p
 from tests.conftest import make_env
+from tests.servers import wait_until
 
 
 def _message(mid: str, timestamp: int) -> ev.MessageReceived:
@@ -31,6 +33,7 @@ def _message(mid: str, timestamp: int) -> ev.MessageReceived:
                               mid=mid, text=f"message {mid}")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: the next test
 def test_a_drain_that_finds_the_conversation_locked_knocks_and_the_holder_applies_its_event(
         db: peewee.Database, broker_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The second message of a burst is stored while the first one's drain holds the thread: the
@@ -44,8 +47,8 @@ def test_a_drain_that_finds_the_conversation_locked_knocks_and_the_holder_applie
     monkeypatch.setattr(jobs.drain_conversation, "send", lambda *args, **options: sent.append((args, options)))
     take = inbox.take_next
 
-    def burst(conversation: str) -> tuple[InboundEvent | None, bool]:
-        taken = take(conversation)
+    def burst(conversation: str, **options: bool) -> tuple[InboundEvent | None, bool]:
+        taken = take(conversation, **options)
         if not sent:  # after the first look of the holder: the second message comes, and its drain
             ingest.store_events([_message("m2", 2)], delivery_id=None, source="webhook")
             jobs._drain(conversation, jobs.FollowUps())
@@ -56,6 +59,60 @@ def test_a_drain_that_finds_the_conversation_locked_knocks_and_the_holder_applie
     jobs._drain(key, jobs.FollowUps())
     assert sent == [((key,), {"delay_ms": jobs.HOLDER_GONE_MS})]  # the knocker's own look, should the holder die
     assert [row.status for row in InboundEvent.select().order_by(InboundEvent.occurred_at)] == ["applied", "applied"]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite: the test before
+def test_a_drain_that_finds_the_conversation_being_applied_waits_and_applies_what_came_behind(
+        db: peewee.Database, broker_url: str | None, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second message of a burst is stored while the first one's transaction is applying it
+    (its take saw nothing behind): the drain handed out for the second waits for that
+    transaction, on the conversation's key in PostgreSQL, then applies it. No Redis lease."""
+    queue.setup_broker(broker_url)
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m1", 1)], delivery_id=None, source="webhook")
+    inside, go, seen = threading.Event(), threading.Event(), []
+
+    def apply(row: InboundEvent) -> jobs.FollowUps:
+        seen.append(ev.decode(bytes(row.payload)).mid)
+        if len(seen) == 1:
+            inside.set()
+            assert go.wait(10)
+        return jobs.FollowUps()
+
+    monkeypatch.setattr(jobs, "_apply_taken", apply)
+    monkeypatch.setattr(jobs, "key_lock", None)  # PostgreSQL's drains take no lease
+    first = threading.Thread(target=_drain_in_another_connection, args=(key,))
+    first.start()
+    assert inside.wait(10)
+    ingest.store_events([_message("m2", 2)], delivery_id=None, source="webhook")
+    second = threading.Thread(target=_drain_in_another_connection, args=(key,))
+    second.start()
+    wait_until(lambda: _waiting_on_a_key(pg_url, db.database), timeout=10, what="the second drain waits on the key")
+    assert seen == ["m1"]
+    go.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert seen == ["m1", "m2"]
+    assert [row.status for row in InboundEvent.select()] == ["applied", "applied"]
+
+
+def _waiting_on_a_key(pg_url: str, database: str) -> bool:
+    with psycopg2.connect(pg_url) as other, other.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event = 'advisory'",
+                       (database,))
+        return cursor.fetchone()[0] == 1
+
+
+def test_a_failure_recorded_after_another_drain_applied_the_event_leaves_it_applied(db: peewee.Database) -> None:
+    """A failed apply's attempt is written after its transaction (and its hold on the key) ended:
+    another drain may have applied the event since."""
+    Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
+    [key] = ingest.store_events([_message("m1", 1)], delivery_id=None, source="webhook")
+    row = InboundEvent.get()
+    with transaction():
+        inbox.take_next(key)
+    assert jobs._record_failure(row, RuntimeError("the database went away")) is False
+    assert InboundEvent.get().status == "applied"
 
 
 def test_a_drain_applies_each_event_in_metas_order_and_takes_it_first(

@@ -1,12 +1,14 @@
 """A conversation's drain stops when its Redis lease is lost (Redis flushed, a stall longer than the
 TTL): another worker may hold the lock by then, and two drains side by side could apply one
-conversation's events out of order."""
+conversation's events out of order. (SQLite's drains hold a lease; PostgreSQL's transactions
+hold the conversation's key themselves: tests/bot/test_jobs.py.)"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import peewee
+import pytest
 
 from bot import jobs
 from bot.core import events as ev
@@ -26,6 +28,7 @@ def test_a_hold_turns_false_when_its_lease_is_lost() -> None:
     assert Hold(True).held  # the in-process queue's lock has no lease to lose
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_drain_whose_lease_is_lost_applies_nothing_more_and_comes_back(db: peewee.Database,
                                                                          monkeypatch) -> None:  # noqa: ANN001
     Channel.create(platform="facebook", account_id="1", page_id="1", name="Acme", created_at=0)
