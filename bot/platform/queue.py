@@ -142,7 +142,8 @@ class _Broker(RedisBroker):
     event, a flow's busy lock) look at Redis every DELAY_POLL_MS when idle: a delayed message
     waits half a second or more by design, and polling them as often was a third of an idle
     worker's CPU (two processes: 29 -> 20.5 ms/s, Redis 8 -> 6.5 ms/s). A drain finding its
-    conversation locked knocks instead (`key_lock`), so no reply waits on this poll."""
+    conversation busy waits for it in PostgreSQL, or knocks on SQLite (`key_lock`), so no reply
+    waits on this poll."""
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> dramatiq.Consumer:
         if dq_name(queue_name) == queue_name:
