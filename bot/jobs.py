@@ -257,11 +257,10 @@ def apply_next(key: str, follow: FollowUps, taken: list[InboundEvent] | None = N
     `run_follow_ups` sends it), as many as this job sends itself."""
     claimed: list[Message] = []
     done: list[FollowUps] = []
-    more, taken_here = True, False
+    more = True
     with _paced(), _apply_slot(), transaction(), outbox.sent_here(claimed, room=INLINE_SENDS - len(follow.claimed)):
         while more and len(done) < limit:
-            row, more = inbox.take_next(key, lock=not taken_here)
-            taken_here = True
+            row, more = inbox.take_next(key, lock=not done)  # the transaction's first take holds the key
             if row is None:
                 break
             if taken is not None:
