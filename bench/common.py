@@ -76,7 +76,8 @@ def machine() -> str:
 
 @contextmanager
 def postgres_database(prefix: str) -> Iterator[str]:
-    """A fresh database of this run's own, dropped afterwards."""
+    """A fresh database of this run's own, dropped afterwards (kept for a look when
+    SOCIALDESK_BENCH_KEEP_DB is set; the next run of the same process id drops it)."""
     import psycopg2
 
     name = f"{prefix}_{os.getpid()}"
@@ -89,8 +90,9 @@ def postgres_database(prefix: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not os.environ.get("SOCIALDESK_BENCH_KEEP_DB"):
+            with admin.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 
