@@ -17,7 +17,7 @@ from api.local import is_local
 from api.metrics import metrics_endpoint
 from api.redirects import follow_link
 from api.rest import SECURITY_SCHEMES, rest_routers
-from bot.platform import logs, runtime
+from bot.platform import collector, logs, runtime
 from bot.platform.settings import SANDBOX_PREFIX, Settings, is_meta_graph
 
 WEBHOOK_PATH = webhooks.PATH
@@ -51,6 +51,14 @@ def create_app(settings: Settings | None = None, *, mount_sandbox: bool | None =
         logging_config=None,  # logging is the process's (bot.platform.logs): one format, not Litestar's second
         debug=False,
     )
+
+
+def serve_app() -> Litestar:
+    """The API as a server process runs it (`socialdesk api`'s uvicorn factory): built, then the
+    collector settled (`bot.platform.collector`; not in `create_app`, which tests call many times)."""
+    app = create_app()
+    collector.settle()
+    return app
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)

@@ -182,7 +182,7 @@ def _serve_with_workers(settings: Settings) -> None:
     from api.app import create_app
     from bot.clock import Clock
     from bot.demo import ensure_demo_channel
-    from bot.platform import queue
+    from bot.platform import collector, queue
 
     worker = queue.start_inprocess_worker(settings.worker_threads)
     clock = Clock().start()
@@ -190,6 +190,7 @@ def _serve_with_workers(settings: Settings) -> None:
         app = create_app(settings)
         if settings.sandbox:
             app.on_startup.append(_later(ensure_demo_channel, settings))
+        collector.settle()
         uvicorn.Server(_uvicorn_config(app, settings)).run()
     finally:
         clock.stop()
@@ -255,7 +256,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         _serve_with_workers(settings)
         return 0
     os.environ.setdefault("SOCIALDESK_API_PORT", str(settings.api_port))
-    uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
+    uvicorn.run("api.app:serve_app", factory=True, host=settings.api_host, port=settings.api_port,
                 workers=args.workers, log_level="warning", log_config=None)
     return 0
 
@@ -307,11 +308,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot.platform import collector
     from sandbox.app import create_sandbox_app
 
     settings = load_settings({**os.environ, "SOCIALDESK_SANDBOX": "1"})  # this command is the sandbox
     webhook = args.webhook_url or f"http://127.0.0.1:{settings.api_port}/webhooks/meta"
-    uvicorn.run(create_sandbox_app(settings.meta_app_secret, webhook), host="127.0.0.1", port=args.port,
+    app = create_sandbox_app(settings.meta_app_secret, webhook)
+    collector.settle()
+    uvicorn.run(app, host="127.0.0.1", port=args.port,
                 log_level="warning", log_config=None)
     return 0
 

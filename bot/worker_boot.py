@@ -5,8 +5,9 @@ time across processes, by lease)."""
 from __future__ import annotations
 
 from bot.clock import Clock
-from bot.platform import logs, runtime
+from bot.platform import collector, logs, runtime
 
 logs.configure()  # the one format (Dramatiq's own would be a second one)
 runtime.boot()
 clock = Clock().start()
+collector.settle()
