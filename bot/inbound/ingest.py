@@ -304,15 +304,15 @@ def _move_chunk(journal: DeliveryJournal) -> tuple[list[int], int]:
     return ids, mark
 
 
-# The enqueuing thread rests after each round of enqueues so that, under load, later commits share
-# one round: an expander job takes every waiting delivery, and one queue message carries up to four
-# conversations (issue 18: at a flat 0.01 s, expander jobs that found the expander already at work
-# cost about half of the API's CPU per webhook at 250 webhooks/s). A round that carried a single
-# conversation and nothing for the expander is a quiet spell's: the rest is then short, or the next
-# comment's drain waits up to the whole rest (bench.e2e at 50 comments/s: stored -> applied p50 31
-# -> 2 ms, p99 comment -> reply 168 -> 113 ms, CPU per reply 0.97 with the short rest).
+# One enqueue costs the API ~0.6 ms of CPU (Dramatiq message, Redis script) and the worker a job
+# that mostly finds the expander already at work: at 0.01 s that was up to 100 enqueues per second
+# per API process, about half of the API's CPU per webhook at 250 webhooks/s (issue 18). After a
+# quiet spell the first commit is still enqueued at once; under load the expander is running and
+# takes new deliveries itself, so the wait costs no latency there. (Session 14 measured a 10 ms
+# rest after rounds of one conversation: p99 comment -> reply 170 -> 115 ms at 50 comments/s, but
+# twice the drain messages and no CPU saved; real pages' comments mostly come after quiet spells,
+# which are enqueued at once either way, so the rest stays.)
 ENQUEUE_EVERY_S = 0.05
-ENQUEUE_QUIET_S = 0.01
 DIRECT_WAIT_MS = 100  # on SQLite, how long a webhook batch waits for the database before the journal
 MOVER_PAUSE_S = 0.05
 Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
@@ -377,18 +377,15 @@ class DeliveryWriter:
             self._write(self._next_batch())
 
     def _run_after_commit(self) -> None:
-        """Enqueue after commits, resting after each round (`enqueue_rest`): under load one
-        expander job takes every waiting delivery, so more enqueues would only be jobs finding
-        nothing to do."""
-        rest = 0.0
+        """Enqueue after commits, at most every ENQUEUE_EVERY_S: one expander job takes every
+        waiting delivery, so more enqueues under load would only be jobs finding nothing to do."""
         while True:
-            time.sleep(rest)
+            time.sleep(ENQUEUE_EVERY_S)
             with self._committed_ready:
                 while not self._committed and not self._to_drain:
                     self._committed_ready.wait()
                 ids, self._committed = self._committed, []
                 keys, self._to_drain = self._to_drain, []
-            rest = enqueue_rest(ids, keys)
             try:
                 if ids:
                     self._after_commit(ids)
@@ -517,13 +514,6 @@ class DeliveryWriter:
                 self._database.close()
             except Exception:
                 log.debug("closing the writer's connection failed", exc_info=True)
-
-
-def enqueue_rest(ids: list[int], keys: list[str]) -> float:
-    """How long the enqueuing thread rests after a round that handed over `ids` (deliveries for
-    the expander) and `keys` (conversations to drain): short after a quiet spell's single
-    conversation, ENQUEUE_EVERY_S after anything more, a sign of load."""
-    return ENQUEUE_QUIET_S if not ids and len(keys) <= 1 else ENQUEUE_EVERY_S
 
 
 _pid = [os.getpid()]
