@@ -462,10 +462,26 @@ def warm_up(dashboard: Path) -> None:
 
 @st.cache_resource(show_spinner=False)
 def _start_warm_up(dashboard: Path) -> threading.Thread:
-    thread = threading.Thread(target=lambda: import_all(imported_by(dashboard)), name="dashboard-warm-up",
-                              daemon=True)
+    thread = threading.Thread(target=warm_up_now, args=(dashboard,), name="dashboard-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+WARM_UP_PARSES = 3
+
+
+def warm_up_now(dashboard: Path) -> None:
+    """The warm-up's work, in its thread. CPython 3.11's parser may fail with "SystemError: AST
+    constructor recursion depth mismatch" when another thread compiles at the same moment (seen
+    once in CI while Streamlit compiled a page): that parse is tried again; if every try fails the
+    pages import what they need on their first visit, only slower."""
+    for _ in range(WARM_UP_PARSES):
+        try:
+            names = imported_by(dashboard)
+        except SystemError:
+            continue
+        import_all(names)
+        return
 
 
 def imported_by(dashboard: Path) -> list[str]:

@@ -89,3 +89,25 @@ def test_the_warm_up_imports_what_the_pages_import() -> None:
     assert {"pandas", "bot.commands", "bot.automation.notifications", "dashboard.widgets"} <= set(names)
     state.import_all(["dashboard.widgets", "bot.queries.tag_names"])  # a function, not a module: skipped
     assert state._warm.is_set()
+
+
+def test_the_warm_up_parses_again_when_another_thread_made_the_parser_fail(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11's parser can raise SystemError when two threads compile at once; the warm-up
+    thread must not die of it (it did once in CI, as an unhandled thread exception)."""
+    import ast
+
+    from dashboard import serve, state
+
+    real_parse, failures = ast.parse, iter([True])
+
+    def parse(*args: object, **kwargs: object) -> ast.AST:
+        if next(failures, False):
+            raise SystemError("AST constructor recursion depth mismatch (before=18, after=22)")
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(state.ast, "parse", parse)
+    imported: list[list[str]] = []
+    monkeypatch.setattr(state, "import_all", imported.append)
+    state.warm_up_now(serve.APP.parent)
+    assert len(imported) == 1 and "dashboard.widgets" in imported[0]
