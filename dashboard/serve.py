@@ -11,12 +11,11 @@ Two settings for speed: Streamlit's full garbage collection after every script r
 (`runner.postScriptGC`: with pandas, Altair and our modules loaded it held the interpreter for
 0.1-0.4 s after each click, delaying the messages to the browser; Python's own generational
 collector still runs), and what the warm-up loaded is frozen out of the collector's way
-(`gc.freeze`), as it lives as long as the process.
+(`collector.freeze_boot`), as it lives as long as the process.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from pathlib import Path
@@ -33,14 +32,13 @@ def _before_the_server(record: logging.LogRecord) -> bool:
 def warm() -> None:
     """Import what the entry script and every page import, and boot this process."""
     logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(_before_the_server)
-    from bot.platform import runtime
+    from bot.platform import collector, runtime
     from bot.platform.settings import load_settings
     from dashboard import state
 
-    state.import_all(state.imported_by(APP.parent))
+    state.warm_up_now(APP.parent)
     runtime.boot(load_settings())
-    gc.collect()
-    gc.freeze()
+    collector.freeze_boot()
 
 
 def main() -> int:
